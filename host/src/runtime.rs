@@ -1,0 +1,414 @@
+//! The plugin runtime: loads `kino:stage` components and runs each call in a
+//! fresh, capped, deadline-bound sandbox.
+//!
+//! ```no_run
+//! # async fn demo(wasm: &[u8], scene: kino_host::runtime::types::Scene,
+//! #               brief: kino_host::runtime::types::Brief) -> anyhow::Result<()> {
+//! use kino_host::runtime::{CallCtx, Limits, Runtime, RuntimeConfig, World};
+//!
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let plugin = runtime.load("noir@1.0.0", wasm, World::DirectorStyle, Limits::default())?;
+//! let call = CallCtx::new("acme").with_config([("style", "noir-high-contrast")]);
+//! match runtime.director(&plugin, &call)?.direct(&scene, &brief).await {
+//!     Ok(Ok(directed)) => println!("{}", directed.styled_prompt),
+//!     Ok(Err(plugin_error)) => println!("the plugin said no: {plugin_error:?}"),
+//!     Err(trap) => println!("the sandbox stopped it: {trap}"),
+//! }
+//! # Ok(()) }
+//! ```
+
+mod bindings;
+mod cache;
+mod ctx;
+mod limits;
+mod log;
+mod payload;
+mod stdio;
+mod ticker;
+mod trap;
+mod worlds;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+pub use bindings::{host::LogLevel, types};
+pub use cache::{CacheOutcome, ComponentCache, sha256_hex};
+pub use ctx::{CallCtx, StageCtx};
+pub use limits::Limits;
+pub use log::{LogLine, LogSink, LogSource, MemorySink, TracingSink};
+pub use trap::Trap;
+pub use worlds::{
+    CallResult, Director, Fallback, Grader, PACKAGE_VERSION, ScriptStrategy, Translator, UnknownWorld,
+    World, WrongWorld,
+};
+
+use payload::Payload;
+use ticker::Ticker;
+use trap::DeadlineExceeded;
+use worlds::Pre;
+
+/// How the runtime's engine is set up.
+///
+/// Defaults: no disk cache, 128 concurrent instances, 1 GiB largest plugin
+/// memory, a 1 ms epoch tick.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// How many plugin instances may be alive at once (the pooling allocator's slots).
+    pub max_instances: u32,
+    /// The largest memory cap any plugin may be given, in bytes.
+    pub max_memory_bytes: usize,
+    /// How often the deadline clock ticks; deadlines are checked at this granularity.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            max_instances: 128,
+            max_memory_bytes: 1 << 30,
+            epoch_tick: Duration::from_millis(1),
+        }
+    }
+}
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The bytes are not a valid component, or Cranelift refused them.
+    #[error("{plugin}: not a loadable component: {reason}")]
+    Compile {
+        /// The plugin, as `name@version`.
+        plugin: String,
+        /// What the compiler said.
+        reason: String,
+    },
+    /// The component imports something the host does not provide.
+    #[error("{plugin}: imports something the host does not provide: {reason}")]
+    UnknownImport {
+        /// The plugin.
+        plugin: String,
+        /// What the linker said, naming the import.
+        reason: String,
+    },
+    /// The component does not export the functions of the world it claims.
+    #[error("{plugin}: does not implement kino:stage/{world}: {reason}")]
+    WrongExports {
+        /// The plugin.
+        plugin: String,
+        /// The world it was loaded as.
+        world: World,
+        /// What is missing or mistyped.
+        reason: String,
+    },
+    /// The plugin's limits do not fit this runtime.
+    #[error("{plugin}: memory cap of {asked} bytes exceeds the runtime's largest, {max} bytes")]
+    Limits {
+        /// The plugin.
+        plugin: String,
+        /// The cap it asked for.
+        asked: usize,
+        /// The runtime's largest.
+        max: usize,
+    },
+    /// The compiled-component cache failed.
+    #[error("{plugin}: {source:#}")]
+    Cache {
+        /// The plugin.
+        plugin: String,
+        /// What went wrong.
+        source: anyhow::Error,
+    },
+}
+
+struct Shared {
+    engine: Engine,
+    linker: Linker<StageCtx>,
+    cache: Option<ComponentCache>,
+    config: RuntimeConfig,
+    _ticker: Ticker,
+}
+
+/// The plugin runtime: one engine, one linker, a compiled-component cache and
+/// the deadline clock. Cheap to clone; safe to use from many tasks at once.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// Builds the engine (component model, pooling allocator, epoch
+    /// interruption) and starts its deadline clock.
+    pub fn new(config: RuntimeConfig) -> Result<Self> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(config.max_instances)
+            // A Rust component is its code module plus wit-component's shim
+            // and fixup modules; leave room for a few more.
+            .total_core_instances(config.max_instances * 8)
+            .total_memories(config.max_instances * 2)
+            .total_tables(config.max_instances * 4)
+            .total_stacks(config.max_instances)
+            .max_memory_size(config.max_memory_bytes)
+            // Keep a little of each slot resident: small plugins then reuse
+            // warm pages instead of faulting fresh ones on every call.
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        bindings::host::add_to_linker::<StageCtx, wasmtime::component::HasSelf<StageCtx>>(
+            &mut linker,
+            |ctx| ctx,
+        )
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+
+        let cache = config
+            .cache_dir
+            .as_ref()
+            .map(|dir| ComponentCache::new(dir, &engine))
+            .transpose()?;
+        let ticker = Ticker::start(engine.clone(), config.epoch_tick)
+            .context("starting the epoch ticker")?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                cache,
+                config,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The wasmtime engine every plugin runs on.
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    /// Compiles `wasm`, or loads its compiled form from the cache.
+    pub fn compile(&self, wasm: &[u8]) -> Result<(Component, CacheOutcome)> {
+        match &self.shared.cache {
+            Some(cache) => cache.load_or_compile(&self.shared.engine, wasm),
+            None => Component::new(&self.shared.engine, wasm)
+                .map(|c| (c, CacheOutcome::Compiled))
+                .map_err(|e| anyhow::anyhow!("{e:#}")),
+        }
+    }
+
+    /// Loads a plugin that implements `world`, checking its imports and exports,
+    /// and prepares it for fast instantiation.
+    pub fn load(
+        &self,
+        id: &str,
+        wasm: &[u8],
+        world: World,
+        limits: Limits,
+    ) -> Result<Plugin, LoadError> {
+        let plugin = id.to_owned();
+        if limits.memory_bytes > self.shared.config.max_memory_bytes {
+            return Err(LoadError::Limits {
+                plugin,
+                asked: limits.memory_bytes,
+                max: self.shared.config.max_memory_bytes,
+            });
+        }
+        // Reject what is not a component before it reaches the cache.
+        if !wasmparser_is_component(wasm) {
+            return Err(LoadError::Compile {
+                plugin,
+                reason: "not a WebAssembly component (a core module or not wasm at all)".into(),
+            });
+        }
+        let (component, cache) = self.compile(wasm).map_err(|e| {
+            if e.chain().any(|c| c.is::<std::io::Error>()) {
+                LoadError::Cache {
+                    plugin: plugin.clone(),
+                    source: e,
+                }
+            } else {
+                LoadError::Compile {
+                    plugin: plugin.clone(),
+                    reason: format!("{e:#}"),
+                }
+            }
+        })?;
+        let instance_pre = self
+            .shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::UnknownImport {
+                plugin: plugin.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        let pre = Pre::new(world, instance_pre).map_err(|e| LoadError::WrongExports {
+            plugin: plugin.clone(),
+            world,
+            reason: format!("{e:#}"),
+        })?;
+        Ok(Plugin {
+            inner: Arc::new(PluginInner {
+                id: id.into(),
+                sha256: sha256_hex(wasm),
+                limits,
+                pre,
+                cache,
+                engine: self.shared.engine.clone(),
+            }),
+        })
+    }
+
+    /// The script-strategy API of `plugin`, for calls made as `call`.
+    pub fn script_strategy<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<ScriptStrategy<'a>, WrongWorld> {
+        ScriptStrategy::new(plugin, call)
+    }
+
+    /// The director-style API of `plugin`, for calls made as `call`.
+    pub fn director<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<Director<'a>, WrongWorld> {
+        Director::new(plugin, call)
+    }
+
+    /// The translator API of `plugin`, for calls made as `call`.
+    pub fn translator<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<Translator<'a>, WrongWorld> {
+        Translator::new(plugin, call)
+    }
+
+    /// The grader API of `plugin`, for calls made as `call`.
+    pub fn grader<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<Grader<'a>, WrongWorld> {
+        Grader::new(plugin, call)
+    }
+
+    /// The fallback-policy API of `plugin`, for calls made as `call`.
+    pub fn fallback<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<Fallback<'a>, WrongWorld> {
+        Fallback::new(plugin, call)
+    }
+}
+
+/// Whether `bytes` start with the component-model preamble (magic + layer 1).
+fn wasmparser_is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [0x01, 0x00]
+}
+
+struct PluginInner {
+    id: Arc<str>,
+    sha256: String,
+    limits: Limits,
+    pre: Pre,
+    cache: CacheOutcome,
+    engine: Engine,
+}
+
+/// A loaded plugin, ready to be called. Cheap to clone.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("id", &self.inner.id)
+            .field("world", &self.world())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// The plugin's id, as given to [`Runtime::load`] (`name@version`).
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The world the plugin implements.
+    pub fn world(&self) -> World {
+        self.inner.pre.world()
+    }
+
+    /// The sha256 of the component, as lowercase hex.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Whether loading found the compiled component in the cache.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.inner.cache
+    }
+
+    /// Runs one call in a fresh store: instantiate, call, drop.
+    async fn invoke<R: Payload>(
+        &self,
+        call: &CallCtx,
+        run: impl AsyncFnOnce(&mut Store<StageCtx>) -> wasmtime::Result<R>,
+    ) -> Result<R, Trap> {
+        let limits = &self.inner.limits;
+        let ctx = StageCtx::new(self.inner.id.clone(), limits, call);
+        let mut store = Store::new(&self.inner.engine, ctx);
+        store.limiter(|ctx| &mut ctx.memory);
+        // Check the wall clock at every epoch tick, and yield to the
+        // executor meanwhile so a busy plugin never hogs a tokio worker.
+        let deadline = Instant::now() + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(DeadlineExceeded.into())
+            } else {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
+            }
+        });
+        let result = run(&mut store).await;
+        let ctx = store.data_mut();
+        let outcome = match result {
+            Ok(value) => {
+                let bytes = value.payload_bytes();
+                if bytes > limits.max_output_bytes {
+                    Err(Trap::OutputTooLarge {
+                        bytes,
+                        limit: limits.max_output_bytes,
+                    })
+                } else {
+                    Ok(value)
+                }
+            }
+            Err(error) => Err(trap::classify(error, ctx, limits)),
+        };
+        ctx.finish();
+        outcome
+    }
+}

@@ -1,0 +1,233 @@
+//! The per-invocation store data: what one plugin call may see and touch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{host, types};
+use super::limits::Limits;
+use super::log::{LogLine, LogSink, LogSource, TracingSink};
+use super::stdio::BoundedPipe;
+
+/// Who is calling a plugin, and with what configuration.
+///
+/// A `CallCtx` is cheap to clone; build one per job (or per tenant binding)
+/// and reuse it for every call. Defaults: tenant `"local"`, no job, empty
+/// configuration, logs to `tracing`.
+#[derive(Clone)]
+pub struct CallCtx {
+    tenant: Arc<str>,
+    job: Option<Arc<str>>,
+    config: Arc<HashMap<String, String>>,
+    log: Arc<dyn LogSink>,
+}
+
+impl Default for CallCtx {
+    fn default() -> Self {
+        Self::new("local")
+    }
+}
+
+impl CallCtx {
+    /// A context for `tenant` with no job and no configuration.
+    pub fn new(tenant: &str) -> Self {
+        Self {
+            tenant: tenant.into(),
+            job: None,
+            config: Arc::default(),
+            log: Arc::new(TracingSink),
+        }
+    }
+
+    /// Attributes the calls to `job`.
+    pub fn with_job(mut self, job: &str) -> Self {
+        self.job = Some(job.into());
+        self
+    }
+
+    /// The plugin's configuration for this tenant, as the `config` import answers it.
+    pub fn with_config<K: Into<String>, V: Into<String>>(
+        mut self,
+        config: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.config = Arc::new(
+            config
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// Sends the plugin's log lines (and its stdout/stderr) to `sink`.
+    pub fn with_log_sink(mut self, sink: Arc<dyn LogSink>) -> Self {
+        self.log = sink;
+        self
+    }
+
+    /// The tenant the call is made for.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The job the call is made for, if any.
+    pub fn job(&self) -> Option<&str> {
+        self.job.as_deref()
+    }
+}
+
+/// Caps linear memory growth and remembers whether the cap was hit, so a
+/// failed `memory.grow` is reported as a memory-limit trap rather than as
+/// whatever the guest's allocator does next.
+pub(crate) struct MemoryCap {
+    max_bytes: usize,
+    /// The size the guest asked for when it was refused.
+    pub(crate) refused: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.refused = Some(desired);
+            wasmtime::bail!(
+                "memory growth to {desired} bytes refused (cap {} bytes)",
+                self.max_bytes
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; nothing legitimate needs more.
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The store data of one plugin invocation.
+pub struct StageCtx {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) memory: MemoryCap,
+    call: CallCtx,
+    plugin: Arc<str>,
+    log_lines_left: u32,
+    log_dropped: u32,
+    max_log_line: usize,
+    pub(crate) stdout: BoundedPipe,
+    pub(crate) stderr: BoundedPipe,
+}
+
+impl StageCtx {
+    pub(crate) fn new(plugin: Arc<str>, limits: &Limits, call: &CallCtx) -> Self {
+        let stdout = BoundedPipe::new(limits.stdio_bytes);
+        let stderr = BoundedPipe::new(limits.stdio_bytes);
+        // Nothing ambient: no preopened directories, no environment, no
+        // arguments, no network. Only stdout/stderr, captured and bounded.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_blocking_current_thread(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap {
+                max_bytes: limits.memory_bytes,
+                refused: None,
+            },
+            call: call.clone(),
+            plugin,
+            log_lines_left: limits.log_lines,
+            log_dropped: 0,
+            max_log_line: limits.log_line_bytes,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn emit(&self, level: host::LogLevel, source: LogSource, message: String) {
+        self.call.log.log(LogLine {
+            plugin: self.plugin.clone(),
+            tenant: self.call.tenant.clone(),
+            job: self.call.job.clone(),
+            level,
+            source,
+            message,
+        });
+    }
+
+    /// Forwards what the plugin wrote to stdout/stderr, and the count of
+    /// dropped log lines, to the log sink. Called once the call is over.
+    pub(crate) fn finish(&mut self) {
+        for (pipe, level, source) in [
+            (&self.stdout, host::LogLevel::Info, LogSource::Stdout),
+            (&self.stderr, host::LogLevel::Warn, LogSource::Stderr),
+        ] {
+            let (text, dropped) = pipe.take();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                self.emit(level, source, line.to_owned());
+            }
+            if dropped > 0 {
+                self.emit(
+                    host::LogLevel::Warn,
+                    source,
+                    format!("{dropped} more bytes of output dropped"),
+                );
+            }
+        }
+        if self.log_dropped > 0 {
+            self.emit(
+                host::LogLevel::Warn,
+                LogSource::Host,
+                format!("{} more log lines dropped", self.log_dropped),
+            );
+        }
+    }
+}
+
+impl WasiView for StageCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for StageCtx {}
+
+impl host::Host for StageCtx {
+    fn log(&mut self, level: host::LogLevel, mut message: String) {
+        if self.log_lines_left == 0 {
+            self.log_dropped = self.log_dropped.saturating_add(1);
+            return;
+        }
+        self.log_lines_left -= 1;
+        if message.len() > self.max_log_line {
+            let mut cut = self.max_log_line;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str(" [truncated]");
+        }
+        self.emit(level, LogSource::Plugin, message);
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        self.call.config.get(&key).cloned()
+    }
+}

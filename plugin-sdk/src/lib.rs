@@ -1,0 +1,261 @@
+//! The Kino plugin SDK: write a pipeline stage in Rust, build it with
+//! `cargo build --target wasm32-wasip2`, and Kino's host runs it sandboxed.
+//!
+//! A plugin implements one world of the `kino:stage@0.1.0` WIT package. For
+//! each world this crate has a trait ([`ScriptStrategy`], [`DirectorStyle`],
+//! [`Translator`], [`Grader`], [`FallbackPolicy`]) and a macro that exports
+//! an implementation as the component's entry points. The WIT types are
+//! re-exported at the crate root with a few helpers; [`log`] and [`config`]
+//! reach the host.
+//!
+//! ```
+//! use kino_plugin_sdk::{
+//!     Brief, CameraMove, DirectedScene, DirectorStyle, GradeIntent, PluginError, Scene,
+//!     ShotSize, Transition,
+//! };
+//!
+//! struct Calm;
+//!
+//! impl DirectorStyle for Calm {
+//!     fn direct(scene: Scene, brief: Brief) -> Result<DirectedScene, PluginError> {
+//!         if scene.visual.is_empty() {
+//!             return Err(PluginError::invalid_input("scene has no visual description"));
+//!         }
+//!         kino_plugin_sdk::log::info(&format!("directing scene {}", scene.index));
+//!         Ok(DirectedScene {
+//!             scene_index: scene.index,
+//!             styled_prompt: format!("{}, calm and {}", scene.visual, brief.tone),
+//!             camera_move: CameraMove::Locked,
+//!             shot_size: ShotSize::Wide,
+//!             pacing: 0.9,
+//!             transition: Transition::Crossfade,
+//!             transition_ms: 500,
+//!             grade: GradeIntent::neutral(),
+//!         })
+//!     }
+//! }
+//!
+//! kino_plugin_sdk::export_director_style!(Calm);
+//! # fn main() {}
+//! ```
+//!
+//! The plugin crate is a `cdylib` whose only dependency is this crate:
+//!
+//! ```toml
+//! [lib]
+//! crate-type = ["cdylib"]
+//!
+//! [dependencies]
+//! kino-plugin-sdk = "0.1"
+//! ```
+
+#![deny(missing_docs)]
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+/// The bindings of the host interface and the shared types, generated once here
+/// and reused by every world a plugin crate generates.
+#[allow(missing_docs, clippy::all)]
+mod bindings {
+    wit_bindgen::generate!({
+        inline: "
+            package kino:sdk;
+            world imports {
+                import kino:stage/types@0.1.0;
+                import kino:stage/host@0.1.0;
+            }
+        ",
+        path: "../wit",
+        additional_derives: [Clone, PartialEq],
+        generate_all,
+    });
+}
+
+pub use bindings::kino::stage::{host, types};
+pub use types::*;
+
+include!(concat!(env!("OUT_DIR"), "/generate_world.rs"));
+
+mod helpers;
+pub mod log;
+
+/// Looks up this plugin's configuration value `key` for the calling tenant.
+///
+/// Returns `None` when the tenant did not set it and the manifest gives no default.
+pub fn config(key: &str) -> Option<String> {
+    host::config(key)
+}
+
+/// Looks up `key` and parses it, or returns `default` when it is unset.
+///
+/// A value that does not parse is the tenant's mistake, reported as
+/// [`PluginError::InvalidInput`] naming the key and the value.
+pub fn config_parsed<T: std::str::FromStr>(key: &str, default: T) -> Result<T, PluginError> {
+    match config(key) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|_| {
+            PluginError::invalid_input(format!("config `{key}` has an unusable value `{raw}`"))
+        }),
+    }
+}
+
+/// A `script-strategy` plugin: writes script variations for a brief and scores them.
+pub trait ScriptStrategy {
+    /// Writes `count` variations of a script for `brief`, best first; their
+    /// scene timing marks must add up to the brief's target length.
+    fn generate(brief: Brief, count: u32) -> Result<Vec<Script>, PluginError>;
+    /// Scores how well `script` serves `brief`.
+    fn score(brief: Brief, script: Script) -> Result<ScoreCard, PluginError>;
+}
+
+/// A `director-style` plugin: directs one scene in a named style.
+pub trait DirectorStyle {
+    /// Directs `scene` of a script written for `brief`.
+    fn direct(scene: Scene, brief: Brief) -> Result<DirectedScene, PluginError>;
+}
+
+/// A `translator` plugin: translates transcript segments.
+pub trait Translator {
+    /// The language pairs this translator handles.
+    fn supported_pairs() -> Vec<LanguagePair>;
+    /// The most segments one `translate` call accepts.
+    fn max_batch_size() -> u32;
+    /// Translates `segments` from `source` to `target`: one output per input,
+    /// in order, with ids and timings unchanged.
+    fn translate(
+        source: String,
+        target: String,
+        segments: Vec<Segment>,
+    ) -> Result<Vec<TranslatedSegment>, PluginError>;
+}
+
+/// A `grader` plugin: turns frame statistics and a grade intent into a 3D LUT.
+pub trait Grader {
+    /// Computes a LUT that gives frames with `stats` the look `intent` asks for.
+    fn grade(stats: FrameStats, intent: GradeIntent) -> Result<Lut3d, PluginError>;
+}
+
+/// A `fallback-policy` plugin: decides what happens after a stage fails.
+pub trait FallbackPolicy {
+    /// Decides what to do about `failure`.
+    fn decide(failure: Failure) -> Decision;
+}
+
+/// Exports a [`ScriptStrategy`] implementation as this component's `script-strategy` world.
+#[macro_export]
+macro_rules! export_script_strategy {
+    ($plugin:ident) => {
+        #[doc(hidden)]
+        mod __kino_script_strategy {
+            use super::*;
+            $crate::__generate_world!("kino:stage/script-strategy@0.1.0");
+            impl Guest for $plugin {
+                fn generate(
+                    brief: $crate::Brief,
+                    count: u32,
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::Script>, $crate::PluginError> {
+                    <$plugin as $crate::ScriptStrategy>::generate(brief, count)
+                }
+                fn score(
+                    brief: $crate::Brief,
+                    script: $crate::Script,
+                ) -> ::core::result::Result<$crate::ScoreCard, $crate::PluginError> {
+                    <$plugin as $crate::ScriptStrategy>::score(brief, script)
+                }
+            }
+            export!($plugin);
+        }
+    };
+}
+
+/// Exports a [`DirectorStyle`] implementation as this component's `director-style` world.
+#[macro_export]
+macro_rules! export_director_style {
+    ($plugin:ident) => {
+        #[doc(hidden)]
+        mod __kino_director_style {
+            use super::*;
+            $crate::__generate_world!("kino:stage/director-style@0.1.0");
+            impl Guest for $plugin {
+                fn direct(
+                    scene: $crate::Scene,
+                    brief: $crate::Brief,
+                ) -> ::core::result::Result<$crate::DirectedScene, $crate::PluginError> {
+                    <$plugin as $crate::DirectorStyle>::direct(scene, brief)
+                }
+            }
+            export!($plugin);
+        }
+    };
+}
+
+/// Exports a [`Translator`] implementation as this component's `translator` world.
+#[macro_export]
+macro_rules! export_translator {
+    ($plugin:ident) => {
+        #[doc(hidden)]
+        mod __kino_translator {
+            use super::*;
+            $crate::__generate_world!("kino:stage/translator@0.1.0");
+            impl Guest for $plugin {
+                fn supported_pairs() -> ::std::vec::Vec<$crate::LanguagePair> {
+                    <$plugin as $crate::Translator>::supported_pairs()
+                }
+                fn max_batch_size() -> u32 {
+                    <$plugin as $crate::Translator>::max_batch_size()
+                }
+                fn translate(
+                    source: ::std::string::String,
+                    target: ::std::string::String,
+                    segments: ::std::vec::Vec<$crate::Segment>,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<$crate::TranslatedSegment>,
+                    $crate::PluginError,
+                > {
+                    <$plugin as $crate::Translator>::translate(source, target, segments)
+                }
+            }
+            export!($plugin);
+        }
+    };
+}
+
+/// Exports a [`Grader`] implementation as this component's `grader` world.
+#[macro_export]
+macro_rules! export_grader {
+    ($plugin:ident) => {
+        #[doc(hidden)]
+        mod __kino_grader {
+            use super::*;
+            $crate::__generate_world!("kino:stage/grader@0.1.0");
+            impl Guest for $plugin {
+                fn grade(
+                    stats: $crate::FrameStats,
+                    intent: $crate::GradeIntent,
+                ) -> ::core::result::Result<$crate::Lut3d, $crate::PluginError> {
+                    <$plugin as $crate::Grader>::grade(stats, intent)
+                }
+            }
+            export!($plugin);
+        }
+    };
+}
+
+/// Exports a [`FallbackPolicy`] implementation as this component's `fallback-policy` world.
+#[macro_export]
+macro_rules! export_fallback_policy {
+    ($plugin:ident) => {
+        #[doc(hidden)]
+        mod __kino_fallback_policy {
+            use super::*;
+            $crate::__generate_world!("kino:stage/fallback-policy@0.1.0");
+            impl Guest for $plugin {
+                fn decide(failure: $crate::Failure) -> $crate::Decision {
+                    <$plugin as $crate::FallbackPolicy>::decide(failure)
+                }
+            }
+            export!($plugin);
+        }
+    };
+}
