@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
     let wit = manifest_dir.join("../wit");
     let wit = wit.canonicalize().unwrap_or(wit);
     println!("cargo:rerun-if-changed={}", wit.display());

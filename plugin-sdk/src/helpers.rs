@@ -109,7 +109,11 @@ impl Lut3d {
     /// point `p` is `f(p)`. Entries are laid out red-fastest, as in `.cube`.
     pub fn from_fn(size: u32, mut f: impl FnMut(Rgb) -> Rgb) -> Self {
         let n = size as usize;
-        let step = if size > 1 { 1.0 / (size - 1) as f32 } else { 0.0 };
+        let step = if size > 1 {
+            1.0 / (size - 1) as f32
+        } else {
+            0.0
+        };
         let mut table = Vec::with_capacity(n * n * n * 3);
         for b in 0..n {
             for g in 0..n {
@@ -149,7 +153,10 @@ mod tests {
 
     #[test]
     fn hex_colours_parse() {
-        assert_eq!(Rgb::from_hex("#ff0080"), Some(Rgb::new(1.0, 0.0, 128.0 / 255.0)));
+        assert_eq!(
+            Rgb::from_hex("#ff0080"),
+            Some(Rgb::new(1.0, 0.0, 128.0 / 255.0))
+        );
         assert_eq!(Rgb::from_hex("nope"), None);
     }
 

@@ -154,7 +154,8 @@ macro_rules! export_script_strategy {
                 fn generate(
                     brief: $crate::Brief,
                     count: u32,
-                ) -> ::core::result::Result<::std::vec::Vec<$crate::Script>, $crate::PluginError> {
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::Script>, $crate::PluginError>
+                {
                     <$plugin as $crate::ScriptStrategy>::generate(brief, count)
                 }
                 fn score(

@@ -78,12 +78,14 @@ impl ComponentCache {
         wasm: &[u8],
     ) -> Result<(Component, CacheOutcome)> {
         let path = self.path_for(&sha256_hex(wasm));
-        if path.exists() {
+        // Read the file rather than map it: a mapped file that someone
+        // truncates under a running host would crash it with SIGBUS.
+        if let Ok(bytes) = std::fs::read(&path) {
             // SAFETY: files in the cache directory are written only by
             // `precompile_component` below (atomically, via rename), and the
             // key includes the engine's compatibility hash. wasmtime still
             // checks the header and version, and refuses a mismatch.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            match unsafe { Component::deserialize(engine, &bytes) } {
                 Ok(component) => return Ok((component, CacheOutcome::Hit)),
                 Err(error) => tracing::warn!(
                     path = %path.display(),

@@ -1,8 +1,7 @@
 //! How many bytes a plugin's answer carries, for the output cap.
 
 use super::bindings::types::{
-    Decision, DirectedScene, LanguagePair, Lut3d, PluginError, ScoreCard, Script,
-    TranslatedSegment,
+    Decision, DirectedScene, LanguagePair, Lut3d, PluginError, ScoreCard, Script, TranslatedSegment,
 };
 
 /// The size of the variable-length data in a value: string bytes and list

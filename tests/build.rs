@@ -1,0 +1,82 @@
+//! Builds every plugin crate (the reference plugins in `plugins/` and the
+//! test-only ones in `tests/plugins/`) for wasm32-wasip2, so tests load
+//! components built from the current source, never a hand-built file.
+//!
+//! The nested cargo uses its own target directory: the outer build holds the
+//! lock on the usual one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn package_names(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return names;
+    };
+    for entry in entries.flatten() {
+        let manifest = entry.path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let name = text.lines().find_map(|line| {
+            let value = line.trim().strip_prefix("name")?.trim().strip_prefix('=')?;
+            Some(value.trim().trim_matches('"').to_owned())
+        });
+        names.extend(name);
+    }
+    names.sort();
+    names
+}
+
+fn main() {
+    let tests_dir =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let root = tests_dir
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf();
+    for watched in [
+        "plugins",
+        "plugin-sdk",
+        "wit",
+        "tests/plugins",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("wasm-plugins");
+
+    let mut packages = package_names(&root.join("plugins"));
+    packages.extend(package_names(&tests_dir.join("plugins")));
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&root)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin"])
+        .args(packages.iter().flat_map(|p| ["-p", p.as_str()]))
+        .env("CARGO_TARGET_DIR", &target_dir);
+    // Settings meant for the outer (host) build must not leak into the wasm one.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTC_WRAPPER",
+    ] {
+        command.env_remove(var);
+    }
+    let status = command
+        .status()
+        .expect("running cargo to build the plugins");
+    assert!(
+        status.success(),
+        "building the plugins for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+    );
+    let out = target_dir.join("wasm32-wasip2").join("plugin");
+    println!("cargo:rustc-env=KINO_PLUGIN_DIR={}", out.display());
+}

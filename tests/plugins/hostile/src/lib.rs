@@ -1,0 +1,70 @@
+//! A hostile `director-style` plugin for sandbox tests. The tenant config key
+//! `mode` picks the misbehaviour; any other mode answers normally.
+
+use kino_plugin_sdk::{
+    Brief, CameraMove, DirectedScene, DirectorStyle, GradeIntent, PluginError, Scene, ShotSize,
+    Transition, config, log,
+};
+
+struct Hostile;
+
+/// Recursion that the optimiser cannot turn into a loop: the second call
+/// depends on the first's result.
+fn recurse(depth: u64) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let first = recurse(depth - 1);
+    first.wrapping_mul(31).wrapping_add(recurse(first % 2))
+}
+
+impl DirectorStyle for Hostile {
+    fn direct(scene: Scene, _brief: Brief) -> Result<DirectedScene, PluginError> {
+        let mode = config("mode").unwrap_or_default();
+        let mut styled_prompt = scene.visual.clone();
+        match mode.as_str() {
+            "loop" => {
+                let mut n = 0u64;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "grow" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("hostile plugin panics on purpose"),
+            "recurse" => {
+                let depth = config("depth")
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(u64::MAX);
+                styled_prompt = recurse(std::hint::black_box(depth)).to_string();
+            }
+            "huge" => styled_prompt = "x".repeat(20 << 20),
+            "log-flood" => {
+                for i in 0..10_000 {
+                    log::info(&format!("line {i} {}", "y".repeat(10_000)));
+                }
+                println!("{}", "z".repeat(1 << 20));
+                eprintln!("stderr is bounded too");
+            }
+            "error" => return Err(PluginError::rate_limited(250, "try again soon")),
+            _ => {}
+        }
+        Ok(DirectedScene {
+            scene_index: scene.index,
+            styled_prompt,
+            camera_move: CameraMove::Locked,
+            shot_size: ShotSize::Medium,
+            pacing: 1.0,
+            transition: Transition::Cut,
+            transition_ms: 0,
+            grade: GradeIntent::neutral(),
+        })
+    }
+}
+
+kino_plugin_sdk::export_director_style!(Hostile);

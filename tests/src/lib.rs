@@ -1,0 +1,77 @@
+//! Shared helpers for Kino's end-to-end tests: the plugins built by
+//! `build.rs`, a shared runtime, and small fixtures.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use kino_host::runtime::types::{Brief, BriefMode, Scene};
+use kino_host::runtime::{Limits, Plugin, Runtime, RuntimeConfig, World};
+
+/// Where `build.rs` put the plugins, built for wasm32-wasip2.
+pub const PLUGIN_DIR: &str = env!("KINO_PLUGIN_DIR");
+
+/// The built component of plugin package `package` (e.g. `kino-director-styles`).
+pub fn plugin_path(package: &str) -> PathBuf {
+    PathBuf::from(PLUGIN_DIR).join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+/// The bytes of plugin package `package`'s component.
+pub fn plugin_wasm(package: &str) -> Vec<u8> {
+    let path = plugin_path(package);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// One runtime shared by the tests of a test binary (no disk cache).
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(RuntimeConfig::default()).expect("building the runtime"))
+}
+
+/// Loads plugin package `package` as `world` with default limits.
+pub fn load(package: &str, world: World) -> Plugin {
+    load_with(package, world, Limits::default())
+}
+
+/// Loads plugin package `package` as `world` with `limits`.
+pub fn load_with(package: &str, world: World, limits: Limits) -> Plugin {
+    runtime()
+        .load(
+            &format!("{package}@0.1.0"),
+            &plugin_wasm(package),
+            world,
+            limits,
+        )
+        .unwrap_or_else(|e| panic!("loading {package}: {e}"))
+}
+
+/// A typical ad-creative brief.
+pub fn brief(target_length_s: u32) -> Brief {
+    Brief {
+        brand: "Brightbrew".into(),
+        product: "Brightbrew cold brew concentrate".into(),
+        audience: "busy young professionals who commute".into(),
+        tone: "warm".into(),
+        objective: "drive first purchases".into(),
+        facts: vec![
+            "brews in 12 hours".into(),
+            "makes 16 cups per bottle".into(),
+            "organic arabica beans".into(),
+        ],
+        call_to_action: "Order at brightbrew.example today".into(),
+        target_length_s,
+        mode: BriefMode::AdCreative,
+    }
+}
+
+/// A scene from the middle of a script.
+pub fn scene() -> Scene {
+    Scene {
+        index: 2,
+        start_ms: 6000,
+        duration_ms: 5000,
+        visual: "a bottle of cold brew on a sunlit kitchen counter".into(),
+        camera: "slow push-in on the bottle".into(),
+        narration: "Sixteen cups in every bottle.".into(),
+        on_screen_text: "16 cups".into(),
+    }
+}
