@@ -2,5 +2,8 @@
 //!
 //! - [`runtime`]: loads `kino:stage` plugin components and runs each call in a
 //!   fresh, capped, deadline-bound wasmtime sandbox.
+//! - [`plan`]: the planning half of the ad-creative pipeline (script,
+//!   direction, grade), run entirely by plugins.
 
+pub mod plan;
 pub mod runtime;
