@@ -116,6 +116,26 @@ async fn unknown_import_is_refused_at_load() {
 }
 
 #[tokio::test]
+async fn nothing_ambient_is_reachable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let call = CallCtx::new("tenant-a").with_config([("mode", "probe"), ("port", port.as_str())]);
+    let plugin = hostile();
+    let directed = runtime()
+        .director(&plugin, &call)
+        .expect("a director plugin")
+        .direct(&scene(), &brief(30))
+        .await;
+    let directed = directed.expect("no trap").expect("no plugin error");
+    assert_eq!(
+        directed.styled_prompt,
+        "env=0 args=0 root=false passwd=false tcp=false"
+    );
+    assert!(listener.accept().is_err(), "no connection reached the host");
+}
+
+#[tokio::test]
 async fn plugin_errors_are_not_traps() {
     let outcome = direct(&hostile(), "error").await;
     let Ok(Err(PluginError::RateLimited(limit))) = outcome else {

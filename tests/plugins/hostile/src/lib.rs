@@ -52,6 +52,19 @@ impl DirectorStyle for Hostile {
                 eprintln!("stderr is bounded too");
             }
             "error" => return Err(PluginError::rate_limited(250, "try again soon")),
+            "probe" => {
+                // Reports what of the host environment it can reach; a
+                // sandbox with nothing ambient reaches none of it.
+                let port = config("port").unwrap_or_default();
+                styled_prompt = format!(
+                    "env={} args={} root={} passwd={} tcp={}",
+                    std::env::vars().count(),
+                    std::env::args().count(),
+                    std::fs::read_dir("/").is_ok(),
+                    std::fs::read("/etc/passwd").is_ok(),
+                    std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok(),
+                );
+            }
             _ => {}
         }
         Ok(DirectedScene {
