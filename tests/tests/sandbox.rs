@@ -1,7 +1,7 @@
 //! Hostile plugins end as the right, distinct outcome within their deadline
 //! (plus 50 ms), and the same plugin then serves a normal call.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use kino_host::runtime::{
@@ -14,14 +14,21 @@ use kino_tests::{brief, load_with, plugin_wasm, runtime, scene};
 const DEADLINE: Duration = Duration::from_millis(300);
 const SLACK: Duration = Duration::from_millis(50);
 
+/// The hostile plugin, compiled once per test binary: compiling is not what
+/// these tests measure, and parallel compiles would crowd the deadline checks.
 fn hostile() -> Plugin {
-    load_with(
-        "kino-test-hostile",
-        World::DirectorStyle,
-        Limits::default()
-            .with_timeout(DEADLINE)
-            .with_memory_bytes(32 << 20),
-    )
+    static HOSTILE: OnceLock<Plugin> = OnceLock::new();
+    HOSTILE
+        .get_or_init(|| {
+            load_with(
+                "kino-test-hostile",
+                World::DirectorStyle,
+                Limits::default()
+                    .with_timeout(DEADLINE)
+                    .with_memory_bytes(32 << 20),
+            )
+        })
+        .clone()
 }
 
 async fn direct(plugin: &Plugin, mode: &str) -> Result<Result<DirectedScene, PluginError>, Trap> {
