@@ -147,6 +147,7 @@ pub trait FallbackPolicy {
 macro_rules! export_script_strategy {
     ($plugin:ident) => {
         #[doc(hidden)]
+        #[allow(clippy::all)]
         mod __kino_script_strategy {
             use super::*;
             $crate::__generate_world!("kino:stage/script-strategy@0.1.0");
@@ -175,6 +176,7 @@ macro_rules! export_script_strategy {
 macro_rules! export_director_style {
     ($plugin:ident) => {
         #[doc(hidden)]
+        #[allow(clippy::all)]
         mod __kino_director_style {
             use super::*;
             $crate::__generate_world!("kino:stage/director-style@0.1.0");
@@ -196,6 +198,7 @@ macro_rules! export_director_style {
 macro_rules! export_translator {
     ($plugin:ident) => {
         #[doc(hidden)]
+        #[allow(clippy::all)]
         mod __kino_translator {
             use super::*;
             $crate::__generate_world!("kino:stage/translator@0.1.0");
@@ -227,6 +230,7 @@ macro_rules! export_translator {
 macro_rules! export_grader {
     ($plugin:ident) => {
         #[doc(hidden)]
+        #[allow(clippy::all)]
         mod __kino_grader {
             use super::*;
             $crate::__generate_world!("kino:stage/grader@0.1.0");
@@ -248,6 +252,7 @@ macro_rules! export_grader {
 macro_rules! export_fallback_policy {
     ($plugin:ident) => {
         #[doc(hidden)]
+        #[allow(clippy::all)]
         mod __kino_fallback_policy {
             use super::*;
             $crate::__generate_world!("kino:stage/fallback-policy@0.1.0");
