@@ -4,6 +4,8 @@
 //!   fresh, capped, deadline-bound wasmtime sandbox.
 //! - [`plan`]: the planning half of the ad-creative pipeline (script,
 //!   direction, grade), run entirely by plugins.
+//! - [`tools`]: the kernels on plain files (stretch, loudness, speech).
 
 pub mod plan;
 pub mod runtime;
+pub mod tools;

@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use kino_host::plan::{self, Planner};
 use kino_host::runtime::{CallCtx, Runtime, RuntimeConfig};
+use kino_host::tools::{self, StretchTarget};
 
 /// Kino: a plugin-host runtime for generative media pipelines.
 #[derive(Parser)]
@@ -37,6 +38,54 @@ enum Command {
         /// Where compiled plugins are cached between runs.
         #[arg(long, default_value = ".kino/cache")]
         cache_dir: PathBuf,
+    },
+    /// Time-stretch a WAV file without changing its pitch (WSOLA); exact output length.
+    Stretch {
+        /// Output duration / input duration (0.5 = twice as fast).
+        #[arg(
+            long,
+            conflicts_with = "to_duration",
+            required_unless_present = "to_duration"
+        )]
+        ratio: Option<f64>,
+        /// The exact output duration, in seconds.
+        #[arg(long)]
+        to_duration: Option<f64>,
+        /// The WAV file to stretch.
+        input: PathBuf,
+        /// Where to write the stretched WAV.
+        output: PathBuf,
+    },
+    /// Measure a WAV file's integrated loudness (EBU R128) and true peak.
+    Loudness {
+        /// The WAV file.
+        input: PathBuf,
+    },
+    /// Normalise a WAV file's loudness (EBU R128), keeping the true peak under a ceiling.
+    Normalize {
+        /// Target integrated loudness, LUFS.
+        #[arg(long, default_value_t = kino_kernels::mix::DEFAULT_TARGET_LUFS, allow_hyphen_values = true)]
+        target: f64,
+        /// True-peak ceiling, dBTP.
+        #[arg(long, default_value_t = kino_kernels::mix::DEFAULT_MAX_TRUE_PEAK_DBTP, allow_hyphen_values = true)]
+        true_peak: f64,
+        /// The WAV file to normalise.
+        input: PathBuf,
+        /// Where to write the result.
+        output: PathBuf,
+    },
+    /// Speak text with espeak-ng into a WAV file.
+    Speak {
+        /// Language (BCP 47, e.g. en, es, fr); picks the default voice.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Speaking rate, words per minute.
+        #[arg(long, default_value_t = 175)]
+        rate: u32,
+        /// The text to speak.
+        text: String,
+        /// Where to write the WAV.
+        output: PathBuf,
     },
 }
 
@@ -95,6 +144,61 @@ fn run(cli: Cli) -> Result<()> {
             for path in written {
                 println!("wrote {}", path.display());
             }
+            Ok(())
+        }
+        Command::Stretch {
+            ratio,
+            to_duration,
+            input,
+            output,
+        } => {
+            let target = match (ratio, to_duration) {
+                (Some(ratio), _) => StretchTarget::Ratio(ratio),
+                (None, Some(secs)) => StretchTarget::Duration(secs),
+                (None, None) => anyhow::bail!("give --ratio or --to-duration"),
+            };
+            let secs = tools::stretch_file(&input, &output, target)?;
+            println!("wrote {} ({secs:.3} s)", output.display());
+            Ok(())
+        }
+        Command::Loudness { input } => {
+            let (lufs, peak) = tools::loudness_of(&input)?;
+            println!(
+                "{}: {lufs:.2} LUFS, true peak {peak:.2} dBTP",
+                input.display()
+            );
+            Ok(())
+        }
+        Command::Normalize {
+            target,
+            true_peak,
+            input,
+            output,
+        } => {
+            let report = tools::normalize_file(&input, &output, target, true_peak)?;
+            println!(
+                "{}: {:.2} -> {:.2} LUFS, true peak {:.2} -> {:.2} dBTP{}",
+                output.display(),
+                report.before_lufs,
+                report.after_lufs,
+                report.before_true_peak_dbtp,
+                report.after_true_peak_dbtp,
+                if report.target_met {
+                    ""
+                } else {
+                    " (target not reachable under the peak ceiling)"
+                }
+            );
+            Ok(())
+        }
+        Command::Speak {
+            lang,
+            rate,
+            text,
+            output,
+        } => {
+            let secs = tools::speak_to_file(&text, &lang, rate, &output)?;
+            println!("wrote {} ({secs:.3} s)", output.display());
             Ok(())
         }
     }

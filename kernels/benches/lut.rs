@@ -1,0 +1,283 @@
+//! 3D-LUT throughput: `kino_kernels::lut` against FFmpeg's `lut3d` filter on a
+//! 1080p RGB24 clip, plus how far the two outputs differ.
+//!
+//! Run with `cargo bench -p kino-kernels --bench lut`. Needs the `ffmpeg` CLI
+//! for the clip and the comparison; without it, only our figures are printed
+//! (on a synthetic clip).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kino_kernels::lut::CubeLut;
+
+const WIDTH: usize = 1920;
+const HEIGHT: usize = 1080;
+const FRAMES: usize = 60;
+const FRAME_BYTES: usize = WIDTH * HEIGHT * 3;
+const THREADS: usize = 2;
+const OUR_RUNS: usize = 5;
+const FFMPEG_RUNS: usize = 3;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("lut bench failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> BenchResult<()> {
+    let dir = tempfile::tempdir()?;
+    let input = dir.path().join("in.rgb");
+    let cube = dir.path().join("grade.cube");
+    let ffmpeg = have_ffmpeg();
+
+    println!(
+        "3D LUT bench: {FRAMES} frames of {WIDTH}x{HEIGHT} RGB24, 33^3 warm S-curve grade, tetrahedral"
+    );
+    let lut = warm_s_curve();
+    std::fs::write(&cube, lut.to_cube_string())?;
+    let lut = CubeLut::read(&cube)?;
+
+    let clip = if ffmpeg {
+        ffmpeg_run(&[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size={WIDTH}x{HEIGHT}:rate=30"),
+            "-frames:v",
+            &FRAMES.to_string(),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-y",
+            path_str(&input)?,
+        ])?;
+        let clip = std::fs::read(&input)?;
+        if clip.len() != FRAMES * FRAME_BYTES {
+            return Err(format!(
+                "ffmpeg wrote {} bytes, expected {}",
+                clip.len(),
+                FRAMES * FRAME_BYTES
+            )
+            .into());
+        }
+        println!("clip: ffmpeg testsrc2");
+        clip
+    } else {
+        println!("ffmpeg not found on PATH: measuring ours only, on a synthetic clip");
+        synthetic_clip()
+    };
+
+    // Ours: the whole clip in memory, graded frame by frame on a 2-thread pool.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(THREADS)
+        .build()?;
+    let mut work = clip.clone();
+    let mut times = Vec::with_capacity(OUR_RUNS);
+    let mut graded = None;
+    for _ in 0..OUR_RUNS {
+        work.copy_from_slice(&clip);
+        let start = Instant::now();
+        pool.install(|| -> BenchResult<()> {
+            for frame in work.chunks_exact_mut(FRAME_BYTES) {
+                lut.apply_rgb8(frame)?;
+            }
+            Ok(())
+        })?;
+        times.push(start.elapsed());
+        if graded.is_none() {
+            graded = Some(work.clone());
+        }
+    }
+    let ours = median(&mut times);
+    let ours_fps = fps(ours);
+    let runs: Vec<String> = times
+        .iter()
+        .map(|t| format!("{:.3}", t.as_secs_f64()))
+        .collect();
+    println!(
+        "ours   ({THREADS} threads, in memory):        {:7.1} frames/s  (median of {OUR_RUNS}: {:.3} s; runs {})",
+        ours_fps,
+        ours.as_secs_f64(),
+        runs.join(" ")
+    );
+
+    if !ffmpeg {
+        return Ok(());
+    }
+
+    let filter = format!("lut3d=file={}:interp=tetrahedral", path_str(&cube)?);
+    let ff_out = dir.path().join("ff.rgb");
+    let size = format!("{WIDTH}x{HEIGHT}");
+    let common = [
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        &size,
+        "-i",
+        path_str(&input)?,
+        "-vf",
+        &filter,
+    ];
+    let to_file: Vec<&str> = common
+        .iter()
+        .copied()
+        .chain([
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-y",
+            path_str(&ff_out)?,
+        ])
+        .collect();
+    let to_null: Vec<&str> = common.iter().copied().chain(["-f", "null", "-"]).collect();
+    let ff_file = time_ffmpeg(&to_file)?;
+    let ff_null = time_ffmpeg(&to_null)?;
+    let ff_file_fps = fps(ff_file);
+    let ff_null_fps = fps(ff_null);
+    println!(
+        "ffmpeg lut3d (rawvideo file output):     {:7.1} frames/s  (median of {FFMPEG_RUNS}: {:.3} s wall)",
+        ff_file_fps,
+        ff_file.as_secs_f64()
+    );
+    println!(
+        "ffmpeg lut3d (-f null output):           {:7.1} frames/s  (median of {FFMPEG_RUNS}: {:.3} s wall)",
+        ff_null_fps,
+        ff_null.as_secs_f64()
+    );
+    println!(
+        "ratio ours / ffmpeg (file output):       {:7.2}x",
+        ours_fps / ff_file_fps
+    );
+    println!(
+        "ratio ours / ffmpeg (null output):       {:7.2}x",
+        ours_fps / ff_null_fps
+    );
+
+    let theirs = std::fs::read(&ff_out)?;
+    let ours_out = graded.ok_or("no graded output")?;
+    if theirs.len() != ours_out.len() {
+        return Err(format!(
+            "ffmpeg output is {} bytes, ours {}",
+            theirs.len(),
+            ours_out.len()
+        )
+        .into());
+    }
+    let mut sum = 0u64;
+    let mut max = 0u8;
+    let mut differing = 0u64;
+    let mut ours_higher = 0u64;
+    for (a, b) in ours_out.iter().zip(&theirs) {
+        let d = a.abs_diff(*b);
+        sum += u64::from(d);
+        max = max.max(d);
+        differing += u64::from(d != 0);
+        ours_higher += u64::from(a > b);
+    }
+    let n = ours_out.len() as f64;
+    println!(
+        "ours vs ffmpeg output: mean abs diff {:.4} levels, max diff {} levels, {:.2}% of samples differ ({:.2}% ours higher)",
+        sum as f64 / n,
+        max,
+        100.0 * differing as f64 / n,
+        100.0 * ours_higher as f64 / n
+    );
+    Ok(())
+}
+
+/// A warm grade: an S-curve on luma-ish contrast, red lifted, blue pulled
+/// down, a little extra saturation, so every lattice cell is different.
+fn warm_s_curve() -> CubeLut {
+    let s_curve = |x: f32| {
+        let x = x.clamp(0.0, 1.0);
+        x * x * (3.0 - 2.0 * x) * 0.6 + x * 0.4
+    };
+    let lut = CubeLut::from_fn(33, |[r, g, b]| {
+        let luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let sat = 1.15;
+        let (r, g, b) = (
+            luma + (r - luma) * sat,
+            luma + (g - luma) * sat,
+            luma + (b - luma) * sat,
+        );
+        [
+            (s_curve(r) * 1.06 + 0.015).min(1.0),
+            s_curve(g) * 1.01 + 0.005,
+            (s_curve(b) * 0.90).max(0.0),
+        ]
+    });
+    match lut {
+        Ok(lut) => lut,
+        Err(e) => panic!("33 is a valid size: {e}"),
+    }
+}
+
+fn synthetic_clip() -> Vec<u8> {
+    let mut clip = vec![0u8; FRAMES * FRAME_BYTES];
+    for (f, frame) in clip.chunks_exact_mut(FRAME_BYTES).enumerate() {
+        for (i, px) in frame.chunks_exact_mut(3).enumerate() {
+            let (x, y) = (i % WIDTH, i / WIDTH);
+            px[0] = ((x + f * 4) * 255 / WIDTH) as u8;
+            px[1] = (y * 255 / HEIGHT) as u8;
+            px[2] = ((x ^ y) + f) as u8;
+        }
+    }
+    clip
+}
+
+fn have_ffmpeg() -> bool {
+    Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn ffmpeg_run(args: &[&str]) -> BenchResult<Duration> {
+    let start = Instant::now();
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(args)
+        .output()?;
+    let elapsed = start.elapsed();
+    if !out.status.success() {
+        return Err(format!(
+            "ffmpeg {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(elapsed)
+}
+
+fn time_ffmpeg(args: &[&str]) -> BenchResult<Duration> {
+    let mut times = Vec::with_capacity(FFMPEG_RUNS);
+    for _ in 0..FFMPEG_RUNS {
+        times.push(ffmpeg_run(args)?);
+    }
+    Ok(median(&mut times))
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn fps(t: Duration) -> f64 {
+    FRAMES as f64 / t.as_secs_f64()
+}
+
+fn path_str(p: &Path) -> BenchResult<&str> {
+    p.to_str()
+        .ok_or_else(|| format!("non-UTF-8 temp path {}", p.display()).into())
+}
