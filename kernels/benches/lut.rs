@@ -4,6 +4,12 @@
 //! Run with `cargo bench -p kino-kernels --bench lut`. Needs the `ffmpeg` CLI
 //! for the clip and the comparison; without it, only our figures are printed
 //! (on a synthetic clip).
+//!
+//! Ours grades the clip held in memory; FFmpeg's wall time includes reading
+//! the raw clip (from the page cache) and, for the file variant, writing its
+//! output. The runs alternate (ours, FFmpeg to file, FFmpeg to null, and
+//! again) so that load from other processes falls on all three alike, and
+//! each figure is the median of its runs.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,8 +22,7 @@ const HEIGHT: usize = 1080;
 const FRAMES: usize = 60;
 const FRAME_BYTES: usize = WIDTH * HEIGHT * 3;
 const THREADS: usize = 2;
-const OUR_RUNS: usize = 5;
-const FFMPEG_RUNS: usize = 3;
+const ROUNDS: usize = 5;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -32,11 +37,20 @@ fn run() -> BenchResult<()> {
     let dir = tempfile::tempdir()?;
     let input = dir.path().join("in.rgb");
     let cube = dir.path().join("grade.cube");
+    let ff_out = dir.path().join("ff.rgb");
     let ffmpeg = have_ffmpeg();
 
     println!(
         "3D LUT bench: {FRAMES} frames of {WIDTH}x{HEIGHT} RGB24, 33^3 warm S-curve grade, tetrahedral"
     );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!(
+            "load average before: {} ({} CPUs)",
+            load.join(" "),
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+    }
     let lut = warm_s_curve();
     std::fs::write(&cube, lut.to_cube_string())?;
     let lut = CubeLut::read(&cube)?;
@@ -72,46 +86,7 @@ fn run() -> BenchResult<()> {
         synthetic_clip()
     };
 
-    // Ours: the whole clip in memory, graded frame by frame on a 2-thread pool.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(THREADS)
-        .build()?;
-    let mut work = clip.clone();
-    let mut times = Vec::with_capacity(OUR_RUNS);
-    let mut graded = None;
-    for _ in 0..OUR_RUNS {
-        work.copy_from_slice(&clip);
-        let start = Instant::now();
-        pool.install(|| -> BenchResult<()> {
-            for frame in work.chunks_exact_mut(FRAME_BYTES) {
-                lut.apply_rgb8(frame)?;
-            }
-            Ok(())
-        })?;
-        times.push(start.elapsed());
-        if graded.is_none() {
-            graded = Some(work.clone());
-        }
-    }
-    let ours = median(&mut times);
-    let ours_fps = fps(ours);
-    let runs: Vec<String> = times
-        .iter()
-        .map(|t| format!("{:.3}", t.as_secs_f64()))
-        .collect();
-    println!(
-        "ours   ({THREADS} threads, in memory):        {:7.1} frames/s  (median of {OUR_RUNS}: {:.3} s; runs {})",
-        ours_fps,
-        ours.as_secs_f64(),
-        runs.join(" ")
-    );
-
-    if !ffmpeg {
-        return Ok(());
-    }
-
     let filter = format!("lut3d=file={}:interp=tetrahedral", path_str(&cube)?);
-    let ff_out = dir.path().join("ff.rgb");
     let size = format!("{WIDTH}x{HEIGHT}");
     let common = [
         "-f",
@@ -125,33 +100,52 @@ fn run() -> BenchResult<()> {
         "-vf",
         &filter,
     ];
-    let to_file: Vec<&str> = common
-        .iter()
-        .copied()
-        .chain([
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-y",
-            path_str(&ff_out)?,
-        ])
-        .collect();
-    let to_null: Vec<&str> = common.iter().copied().chain(["-f", "null", "-"]).collect();
-    let ff_file = time_ffmpeg(&to_file)?;
-    let ff_null = time_ffmpeg(&to_null)?;
-    let ff_file_fps = fps(ff_file);
-    let ff_null_fps = fps(ff_null);
-    println!(
-        "ffmpeg lut3d (rawvideo file output):     {:7.1} frames/s  (median of {FFMPEG_RUNS}: {:.3} s wall)",
-        ff_file_fps,
-        ff_file.as_secs_f64()
+    let output = [
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-y",
+        path_str(&ff_out)?,
+    ];
+    let to_file: Vec<&str> = common.iter().chain(&output).copied().collect();
+    let to_null: Vec<&str> = common.iter().chain(&["-f", "null", "-"]).copied().collect();
+
+    // Ours: the whole clip in memory, graded frame by frame on a 2-thread pool.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(THREADS)
+        .build()?;
+    let mut work = clip.clone();
+    let mut graded = None;
+    let (mut ours, mut ff_file, mut ff_null) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        work.copy_from_slice(&clip);
+        let start = Instant::now();
+        pool.install(|| -> BenchResult<()> {
+            for frame in work.chunks_exact_mut(FRAME_BYTES) {
+                lut.apply_rgb8(frame)?;
+            }
+            Ok(())
+        })?;
+        ours.push(start.elapsed());
+        if graded.is_none() {
+            graded = Some(work.clone());
+        }
+        if ffmpeg {
+            ff_file.push(ffmpeg_run(&to_file)?);
+            ff_null.push(ffmpeg_run(&to_null)?);
+        }
+    }
+
+    let ours_fps = report(
+        &format!("ours   ({THREADS} threads, in memory):"),
+        &mut ours,
     );
-    println!(
-        "ffmpeg lut3d (-f null output):           {:7.1} frames/s  (median of {FFMPEG_RUNS}: {:.3} s wall)",
-        ff_null_fps,
-        ff_null.as_secs_f64()
-    );
+    if !ffmpeg {
+        return Ok(());
+    }
+    let ff_file_fps = report("ffmpeg lut3d (rawvideo file output):", &mut ff_file);
+    let ff_null_fps = report("ffmpeg lut3d (-f null output):", &mut ff_null);
     println!(
         "ratio ours / ffmpeg (file output):       {:7.2}x",
         ours_fps / ff_file_fps
@@ -191,6 +185,24 @@ fn run() -> BenchResult<()> {
         100.0 * ours_higher as f64 / n
     );
     Ok(())
+}
+
+/// Prints one line of figures and returns the median's frames per second.
+fn report(label: &str, times: &mut [Duration]) -> f64 {
+    let runs: Vec<String> = times
+        .iter()
+        .map(|t| format!("{:.3}", t.as_secs_f64()))
+        .collect();
+    times.sort();
+    let median = times[times.len() / 2];
+    let fps = FRAMES as f64 / median.as_secs_f64();
+    println!(
+        "{label:<40} {fps:7.1} frames/s  (median of {}: {:.3} s; runs {})",
+        times.len(),
+        median.as_secs_f64(),
+        runs.join(" ")
+    );
+    fps
 }
 
 /// A warm grade: an S-curve on luma-ish contrast, red lifted, blue pulled
@@ -242,6 +254,7 @@ fn have_ffmpeg() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Runs ffmpeg quietly and returns its wall time.
 fn ffmpeg_run(args: &[&str]) -> BenchResult<Duration> {
     let start = Instant::now();
     let out = Command::new("ffmpeg")
@@ -258,23 +271,6 @@ fn ffmpeg_run(args: &[&str]) -> BenchResult<Duration> {
         .into());
     }
     Ok(elapsed)
-}
-
-fn time_ffmpeg(args: &[&str]) -> BenchResult<Duration> {
-    let mut times = Vec::with_capacity(FFMPEG_RUNS);
-    for _ in 0..FFMPEG_RUNS {
-        times.push(ffmpeg_run(args)?);
-    }
-    Ok(median(&mut times))
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn fps(t: Duration) -> f64 {
-    FRAMES as f64 / t.as_secs_f64()
 }
 
 fn path_str(p: &Path) -> BenchResult<&str> {

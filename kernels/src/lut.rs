@@ -66,7 +66,7 @@ const F32_CHUNK_PIXELS: usize = 4096;
 #[non_exhaustive]
 pub enum LutError {
     /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -669,8 +669,8 @@ impl Rgb8Path {
 /// the fractions as `a >= b >= c` picks the one holding the point: its corners
 /// are the origin, one step along the largest fraction's axis, one more along
 /// the middle one's, and the far corner, with weights `1 - a`, `a - b`,
-/// `b - c` and `c`. Done without branches: ties give zero weights to corners
-/// that are still inside the cell.
+/// `b - c` and `c`. Written as selects, not six cases: ties give zero
+/// weights to corners that are still inside the cell.
 #[inline(always)]
 fn tetrahedral(lattice: &[[f32; 4]], base: usize, f: [f32; 3], strides: [usize; 3]) -> [f32; 4] {
     let [fr, fg, fb] = f;
@@ -718,10 +718,13 @@ impl Rgb8Kernel<'_> {
             Rgb8Path::Scalar => self.run_scalar(chunk),
             #[cfg(target_arch = "x86_64")]
             Rgb8Path::Avx512 => {
+                // Checked here, where it guards the call (a cached load).
+                if !std::arch::is_x86_feature_detected!("avx512f") {
+                    return self.run_scalar(chunk);
+                }
                 let split = chunk.len() / avx512::BLOCK_BYTES * avx512::BLOCK_BYTES;
                 let (head, tail) = chunk.split_at_mut(split);
-                // SAFETY: `Rgb8Path::Avx512` is only chosen after
-                // `is_x86_feature_detected!("avx512f")` said yes.
+                // SAFETY: the CPU supports AVX-512F, checked just above.
                 unsafe { avx512::run(self, head) };
                 self.run_scalar(tail);
             }
@@ -815,7 +818,8 @@ mod avx512 {
     const LOW_DWORDS: [i32; 16] = halves(false);
     const HIGH_DWORDS: [i32; 16] = halves(true);
 
-    #[inline(always)]
+    #[target_feature(enable = "avx512f")]
+    #[inline]
     fn vector(values: &[i32; 16]) -> __m512i {
         // SAFETY: reads exactly the 64 bytes of `values`.
         unsafe { _mm512_loadu_si512(values.as_ptr().cast()) }
