@@ -7,7 +7,18 @@ PLUGIN_DIR := $(PLUGIN_TARGET)/wasm32-wasip2/plugin
 
 .PHONY: setup plugins demo test bench lint
 
+# What a fresh Debian machine lacks: FFmpeg (CLI and dev libraries), clang for
+# bindgen, espeak-ng for speech, and the wasm32-wasip2 target for plugins.
+SYSTEM_PACKAGES := make pkg-config clang ffmpeg espeak-ng fonts-dejavu-core \
+	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
+	libswresample-dev libavfilter-dev libavdevice-dev
+
 setup:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
 	rustup target add wasm32-wasip2
 
 plugins: setup

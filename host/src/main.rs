@@ -74,6 +74,8 @@ enum Command {
         /// Where to write the result.
         output: PathBuf,
     },
+    /// List the compute devices the kernels can use.
+    Devices,
     /// Speak text with espeak-ng into a WAV file.
     Speak {
         /// Language (BCP 47, e.g. en, es, fr); picks the default voice.
@@ -189,6 +191,16 @@ fn run(cli: Cli) -> Result<()> {
                     " (target not reachable under the peak ceiling)"
                 }
             );
+            Ok(())
+        }
+        Command::Devices => {
+            let found = kino_kernels::device::detect();
+            for device in &found.devices {
+                println!("{device}");
+            }
+            if let Some(why) = found.cuda_unavailable {
+                println!("no CUDA: {why}; kernels run on the CPU");
+            }
             Ok(())
         }
         Command::Speak {

@@ -1,6 +1,7 @@
 //! Kino's native kernels. Each has a CPU implementation that is the reference
 //! every faster path is checked against.
 //!
+//! - [`device`]: which devices exist (CPU always, CUDA where the driver is present)
 //! - [`lut`]: `.cube` 3D LUTs (parser, tetrahedral application on 8-bit and float frames)
 //! - [`stretch`]: WSOLA time-stretch of speech, pitch kept, exact output length
 //! - [`mix`]: gain, sidechain ducking, summing without clipping, EBU R128 loudness
@@ -9,6 +10,7 @@
 
 #![deny(missing_docs)]
 
+pub mod device;
 pub mod lut;
 pub mod mix;
 pub mod speech;
