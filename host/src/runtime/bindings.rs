@@ -14,57 +14,44 @@ pub mod script_strategy {
     });
 }
 
-/// The director-style world.
-pub mod director_style {
-    wasmtime::component::bindgen!({
-        world: "director-style",
-        path: "../wit",
-        exports: { default: async },
-        with: {
-            "kino:stage/types": super::script_strategy::kino::stage::types,
-            "kino:stage/host": super::script_strategy::kino::stage::host,
-        },
-    });
+/// Generates the bindings of one world, reusing the shared interfaces.
+macro_rules! world {
+    ($(#[$doc:meta])* $module:ident, $world:literal) => {
+        $(#[$doc])*
+        pub mod $module {
+            wasmtime::component::bindgen!({
+                world: $world,
+                path: "../wit",
+                exports: { default: async },
+                with: {
+                    "kino:stage/types": super::script_strategy::kino::stage::types,
+                    "kino:stage/host": super::script_strategy::kino::stage::host,
+                },
+            });
+        }
+    };
 }
 
-/// The translator world.
-pub mod translator {
-    wasmtime::component::bindgen!({
-        world: "translator",
-        path: "../wit",
-        exports: { default: async },
-        with: {
-            "kino:stage/types": super::script_strategy::kino::stage::types,
-            "kino:stage/host": super::script_strategy::kino::stage::host,
-        },
-    });
-}
-
-/// The grader world.
-pub mod grader {
-    wasmtime::component::bindgen!({
-        world: "grader",
-        path: "../wit",
-        exports: { default: async },
-        with: {
-            "kino:stage/types": super::script_strategy::kino::stage::types,
-            "kino:stage/host": super::script_strategy::kino::stage::host,
-        },
-    });
-}
-
-/// The fallback-policy world.
-pub mod fallback_policy {
-    wasmtime::component::bindgen!({
-        world: "fallback-policy",
-        path: "../wit",
-        exports: { default: async },
-        with: {
-            "kino:stage/types": super::script_strategy::kino::stage::types,
-            "kino:stage/host": super::script_strategy::kino::stage::host,
-        },
-    });
-}
+world!(
+    /// The director-style world.
+    director_style,
+    "director-style"
+);
+world!(
+    /// The translator world.
+    translator,
+    "translator"
+);
+world!(
+    /// The grader world.
+    grader,
+    "grader"
+);
+world!(
+    /// The fallback-policy world.
+    fallback_policy,
+    "fallback-policy"
+);
 
 pub use script_strategy::kino::stage::host;
 pub use script_strategy::kino::stage::types;
