@@ -1,0 +1,1150 @@
+//! Media I/O through FFmpeg (`ffmpeg-next`, FFmpeg 5.1+).
+//!
+//! - [`probe`]: container, duration and streams of a file.
+//! - [`VideoReader`]: decodes the best video stream to packed RGB24 frames.
+//! - [`decode_audio`]: decodes the best audio stream to interleaved `f32`
+//!   [`Pcm`] at a chosen rate and channel count (through swresample).
+//! - [`Mp4Writer`]: encodes RGB24 frames as H.264 (libx264, yuv420p,
+//!   `preset=veryfast`, `crf=20`) and `f32` audio as AAC into an MP4.
+//! - [`cut`], [`concat`]: **re-encode** through [`VideoReader`] /
+//!   [`decode_audio`] / [`Mp4Writer`], so cuts are frame-exact (no keyframe
+//!   snapping) and inputs of different codecs can be joined; the output video
+//!   has a constant frame rate. Audio is decoded whole into memory.
+//! - [`mux_audio`] / [`mux_audio_pcm`]: copies the video stream's packets
+//!   unchanged (no re-encode, timestamps rescaled) and encodes new audio as AAC.
+//!
+//! Every failure is an error naming the file and the problem (missing, empty,
+//! truncated or not a media file, no such stream, unsupported codec); nothing
+//! panics on media data. FFmpeg is initialised once and its own logging is
+//! silenced; the errors carry the information instead.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use ff::format::Pixel;
+use ff::format::Sample;
+use ff::format::sample::Type as SampleType;
+use ff::software::scaling;
+use ff::{ChannelLayout, Dictionary, Packet, Rational, codec, encoder, format, frame, media};
+use ffmpeg_next as ff;
+
+pub use kino_kernels::wav::Pcm;
+
+/// x264 settings used by [`Mp4Writer`] (and so by [`cut`] and [`concat`]).
+pub const X264_PRESET: &str = "veryfast";
+/// x264 constant rate factor used by [`Mp4Writer`].
+pub const X264_CRF: &str = "20";
+/// AAC bit rate per channel, bits per second.
+const AAC_BITRATE_PER_CHANNEL: usize = 96_000;
+
+/// Initialises FFmpeg once and silences its logging. Called by every entry
+/// point; calling it again is free.
+pub fn init() -> Result<()> {
+    static INIT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    INIT.get_or_init(|| {
+        ff::init().map_err(|e| e.to_string())?;
+        ff::util::log::set_level(ff::util::log::Level::Quiet);
+        Ok(())
+    })
+    .clone()
+    .map_err(|e| anyhow!("cannot initialise ffmpeg: {e}"))
+}
+
+/// The kind of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Video.
+    Video,
+    /// Audio.
+    Audio,
+    /// Subtitles.
+    Subtitle,
+    /// Anything else (data, attachments, unknown).
+    Other,
+}
+
+/// One stream of a media file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamInfo {
+    /// Index in the container.
+    pub index: usize,
+    /// Video, audio, subtitle or other.
+    pub kind: StreamKind,
+    /// FFmpeg's codec name, e.g. `h264`, `aac`.
+    pub codec: String,
+    /// Video width in pixels (0 for other kinds).
+    pub width: u32,
+    /// Video height in pixels (0 for other kinds).
+    pub height: u32,
+    /// Video frame rate (average, else nominal); 0 when unknown or not video.
+    pub fps: f64,
+    /// Audio sample rate (0 for other kinds).
+    pub sample_rate: u32,
+    /// Audio channels (0 for other kinds).
+    pub channels: u16,
+}
+
+/// What [`probe`] reports about a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaInfo {
+    /// Container format name(s), e.g. `mov,mp4,m4a,3gp,3g2,mj2`.
+    pub format: String,
+    /// Duration in seconds; 0 when the container does not say.
+    pub duration_secs: f64,
+    /// The streams, in container order.
+    pub streams: Vec<StreamInfo>,
+}
+
+impl MediaInfo {
+    /// The first video stream, if any.
+    pub fn video(&self) -> Option<&StreamInfo> {
+        self.streams.iter().find(|s| s.kind == StreamKind::Video)
+    }
+
+    /// The first audio stream, if any.
+    pub fn audio(&self) -> Option<&StreamInfo> {
+        self.streams.iter().find(|s| s.kind == StreamKind::Audio)
+    }
+}
+
+/// One decoded video frame as packed RGB24 (`width * height * 3` bytes, rows
+/// top to bottom, no padding).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RgbFrame {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Presentation time in seconds.
+    pub pts_secs: f64,
+    /// Packed RGB24 pixels.
+    pub data: Vec<u8>,
+}
+
+/// Frame threading with one thread per core, as the ffmpeg CLI uses
+/// (libavcodec's default for API users is a single thread).
+fn auto_threads() -> codec::threading::Config {
+    codec::threading::Config {
+        kind: codec::threading::Type::Frame,
+        count: 0,
+        ..Default::default()
+    }
+}
+
+fn rational_f64(r: Rational) -> f64 {
+    if r.denominator() == 0 {
+        0.0
+    } else {
+        f64::from(r.numerator()) / f64::from(r.denominator())
+    }
+}
+
+/// Opens a media file for reading, with a clear error for missing, empty,
+/// truncated and non-media files.
+fn open_input(path: &Path) -> Result<format::context::Input> {
+    init()?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{}: not a regular file", path.display());
+    }
+    if meta.len() == 0 {
+        bail!("{}: empty file (0 bytes), not a media file", path.display());
+    }
+    format::input(&path).map_err(|e| {
+        if looks_like_iso_bmff(path) {
+            anyhow!(
+                "{}: truncated or corrupt MP4/MOV ({e}): it has an MP4 header but no \
+                 readable index (an MP4 whose moov atom is at the end is unreadable when cut short)",
+                path.display()
+            )
+        } else {
+            anyhow!(
+                "{}: not a media file, or a corrupt one (ffmpeg: {e})",
+                path.display()
+            )
+        }
+    })
+}
+
+/// Whether the file starts with an ISO base media `ftyp` box (MP4, MOV, M4A).
+fn looks_like_iso_bmff(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head[4..8] == b"ftyp"
+}
+
+fn stream_info(stream: &format::stream::Stream<'_>) -> StreamInfo {
+    let params = stream.parameters();
+    let kind = match params.medium() {
+        media::Type::Video => StreamKind::Video,
+        media::Type::Audio => StreamKind::Audio,
+        media::Type::Subtitle => StreamKind::Subtitle,
+        _ => StreamKind::Other,
+    };
+    let mut info = StreamInfo {
+        index: stream.index(),
+        kind,
+        codec: params.id().name().to_string(),
+        width: 0,
+        height: 0,
+        fps: 0.0,
+        sample_rate: 0,
+        channels: 0,
+    };
+    let Ok(ctx) = codec::context::Context::from_parameters(params) else {
+        return info;
+    };
+    match kind {
+        StreamKind::Video => {
+            if let Ok(v) = ctx.decoder().video() {
+                info.width = v.width();
+                info.height = v.height();
+            }
+            let avg = rational_f64(stream.avg_frame_rate());
+            info.fps = if avg > 0.0 {
+                avg
+            } else {
+                rational_f64(stream.rate())
+            };
+        }
+        StreamKind::Audio => {
+            if let Ok(a) = ctx.decoder().audio() {
+                info.sample_rate = a.rate();
+                info.channels = a.channels();
+            }
+        }
+        _ => {}
+    }
+    info
+}
+
+/// Container format, duration and streams of a media file.
+pub fn probe(path: impl AsRef<Path>) -> Result<MediaInfo> {
+    let path = path.as_ref();
+    let ictx = open_input(path)?;
+    let duration = ictx.duration();
+    let duration_secs = if duration > 0 {
+        duration as f64 / f64::from(ff::ffi::AV_TIME_BASE)
+    } else {
+        0.0
+    };
+    Ok(MediaInfo {
+        format: ictx.format().name().to_string(),
+        duration_secs,
+        streams: ictx.streams().map(|s| stream_info(&s)).collect(),
+    })
+}
+
+/// Decodes the best video stream of a file to [`RgbFrame`]s, in presentation
+/// order.
+pub struct VideoReader {
+    path: String,
+    ictx: format::context::Input,
+    stream_index: usize,
+    time_base: Rational,
+    decoder: ff::decoder::Video,
+    scaler: Option<(scaling::Context, Pixel, u32, u32)>,
+    fps: f64,
+    eof_sent: bool,
+    decoded: frame::Video,
+}
+
+impl VideoReader {
+    /// Opens `path` and its best video stream.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let ictx = open_input(path)?;
+        let stream = ictx
+            .streams()
+            .best(media::Type::Video)
+            .ok_or_else(|| anyhow!("{}: no video stream", path.display()))?;
+        let info = stream_info(&stream);
+        let stream_index = stream.index();
+        let time_base = stream.time_base();
+        let decoder = codec::context::Context::from_parameters(stream.parameters())
+            .and_then(|mut c| {
+                c.set_threading(auto_threads());
+                c.decoder().video()
+            })
+            .map_err(|e| {
+                anyhow!(
+                    "{}: unsupported video codec '{}': {e}",
+                    path.display(),
+                    info.codec
+                )
+            })?;
+        Ok(Self {
+            path: path.display().to_string(),
+            ictx,
+            stream_index,
+            time_base,
+            decoder,
+            scaler: None,
+            fps: info.fps,
+            eof_sent: false,
+            decoded: frame::Video::empty(),
+        })
+    }
+
+    /// Frame width in pixels.
+    pub fn width(&self) -> u32 {
+        self.decoder.width()
+    }
+
+    /// Frame height in pixels.
+    pub fn height(&self) -> u32 {
+        self.decoder.height()
+    }
+
+    /// Frame rate (average, else nominal); 0 when the file does not say.
+    pub fn fps(&self) -> f64 {
+        self.fps
+    }
+
+    /// The next frame, or `None` at the end of the stream.
+    pub fn next_frame(&mut self) -> Result<Option<RgbFrame>> {
+        loop {
+            match self.decoder.receive_frame(&mut self.decoded) {
+                Ok(()) => return self.convert().map(Some),
+                Err(ff::Error::Eof) => return Ok(None),
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {}
+                Err(e) => bail!("{}: video decoding failed: {e}", self.path),
+            }
+            if self.eof_sent {
+                return Ok(None);
+            }
+            self.feed()?;
+        }
+    }
+
+    /// Sends the next packet of the video stream (or end of stream) to the
+    /// decoder.
+    fn feed(&mut self) -> Result<()> {
+        let mut packet = Packet::empty();
+        loop {
+            match packet.read(&mut self.ictx) {
+                Ok(()) => {
+                    if packet.stream() != self.stream_index {
+                        continue;
+                    }
+                    return self
+                        .decoder
+                        .send_packet(&packet)
+                        .map_err(|e| anyhow!("{}: corrupt video data: {e}", self.path));
+                }
+                Err(ff::Error::Eof) => {
+                    self.eof_sent = true;
+                    return self
+                        .decoder
+                        .send_eof()
+                        .map_err(|e| anyhow!("{}: video decoding failed: {e}", self.path));
+                }
+                Err(e) => bail!("{}: cannot read (truncated or corrupt?): {e}", self.path),
+            }
+        }
+    }
+
+    fn convert(&mut self) -> Result<RgbFrame> {
+        let (fmt, w, h) = (
+            self.decoded.format(),
+            self.decoded.width(),
+            self.decoded.height(),
+        );
+        if w == 0 || h == 0 {
+            bail!("{}: decoded a video frame of size {w}x{h}", self.path);
+        }
+        let rebuild =
+            !matches!(&self.scaler, Some((_, f, sw, sh)) if *f == fmt && *sw == w && *sh == h);
+        if rebuild {
+            let ctx =
+                scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
+                    .map_err(|e| {
+                        anyhow!(
+                            "{}: cannot convert pixel format {fmt:?} to rgb24: {e}",
+                            self.path
+                        )
+                    })?;
+            self.scaler = Some((ctx, fmt, w, h));
+        }
+        let Some((scaler, ..)) = self.scaler.as_mut() else {
+            bail!("{}: no pixel converter", self.path);
+        };
+        // Convert straight into the frame's buffer (packed rows, stride
+        // `3 * w`), sparing a copy out of an FFmpeg frame. Some SIMD paths
+        // write whole blocks of pixels, so the buffer gets slack at the end.
+        let row = w as usize * 3;
+        let len = row * h as usize;
+        let mut data = vec![0u8; len + 64];
+        let dst_ptrs: [*mut u8; 4] = [
+            data.as_mut_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        ];
+        let dst_strides: [std::ffi::c_int; 4] = [row as std::ffi::c_int, 0, 0, 0];
+        // SAFETY: the scaler was built for this frame's format and size
+        // (checked above), the source planes and strides come from the decoded
+        // frame, and the destination holds `h` rows of `3 * w` bytes plus slack.
+        let lines = unsafe {
+            let src = self.decoded.as_ptr();
+            ff::ffi::sws_scale(
+                scaler.as_mut_ptr(),
+                (*src).data.as_ptr() as *const *const u8,
+                (*src).linesize.as_ptr(),
+                0,
+                h as std::ffi::c_int,
+                dst_ptrs.as_ptr(),
+                dst_strides.as_ptr(),
+            )
+        };
+        if lines != h as std::ffi::c_int {
+            bail!(
+                "{}: pixel conversion to rgb24 failed ({lines} of {h} rows)",
+                self.path
+            );
+        }
+        data.truncate(len);
+        let pts = self.decoded.timestamp().or(self.decoded.pts()).unwrap_or(0);
+        Ok(RgbFrame {
+            width: w,
+            height: h,
+            pts_secs: pts as f64 * rational_f64(self.time_base),
+            data,
+        })
+    }
+}
+
+fn layout_for(channels: u16) -> ChannelLayout {
+    ChannelLayout::default(i32::from(channels))
+}
+
+/// Decodes the best audio stream of a file to interleaved `f32` at
+/// `sample_rate` Hz and `channels` channels (resampled and remixed by
+/// swresample).
+pub fn decode_audio(path: impl AsRef<Path>, sample_rate: u32, channels: u16) -> Result<Pcm> {
+    let path = path.as_ref();
+    if sample_rate == 0 || channels == 0 {
+        bail!(
+            "{}: cannot decode audio to {sample_rate} Hz, {channels} channels",
+            path.display()
+        );
+    }
+    let mut ictx = open_input(path)?;
+    let stream = ictx
+        .streams()
+        .best(media::Type::Audio)
+        .ok_or_else(|| anyhow!("{}: no audio stream", path.display()))?;
+    let info = stream_info(&stream);
+    let stream_index = stream.index();
+    let mut decoder = codec::context::Context::from_parameters(stream.parameters())
+        .and_then(|c| c.decoder().audio())
+        .map_err(|e| {
+            anyhow!(
+                "{}: unsupported audio codec '{}': {e}",
+                path.display(),
+                info.codec
+            )
+        })?;
+    let out_fmt = Sample::F32(SampleType::Packed);
+    let out_layout = layout_for(channels);
+    let mut resampler: Option<(
+        ff::software::resampling::Context,
+        Sample,
+        ChannelLayout,
+        u32,
+    )> = None;
+    let mut samples: Vec<f32> = Vec::new();
+    let mut decoded = frame::Audio::empty();
+    let mut packet = Packet::empty();
+    let mut eof = false;
+    loop {
+        // Drain the decoder.
+        loop {
+            match decoder.receive_frame(&mut decoded) {
+                Ok(()) => {
+                    if decoded.channel_layout().is_empty() {
+                        let ch = decoded.channels();
+                        decoded.set_channel_layout(layout_for(ch));
+                    }
+                    let (fmt, layout, rate) =
+                        (decoded.format(), decoded.channel_layout(), decoded.rate());
+                    let rebuild = !matches!(&resampler, Some((_, f, l, r)) if *f == fmt && *l == layout && *r == rate);
+                    if rebuild {
+                        if let Some((r, ..)) = resampler.as_mut() {
+                            flush_resampler(r, channels, &mut samples, path)?;
+                        }
+                        let ctx = ff::software::resampling::Context::get(
+                            fmt,
+                            layout,
+                            rate,
+                            out_fmt,
+                            out_layout,
+                            sample_rate,
+                        )
+                        .map_err(|e| {
+                            anyhow!("{}: cannot set up audio resampling: {e}", path.display())
+                        })?;
+                        resampler = Some((ctx, fmt, layout, rate));
+                    }
+                    let Some((r, ..)) = resampler.as_mut() else {
+                        bail!("{}: no resampler", path.display());
+                    };
+                    let mut out = frame::Audio::empty();
+                    r.run(&decoded, &mut out)
+                        .map_err(|e| anyhow!("{}: audio resampling failed: {e}", path.display()))?;
+                    append_packed(&out, channels, &mut samples);
+                }
+                Err(ff::Error::Eof) => {
+                    if let Some((r, ..)) = resampler.as_mut() {
+                        flush_resampler(r, channels, &mut samples, path)?;
+                    }
+                    return Ok(Pcm {
+                        sample_rate,
+                        channels,
+                        samples,
+                    });
+                }
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => break,
+                Err(e) => bail!("{}: audio decoding failed: {e}", path.display()),
+            }
+        }
+        if eof {
+            // The decoder reported EAGAIN after EOF: nothing more will come.
+            if let Some((r, ..)) = resampler.as_mut() {
+                flush_resampler(r, channels, &mut samples, path)?;
+            }
+            return Ok(Pcm {
+                sample_rate,
+                channels,
+                samples,
+            });
+        }
+        // Feed one packet of the stream.
+        loop {
+            match packet.read(&mut ictx) {
+                Ok(()) => {
+                    if packet.stream() != stream_index {
+                        continue;
+                    }
+                    decoder
+                        .send_packet(&packet)
+                        .map_err(|e| anyhow!("{}: corrupt audio data: {e}", path.display()))?;
+                }
+                Err(ff::Error::Eof) => {
+                    eof = true;
+                    decoder
+                        .send_eof()
+                        .map_err(|e| anyhow!("{}: audio decoding failed: {e}", path.display()))?;
+                }
+                Err(e) => bail!(
+                    "{}: cannot read (truncated or corrupt?): {e}",
+                    path.display()
+                ),
+            }
+            break;
+        }
+    }
+}
+
+fn append_packed(f: &frame::Audio, channels: u16, out: &mut Vec<f32>) {
+    let n = f.samples() * usize::from(channels) * 4;
+    if f.planes() == 0 {
+        return;
+    }
+    let data = f.data(0);
+    let bytes = &data[..n.min(data.len())];
+    out.extend(
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+    );
+}
+
+fn flush_resampler(
+    r: &mut ff::software::resampling::Context,
+    channels: u16,
+    out: &mut Vec<f32>,
+    path: &Path,
+) -> Result<()> {
+    let (fmt, layout) = (r.output().format, r.output().channel_layout);
+    for _ in 0..64 {
+        let mut f = frame::Audio::new(fmt, 4096, layout);
+        r.flush(&mut f)
+            .map_err(|e| anyhow!("{}: audio resampling failed: {e}", path.display()))?;
+        if f.samples() == 0 {
+            break;
+        }
+        append_packed(&f, channels, out);
+    }
+    Ok(())
+}
+
+/// An AAC encoder writing into an output stream.
+struct AudioEncoder {
+    encoder: encoder::Audio,
+    stream_index: usize,
+    stream_tb: Rational,
+    channels: u16,
+    frame_size: usize,
+    pending: Vec<f32>,
+    next_pts: i64,
+}
+
+impl AudioEncoder {
+    fn add(
+        octx: &mut format::context::Output,
+        path: &Path,
+        sample_rate: u32,
+        channels: u16,
+    ) -> Result<Self> {
+        if sample_rate == 0 || channels == 0 {
+            bail!(
+                "{}: invalid audio format {sample_rate} Hz, {channels} channels",
+                path.display()
+            );
+        }
+        let codec = encoder::find_by_name("aac").ok_or_else(|| {
+            anyhow!(
+                "{}: the ffmpeg aac encoder is not available",
+                path.display()
+            )
+        })?;
+        let global = octx
+            .format()
+            .flags()
+            .contains(format::flag::Flags::GLOBAL_HEADER);
+        let mut enc = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .audio()
+            .map_err(|e| anyhow!("{}: cannot create aac encoder: {e}", path.display()))?;
+        let layout = layout_for(channels);
+        enc.set_rate(sample_rate as i32);
+        enc.set_channel_layout(layout);
+        enc.set_channels(i32::from(channels));
+        enc.set_format(Sample::F32(SampleType::Planar));
+        enc.set_bit_rate(AAC_BITRATE_PER_CHANNEL * usize::from(channels));
+        enc.set_time_base((1, sample_rate as i32));
+        if global {
+            enc.set_flags(codec::flag::Flags::GLOBAL_HEADER);
+        }
+        let enc = enc.open_as(codec).map_err(|e| {
+            anyhow!(
+                "{}: cannot open aac encoder at {sample_rate} Hz, {channels} channels: {e}",
+                path.display()
+            )
+        })?;
+        let mut stream = octx
+            .add_stream(codec)
+            .map_err(|e| anyhow!("{}: cannot add audio stream: {e}", path.display()))?;
+        stream.set_parameters(&enc);
+        stream.set_time_base((1, sample_rate as i32));
+        let stream_index = stream.index();
+        let frame_size = (enc.frame_size() as usize).max(1);
+        Ok(Self {
+            encoder: enc,
+            stream_index,
+            stream_tb: Rational(1, sample_rate as i32),
+            channels,
+            frame_size,
+            pending: Vec::new(),
+            next_pts: 0,
+        })
+    }
+
+    /// Call after `write_header`, which may change the stream time base.
+    fn header_written(&mut self, octx: &format::context::Output) {
+        if let Some(s) = octx.stream(self.stream_index) {
+            self.stream_tb = s.time_base();
+        }
+    }
+
+    fn push(
+        &mut self,
+        octx: &mut format::context::Output,
+        path: &Path,
+        samples: &[f32],
+    ) -> Result<()> {
+        self.pending.extend_from_slice(samples);
+        let ch = usize::from(self.channels);
+        let chunk = self.frame_size * ch;
+        let mut start = 0;
+        while self.pending.len() - start >= chunk {
+            let end = start + chunk;
+            let data: Vec<f32> = self.pending[start..end].to_vec();
+            self.encode(octx, path, &data)?;
+            start = end;
+        }
+        self.pending.drain(..start);
+        Ok(())
+    }
+
+    fn encode(
+        &mut self,
+        octx: &mut format::context::Output,
+        path: &Path,
+        interleaved: &[f32],
+    ) -> Result<()> {
+        let ch = usize::from(self.channels);
+        let n = interleaved.len() / ch;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut f = frame::Audio::new(
+            Sample::F32(SampleType::Planar),
+            n,
+            layout_for(self.channels),
+        );
+        f.set_rate(self.encoder.rate());
+        for c in 0..ch {
+            let plane = f.data_mut(c);
+            for (i, dst) in plane.chunks_exact_mut(4).take(n).enumerate() {
+                let v: f32 = interleaved.get(i * ch + c).copied().unwrap_or(0.0);
+                dst.copy_from_slice(&v.to_ne_bytes());
+            }
+        }
+        f.set_pts(Some(self.next_pts));
+        self.next_pts += n as i64;
+        self.encoder
+            .send_frame(&f)
+            .map_err(|e| anyhow!("{}: aac encoding failed: {e}", path.display()))?;
+        self.drain(octx, path)
+    }
+
+    fn drain(&mut self, octx: &mut format::context::Output, path: &Path) -> Result<()> {
+        let mut packet = Packet::empty();
+        while self.encoder.receive_packet(&mut packet).is_ok() {
+            packet.set_stream(self.stream_index);
+            packet.rescale_ts(self.encoder.time_base(), self.stream_tb);
+            packet
+                .write_interleaved(octx)
+                .map_err(|e| anyhow!("{}: cannot write audio: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, octx: &mut format::context::Output, path: &Path) -> Result<()> {
+        let rest = std::mem::take(&mut self.pending);
+        self.encode(octx, path, &rest)?;
+        self.encoder
+            .send_eof()
+            .map_err(|e| anyhow!("{}: aac encoding failed: {e}", path.display()))?;
+        self.drain(octx, path)
+    }
+}
+
+fn open_output(path: &Path) -> Result<format::context::Output> {
+    init()?;
+    format::output_as(&path, "mp4")
+        .map_err(|e| anyhow!("{}: cannot create mp4 file: {e}", path.display()))
+}
+
+/// Writes an MP4 with one H.264 video stream (libx264, yuv420p,
+/// `preset=veryfast`, `crf=20`) and optionally one AAC audio stream.
+///
+/// Frames are timed by their index (constant frame rate `fps`); audio
+/// samples are timed by their count. Call [`Mp4Writer::finish`] to flush the
+/// encoders and write the index; a writer dropped unfinished leaves an
+/// unreadable file.
+pub struct Mp4Writer {
+    path: std::path::PathBuf,
+    octx: format::context::Output,
+    video: encoder::Video,
+    video_index: usize,
+    video_tb: Rational,
+    video_stream_tb: Rational,
+    scaler: scaling::Context,
+    rgb: frame::Video,
+    yuv: frame::Video,
+    width: u32,
+    height: u32,
+    frame_index: i64,
+    audio: Option<AudioEncoder>,
+    finished: bool,
+}
+
+impl Mp4Writer {
+    /// Creates `path`. `audio` is `(sample_rate, channels)` of the
+    /// interleaved samples that [`Mp4Writer::write_audio`] will receive.
+    pub fn create(
+        path: impl AsRef<Path>,
+        width: u32,
+        height: u32,
+        fps: f64,
+        audio: Option<(u32, u16)>,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
+            bail!(
+                "{}: cannot encode {width}x{height} as yuv420p h264 (width and height must be even and non-zero)",
+                path.display()
+            );
+        }
+        if !(fps.is_finite() && fps > 0.0) {
+            bail!("{}: invalid frame rate {fps}", path.display());
+        }
+        let mut octx = open_output(path)?;
+        let codec = encoder::find_by_name("libx264").ok_or_else(|| {
+            anyhow!(
+                "{}: the libx264 encoder is not available in this ffmpeg",
+                path.display()
+            )
+        })?;
+        let global = octx
+            .format()
+            .flags()
+            .contains(format::flag::Flags::GLOBAL_HEADER);
+        let rate = Rational::from(fps).reduce();
+        let rate = if rate.numerator() > 0 && rate.denominator() > 0 {
+            rate
+        } else {
+            Rational(30, 1)
+        };
+        let tb = rate.invert();
+        let mut ctx = codec::context::Context::new_with_codec(codec);
+        ctx.set_threading(auto_threads());
+        let mut enc = ctx
+            .encoder()
+            .video()
+            .map_err(|e| anyhow!("{}: cannot create h264 encoder: {e}", path.display()))?;
+        enc.set_width(width);
+        enc.set_height(height);
+        enc.set_format(Pixel::YUV420P);
+        enc.set_time_base(tb);
+        enc.set_frame_rate(Some(rate));
+        if global {
+            enc.set_flags(codec::flag::Flags::GLOBAL_HEADER);
+        }
+        let mut opts = Dictionary::new();
+        opts.set("preset", X264_PRESET);
+        opts.set("crf", X264_CRF);
+        let enc = enc
+            .open_as_with(codec, opts)
+            .map_err(|e| anyhow!("{}: cannot open libx264 encoder: {e}", path.display()))?;
+        let video_index = {
+            let mut stream = octx
+                .add_stream(codec)
+                .map_err(|e| anyhow!("{}: cannot add video stream: {e}", path.display()))?;
+            stream.set_parameters(&enc);
+            stream.set_time_base(tb);
+            stream.set_avg_frame_rate(rate);
+            stream.index()
+        };
+        let mut audio = match audio {
+            Some((sr, ch)) => Some(AudioEncoder::add(&mut octx, path, sr, ch)?),
+            None => None,
+        };
+        octx.write_header()
+            .map_err(|e| anyhow!("{}: cannot write mp4 header: {e}", path.display()))?;
+        let video_stream_tb = octx
+            .stream(video_index)
+            .map(|s| s.time_base())
+            .unwrap_or(tb);
+        if let Some(a) = audio.as_mut() {
+            a.header_written(&octx);
+        }
+        let scaler = scaling::Context::get(
+            Pixel::RGB24,
+            width,
+            height,
+            Pixel::YUV420P,
+            width,
+            height,
+            scaling::Flags::BILINEAR,
+        )
+        .map_err(|e| anyhow!("{}: cannot set up rgb24 to yuv420p: {e}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            octx,
+            video: enc,
+            video_index,
+            video_tb: tb,
+            video_stream_tb,
+            scaler,
+            rgb: frame::Video::new(Pixel::RGB24, width, height),
+            yuv: frame::Video::new(Pixel::YUV420P, width, height),
+            width,
+            height,
+            frame_index: 0,
+            audio,
+            finished: false,
+        })
+    }
+
+    /// Encodes one frame; it must have the writer's size.
+    pub fn write_video_frame(&mut self, frame: &RgbFrame) -> Result<()> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        if frame.width != self.width || frame.height != self.height || frame.data.len() != w * h * 3
+        {
+            bail!(
+                "{}: frame is {}x{} with {} bytes, expected {}x{} rgb24 ({} bytes)",
+                self.path.display(),
+                frame.width,
+                frame.height,
+                frame.data.len(),
+                w,
+                h,
+                w * h * 3
+            );
+        }
+        let stride = self.rgb.stride(0);
+        let dst = self.rgb.data_mut(0);
+        for (r, row) in frame.data.chunks_exact(w * 3).enumerate() {
+            let start = r * stride;
+            if let Some(d) = dst.get_mut(start..start + w * 3) {
+                d.copy_from_slice(row);
+            }
+        }
+        self.scaler
+            .run(&self.rgb, &mut self.yuv)
+            .map_err(|e| anyhow!("{}: rgb24 to yuv420p failed: {e}", self.path.display()))?;
+        self.yuv.set_pts(Some(self.frame_index));
+        self.frame_index += 1;
+        self.video
+            .send_frame(&self.yuv)
+            .map_err(|e| anyhow!("{}: h264 encoding failed: {e}", self.path.display()))?;
+        self.drain_video()
+    }
+
+    /// Encodes interleaved samples (any count; buffered to whole AAC frames).
+    pub fn write_audio(&mut self, samples: &[f32]) -> Result<()> {
+        let Some(a) = self.audio.as_mut() else {
+            bail!(
+                "{}: this writer was created without an audio stream",
+                self.path.display()
+            );
+        };
+        a.push(&mut self.octx, &self.path, samples)
+    }
+
+    fn drain_video(&mut self) -> Result<()> {
+        let mut packet = Packet::empty();
+        while self.video.receive_packet(&mut packet).is_ok() {
+            packet.set_stream(self.video_index);
+            packet.rescale_ts(self.video_tb, self.video_stream_tb);
+            packet
+                .write_interleaved(&mut self.octx)
+                .map_err(|e| anyhow!("{}: cannot write video: {e}", self.path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the encoders and writes the MP4 index.
+    pub fn finish(mut self) -> Result<()> {
+        self.finished = true;
+        self.video
+            .send_eof()
+            .map_err(|e| anyhow!("{}: h264 encoding failed: {e}", self.path.display()))?;
+        self.drain_video()?;
+        if let Some(a) = self.audio.as_mut() {
+            a.finish(&mut self.octx, &self.path)?;
+        }
+        self.octx
+            .write_trailer()
+            .map_err(|e| anyhow!("{}: cannot finish mp4: {e}", self.path.display()))
+    }
+}
+
+/// The native rate and channels of a file's best audio stream, if it has one.
+fn audio_format(path: &Path) -> Result<Option<(u32, u16)>> {
+    Ok(probe(path)?
+        .audio()
+        .map(|a| (a.sample_rate.max(1), a.channels.max(1))))
+}
+
+/// Cuts `[start_secs, end_secs)` of `input` into an MP4 at `output`.
+///
+/// Re-encodes (H.264 + AAC), so the cut is frame-exact: the output holds
+/// exactly the frames whose timestamps fall in the range, and the audio
+/// samples of the same range.
+pub fn cut(
+    input: impl AsRef<Path>,
+    start_secs: f64,
+    end_secs: f64,
+    output: impl AsRef<Path>,
+) -> Result<()> {
+    let (input, output) = (input.as_ref(), output.as_ref());
+    if !(start_secs >= 0.0 && end_secs > start_secs) {
+        bail!(
+            "{}: invalid cut range {start_secs}..{end_secs} s",
+            input.display()
+        );
+    }
+    let mut reader = VideoReader::open(input)?;
+    let fps = if reader.fps() > 0.0 {
+        reader.fps()
+    } else {
+        25.0
+    };
+    let audio_fmt = audio_format(input)?;
+    let mut writer = Mp4Writer::create(output, reader.width(), reader.height(), fps, audio_fmt)?;
+    let half = 0.5 / fps;
+    let mut first_pts: Option<f64> = None;
+    let mut frames = 0usize;
+    while let Some(f) = reader.next_frame()? {
+        if f.pts_secs + half < start_secs {
+            continue;
+        }
+        if f.pts_secs + half >= end_secs {
+            break;
+        }
+        first_pts.get_or_insert(f.pts_secs);
+        writer.write_video_frame(&f)?;
+        frames += 1;
+    }
+    if frames == 0 {
+        bail!(
+            "{}: no video frames in {start_secs}..{end_secs} s",
+            input.display()
+        );
+    }
+    if let Some((sr, ch)) = audio_fmt {
+        let pcm = decode_audio(input, sr, ch)?;
+        let a_start = first_pts.unwrap_or(start_secs).max(0.0);
+        let from = (a_start * f64::from(sr)).round() as usize * usize::from(ch);
+        let len = (frames as f64 / fps * f64::from(sr)).round() as usize * usize::from(ch);
+        let from = from.min(pcm.samples.len());
+        let to = (from + len).min(pcm.samples.len());
+        writer.write_audio(&pcm.samples[from..to])?;
+    }
+    writer.finish()
+}
+
+/// Joins `inputs` end to end into an MP4 at `output`.
+///
+/// Re-encodes (H.264 + AAC): all inputs must have the first input's frame
+/// size; the output uses the first input's frame rate and audio format. Each
+/// input's audio is padded with silence or trimmed to its video length to
+/// keep sync; if any input lacks audio, the output has none.
+pub fn concat(inputs: &[impl AsRef<Path>], output: impl AsRef<Path>) -> Result<()> {
+    let output = output.as_ref();
+    let Some(first) = inputs.first() else {
+        bail!("{}: nothing to concatenate", output.display());
+    };
+    let first = VideoReader::open(first.as_ref())?;
+    let (w, h) = (first.width(), first.height());
+    let fps = if first.fps() > 0.0 { first.fps() } else { 25.0 };
+    drop(first);
+    let mut audio_fmt = audio_format(inputs[0].as_ref())?;
+    for i in inputs {
+        if audio_format(i.as_ref())?.is_none() {
+            audio_fmt = None;
+        }
+    }
+    let mut writer = Mp4Writer::create(output, w, h, fps, audio_fmt)?;
+    for input in inputs {
+        let input = input.as_ref();
+        let mut reader = VideoReader::open(input)?;
+        let mut frames = 0usize;
+        while let Some(f) = reader.next_frame()? {
+            if f.width != w || f.height != h {
+                bail!(
+                    "{}: frame size {}x{} differs from the first input's {w}x{h}",
+                    input.display(),
+                    f.width,
+                    f.height
+                );
+            }
+            writer.write_video_frame(&f)?;
+            frames += 1;
+        }
+        if let Some((sr, ch)) = audio_fmt {
+            let mut pcm = decode_audio(input, sr, ch)?;
+            let len = (frames as f64 / fps * f64::from(sr)).round() as usize * usize::from(ch);
+            pcm.samples.resize(len, 0.0);
+            writer.write_audio(&pcm.samples)?;
+        }
+    }
+    writer.finish()
+}
+
+/// Replaces the audio of `video_in` with the audio of `audio_in` (a WAV or
+/// any media file with an audio stream), writing an MP4 at `output`.
+///
+/// The video stream is copied packet by packet (not re-encoded); the audio is
+/// decoded at its native rate/channels and encoded as AAC.
+pub fn mux_audio(
+    video_in: impl AsRef<Path>,
+    audio_in: impl AsRef<Path>,
+    output: impl AsRef<Path>,
+) -> Result<()> {
+    let audio_in = audio_in.as_ref();
+    let (sr, ch) = audio_format(audio_in)?
+        .ok_or_else(|| anyhow!("{}: no audio stream", audio_in.display()))?;
+    let pcm = decode_audio(audio_in, sr, ch)?;
+    mux_audio_pcm(video_in, &pcm, output)
+}
+
+/// As [`mux_audio`], with the new audio given as [`Pcm`].
+pub fn mux_audio_pcm(
+    video_in: impl AsRef<Path>,
+    pcm: &Pcm,
+    output: impl AsRef<Path>,
+) -> Result<()> {
+    let (video_in, output) = (video_in.as_ref(), output.as_ref());
+    pcm.validate()
+        .with_context(|| format!("audio for {}", output.display()))?;
+    let mut ictx = open_input(video_in)?;
+    let (vin_index, vin_tb, params) = {
+        let s = ictx
+            .streams()
+            .best(media::Type::Video)
+            .ok_or_else(|| anyhow!("{}: no video stream", video_in.display()))?;
+        (s.index(), s.time_base(), s.parameters())
+    };
+    let mut octx = open_output(output)?;
+    let vout_index = {
+        let mut s = octx
+            .add_stream(encoder::find(codec::Id::None))
+            .map_err(|e| anyhow!("{}: cannot add video stream: {e}", output.display()))?;
+        s.set_parameters(params);
+        s.set_time_base(vin_tb);
+        s.index()
+    };
+    let mut audio = AudioEncoder::add(&mut octx, output, pcm.sample_rate, pcm.channels)?;
+    octx.write_header()
+        .map_err(|e| anyhow!("{}: cannot write mp4 header: {e}", output.display()))?;
+    audio.header_written(&octx);
+    let vout_tb = octx
+        .stream(vout_index)
+        .map(|s| s.time_base())
+        .unwrap_or(vin_tb);
+    let ch = usize::from(pcm.channels);
+    let sr = f64::from(pcm.sample_rate);
+    let mut audio_pos = 0usize; // samples (not frames) handed to the encoder
+    let mut packet = Packet::empty();
+    loop {
+        match packet.read(&mut ictx) {
+            Ok(()) => {}
+            Err(ff::Error::Eof) => break,
+            Err(e) => bail!(
+                "{}: cannot read (truncated or corrupt?): {e}",
+                video_in.display()
+            ),
+        }
+        if packet.stream() != vin_index {
+            continue;
+        }
+        // Keep the audio about one second ahead of the video being copied.
+        let t = packet.dts().or(packet.pts()).unwrap_or(0) as f64 * rational_f64(vin_tb);
+        let want = (((t + 1.0) * sr) as usize * ch).min(pcm.samples.len());
+        if want > audio_pos {
+            audio.push(&mut octx, output, &pcm.samples[audio_pos..want])?;
+            audio_pos = want;
+        }
+        packet.rescale_ts(vin_tb, vout_tb);
+        packet.set_position(-1);
+        packet.set_stream(vout_index);
+        packet
+            .write_interleaved(&mut octx)
+            .map_err(|e| anyhow!("{}: cannot write video: {e}", output.display()))?;
+    }
+    audio.push(&mut octx, output, &pcm.samples[audio_pos..])?;
+    audio.finish(&mut octx, output)?;
+    octx.write_trailer()
+        .map_err(|e| anyhow!("{}: cannot finish mp4: {e}", output.display()))
+}
