@@ -2,10 +2,20 @@
 //!
 //! - [`runtime`]: loads `kino:stage` plugin components and runs each call in a
 //!   fresh, capped, deadline-bound wasmtime sandbox.
+//! - [`media`]: media I/O through FFmpeg (probe, decode to RGB/PCM, H.264 +
+//!   AAC MP4 encode, cut, concat, audio replacement).
+//! - [`plugins`]: packing, signing and installing plugins into the registry,
+//!   with the host's component checks; loading installed versions.
 //! - [`plan`]: the planning half of the ad-creative pipeline (script,
 //!   direction, grade), run entirely by plugins.
+//! - [`store`]: the job/metadata store (sqlx; SQLite embedded, one WAL file):
+//!   tenants, API keys, plugin versions, bindings, secrets, jobs, stages,
+//!   artifacts, events.
 //! - [`tools`]: the kernels on plain files (stretch, loudness, speech).
 
+pub mod media;
 pub mod plan;
+pub mod plugins;
 pub mod runtime;
+pub mod store;
 pub mod tools;

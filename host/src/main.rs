@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use kino_host::plan::{self, Planner};
+use kino_host::plugins;
 use kino_host::runtime::{CallCtx, Runtime, RuntimeConfig};
 use kino_host::tools::{self, StretchTarget};
 
@@ -74,6 +75,9 @@ enum Command {
         /// Where to write the result.
         output: PathBuf,
     },
+    /// Pack, sign and install plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// List the compute devices the kernels can use.
     Devices,
     /// Speak text with espeak-ng into a WAV file.
@@ -89,6 +93,153 @@ enum Command {
         /// Where to write the WAV.
         output: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Generate an ed25519 key pair: BASE.secret and BASE.pub.
+    Keygen {
+        /// Path of the key files, without extension.
+        base: PathBuf,
+    },
+    /// Pack a plugin directory (kino-plugin.toml + component + assets) into a .tar.gz.
+    Pack {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The component, if it is not DIR/plugin.wasm.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        /// Where to write the package.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a package (directory or .tar.gz) in place.
+    Sign {
+        /// The package.
+        package: PathBuf,
+        /// The secret key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Check and install a package into the registry.
+    Install {
+        /// The package (directory or .tar.gz).
+        package: PathBuf,
+        /// Trusted public keys; signatures must verify against one of them.
+        #[arg(long = "trusted-key")]
+        trusted_keys: Vec<PathBuf>,
+        /// Refuse unsigned packages.
+        #[arg(long)]
+        require_signature: bool,
+        #[command(flatten)]
+        dirs: DataDirs,
+    },
+    /// List installed plugin versions.
+    List {
+        #[command(flatten)]
+        dirs: DataDirs,
+    },
+    /// Yank NAME@VERSION: it stays installed but is never picked again.
+    Yank {
+        /// The version, as NAME@VERSION.
+        version: String,
+        #[command(flatten)]
+        dirs: DataDirs,
+    },
+}
+
+/// Where the registry and the compiled-component cache live.
+#[derive(clap::Args)]
+struct DataDirs {
+    /// The data directory (registry/ and cache/ inside).
+    #[arg(long, default_value = ".kino")]
+    data_dir: PathBuf,
+}
+
+impl DataDirs {
+    fn registry(&self) -> Result<kino_registry::Store> {
+        Ok(kino_registry::Store::open(self.data_dir.join("registry"))?)
+    }
+
+    fn runtime(&self) -> Result<Runtime> {
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(self.data_dir.join("cache")),
+            ..RuntimeConfig::default()
+        })
+    }
+}
+
+fn run_plugin(command: PluginCommand) -> Result<()> {
+    match command {
+        PluginCommand::Keygen { base } => {
+            let (secret, public) = plugins::keygen(&base)?;
+            println!(
+                "wrote {} (keep it secret) and {}",
+                secret.display(),
+                public.display()
+            );
+        }
+        PluginCommand::Pack { dir, wasm, out } => {
+            let digest = plugins::pack(&dir, wasm.as_deref(), &out)?;
+            println!("wrote {} (digest {digest})", out.display());
+        }
+        PluginCommand::Sign { package, key } => {
+            let key_id = plugins::sign(&package, &key)?;
+            println!("signed {} with key {key_id}", package.display());
+        }
+        PluginCommand::Install {
+            package,
+            trusted_keys,
+            require_signature,
+            dirs,
+        } => {
+            let policy = if require_signature {
+                kino_registry::SignaturePolicy::Required
+            } else {
+                kino_registry::SignaturePolicy::Optional
+            };
+            let trusted = plugins::read_trusted_keys(&trusted_keys)?;
+            let installed = plugins::install(
+                &dirs.runtime()?,
+                &dirs.registry()?,
+                &package,
+                policy,
+                &trusted,
+            )?;
+            println!(
+                "installed {}@{} ({}){}",
+                installed.name,
+                installed.version,
+                installed.world,
+                installed
+                    .signer
+                    .map(|k| format!(", signed by {k}"))
+                    .unwrap_or_default()
+            );
+        }
+        PluginCommand::List { dirs } => {
+            for v in dirs.registry()?.list()? {
+                let flags = match (v.yanked, v.enabled) {
+                    (true, _) => " [yanked]",
+                    (false, false) => " [disabled]",
+                    _ => "",
+                };
+                println!("{}@{}  {}{flags}", v.name, v.version, v.world);
+            }
+        }
+        PluginCommand::Yank { version, dirs } => {
+            let (name, version) = version
+                .split_once('@')
+                .context("give the version as NAME@VERSION")?;
+            let name: kino_registry::PluginName = name.parse()?;
+            let version: semver::Version = version
+                .parse()
+                .with_context(|| format!("`{version}` is not a semver version"))?;
+            dirs.registry()?.yank(&name, &version)?;
+            println!("yanked {name}@{version}");
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -193,6 +344,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Plugin(command) => run_plugin(command),
         Command::Devices => {
             let found = kino_kernels::device::detect();
             for device in &found.devices {
