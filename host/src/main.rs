@@ -40,6 +40,27 @@ enum Command {
         #[arg(long, default_value = ".kino/cache")]
         cache_dir: PathBuf,
     },
+    /// Apply 3D LUTs to videos.
+    #[command(subcommand)]
+    Lut(LutCommand),
+    /// Raise a video's frame rate with optical-flow interpolation.
+    Interpolate {
+        /// Multiply the frame rate by this factor.
+        #[arg(long, conflicts_with = "fps", required_unless_present = "fps")]
+        factor: Option<u32>,
+        /// The target frame rate.
+        #[arg(long)]
+        fps: Option<f64>,
+        /// The input video.
+        input: PathBuf,
+        /// Where to write the MP4.
+        output: PathBuf,
+    },
+    /// Show a media file's container, duration and streams.
+    Probe {
+        /// The media file.
+        input: PathBuf,
+    },
     /// Time-stretch a WAV file without changing its pitch (WSOLA); exact output length.
     Stretch {
         /// Output duration / input duration (0.5 = twice as fast).
@@ -91,6 +112,20 @@ enum Command {
         /// The text to speak.
         text: String,
         /// Where to write the WAV.
+        output: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum LutCommand {
+    /// Grade every frame of a video with a .cube LUT (tetrahedral); the audio is kept.
+    Apply {
+        /// The .cube file.
+        #[arg(long)]
+        lut: PathBuf,
+        /// The input video.
+        input: PathBuf,
+        /// Where to write the MP4.
         output: PathBuf,
     },
 }
@@ -345,6 +380,30 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plugin(command) => run_plugin(command),
+        Command::Lut(LutCommand::Apply { lut, input, output }) => {
+            let frames = tools::lut_apply_file(&lut, &input, &output)?;
+            println!("wrote {} ({frames} frames)", output.display());
+            Ok(())
+        }
+        Command::Interpolate {
+            factor,
+            fps,
+            input,
+            output,
+        } => {
+            let target = match (factor, fps) {
+                (Some(factor), _) => tools::FrameRateTarget::Factor(factor),
+                (None, Some(fps)) => tools::FrameRateTarget::Fps(fps),
+                (None, None) => anyhow::bail!("give --factor or --fps"),
+            };
+            let frames = tools::interpolate_file(&input, &output, target)?;
+            println!("wrote {} ({frames} frames)", output.display());
+            Ok(())
+        }
+        Command::Probe { input } => {
+            print!("{}", tools::describe(&input)?);
+            Ok(())
+        }
         Command::Devices => {
             let found = kino_kernels::device::detect();
             for device in &found.devices {

@@ -1,11 +1,14 @@
-//! Kernel tools on plain files, behind `kino stretch`, `kino loudness`,
-//! `kino normalize` and `kino speak`.
+//! Kernel tools on plain files, behind `kino lut apply`, `kino interpolate`,
+//! `kino stretch`, `kino loudness`, `kino normalize`, `kino speak` and `kino probe`.
 
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
+use kino_kernels::lut::CubeLut;
 use kino_kernels::wav::{Pcm, read_wav, write_wav};
-use kino_kernels::{mix, speech, stretch};
+use kino_kernels::{interpolate, mix, speech, stretch};
+
+use crate::media::{self, Mp4Writer, RgbFrame, VideoReader};
 
 /// How long the stretched audio should be.
 #[derive(Debug, Clone, Copy)]
@@ -70,4 +73,150 @@ pub fn speak_to_file(text: &str, language: &str, rate_wpm: u32, output: &Path) -
     let speech = speech::synthesize(text, &voice)?;
     write_wav(output, &speech.pcm).with_context(|| format!("writing {}", output.display()))?;
     Ok(speech.duration.as_secs_f64())
+}
+
+/// Writes `frames` of `input`'s video, with `input`'s audio re-encoded beside
+/// them, to `output`: the shared tail of the video tools below.
+fn write_with_audio(
+    input: &Path,
+    output: &Path,
+    (width, height, fps): (u32, u32, f64),
+    mut frames: impl FnMut(&mut dyn FnMut(&RgbFrame) -> Result<()>) -> Result<()>,
+) -> Result<usize> {
+    let info = media::probe(input)?;
+    let audio = match info.audio() {
+        Some(stream) => Some(media::decode_audio(
+            input,
+            stream.sample_rate,
+            stream.channels,
+        )?),
+        None => None,
+    };
+    let mut writer = Mp4Writer::create(
+        output,
+        width,
+        height,
+        fps,
+        audio.as_ref().map(|pcm| (pcm.sample_rate, pcm.channels)),
+    )?;
+    let mut count = 0;
+    frames(&mut |frame| {
+        count += 1;
+        writer.write_video_frame(frame)
+    })?;
+    if let Some(pcm) = &audio {
+        writer.write_audio(&pcm.samples)?;
+    }
+    writer.finish()?;
+    Ok(count)
+}
+
+/// Applies a `.cube` LUT to every frame of a video; the audio is kept.
+/// Returns the number of frames written.
+pub fn lut_apply_file(lut: &Path, input: &Path, output: &Path) -> Result<usize> {
+    let lut = CubeLut::read(lut).with_context(|| format!("reading LUT {}", lut.display()))?;
+    let mut reader = VideoReader::open(input)?;
+    let shape = (reader.width(), reader.height(), reader.fps());
+    write_with_audio(input, output, shape, |write| {
+        while let Some(mut frame) = reader.next_frame()? {
+            lut.apply_rgb8(&mut frame.data)?;
+            write(&frame)?;
+        }
+        Ok(())
+    })
+}
+
+/// How to raise a video's frame rate.
+#[derive(Debug, Clone, Copy)]
+pub enum FrameRateTarget {
+    /// Multiply the frame rate by this factor.
+    Factor(u32),
+    /// Reach this frame rate.
+    Fps(f64),
+}
+
+/// Raises a video's frame rate with optical-flow interpolation (a scene cut
+/// repeats the nearer frame instead of morphing); the audio is kept.
+/// Returns the number of frames written.
+pub fn interpolate_file(input: &Path, output: &Path, target: FrameRateTarget) -> Result<usize> {
+    let mut reader = VideoReader::open(input)?;
+    let from_fps = reader.fps();
+    let to_fps = match target {
+        FrameRateTarget::Factor(factor) if factor >= 1 => from_fps * f64::from(factor),
+        FrameRateTarget::Fps(fps) if fps.is_finite() && fps > 0.0 => fps,
+        other => bail!("frame-rate target must be positive, not {other:?}"),
+    };
+    if !(from_fps.is_finite() && from_fps > 0.0) {
+        bail!("{}: unknown source frame rate", input.display());
+    }
+    let (width, height) = (reader.width(), reader.height());
+    let params = interpolate::Params::default();
+    let to_frame = |f: RgbFrame| {
+        interpolate::Frame::new(f.width as usize, f.height as usize, f.data)
+            .map_err(anyhow::Error::from)
+    };
+    write_with_audio(input, output, (width, height, to_fps), |write| {
+        let Some(first) = reader.next_frame()? else {
+            bail!("{}: no video frames", input.display());
+        };
+        let mut a = to_frame(first)?;
+        let mut a_index = 0u64;
+        let mut out_index = 0u64;
+        while let Some(next) = reader.next_frame()? {
+            let b = to_frame(next)?;
+            let pair = interpolate::FlowPair::estimate(&a, &b, &params)?;
+            // Output frames whose time falls in [a, b): t = position between them.
+            loop {
+                let source_pos = out_index as f64 * from_fps / to_fps;
+                if source_pos >= (a_index + 1) as f64 {
+                    break;
+                }
+                let t = (source_pos - a_index as f64) as f32;
+                let frame = if t <= 1e-4 {
+                    a.clone()
+                } else {
+                    pair.render(&a, &b, t)?
+                };
+                write(&RgbFrame {
+                    width,
+                    height,
+                    pts_secs: out_index as f64 / to_fps,
+                    data: frame.data,
+                })?;
+                out_index += 1;
+            }
+            a = b;
+            a_index += 1;
+        }
+        // The last source frame closes the video.
+        write(&RgbFrame {
+            width,
+            height,
+            pts_secs: out_index as f64 / to_fps,
+            data: a.data,
+        })
+    })
+}
+
+/// What `kino probe` prints about a media file.
+pub fn describe(input: &Path) -> Result<String> {
+    let info = media::probe(input)?;
+    let mut text = format!(
+        "{}: {} container, {:.3} s\n",
+        input.display(),
+        info.format,
+        info.duration_secs
+    );
+    for s in &info.streams {
+        let detail = match s.kind {
+            media::StreamKind::Video => format!("{}x{} @ {:.3} fps", s.width, s.height, s.fps),
+            media::StreamKind::Audio => format!("{} Hz, {} ch", s.sample_rate, s.channels),
+            _ => String::new(),
+        };
+        text.push_str(&format!(
+            "  #{} {:?} {} {detail}\n",
+            s.index, s.kind, s.codec
+        ));
+    }
+    Ok(text)
 }
