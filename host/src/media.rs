@@ -122,6 +122,74 @@ pub struct RgbFrame {
     pub data: Vec<u8>,
 }
 
+/// Converts packed RGB24 to planar YUV 4:2:0 (BT.601, limited range, the
+/// same matrix swscale uses by default), rows in parallel.
+///
+/// swscale's legacy entry point converts on one thread, in series with the
+/// encoder; doing it here across cores is what brings encoding to the ffmpeg
+/// CLI's speed (which converts in its filter thread, beside the encoder).
+fn rgb24_to_yuv420p(rgb: &[u8], width: usize, height: usize, yuv: &mut frame::Video) {
+    use rayon::prelude::*;
+    let (ys, us, vs) = (yuv.stride(0), yuv.stride(1), yuv.stride(2));
+    let luma = |r: i32, g: i32, b: i32| ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16;
+    // The three planes are separate allocations inside the frame; split them
+    // into per-row-pair chunks so threads never share a row.
+    let (y_plane, rest) = yuv_planes(yuv);
+    let (u_plane, v_plane) = rest;
+    y_plane
+        .par_chunks_mut(2 * ys)
+        .zip(u_plane.par_chunks_mut(us))
+        .zip(v_plane.par_chunks_mut(vs))
+        .enumerate()
+        .for_each(|(pair, ((y_rows, u_row), v_row))| {
+            let top = 2 * pair;
+            if top >= height {
+                return;
+            }
+            let bottom = (top + 1).min(height - 1);
+            let row = |y: usize| &rgb[y * width * 3..(y + 1) * width * 3];
+            let (rt, rb) = (row(top), row(bottom));
+            for x in 0..width {
+                let (t, b) = (&rt[3 * x..3 * x + 3], &rb[3 * x..3 * x + 3]);
+                y_rows[x] = luma(t[0].into(), t[1].into(), t[2].into()) as u8;
+                if top + 1 < height {
+                    y_rows[ys + x] = luma(b[0].into(), b[1].into(), b[2].into()) as u8;
+                }
+            }
+            for cx in 0..width.div_ceil(2) {
+                let x0 = 2 * cx;
+                let x1 = (x0 + 1).min(width - 1);
+                let (mut r, mut g, mut b) = (0i32, 0i32, 0i32);
+                for px in [&rt[3 * x0..], &rt[3 * x1..], &rb[3 * x0..], &rb[3 * x1..]] {
+                    r += i32::from(px[0]);
+                    g += i32::from(px[1]);
+                    b += i32::from(px[2]);
+                }
+                let (r, g, b) = ((r + 2) >> 2, (g + 2) >> 2, (b + 2) >> 2);
+                u_row[cx] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128) as u8;
+                v_row[cx] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128) as u8;
+            }
+        });
+}
+
+/// The Y, U and V planes of a YUV 4:2:0 frame, borrowed at once.
+fn yuv_planes(yuv: &mut frame::Video) -> (&mut [u8], (&mut [u8], &mut [u8])) {
+    // SAFETY: the three planes of a frame allocated by `frame::Video::new`
+    // are disjoint buffers, each valid for `stride * plane height` bytes;
+    // the borrows are tied to `yuv`, which is borrowed mutably for as long.
+    unsafe {
+        let frame = &mut *yuv.as_mut_ptr();
+        let rows = |plane: usize| {
+            let h = frame.height as usize;
+            if plane == 0 { h } else { h.div_ceil(2) }
+        };
+        let plane = |i: usize| {
+            std::slice::from_raw_parts_mut(frame.data[i], frame.linesize[i] as usize * rows(i))
+        };
+        (plane(0), (plane(1), plane(2)))
+    }
+}
+
 /// Frame threading with one thread per core, as the ffmpeg CLI uses
 /// (libavcodec's default for API users is a single thread).
 fn auto_threads() -> codec::threading::Config {
@@ -757,8 +825,6 @@ pub struct Mp4Writer {
     video_index: usize,
     video_tb: Rational,
     video_stream_tb: Rational,
-    scaler: scaling::Context,
-    rgb: frame::Video,
     yuv: frame::Video,
     width: u32,
     height: u32,
@@ -847,16 +913,6 @@ impl Mp4Writer {
         if let Some(a) = audio.as_mut() {
             a.header_written(&octx);
         }
-        let scaler = scaling::Context::get(
-            Pixel::RGB24,
-            width,
-            height,
-            Pixel::YUV420P,
-            width,
-            height,
-            scaling::Flags::BILINEAR,
-        )
-        .map_err(|e| anyhow!("{}: cannot set up rgb24 to yuv420p: {e}", path.display()))?;
         Ok(Self {
             path: path.to_path_buf(),
             octx,
@@ -864,8 +920,6 @@ impl Mp4Writer {
             video_index,
             video_tb: tb,
             video_stream_tb,
-            scaler,
-            rgb: frame::Video::new(Pixel::RGB24, width, height),
             yuv: frame::Video::new(Pixel::YUV420P, width, height),
             width,
             height,
@@ -891,17 +945,7 @@ impl Mp4Writer {
                 w * h * 3
             );
         }
-        let stride = self.rgb.stride(0);
-        let dst = self.rgb.data_mut(0);
-        for (r, row) in frame.data.chunks_exact(w * 3).enumerate() {
-            let start = r * stride;
-            if let Some(d) = dst.get_mut(start..start + w * 3) {
-                d.copy_from_slice(row);
-            }
-        }
-        self.scaler
-            .run(&self.rgb, &mut self.yuv)
-            .map_err(|e| anyhow!("{}: rgb24 to yuv420p failed: {e}", self.path.display()))?;
+        rgb24_to_yuv420p(&frame.data, w, h, &mut self.yuv);
         self.yuv.set_pts(Some(self.frame_index));
         self.frame_index += 1;
         self.video
