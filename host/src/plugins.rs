@@ -39,11 +39,7 @@ pub fn runtime_world(manifest: &Manifest) -> Result<World, String> {
             declared.version
         ));
     }
-    declared
-        .world
-        .name()
-        .parse::<World>()
-        .map_err(|e| e.to_string())
+    Ok(declared.world)
 }
 
 /// The host's checks on a package before the registry records it: the world

@@ -43,8 +43,8 @@ pub use limits::Limits;
 pub use log::{LogLine, LogSink, LogSource, MemorySink, TracingSink};
 pub use trap::Trap;
 pub use worlds::{
-    CallResult, Director, Fallback, Grader, PACKAGE_VERSION, ScriptStrategy, Translator,
-    UnknownWorld, World, WrongWorld,
+    CallResult, Director, Fallback, Grader, PACKAGE_VERSION, ScriptStrategy, Translator, World,
+    WrongWorld,
 };
 
 use payload::Payload;

@@ -10,8 +10,8 @@ use crate::RegistryError;
 /// The WIT package every plugin world belongs to.
 pub const PACKAGE: &str = "kino:stage";
 
-/// One world of the `kino:stage` package (mirrors `kino_host::runtime::World`,
-/// which this crate does not depend on).
+/// One world of the `kino:stage` package; the host's runtime uses this type too
+/// (it maps each world to its bindings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum World {
     /// `script-strategy`: writes and scores scripts.

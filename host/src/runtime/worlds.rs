@@ -1,8 +1,5 @@
 //! The typed, async API of each `kino:stage` world.
 
-use std::fmt;
-use std::str::FromStr;
-
 use wasmtime::component::InstancePre;
 
 use super::bindings::director_style::DirectorStylePre;
@@ -19,79 +16,9 @@ use super::{CallCtx, Plugin, StageCtx, Trap};
 /// The version of the `kino:stage` package this host implements.
 pub const PACKAGE_VERSION: &str = "0.1.0";
 
-/// One world of the `kino:stage` package: the kind of stage a plugin implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum World {
-    /// `kino:stage/script-strategy`: writes and scores scripts.
-    ScriptStrategy,
-    /// `kino:stage/director-style`: directs scenes.
-    DirectorStyle,
-    /// `kino:stage/translator`: translates segments.
-    Translator,
-    /// `kino:stage/grader`: turns frame statistics and a grade intent into a LUT.
-    Grader,
-    /// `kino:stage/fallback-policy`: decides what happens after a failure.
-    FallbackPolicy,
-}
-
-impl World {
-    /// Every world, in WIT order.
-    pub const ALL: [World; 5] = [
-        World::ScriptStrategy,
-        World::DirectorStyle,
-        World::Translator,
-        World::Grader,
-        World::FallbackPolicy,
-    ];
-
-    /// The world's WIT name, such as `director-style`.
-    pub fn name(self) -> &'static str {
-        match self {
-            World::ScriptStrategy => "script-strategy",
-            World::DirectorStyle => "director-style",
-            World::Translator => "translator",
-            World::Grader => "grader",
-            World::FallbackPolicy => "fallback-policy",
-        }
-    }
-
-    /// The fully qualified name, such as `kino:stage/director-style@0.1.0`.
-    pub fn qualified_name(self) -> String {
-        format!("kino:stage/{}@{PACKAGE_VERSION}", self.name())
-    }
-}
-
-impl fmt::Display for World {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A world name that is not one of `kino:stage@0.1.0`'s.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown world `{0}`: expected one of script-strategy, director-style, translator, grader, fallback-policy (optionally as kino:stage/NAME@{PACKAGE_VERSION})"
-)]
-pub struct UnknownWorld(pub String);
-
-impl FromStr for World {
-    type Err = UnknownWorld;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bare = match s.strip_prefix("kino:stage/") {
-            Some(rest) => match rest.split_once('@') {
-                Some((name, version)) if version == PACKAGE_VERSION => name,
-                Some(_) => return Err(UnknownWorld(s.to_owned())),
-                None => rest,
-            },
-            None => s,
-        };
-        World::ALL
-            .into_iter()
-            .find(|w| w.name() == bare)
-            .ok_or_else(|| UnknownWorld(s.to_owned()))
-    }
-}
+/// One world of the `kino:stage` package. The registry owns the type (it
+/// validates manifests against it); the runtime maps each world to bindings.
+pub use kino_registry::World;
 
 /// A plugin was asked for a world it does not implement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -298,20 +225,5 @@ impl Fallback<'_> {
                 instance.call_decide(&mut *store, failure).await
             })
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn world_names_round_trip() {
-        for world in World::ALL {
-            assert_eq!(world.name().parse::<World>(), Ok(world));
-            assert_eq!(world.qualified_name().parse::<World>(), Ok(world));
-        }
-        assert!("kino:stage/grader@9.0.0".parse::<World>().is_err());
-        assert!("painter".parse::<World>().is_err());
     }
 }
