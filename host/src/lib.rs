@@ -1,5 +1,6 @@
 //! The Kino host: the library behind the `kino` binary.
 //!
+//! - [`api`]: the admin and tenant HTTP API (axum) served by `kino serve`.
 //! - [`runtime`]: loads `kino:stage` plugin components and runs each call in a
 //!   fresh, capped, deadline-bound wasmtime sandbox.
 //! - [`media`]: media I/O through FFmpeg (probe, decode to RGB/PCM, H.264 +
@@ -13,6 +14,7 @@
 //!   artifacts, events.
 //! - [`tools`]: the kernels on plain files (stretch, loudness, speech).
 
+pub mod api;
 pub mod media;
 pub mod plan;
 pub mod plugins;

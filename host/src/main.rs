@@ -101,6 +101,12 @@ enum Command {
     Plugin(PluginCommand),
     /// List the compute devices the kernels can use.
     Devices,
+    /// Serve the admin and tenant HTTP API (KINO_ADMIN_TOKEN must be set).
+    Serve {
+        /// The configuration file (TOML); KINO_LISTEN and KINO_DATA_DIR override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Speak text with espeak-ng into a WAV file.
     Speak {
         /// Language (BCP 47, e.g. en, es, fr); picks the default voice.
@@ -403,6 +409,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Probe { input } => {
             print!("{}", tools::describe(&input)?);
             Ok(())
+        }
+        Command::Serve { config } => {
+            let config = kino_host::api::serve::ServeConfig::load(config.as_deref(), |name| {
+                std::env::var(name).ok()
+            })?;
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(kino_host::api::serve::serve(config))
         }
         Command::Devices => {
             let found = kino_kernels::device::detect();

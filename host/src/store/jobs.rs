@@ -393,6 +393,22 @@ impl Store {
             .collect()
     }
 
+    /// How many jobs, of every tenant, are in each state (for metrics).
+    pub async fn job_state_counts(&self) -> anyhow::Result<Vec<(JobState, u64)>> {
+        sqlx::query_as::<_, (String, i64)>("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await
+            .context("counting jobs by state")?
+            .into_iter()
+            .map(|(state, count)| {
+                Ok((
+                    parse_column("jobs.state", &state)?,
+                    u64::try_from(count).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
     /// Moves a job to `to`, recording `error` (kept only for `failed`).
     ///
     /// Legal moves: `pending -> running`, `running -> completed | failed`,

@@ -1,0 +1,195 @@
+//! A tenant's endpoints: submit, list and watch its own jobs.
+//!
+//! Jobs are recorded `pending` and queued; no pipeline executor picks them up
+//! yet, so they stay pending until one exists.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures::Stream;
+use serde::Deserialize;
+
+use super::auth::TenantAuth;
+use super::{ApiError, AppState, Json};
+use crate::store::{Event, Job, JobId, Store, TenantId};
+
+/// How often the event stream polls the store.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How many events one poll reads at most.
+const EVENTS_PER_POLL: u32 = 500;
+
+/// `POST /jobs` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewJob {
+    pipeline: String,
+    #[serde(default = "empty_object")]
+    inputs: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+/// `GET /jobs` query.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<u32>,
+}
+
+fn job_id(id: &str) -> Result<JobId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("job {id} not found")))
+}
+
+async fn own_job(state: &AppState, tenant: &TenantId, id: &str) -> Result<Job, ApiError> {
+    let id = job_id(id)?;
+    state
+        .store
+        .get_job(tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("job {id} not found")))
+}
+
+pub(super) async fn submit_job(
+    TenantAuth(tenant): TenantAuth,
+    State(state): State<AppState>,
+    Json(body): Json<NewJob>,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    if body.pipeline.trim().is_empty() {
+        return Err(ApiError::Unprocessable("`pipeline` cannot be empty".into()));
+    }
+    if !body.inputs.is_object() {
+        return Err(ApiError::Unprocessable("`inputs` must be an object".into()));
+    }
+    let job = state
+        .store
+        .create_job(&tenant.id, &body.pipeline, &body.inputs)
+        .await?;
+    state
+        .store
+        .append_event(
+            &job.id,
+            "created",
+            &serde_json::json!({ "state": job.state, "pipeline": job.pipeline }),
+        )
+        .await?;
+    state.metrics.job_submitted();
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+pub(super) async fn get_job(
+    TenantAuth(tenant): TenantAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(own_job(&state, &tenant.id, &id).await?))
+}
+
+pub(super) async fn list_jobs(
+    TenantAuth(tenant): TenantAuth,
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Job>>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    Ok(Json(state.store.list_jobs(&tenant.id, limit).await?))
+}
+
+/// Where an event stream is.
+struct Cursor {
+    store: Store,
+    tenant: TenantId,
+    job: JobId,
+    after: i64,
+    queue: VecDeque<Event>,
+    polled: bool,
+    finished: bool,
+}
+
+impl Cursor {
+    /// The next event, polling the store as needed; `None` once the job has
+    /// finished and every event has been sent.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Some(event);
+            }
+            if self.finished {
+                return None;
+            }
+            if self.polled {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+            self.polled = true;
+            // The state first: every event written before a terminal state is
+            // then read by the query that follows.
+            let job = match self.store.get_job(&self.tenant, &self.job).await {
+                Ok(Some(job)) => job,
+                Ok(None) => return None,
+                Err(err) => {
+                    tracing::error!("event stream of job {}: {err:#}", self.job);
+                    return None;
+                }
+            };
+            let events = match self
+                .store
+                .events_since(&self.tenant, &self.job, self.after, EVENTS_PER_POLL)
+                .await
+            {
+                Ok(events) => events,
+                Err(err) => {
+                    tracing::error!("event stream of job {}: {err:#}", self.job);
+                    return None;
+                }
+            };
+            let full = events.len() >= EVENTS_PER_POLL as usize;
+            if let Some(last) = events.last() {
+                self.after = last.id;
+            }
+            self.queue.extend(events);
+            self.finished = job.state.is_terminal() && !full;
+        }
+    }
+}
+
+fn sse_event(event: &Event) -> SseEvent {
+    let data = serde_json::json!({ "at": event.at, "kind": event.kind, "data": event.data });
+    SseEvent::default()
+        .id(event.id.to_string())
+        .event(event.kind.clone())
+        .data(data.to_string())
+}
+
+pub(super) async fn job_events(
+    TenantAuth(tenant): TenantAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let job = own_job(&state, &tenant.id, &id).await?;
+    // A reconnecting client resumes after the last event it saw.
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    let cursor = Cursor {
+        store: state.store.clone(),
+        tenant: tenant.id,
+        job: job.id,
+        after,
+        queue: VecDeque::new(),
+        polled: false,
+        finished: false,
+    };
+    let stream = futures::stream::unfold(cursor, |mut cursor| async move {
+        let event = cursor.next().await?;
+        Some((Ok(sse_event(&event)), cursor))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
