@@ -103,8 +103,10 @@ pub fn load_installed(
     Ok((installed, plugin))
 }
 
-/// Builds a package from a plugin directory holding `kino-plugin.toml` (and
-/// any assets), taking the component from `wasm` (or `DIR/plugin.wasm`), and
+/// Builds a package from a plugin directory holding `kino-plugin.toml`,
+/// taking the component from `wasm` (or `DIR/plugin.wasm`) and the assets
+/// from the top level of `DIR/luts/` and `DIR/assets/` (a plugin's source
+/// directory also holds `src/` and `Cargo.toml`, which must not ship), and
 /// writes it as a deterministic `.tar.gz` to `out`.
 pub fn pack(dir: &Path, wasm: Option<&Path>, out: &Path) -> Result<String> {
     let mut files = BTreeMap::new();
