@@ -7,14 +7,22 @@
 //! - [`stretch`]: WSOLA time-stretch of speech, pitch kept, exact output length
 //! - [`mix`]: gain, sidechain ducking, summing without clipping, EBU R128 loudness
 //! - [`speech`]: text to speech through espeak-ng
+//! - [`text`]: text with a real font (DejaVu by default): wrapping, kerning, outline and box styles, captions
 //! - [`wav`]: reading and writing WAV files as f32 PCM
+//! - [`subtitle`]: SRT and WebVTT parsing and writing
+//! - [`captions`]: transcript segments to readable caption cues (line length, reading speed)
+//! - [`dub`]: voice-over assembly: fitting speech to its windows, ducking, mixing, loudness
 
 #![deny(missing_docs)]
 
+pub mod captions;
 pub mod device;
+pub mod dub;
 pub mod interpolate;
 pub mod lut;
 pub mod mix;
 pub mod speech;
 pub mod stretch;
+pub mod subtitle;
+pub mod text;
 pub mod wav;
