@@ -1,0 +1,3 @@
+//! Scene rendering bench (being written).
+
+fn main() {}
