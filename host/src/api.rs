@@ -10,8 +10,9 @@
 //! Every route is declared once in [`ROUTES`]: the router and the OpenAPI
 //! document are both built from that table, so they cannot drift apart.
 //!
-//! Jobs are recorded `pending` and queued with a `created` event; no pipeline
-//! executor runs them yet.
+//! Jobs are checked against their pipeline's inputs, recorded `pending` with a
+//! `created` event, and run by the [`JobQueue`] in the background; their
+//! input files are uploaded first (`POST /inputs`) and referenced by hash.
 //!
 //! Every error is `{"error": "..."}` ([`ApiError`]): 4xx bodies say what was
 //! wrong, 5xx bodies are opaque and the cause is logged.
@@ -36,6 +37,7 @@ pub use error::{ApiError, Json};
 pub use metrics::Metrics;
 pub use openapi::openapi;
 
+use crate::pipeline::worker::JobQueue;
 use crate::runtime::Runtime;
 use crate::store::Store;
 
@@ -61,6 +63,8 @@ pub struct AppState {
     pub upload_limit: usize,
     /// The Prometheus metrics.
     pub metrics: Metrics,
+    /// The job queue: submitted jobs run here, uploads land in its artifact store.
+    pub jobs: JobQueue,
 }
 
 impl std::fmt::Debug for AppState {
@@ -251,11 +255,28 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "post",
-        path: "/jobs",
-        summary: "Submit a job (recorded and queued; no pipeline runs it yet)",
+        path: "/inputs",
+        summary: "Upload an input file; answers its sha256 for a job's `inputs`",
         access: Access::Tenant,
-        body: Some((JSON, "`{\"pipeline\": \"ad-creative\", \"inputs\": {...}}`")),
-        responses: &[(201, "the job, `pending`")],
+        body: Some(("application/octet-stream", "the file")),
+        responses: &[(201, "`{sha256, size}`"), (413, "over the upload limit")],
+        handler: |state| {
+            post(tenant::upload_input).layer(DefaultBodyLimit::max(state.upload_limit))
+        },
+    },
+    Route {
+        method: "post",
+        path: "/jobs",
+        summary: "Submit a job; it is queued and run in the background",
+        access: Access::Tenant,
+        body: Some((
+            JSON,
+            "`{\"pipeline\": \"dub\", \"inputs\": {\"video\": {\"sha256\": \"...\", \"name\": \"clip.mp4\"}, \"language\": \"es\"}}`",
+        )),
+        responses: &[
+            (201, "the job, `pending`"),
+            (422, "no such pipeline, or the inputs do not match it"),
+        ],
         handler: |_| post(tenant::submit_job),
     },
     Route {
@@ -287,6 +308,18 @@ pub const ROUTES: &[Route] = &[
             (404, "no such job of this tenant"),
         ],
         handler: |_| get(tenant::job_events),
+    },
+    Route {
+        method: "get",
+        path: "/jobs/{id}/outputs/{name}",
+        summary: "Download one output of a completed job (`dubbed.mp4`, `ad.mp4`, ...)",
+        access: Access::Tenant,
+        body: None,
+        responses: &[
+            (200, "the file"),
+            (404, "no such job of this tenant, or no such output (yet)"),
+        ],
+        handler: |_| get(tenant::job_output),
     },
 ];
 

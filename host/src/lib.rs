@@ -1,10 +1,13 @@
 //! The Kino host: the library behind the `kino` binary.
 //!
 //! - [`api`]: the admin and tenant HTTP API (axum) served by `kino serve`.
+//! - [`cli`]: the `kino` command line.
 //! - [`runtime`]: loads `kino:stage` plugin components and runs each call in a
 //!   fresh, capped, deadline-bound wasmtime sandbox.
 //! - [`media`]: media I/O through FFmpeg (probe, decode to RGB/PCM, H.264 +
 //!   AAC MP4 encode, cut, concat, audio replacement).
+//! - [`pipeline`]: pipeline specs, the planner and the executor (artifact
+//!   cache, resume, fallback policies), and the dub, caption and ad-creative ops.
 //! - [`plugins`]: packing, signing and installing plugins into the registry,
 //!   with the host's component checks; loading installed versions.
 //! - [`plan`]: the planning half of the ad-creative pipeline (script,
@@ -15,7 +18,9 @@
 //! - [`tools`]: the kernels on plain files (stretch, loudness, speech).
 
 pub mod api;
+pub mod cli;
 pub mod media;
+pub mod pipeline;
 pub mod plan;
 pub mod plugins;
 pub mod runtime;

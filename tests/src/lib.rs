@@ -75,3 +75,59 @@ pub fn scene() -> Scene {
         on_screen_text: "16 cups".into(),
     }
 }
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+/// Where the bundled plugins come from: their sources and the components
+/// `build.rs` built.
+pub fn bundled_plugins() -> kino_host::pipeline::local::BundledPlugins {
+    kino_host::pipeline::local::BundledPlugins {
+        sources: workspace_root().join("plugins"),
+        components: PathBuf::from(PLUGIN_DIR),
+    }
+}
+
+/// Runs the `ffmpeg` CLI to make a fixture, panicking with its stderr on failure.
+pub fn ffmpeg(args: &[&str]) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("running ffmpeg (install it: apt-get install ffmpeg)");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test video: `secs` seconds of testsrc2 at 24 fps, `size` (`320x240`),
+/// with a quiet pink-noise-and-tone background track unless `audio` is false.
+pub fn test_video(path: &std::path::Path, secs: u32, size: &str, audio: bool) {
+    let video = format!("testsrc2=size={size}:rate=24:duration={secs}");
+    let background = format!(
+        "anoisesrc=color=pink:amplitude=0.05:sample_rate=48000:duration={secs},volume=1[n];\
+         sine=frequency=220:sample_rate=48000:duration={secs},volume=0.1[s];[n][s]amix=inputs=2"
+    );
+    let path = path.to_str().expect("utf-8 path");
+    let mut args = vec!["-f", "lavfi", "-i", &video];
+    if audio {
+        args.extend(["-f", "lavfi", "-i", &background, "-c:a", "aac", "-ac", "2"]);
+    }
+    args.extend([
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-preset",
+        "ultrafast",
+        path,
+    ]);
+    ffmpeg(&args);
+}

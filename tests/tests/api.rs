@@ -1,6 +1,7 @@
 //! The admin and tenant HTTP API, through its router (`oneshot`) and once on
 //! a real socket.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use futures::StreamExt as _;
 use kino_host::api::{self, Access, AppState, Metrics, ROUTES};
+use kino_host::pipeline::Executor;
+use kino_host::pipeline::slots::Resolver;
+use kino_host::pipeline::worker::JobQueue;
 use kino_host::plugins;
 use kino_host::store::{JobState, Store};
 use kino_registry::SignaturePolicy;
@@ -21,6 +25,7 @@ const ADMIN: &str = "admin-token-for-tests";
 struct App {
     router: Router,
     store: Store,
+    jobs: JobQueue,
     _tmp: tempfile::TempDir,
 }
 
@@ -35,9 +40,19 @@ async fn app_with(
 ) -> App {
     let tmp = tempfile::tempdir().expect("temp dir");
     let store = Store::in_memory().await.expect("store");
+    let registry = kino_registry::Store::open(tmp.path().join("registry")).expect("registry");
+    let resolver = Resolver::new(
+        runtime().clone(),
+        registry.clone(),
+        store.clone(),
+        BTreeMap::new(),
+    );
+    let executor = Executor::new(store.clone(), resolver, tmp.path(), 2, None).expect("executor");
+    let jobs = JobQueue::new(executor);
     let state = AppState {
         store: store.clone(),
-        registry: kino_registry::Store::open(tmp.path().join("registry")).expect("registry"),
+        registry,
+        jobs: jobs.clone(),
         runtime: runtime().clone(),
         admin_token_hash: api::admin_token_hash(ADMIN),
         trusted_keys: Arc::from(trusted),
@@ -48,6 +63,7 @@ async fn app_with(
     App {
         router: api::router(state),
         store,
+        jobs,
         _tmp: tmp,
     }
 }
@@ -112,13 +128,34 @@ impl App {
         (id, key["key"].as_str().expect("key").to_owned())
     }
 
+    /// Uploads `bytes` as a job input; answers the job's reference to it.
+    async fn input(&self, key: &str, bytes: Vec<u8>, name: &str) -> Value {
+        let request = Request::post("/inputs")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::from(bytes))
+            .expect("request");
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        json!({ "sha256": body["sha256"], "name": name })
+    }
+
     async fn job(&self, key: &str) -> String {
+        let video = self
+            .input(key, b"not really a video".to_vec(), "v.mp4")
+            .await;
+        let transcript = self
+            .input(
+                key,
+                b"1\n00:00:00,000 --> 00:00:01,000\nhi\n".to_vec(),
+                "t.srt",
+            )
+            .await;
         let (status, job) = self
             .call(
                 Method::POST,
                 "/jobs",
                 Some(key),
-                Some(json!({ "pipeline": "ad-creative", "inputs": { "brief": "b" } })),
+                Some(json!({ "pipeline": "caption", "inputs": { "video": video, "transcript": transcript } })),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{job}");
@@ -154,8 +191,8 @@ async fn tenants_submit_get_list_and_watch_jobs() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(got["id"], job.as_str());
-    assert_eq!(got["pipeline"], "ad-creative");
-    assert_eq!(got["inputs"]["brief"], "b");
+    assert_eq!(got["pipeline"], "caption");
+    assert_eq!(got["inputs"]["video"]["name"], "v.mp4");
 
     let (status, list) = app.call(Method::GET, "/jobs", Some(&key), None).await;
     assert_eq!(status, StatusCode::OK);
@@ -177,7 +214,7 @@ async fn tenants_submit_get_list_and_watch_jobs() {
         response.headers()[header::CONTENT_TYPE],
         "text/event-stream"
     );
-    // The job stays pending (nothing runs it yet), so the stream stays open:
+    // The job stays pending (no queue worker runs in this test), so the stream stays open:
     // read until the creation event arrives.
     let mut stream = response.into_body().into_data_stream();
     let mut text = String::new();
@@ -542,4 +579,111 @@ async fn serves_on_a_real_socket() {
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(response.ends_with("ok"), "{response}");
     server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_submitted_over_http_runs_and_delivers_its_outputs() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (_, key) = app.tenant("acme").await;
+    let (_, other) = app.tenant("globex").await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let video_path = tmp.path().join("clip.mp4");
+    kino_tests::test_video(&video_path, 4, "320x240", true);
+    let video = app
+        .input(&key, std::fs::read(&video_path).expect("read"), "clip.mp4")
+        .await;
+    let srt = "1\n00:00:00,500 --> 00:00:02,500\nHello from the API.\n";
+    let transcript = app.input(&key, srt.as_bytes().to_vec(), "clip.srt").await;
+
+    // Inputs that do not match the pipeline are refused up front.
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&key),
+            Some(json!({ "pipeline": "caption", "inputs": { "video": video } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"].as_str().unwrap_or("").contains("transcript"),
+        "{error}"
+    );
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&key),
+            Some(json!({ "pipeline": "remix", "inputs": {} })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no pipeline named `remix`"),
+        "{error}"
+    );
+
+    tokio::spawn(app.jobs.clone().work(1));
+    let (status, job) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&key),
+            Some(json!({ "pipeline": "caption", "inputs": { "video": video, "transcript": transcript } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().expect("id").to_owned();
+    let state = tokio::time::timeout(Duration::from_secs(300), async {
+        loop {
+            let (_, job) = app
+                .call(Method::GET, &format!("/jobs/{id}"), Some(&key), None)
+                .await;
+            if job["state"] == "completed" || job["state"] == "failed" {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the job finishes");
+    assert_eq!(state["state"], "completed", "{state}");
+
+    let request = |key: &str, name: &str| {
+        Request::get(format!("/jobs/{id}/outputs/{name}"))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    let response = app
+        .router
+        .clone()
+        .oneshot(request(&key, "captioned.mp4"))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "video/mp4");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let out = tmp.path().join("out.mp4");
+    std::fs::write(&out, &bytes).expect("write");
+    let info = kino_host::media::probe(&out).expect("a real mp4");
+    assert!(info.video().is_some() && info.audio().is_some());
+    // Another tenant, or a name the pipeline does not declare: not found.
+    for (k, name) in [
+        (other.as_str(), "captioned.mp4"),
+        (key.as_str(), "../kino.db"),
+    ] {
+        let response = app
+            .router
+            .clone()
+            .oneshot(request(k, name))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{name}");
+    }
 }

@@ -11,8 +11,10 @@
 //! ```
 //!
 //! The admin token comes only from `KINO_ADMIN_TOKEN`, never from the file.
-//! Under the data directory: `kino.db` (the store), `registry/`, `cache/`.
+//! Under the data directory: `kino.db` (the store), `registry/`, `cache/`,
+//! `artifacts/` (uploads and stage outputs) and `jobs/<id>/` (outputs).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +24,13 @@ use kino_registry::SignaturePolicy;
 use serde::Deserialize;
 
 use super::{AppState, DEFAULT_UPLOAD_LIMIT, Metrics, admin_token_hash, router};
+use crate::pipeline::Executor;
+use crate::pipeline::slots::Resolver;
+use crate::pipeline::worker::JobQueue;
 use crate::plugins;
+
+/// How many jobs `kino serve` runs at once (their stages share the CPU limit).
+const JOBS_AT_ONCE: usize = 4;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::Store;
 
@@ -119,7 +127,17 @@ impl ServeConfig {
         if self.signature_policy == SignaturePolicy::Required && trusted.is_empty() {
             tracing::warn!("signatures are required but no trusted keys are configured");
         }
+        // Served tenants bind their own plugins: no slot has a default.
+        let resolver = Resolver::new(
+            runtime.clone(),
+            registry.clone(),
+            store.clone(),
+            BTreeMap::new(),
+        );
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let executor = Executor::new(store.clone(), resolver, &self.data_dir, parallel, None)?;
         Ok(AppState {
+            jobs: JobQueue::new(executor),
             store,
             registry,
             runtime,
@@ -139,6 +157,7 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!("serving the Kino API on http://{}", listener.local_addr()?);
+    tokio::spawn(state.jobs.clone().work(JOBS_AT_ONCE));
     axum::serve(listener, router(state))
         .await
         .context("serving the API")

@@ -1,7 +1,5 @@
-//! A tenant's endpoints: submit, list and watch its own jobs.
-//!
-//! Jobs are recorded `pending` and queued; no pipeline executor picks them up
-//! yet, so they stay pending until one exists.
+//! A tenant's endpoints: upload inputs; submit, list and watch its own jobs;
+//! download their outputs.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -13,9 +11,14 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use serde::Deserialize;
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+
 use super::auth::TenantAuth;
 use super::{ApiError, AppState, Json};
-use crate::store::{Event, Job, JobId, Store, TenantId};
+use crate::pipeline::PipelineSpec;
+use crate::pipeline::exec::check_job;
+use crate::store::{Event, Job, JobId, JobState, Store, TenantId};
 
 /// How often the event stream polls the store.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -67,6 +70,12 @@ pub(super) async fn submit_job(
     if !body.inputs.is_object() {
         return Err(ApiError::Unprocessable("`inputs` must be an object".into()));
     }
+    check_job(
+        state.jobs.executor().artifacts(),
+        &body.pipeline,
+        &body.inputs,
+    )
+    .map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
     let job = state
         .store
         .create_job(&tenant.id, &body.pipeline, &body.inputs)
@@ -80,7 +89,72 @@ pub(super) async fn submit_job(
         )
         .await?;
     state.metrics.job_submitted();
+    state.jobs.wake();
     Ok((StatusCode::CREATED, Json(job)))
+}
+
+/// `POST /inputs` answer.
+#[derive(Debug, serde::Serialize)]
+pub struct Uploaded {
+    sha256: String,
+    size: usize,
+}
+
+pub(super) async fn upload_input(
+    TenantAuth(_tenant): TenantAuth,
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "the file is larger than the upload limit of {} bytes",
+                state.upload_limit
+            ))
+        } else {
+            ApiError::with_status(rejection.status(), rejection.body_text())
+        }
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::BadRequest("the body must be the file".into()));
+    }
+    let artifacts = state.jobs.executor().artifacts().clone();
+    let size = body.len();
+    let stored = tokio::task::spawn_blocking(move || artifacts.put_bytes(&body))
+        .await
+        .map_err(|e| anyhow::anyhow!("storing an upload: {e}"))??;
+    Ok((
+        StatusCode::CREATED,
+        Json(Uploaded {
+            sha256: stored.hash,
+            size,
+        }),
+    ))
+}
+
+pub(super) async fn job_output(
+    TenantAuth(tenant): TenantAuth,
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let job = own_job(&state, &tenant.id, &id).await?;
+    let missing = || ApiError::NotFound(format!("job {} has no output `{name}`", job.id));
+    let spec = PipelineSpec::built_in(&job.pipeline).map_err(|_| missing())?;
+    // Only names the pipeline declares: never a path from the request.
+    if !spec.outputs.contains_key(&name) || job.state != JobState::Completed {
+        return Err(missing());
+    }
+    let path = state.jobs.executor().job_dir(&job.id).join(&name);
+    let bytes = tokio::fs::read(&path).await.map_err(|_| missing())?;
+    let content_type = match name.rsplit('.').next() {
+        Some("mp4") => "video/mp4",
+        Some("json") => "application/json",
+        Some("vtt") => "text/vtt",
+        Some("srt") => "application/x-subrip",
+        _ => "application/octet-stream",
+    };
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
 pub(super) async fn get_job(

@@ -567,6 +567,54 @@ impl Store {
             .collect()
     }
 
+    /// The number the next attempt of stage `name` of `job` gets: one past the
+    /// highest recorded (so a resumed job never reuses an attempt number).
+    pub async fn next_attempt(&self, job: &JobId, name: &str) -> anyhow::Result<u32> {
+        let max: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(attempt) FROM stages WHERE job_id = ? AND name = ?")
+                .bind(job.as_str())
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await
+                .with_context(|| format!("reading attempts of stage {name:?} of job {job}"))?;
+        let max = u32::try_from(max.unwrap_or(0)).context("corrupt stages.attempt column")?;
+        Ok(max + 1)
+    }
+
+    /// Marks the job's stage attempts still `running` as failed with `reason`:
+    /// what a host that was killed mid-stage left behind. Returns how many.
+    pub async fn fail_running_stages(&self, job: &JobId, reason: &str) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE stages SET state = ?, finished_at = ?, error = ? WHERE job_id = ? AND state = ?",
+        )
+        .bind(StageState::Failed.as_str())
+        .bind(now_ms())
+        .bind(reason)
+        .bind(job.as_str())
+        .bind(StageState::Running.as_str())
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("closing interrupted stages of job {job}"))?;
+        Ok(done.rows_affected())
+    }
+
+    /// Every job in `state`, oldest first, across tenants (for the executor
+    /// to pick up or resume).
+    pub async fn jobs_in_state(&self, state: JobState, limit: u32) -> anyhow::Result<Vec<Job>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = ? ORDER BY created_at LIMIT ?"
+        ));
+        sqlx::query_as::<_, JobRow>(sql)
+            .bind(state.as_str())
+            .bind(i64::from(limit.min(MAX_LIST)))
+            .fetch_all(&self.pool)
+            .await
+            .with_context(|| format!("listing {state} jobs"))?
+            .into_iter()
+            .map(Job::try_from)
+            .collect()
+    }
+
     /// Appends a progress event to a job; returns its id.
     pub async fn append_event(
         &self,

@@ -1,0 +1,22 @@
+//! Pipelines end to end: specs (TOML), the planner that turns a spec, a
+//! tenant's bindings and a job's inputs into stages, and the executor that
+//! runs them with a content-addressed artifact cache.
+//!
+//! - [`spec`]: the pipeline spec format and the built-in pipelines (`host/pipelines/*.toml`).
+//! - [`ops`]: what a stage can run: native kernels and plugin calls.
+//! - [`exec`]: the executor: concurrency, cache keys, resume, fallback policies, events.
+//! - [`slots`]: which plugin serves a slot for a tenant.
+//! - [`artifacts`]: content-addressed artifact files.
+//! - [`local`]: the embedded set-up `kino run` uses.
+//! - [`worker`]: the job queue `kino serve` runs.
+
+pub mod artifacts;
+pub mod exec;
+pub mod local;
+pub mod ops;
+pub mod slots;
+pub mod spec;
+pub mod worker;
+
+pub use exec::{Executor, JobInput, JobReport, NodeReport, Observer};
+pub use spec::PipelineSpec;

@@ -1,0 +1,398 @@
+//! Picture ops: burned-in captions, scene rendering (Ken Burns keyframes ->
+//! optical-flow interpolation -> grade -> text and logo), and composition
+//! with transitions and the soundtrack.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use kino_kernels::interpolate::{self, FlowPair, Frame};
+use kino_kernels::lut::CubeLut;
+use kino_kernels::scene::{self, CameraMove, Corner, Image, Shot, ShotSize, Transition};
+use kino_kernels::text::{self, CaptionKind, Font, Outline, Placement, TextStyle};
+use kino_kernels::wav;
+
+use super::ad::ScriptPlan;
+use super::transcript::SegmentJson;
+use super::{OpCx, read_json};
+use crate::media::{self, Mp4Writer, RgbFrame, VideoReader};
+use crate::runtime::types::{self as wit, DirectedScene};
+
+fn to_frame(f: RgbFrame) -> Frame {
+    Frame {
+        width: f.width as usize,
+        height: f.height as usize,
+        data: f.data,
+    }
+}
+
+fn to_rgb(f: Frame, pts_secs: f64) -> RgbFrame {
+    RgbFrame {
+        width: f.width as u32,
+        height: f.height as u32,
+        pts_secs,
+        data: f.data,
+    }
+}
+
+pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let video = cx.file(0)?;
+    let cues: Vec<SegmentJson> = cx.json(1)?;
+    let kind = match cx.inputs.get(2) {
+        Some(super::Input::Text(s)) if s == "outlined" => CaptionKind::Outlined,
+        Some(super::Input::Text(s)) if s == "boxed" => CaptionKind::Boxed,
+        Some(super::Input::Text(s)) => {
+            bail!("caption style must be `boxed` or `outlined`, not `{s}`")
+        }
+        _ => CaptionKind::Boxed,
+    };
+    let font = Font::system_bold()?;
+    let info = media::probe(video).context("reading the video")?;
+    let mut reader = VideoReader::open(video)?;
+    let (w, h) = (reader.width(), reader.height());
+    let audio = info
+        .audio()
+        .map(|_| media::decode_audio(video, 48_000, 2))
+        .transpose()?;
+    let path = dir.join("captioned.mp4");
+    let mut writer = Mp4Writer::create(
+        &path,
+        w,
+        h,
+        reader.fps(),
+        audio.as_ref().map(|a| (a.sample_rate, a.channels)),
+    )?;
+    // Each cue is rasterised once and composited onto its frames.
+    let rendered = cues
+        .iter()
+        .map(|c| text::render_caption(&font, &c.text, kind, w as usize, h as usize))
+        .collect::<Result<Vec<_>, _>>()?;
+    let placement = text::caption_placement(h as usize);
+    let mut cue = 0;
+    while let Some(frame) = reader.next_frame()? {
+        let ms = (frame.pts_secs * 1000.0).round().max(0.0) as u32;
+        while cue < cues.len() && cues[cue].end_ms <= ms {
+            cue += 1;
+        }
+        let pts = frame.pts_secs;
+        let mut f = to_frame(frame);
+        if cue < cues.len() && cues[cue].start_ms <= ms {
+            rendered[cue].draw_placed(&mut f, placement)?;
+        }
+        writer.write_video_frame(&to_rgb(f, pts))?;
+    }
+    if let Some(a) = audio {
+        writer.write_audio(&a.samples)?;
+    }
+    writer.finish()?;
+    Ok(path)
+}
+
+/// Render settings shared by `render-scene` and `compose`.
+struct Format {
+    width: u32,
+    height: u32,
+    fps: u32,
+    keyframe_fps: u32,
+}
+
+impl Format {
+    fn from(cx: &OpCx) -> Result<Self> {
+        let (width, height) = match cx.inputs.get(4) {
+            Some(super::Input::Text(size)) => size
+                .split_once('x')
+                .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
+                .with_context(|| {
+                    format!("size must be WIDTHxHEIGHT, like 1920x1080, not `{size}`")
+                })?,
+            _ => (1920, 1080),
+        };
+        let f = Format {
+            width,
+            height,
+            fps: cx.param("fps", 24)?,
+            keyframe_fps: cx.param("keyframe-fps", 8)?,
+        };
+        if f.width % 2 != 0 || f.height % 2 != 0 || f.width < 64 || f.height < 64 {
+            bail!(
+                "width and height must be even and at least 64, not {}x{}",
+                f.width,
+                f.height
+            );
+        }
+        if !(1..=120).contains(&f.fps) || f.keyframe_fps == 0 || f.fps % f.keyframe_fps != 0 {
+            bail!(
+                "fps ({}) must be a multiple of keyframe-fps ({})",
+                f.fps,
+                f.keyframe_fps
+            );
+        }
+        Ok(f)
+    }
+
+    /// The first frame of the scene starting at `ms`: boundaries are rounded
+    /// once, on the whole timeline, so scene lengths add up exactly.
+    fn frame_at(&self, ms: u32) -> u64 {
+        (u64::from(ms) * u64::from(self.fps) + 500) / 1000
+    }
+}
+
+fn camera(m: wit::CameraMove) -> CameraMove {
+    match m {
+        wit::CameraMove::Locked => CameraMove::Locked,
+        wit::CameraMove::PushIn => CameraMove::PushIn,
+        wit::CameraMove::PullOut => CameraMove::PullOut,
+        wit::CameraMove::PanLeft => CameraMove::PanLeft,
+        wit::CameraMove::PanRight => CameraMove::PanRight,
+        wit::CameraMove::TiltUp => CameraMove::TiltUp,
+        wit::CameraMove::Handheld => CameraMove::Handheld,
+        wit::CameraMove::Orbit => CameraMove::Orbit,
+    }
+}
+
+fn shot(s: wit::ShotSize) -> ShotSize {
+    match s {
+        wit::ShotSize::ExtremeWide => ShotSize::ExtremeWide,
+        wit::ShotSize::Wide => ShotSize::Wide,
+        wit::ShotSize::Medium => ShotSize::Medium,
+        wit::ShotSize::CloseUp => ShotSize::CloseUp,
+        wit::ShotSize::ExtremeCloseUp => ShotSize::ExtremeCloseUp,
+    }
+}
+
+fn transition(t: wit::Transition) -> Transition {
+    match t {
+        wit::Transition::Cut => Transition::Cut,
+        wit::Transition::Crossfade => Transition::Crossfade,
+        wit::Transition::DipToBlack => Transition::DipToBlack,
+        wit::Transition::WhipPan => Transition::WhipPan,
+        wit::Transition::Wipe => Transition::Wipe,
+    }
+}
+
+fn rgb8(c: &wit::Rgb) -> [u8; 3] {
+    let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    [q(c.r), q(c.g), q(c.b)]
+}
+
+/// The still a scene's camera moves over: the product on a backdrop of the
+/// palette, larger than the frame so close shots stay sharp.
+fn canvas(product: &Image, palette: &[[u8; 3]], width: u32, height: u32) -> Result<Image> {
+    let (w, h) = ((width as usize * 5) / 4, (height as usize * 5) / 4);
+    Ok(scene::product_plate(product, palette, w, h, 0.62)?)
+}
+
+pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let (i, directed): (usize, DirectedScene) = cx.item()?;
+    let script: ScriptPlan = cx.json(0)?;
+    let luts = cx.files(1)?;
+    let product = Image::load(cx.file(2)?).context("reading the product image")?;
+    let logo = cx
+        .optional_file(3)?
+        .map(|p| Image::load(p).context("reading the logo"))
+        .transpose()?;
+    let format = Format::from(cx)?;
+    let scene = script
+        .scenes
+        .iter()
+        .find(|s| s.index == directed.scene_index)
+        .with_context(|| format!("no scene {} in the script", directed.scene_index))?;
+    let lut_path = luts
+        .get(i)
+        .with_context(|| format!("no LUT for scene {i}"))?;
+    let lut = CubeLut::read(lut_path)?;
+
+    let mut palette: Vec<[u8; 3]> = directed.grade.palette.iter().map(rgb8).collect();
+    if palette.is_empty() {
+        palette = vec![[22, 26, 38], [64, 74, 112]];
+    }
+    let source = canvas(&product, &palette, format.width, format.height)?;
+    let shot = Shot::new(camera(directed.camera_move), shot(directed.shot_size));
+
+    let first = format.frame_at(scene.start_ms);
+    let frames = (format.frame_at(scene.start_ms + scene.duration_ms) - first).max(1) as usize;
+    let step = (format.fps / format.keyframe_fps) as usize;
+    // Pacing speeds the camera up or slows it down; the timing stays.
+    let pacing = directed.pacing.clamp(0.25, 4.0);
+    let t_of = |frame: usize| {
+        let t = frame as f32 / (frames.max(2) - 1) as f32;
+        (t * pacing).min(1.0)
+    };
+    let key = |k: usize| {
+        scene::ken_burns(
+            &source,
+            format.width as usize,
+            format.height as usize,
+            shot,
+            t_of(k * step),
+        )
+    };
+
+    let title = (!scene.on_screen_text.trim().is_empty())
+        .then(|| {
+            let font = Font::system_bold()?;
+            let mut style = TextStyle::new(format.height as f32 * 0.07);
+            style.outline = Some(Outline {
+                width_px: format.height as f32 * 0.005,
+                color: [0, 0, 0],
+            });
+            style.max_width_px = Some(format.width as f32 * 0.8);
+            Ok::<_, anyhow::Error>(text::layout(&font, &scene.on_screen_text, &style)?.render())
+        })
+        .transpose()?;
+    let title_at = Placement::Bottom {
+        margin_px: format.height as f32 * 0.1,
+    };
+
+    let path = dir.join("scene.mp4");
+    let mut writer = Mp4Writer::create(
+        &path,
+        format.width,
+        format.height,
+        f64::from(format.fps),
+        None,
+    )?;
+    let params = interpolate::Params::default();
+    let mut a = key(0)?;
+    let mut written = 0usize;
+    let mut k = 0usize;
+    while written < frames {
+        let b = key(k + 1)?;
+        let pair = FlowPair::estimate(&a, &b, &params)?;
+        for j in 0..step {
+            if written >= frames {
+                break;
+            }
+            let mut f = if j == 0 {
+                a.clone()
+            } else {
+                pair.render(&a, &b, j as f32 / step as f32)?
+            };
+            lut.apply_rgb8(&mut f.data)?;
+            if let Some(title) = &title {
+                title.draw_placed(&mut f, title_at)?;
+            }
+            if let Some(logo) = &logo {
+                scene::overlay_corner(&mut f, logo, Corner::TopRight, 0.09, 0.04, 0.9)?;
+            }
+            writer.write_video_frame(&to_rgb(f, written as f64 / f64::from(format.fps)))?;
+            written += 1;
+        }
+        a = b;
+        k += 1;
+    }
+    writer.finish()?;
+    Ok(path)
+}
+
+pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let scenes = cx.files(0)?;
+    let directions: Vec<DirectedScene> = cx
+        .files(1)?
+        .iter()
+        .map(|p| read_json(p))
+        .collect::<Result<_>>()?;
+    let soundtrack = wav::read_wav(cx.file(2)?)?;
+    if scenes.is_empty() || scenes.len() != directions.len() {
+        bail!(
+            "{} scene videos for {} directions",
+            scenes.len(),
+            directions.len()
+        );
+    }
+    let first = media::probe(scenes[0])?;
+    let v = first.video().context("a scene video has no video stream")?;
+    let (w, h, fps) = (v.width, v.height, v.fps);
+    let path = dir.join("ad.mp4");
+    let mut writer = Mp4Writer::create(
+        &path,
+        w,
+        h,
+        fps,
+        Some((soundtrack.sample_rate, soundtrack.channels)),
+    )?;
+    let ch = usize::from(soundtrack.channels);
+    let mut audio_at = 0usize;
+    let mut out_frames = 0usize;
+    // Writes a frame, then the audio up to its end, so the file interleaves.
+    let mut emit = |writer: &mut Mp4Writer, f: Frame| -> Result<()> {
+        writer.write_video_frame(&to_rgb(f, out_frames as f64 / fps))?;
+        out_frames += 1;
+        let until = ((out_frames as f64 / fps * f64::from(soundtrack.sample_rate)) as usize * ch)
+            .min(soundtrack.samples.len());
+        if until > audio_at {
+            writer.write_audio(&soundtrack.samples[audio_at..until])?;
+            audio_at = until;
+        }
+        Ok(())
+    };
+
+    // A transition spans the cut: the outgoing scene's last frames blend
+    // toward the incoming scene's first frame, then the outgoing scene's
+    // last frame toward the incoming scene's frames, so every scene keeps its
+    // length on the timeline.
+    let mut tail: VecDeque<Frame> = VecDeque::new();
+    // (kind, half length in frames, the outgoing scene's held last frames)
+    let mut incoming: Option<(Transition, usize, Vec<Frame>)> = None;
+    for (s, scene_path) in scenes.iter().enumerate() {
+        let d = &directions[s];
+        let half = if s + 1 < scenes.len() && d.transition != wit::Transition::Cut {
+            (f64::from(d.transition_ms) / 1000.0 * fps / 2.0).round() as usize
+        } else {
+            0
+        };
+        let mut reader = VideoReader::open(scene_path)?;
+        let mut k = 0usize;
+        while let Some(frame) = reader.next_frame()? {
+            let f = to_frame(frame);
+            if f.width != w as usize || f.height != h as usize {
+                bail!(
+                    "scene {s} is {}x{}, the piece is {w}x{h}",
+                    f.width,
+                    f.height
+                );
+            }
+            match &incoming {
+                Some((kind, in_half, held)) if k < *in_half => {
+                    let span = (2 * in_half) as f32;
+                    if k == 0 {
+                        for (n, from) in held.iter().enumerate() {
+                            let t = (n as f32 + 0.5) / span;
+                            emit(&mut writer, scene::transition(from, &f, *kind, t)?)?;
+                        }
+                    }
+                    let from = held.last().expect("a transition holds frames");
+                    let t = (*in_half + k) as f32 / span + 0.5 / span;
+                    emit(&mut writer, scene::transition(from, &f, *kind, t)?)?;
+                }
+                _ => {
+                    tail.push_back(f);
+                    while tail.len() > half {
+                        if let Some(out) = tail.pop_front() {
+                            emit(&mut writer, out)?;
+                        }
+                    }
+                }
+            }
+            k += 1;
+        }
+        incoming = None;
+        if half > 0 && !tail.is_empty() {
+            let held: Vec<Frame> = tail.drain(..).collect();
+            incoming = Some((transition(d.transition), held.len(), held));
+        }
+    }
+    if let Some((_, _, held)) = incoming {
+        for f in held {
+            emit(&mut writer, f)?;
+        }
+    }
+    for f in tail.drain(..) {
+        emit(&mut writer, f)?;
+    }
+    if audio_at < soundtrack.samples.len() {
+        writer.write_audio(&soundtrack.samples[audio_at..])?;
+    }
+    writer.finish()?;
+    Ok(path)
+}
