@@ -523,6 +523,21 @@ pub fn ken_burns(
     t: f32,
 ) -> Result<Frame, SceneError> {
     check_size("output", out_w, out_h)?;
+    let mut frame = Frame {
+        width: out_w,
+        height: out_h,
+        data: vec![0u8; out_w * out_h * 3],
+    };
+    ken_burns_into(src, shot, t, &mut frame)?;
+    Ok(frame)
+}
+
+/// [`ken_burns`] into an existing frame (its size is the output size), so a
+/// scene's frames can reuse one buffer.
+pub fn ken_burns_into(src: &Image, shot: Shot, t: f32, out: &mut Frame) -> Result<(), SceneError> {
+    out.validate()?;
+    let (out_w, out_h) = (out.width, out.height);
+    check_size("output", out_w, out_h)?;
     param("t", t, (0.0..=1.0).contains(&t), "0..=1")?;
     let win = window(
         src.width() as f32,
@@ -542,22 +557,23 @@ pub fn ken_burns(
     let ox = 0.5 - out_w as f32 / 2.0;
     let oy0 = 0.5 - out_h as f32 / 2.0;
     let (cx, cy) = (win.cx * k, win.cy * k);
-    let mut data = vec![0u8; out_w * out_h * 3];
-    data.par_chunks_mut(out_w * 3)
+    let axis_aligned = win.angle == 0.0;
+    out.data
+        .par_chunks_mut(out_w * 3)
         .enumerate()
-        .for_each(|(y, row)| {
+        .for_each_init(Vec::new, |tmp, (y, row)| {
             let oy = y as f32 + oy0;
             // Pixel-centre convention: continuous position p samples around
             // index p - 0.5.
             let u = cx + ox * du_dx + oy * du_dy - 0.5;
             let v = cy + ox * dv_dx + oy * dv_dy - 0.5;
-            sample_row_rgb(level, u, v, du_dx, dv_dx, row);
+            if axis_aligned {
+                sample_row_axis(level, u, v, du_dx, row, tmp);
+            } else {
+                sample_row_rgb(level, u, v, du_dx, dv_dx, row);
+            }
         });
-    Ok(Frame {
-        width: out_w,
-        height: out_h,
-        data,
-    })
+    Ok(())
 }
 
 const FIX: f32 = 65536.0;
@@ -576,6 +592,51 @@ fn bilerp(p00: u32, p01: u32, p10: u32, p11: u32, fx: u32, fy: u32) -> u32 {
         rb | ga << 8
     };
     lerp2(lerp2(p00, p01, fx), lerp2(p10, p11, fx), fy)
+}
+
+/// [`sample_row_rgb`] for a row that runs along the source's rows (no
+/// rotation): the two source rows are first blended vertically over the span
+/// the row covers (contiguous, so it vectorises), then each output pixel
+/// needs only two taps of that blend.
+fn sample_row_axis(level: &Level, u: f32, v: f32, du: f32, row: &mut [u8], tmp: &mut Vec<u32>) {
+    const MASK: u32 = 0x00FF_00FF;
+    const ROUND: u32 = 0x0080_0080;
+    let (w, h) = (level.width as i32, level.height as i32);
+    let max_u = (w - 1) << 16;
+    let cv = ((v * FIX) as i32).clamp(0, (h - 1) << 16);
+    let iy = (cv >> 16) as usize;
+    let fy = ((cv >> 8) & 0xFF) as u32;
+    let y1 = (iy + 1).min(level.height - 1);
+    let n = row.len() / 3;
+    let u0 = (u * FIX) as i32;
+    let duf = (du * FIX) as i32;
+    let first = (u0.clamp(0, max_u) >> 16) as usize;
+    let last_u = i64::from(u0) + i64::from(duf) * (n as i64 - 1);
+    let last = ((last_u.clamp(0, i64::from(max_u)) >> 16) as usize + 1).min(level.width - 1);
+    let r0 = &level.px[iy * level.width + first..=iy * level.width + last];
+    let r1 = &level.px[y1 * level.width + first..=y1 * level.width + last];
+    tmp.clear();
+    tmp.extend(r0.iter().zip(r1).map(|(&a, &b)| {
+        let rb = ((a & MASK) * (256 - fy) + (b & MASK) * fy + ROUND) >> 8 & MASK;
+        let ga = (((a >> 8) & MASK) * (256 - fy) + ((b >> 8) & MASK) * fy + ROUND) >> 8 & MASK;
+        rb | ga << 8
+    }));
+    let span = tmp.len() as i32 - 1;
+    let mut uf = u0;
+    for out in row.chunks_exact_mut(3) {
+        let cu = uf.clamp(0, max_u);
+        let ix = (cu >> 16) - first as i32;
+        let fx = ((cu >> 8) & 0xFF) as u32;
+        let i0 = ix.clamp(0, span) as usize;
+        let i1 = (ix + 1).clamp(0, span) as usize;
+        let (a, b) = (tmp[i0], tmp[i1]);
+        let rb = ((a & MASK) * (256 - fx) + (b & MASK) * fx + ROUND) >> 8 & MASK;
+        let ga = (((a >> 8) & MASK) * (256 - fx) + ((b >> 8) & MASK) * fx + ROUND) >> 8 & MASK;
+        out[0] = rb as u8;
+        out[1] = ga as u8;
+        out[2] = (rb >> 16) as u8;
+        uf += duf;
+    }
 }
 
 /// Samples one output row along `(u, v) + x * (du, dv)` (level pixel

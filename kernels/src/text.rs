@@ -653,45 +653,46 @@ impl TextLayout {
 /// anti-aliased: the outline mask.
 fn dilate(cov: &[u8], w: usize, h: usize, r: f32) -> Vec<u8> {
     let reach = r.ceil() as i32 + 1;
-    // (dx, dy, weight/255) for every offset the disc touches.
-    let mut taps: Vec<(i32, i32, u16)> = Vec::new();
-    for dy in -reach..=reach {
-        for dx in -reach..=reach {
-            let d = ((dx * dx + dy * dy) as f32).sqrt();
-            let weight = (r + 0.5 - d).clamp(0.0, 1.0);
-            if weight > 0.0 {
-                taps.push((dx, dy, (weight * 255.0).round() as u16));
-            }
-        }
-    }
+    // For every row offset of the disc, its column offsets and weights
+    // (0..=256, 256 inside the disc, less on the rim).
+    let taps: Vec<(i32, Vec<(i32, u16)>)> = (-reach..=reach)
+        .map(|dy| {
+            let row = (-reach..=reach)
+                .filter_map(|dx| {
+                    let d = ((dx * dx + dy * dy) as f32).sqrt();
+                    let weight = (r + 0.5 - d).clamp(0.0, 1.0);
+                    (weight > 0.0).then(|| (dx, (weight * 256.0).round() as u16))
+                })
+                .collect();
+            (dy, row)
+        })
+        .collect();
+    let empty: Vec<bool> = cov
+        .chunks(w.max(1))
+        .map(|r| r.iter().all(|&c| c == 0))
+        .collect();
     let mut out = vec![0u8; w * h];
     out.par_chunks_mut(w.max(1))
         .enumerate()
         .for_each(|(y, row)| {
-            for dy in -reach..=reach {
+            for (dy, row_taps) in &taps {
                 let sy = y as i32 + dy;
-                if sy < 0 || sy >= h as i32 {
+                // Most rows of a caption box around the glyphs are empty.
+                if sy < 0 || sy >= h as i32 || empty[sy as usize] {
                     continue;
                 }
                 let src = &cov[sy as usize * w..(sy as usize + 1) * w];
-                // Skip empty source rows: most of a caption box is space.
-                if src.iter().all(|&c| c == 0) {
-                    continue;
-                }
-                for &(dx, _, weight) in taps.iter().filter(|t| t.1 == dy) {
+                for &(dx, weight) in row_taps {
                     let (lo, hi) = if dx >= 0 {
                         (0usize, w.saturating_sub(dx as usize))
                     } else {
-                        ((-dx) as usize, w)
+                        (((-dx) as usize).min(w), w)
                     };
-                    for x in lo..hi {
-                        let c = src[(x as i32 + dx) as usize];
-                        if c != 0 {
-                            let v = ((u16::from(c) * weight + 127) / 255) as u8;
-                            if v > row[x] {
-                                row[x] = v;
-                            }
-                        }
+                    let shifted = &src[(lo as i32 + dx) as usize..(hi as i32 + dx) as usize];
+                    // Branch-free so it vectorises; a weight of 256 is exact.
+                    for (o, &c) in row[lo..hi].iter_mut().zip(shifted) {
+                        let v = ((u16::from(c) * weight + 128) >> 8) as u8;
+                        *o = (*o).max(v);
                     }
                 }
             }
@@ -787,6 +788,18 @@ impl RenderedText {
                 r.translate(x - self.bounds.x, y - self.bounds.y),
             )
         });
+        // Most of a box has no glyph on it: there the result depends only on
+        // the level underneath, so it is one table lookup per channel.
+        let box_only: Option<[[u8; 256]; 3]> = box_.map(|(bc, op, _)| {
+            let mut table = [[0u8; 256]; 3];
+            for (k, t) in table.iter_mut().enumerate() {
+                for (v, out) in t.iter_mut().enumerate() {
+                    let l = to_lin[v] + (bc[k] - to_lin[v]) * op;
+                    *out = to_srgb[(l * LIN_MAX as f32 + 0.5) as usize];
+                }
+            }
+            table
+        });
         let mask_w = self.bounds.width as usize;
         let stride = frame.width * 3;
         let (cx0, cx1) = (clip.x as usize, clip.x as usize + clip.width as usize);
@@ -810,6 +823,15 @@ impl RenderedText {
                         continue;
                     }
                     let px = &mut row[fx * 3..fx * 3 + 3];
+                    if let Some(table) = &box_only
+                        && out_a == 0
+                        && fill_a == 0
+                    {
+                        for (k, v) in px.iter_mut().enumerate() {
+                            *v = table[k][*v as usize];
+                        }
+                        continue;
+                    }
                     let mut c = [0.0f32; 3];
                     for k in 0..3 {
                         c[k] = to_lin[px[k] as usize];
