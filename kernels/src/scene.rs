@@ -1409,6 +1409,20 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_assets_load_with_alpha() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/assets");
+        for (name, size) in [("product.png", (600, 1000)), ("logo.png", (460, 120))] {
+            let img = Image::load(dir.join(name)).unwrap();
+            assert_eq!((img.width(), img.height()), size, "{name}");
+            assert!(!img.is_opaque(), "{name} should have transparency");
+            // Transparent corners, opaque middle of the mark.
+            assert_eq!(img.premultiplied(0, 0).unwrap()[3], 0, "{name}");
+        }
+        let product = Image::load(dir.join("product.png")).unwrap();
+        assert_eq!(product.premultiplied(300, 700).unwrap()[3], 255);
+    }
+
+    #[test]
     fn bad_parameters_are_errors() {
         let src = coords_image(64, 36);
         assert!(matches!(
