@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use kino_registry::{
-    InstalledVersion, Manifest, Package, SignaturePolicy, Store, VerifyingKey, signing,
+    InstalledVersion, Manifest, Origin, Package, SignaturePolicy, Store, VerifyingKey, signing,
 };
 
-use crate::runtime::{Limits, PACKAGE_VERSION, Plugin, Runtime, World};
+use crate::runtime::{Grant, Limits, PACKAGE_VERSION, Plugin, Runtime, World};
 
 /// The limits a manifest asks for, as the runtime applies them.
 pub fn runtime_limits(manifest: &Manifest) -> Limits {
@@ -44,15 +44,29 @@ pub fn runtime_world(manifest: &Manifest) -> Result<World, String> {
 
 /// The host's checks on a package before the registry records it: the world
 /// is one this host runs, and the component compiles, imports only what the
-/// host provides and exports the declared world. Compiling also fills the
-/// compiled-component cache, so the first call after install loads fast.
+/// host provides and exports the declared world. `wasi:http` counts as
+/// provided only when the manifest requests outbound hosts (whether the
+/// operator grants them is decided later, per plugin). Compiling also fills
+/// the compiled-component cache, so the first call after install loads fast.
 pub fn check_component(runtime: &Runtime, manifest: &Manifest, wasm: &[u8]) -> Result<(), String> {
     let world = runtime_world(manifest)?;
     let id = format!("{}@{}", manifest.name(), manifest.version());
+    let requested = Grant::all_requested(manifest.outbound_hosts());
     runtime
-        .load(&id, wasm, world, runtime_limits(manifest))
+        .load_granted(&id, wasm, world, runtime_limits(manifest), requested)
         .map(drop)
-        .map_err(|e| e.to_string())
+        .map_err(|e| match e {
+            crate::runtime::LoadError::UnknownImport { reason, .. }
+                if manifest.outbound_hosts().is_empty() && reason.starts_with("wasi:http/") =>
+            {
+                let import = reason.split(": ").next().unwrap_or("wasi:http");
+                format!(
+                    "{id}: imports {import}, but its manifest requests no outbound hosts; \
+                     list the origins it calls in [capabilities] outbound-hosts"
+                )
+            }
+            other => other.to_string(),
+        })
 }
 
 /// Reads trusted public keys (`kino-ed25519-public:...` files).
@@ -86,11 +100,25 @@ pub fn install(
         .with_context(|| format!("installing {}", path.display()))
 }
 
-/// Loads the newest installed version matching `requirement` (`name@^1.2`).
+/// Loads the newest installed version matching `requirement` (`name@^1.2`),
+/// with no outbound HTTP.
 pub fn load_installed(
     runtime: &Runtime,
     registry: &Store,
     requirement: &str,
+) -> Result<(InstalledVersion, Plugin)> {
+    load_installed_granted(runtime, registry, requirement, &[])
+}
+
+/// [`load_installed`], granting the plugin outbound HTTP to `granted`, which
+/// must be a subset of the origins its manifest requests (the operator's
+/// per-plugin grant; narrow it per tenant with
+/// [`CallCtx::with_outbound`](crate::runtime::CallCtx::with_outbound)).
+pub fn load_installed_granted(
+    runtime: &Runtime,
+    registry: &Store,
+    requirement: &str,
+    granted: &[Origin],
 ) -> Result<(InstalledVersion, Plugin)> {
     let installed = registry
         .resolve(requirement)
@@ -99,7 +127,9 @@ pub fn load_installed(
     let wasm = registry.get(&installed.component)?;
     let world = runtime_world(&manifest).map_err(anyhow::Error::msg)?;
     let id = format!("{}@{}", installed.name, installed.version);
-    let plugin = runtime.load(&id, &wasm, world, runtime_limits(&manifest))?;
+    let grant = Grant::new(manifest.outbound_hosts(), granted.iter().cloned())
+        .with_context(|| format!("granting {id} outbound hosts"))?;
+    let plugin = runtime.load_granted(&id, &wasm, world, runtime_limits(&manifest), grant)?;
     Ok((installed, plugin))
 }
 

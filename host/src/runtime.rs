@@ -16,10 +16,15 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! A plugin that calls HTTP APIs is loaded with [`Runtime::load_granted`] and
+//! a [`Grant`] of the origins the operator lets it reach; see [`http`] for
+//! what every outbound request is checked against.
 
 mod bindings;
 mod cache;
 mod ctx;
+pub mod http;
 mod limits;
 mod log;
 mod payload;
@@ -39,6 +44,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub use bindings::{host::LogLevel, types};
 pub use cache::{CacheOutcome, ComponentCache, sha256_hex};
 pub use ctx::{CallCtx, StageCtx};
+pub use http::{Grant, HttpLimits, InvalidCredential, NotRequested};
 pub use limits::Limits;
 pub use log::{LogLine, LogSink, LogSource, MemorySink, TracingSink};
 pub use trap::Trap;
@@ -47,6 +53,7 @@ pub use worlds::{
     WrongWorld,
 };
 
+use http::{HttpShared, Outbound};
 use payload::Payload;
 use ticker::Ticker;
 use trap::DeadlineExceeded;
@@ -55,7 +62,8 @@ use worlds::Pre;
 /// How the runtime's engine is set up.
 ///
 /// Defaults: no disk cache, 128 concurrent instances, 1 GiB largest plugin
-/// memory, a 1 ms epoch tick.
+/// memory, a 1 ms epoch tick, no private addresses reachable over outbound
+/// HTTP, and [`HttpLimits::default`].
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Where compiled components are cached; `None` compiles on every load.
@@ -66,6 +74,13 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: usize,
     /// How often the deadline clock ticks; deadlines are checked at this granularity.
     pub epoch_tick: Duration,
+    /// Non-public `host:port` pairs (`"127.0.0.1:8080"`, `"llm.internal:443"`)
+    /// that granted plugins may reach anyway; every other private, loopback
+    /// or link-local address is refused after DNS resolution. The host part
+    /// is compared with the request's host name and with each resolved address.
+    pub allow_private: Vec<String>,
+    /// How outbound HTTP is bounded in time and size.
+    pub http: HttpLimits,
 }
 
 impl Default for RuntimeConfig {
@@ -75,6 +90,8 @@ impl Default for RuntimeConfig {
             max_instances: 128,
             max_memory_bytes: 1 << 30,
             epoch_tick: Duration::from_millis(1),
+            allow_private: Vec::new(),
+            http: HttpLimits::default(),
         }
     }
 }
@@ -90,7 +107,8 @@ pub enum LoadError {
         /// What the compiler said.
         reason: String,
     },
-    /// The component imports something the host does not provide.
+    /// The component imports something the host does not provide to it
+    /// (`wasi:http` is provided only to plugins granted outbound hosts).
     #[error("{plugin}: imports something the host does not provide: {reason}")]
     UnknownImport {
         /// The plugin.
@@ -131,13 +149,16 @@ pub enum LoadError {
 struct Shared {
     engine: Engine,
     linker: Linker<StageCtx>,
+    /// `linker` plus `wasi:http`, for plugins granted outbound hosts.
+    http_linker: Linker<StageCtx>,
+    http: Arc<HttpShared>,
     cache: Option<ComponentCache>,
     config: RuntimeConfig,
     _ticker: Ticker,
 }
 
-/// The plugin runtime: one engine, one linker, a compiled-component cache and
-/// the deadline clock. Cheap to clone; safe to use from many tasks at once.
+/// The plugin runtime: one engine, its linkers (with and without `wasi:http`),
+/// a compiled-component cache and the deadline clock. Cheap to clone; safe to use from many tasks at once.
 #[derive(Clone)]
 pub struct Runtime {
     shared: Arc<Shared>,
@@ -186,6 +207,11 @@ impl Runtime {
             |ctx| ctx,
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let mut http_linker = linker.clone();
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let http = HttpShared::new(config.http.clone(), &config.allow_private)
+            .context("outbound http settings")?;
 
         let cache = config
             .cache_dir
@@ -198,6 +224,8 @@ impl Runtime {
             shared: Arc::new(Shared {
                 engine,
                 linker,
+                http_linker,
+                http: Arc::new(http),
                 cache,
                 config,
                 _ticker: ticker,
@@ -221,13 +249,28 @@ impl Runtime {
     }
 
     /// Loads a plugin that implements `world`, checking its imports and exports,
-    /// and prepares it for fast instantiation.
+    /// and prepares it for fast instantiation. The plugin gets no outbound
+    /// HTTP: one that imports `wasi:http` is refused (see [`Runtime::load_granted`]).
     pub fn load(
         &self,
         id: &str,
         wasm: &[u8],
         world: World,
         limits: Limits,
+    ) -> Result<Plugin, LoadError> {
+        self.load_granted(id, wasm, world, limits, Grant::none())
+    }
+
+    /// [`Runtime::load`], with outbound HTTP to the origins of `grant`:
+    /// `wasi:http` is linked when `grant` is not empty, and each request is
+    /// checked against it (narrowed per call by [`CallCtx::with_outbound`]).
+    pub fn load_granted(
+        &self,
+        id: &str,
+        wasm: &[u8],
+        world: World,
+        limits: Limits,
+        grant: Grant,
     ) -> Result<Plugin, LoadError> {
         let plugin = id.to_owned();
         if limits.memory_bytes > self.shared.config.max_memory_bytes {
@@ -257,14 +300,34 @@ impl Runtime {
                 }
             }
         })?;
-        let instance_pre = self
-            .shared
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::UnknownImport {
-                plugin: plugin.clone(),
-                reason: format!("{e:#}"),
-            })?;
+        let linker = if grant.is_empty() {
+            // Name the import ourselves: the linker's own message does not
+            // say why wasi:http is missing.
+            let engine = &self.shared.engine;
+            let ty = component.component_type();
+            if let Some((import, _)) = ty
+                .imports(engine)
+                .find(|(name, _)| name.starts_with("wasi:http/"))
+            {
+                return Err(LoadError::UnknownImport {
+                    plugin,
+                    reason: format!(
+                        "{import}: wasi:http is linked only for plugins whose manifest requests \
+                         outbound hosts and whom the operator granted some"
+                    ),
+                });
+            }
+            &self.shared.linker
+        } else {
+            &self.shared.http_linker
+        };
+        let instance_pre =
+            linker
+                .instantiate_pre(&component)
+                .map_err(|e| LoadError::UnknownImport {
+                    plugin: plugin.clone(),
+                    reason: format!("{e:#}"),
+                })?;
         let pre = Pre::new(world, instance_pre).map_err(|e| LoadError::WrongExports {
             plugin: plugin.clone(),
             world,
@@ -278,6 +341,10 @@ impl Runtime {
                 pre,
                 cache,
                 engine: self.shared.engine.clone(),
+                outbound: (!grant.is_empty()).then(|| OutboundGrant {
+                    origins: grant.origins().into(),
+                    http: self.shared.http.clone(),
+                }),
             }),
         })
     }
@@ -340,6 +407,13 @@ struct PluginInner {
     pre: Pre,
     cache: CacheOutcome,
     engine: Engine,
+    outbound: Option<OutboundGrant>,
+}
+
+/// What a plugin with outbound HTTP was granted, and the runtime's bounds.
+struct OutboundGrant {
+    origins: Arc<[kino_registry::Origin]>,
+    http: Arc<HttpShared>,
 }
 
 /// A loaded plugin, ready to be called. Cheap to clone.
@@ -378,6 +452,14 @@ impl Plugin {
         &self.inner.limits
     }
 
+    /// The origins the plugin was granted; empty when it has no outbound HTTP.
+    pub fn granted(&self) -> &[kino_registry::Origin] {
+        self.inner
+            .outbound
+            .as_ref()
+            .map_or(&[], |grant| &grant.origins)
+    }
+
     /// Whether loading found the compiled component in the cache.
     pub fn cache_outcome(&self) -> CacheOutcome {
         self.inner.cache
@@ -390,12 +472,22 @@ impl Plugin {
         run: impl AsyncFnOnce(&mut Store<StageCtx>) -> wasmtime::Result<R>,
     ) -> Result<R, Trap> {
         let limits = &self.inner.limits;
-        let ctx = StageCtx::new(self.inner.id.clone(), limits, call);
+        let deadline = Instant::now() + limits.timeout;
+        let outbound = match &self.inner.outbound {
+            Some(grant) => Outbound::new(
+                grant.http.clone(),
+                grant.origins.clone(),
+                call,
+                self.inner.id.clone(),
+                deadline,
+            ),
+            None => Outbound::none(),
+        };
+        let ctx = StageCtx::new(self.inner.id.clone(), limits, call, outbound);
         let mut store = Store::new(&self.inner.engine, ctx);
         store.limiter(|ctx| &mut ctx.memory);
         // Check the wall clock at every epoch tick, and yield to the
         // executor meanwhile so a busy plugin never hogs a tokio worker.
-        let deadline = Instant::now() + limits.timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {

@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kino_registry::Origin;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{host, types};
+use super::http::{Credential, InvalidCredential, Outbound};
 use super::limits::Limits;
 use super::log::{LogLine, LogSink, LogSource, TracingSink};
 use super::stdio::BoundedPipe;
@@ -16,13 +19,30 @@ use super::stdio::BoundedPipe;
 ///
 /// A `CallCtx` is cheap to clone; build one per job (or per tenant binding)
 /// and reuse it for every call. Defaults: tenant `"local"`, no job, empty
-/// configuration, logs to `tracing`.
+/// configuration, logs to `tracing`, outbound HTTP as the plugin's grant
+/// allows (no narrowing), no credentials.
 #[derive(Clone)]
 pub struct CallCtx {
     tenant: Arc<str>,
     job: Option<Arc<str>>,
     config: Arc<HashMap<String, String>>,
     log: Arc<dyn LogSink>,
+    outbound: Option<Arc<[Origin]>>,
+    credentials: Arc<[Credential]>,
+}
+
+impl std::fmt::Debug for CallCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Config values may be tenant data and credentials are secrets:
+        // show only their keys and origins.
+        f.debug_struct("CallCtx")
+            .field("tenant", &self.tenant)
+            .field("job", &self.job)
+            .field("config_keys", &self.config.keys().collect::<Vec<_>>())
+            .field("outbound", &self.outbound)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for CallCtx {
@@ -39,6 +59,8 @@ impl CallCtx {
             job: None,
             config: Arc::default(),
             log: Arc::new(TracingSink),
+            outbound: None,
+            credentials: Arc::from([]),
         }
     }
 
@@ -66,6 +88,56 @@ impl CallCtx {
     pub fn with_log_sink(mut self, sink: Arc<dyn LogSink>) -> Self {
         self.log = sink;
         self
+    }
+
+    /// Narrows the plugin's outbound grant for these calls: a request must
+    /// match an origin of the plugin's grant *and* one of `origins`. Use it to
+    /// give a tenant less than the operator granted the plugin; it can never
+    /// give more. An empty list refuses every request.
+    pub fn with_outbound(mut self, origins: impl IntoIterator<Item = Origin>) -> Self {
+        self.outbound = Some(origins.into_iter().collect());
+        self
+    }
+
+    /// Has the host set header `header` to `value` on every request these
+    /// calls send to `origin`, replacing whatever the plugin set (for example
+    /// `authorization: Bearer sk-...` for an OpenAI-compatible endpoint).
+    ///
+    /// The plugin never sees the value: it is not in its config, it is added
+    /// after the request leaves the sandbox, and it is never logged. Fails
+    /// if `header` is not a valid header name or `value` not a valid value.
+    pub fn with_credential(
+        mut self,
+        origin: Origin,
+        header: &str,
+        value: &str,
+    ) -> Result<Self, InvalidCredential> {
+        let credential = Credential::new(origin, header, value)?;
+        let mut credentials = self.credentials.to_vec();
+        credentials.push(credential);
+        self.credentials = credentials.into();
+        Ok(self)
+    }
+
+    /// The narrowing set by [`CallCtx::with_outbound`], if any.
+    pub fn outbound(&self) -> Option<&[Origin]> {
+        self.outbound.as_deref()
+    }
+
+    pub(crate) fn credentials(&self) -> &[Credential] {
+        &self.credentials
+    }
+
+    /// Sends a line about the plugin, from the host, with this call's attribution.
+    pub(crate) fn host_log(&self, plugin: &Arc<str>, level: host::LogLevel, message: String) {
+        self.log.log(LogLine {
+            plugin: plugin.clone(),
+            tenant: self.tenant.clone(),
+            job: self.job.clone(),
+            level,
+            source: LogSource::Host,
+            message,
+        });
     }
 
     /// The tenant the call is made for.
@@ -119,6 +191,8 @@ impl ResourceLimiter for MemoryCap {
 /// The store data of one plugin invocation.
 pub struct StageCtx {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    outbound: Outbound,
     table: ResourceTable,
     pub(crate) memory: MemoryCap,
     call: CallCtx,
@@ -131,7 +205,12 @@ pub struct StageCtx {
 }
 
 impl StageCtx {
-    pub(crate) fn new(plugin: Arc<str>, limits: &Limits, call: &CallCtx) -> Self {
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        limits: &Limits,
+        call: &CallCtx,
+        outbound: Outbound,
+    ) -> Self {
         let stdout = BoundedPipe::new(limits.stdio_bytes);
         let stderr = BoundedPipe::new(limits.stdio_bytes);
         // Nothing ambient: no preopened directories, no environment, no
@@ -143,6 +222,8 @@ impl StageCtx {
             .build();
         Self {
             wasi,
+            http: WasiHttpCtx::new(),
+            outbound,
             table: ResourceTable::new(),
             memory: MemoryCap {
                 max_bytes: limits.memory_bytes,
@@ -203,6 +284,18 @@ impl WasiView for StageCtx {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+/// Only linked for plugins granted outbound hosts; every request goes
+/// through [`Outbound`]'s checks.
+impl WasiHttpView for StageCtx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
         }
     }
 }
