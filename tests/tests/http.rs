@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -22,7 +22,7 @@ use axum::routing::post;
 use kino_host::plugins;
 use kino_host::runtime::{
     CallCtx, Grant, HttpLimits, Limits, LoadError, LogSource, MemorySink, Plugin, Runtime,
-    RuntimeConfig, World,
+    RuntimeConfig, Trap, World,
     types::{PluginError, Segment, TranslatedSegment},
 };
 use kino_registry::{Manifest, Origin};
@@ -42,6 +42,8 @@ enum Mode {
     Unauthorized,
     /// 200 with a 1 MiB chunked body (no content-length).
     Huge,
+    /// 200 with a 1 MiB body and its content-length.
+    HugeDeclared,
 }
 
 /// What the mock endpoint saw.
@@ -122,6 +124,7 @@ async fn chat(
             );
             Response::new(Body::from_stream(chunks))
         }
+        Mode::HugeDeclared => vec![b' '; 1 << 20].into_response(),
     }
 }
 
@@ -154,6 +157,21 @@ async fn counting_listener() -> (SocketAddr, Arc<AtomicUsize>) {
         }
     });
     (addr, count)
+}
+
+/// A listener that accepts connections and never answers.
+async fn silent_listener() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
 }
 
 /// The reference manifest with its `outbound-hosts` replaced by `hosts`.
@@ -190,6 +208,15 @@ fn runtime_with(allow_private: &[SocketAddr], http: HttpLimits) -> Runtime {
 /// Loads the translator as an operator would: the manifest requests
 /// `requested`, the operator grants `granted`.
 fn load(runtime: &Runtime, requested: &[Origin], granted: &[Origin]) -> Plugin {
+    load_with_timeout(runtime, requested, granted, Duration::from_secs(10))
+}
+
+fn load_with_timeout(
+    runtime: &Runtime,
+    requested: &[Origin],
+    granted: &[Origin],
+    timeout: Duration,
+) -> Plugin {
     let manifest = manifest_requesting(requested);
     let grant = Grant::new(manifest.outbound_hosts(), granted.iter().cloned()).expect("a subset");
     runtime
@@ -197,7 +224,7 @@ fn load(runtime: &Runtime, requested: &[Origin], granted: &[Origin]) -> Plugin {
             &format!("{PACKAGE}@0.1.0"),
             &plugin_wasm(PACKAGE),
             World::Translator,
-            plugins::runtime_limits(&manifest).with_timeout(Duration::from_secs(10)),
+            plugins::runtime_limits(&manifest).with_timeout(timeout),
             grant,
         )
         .expect("loading the translator")
@@ -377,7 +404,7 @@ async fn an_oversized_response_is_cut_off() {
         max_response_bytes: 64 << 10,
         ..HttpLimits::default()
     };
-    let runtime = runtime_with(&[server.addr], limits);
+    let runtime = runtime_with(&[server.addr], limits.clone());
     let plugin = load(&runtime, &[server.origin()], &[server.origin()]);
     let sink = Arc::new(MemorySink::default());
     match translate(&runtime, &plugin, &call_to(&server.endpoint(), &sink)).await {
@@ -389,6 +416,73 @@ async fn an_oversized_response_is_cut_off() {
     }
     let lines = host_lines(&sink);
     assert!(lines.iter().any(|l| l.contains("cut off")), "{lines:?}");
+
+    // A body declared too large is refused before any of it is read.
+    let declared = mock(Mode::HugeDeclared).await;
+    let runtime = runtime_with(&[declared.addr], limits);
+    let plugin = load(&runtime, &[declared.origin()], &[declared.origin()]);
+    match translate(&runtime, &plugin, &call_to(&declared.endpoint(), &sink)).await {
+        Err(PluginError::Unavailable(message)) => {
+            assert!(message.contains("HttpResponseBodySize"), "{message}");
+        }
+        other => panic!("expected the reply to be refused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_silent_endpoint_times_out() {
+    let silent = silent_listener().await;
+    let origin: Origin = format!("http://{silent}").parse().expect("origin");
+    let sink = Arc::new(MemorySink::default());
+    let call = call_to(&format!("http://{silent}/v1"), &sink);
+
+    // The runtime's first-byte timeout ends the wait.
+    let limits = HttpLimits {
+        first_byte_timeout: Duration::from_millis(300),
+        ..HttpLimits::default()
+    };
+    let runtime = runtime_with(&[silent], limits);
+    let plugin = load(
+        &runtime,
+        std::slice::from_ref(&origin),
+        std::slice::from_ref(&origin),
+    );
+    let started = Instant::now();
+    match translate(&runtime, &plugin, &call).await {
+        Err(PluginError::Unavailable(message)) => {
+            assert!(message.contains("ConnectionReadTimeout"), "{message}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // With generous HTTP timeouts, the call's own deadline still ends it.
+    let runtime = runtime_with(&[silent], HttpLimits::default());
+    let deadline = Duration::from_millis(500);
+    let plugin = load_with_timeout(
+        &runtime,
+        std::slice::from_ref(&origin),
+        std::slice::from_ref(&origin),
+        deadline,
+    );
+    let started = Instant::now();
+    let outcome = runtime
+        .translator(&plugin, &call)
+        .expect("a translator")
+        .translate("en", "es", &segments())
+        .await;
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            &outcome,
+            Err(Trap::Deadline { .. }) | Ok(Err(PluginError::Unavailable(_)))
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        elapsed < deadline + Duration::from_secs(1),
+        "took {elapsed:?}"
+    );
 }
 
 #[tokio::test]

@@ -411,15 +411,20 @@ impl CallState {
         let between_bytes_timeout =
             pick(options.between_bytes_timeout, limits.between_bytes_timeout);
 
+        // Resolving, connecting and the TLS handshake share one timeout.
         let connect = async {
             let addrs = self.resolve(&target).await?;
-            tokio::time::timeout(connect_timeout, self.connect(&target, &addrs))
-                .await
-                .map_err(|_| HttpError::ConnectionTimeout)?
+            self.connect(&target, &addrs).await
         };
-        let stream = match tokio::time::timeout_at(deadline, connect).await {
+        let connect_deadline = deadline.min(tokio::time::Instant::now() + connect_timeout);
+        let stream = match tokio::time::timeout_at(connect_deadline, connect).await {
             Ok(stream) => stream?,
-            Err(_) => return Err(HttpError::ConnectionTimeout),
+            Err(_) => {
+                self.warn(format!(
+                    "outbound request to {target}: no connection in time"
+                ));
+                return Err(HttpError::ConnectionTimeout);
+            }
         };
 
         // Origin-form request line; the host header from the checked target.
