@@ -289,7 +289,7 @@ impl WasiView for StageCtx {
 }
 
 /// Only linked for plugins granted outbound hosts; every request goes
-/// through [`Outbound`]'s checks.
+/// through the checks of [`super::http`].
 impl WasiHttpView for StageCtx {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         WasiHttpCtxView {

@@ -1,7 +1,7 @@
 //! Outbound HTTP (`wasi:http`) for plugins the operator granted hosts.
 //!
 //! `wasi:http` is linked only into plugins loaded with a non-empty [`Grant`].
-//! Every request a plugin sends then goes through [`Outbound`], which
+//! Every request a plugin sends then goes through the host's send hook, which
 //!
 //! 1. checks scheme, host and port against the plugin's grant, narrowed by
 //!    the call's [`CallCtx::with_outbound`](super::CallCtx::with_outbound);

@@ -48,7 +48,8 @@ const LANGUAGES: [&str; 14] = [
     "ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "nl", "pl", "pt", "tr", "zh",
 ];
 
-/// Every ordered pair of [`LANGUAGES`].
+/// Every ordered pair of the languages this plugin vouches for: ar, de, en,
+/// es, fr, hi, it, ja, ko, nl, pl, pt, tr, zh.
 pub fn supported_pairs() -> Vec<LanguagePair> {
     LANGUAGES
         .iter()
