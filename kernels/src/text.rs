@@ -500,7 +500,9 @@ pub fn layout(font: &Font, text: &str, style: &TextStyle) -> Result<TextLayout, 
         let grow = o.width_px.ceil() as i32 + 1;
         bounds = grow_rect(bounds, grow);
     }
-    let box_rect = style.background.map(|b| {
+    // Blank text draws nothing, not an empty box.
+    let blank = lines.iter().all(|l| l.text.trim().is_empty());
+    let box_rect = style.background.filter(|_| !blank).map(|b| {
         let pad = b.padding_px;
         PixelRect::covering(x0 - pad, y0.min(0.0) - pad, x1 + pad, y1.max(height) + pad)
     });
@@ -1283,6 +1285,20 @@ mod tests {
         assert!((got - expect).abs() < 0.01, "{} vs {expect}", got);
         for (x, y) in changed(&blank, &f) {
             assert!(rect.contains(x, y));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn blank_text_draws_nothing() -> Result<(), TextError> {
+        let font = font();
+        let blank = frame(320, 180, 77);
+        for text in ["", "   ", "\n"] {
+            for kind in [CaptionKind::Boxed, CaptionKind::Outlined] {
+                let mut f = blank.clone();
+                draw_caption(&mut f, &font, text, kind)?;
+                assert_eq!(f, blank, "{text:?} {kind:?}");
+            }
         }
         Ok(())
     }
