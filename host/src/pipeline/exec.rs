@@ -588,22 +588,32 @@ fn describe(decision: &Decision) -> String {
     }
 }
 
-/// The elements a fanned-out stage runs over.
+/// The elements a fanned-out stage runs over: the JSON array a stage
+/// produced (or the array under `field`), or, over a fanned-out stage, each
+/// of its JSON outputs.
 fn each_items(stage: &str, source: &StageOut, field: Option<&str>) -> Result<Vec<Value>> {
-    let StageOut::One(artifact) = source else {
-        bail!("stage `{stage}`: `each` must name a stage with one output");
+    let read = |artifact: &ArtifactRef| -> Result<Value> {
+        let text = std::fs::read(&artifact.path)
+            .with_context(|| format!("stage `{stage}`: reading {}", artifact.path.display()))?;
+        serde_json::from_slice(&text)
+            .with_context(|| format!("stage `{stage}`: `each` needs JSON outputs"))
     };
-    let text = std::fs::read(&artifact.path)
-        .with_context(|| format!("stage `{stage}`: reading {}", artifact.path.display()))?;
-    let value: Value = serde_json::from_slice(&text)
-        .with_context(|| format!("stage `{stage}`: `each` needs a JSON output"))?;
-    let list = match field {
-        Some(f) => value.get(f).cloned().unwrap_or(Value::Null),
-        None => value,
-    };
-    match list {
-        Value::Array(items) => Ok(items),
-        _ => bail!("stage `{stage}`: `each` needs a JSON array"),
+    match (source, field) {
+        (StageOut::Many(all), None) => all.iter().map(read).collect(),
+        (StageOut::Many(_), Some(f)) => {
+            bail!("stage `{stage}`: `each` over a fanned-out stage cannot pick a field (`{f}`)")
+        }
+        (StageOut::One(artifact), field) => {
+            let value = read(artifact)?;
+            let list = match field {
+                Some(f) => value.get(f).cloned().unwrap_or(Value::Null),
+                None => value,
+            };
+            match list {
+                Value::Array(items) => Ok(items),
+                _ => bail!("stage `{stage}`: `each` needs a JSON array"),
+            }
+        }
     }
 }
 

@@ -113,14 +113,21 @@ impl Format {
             fps: cx.param("fps", 24)?,
             keyframe_fps: cx.param("keyframe-fps", 8)?,
         };
-        if f.width % 2 != 0 || f.height % 2 != 0 || f.width < 64 || f.height < 64 {
+        if !f.width.is_multiple_of(2)
+            || !f.height.is_multiple_of(2)
+            || f.width < 64
+            || f.height < 64
+        {
             bail!(
                 "width and height must be even and at least 64, not {}x{}",
                 f.width,
                 f.height
             );
         }
-        if !(1..=120).contains(&f.fps) || f.keyframe_fps == 0 || f.fps % f.keyframe_fps != 0 {
+        if !(1..=120).contains(&f.fps)
+            || f.keyframe_fps == 0
+            || !f.fps.is_multiple_of(f.keyframe_fps)
+        {
             bail!(
                 "fps ({}) must be a multiple of keyframe-fps ({})",
                 f.fps,

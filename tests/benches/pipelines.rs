@@ -1,0 +1,105 @@
+//! End-to-end pipeline benchmarks, cold (an empty artifact cache) and with
+//! per-stage times. Run with `cargo bench -p kino-tests --bench pipelines`.
+//!
+//! 1. Dub a generated 60 s 1280x720 clip with a 20-line transcript into
+//!    Spanish (goal: <= 10 s on 2 cores; a cloud-API dubbing pipeline takes
+//!    about 81 s for a one-minute video).
+//! 2. A 30 s 1080p ad creative from `examples/` (goal: <= 60 s).
+//!
+//! `KINO_BENCH_ONLY=dub` or `=ad` runs one of them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use kino_host::pipeline::local::{self, LocalHost};
+use kino_tests::{bundled_plugins, test_video, workspace_root};
+
+const LINES: &[&str] = &[
+    "Good morning, my friend.",
+    "Thank you very much.",
+    "Where is the station?",
+    "I would like a coffee, please.",
+    "The weather is very good today.",
+    "See you tomorrow at the house.",
+    "How much does it cost?",
+    "My family lives in the city.",
+    "Good night and thank you.",
+    "The train leaves at nine.",
+];
+
+fn transcript(lines: usize, every_ms: u32, speech_ms: u32) -> String {
+    let stamp = |ms: u32| {
+        format!(
+            "{:02}:{:02}:{:02},{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        )
+    };
+    let mut text = String::new();
+    for i in 0..lines {
+        let start = i as u32 * every_ms + 300;
+        let _ = writeln!(
+            text,
+            "{}\n{} --> {}\n{}\n",
+            i + 1,
+            stamp(start),
+            stamp(start + speech_ms),
+            LINES[i % LINES.len()]
+        );
+    }
+    text
+}
+
+async fn run(
+    host: &LocalHost,
+    pipeline: &str,
+    files: BTreeMap<String, PathBuf>,
+    texts: BTreeMap<String, String>,
+) {
+    let start = Instant::now();
+    let job = host
+        .executor
+        .submit_local(&host.tenant, pipeline, &files, &texts)
+        .await
+        .expect("submit");
+    let report = host.executor.run(&job).await.expect("the job completes");
+    let secs = start.elapsed().as_secs_f64();
+    println!("{pipeline}: {secs:.2} s end to end (cold cache); node time per stage:");
+    print!("{}", local::stage_times(&report));
+}
+
+fn main() {
+    let only = std::env::var("KINO_BENCH_ONLY").ok();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    let host = rt
+        .block_on(LocalHost::open(
+            &dir.path().join("data"),
+            &bundled_plugins(),
+            None,
+        ))
+        .expect("local host");
+
+    if only.as_deref() != Some("ad") {
+        let video = dir.path().join("clip.mp4");
+        test_video(&video, 60, "1280x720", true);
+        let srt = dir.path().join("clip.srt");
+        std::fs::write(&srt, transcript(20, 3000, 2600)).expect("write");
+        let files = BTreeMap::from([("video".to_owned(), video), ("transcript".to_owned(), srt)]);
+        let texts = BTreeMap::from([("language".to_owned(), "es".to_owned())]);
+        rt.block_on(run(&host, "dub", files, texts));
+    }
+    if only.as_deref() != Some("dub") {
+        let examples = workspace_root().join("examples");
+        let files = BTreeMap::from([
+            ("brief".to_owned(), examples.join("brief.toml")),
+            ("product".to_owned(), examples.join("assets/product.png")),
+            ("logo".to_owned(), examples.join("assets/logo.png")),
+        ]);
+        rt.block_on(run(&host, "ad-creative", files, BTreeMap::new()));
+    }
+}
