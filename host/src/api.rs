@@ -311,6 +311,36 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/jobs/{id}/scenes",
+        summary: "The scenes of a completed ad-creative job, in playing order, with their ids",
+        access: Access::Tenant,
+        body: None,
+        responses: &[
+            (200, "the scene plan"),
+            (404, "no such job of this tenant"),
+            (409, "not a completed ad-creative job"),
+        ],
+        handler: |_| get(tenant::job_scenes),
+    },
+    Route {
+        method: "post",
+        path: "/jobs/{id}/edits",
+        summary: "Edit scenes (text, prompt, style, order, trim, regenerate): a new job that reuses every unchanged artifact",
+        access: Access::Tenant,
+        body: Some((
+            JSON,
+            "`{\"order\": [2, 0, 1], \"scenes\": {\"1\": {\"narration\": \"...\", \"on-screen-text\": \"...\", \"visual\": \"...\", \"style\": \"noir-high-contrast\", \"trim\": [500, 3000], \"take\": 1}}}`",
+        )),
+        responses: &[
+            (201, "the new job, `pending`; the original is kept"),
+            (404, "no such job of this tenant"),
+            (409, "not a completed ad-creative job"),
+            (422, "the edits do not fit the job's scenes"),
+        ],
+        handler: |_| post(tenant::edit_job),
+    },
+    Route {
+        method: "get",
         path: "/jobs/{id}/outputs/{name}",
         summary: "Download one output of a completed job (`dubbed.mp4`, `ad.mp4`, ...)",
         access: Access::Tenant,

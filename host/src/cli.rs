@@ -32,6 +32,9 @@ enum Command {
         #[command(flatten)]
         local: LocalArgs,
     },
+    /// List or edit the scenes of a finished local ad-creative job.
+    #[command(subcommand)]
+    Scenes(ScenesCommand),
     /// Resume a local job that was interrupted (finished stages are not recomputed).
     Resume {
         /// The job's id, as `kino run` printed it.
@@ -141,6 +144,49 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ScenesCommand {
+    /// Show a job's scenes in playing order, with their ids for editing.
+    List {
+        /// The job.
+        job: String,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+    /// Edit scenes and re-render: a new job that reuses every unchanged
+    /// artifact; the original job and its video are kept.
+    Edit {
+        /// The job to edit.
+        job: String,
+        /// The scene (by id, see `kino scenes list`) the options below change.
+        #[arg(long)]
+        scene: Option<u32>,
+        /// New visual description (the prompt).
+        #[arg(long, requires = "scene")]
+        visual: Option<String>,
+        /// New narration.
+        #[arg(long, requires = "scene")]
+        narration: Option<String>,
+        /// New on-screen text.
+        #[arg(long, requires = "scene")]
+        text: Option<String>,
+        /// Another director style for this scene.
+        #[arg(long, requires = "scene")]
+        style: Option<String>,
+        /// In and out points within the scene, ms: `IN:OUT`.
+        #[arg(long, requires = "scene")]
+        trim: Option<String>,
+        /// Render the scene again (a new take).
+        #[arg(long, requires = "scene")]
+        regenerate: bool,
+        /// The playing order, as scene ids: `2,0,1,3,4`.
+        #[arg(long)]
+        order: Option<String>,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+}
+
 /// Where a local run keeps its state and finds the bundled plugins.
 #[derive(clap::Args)]
 struct LocalArgs {
@@ -187,6 +233,32 @@ fn progress_printer() -> crate::pipeline::Observer {
             "fallback" | "stage-degraded" | "resumed" => eprintln!("[{at:7.2}s] {kind} {data}"),
             _ => {}
         }
+    })
+}
+
+/// The local tenant's job `id`.
+async fn local_job(host: &LocalHost, id: &str) -> Result<crate::store::Job> {
+    let id: crate::store::JobId = id.parse()?;
+    host.executor
+        .store()
+        .get_job(&host.tenant, &id)
+        .await?
+        .with_context(|| format!("no local job {id}"))
+}
+
+/// Edits with the order given as `2,0,1` (or none).
+fn kino_edits(order: Option<&str>) -> Result<crate::pipeline::Edits> {
+    let order = order
+        .map(|o| {
+            o.split(',')
+                .map(|id| id.trim().parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("--order is scene ids separated by commas, not `{o}`"))
+        })
+        .transpose()?;
+    Ok(crate::pipeline::Edits {
+        order,
+        ..Default::default()
     })
 }
 
@@ -403,17 +475,89 @@ fn run(cli: Cli) -> Result<()> {
                 finish_local(&report, &local.out)
             })
         }
+        Command::Scenes(ScenesCommand::List { job, local }) => {
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(async {
+                let host = local.open().await?;
+                let job = local_job(&host, &job).await?;
+                let plan = host.executor.scenes(&job)?;
+                println!("job {}: {} scenes, {:.2} s", job.id, plan.shots.len(), f64::from(plan.total_ms) / 1000.0);
+                for shot in &plan.shots {
+                    let s = &shot.scene;
+                    println!(
+                        "  scene {} (take {}) at {:6.2} s for {:5.2} s{}\n    visual:    {}\n    narration: {}\n    text:      {}",
+                        shot.id,
+                        shot.take,
+                        f64::from(s.start_ms) / 1000.0,
+                        f64::from(s.duration_ms) / 1000.0,
+                        shot.style.as_ref().map(|st| format!(", style {st}")).unwrap_or_default(),
+                        s.visual,
+                        s.narration,
+                        s.on_screen_text
+                    );
+                }
+                Ok(())
+            })
+        }
+        Command::Scenes(ScenesCommand::Edit {
+            job,
+            scene,
+            visual,
+            narration,
+            text,
+            style,
+            trim,
+            regenerate,
+            order,
+            local,
+        }) => {
+            let mut edits = kino_edits(order.as_deref())?;
+            if let Some(id) = scene {
+                let trim = trim
+                    .map(|t| {
+                        let (a, b) = t
+                            .split_once(':')
+                            .context("--trim is IN:OUT in ms, like 500:3000")?;
+                        Ok::<_, anyhow::Error>([a.trim().parse()?, b.trim().parse()?])
+                    })
+                    .transpose()
+                    .context("--trim is IN:OUT in ms, like 500:3000")?;
+                edits.scenes.insert(
+                    id,
+                    crate::pipeline::SceneEdit {
+                        visual,
+                        narration,
+                        on_screen_text: text,
+                        style,
+                        trim,
+                        take: regenerate.then_some(1),
+                    },
+                );
+            }
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(async {
+                let host = local.open().await?;
+                let original = local_job(&host, &job).await?;
+                let edited = host.executor.edit(&original, &edits).await?;
+                eprintln!("job {} (edit of {}) started", edited.id, original.id);
+                let report = host
+                    .executor
+                    .run(&edited)
+                    .await
+                    .with_context(|| format!("job {}", edited.id))?;
+                finish_local(&report, &local.out)?;
+                println!(
+                    "the original render is kept: {}",
+                    host.executor.job_dir(&original.id).join("ad.mp4").display()
+                );
+                Ok(())
+            })
+        }
         Command::Resume { job, local } => {
             let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
             tokio.block_on(async {
                 let host = local.open().await?;
-                let id: crate::store::JobId = job.parse()?;
-                let job = host
-                    .executor
-                    .store()
-                    .get_job(&host.tenant, &id)
-                    .await?
-                    .with_context(|| format!("no local job {id}"))?;
+                let job = local_job(&host, &job).await?;
                 let report = host
                     .executor
                     .run(&job)

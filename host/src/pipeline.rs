@@ -4,13 +4,15 @@
 //!
 //! - [`spec`]: the pipeline spec format and the built-in pipelines (`host/pipelines/*.toml`).
 //! - [`ops`]: what a stage can run: native kernels and plugin calls.
-//! - [`exec`]: the executor: concurrency, cache keys, resume, fallback policies, events.
+//! - [`exec`]: the executor: concurrency, cache keys, resume, fallback policies, events;
+//!   scene editing of finished ad-creative jobs (`Executor::scenes`, `Executor::edit`).
 //! - [`slots`]: which plugin serves a slot for a tenant.
 //! - [`artifacts`]: content-addressed artifact files.
 //! - [`local`]: the embedded set-up `kino run` uses.
 //! - [`worker`]: the job queue `kino serve` runs.
 
 pub mod artifacts;
+mod editing;
 pub mod exec;
 pub mod local;
 pub mod ops;
@@ -19,4 +21,5 @@ pub mod spec;
 pub mod worker;
 
 pub use exec::{Executor, JobInput, JobReport, NodeReport, Observer};
+pub use ops::edit::{Edits, SceneEdit, ScenePlan};
 pub use spec::PipelineSpec;

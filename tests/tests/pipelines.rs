@@ -306,6 +306,76 @@ async fn ad_creative_end_to_end() {
     let pcm = media::decode_audio(ad, 48_000, 2).expect("audio");
     let lufs = mix::integrated_loudness(&pcm).expect("loudness");
     assert!((lufs + 16.0).abs() <= 1.0, "loudness {lufs} LUFS");
+
+    // Scene editing: trim scene 0 and retitle scene 1. Only those two are
+    // rendered again; the original render stays as it was.
+    let original_bytes = std::fs::read(ad).expect("read");
+    let job = fx
+        .executor()
+        .store()
+        .get_job(&fx.host.tenant, &report.job)
+        .await
+        .expect("get")
+        .expect("job");
+    let plan = fx.executor().scenes(&job).expect("scenes");
+    let scenes = plan.shots.len();
+    assert!(scenes >= 3, "{scenes} scenes");
+    let first = &plan.shots[0].scene;
+    let edits: kino_host::pipeline::Edits = serde_json::from_value(serde_json::json!({
+        "scenes": {
+            "0": { "trim": [0, first.duration_ms - 500] },
+            "1": { "on-screen-text": "Now with oat milk" }
+        }
+    }))
+    .expect("edits");
+    let edited = fx.executor().edit(&job, &edits).await.expect("edit");
+    let edited_report = fx.executor().run(&edited).await.expect("the edit renders");
+    let renders: Vec<&str> = edited_report
+        .nodes
+        .iter()
+        .filter(|n| n.node.starts_with("render[") && !n.cached)
+        .map(|n| n.node.as_str())
+        .collect();
+    assert_eq!(
+        renders,
+        ["render[0]", "render[1]"],
+        "{:?}",
+        edited_report.nodes
+    );
+    let new_plan = fx
+        .executor()
+        .scenes(
+            &fx.executor()
+                .store()
+                .get_job(&fx.host.tenant, &edited.id)
+                .await
+                .expect("get")
+                .expect("job"),
+        )
+        .expect("scenes");
+    assert_eq!(new_plan.total_ms, plan.total_ms - 500);
+    assert_eq!(new_plan.shots[1].scene.on_screen_text, "Now with oat milk");
+    let got = duration(&edited_report.outputs["ad.mp4"]);
+    assert!(
+        (got - f64::from(new_plan.total_ms) / 1000.0).abs() <= FRAME_24 + 0.03,
+        "{got}"
+    );
+    assert_eq!(
+        std::fs::read(ad).expect("read"),
+        original_bytes,
+        "the original render changed"
+    );
+
+    // Edits that do not fit the scenes are refused, naming the scene.
+    let bad: kino_host::pipeline::Edits =
+        serde_json::from_value(serde_json::json!({ "scenes": { "42": { "narration": "x" } } }))
+            .expect("edits");
+    let err = fx
+        .executor()
+        .edit(&job, &bad)
+        .await
+        .expect_err("no scene 42");
+    assert!(format!("{err:#}").contains("scene 42"), "{err:#}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

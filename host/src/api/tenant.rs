@@ -16,8 +16,8 @@ use axum::extract::rejection::BytesRejection;
 
 use super::auth::TenantAuth;
 use super::{ApiError, AppState, Json};
-use crate::pipeline::PipelineSpec;
 use crate::pipeline::exec::check_job;
+use crate::pipeline::{Edits, PipelineSpec, ScenePlan};
 use crate::store::{Event, Job, JobId, JobState, Store, TenantId};
 
 /// How often the event stream polls the store.
@@ -266,4 +266,44 @@ pub(super) async fn job_events(
         Some((Ok(sse_event(&event)), cursor))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A finished ad-creative job, or a 409 saying why the job has no scenes.
+fn editable(job: &Job) -> Result<(), ApiError> {
+    if job.pipeline != "ad-creative" || job.state != JobState::Completed {
+        return Err(ApiError::Conflict(format!(
+            "job {} is a {} `{}` job; only completed ad-creative jobs have scenes",
+            job.id, job.state, job.pipeline
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn job_scenes(
+    TenantAuth(tenant): TenantAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ScenePlan>, ApiError> {
+    let job = own_job(&state, &tenant.id, &id).await?;
+    editable(&job)?;
+    Ok(Json(state.jobs.executor().scenes(&job)?))
+}
+
+pub(super) async fn edit_job(
+    TenantAuth(tenant): TenantAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(edits): Json<Edits>,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    let job = own_job(&state, &tenant.id, &id).await?;
+    editable(&job)?;
+    let edited = state
+        .jobs
+        .executor()
+        .edit(&job, &edits)
+        .await
+        .map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
+    state.metrics.job_submitted();
+    state.jobs.wake();
+    Ok((StatusCode::CREATED, Json(edited)))
 }

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use super::artifacts::{ArtifactRef, Artifacts};
 use super::ops::{self, Input, OpCx, OpError};
 use super::slots::{Resolver, SlotPlugin};
-use super::spec::{InputKind, PipelineSpec, StageSpec};
+use super::spec::{InputKind, PipelineSpec, StageSpec, input_name};
 use crate::runtime::World;
 use crate::runtime::types::{Decision, Failure};
 use crate::store::{Job, JobId, JobState, NewArtifact, StageOutcome, Store, TenantId};
@@ -276,8 +276,11 @@ impl Executor {
             for stage in ready {
                 let this = self.clone();
                 let job = job.clone();
-                let stage_inputs: Vec<Arc<Input>> =
-                    stage.inputs.iter().map(|i| done[i].clone()).collect();
+                let stage_inputs: Vec<Arc<Input>> = stage
+                    .inputs
+                    .iter()
+                    .map(|i| done[input_name(i).0].clone())
+                    .collect();
                 let each = stage
                     .each_source()
                     .map(|(s, f)| (outs[s].clone(), f.map(str::to_owned)));
@@ -359,10 +362,29 @@ impl Executor {
             return Ok((StageOut::One(artifact), vec![report]));
         };
         let items = each_items(&stage.name, &source, field.as_deref())?;
+        let count = items.len();
         let runs = items.into_iter().enumerate().map(|(i, item)| {
             let node = format!("{}[{i}]", stage.name);
-            let (inputs, plugin) = (inputs.clone(), plugin.clone());
+            let plugin = plugin.clone();
+            // `name[]` inputs give each node its own element.
+            let inputs = stage
+                .inputs
+                .iter()
+                .zip(inputs.iter())
+                .map(|(name, input)| match (input_name(name).1, input) {
+                    (true, Input::Files(all)) if all.len() == count => {
+                        Ok(Input::File(all[i].clone()))
+                    }
+                    (true, _) => Err(anyhow!(
+                        "stage `{}`: `{name}` does not have one output per element ({count})",
+                        stage.name
+                    )),
+                    (false, input) => Ok(input.clone()),
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Arc::new);
             async move {
+                let inputs = inputs?;
                 self.run_node(job, stage, &node, Some((i, item)), &inputs, plugin)
                     .await
             }

@@ -3,8 +3,9 @@
 //! output file, and is deterministic in its inputs, params and plugin, which
 //! is what makes its output cacheable.
 
-mod ad;
+pub mod ad;
 mod dub;
+pub mod edit;
 mod render;
 mod transcript;
 
@@ -234,20 +235,22 @@ ops! {
     BurnCaptions = "burn-captions", inputs 2..=3, world None, each false, version 1;
     /// A brief (+ music) -> scored script variations, best first (script-strategy plugin).
     WriteScript = "write-script", inputs 1..=2, world Some(World::ScriptStrategy), each false, version 1;
-    /// A scene + brief -> its direction (director-style plugin).
-    DirectScene = "direct-scene", inputs 1..=1, world Some(World::DirectorStyle), each true, version 1;
+    /// Script + scene edits -> the scenes as played (reordered, trimmed, edited).
+    EditScenes = "edit-scenes", inputs 2..=2, world None, each false, version 1;
+    /// A shot (scene + brief) -> its direction (director-style plugin).
+    DirectScene = "direct-scene", inputs 0..=0, world Some(World::DirectorStyle), each true, version 1;
     /// A directed scene + the product image -> its grading LUT (grader plugin).
     GradeScene = "grade-scene", inputs 1..=1, world Some(World::Grader), each true, version 1;
-    /// A directed scene + script, LUTs and assets -> the scene's video.
-    RenderScene = "render-scene", inputs 4..=5, world None, each true, version 1;
-    /// A scene -> its narration, fitted to the scene's timing mark.
+    /// A directed shot + its LUT, the assets and the size -> the scene's video.
+    RenderScene = "render-scene", inputs 4..=4, world None, each true, version 1;
+    /// A shot -> its narration, fitted to the scene's timing mark.
     Narrate = "narrate", inputs 0..=1, world None, each true, version 1;
-    /// A script (+ a music track) -> the music bed, as long as the piece.
+    /// The scene plan (+ a music track) -> the music bed, as long as the piece.
     MusicBed = "music-bed", inputs 1..=2, world None, each false, version 1;
-    /// Music bed + narration lines + script -> the mixed, loudness-normalised soundtrack.
+    /// Music bed + narration lines + scene plan -> the mixed, loudness-normalised soundtrack.
     MixNarration = "mix-narration", inputs 3..=3, world None, each false, version 1;
-    /// Scene videos + directions + soundtrack -> the finished piece.
-    Compose = "compose", inputs 3..=3, world None, each false, version 1;
+    /// Scene videos + directions + soundtrack + scene plan -> the finished piece.
+    Compose = "compose", inputs 4..=4, world None, each false, version 1;
 }
 
 impl fmt::Display for Op {
@@ -296,6 +299,7 @@ pub async fn run(op: Op, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::DirectScene => return store(&cx, ad::direct_scene(&cx, &dir).await?),
         Op::GradeScene => return store(&cx, ad::grade_scene(&cx, &dir).await?),
         Op::ParseSubtitles => transcript::parse_subtitles,
+        Op::EditScenes => edit::edit_scenes,
         Op::WriteSubtitles => transcript::write_subtitles,
         Op::CaptionCues => transcript::caption_cues,
         Op::ExtractAudio => dub::extract_audio,

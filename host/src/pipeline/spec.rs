@@ -107,8 +107,17 @@ impl StageSpec {
     pub fn dependencies(&self) -> impl Iterator<Item = &str> {
         self.inputs
             .iter()
-            .map(String::as_str)
+            .map(|i| input_name(i).0)
             .chain(self.each_source().map(|(stage, _)| stage))
+    }
+}
+
+/// An input reference: the name, and whether it is `name[]`, the element of
+/// a fanned-out stage that matches this node's element.
+pub fn input_name(input: &str) -> (&str, bool) {
+    match input.strip_suffix("[]") {
+        Some(name) => (name, true),
+        None => (input, false),
     }
 }
 

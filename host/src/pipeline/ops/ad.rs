@@ -1,6 +1,7 @@
 //! Ad-creative ops on the plugin side (script, direction, grade) and the
 //! soundtrack (narration, music bed, mix).
 
+use std::collections::BTreeMap;
 use std::f32::consts::TAU;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use kino_kernels::wav::{self, Pcm};
 use serde::{Deserialize, Serialize};
 
 use super::dub::silence;
+use super::edit::{DirectedShot, ScenePlan, Shot};
 use super::{OpCx, OpError, plugin_answer, write_json};
 use crate::media;
 use crate::plan::{self, read_brief};
@@ -136,24 +138,37 @@ fn check_timeline(scenes: &[Scene]) -> Result<()> {
 }
 
 pub(super) async fn direct_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
-    let (_, scene): (usize, Scene) = cx.item()?;
-    let script: ScriptPlan = cx.json(0)?;
+    let (_, shot): (usize, Shot) = cx.item()?;
     let plugin = cx.plugin()?;
+    // A scene edited to another style gets it as the director's `style`.
+    let call = match &shot.style {
+        Some(style) => {
+            let mut config: BTreeMap<String, String> = serde_json::from_str(&plugin.config_json)
+                .context("reading the director's config")?;
+            config.insert("style".to_owned(), style.clone());
+            plugin.call.clone().with_config(config)
+        }
+        None => plugin.call.clone(),
+    };
     let director = cx
         .runtime
-        .director(&plugin.plugin, &plugin.call)
+        .director(&plugin.plugin, &call)
         .map_err(anyhow::Error::from)?;
-    let what = format!("directing scene {}", scene.index);
-    let directed = plugin_answer(&what, director.direct(&scene, &script.brief).await)?;
-    Ok(write_json(dir, "directed.json", &directed)?)
+    let what = format!("directing scene {}", shot.id);
+    let directed = plugin_answer(&what, director.direct(&shot.scene, &shot.brief).await)?;
+    Ok(write_json(
+        dir,
+        "directed.json",
+        &DirectedShot::new(&shot, directed),
+    )?)
 }
 
 /// The degraded direction: a plain push-in with crossfades and no grade.
 pub(super) fn undirected(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let (_, scene): (usize, Scene) = cx.item()?;
+    let (_, shot): (usize, Shot) = cx.item()?;
     let directed = DirectedScene {
-        scene_index: scene.index,
-        styled_prompt: scene.visual.clone(),
+        scene_index: shot.scene.index,
+        styled_prompt: shot.scene.visual.clone(),
         camera_move: CameraMove::PushIn,
         shot_size: ShotSize::Medium,
         pacing: 1.0,
@@ -168,18 +183,19 @@ pub(super) fn undirected(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             look: "neutral".to_owned(),
         },
     };
-    write_json(dir, "directed.json", &directed)
+    write_json(dir, "directed.json", &DirectedShot::new(&shot, directed))
 }
 
 pub(super) async fn grade_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
-    let (_, directed): (usize, DirectedScene) = cx.item()?;
+    let (_, shot): (usize, DirectedShot) = cx.item()?;
+    let directed = shot.directed;
     let stats = image_stats(cx.file(0)?)?;
     let plugin = cx.plugin()?;
     let grader = cx
         .runtime
         .grader(&plugin.plugin, &plugin.call)
         .map_err(anyhow::Error::from)?;
-    let what = format!("grading scene {}", directed.scene_index);
+    let what = format!("grading a {} scene", directed.grade.look);
     let lut = plugin_answer(&what, grader.grade(&stats, &directed.grade).await)?;
     let text = plan::to_cube(&lut, &directed.grade.look);
     // The host checks what the plugin returned before anything uses it.
@@ -260,7 +276,8 @@ fn image_stats(path: &Path) -> Result<FrameStats> {
 }
 
 pub(super) fn narrate(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let (_, scene): (usize, Scene) = cx.item()?;
+    let (_, shot): (usize, Shot) = cx.item()?;
+    let scene = shot.scene;
     let language = match cx.inputs.first() {
         Some(super::Input::Text(t)) => t.clone(),
         _ => "en".to_owned(),
@@ -303,8 +320,8 @@ fn speak_within(text: &str, language: &str, rate_wpm: u32, window_ms: u32) -> Re
 }
 
 pub(super) fn music_bed(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let script: ScriptPlan = cx.json(0)?;
-    let frames = (u64::from(script.total_ms) * u64::from(MIX_RATE) / 1000) as usize;
+    let plan: ScenePlan = cx.json(0)?;
+    let frames = (u64::from(plan.total_ms) * u64::from(MIX_RATE) / 1000) as usize;
     let mut bed = match cx.optional_file(1)? {
         Some(track) => {
             let mut pcm =
@@ -323,7 +340,7 @@ pub(super) fn music_bed(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
                 .collect();
             pcm
         }
-        None => synth_bed(frames, bpm_of(&script.music)),
+        None => synth_bed(frames, bpm_of(&plan.music)),
     };
     fade(&mut bed, 0.5, 1.5);
     let path = dir.join("music.wav");
@@ -334,17 +351,17 @@ pub(super) fn music_bed(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 pub(super) fn mix_narration(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let music = wav::read_wav(cx.file(0)?)?;
     let lines = cx.files(1)?;
-    let script: ScriptPlan = cx.json(2)?;
-    if lines.len() != script.scenes.len() {
+    let plan: ScenePlan = cx.json(2)?;
+    if lines.len() != plan.shots.len() {
         bail!(
             "{} narration lines for {} scenes",
             lines.len(),
-            script.scenes.len()
+            plan.shots.len()
         );
     }
     let lines = lines
         .iter()
-        .zip(&script.scenes)
+        .zip(plan.shots.iter().map(|s| &s.scene))
         .map(|(path, scene)| {
             Ok(VoiceLine {
                 start_ms: scene.start_ms,

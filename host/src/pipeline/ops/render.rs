@@ -12,11 +12,11 @@ use kino_kernels::scene::{self, CameraMove, Corner, Image, Shot, ShotSize, Trans
 use kino_kernels::text::{self, CaptionKind, Font, Outline, Placement, TextStyle};
 use kino_kernels::wav;
 
-use super::ad::ScriptPlan;
+use super::edit::{DirectedShot, ScenePlan};
 use super::transcript::SegmentJson;
 use super::{OpCx, read_json};
 use crate::media::{self, Mp4Writer, RgbFrame, VideoReader};
-use crate::runtime::types::{self as wit, DirectedScene};
+use crate::runtime::types as wit;
 
 fn to_frame(f: RgbFrame) -> Frame {
     Frame {
@@ -98,7 +98,7 @@ struct Format {
 
 impl Format {
     fn from(cx: &OpCx) -> Result<Self> {
-        let (width, height) = match cx.inputs.get(4) {
+        let (width, height) = match cx.inputs.get(3) {
             Some(super::Input::Text(size)) => size
                 .split_once('x')
                 .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
@@ -137,10 +137,9 @@ impl Format {
         Ok(f)
     }
 
-    /// The first frame of the scene starting at `ms`: boundaries are rounded
-    /// once, on the whole timeline, so scene lengths add up exactly.
-    fn frame_at(&self, ms: u32) -> u64 {
-        (u64::from(ms) * u64::from(self.fps) + 500) / 1000
+    /// How many frames `ms` lasts.
+    fn frames_in(&self, ms: u32) -> usize {
+        ((u64::from(ms) * u64::from(self.fps) + 500) / 1000) as usize
     }
 }
 
@@ -183,47 +182,54 @@ fn rgb8(c: &wit::Rgb) -> [u8; 3] {
 }
 
 /// The still a scene's camera moves over: the product on a backdrop of the
-/// palette, larger than the frame so close shots stay sharp.
-fn canvas(product: &Image, palette: &[[u8; 3]], width: u32, height: u32) -> Result<Image> {
+/// palette, larger than the frame so close shots stay sharp. Each new take
+/// frames the product a little differently (a generative backend would
+/// draw a new seed instead).
+fn canvas(
+    product: &Image,
+    palette: &[[u8; 3]],
+    width: u32,
+    height: u32,
+    take: u32,
+) -> Result<Image> {
     let (w, h) = ((width as usize * 5) / 4, (height as usize * 5) / 4);
-    Ok(scene::product_plate(product, palette, w, h, 0.62)?)
+    let fill = [0.62, 0.54, 0.7][take as usize % 3];
+    Ok(scene::product_plate(product, palette, w, h, fill)?)
 }
 
 pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let (i, directed): (usize, DirectedScene) = cx.item()?;
-    let script: ScriptPlan = cx.json(0)?;
-    let luts = cx.files(1)?;
-    let product = Image::load(cx.file(2)?).context("reading the product image")?;
+    let (_, planned): (usize, DirectedShot) = cx.item()?;
+    let lut = CubeLut::read(cx.file(0)?)?;
+    let product = Image::load(cx.file(1)?).context("reading the product image")?;
     let logo = cx
-        .optional_file(3)?
+        .optional_file(2)?
         .map(|p| Image::load(p).context("reading the logo"))
         .transpose()?;
     let format = Format::from(cx)?;
-    let scene = script
-        .scenes
-        .iter()
-        .find(|s| s.index == directed.scene_index)
-        .with_context(|| format!("no scene {} in the script", directed.scene_index))?;
-    let lut_path = luts
-        .get(i)
-        .with_context(|| format!("no LUT for scene {i}"))?;
-    let lut = CubeLut::read(lut_path)?;
+    let directed = &planned.directed;
 
     let mut palette: Vec<[u8; 3]> = directed.grade.palette.iter().map(rgb8).collect();
     if palette.is_empty() {
         palette = vec![[22, 26, 38], [64, 74, 112]];
     }
-    let source = canvas(&product, &palette, format.width, format.height)?;
+    let source = canvas(
+        &product,
+        &palette,
+        format.width,
+        format.height,
+        planned.take,
+    )?;
     let shot = Shot::new(camera(directed.camera_move), shot(directed.shot_size));
 
-    let first = format.frame_at(scene.start_ms);
-    let frames = (format.frame_at(scene.start_ms + scene.duration_ms) - first).max(1) as usize;
+    // The shot's own length in frames; `compose` lines shots up with the
+    // piece's frame grid.
+    let frames = (format.frames_in(planned.duration_ms)).max(1);
     let step = (format.fps / format.keyframe_fps) as usize;
     // Pacing speeds the camera up or slows it down; the timing stays.
     let pacing = directed.pacing.clamp(0.25, 4.0);
     let t_of = |frame: usize| {
-        let t = frame as f32 / (frames.max(2) - 1) as f32;
-        (t * pacing).min(1.0)
+        let ms = frame as f32 * 1000.0 / format.fps as f32;
+        (planned.move_at(ms * pacing)).min(1.0)
     };
     let key = |k: usize| {
         scene::ken_burns(
@@ -234,8 +240,9 @@ pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             t_of(k * step),
         )
     };
+    let on_screen_text = &planned.on_screen_text;
 
-    let title = (!scene.on_screen_text.trim().is_empty())
+    let title = (!on_screen_text.trim().is_empty())
         .then(|| {
             let font = Font::system_bold()?;
             let mut style = TextStyle::new(format.height as f32 * 0.07);
@@ -244,7 +251,7 @@ pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
                 color: [0, 0, 0],
             });
             style.max_width_px = Some(format.width as f32 * 0.8);
-            Ok::<_, anyhow::Error>(text::layout(&font, &scene.on_screen_text, &style)?.render())
+            Ok::<_, anyhow::Error>(text::layout(&font, on_screen_text, &style)?.render())
         })
         .transpose()?;
     let title_at = Placement::Bottom {
@@ -294,12 +301,20 @@ pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 
 pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let scenes = cx.files(0)?;
-    let directions: Vec<DirectedScene> = cx
+    let directions: Vec<DirectedShot> = cx
         .files(1)?
         .iter()
         .map(|p| read_json(p))
         .collect::<Result<_>>()?;
     let soundtrack = wav::read_wav(cx.file(2)?)?;
+    let plan: ScenePlan = cx.json(3)?;
+    if plan.shots.len() != scenes.len() {
+        bail!(
+            "{} scene videos for {} planned scenes",
+            scenes.len(),
+            plan.shots.len()
+        );
+    }
     if scenes.is_empty() || scenes.len() != directions.len() {
         bail!(
             "{} scene videos for {} directions",
@@ -341,8 +356,13 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let mut tail: VecDeque<Frame> = VecDeque::new();
     // (kind, half length in frames, the outgoing scene's held last frames)
     let mut incoming: Option<(Transition, usize, Vec<Frame>)> = None;
+    // Scene boundaries are rounded to frames once, on the whole timeline, so
+    // the piece is as long as the plan says to the frame.
+    let frame_at = |ms: u32| (f64::from(ms) * fps / 1000.0).round() as usize;
     for (s, scene_path) in scenes.iter().enumerate() {
-        let d = &directions[s];
+        let d = &directions[s].directed;
+        let planned = &plan.shots[s].scene;
+        let target = frame_at(planned.start_ms + planned.duration_ms) - frame_at(planned.start_ms);
         let half = if s + 1 < scenes.len() && d.transition != wit::Transition::Cut {
             (f64::from(d.transition_ms) / 1000.0 * fps / 2.0).round() as usize
         } else {
@@ -350,8 +370,18 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         };
         let mut reader = VideoReader::open(scene_path)?;
         let mut k = 0usize;
-        while let Some(frame) = reader.next_frame()? {
-            let f = to_frame(frame);
+        let mut last: Option<Frame> = None;
+        while k < target {
+            // A render a frame short of the grid repeats its last frame.
+            let f = match reader.next_frame()? {
+                Some(frame) => to_frame(frame),
+                None => last
+                    .clone()
+                    .with_context(|| format!("scene {s}'s video is empty"))?,
+            };
+            if k + 2 >= target {
+                last = Some(f.clone());
+            }
             if f.width != w as usize || f.height != h as usize {
                 bail!(
                     "scene {s} is {}x{}, the piece is {w}x{h}",

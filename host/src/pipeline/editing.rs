@@ -1,0 +1,69 @@
+//! Scene editing of finished ad-creative jobs: list a job's scenes, and
+//! submit an edit as a new job. The original job and its render are never
+//! touched; the new job reuses every artifact the edit did not change.
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::json;
+
+use super::Executor;
+use super::ops::edit::{Edits, ScenePlan};
+use super::ops::read_json;
+use crate::pipeline::ops::ad::ScriptPlan;
+use crate::store::{Job, JobState};
+
+/// The pipeline whose jobs have scenes.
+const EDITABLE: &str = "ad-creative";
+
+impl Executor {
+    /// The scenes of a completed ad-creative job, as it played them.
+    pub fn scenes(&self, job: &Job) -> Result<ScenePlan> {
+        self.finished_output(job, "plan.json")
+    }
+
+    /// Submits an edit of `job`: a new pending job with the same inputs and
+    /// the job's own edits followed by `edits`. Errors name what is wrong
+    /// (no such scene, a trim out of range, an order that misses a scene).
+    pub async fn edit(&self, job: &Job, edits: &Edits) -> Result<Job> {
+        let script: ScriptPlan = self.finished_output(job, "script.json")?;
+        let mut inputs = job.inputs.clone();
+        let earlier = inputs
+            .get("edits")
+            .and_then(|e| e.as_str())
+            .map(Edits::parse)
+            .transpose()?
+            .unwrap_or_default();
+        let merged = earlier.then(edits);
+        merged.check(&script.scenes)?;
+        inputs["edits"] = json!(serde_json::to_string(&merged).context("encoding edits")?);
+        let edited = self
+            .store()
+            .create_job(&job.tenant_id, &job.pipeline, &inputs)
+            .await?;
+        self.store()
+            .append_event(
+                &edited.id,
+                "created",
+                &json!({ "pipeline": job.pipeline, "edit_of": job.id }),
+            )
+            .await?;
+        Ok(edited)
+    }
+
+    fn finished_output<T: serde::de::DeserializeOwned>(&self, job: &Job, name: &str) -> Result<T> {
+        if job.pipeline != EDITABLE {
+            bail!(
+                "job {} is a `{}` job; only {EDITABLE} jobs have scenes",
+                job.id,
+                job.pipeline
+            );
+        }
+        if job.state != JobState::Completed {
+            bail!(
+                "job {} is {}; its scenes can be edited once it has completed",
+                job.id,
+                job.state
+            );
+        }
+        read_json(&self.job_dir(&job.id).join(name))
+    }
+}
