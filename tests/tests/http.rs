@@ -548,3 +548,101 @@ async fn wasi_http_needs_requested_and_granted_hosts() {
         "{error}"
     );
 }
+
+/// The whole path a served tenant takes: an operator-installed package whose
+/// manifest requests the endpoint, a binding that grants it with a
+/// credential from the tenant's secrets, and a dub job whose translation
+/// goes through it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bound_translator_reaches_its_granted_host_with_the_tenants_secret() {
+    use kino_host::pipeline::local::LocalHost;
+    use kino_host::store::NewBinding;
+
+    let mock = mock(Mode::Translate).await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let host = LocalHost::open_with(
+        &data,
+        &kino_tests::bundled_plugins(),
+        None,
+        RuntimeConfig {
+            allow_private: vec![mock.addr.to_string()],
+            ..RuntimeConfig::default()
+        },
+    )
+    .await
+    .expect("local host");
+
+    // The operator packages the plugin for this endpoint and installs it.
+    let dir = tmp.path().join("translator-openai");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/translator-openai/kino-plugin.toml");
+    let manifest = std::fs::read_to_string(source).expect("manifest").replace(
+        r#"outbound-hosts = ["https://api.openai.com"]"#,
+        &format!("outbound-hosts = [{:?}]", mock.origin().to_string()),
+    );
+    std::fs::write(dir.join("kino-plugin.toml"), manifest).expect("write");
+    let package = tmp.path().join("openai.tar.gz");
+    plugins::pack(&dir, Some(&kino_tests::plugin_path(PACKAGE)), &package).expect("pack");
+    let registry = kino_registry::Store::open(data.join("registry")).expect("registry");
+    plugins::install(
+        kino_tests::runtime(),
+        &registry,
+        &package,
+        kino_registry::SignaturePolicy::Optional,
+        &[],
+    )
+    .expect("install");
+
+    let store = host.executor.store();
+    store
+        .set_secret(&host.tenant, "openai", SECRET)
+        .await
+        .expect("secret");
+    store
+        .set_binding(
+            &host.tenant,
+            &NewBinding {
+                slot: "translator".into(),
+                plugin_name: PACKAGE.into(),
+                requirement: "*".into(),
+                config: serde_json::json!({ "endpoint": mock.endpoint() }),
+                grants: serde_json::json!([{ "origin": mock.origin().to_string(), "secret": "openai" }]),
+            },
+        )
+        .await
+        .expect("bind");
+
+    let video = tmp.path().join("clip.mp4");
+    kino_tests::test_video(&video, 4, "160x120", true);
+    let srt = tmp.path().join("clip.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:02,500\nGood morning.\n").expect("write");
+    let files = [("video".to_owned(), video), ("transcript".to_owned(), srt)].into();
+    let texts = [("language".to_owned(), "es".to_owned())].into();
+    let job = host
+        .executor
+        .submit_local(&host.tenant, "dub", &files, &texts)
+        .await
+        .expect("submit");
+    let report = host.executor.run(&job).await.expect("the dub completes");
+    let subtitles = std::fs::read_to_string(&report.outputs["subtitles.srt"]).expect("srt");
+    assert!(subtitles.contains("es:Good morning."), "{subtitles}");
+    let seen = mock.seen.lock().expect("lock");
+    assert_eq!(
+        seen.authorization,
+        vec![Some(format!("Bearer {SECRET}"))],
+        "the host injects the tenant's secret"
+    );
+    let config = serde_json::to_string(
+        &store
+            .get_binding(&host.tenant, "translator")
+            .await
+            .expect("get"),
+    )
+    .expect("json");
+    assert!(
+        !config.contains(SECRET),
+        "the secret is not in the binding the plugin is configured from"
+    );
+}

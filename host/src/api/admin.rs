@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
 use super::{ApiError, AppState, Json};
+use crate::pipeline::slots::GrantSpec;
 use crate::plugins;
 use crate::store::{ApiKeyId, Binding, NewBinding, NewPluginVersion, TenantId};
 
@@ -44,7 +45,49 @@ pub struct BindingRequest {
     #[serde(default)]
     config: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
-    grants: Vec<String>,
+    grants: Vec<serde_json::Value>,
+}
+
+/// Reads one grant: an origin string, or an object with a credential.
+fn grant(value: &serde_json::Value) -> Result<GrantSpec, ApiError> {
+    let bad = |why: String| ApiError::Unprocessable(format!("grant {value}: {why}"));
+    match value {
+        serde_json::Value::String(text) => text
+            .parse::<Origin>()
+            .map(GrantSpec::Origin)
+            .map_err(|e: RegistryError| bad(e.to_string())),
+        serde_json::Value::Object(_) => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Raw {
+                origin: String,
+                secret: String,
+                header: Option<String>,
+                prefix: Option<String>,
+            }
+            let raw: Raw = serde_json::from_value(value.clone()).map_err(|e| {
+                bad(format!(
+                    "{e}; a grant object has `origin`, `secret` and optionally `header`, `prefix`"
+                ))
+            })?;
+            let origin = raw
+                .origin
+                .parse::<Origin>()
+                .map_err(|e: RegistryError| bad(e.to_string()))?;
+            if raw.secret.trim().is_empty() {
+                return Err(bad(
+                    "`secret` names the tenant secret to inject; it cannot be empty".into(),
+                ));
+            }
+            Ok(GrantSpec::WithCredential {
+                origin,
+                secret: raw.secret,
+                header: raw.header,
+                prefix: raw.prefix,
+            })
+        }
+        _ => Err(bad("a grant is an origin string or an object".into())),
+    }
 }
 
 /// `PUT /admin/tenants/{id}/secrets/{name}` body.
@@ -312,17 +355,20 @@ pub(super) async fn set_binding(
     manifest
         .validate_config(&given)
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    for grant in &body.grants {
-        let origin: Origin = grant
-            .parse()
-            .map_err(|e: RegistryError| ApiError::Unprocessable(e.to_string()))?;
+    let grants = body
+        .grants
+        .iter()
+        .map(grant)
+        .collect::<Result<Vec<_>, _>>()?;
+    for grant in &grants {
+        let origin = grant.origin();
         let requested = manifest.outbound_hosts().iter().any(|h| {
             h.to_string() == origin.to_string()
                 || h.matches(origin.scheme().as_str(), origin.host(), origin.port())
         });
         if !requested {
             return Err(ApiError::Unprocessable(format!(
-                "{name} does not request outbound host `{grant}`; it cannot be granted"
+                "{name} does not request outbound host `{origin}`; it cannot be granted"
             )));
         }
     }
@@ -335,7 +381,7 @@ pub(super) async fn set_binding(
                 plugin_name: name.to_string(),
                 requirement: requirement.to_string(),
                 config: serde_json::to_value(&given).context("encoding a binding's config")?,
-                grants: serde_json::to_value(&body.grants).context("encoding grants")?,
+                grants: serde_json::to_value(&grants).context("encoding grants")?,
             },
         )
         .await?;

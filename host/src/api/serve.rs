@@ -8,6 +8,7 @@
 //! signature-policy = "required"       # or "optional"
 //! trusted-keys = ["keys/operator.pub"] # relative to this file
 //! upload-limit = 67108864             # bytes
+//! allow-private-hosts = ["127.0.0.1:11434"] # private host:ports plugins may reach
 //! ```
 //!
 //! The admin token comes only from `KINO_ADMIN_TOKEN`, never from the file.
@@ -24,9 +25,9 @@ use kino_registry::SignaturePolicy;
 use serde::Deserialize;
 
 use super::{AppState, DEFAULT_UPLOAD_LIMIT, Metrics, admin_token_hash, router};
-use crate::pipeline::Executor;
 use crate::pipeline::slots::Resolver;
 use crate::pipeline::worker::JobQueue;
+use crate::pipeline::{Executor, Observer};
 use crate::plugins;
 
 /// How many jobs `kino serve` runs at once (their stages share the CPU limit).
@@ -44,6 +45,8 @@ struct RawConfig {
     #[serde(default)]
     trusted_keys: Vec<PathBuf>,
     upload_limit: Option<usize>,
+    #[serde(default)]
+    allow_private_hosts: Vec<String>,
 }
 
 /// A validated `kino serve` configuration.
@@ -64,6 +67,9 @@ pub struct ServeConfig {
     pub upload_limit: usize,
     /// The admin token (from `KINO_ADMIN_TOKEN`).
     pub admin_token: String,
+    /// Private `host:port`s plugins may reach (normally none: private and
+    /// loopback addresses are refused after DNS resolution).
+    pub allow_private_hosts: Vec<String>,
 }
 
 impl ServeConfig {
@@ -111,6 +117,7 @@ impl ServeConfig {
             trusted_keys: raw.trusted_keys.iter().map(|p| base.join(p)).collect(),
             upload_limit: raw.upload_limit.unwrap_or(DEFAULT_UPLOAD_LIMIT),
             admin_token,
+            allow_private_hosts: raw.allow_private_hosts,
         })
     }
 
@@ -121,6 +128,7 @@ impl ServeConfig {
             .with_context(|| format!("opening the registry in {}", self.data_dir.display()))?;
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: Some(self.data_dir.join("cache")),
+            allow_private: self.allow_private_hosts.clone(),
             ..RuntimeConfig::default()
         })?;
         let trusted = plugins::read_trusted_keys(&self.trusted_keys)?;
@@ -135,7 +143,30 @@ impl ServeConfig {
             BTreeMap::new(),
         );
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let executor = Executor::new(store.clone(), resolver, &self.data_dir, parallel, None)?;
+        let metrics = Metrics::new();
+        let counted = metrics.clone();
+        // Every plugin stage attempt is counted by outcome.
+        let observer: Observer = Arc::new(move |_job, kind, data| {
+            if data.get("plugin").is_none_or(serde_json::Value::is_null) {
+                return;
+            }
+            match kind {
+                "stage-finished" => counted.plugin_call("ok"),
+                "stage-failed" => counted.plugin_call(
+                    data.get("plugin_outcome")
+                        .and_then(|o| o.as_str())
+                        .unwrap_or("host_error"),
+                ),
+                _ => {}
+            }
+        });
+        let executor = Executor::new(
+            store.clone(),
+            resolver,
+            &self.data_dir,
+            parallel,
+            Some(observer),
+        )?;
         Ok(AppState {
             jobs: JobQueue::new(executor),
             store,
@@ -145,7 +176,7 @@ impl ServeConfig {
             trusted_keys: Arc::from(trusted),
             signature_policy: self.signature_policy,
             upload_limit: self.upload_limit,
-            metrics: Metrics::new(),
+            metrics,
         })
     }
 }

@@ -497,7 +497,13 @@ impl Executor {
             self.event(
                 &job.id,
                 "stage-failed",
-                json!({ "stage": node, "attempt": attempt, "error": error.message }),
+                json!({
+                    "stage": node,
+                    "attempt": attempt,
+                    "error": error.message,
+                    "plugin": plugin_id,
+                    "plugin_outcome": error.plugin_outcome,
+                }),
             )
             .await;
             let failed = || anyhow!("stage `{node}` failed: {}", error.message);
@@ -716,6 +722,7 @@ impl From<anyhow::Error> for OpError {
         OpError {
             message: format!("{e:#}"),
             retryable: false,
+            plugin_outcome: None,
         }
     }
 }

@@ -53,14 +53,25 @@ impl LocalHost {
         bundled: &BundledPlugins,
         observer: Option<Observer>,
     ) -> Result<Self> {
+        let config = RuntimeConfig {
+            cache_dir: Some(data_dir.join("cache")),
+            ..RuntimeConfig::default()
+        };
+        Self::open_with(data_dir, bundled, observer, config).await
+    }
+
+    /// As [`LocalHost::open`], with the plugin runtime configured by `config`.
+    pub async fn open_with(
+        data_dir: &Path,
+        bundled: &BundledPlugins,
+        observer: Option<Observer>,
+        config: RuntimeConfig,
+    ) -> Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
         let store = Store::open_sqlite(data_dir.join("kino.db")).await?;
         let registry = kino_registry::Store::open(data_dir.join("registry"))?;
-        let runtime = Runtime::new(RuntimeConfig {
-            cache_dir: Some(data_dir.join("cache")),
-            ..RuntimeConfig::default()
-        })?;
+        let runtime = Runtime::new(config)?;
         let mut defaults = BTreeMap::new();
         {
             let (runtime, registry, bundled) = (runtime.clone(), registry.clone(), bundled.clone());

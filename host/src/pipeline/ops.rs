@@ -55,6 +55,20 @@ pub struct OpError {
     pub message: String,
     /// Whether trying again may succeed (a plugin's backend was down, a deadline).
     pub retryable: bool,
+    /// For a plugin's failure: `plugin_error` (it refused or answered
+    /// nonsense) or `trap` (the sandbox stopped it); `None` for the host's own.
+    pub plugin_outcome: Option<&'static str>,
+}
+
+impl OpError {
+    /// The plugin answered, but the answer is unusable.
+    pub fn bad_answer(message: String) -> Self {
+        OpError {
+            message,
+            retryable: false,
+            plugin_outcome: Some("plugin_error"),
+        }
+    }
 }
 
 /// Everything an op sees.
@@ -164,10 +178,12 @@ pub fn plugin_answer<T>(
                 PluginError::Unavailable(_) | PluginError::RateLimited(_)
             ),
             message: format!("{what}: the plugin refused: {error}"),
+            plugin_outcome: Some("plugin_error"),
         }),
         Err(trap) => Err(OpError {
             retryable: trap.is_retryable(),
             message: format!("{what}: {trap}"),
+            plugin_outcome: Some("trap"),
         }),
     }
 }
@@ -324,6 +340,7 @@ pub async fn run(op: Op, cx: OpCx) -> Result<ArtifactRef, OpError> {
     .map_err(|e| OpError {
         message: format!("the stage panicked: {e}"),
         retryable: false,
+        plugin_outcome: None,
     })?
 }
 

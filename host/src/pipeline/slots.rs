@@ -6,9 +6,47 @@ use std::sync::Mutex;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::plugins::load_installed;
+use kino_registry::Origin;
+use serde::{Deserialize, Serialize};
+
+use crate::plugins::load_installed_granted;
 use crate::runtime::{CallCtx, Plugin, Runtime, World};
 use crate::store::{JobId, Store, TenantId};
+
+/// One outbound host an operator grants a tenant's plugin, optionally with
+/// a credential the host injects from the tenant's secrets: the plugin never
+/// sees it. Written in a binding's `grants` as an origin string, or as
+/// `{"origin": "https://api.openai.com", "secret": "openai-key"}` (header
+/// `authorization`, value `Bearer <secret>` unless `header`/`prefix` say
+/// otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GrantSpec {
+    /// Just the host.
+    Origin(Origin),
+    /// The host and a credential for it.
+    WithCredential {
+        /// The host.
+        origin: Origin,
+        /// The tenant secret holding the credential.
+        secret: String,
+        /// The header to set (default `authorization`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
+        /// What goes before the secret in the header (default `Bearer `).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+    },
+}
+
+impl GrantSpec {
+    /// The granted host.
+    pub fn origin(&self) -> &Origin {
+        match self {
+            GrantSpec::Origin(o) | GrantSpec::WithCredential { origin: o, .. } => o,
+        }
+    }
+}
 
 /// A plugin ready to serve one slot of one job.
 #[derive(Clone)]
@@ -66,18 +104,24 @@ impl Resolver {
         world: World,
     ) -> Result<Option<SlotPlugin>> {
         let binding = self.store.get_binding(tenant, slot).await?;
-        let (requirement, config) = match binding {
+        let (requirement, config, grants) = match binding {
             Some(b) => {
                 let config: BTreeMap<String, String> = serde_json::from_value(b.config)
                     .with_context(|| format!("reading the config of slot `{slot}`"))?;
-                (format!("{}@{}", b.plugin_name, b.requirement), config)
+                let grants: Vec<GrantSpec> = serde_json::from_value(b.grants)
+                    .with_context(|| format!("reading the grants of slot `{slot}`"))?;
+                (
+                    format!("{}@{}", b.plugin_name, b.requirement),
+                    config,
+                    grants,
+                )
             }
             None => match self.defaults.get(slot) {
-                Some(req) => (req.clone(), BTreeMap::new()),
+                Some(req) => (req.clone(), BTreeMap::new(), Vec::new()),
                 None => return Ok(None),
             },
         };
-        self.load(tenant, job, &requirement, config, world)
+        self.load(tenant, job, &requirement, config, &grants, world)
             .await
             .with_context(|| format!("slot `{slot}`"))
             .map(Some)
@@ -92,7 +136,7 @@ impl Resolver {
         requirement: &str,
         world: World,
     ) -> Result<SlotPlugin> {
-        self.load(tenant, job, requirement, BTreeMap::new(), world)
+        self.load(tenant, job, requirement, BTreeMap::new(), &[], world)
             .await
     }
 
@@ -102,6 +146,7 @@ impl Resolver {
         job: &JobId,
         requirement: &str,
         config: BTreeMap<String, String>,
+        grants: &[GrantSpec],
         world: World,
     ) -> Result<SlotPlugin> {
         let installed = self
@@ -109,28 +154,40 @@ impl Resolver {
             .resolve(requirement)
             .with_context(|| format!("resolving {requirement}"))?;
         let id = format!("{}@{}", installed.name, installed.version);
+        let origins: Vec<Origin> = grants.iter().map(|g| g.origin().clone()).collect();
+        // A plugin is linked with its grant: each grant is its own instance.
+        let loaded_key = format!(
+            "{id} {}",
+            origins
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         let cached = self
             .loaded
             .lock()
             .expect("plugin cache lock")
-            .get(&id)
+            .get(&loaded_key)
             .cloned();
         let plugin = match cached {
             Some(p) => p,
             None => {
-                let (runtime, registry, req) = (
+                let (runtime, registry, req, granted) = (
                     self.runtime.clone(),
                     self.registry.clone(),
                     requirement.to_owned(),
+                    origins.clone(),
                 );
-                let (_, plugin) =
-                    tokio::task::spawn_blocking(move || load_installed(&runtime, &registry, &req))
-                        .await
-                        .context("loading a plugin")??;
+                let (_, plugin) = tokio::task::spawn_blocking(move || {
+                    load_installed_granted(&runtime, &registry, &req, &granted)
+                })
+                .await
+                .context("loading a plugin")??;
                 self.loaded
                     .lock()
                     .expect("plugin cache lock")
-                    .insert(id.clone(), plugin.clone());
+                    .insert(loaded_key, plugin.clone());
                 plugin
             }
         };
@@ -142,9 +199,36 @@ impl Resolver {
             );
         }
         let config_json = serde_json::to_string(&config).context("encoding plugin config")?;
-        let call = CallCtx::new(tenant.as_str())
+        let mut call = CallCtx::new(tenant.as_str())
             .with_job(job.as_str())
-            .with_config(config);
+            .with_config(config)
+            .with_outbound(origins);
+        for grant in grants {
+            if let GrantSpec::WithCredential {
+                origin,
+                secret,
+                header,
+                prefix,
+            } = grant
+            {
+                let value = self
+                    .store
+                    .secret_value(tenant, secret)
+                    .await?
+                    .with_context(|| {
+                        format!("the grant of {origin} needs secret `{secret}`, which this tenant has not set")
+                    })?;
+                let header = header.as_deref().unwrap_or("authorization");
+                let prefix = prefix.as_deref().unwrap_or("Bearer ");
+                call = call
+                    .with_credential(
+                        origin.clone(),
+                        header,
+                        &format!("{prefix}{}", value.expose()),
+                    )
+                    .with_context(|| format!("the credential for {origin}"))?;
+            }
+        }
         Ok(SlotPlugin {
             id,
             plugin,

@@ -99,13 +99,13 @@ pub(super) async fn write_script(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErr
     }
     scored.sort_by(|a, b| b.overall.total_cmp(&a.overall));
     let Some(top) = scored.first() else {
-        return Err(anyhow::anyhow!("{} wrote no script", plugin.id).into());
+        return Err(OpError::bad_answer(format!(
+            "{} wrote no script",
+            plugin.id
+        )));
     };
     let scenes = top.script.scenes.clone();
-    check_timeline(&scenes).map_err(|e| OpError {
-        message: format!("{}: {e:#}", plugin.id),
-        retryable: false,
-    })?;
+    check_timeline(&scenes).map_err(|e| OpError::bad_answer(format!("{}: {e:#}", plugin.id)))?;
     let total_ms = scenes.last().map_or(0, |s| s.start_ms + s.duration_ms);
     let music = top.script.music.clone();
     let out = ScriptPlan {
@@ -199,10 +199,8 @@ pub(super) async fn grade_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErro
     let lut = plugin_answer(&what, grader.grade(&stats, &directed.grade).await)?;
     let text = plan::to_cube(&lut, &directed.grade.look);
     // The host checks what the plugin returned before anything uses it.
-    kino_kernels::lut::parse_cube(&text).map_err(|e| OpError {
-        message: format!("{} returned an unusable LUT: {e}", plugin.id),
-        retryable: false,
-    })?;
+    kino_kernels::lut::parse_cube(&text)
+        .map_err(|e| OpError::bad_answer(format!("{} returned an unusable LUT: {e}", plugin.id)))?;
     let path = dir.join("grade.cube");
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)

@@ -61,15 +61,12 @@ pub(super) async fn translate(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError>
                     || t.segment.end_ms != s.end_ms
             })
         {
-            return Err(OpError {
-                message: format!(
-                    "{} returned {} segments for {}, or changed their ids or timing",
-                    plugin.id,
-                    out.len(),
-                    chunk.len()
-                ),
-                retryable: false,
-            });
+            return Err(OpError::bad_answer(format!(
+                "{} returned {} segments for {}, or changed their ids or timing",
+                plugin.id,
+                out.len(),
+                chunk.len()
+            )));
         }
         translated.extend(out.into_iter().map(|t| SegmentJson::from(t.segment)));
     }
