@@ -628,9 +628,9 @@ async fn a_bound_translator_reaches_its_granted_host_with_the_tenants_secret() {
     let report = host.executor.run(&job).await.expect("the dub completes");
     let subtitles = std::fs::read_to_string(&report.outputs["subtitles.srt"]).expect("srt");
     assert!(subtitles.contains("es:Good morning."), "{subtitles}");
-    let seen = mock.seen.lock().expect("lock");
+    let authorization = mock.seen.lock().expect("lock").authorization.clone();
     assert_eq!(
-        seen.authorization,
+        authorization,
         vec![Some(format!("Bearer {SECRET}"))],
         "the host injects the tenant's secret"
     );
