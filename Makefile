@@ -1,6 +1,6 @@
 # Kino's everyday commands. `make demo` runs the main job; `make test` passes the tests.
 
-PLUGINS := kino-script-arc kino-director-styles kino-translator-phrasebook kino-grader-palette kino-fallback-backoff
+PLUGINS := kino-script-arc kino-director-styles kino-translator-phrasebook kino-grader-palette kino-fallback-backoff kino-translator-openai
 # Same place tests/build.rs builds them, so the two share one build.
 PLUGIN_TARGET := $(or $(CARGO_TARGET_DIR),target)/wasm-plugins
 PLUGIN_DIR := $(PLUGIN_TARGET)/wasm32-wasip2/plugin
@@ -24,14 +24,19 @@ setup:
 plugins: setup
 	CARGO_TARGET_DIR=$(PLUGIN_TARGET) cargo build --target wasm32-wasip2 --profile plugin $(PLUGINS:%=-p %)
 
+# The main job: a 30 s 1080p ad for the example brand, from the brief and the
+# two images in examples/, with the bundled plugins, SQLite and CPU kernels.
 demo: plugins
-	cargo run --release -p kino-host -- plan examples/brief.toml --plugins $(PLUGIN_DIR) --out out
+	cargo run --release -p kino-host -- run ad-creative \
+		brief=examples/brief.toml product=examples/assets/product.png logo=examples/assets/logo.png \
+		--plugins $(PLUGIN_DIR) --out out
 
 test: setup
 	cargo test --workspace
 
 bench: setup
 	cargo bench -p kino-tests --bench runtime
+	cargo bench -p kino-tests --bench pipelines
 
 lint:
 	cargo fmt --all --check

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::f32::consts::TAU;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -15,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use super::dub::silence;
 use super::edit::{DirectedShot, ScenePlan, Shot};
 use super::{OpCx, OpError, plugin_answer, write_json};
+use crate::brief::read_brief;
 use crate::media;
-use crate::plan::{self, read_brief};
 use crate::runtime::types::{
-    Brief, BriefMode, CameraMove, ChannelStats, DirectedScene, FrameStats, GradeIntent, Scene,
-    ScoreCard, Script, ShotSize, Transition,
+    Brief, BriefMode, CameraMove, ChannelStats, DirectedScene, FrameStats, GradeIntent, Lut3d,
+    Scene, ScoreCard, Script, ShotSize, Transition,
 };
 
 /// The soundtrack's rate.
@@ -197,7 +198,7 @@ pub(super) async fn grade_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErro
         .map_err(anyhow::Error::from)?;
     let what = format!("grading a {} scene", directed.grade.look);
     let lut = plugin_answer(&what, grader.grade(&stats, &directed.grade).await)?;
-    let text = plan::to_cube(&lut, &directed.grade.look);
+    let text = to_cube(&lut, &directed.grade.look);
     // The host checks what the plugin returned before anything uses it.
     kino_kernels::lut::parse_cube(&text)
         .map_err(|e| OpError::bad_answer(format!("{} returned an unusable LUT: {e}", plugin.id)))?;
@@ -213,6 +214,37 @@ pub(super) fn ungraded(_cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     std::fs::write(&path, lut.to_cube_string())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+/// Frame statistics of a neutral, well-exposed frame: what the grader sees
+/// until frames are rendered and measured.
+fn neutral_stats() -> FrameStats {
+    let channel = ChannelStats {
+        mean: 0.5,
+        p01: 0.0,
+        p50: 0.5,
+        p99: 1.0,
+    };
+    FrameStats {
+        red: channel,
+        green: channel,
+        blue: channel,
+        luma_histogram: Vec::new(),
+    }
+}
+
+/// Writes `lut` in the `.cube` format (red index fastest).
+fn to_cube(lut: &Lut3d, title: &str) -> String {
+    let mut text = String::with_capacity(lut.table.len() * 9 + 128);
+    let _ = writeln!(text, "TITLE \"{}\"", title.replace('"', "'"));
+    let _ = writeln!(text, "LUT_3D_SIZE {}", lut.size);
+    let (lo, hi) = (&lut.domain_min, &lut.domain_max);
+    let _ = writeln!(text, "DOMAIN_MIN {:.6} {:.6} {:.6}", lo.r, lo.g, lo.b);
+    let _ = writeln!(text, "DOMAIN_MAX {:.6} {:.6} {:.6}", hi.r, hi.g, hi.b);
+    for rgb in lut.table.chunks_exact(3) {
+        let _ = writeln!(text, "{:.6} {:.6} {:.6}", rgb[0], rgb[1], rgb[2]);
+    }
+    text
 }
 
 /// Per-channel statistics of an image, as the grader sees a frame.
@@ -244,7 +276,7 @@ fn image_stats(path: &Path) -> Result<FrameStats> {
         }
     }
     if n == 0 {
-        return Ok(plan::neutral_stats());
+        return Ok(neutral_stats());
     }
     let channel = |c: usize| {
         let pct = |p: f64| {
