@@ -241,9 +241,16 @@ fn kino_edits(order: Option<&str>) -> Result<crate::pipeline::Edits> {
     })
 }
 
-fn finish_local(report: &crate::pipeline::JobReport, out: &std::path::Path) -> Result<()> {
-    let delivered = local::deliver(report, out)?;
-    eprintln!("time per stage:\n{}", local::stage_times(report));
+/// Runs a local job to its end, then delivers its outputs into `out` and
+/// prints where they are and where the time went.
+async fn run_local(host: &LocalHost, job: &crate::store::Job, out: &std::path::Path) -> Result<()> {
+    let report = host
+        .executor
+        .run(job)
+        .await
+        .with_context(|| format!("job {}", job.id))?;
+    let delivered = local::deliver(&report, out)?;
+    eprintln!("time per stage:\n{}", local::stage_times(&report));
     println!("job {} completed; outputs:", report.job);
     for path in delivered {
         println!("  {}", path.display());
@@ -446,12 +453,7 @@ fn run(cli: Cli) -> Result<()> {
                     .submit_local(&host.tenant, &pipeline, &files, &texts)
                     .await?;
                 eprintln!("job {} ({pipeline}) started", job.id);
-                let report = host
-                    .executor
-                    .run(&job)
-                    .await
-                    .with_context(|| format!("job {}", job.id))?;
-                finish_local(&report, &local.out)
+                run_local(&host, &job, &local.out).await
             })
         }
         Command::Scenes(ScenesCommand::List { job, local }) => {
@@ -519,12 +521,7 @@ fn run(cli: Cli) -> Result<()> {
                 let original = local_job(&host, &job).await?;
                 let edited = host.executor.edit(&original, &edits).await?;
                 eprintln!("job {} (edit of {}) started", edited.id, original.id);
-                let report = host
-                    .executor
-                    .run(&edited)
-                    .await
-                    .with_context(|| format!("job {}", edited.id))?;
-                finish_local(&report, &local.out)?;
+                run_local(&host, &edited, &local.out).await?;
                 println!(
                     "the original render is kept: {}",
                     host.executor.job_dir(&original.id).join("ad.mp4").display()
@@ -537,12 +534,7 @@ fn run(cli: Cli) -> Result<()> {
             tokio.block_on(async {
                 let host = local.open().await?;
                 let job = local_job(&host, &job).await?;
-                let report = host
-                    .executor
-                    .run(&job)
-                    .await
-                    .with_context(|| format!("job {}", job.id))?;
-                finish_local(&report, &local.out)
+                run_local(&host, &job, &local.out).await
             })
         }
         Command::Stretch {

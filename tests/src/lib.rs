@@ -107,6 +107,23 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// The MD5 of a file's video packets (`ffmpeg -c copy -f md5`): equal
+/// digests mean the video stream was copied, not re-encoded.
+pub fn video_md5(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:v", "-c", "copy", "-f", "md5", "-"])
+        .output()
+        .expect("running ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg could not read {}",
+        path.display()
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// A test video: `secs` seconds of testsrc2 at 24 fps, `size` (`320x240`),
 /// with a quiet pink-noise-and-tone background track unless `audio` is false.
 pub fn test_video(path: &std::path::Path, secs: u32, size: &str, audio: bool) {

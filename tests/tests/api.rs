@@ -25,6 +25,7 @@ const ADMIN: &str = "admin-token-for-tests";
 struct App {
     router: Router,
     store: Store,
+    registry: kino_registry::Store,
     jobs: JobQueue,
     _tmp: tempfile::TempDir,
 }
@@ -48,6 +49,7 @@ async fn app_with(
         BTreeMap::new(),
     );
     let executor = Executor::new(store.clone(), resolver, tmp.path(), 2, None).expect("executor");
+    let registry_for_app = registry.clone();
     let jobs = JobQueue::new(executor);
     let state = AppState {
         store: store.clone(),
@@ -63,6 +65,7 @@ async fn app_with(
     App {
         router: api::router(state),
         store,
+        registry: registry_for_app,
         jobs,
         _tmp: tmp,
     }
@@ -685,5 +688,159 @@ async fn a_job_submitted_over_http_runs_and_delivers_its_outputs() {
             .await
             .expect("infallible");
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{name}");
+    }
+}
+
+/// Polls a job until it has finished; answers its last state.
+async fn finished(app: &App, key: &str, id: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(300), async {
+        loop {
+            let (_, job) = app
+                .call(Method::GET, &format!("/jobs/{id}"), Some(key), None)
+                .await;
+            if job["state"] == "completed" || job["state"] == "failed" {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the job finishes")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ad_made_over_http_can_have_its_scenes_edited() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    kino_host::pipeline::local::install_bundled(
+        runtime(),
+        &app.registry,
+        &kino_tests::bundled_plugins(),
+    )
+    .expect("installing the reference plugins");
+    let (tenant, key) = app.tenant("acme").await;
+    let (_, other) = app.tenant("globex").await;
+    for (slot, plugin) in [
+        ("script-strategy", "kino-script-arc@^0.1"),
+        ("director-style", "kino-director-styles@^0.1"),
+        ("grader", "kino-grader-palette@^0.1"),
+    ] {
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                &format!("/admin/tenants/{tenant}/bindings/{slot}"),
+                Some(ADMIN),
+                Some(json!({ "plugin": plugin })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let examples = kino_tests::workspace_root().join("examples");
+    let brief = std::fs::read_to_string(examples.join("brief.toml"))
+        .expect("brief")
+        .replace("target-length-s = 30", "target-length-s = 8");
+    let brief = app.input(&key, brief.into_bytes(), "brief.toml").await;
+    let product = app
+        .input(
+            &key,
+            std::fs::read(examples.join("assets/product.png")).expect("png"),
+            "product.png",
+        )
+        .await;
+    tokio::spawn(app.jobs.clone().work(2));
+    let (status, job) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&key),
+            Some(json!({ "pipeline": "ad-creative",
+                         "inputs": { "brief": brief, "product": product, "size": "320x180" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().expect("id").to_owned();
+    let done = finished(&app, &key, &id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+
+    let (status, plan) = app
+        .call(Method::GET, &format!("/jobs/{id}/scenes"), Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let shots = plan["shots"].as_array().expect("shots");
+    assert!(shots.len() >= 2, "{plan}");
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/jobs/{id}/scenes"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's job");
+
+    let (status, error) = app
+        .call(
+            Method::POST,
+            &format!("/jobs/{id}/edits"),
+            Some(&key),
+            Some(json!({ "scenes": { "99": { "narration": "x" } } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"].as_str().unwrap_or("").contains("scene 99"),
+        "{error}"
+    );
+
+    // Reverse the scenes and retitle scene 1.
+    let order: Vec<u64> = shots
+        .iter()
+        .rev()
+        .map(|s| s["id"].as_u64().expect("id"))
+        .collect();
+    let (status, edited) = app
+        .call(
+            Method::POST,
+            &format!("/jobs/{id}/edits"),
+            Some(&key),
+            Some(json!({ "order": order, "scenes": { "1": { "on-screen-text": "Edited over HTTP" } } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{edited}");
+    check_edit(&app, &key, &id, &edited).await;
+}
+
+async fn check_edit(app: &App, key: &str, original: &str, edited: &Value) {
+    let new_id = edited["id"].as_str().expect("id").to_owned();
+    assert_ne!(new_id, original);
+    let done = finished(app, key, &new_id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let (_, plan) = app
+        .call(
+            Method::GET,
+            &format!("/jobs/{new_id}/scenes"),
+            Some(key),
+            None,
+        )
+        .await;
+    let texts: Vec<&str> = plan["shots"]
+        .as_array()
+        .expect("shots")
+        .iter()
+        .map(|s| s["scene"]["on_screen_text"].as_str().unwrap_or(""))
+        .collect();
+    assert!(texts.contains(&"Edited over HTTP"), "{plan}");
+    // Both renders can be downloaded: the original is kept.
+    for job in [original, new_id.as_str()] {
+        let request = Request::get(format!("/jobs/{job}/outputs/ad.mp4"))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("request");
+        let response = app
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK, "{job}");
     }
 }

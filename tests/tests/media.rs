@@ -2,26 +2,13 @@
 //! fixtures made with the ffmpeg CLI.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use kino_host::media::{self, Mp4Writer, RgbFrame, StreamKind, VideoReader};
 use kino_kernels::wav::{Pcm, write_wav};
+use kino_tests::{ffmpeg, video_md5};
 
 const FPS: f64 = 25.0;
 const FRAME: f64 = 1.0 / FPS;
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A 2 s 320x240 25 fps H.264 + 48 kHz mono AAC clip.
 fn fixture(dir: &Path, name: &str, secs: &str) -> PathBuf {
@@ -47,17 +34,6 @@ fn fixture(dir: &Path, name: &str, secs: &str) -> PathBuf {
         p.to_str().expect("utf-8 path"),
     ]);
     p
-}
-
-fn video_md5(p: &Path) -> String {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-i"])
-        .arg(p)
-        .args(["-map", "0:v", "-c", "copy", "-f", "md5", "-"])
-        .output()
-        .expect("run ffmpeg");
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn assert_close(what: &str, got: f64, want: f64, tol: f64) {

@@ -10,7 +10,7 @@ use kino_host::pipeline::local::LocalHost;
 use kino_host::pipeline::{Executor, JobReport};
 use kino_host::store::{JobState, NewBinding, StageState};
 use kino_kernels::{mix, subtitle};
-use kino_tests::{bundled_plugins, ffmpeg, test_video, workspace_root};
+use kino_tests::{bundled_plugins, ffmpeg, test_video, video_md5, workspace_root};
 
 const FRAME_24: f64 = 1.0 / 24.0;
 
@@ -100,17 +100,6 @@ impl Fixture {
             .expect("recorded");
         PathBuf::from(artifact.path)
     }
-}
-
-fn video_md5(path: &Path) -> String {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-i"])
-        .arg(path)
-        .args(["-map", "0:v", "-c", "copy", "-f", "md5", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn duration(path: &Path) -> f64 {
@@ -619,7 +608,7 @@ fn a_killed_host_resumes_without_recomputing_finished_stages() {
     let data = dir.path().join("data");
     let bundled = bundled_plugins();
     let kino = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kino"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kino-cli"));
         cmd.args(args)
             .arg("--data-dir")
             .arg(&data)

@@ -186,16 +186,7 @@ pub(super) async fn install_plugin(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<InstalledVersion>), ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(format!(
-                "the package is larger than the upload limit of {} bytes",
-                state.upload_limit
-            ))
-        } else {
-            ApiError::with_status(rejection.status(), rejection.body_text())
-        }
-    })?;
+    let body = body.map_err(|r| ApiError::upload(&r, "package", state.upload_limit))?;
     if body.is_empty() {
         return Err(ApiError::BadRequest(
             "the body must be the package (.tar.gz)".into(),

@@ -61,6 +61,22 @@ impl ApiError {
         }
     }
 
+    /// The answer to an upload body axum refused: over the limit (`what`
+    /// names the upload) or otherwise unreadable.
+    pub fn upload(
+        rejection: &axum::extract::rejection::BytesRejection,
+        what: &str,
+        limit: usize,
+    ) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::PayloadTooLarge(format!(
+                "the {what} is larger than the upload limit of {limit} bytes"
+            ))
+        } else {
+            Self::with_status(rejection.status(), rejection.body_text())
+        }
+    }
+
     /// Maps a registry error to the answer a client should get.
     pub fn from_registry(err: &RegistryError) -> Option<Self> {
         let message = err.to_string();

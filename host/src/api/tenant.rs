@@ -105,16 +105,7 @@ pub(super) async fn upload_input(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(format!(
-                "the file is larger than the upload limit of {} bytes",
-                state.upload_limit
-            ))
-        } else {
-            ApiError::with_status(rejection.status(), rejection.body_text())
-        }
-    })?;
+    let body = body.map_err(|r| ApiError::upload(&r, "file", state.upload_limit))?;
     if body.is_empty() {
         return Err(ApiError::BadRequest("the body must be the file".into()));
     }

@@ -439,15 +439,7 @@ impl Executor {
             )
             .await;
             let started = Instant::now();
-            let cx = OpCx {
-                stage: node.to_owned(),
-                params: stage.params.clone(),
-                item: item.clone(),
-                inputs: inputs.clone(),
-                plugin: plugin.clone(),
-                runtime: self.inner.resolver.runtime().clone(),
-                artifacts: self.inner.artifacts.clone(),
-            };
+            let cx = self.op_cx(stage, node, &item, inputs, plugin.clone());
             let result = {
                 let _permit = self.inner.cpu.acquire().await.context("executor closed")?;
                 ops::run(stage.op, cx).await
@@ -474,7 +466,7 @@ impl Executor {
                     self.event(
                         &job.id,
                         "stage-finished",
-                        json!({ "stage": node, "ms": ms }),
+                        json!({ "stage": node, "ms": ms, "plugin": plugin_id }),
                     )
                     .await;
                     let report = NodeReport {
@@ -571,15 +563,7 @@ impl Executor {
                     );
                 }
                 Decision::Degrade(reason) => {
-                    let cx = OpCx {
-                        stage: node.to_owned(),
-                        params: stage.params.clone(),
-                        item: item.clone(),
-                        inputs: inputs.clone(),
-                        plugin: None,
-                        runtime: self.inner.resolver.runtime().clone(),
-                        artifacts: self.inner.artifacts.clone(),
-                    };
+                    let cx = self.op_cx(stage, node, &item, inputs, None);
                     let artifact = ops::degrade(stage.op, cx)
                         .await
                         .ok_or_else(|| failed().context(format!("op `{}` has no degraded form; the policy wanted to degrade: {reason}", stage.op)))?
@@ -603,6 +587,28 @@ impl Executor {
                     );
                 }
             }
+        }
+    }
+}
+
+impl Executor {
+    /// What an op of `stage` sees when it runs as `node`.
+    fn op_cx(
+        &self,
+        stage: &StageSpec,
+        node: &str,
+        item: &Option<(usize, Value)>,
+        inputs: &Arc<Vec<Input>>,
+        plugin: Option<SlotPlugin>,
+    ) -> OpCx {
+        OpCx {
+            stage: node.to_owned(),
+            params: stage.params.clone(),
+            item: item.clone(),
+            inputs: inputs.clone(),
+            plugin,
+            runtime: self.inner.resolver.runtime().clone(),
+            artifacts: self.inner.artifacts.clone(),
         }
     }
 }

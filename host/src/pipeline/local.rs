@@ -95,7 +95,7 @@ impl LocalHost {
 
 /// Installs each bundled plugin whose built component is not installed yet;
 /// a rebuilt component of the same version replaces the installed one.
-fn install_bundled(
+pub fn install_bundled(
     runtime: &Runtime,
     registry: &kino_registry::Store,
     bundled: &BundledPlugins,

@@ -68,17 +68,22 @@ pub fn read_transcript(path: &Path) -> Result<Vec<SegmentJson>> {
     if cues.is_empty() {
         bail!("the transcript has no cues");
     }
-    Ok(cues
-        .into_iter()
+    // A transcript's line breaks are layout, not speech.
+    Ok(numbered(cues, |text| text.replace('\n', " ")))
+}
+
+/// Cues as segments numbered from 1, their text passed through `text`.
+fn numbered(cues: Vec<Cue>, text: impl Fn(String) -> String) -> Vec<SegmentJson> {
+    cues.into_iter()
         .enumerate()
         .map(|(i, cue)| SegmentJson {
             id: (i + 1).to_string(),
             start_ms: cue.start_ms,
             end_ms: cue.end_ms,
             speaker: cue.speaker.unwrap_or_default(),
-            text: cue.text.replace('\n', " "),
+            text: text(cue.text),
         })
-        .collect())
+        .collect()
 }
 
 pub(super) fn parse_subtitles(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
@@ -111,17 +116,6 @@ pub(super) fn caption_cues(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     for warning in &plan.warnings {
         tracing::warn!(stage = cx.stage, "{warning}");
     }
-    let captions: Vec<SegmentJson> = plan
-        .cues
-        .into_iter()
-        .enumerate()
-        .map(|(i, cue)| SegmentJson {
-            id: (i + 1).to_string(),
-            start_ms: cue.start_ms,
-            end_ms: cue.end_ms,
-            speaker: cue.speaker.unwrap_or_default(),
-            text: cue.text,
-        })
-        .collect();
-    write_json(dir, "captions.json", &captions)
+    // A caption's line breaks are the layout the rules chose: kept.
+    write_json(dir, "captions.json", &numbered(plan.cues, |text| text))
 }
