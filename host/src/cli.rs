@@ -193,23 +193,41 @@ impl LocalArgs {
     }
 }
 
-/// Prints stage progress to stderr as it happens.
+/// Prints progress to stderr as it happens: `[done/known]` nodes, where the
+/// known total grows as stages fan out (one node per line, per scene).
 fn progress_printer() -> crate::pipeline::Observer {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     let started = std::time::Instant::now();
+    let (done, total) = (AtomicUsize::new(0), AtomicUsize::new(0));
     std::sync::Arc::new(move |_job, kind, data| {
         let stage = data.get("stage").and_then(|s| s.as_str()).unwrap_or("");
+        let count = |key: &str| data.get(key).and_then(|n| n.as_u64()).unwrap_or(0) as usize;
         let at = started.elapsed().as_secs_f64();
+        let line = |what: String| {
+            let done = done.fetch_add(1, Relaxed) + 1;
+            let total = total.load(Relaxed).max(done);
+            eprintln!("[{at:7.2}s] [{done:>3}/{total:<3}] {what}");
+        };
         match kind {
-            "stage-finished" => {
-                let ms = data.get("ms").and_then(|m| m.as_u64()).unwrap_or(0);
-                eprintln!("[{at:7.2}s] done    {stage} ({:.2} s)", ms as f64 / 1000.0);
+            "planned" => total.store(count("stages"), Relaxed),
+            // A fanned-out stage is `nodes` nodes instead of one.
+            "fanned-out" => {
+                total.fetch_add(count("nodes").saturating_sub(1), Relaxed);
+                if count("nodes") == 0 {
+                    done.fetch_add(1, Relaxed);
+                }
             }
-            "stage-cached" => eprintln!("[{at:7.2}s] cached  {stage}"),
+            "stage-finished" => line(format!(
+                "done    {stage} ({:.2} s)",
+                count("ms") as f64 / 1000.0
+            )),
+            "stage-cached" => line(format!("cached  {stage}")),
+            "stage-degraded" => line(format!("degraded {stage}: {}", data["reason"])),
             "stage-failed" => eprintln!(
                 "[{at:7.2}s] FAILED  {stage}: {}",
                 data.get("error").and_then(|e| e.as_str()).unwrap_or("")
             ),
-            "fallback" | "stage-degraded" | "resumed" => eprintln!("[{at:7.2}s] {kind} {data}"),
+            "fallback" | "resumed" => eprintln!("[{at:7.2}s] {kind} {data}"),
             _ => {}
         }
     })

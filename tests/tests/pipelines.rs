@@ -313,7 +313,7 @@ async fn ad_creative_end_to_end() {
     let edits: kino_host::pipeline::Edits = serde_json::from_value(serde_json::json!({
         "scenes": {
             "0": { "trim": [0, first.duration_ms - 500] },
-            "1": { "on-screen-text": "Now with oat milk" }
+            "1": { "on-screen-text": "Now with oat milk", "style": "noir-high-contrast" }
         }
     }))
     .expect("edits");

@@ -148,7 +148,7 @@ impl Executor {
             let p = path.clone();
             let stored = tokio::task::spawn_blocking(move || {
                 if !p.is_file() {
-                    bail!("input file {} does not exist", p.display());
+                    bail!("input file {} does not exist (or is not a regular file)", p.display());
                 }
                 let scratch = artifacts.scratch()?;
                 let copy = scratch.path().join("input");
@@ -265,6 +265,8 @@ impl Executor {
         }
 
         let mut pending: Vec<StageSpec> = spec.order()?.into_iter().cloned().collect();
+        self.event(&job.id, "planned", json!({ "stages": pending.len() }))
+            .await;
         let mut running = JoinSet::new();
         let mut outs: HashMap<String, StageOut> = HashMap::new();
         let mut nodes = Vec::new();
@@ -363,6 +365,12 @@ impl Executor {
         };
         let items = each_items(&stage.name, &source, field.as_deref())?;
         let count = items.len();
+        self.event(
+            &job.id,
+            "fanned-out",
+            json!({ "stage": stage.name, "nodes": count }),
+        )
+        .await;
         let runs = items.into_iter().enumerate().map(|(i, item)| {
             let node = format!("{}[{i}]", stage.name);
             let plugin = plugin.clone();
