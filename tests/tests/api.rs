@@ -598,6 +598,24 @@ async fn a_job_submitted_over_http_runs_and_delivers_its_outputs() {
     let srt = "1\n00:00:00,500 --> 00:00:02,500\nHello from the API.\n";
     let transcript = app.input(&key, srt.as_bytes().to_vec(), "clip.srt").await;
 
+    // Another tenant cannot name this tenant's uploads.
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&other),
+            Some(json!({ "pipeline": "caption", "inputs": { "video": video, "transcript": transcript } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("uploaded nothing"),
+        "{error}"
+    );
+
     // Inputs that do not match the pipeline are refused up front.
     let (status, error) = app
         .call(

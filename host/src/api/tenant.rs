@@ -16,6 +16,7 @@ use axum::extract::rejection::BytesRejection;
 
 use super::auth::TenantAuth;
 use super::{ApiError, AppState, Json};
+use crate::pipeline::JobInput;
 use crate::pipeline::exec::check_job;
 use crate::pipeline::{Edits, PipelineSpec, ScenePlan};
 use crate::store::{Event, Job, JobId, JobState, Store, TenantId};
@@ -70,12 +71,21 @@ pub(super) async fn submit_job(
     if !body.inputs.is_object() {
         return Err(ApiError::Unprocessable("`inputs` must be an object".into()));
     }
-    check_job(
+    let inputs = check_job(
         state.jobs.executor().artifacts(),
         &body.pipeline,
         &body.inputs,
     )
     .map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
+    for (name, input) in &inputs {
+        if let JobInput::File { sha256, .. } = input
+            && !state.store.has_upload(&tenant.id, sha256).await?
+        {
+            return Err(ApiError::Unprocessable(format!(
+                "input `{name}`: this tenant has uploaded nothing with sha256 {sha256} (POST /inputs first)"
+            )));
+        }
+    }
     let job = state
         .store
         .create_job(&tenant.id, &body.pipeline, &body.inputs)
@@ -101,7 +111,7 @@ pub struct Uploaded {
 }
 
 pub(super) async fn upload_input(
-    TenantAuth(_tenant): TenantAuth,
+    TenantAuth(tenant): TenantAuth,
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
@@ -114,6 +124,10 @@ pub(super) async fn upload_input(
     let stored = tokio::task::spawn_blocking(move || artifacts.put_bytes(&body))
         .await
         .map_err(|e| anyhow::anyhow!("storing an upload: {e}"))??;
+    state
+        .store
+        .record_upload(&tenant.id, &stored.hash, size as u64)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Uploaded {

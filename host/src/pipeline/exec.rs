@@ -148,7 +148,10 @@ impl Executor {
             let p = path.clone();
             let stored = tokio::task::spawn_blocking(move || {
                 if !p.is_file() {
-                    bail!("input file {} does not exist (or is not a regular file)", p.display());
+                    bail!(
+                        "input file {} does not exist (or is not a regular file)",
+                        p.display()
+                    );
                 }
                 let scratch = artifacts.scratch()?;
                 let copy = scratch.path().join("input");

@@ -615,6 +615,40 @@ impl Store {
             .collect()
     }
 
+    /// Records that `tenant` uploaded content `sha256` (idempotent).
+    pub async fn record_upload(
+        &self,
+        tenant: &TenantId,
+        sha256: &str,
+        size: u64,
+    ) -> anyhow::Result<()> {
+        let size = i64::try_from(size).context("upload size out of range")?;
+        sqlx::query(
+            "INSERT INTO uploads (tenant_id, sha256, size, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (tenant_id, sha256) DO NOTHING",
+        )
+        .bind(tenant.as_str())
+        .bind(sha256)
+        .bind(size)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("recording an upload of tenant {tenant}"))?;
+        Ok(())
+    }
+
+    /// Whether `tenant` uploaded content `sha256`.
+    pub async fn has_upload(&self, tenant: &TenantId, sha256: &str) -> anyhow::Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM uploads WHERE tenant_id = ? AND sha256 = ?")
+                .bind(tenant.as_str())
+                .bind(sha256)
+                .fetch_optional(&self.pool)
+                .await
+                .with_context(|| format!("reading uploads of tenant {tenant}"))?;
+        Ok(found.is_some())
+    }
+
     /// Appends a progress event to a job; returns its id.
     pub async fn append_event(
         &self,
