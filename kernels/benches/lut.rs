@@ -11,10 +11,11 @@
 //! again) so that load from other processes falls on all three alike, and
 //! each figure is the median of its runs.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Instant;
+
+use common::{BenchResult, ffmpeg_run, have_ffmpeg, path_str, report};
 use kino_kernels::lut::CubeLut;
 
 const WIDTH: usize = 1920;
@@ -23,8 +24,6 @@ const FRAMES: usize = 60;
 const FRAME_BYTES: usize = WIDTH * HEIGHT * 3;
 const THREADS: usize = 2;
 const ROUNDS: usize = 5;
-
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn main() {
     if let Err(e) = run() {
@@ -139,13 +138,14 @@ fn run() -> BenchResult<()> {
 
     let ours_fps = report(
         &format!("ours   ({THREADS} threads, in memory):"),
+        FRAMES,
         &mut ours,
     );
     if !ffmpeg {
         return Ok(());
     }
-    let ff_file_fps = report("ffmpeg lut3d (rawvideo file output):", &mut ff_file);
-    let ff_null_fps = report("ffmpeg lut3d (-f null output):", &mut ff_null);
+    let ff_file_fps = report("ffmpeg lut3d (rawvideo file output):", FRAMES, &mut ff_file);
+    let ff_null_fps = report("ffmpeg lut3d (-f null output):", FRAMES, &mut ff_null);
     println!(
         "ratio ours / ffmpeg (file output):       {:7.2}x",
         ours_fps / ff_file_fps
@@ -187,24 +187,6 @@ fn run() -> BenchResult<()> {
     Ok(())
 }
 
-/// Prints one line of figures and returns the median's frames per second.
-fn report(label: &str, times: &mut [Duration]) -> f64 {
-    let runs: Vec<String> = times
-        .iter()
-        .map(|t| format!("{:.3}", t.as_secs_f64()))
-        .collect();
-    times.sort();
-    let median = times[times.len() / 2];
-    let fps = FRAMES as f64 / median.as_secs_f64();
-    println!(
-        "{label:<40} {fps:7.1} frames/s  (median of {}: {:.3} s; runs {})",
-        times.len(),
-        median.as_secs_f64(),
-        runs.join(" ")
-    );
-    fps
-}
-
 /// A warm grade: an S-curve on luma-ish contrast, red lifted, blue pulled
 /// down, a little extra saturation, so every lattice cell is different.
 fn warm_s_curve() -> CubeLut {
@@ -243,37 +225,4 @@ fn synthetic_clip() -> Vec<u8> {
         }
     }
     clip
-}
-
-fn have_ffmpeg() -> bool {
-    Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Runs ffmpeg quietly and returns its wall time.
-fn ffmpeg_run(args: &[&str]) -> BenchResult<Duration> {
-    let start = Instant::now();
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args(args)
-        .output()?;
-    let elapsed = start.elapsed();
-    if !out.status.success() {
-        return Err(format!(
-            "ffmpeg {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(elapsed)
-}
-
-fn path_str(p: &Path) -> BenchResult<&str> {
-    p.to_str()
-        .ok_or_else(|| format!("non-UTF-8 temp path {}", p.display()).into())
 }

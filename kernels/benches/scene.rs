@@ -14,10 +14,11 @@
 //! is the median of its runs, and the runs alternate so that load from
 //! other processes falls on both alike.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{BenchResult, ffmpeg_run, have_ffmpeg, path_str, report};
 use kino_kernels::interpolate::Frame;
 use kino_kernels::scene::{CameraMove, Image, Shot, ShotSize, ken_burns};
 use kino_kernels::text::{self, CaptionKind, Font};
@@ -32,8 +33,6 @@ const THREADS: usize = 2;
 const ROUNDS: usize = 5;
 const CAPTION: &str =
     "Brightbrew cold brew concentrate: sixteen cups per bottle, brewed for twelve hours";
-
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn main() {
     if let Err(e) = run() {
@@ -132,11 +131,11 @@ fn run() -> BenchResult<()> {
             ff_null.push(ff("null")?);
         }
     }
-    let ours = report("ours ken_burns push-in (rgb24):", &mut push);
-    report("ours ken_burns orbit (rotated):", &mut orbit);
+    let ours = report("ours ken_burns push-in (rgb24):", FRAMES, &mut push);
+    report("ours ken_burns orbit (rotated):", FRAMES, &mut orbit);
     if ffmpeg {
-        let theirs = report("ffmpeg zoompan push-in (yuv420p):", &mut ff_zoom);
-        report("ffmpeg -vf null (PNG decode floor):", &mut ff_null);
+        let theirs = report("ffmpeg zoompan push-in (yuv420p):", FRAMES, &mut ff_zoom);
+        report("ffmpeg -vf null (PNG decode floor):", FRAMES, &mut ff_null);
         println!(
             "ratio ours push-in / ffmpeg zoompan: {:7.2}x",
             ours / theirs
@@ -185,24 +184,6 @@ fn caption_bench(font: &Font) -> BenchResult<()> {
     Ok(())
 }
 
-/// Prints one line of figures and returns the median's frames per second.
-fn report(label: &str, times: &mut [Duration]) -> f64 {
-    let runs: Vec<String> = times
-        .iter()
-        .map(|t| format!("{:.3}", t.as_secs_f64()))
-        .collect();
-    times.sort();
-    let median = times[times.len() / 2];
-    let fps = FRAMES as f64 / median.as_secs_f64();
-    println!(
-        "{label:<40} {fps:7.1} frames/s  (median of {}: {:.3} s; runs {})",
-        times.len(),
-        median.as_secs_f64(),
-        runs.join(" ")
-    );
-    fps
-}
-
 fn synthetic_still() -> BenchResult<Image> {
     let mut rgba = Vec::with_capacity(SRC_WIDTH * SRC_HEIGHT * 4);
     for y in 0..SRC_HEIGHT {
@@ -216,37 +197,4 @@ fn synthetic_still() -> BenchResult<Image> {
         }
     }
     Ok(Image::from_rgba(SRC_WIDTH, SRC_HEIGHT, rgba)?)
-}
-
-fn have_ffmpeg() -> bool {
-    Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Runs ffmpeg quietly and returns its wall time.
-fn ffmpeg_run(args: &[&str]) -> BenchResult<Duration> {
-    let start = Instant::now();
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args(args)
-        .output()?;
-    let elapsed = start.elapsed();
-    if !out.status.success() {
-        return Err(format!(
-            "ffmpeg {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(elapsed)
-}
-
-fn path_str(p: &Path) -> BenchResult<&str> {
-    p.to_str()
-        .ok_or_else(|| format!("non-UTF-8 temp path {}", p.display()).into())
 }

@@ -1,0 +1,67 @@
+//! Helpers the kernel benchmarks share: running the `ffmpeg` CLI beside our
+//! kernels on the same input, and reporting timings.
+//!
+//! Each bench includes this with `mod common;` and uses what it needs.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a benchmark step returns.
+pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Whether the `ffmpeg` CLI is installed (its half of a comparison is
+/// skipped, with a message, where it is not).
+pub fn have_ffmpeg() -> bool {
+    Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs ffmpeg quietly and returns its wall time.
+pub fn ffmpeg_run(args: &[&str]) -> BenchResult<Duration> {
+    let start = Instant::now();
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(args)
+        .output()?;
+    let elapsed = start.elapsed();
+    if !out.status.success() {
+        return Err(format!(
+            "ffmpeg {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(elapsed)
+}
+
+/// A temporary path as the `&str` a command line wants.
+pub fn path_str(p: &Path) -> BenchResult<&str> {
+    p.to_str()
+        .ok_or_else(|| format!("non-UTF-8 temp path {}", p.display()).into())
+}
+
+/// Prints one line of figures for runs of `frames` frames each (`times` is
+/// sorted in place) and returns the median's frames per second.
+pub fn report(label: &str, frames: usize, times: &mut [Duration]) -> f64 {
+    let runs: Vec<String> = times
+        .iter()
+        .map(|t| format!("{:.3}", t.as_secs_f64()))
+        .collect();
+    times.sort();
+    let median = times[times.len() / 2];
+    let fps = frames as f64 / median.as_secs_f64();
+    println!(
+        "{label:<40} {fps:7.1} frames/s  (median of {}: {:.3} s; runs {})",
+        times.len(),
+        median.as_secs_f64(),
+        runs.join(" ")
+    );
+    fps
+}
