@@ -78,6 +78,16 @@ impl Fixture {
             .await
     }
 
+    /// The job as the store has it now.
+    async fn job(&self, id: &kino_host::store::JobId) -> kino_host::store::Job {
+        self.executor()
+            .store()
+            .get_job(&self.host.tenant, id)
+            .await
+            .expect("reading the job")
+            .expect("the job exists")
+    }
+
     /// The output artifact of a completed stage node.
     async fn node_output(&self, job: &kino_host::store::JobId, node: &str) -> PathBuf {
         let stages = self
@@ -299,13 +309,7 @@ async fn ad_creative_end_to_end() {
     // Scene editing: trim scene 0 and retitle scene 1. Only those two are
     // rendered again; the original render stays as it was.
     let original_bytes = std::fs::read(ad).expect("read");
-    let job = fx
-        .executor()
-        .store()
-        .get_job(&fx.host.tenant, &report.job)
-        .await
-        .expect("get")
-        .expect("job");
+    let job = fx.job(&report.job).await;
     let plan = fx.executor().scenes(&job).expect("scenes");
     let scenes = plan.shots.len();
     assert!(scenes >= 3, "{scenes} scenes");
@@ -333,14 +337,7 @@ async fn ad_creative_end_to_end() {
     );
     let new_plan = fx
         .executor()
-        .scenes(
-            &fx.executor()
-                .store()
-                .get_job(&fx.host.tenant, &edited.id)
-                .await
-                .expect("get")
-                .expect("job"),
-        )
+        .scenes(&fx.job(&edited.id).await)
         .expect("scenes");
     assert_eq!(new_plan.total_ms, plan.total_ms - 500);
     assert_eq!(new_plan.shots[1].scene.on_screen_text, "Now with oat milk");
@@ -436,13 +433,7 @@ async fn bad_inputs_fail_the_job_cleanly() {
         .expect("submitted");
     let err = fx.executor().run(&job).await.expect_err("malformed srt");
     assert!(format!("{err:#}").contains("line 2"), "{err:#}");
-    let recorded = fx
-        .executor()
-        .store()
-        .get_job(&fx.host.tenant, &job.id)
-        .await
-        .expect("get")
-        .expect("job");
+    let recorded = fx.job(&job.id).await;
     assert_eq!(recorded.state, JobState::Failed);
     assert!(recorded.error.as_deref().unwrap_or("").contains("line 2"));
 
@@ -492,6 +483,11 @@ async fn bind(fx: &Fixture, slot: &str, plugin: &str, config: serde_json::Value)
         .expect("bind");
 }
 
+/// Binds the reference fallback policy with `config`.
+async fn policy(fx: &Fixture, config: serde_json::Value) {
+    bind(fx, "fallback-policy", "kino-fallback-backoff", config).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_plugin_goes_through_the_fallback_policy() {
     let fx = Fixture::new().await;
@@ -503,10 +499,8 @@ async fn a_failing_plugin_goes_through_the_fallback_policy() {
     bind(&fx, "translator", "kino-test-down", serde_json::json!({})).await;
 
     // Retry once, then switch to the phrasebook: the job completes.
-    bind(
+    policy(
         &fx,
-        "fallback-policy",
-        "kino-fallback-backoff",
         serde_json::json!({ "max-retries": "1", "base-delay-ms": "10",
                             "alternative": "kino-translator-phrasebook" }),
     )
@@ -544,10 +538,8 @@ async fn a_failing_plugin_goes_through_the_fallback_policy() {
     );
 
     // No alternative and `fail`: the job fails with the recorded reason.
-    bind(
+    policy(
         &fx,
-        "fallback-policy",
-        "kino-fallback-backoff",
         serde_json::json!({ "max-retries": "0", "on-exhausted": "fail" }),
     )
     .await;
@@ -564,13 +556,7 @@ async fn a_failing_plugin_goes_through_the_fallback_policy() {
         .run(&job)
         .await
         .expect_err("the policy fails the job");
-    let recorded = fx
-        .executor()
-        .store()
-        .get_job(&fx.host.tenant, &job.id)
-        .await
-        .expect("get")
-        .expect("job");
+    let recorded = fx.job(&job.id).await;
     assert_eq!(recorded.state, JobState::Failed);
     let reason = recorded.error.unwrap_or_default();
     assert!(
@@ -579,10 +565,8 @@ async fn a_failing_plugin_goes_through_the_fallback_policy() {
     );
 
     // `degrade`: the job completes with the untranslated text.
-    bind(
+    policy(
         &fx,
-        "fallback-policy",
-        "kino-fallback-backoff",
         serde_json::json!({ "max-retries": "0", "on-exhausted": "degrade" }),
     )
     .await;
