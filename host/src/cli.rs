@@ -31,6 +31,8 @@ enum Command {
         #[command(flatten)]
         local: LocalArgs,
     },
+    /// List the built-in pipelines with their inputs and outputs.
+    Pipelines,
     /// List or edit the scenes of a finished local ad-creative job.
     #[command(subcommand)]
     Scenes(ScenesCommand),
@@ -473,6 +475,23 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("job {} ({pipeline}) started", job.id);
                 run_local(&host, &job, &local.out).await
             })
+        }
+        Command::Pipelines => {
+            for (name, _) in crate::pipeline::spec::BUILT_IN {
+                let spec = crate::pipeline::PipelineSpec::built_in(name)?;
+                println!("{name}: {}", spec.description);
+                for (input, decl) in &spec.inputs {
+                    let how = match (&decl.default, decl.optional) {
+                        (Some(d), _) => format!(" (default `{d}`)"),
+                        (None, true) => " (optional)".to_owned(),
+                        (None, false) => String::new(),
+                    };
+                    println!("  {input}={:?}{how}: {}", decl.kind, decl.description);
+                }
+                let outputs: Vec<&str> = spec.outputs.keys().map(String::as_str).collect();
+                println!("  -> {}\n", outputs.join(", "));
+            }
+            Ok(())
         }
         Command::Scenes(ScenesCommand::List { job, local }) => {
             let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
