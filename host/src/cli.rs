@@ -533,9 +533,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(id) = scene {
                 let trim = trim
                     .map(|t| {
-                        let (a, b) = t
-                            .split_once(':')
-                            .context("--trim is IN:OUT in ms, like 500:3000")?;
+                        let (a, b) = t.split_once(':').context("no `:`")?;
                         Ok::<_, anyhow::Error>([a.trim().parse()?, b.trim().parse()?])
                     })
                     .transpose()

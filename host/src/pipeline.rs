@@ -6,13 +6,14 @@
 //! - [`ops`]: what a stage can run: native kernels and plugin calls.
 //! - [`exec`]: the executor: concurrency, cache keys, resume, fallback policies, events;
 //!   scene editing of finished ad-creative jobs (`Executor::scenes`, `Executor::edit`).
+//! - [`editing`]: which jobs have scenes to edit.
 //! - [`slots`]: which plugin serves a slot for a tenant.
 //! - [`artifacts`]: content-addressed artifact files.
 //! - [`local`]: the embedded set-up `kino run` uses.
 //! - [`worker`]: the job queue `kino serve` runs.
 
 pub mod artifacts;
-mod editing;
+pub mod editing;
 pub mod exec;
 pub mod local;
 pub mod ops;

@@ -668,3 +668,63 @@ async fn only_one_executor_starts_a_job() -> anyhow::Result<()> {
     store.close().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn one_host_at_a_time_holds_a_job() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let tenant = store.create_tenant("acme").await?;
+    let job = store.create_job(&tenant.id, "dub", &json!({})).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+
+    let (claimed, was) = store
+        .claim_job(&job.id, "a:1:x", now - 30_000, None)
+        .await?
+        .context("a pending job is claimed")?;
+    assert_eq!((claimed.state, was), (JobState::Running, JobState::Pending));
+    // Held and fresh: another host cannot take it, nor the same job twice.
+    assert!(
+        store
+            .claim_job(&job.id, "b:2:y", now - 30_000, None)
+            .await?
+            .is_none()
+    );
+    assert!(store.heartbeat(&job.id, "a:1:x").await?);
+    assert!(!store.heartbeat(&job.id, "b:2:y").await?, "not b's lease");
+    // A known-dead owner, or a lease that lapsed, lets another host resume it.
+    let (_, was) = store
+        .claim_job(&job.id, "b:2:y", now - 30_000, Some("a:1:x"))
+        .await?
+        .context("the dead owner's job is resumed")?;
+    assert_eq!(was, JobState::Running);
+    assert!(
+        store
+            .claim_job(&job.id, "c:3:z", now - 30_000, None)
+            .await?
+            .is_none()
+    );
+    let later = now + 60_000;
+    assert!(
+        store
+            .claim_job(&job.id, "c:3:z", later, None)
+            .await?
+            .is_some(),
+        "lapsed lease"
+    );
+    assert_eq!(
+        store.job_owner(&job.id).await?.map(|(o, _)| o).as_deref(),
+        Some("c:3:z")
+    );
+    // An ended job is nobody's to claim.
+    store
+        .set_job_state(&tenant.id, &job.id, JobState::Completed, None)
+        .await?;
+    assert!(
+        store
+            .claim_job(&job.id, "d:4:w", later, None)
+            .await?
+            .is_none()
+    );
+    Ok(())
+}

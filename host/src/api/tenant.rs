@@ -71,12 +71,8 @@ pub(super) async fn submit_job(
     if !body.inputs.is_object() {
         return Err(ApiError::Unprocessable("`inputs` must be an object".into()));
     }
-    let inputs = check_job(
-        state.jobs.executor().artifacts(),
-        &body.pipeline,
-        &body.inputs,
-    )
-    .map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
+    let inputs = check_job(&body.pipeline, &body.inputs)
+        .map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
     for (name, input) in &inputs {
         if let JobInput::File { sha256, .. } = input
             && !state.store.has_upload(&tenant.id, sha256).await?
@@ -275,13 +271,7 @@ pub(super) async fn job_events(
 
 /// A finished ad-creative job, or a 409 saying why the job has no scenes.
 fn editable(job: &Job) -> Result<(), ApiError> {
-    if job.pipeline != "ad-creative" || job.state != JobState::Completed {
-        return Err(ApiError::Conflict(format!(
-            "job {} is a {} `{}` job; only completed ad-creative jobs have scenes",
-            job.id, job.state, job.pipeline
-        )));
-    }
-    Ok(())
+    crate::pipeline::editing::editable(job).map_err(|e| ApiError::Conflict(e.to_string()))
 }
 
 pub(super) async fn job_scenes(
@@ -302,12 +292,13 @@ pub(super) async fn edit_job(
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     let job = own_job(&state, &tenant.id, &id).await?;
     editable(&job)?;
-    let edited = state
-        .jobs
-        .executor()
-        .edit(&job, &edits)
-        .await
+    let executor = state.jobs.executor();
+    // The edits not fitting the job is the client's to fix; failing to
+    // record the new job is ours.
+    let merged = executor
+        .merge_edits(&job, &edits)
         .map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
+    let edited = executor.submit_edit(&job, &merged).await?;
     state.metrics.job_submitted();
     state.jobs.wake();
     Ok((StatusCode::CREATED, Json(edited)))

@@ -36,8 +36,12 @@ impl Artifacts {
         self.dir.join(&hash[..2.min(hash.len())]).join(hash)
     }
 
-    /// The stored artifact with `hash`, if its file is there.
+    /// The stored artifact with `hash`, if its file is there; `None` for
+    /// anything that is not a SHA-256 (never a path).
     pub fn get(&self, hash: &str) -> Option<ArtifactRef> {
+        if !is_sha256(hash) {
+            return None;
+        }
         let path = self.path_of(hash);
         path.is_file().then(|| ArtifactRef {
             hash: hash.to_owned(),
@@ -64,12 +68,14 @@ impl Artifacts {
                 .with_context(|| format!("creating {}", parent.display()))?;
             if std::fs::rename(file, &path).is_err() {
                 // Another filesystem (an input file): copy to a temporary, then rename.
-                let tmp = parent.join(format!(".{hash}.part"));
-                std::fs::copy(file, &tmp).with_context(|| {
+                let mut tmp = tempfile::NamedTempFile::new_in(parent)
+                    .with_context(|| format!("creating a file in {}", parent.display()))?;
+                let mut from =
+                    File::open(file).with_context(|| format!("opening {}", file.display()))?;
+                std::io::copy(&mut from, &mut tmp).with_context(|| {
                     format!("copying {} into the artifact store", file.display())
                 })?;
-                std::fs::rename(&tmp, &path)
-                    .with_context(|| format!("storing {}", path.display()))?;
+                persist(tmp, &path)?;
             }
         }
         Ok(ArtifactRef { hash, path })
@@ -83,15 +89,37 @@ impl Artifacts {
             let parent = path.parent().expect("artifact paths have a parent");
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
-            let tmp = parent.join(format!(".{hash}.part"));
-            let mut f =
-                File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-            f.write_all(bytes)
-                .with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, &path).with_context(|| format!("storing {}", path.display()))?;
+            // A temporary of its own: two uploads of the same bytes at once
+            // must not write through one file.
+            let mut tmp = tempfile::NamedTempFile::new_in(parent)
+                .with_context(|| format!("creating a file in {}", parent.display()))?;
+            tmp.write_all(bytes)
+                .with_context(|| format!("writing {}", tmp.path().display()))?;
+            persist(tmp, &path)?;
         }
         Ok(ArtifactRef { hash, path })
     }
+}
+
+/// Moves a finished temporary to `path`: content-addressed, so if another
+/// writer got there first, the content is the same and theirs stays.
+fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(()),
+        Err(e) if path.is_file() => {
+            drop(e);
+            Ok(())
+        }
+        Err(e) => Err(e.error).with_context(|| format!("storing {}", path.display())),
+    }
+}
+
+/// Whether `hash` is a SHA-256 as the store names content: 64 lowercase hex digits.
+pub fn is_sha256(hash: &str) -> bool {
+    hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// SHA-256 of a file, hex.
@@ -132,5 +160,7 @@ mod tests {
         );
         assert!(store.get(&a.hash).is_some());
         assert!(store.get("00ff").is_none());
+        assert!(store.get("../../../../etc/passwd").is_none());
+        assert!(is_sha256(&a.hash) && !is_sha256("2CF24DBA") && !is_sha256(&"é".repeat(32)));
     }
 }

@@ -20,13 +20,13 @@ impl Executor {
         self.finished_output(job, "plan.json")
     }
 
-    /// Submits an edit of `job`: a new pending job with the same inputs and
-    /// the job's own edits followed by `edits`. Errors name what is wrong
-    /// (no such scene, a trim out of range, an order that misses a scene).
-    pub async fn edit(&self, job: &Job, edits: &Edits) -> Result<Job> {
+    /// The job's own edits followed by `edits`, checked against its scenes;
+    /// errors name what is wrong (no such scene, a trim out of range, an
+    /// order that misses a scene).
+    pub fn merge_edits(&self, job: &Job, edits: &Edits) -> Result<Edits> {
         let script: ScriptPlan = self.finished_output(job, "script.json")?;
-        let mut inputs = job.inputs.clone();
-        let earlier = inputs
+        let earlier = job
+            .inputs
             .get("edits")
             .and_then(|e| e.as_str())
             .map(Edits::parse)
@@ -34,7 +34,20 @@ impl Executor {
             .unwrap_or_default();
         let merged = earlier.then(edits);
         merged.check(&script.scenes)?;
-        inputs["edits"] = json!(serde_json::to_string(&merged).context("encoding edits")?);
+        Ok(merged)
+    }
+
+    /// Submits an edit of `job`: a new pending job with the same inputs and
+    /// the merged edits ([`Executor::merge_edits`]).
+    pub async fn edit(&self, job: &Job, edits: &Edits) -> Result<Job> {
+        let merged = self.merge_edits(job, edits)?;
+        self.submit_edit(job, &merged).await
+    }
+
+    /// Submits `job` again with `merged` as its edits.
+    pub async fn submit_edit(&self, job: &Job, merged: &Edits) -> Result<Job> {
+        let mut inputs = job.inputs.clone();
+        inputs["edits"] = json!(serde_json::to_string(merged).context("encoding edits")?);
         let edited = self
             .store()
             .create_job(&job.tenant_id, &job.pipeline, &inputs)
@@ -50,20 +63,26 @@ impl Executor {
     }
 
     fn finished_output<T: serde::de::DeserializeOwned>(&self, job: &Job, name: &str) -> Result<T> {
-        if job.pipeline != EDITABLE {
-            bail!(
-                "job {} is a `{}` job; only {EDITABLE} jobs have scenes",
-                job.id,
-                job.pipeline
-            );
-        }
-        if job.state != JobState::Completed {
-            bail!(
-                "job {} is {}; its scenes can be edited once it has completed",
-                job.id,
-                job.state
-            );
-        }
+        editable(job)?;
         read_json(&self.job_dir(&job.id).join(name))
     }
+}
+
+/// Whether `job` has scenes to list and edit: a completed ad-creative job.
+pub fn editable(job: &Job) -> Result<()> {
+    if job.pipeline != EDITABLE {
+        bail!(
+            "job {} is a `{}` job; only {EDITABLE} jobs have scenes",
+            job.id,
+            job.pipeline
+        );
+    }
+    if job.state != JobState::Completed {
+        bail!(
+            "job {} is {}; its scenes can be edited once it has completed",
+            job.id,
+            job.state
+        );
+    }
+    Ok(())
 }

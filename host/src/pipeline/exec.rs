@@ -15,13 +15,59 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::artifacts::{ArtifactRef, Artifacts};
+use super::artifacts::{ArtifactRef, Artifacts, is_sha256};
 use super::ops::{self, Input, OpCx, OpError};
 use super::slots::{Resolver, SlotPlugin};
 use super::spec::{InputKind, PipelineSpec, StageSpec, input_name};
 use crate::runtime::World;
 use crate::runtime::types::{Decision, Failure};
 use crate::store::{Job, JobId, JobState, NewArtifact, StageOutcome, Store, TenantId};
+
+/// How long a job stays claimed by a host that stopped renewing it.
+const LEASE: Duration = Duration::from_secs(30);
+
+/// How often a running job's lease is renewed.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// This process's name as a job owner: `host:pid:nonce`.
+fn owner_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned());
+    let nonce: u32 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}:{}:{nonce:08x}", std::process::id())
+}
+
+/// Whether `owner` was a process on this machine that no longer exists (a
+/// killed `kino run`): its jobs need not wait for the lease to lapse.
+fn owner_is_gone(owner: &str) -> bool {
+    let mut parts = owner.split(':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    host == here.trim()
+        && pid.parse::<u32>().is_ok_and(|pid| {
+            pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+        })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// The slot of the tenant's fallback policy.
 pub const FALLBACK_SLOT: &str = "fallback-policy";
@@ -79,6 +125,8 @@ pub struct Executor {
 }
 
 struct Inner {
+    /// This executor's name as a job owner.
+    owner: String,
     store: Store,
     artifacts: Artifacts,
     resolver: Resolver,
@@ -107,6 +155,7 @@ impl Executor {
     ) -> Result<Self> {
         Ok(Self {
             inner: Arc::new(Inner {
+                owner: owner_name(),
                 store,
                 artifacts: Artifacts::open(data_dir.join("artifacts"))?,
                 resolver,
@@ -185,39 +234,88 @@ impl Executor {
         Ok(job)
     }
 
-    /// Runs (or resumes) a job to its end, recording states, stage attempts
-    /// and events. A failed job is recorded as failed and returned as `Err`.
-    pub async fn run(&self, job: &Job) -> Result<JobReport> {
+    /// Claims `job` for this executor: a pending job, or a running one whose
+    /// host stopped (its lease lapsed, or it was a process on this machine
+    /// that no longer exists). Answers the claimed job and the state it was
+    /// in; `None` when another host is running it or it has ended.
+    pub async fn claim(&self, job: &Job) -> Result<Option<(Job, JobState)>> {
         let store = &self.inner.store;
-        let interrupted = store
-            .fail_running_stages(&job.id, "interrupted: the host stopped during the stage")
-            .await?;
-        match job.state {
-            JobState::Pending => {
-                store
-                    .set_job_state(&job.tenant_id, &job.id, JobState::Running, None)
-                    .await?;
+        let stale_before = now_ms() - i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let dead = store
+            .job_owner(&job.id)
+            .await?
+            .map(|(owner, _)| owner)
+            .filter(|owner| owner_is_gone(owner));
+        store
+            .claim_job(&job.id, &self.inner.owner, stale_before, dead.as_deref())
+            .await
+    }
+
+    /// Runs (or resumes) a job to its end, recording states, stage attempts
+    /// and events. A failed job is recorded as failed and returned as `Err`;
+    /// a job another host is running is refused.
+    pub async fn run(&self, job: &Job) -> Result<JobReport> {
+        let Some((claimed, was)) = self.claim(job).await? else {
+            let now = self.inner.store.get_job(&job.tenant_id, &job.id).await?;
+            let holder = self.inner.store.job_owner(&job.id).await?;
+            match (now, holder) {
+                (Some(j), _) if j.state.is_terminal() => {
+                    bail!("job {} has already {}", j.id, j.state)
+                }
+                (_, Some((owner, at))) => bail!(
+                    "job {} is being run by {owner} (its last heartbeat was {} s ago)",
+                    job.id,
+                    (now_ms() - at) / 1000
+                ),
+                _ => bail!("job {} could not be claimed", job.id),
             }
-            JobState::Running => {
-                self.event(
-                    &job.id,
-                    "resumed",
-                    json!({ "interrupted_stages": interrupted }),
-                )
-                .await;
-            }
-            other => bail!("job {} is already {other}", job.id),
+        };
+        self.run_claimed(&claimed, was).await
+    }
+
+    /// Runs a job [`Executor::claim`] gave this executor; `was` is the state
+    /// it was claimed from.
+    pub async fn run_claimed(&self, job: &Job, was: JobState) -> Result<JobReport> {
+        let store = &self.inner.store;
+        // The lease is kept while the job runs, and dropped with this guard.
+        let heartbeat = {
+            let (store, id, owner) = (store.clone(), job.id.clone(), self.inner.owner.clone());
+            AbortOnDrop(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    match store.heartbeat(&id, &owner).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => tracing::warn!(job = %id, "renewing the job's lease: {e:#}"),
+                    }
+                }
+            }))
+        };
+        if was == JobState::Running {
+            let interrupted = store
+                .fail_running_stages(&job.id, "interrupted: the host stopped during the stage")
+                .await?;
+            self.event(
+                &job.id,
+                "resumed",
+                json!({ "interrupted_stages": interrupted }),
+            )
+            .await;
         }
+        let result = self.finish(job).await;
+        drop(heartbeat);
+        result
+    }
+
+    async fn finish(&self, job: &Job) -> Result<JobReport> {
+        let store = &self.inner.store;
         match self.run_graph(job).await {
             Ok(report) => {
                 store
                     .set_job_state(&job.tenant_id, &job.id, JobState::Completed, None)
                     .await?;
-                let outputs: BTreeMap<_, _> = report
-                    .outputs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.display().to_string()))
-                    .collect();
+                // Names only: events reach tenants, host paths must not.
+                let outputs: Vec<&String> = report.outputs.keys().collect();
                 self.event(&job.id, "completed", json!({ "outputs": outputs }))
                     .await;
                 Ok(report)
@@ -304,7 +402,16 @@ impl Executor {
                 break;
             };
             let (name, result) = joined.context("a stage task panicked")?;
-            let (out, mut reports) = result?;
+            let (out, mut reports) = match result {
+                Ok(done) => done,
+                Err(error) => {
+                    // Let the stages already running finish (their kernels
+                    // cannot be stopped mid-way, and their rows must close)
+                    // before the job is failed; schedule nothing new.
+                    while running.join_next().await.is_some() {}
+                    return Err(error);
+                }
+            };
             nodes.append(&mut reports);
             let input = match &out {
                 StageOut::One(a) => Input::File(a.clone()),
@@ -663,12 +770,9 @@ fn each_items(stage: &str, source: &StageOut, field: Option<&str>) -> Result<Vec
 }
 
 /// Checks a submitted job: the pipeline exists, the inputs match its
-/// declaration, and every file input is in the artifact store.
-pub fn check_job(
-    artifacts: &Artifacts,
-    pipeline: &str,
-    inputs: &Value,
-) -> Result<BTreeMap<String, JobInput>> {
+/// declaration, and every file input is named by a SHA-256. (Whether the
+/// submitter may use that content is the caller's to check.)
+pub fn check_job(pipeline: &str, inputs: &Value) -> Result<BTreeMap<String, JobInput>> {
     let spec = PipelineSpec::built_in(pipeline)?;
     let inputs: BTreeMap<String, JobInput> = serde_json::from_value(inputs.clone()).context(
         "`inputs` must map each input to a text value or to an upload's {\"sha256\", \"name\"}",
@@ -676,9 +780,9 @@ pub fn check_job(
     check_inputs(&spec, &inputs)?;
     for (name, input) in &inputs {
         if let JobInput::File { sha256, .. } = input
-            && artifacts.get(sha256).is_none()
+            && !is_sha256(sha256)
         {
-            bail!("input `{name}`: no upload has sha256 {sha256}; upload it first (POST /inputs)");
+            bail!("input `{name}`: `{sha256}` is not a sha256 (64 lowercase hex digits)");
         }
     }
     Ok(inputs)
@@ -725,10 +829,13 @@ fn cache_key(
         "op_version": stage.op.version(),
         "params": stage.params,
         "plugin": plugin.map(|p| &p.id),
+        "component": plugin.map(|p| &p.component),
         "config": plugin.map(|p| &p.config_json),
+        "grants": plugin.map(|p| &p.grants_json),
         "inputs": input_ids,
-        // The element's index matters to ops that pick from gathered lists.
-        "item": item,
+        // The element, not its position: `name[]` inputs are already this
+        // element's, so a moved element keeps its output.
+        "item": item.map(|(_, v)| v),
     });
     let bytes = serde_json::to_vec(&identity).context("encoding a cache key")?;
     Ok(hex::encode(Sha256::digest(bytes)))

@@ -259,7 +259,7 @@ ops! {
     GradeScene = "grade-scene", inputs 1..=1, world Some(World::Grader), each true, version 1;
     /// A directed shot + its LUT, the assets and the size -> the scene's video.
     RenderScene = "render-scene", inputs 4..=4, world None, each true, version 1;
-    /// A shot -> its narration, fitted to the scene's timing mark.
+    /// A scene's line -> its narration, exactly the scene's length.
     Narrate = "narrate", inputs 0..=1, world None, each true, version 1;
     /// The scene plan (+ a music track) -> the music bed, as long as the piece.
     MusicBed = "music-bed", inputs 1..=2, world None, each false, version 1;

@@ -59,6 +59,12 @@ pub struct SlotPlugin {
     pub call: CallCtx,
     /// The configuration, canonical JSON (part of the cache key).
     pub config_json: String,
+    /// The component's content hash: a rebuilt plugin of the same version
+    /// does not reuse the old one's outputs.
+    pub component: String,
+    /// The granted hosts and the names (never the values) of the secrets
+    /// injected for them, JSON: another backend is another output.
+    pub grants_json: String,
 }
 
 /// Resolves slots to installed plugins, loading each version once.
@@ -154,10 +160,13 @@ impl Resolver {
             .resolve(requirement)
             .with_context(|| format!("resolving {requirement}"))?;
         let id = format!("{}@{}", installed.name, installed.version);
+        // Load exactly the version resolved here, not whatever resolves next.
+        let exact = format!("{}@={}", installed.name, installed.version);
         let origins: Vec<Origin> = grants.iter().map(|g| g.origin().clone()).collect();
         // A plugin is linked with its grant: each grant is its own instance.
         let loaded_key = format!(
-            "{id} {}",
+            "{id} {} {}",
+            installed.component.as_str(),
             origins
                 .iter()
                 .map(ToString::to_string)
@@ -176,7 +185,7 @@ impl Resolver {
                 let (runtime, registry, req, granted) = (
                     self.runtime.clone(),
                     self.registry.clone(),
-                    requirement.to_owned(),
+                    exact,
                     origins.clone(),
                 );
                 let (_, plugin) = tokio::task::spawn_blocking(move || {
@@ -199,6 +208,7 @@ impl Resolver {
             );
         }
         let config_json = serde_json::to_string(&config).context("encoding plugin config")?;
+        let grants_json = serde_json::to_string(grants).context("encoding grants")?;
         let mut call = CallCtx::new(tenant.as_str())
             .with_job(job.as_str())
             .with_config(config)
@@ -234,6 +244,8 @@ impl Resolver {
             plugin,
             call,
             config_json,
+            component: installed.component.as_str().to_owned(),
+            grants_json,
         })
     }
 }

@@ -1,5 +1,7 @@
 //! The job queue `kino serve` runs: pending jobs are picked up as they are
-//! submitted, and jobs a previous host left `running` are resumed.
+//! submitted, and jobs whose host stopped (a lapsed lease, see
+//! [`Executor::claim`]) are resumed. Several hosts may share a store: each
+//! job is run by the one that claims it.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -54,16 +56,30 @@ impl JobQueue {
                     }
                 };
                 for job in jobs {
-                    // A `running` job nobody here runs was left by a host that stopped.
-                    if !active.lock().expect("queue lock").insert(job.id.clone()) {
+                    // Ours already, or another host's (a claim says which).
+                    if active.lock().expect("queue lock").contains(&job.id) {
                         continue;
                     }
+                    // A slot first: a claimed job starts at once, so its
+                    // lease never lapses while it waits.
                     let Ok(permit) = slots.clone().acquire_owned().await else {
                         return;
                     };
+                    let (job, was) = match self.executor.claim(&job).await {
+                        Ok(Some(claimed)) => claimed,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::error!(job = %job.id, "claiming: {e:#}");
+                            continue;
+                        }
+                    };
+                    if was == JobState::Running {
+                        tracing::info!(job = %job.id, "resuming a job whose host stopped");
+                    }
+                    active.lock().expect("queue lock").insert(job.id.clone());
                     let (executor, active) = (self.executor.clone(), active.clone());
                     tokio::spawn(async move {
-                        match executor.run(&job).await {
+                        match executor.run_claimed(&job, was).await {
                             Ok(_) => tracing::info!(job = %job.id, "job completed"),
                             Err(e) => tracing::warn!(job = %job.id, "job failed: {e:#}"),
                         }

@@ -240,6 +240,15 @@ impl TryFrom<JobRow> for Job {
     }
 }
 
+/// A job row with its lease.
+#[derive(sqlx::FromRow)]
+struct OwnedJobRow {
+    #[sqlx(flatten)]
+    job: JobRow,
+    owner: Option<String>,
+    heartbeat_at: Option<i64>,
+}
+
 const JOB_COLUMNS: &str =
     "id, tenant_id, pipeline, inputs_json, state, error, created_at, updated_at";
 
@@ -647,6 +656,85 @@ impl Store {
                 .await
                 .with_context(|| format!("reading uploads of tenant {tenant}"))?;
         Ok(found.is_some())
+    }
+
+    /// Claims `job` for `owner`: a pending job, or a running one whose
+    /// lease lapsed (no heartbeat since `stale_before`, in ms since the Unix
+    /// epoch) or whose owner is `dead_owner` (a host known to have stopped).
+    /// One compare-and-set `UPDATE`, so only one claimant wins; `None` when
+    /// someone else holds the job (or it has ended).
+    pub async fn claim_job(
+        &self,
+        job: &JobId,
+        owner: &str,
+        stale_before: i64,
+        dead_owner: Option<&str>,
+    ) -> anyhow::Result<Option<(Job, JobState)>> {
+        let now = now_ms();
+        let Some((before, _)) = self.job_by_id(job).await? else {
+            return Ok(None);
+        };
+        let done = sqlx::query(
+            "UPDATE jobs SET state = ?, owner = ?, heartbeat_at = ?, updated_at = ? \
+             WHERE id = ? AND (state = ? OR (state = ? AND (owner IS NULL \
+             OR heartbeat_at IS NULL OR heartbeat_at < ? OR owner = ?)))",
+        )
+        .bind(JobState::Running.as_str())
+        .bind(owner)
+        .bind(now)
+        .bind(now)
+        .bind(job.as_str())
+        .bind(JobState::Pending.as_str())
+        .bind(JobState::Running.as_str())
+        .bind(stale_before)
+        .bind(dead_owner.unwrap_or(""))
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("claiming job {job}"))?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let claimed = self
+            .get_job(&before.tenant_id, job)
+            .await?
+            .with_context(|| format!("job {job} vanished while claimed"))?;
+        Ok(Some((claimed, before.state)))
+    }
+
+    /// Who holds `job` and their last heartbeat (ms since the Unix epoch).
+    pub async fn job_owner(&self, job: &JobId) -> anyhow::Result<Option<(String, i64)>> {
+        Ok(self.job_by_id(job).await?.and_then(|(_, owner)| owner))
+    }
+
+    /// Keeps `owner`'s lease on a running `job`; `false` if it lost it.
+    pub async fn heartbeat(&self, job: &JobId, owner: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND owner = ? AND state = ?",
+        )
+        .bind(now_ms())
+        .bind(job.as_str())
+        .bind(owner)
+        .bind(JobState::Running.as_str())
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("renewing the lease on job {job}"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_by_id(&self, job: &JobId) -> anyhow::Result<Option<(Job, Option<(String, i64)>)>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS}, owner, heartbeat_at FROM jobs WHERE id = ?"
+        ));
+        let row: Option<OwnedJobRow> = sqlx::query_as(sql)
+            .bind(job.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .with_context(|| format!("reading job {job}"))?;
+        row.map(|r| {
+            let owner = r.owner.zip(r.heartbeat_at);
+            Ok((Job::try_from(r.job)?, owner))
+        })
+        .transpose()
     }
 
     /// Appends a progress event to a job; returns its id.

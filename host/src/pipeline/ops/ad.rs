@@ -14,7 +14,7 @@ use kino_kernels::wav::{self, Pcm};
 use serde::{Deserialize, Serialize};
 
 use super::dub::silence;
-use super::edit::{DirectedShot, ScenePlan, Shot};
+use super::edit::{DirectedShot, Line, ScenePlan, Shot};
 use super::{OpCx, OpError, plugin_answer, write_json};
 use crate::brief::read_brief;
 use crate::media;
@@ -119,13 +119,24 @@ pub(super) async fn write_script(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErr
     Ok(write_json(dir, "script.json", &out)?)
 }
 
-/// Scenes must tile the timeline: in order, no gaps, no overlaps, none empty.
+/// The longest piece the host renders: a brief's 600 s and a margin.
+const MAX_PIECE_MS: u32 = 660_000;
+
+/// Scenes must tile the timeline: numbered in order, no gaps, no overlaps,
+/// none empty, no longer than [`MAX_PIECE_MS`] in all. A plugin's script is
+/// checked before the host sizes anything by it.
 fn check_timeline(scenes: &[Scene]) -> Result<()> {
     if scenes.is_empty() {
         bail!("the script has no scenes");
     }
-    let mut at = 0;
+    let mut at: u32 = 0;
     for (i, s) in scenes.iter().enumerate() {
+        if s.index as usize != i {
+            bail!(
+                "scene {i} is numbered {}; scenes must be numbered 0, 1, 2, ...",
+                s.index
+            );
+        }
         if s.start_ms != at || s.duration_ms == 0 {
             bail!(
                 "scene {i} starts at {} ms and lasts {} ms; scenes must tile the timeline from {at} ms",
@@ -133,7 +144,10 @@ fn check_timeline(scenes: &[Scene]) -> Result<()> {
                 s.duration_ms
             );
         }
-        at += s.duration_ms;
+        at = at
+            .checked_add(s.duration_ms)
+            .filter(|&end| end <= MAX_PIECE_MS)
+            .with_context(|| format!("the script runs past {} s", MAX_PIECE_MS / 1000))?;
     }
     Ok(())
 }
@@ -306,26 +320,29 @@ fn image_stats(path: &Path) -> Result<FrameStats> {
 }
 
 pub(super) fn narrate(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let (_, shot): (usize, Shot) = cx.item()?;
-    let scene = shot.scene;
+    let (i, line): (usize, Line) = cx.item()?;
     let language = match cx.inputs.first() {
         Some(super::Input::Text(t)) => t.clone(),
         _ => "en".to_owned(),
     };
-    let window = scene.duration_ms.saturating_sub(2 * NARRATION_PAD_MS);
+    let window = line.duration_ms.saturating_sub(2 * NARRATION_PAD_MS);
     let mut pcm = silence(NARRATION_PAD_MS, MIX_RATE);
-    if scene.narration.trim().is_empty() || window < 300 {
+    if line.narration.trim().is_empty() || window < 300 {
         pcm.samples.extend(silence(window, MIX_RATE).samples);
     } else {
         let fitted = speak_within(
-            &scene.narration,
+            &line.narration,
             &language,
             cx.param("rate-wpm", 165)?,
             window,
         )
-        .with_context(|| format!("narrating scene {}", scene.index))?;
+        .with_context(|| format!("narrating scene {i}"))?;
         pcm.samples.extend(fitted.samples);
     }
+    // The tail pad: the line is exactly the scene's length, so the mix
+    // places it as it is instead of fitting it a second time.
+    let frames = (u64::from(line.duration_ms) * u64::from(MIX_RATE) + 500) / 1000;
+    pcm.samples.resize(frames as usize, 0.0);
     let path = dir.join("narration.wav");
     wav::write_wav(&path, &pcm)?;
     Ok(path)
@@ -495,8 +512,8 @@ mod tests {
 
     #[test]
     fn timeline_must_tile() {
-        let scene = |start, dur| Scene {
-            index: 0,
+        let scene = |index, start, dur| Scene {
+            index,
             start_ms: start,
             duration_ms: dur,
             visual: String::new(),
@@ -504,8 +521,16 @@ mod tests {
             narration: String::new(),
             on_screen_text: String::new(),
         };
-        assert!(check_timeline(&[scene(0, 1000), scene(1000, 500)]).is_ok());
-        assert!(check_timeline(&[scene(0, 1000), scene(1200, 500)]).is_err());
+        assert!(check_timeline(&[scene(0, 0, 1000), scene(1, 1000, 500)]).is_ok());
+        assert!(check_timeline(&[scene(0, 0, 1000), scene(1, 1200, 500)]).is_err());
+        assert!(
+            check_timeline(&[scene(0, 0, 1000), scene(0, 1000, 500)]).is_err(),
+            "numbering"
+        );
         assert!(check_timeline(&[]).is_err());
+        // A plugin cannot make the host size a piece of days.
+        let err = check_timeline(&[scene(0, 0, u32::MAX - 10), scene(1, u32::MAX - 10, 100)])
+            .expect_err("too long");
+        assert!(err.to_string().contains("runs past"), "{err}");
     }
 }

@@ -15,6 +15,9 @@ use super::ad::ScriptPlan;
 use super::{OpCx, write_json};
 use crate::runtime::types::{Brief, DirectedScene, Scene};
 
+/// How many times one scene may be regenerated.
+const MAX_TAKES: u32 = 1000;
+
 /// Edits to an ad's scenes. Scenes are named by their index in the written
 /// script (`id`), which never changes, whatever the order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -83,7 +86,7 @@ impl Edits {
                 e.trim = edit.trim;
             }
             if let Some(more) = edit.take {
-                e.take = Some(e.take.unwrap_or(0) + more);
+                e.take = Some(e.take.unwrap_or(0).saturating_add(more));
             }
         }
         self
@@ -113,6 +116,12 @@ impl Edits {
                     scene.duration_ms
                 );
             }
+            if edit.take.is_some_and(|t| t > MAX_TAKES) {
+                bail!(
+                    "scene {id}: take {} is more than the {MAX_TAKES} a scene may have",
+                    edit.take.unwrap_or(0)
+                );
+            }
             if edit.style.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 bail!("scene {id}: the style cannot be empty");
             }
@@ -140,6 +149,16 @@ pub struct Shot {
     pub take: u32,
 }
 
+/// One scene's narration, without its place in the piece: a trim or a move
+/// elsewhere does not make it speak again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    /// What is said.
+    pub narration: String,
+    /// The scene's length as played, ms.
+    pub duration_ms: u32,
+}
+
 /// What `plan` stores: the edited scenes in playing order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenePlan {
@@ -149,6 +168,8 @@ pub struct ScenePlan {
     pub total_ms: u32,
     /// The scenes, in playing order.
     pub shots: Vec<Shot>,
+    /// Their narration, in the same order.
+    pub lines: Vec<Line>,
     /// The edits applied.
     pub edits: Edits,
 }
@@ -235,10 +256,18 @@ pub fn apply(script: &ScriptPlan, edits: &Edits) -> Result<ScenePlan> {
             take: edit.take.unwrap_or(0),
         });
     }
+    let lines = shots
+        .iter()
+        .map(|s| Line {
+            narration: s.scene.narration.clone(),
+            duration_ms: s.scene.duration_ms,
+        })
+        .collect();
     Ok(ScenePlan {
         music: script.music.clone(),
         total_ms: at,
         shots,
+        lines,
         edits: edits.clone(),
     })
 }

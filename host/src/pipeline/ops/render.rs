@@ -113,21 +113,22 @@ impl Format {
             fps: cx.param("fps", 24)?,
             keyframe_fps: cx.param("keyframe-fps", 8)?,
         };
+        // 4K at most: every render node holds a few frames of this size.
         if !f.width.is_multiple_of(2)
             || !f.height.is_multiple_of(2)
-            || f.width < 64
-            || f.height < 64
+            || !(64..=3840).contains(&f.width)
+            || !(64..=2160).contains(&f.height)
         {
             bail!(
-                "width and height must be even and at least 64, not {}x{}",
+                "the size must be even, from 64x64 to 3840x2160, not {}x{}",
                 f.width,
                 f.height
             );
         }
-        if !(1..=120).contains(&f.fps)
-            || f.keyframe_fps == 0
-            || !f.fps.is_multiple_of(f.keyframe_fps)
-        {
+        if !(1..=120).contains(&f.fps) {
+            bail!("fps must be from 1 to 120, not {}", f.fps);
+        }
+        if f.keyframe_fps == 0 || !f.fps.is_multiple_of(f.keyframe_fps) {
             bail!(
                 "fps ({}) must be a multiple of keyframe-fps ({})",
                 f.fps,
@@ -363,8 +364,14 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         let d = &directions[s].directed;
         let planned = &plan.shots[s].scene;
         let target = frame_at(planned.start_ms + planned.duration_ms) - frame_at(planned.start_ms);
+        // A transition spans at most half of each scene it joins, however
+        // long the director asked for.
         let half = if s + 1 < scenes.len() && d.transition != wit::Transition::Cut {
-            (f64::from(d.transition_ms) / 1000.0 * fps / 2.0).round() as usize
+            let next = &plan.shots[s + 1].scene;
+            let next_target = frame_at(next.start_ms + next.duration_ms) - frame_at(next.start_ms);
+            ((f64::from(d.transition_ms) / 1000.0 * fps / 2.0).round() as usize)
+                .min(target / 2)
+                .min(next_target / 2)
         } else {
             0
         };
