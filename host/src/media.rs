@@ -390,6 +390,23 @@ impl VideoReader {
         }
     }
 
+    /// Moves to the key frame at or before `secs`: the frames that follow
+    /// start there, so a caller wanting `secs` exactly skips the earlier ones.
+    pub fn seek(&mut self, secs: f64) -> Result<()> {
+        if secs <= 0.0 {
+            // From the start: reopening is exact where a seek to 0 may not be.
+            *self = Self::open(&self.path)?;
+            return Ok(());
+        }
+        let ts = (secs * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
+        self.ictx
+            .seek(ts, ..ts)
+            .map_err(|e| anyhow!("{}: cannot seek to {secs:.3} s: {e}", self.path))?;
+        self.decoder.flush();
+        self.eof_sent = false;
+        Ok(())
+    }
+
     /// Sends the next packet of the video stream (or end of stream) to the
     /// decoder.
     fn feed(&mut self) -> Result<()> {
@@ -843,6 +860,24 @@ impl Mp4Writer {
         fps: f64,
         audio: Option<(u32, u16)>,
     ) -> Result<Self> {
+        Self::create_with(path, width, height, fps, audio, true)
+    }
+
+    /// Creates a video-only piece of a longer video, to be joined to the
+    /// others by [`concat_copy`]: no B-frames, so each piece's timestamps
+    /// start at 0 and decode in order, and pieces join without re-encoding.
+    pub fn create_piece(path: impl AsRef<Path>, width: u32, height: u32, fps: f64) -> Result<Self> {
+        Self::create_with(path, width, height, fps, None, false)
+    }
+
+    fn create_with(
+        path: impl AsRef<Path>,
+        width: u32,
+        height: u32,
+        fps: f64,
+        audio: Option<(u32, u16)>,
+        b_frames: bool,
+    ) -> Result<Self> {
         let path = path.as_ref();
         if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             bail!(
@@ -888,6 +923,9 @@ impl Mp4Writer {
         let mut opts = Dictionary::new();
         opts.set("preset", X264_PRESET);
         opts.set("crf", X264_CRF);
+        if !b_frames {
+            opts.set("bf", "0");
+        }
         let enc = enc
             .open_as_with(codec, opts)
             .map_err(|e| anyhow!("{}: cannot open libx264 encoder: {e}", path.display()))?;
@@ -1104,6 +1142,75 @@ pub fn concat(inputs: &[impl AsRef<Path>], output: impl AsRef<Path>) -> Result<(
         }
     }
     writer.finish()
+}
+
+/// Joins video-only pieces made by [`Mp4Writer::create_piece`] (same size,
+/// rate and encoder settings) end to end into `output`, copying their
+/// packets: nothing is decoded or encoded again.
+pub fn concat_copy(inputs: &[impl AsRef<Path>], output: impl AsRef<Path>) -> Result<()> {
+    let output = output.as_ref();
+    let Some(first) = inputs.first() else {
+        bail!("{}: nothing to join", output.display());
+    };
+    let (params, tb) = {
+        let ictx = open_input(first.as_ref())?;
+        let s = ictx
+            .streams()
+            .best(media::Type::Video)
+            .ok_or_else(|| anyhow!("{}: no video stream", first.as_ref().display()))?;
+        (s.parameters(), s.time_base())
+    };
+    let mut octx = open_output(output)?;
+    let out_index = {
+        let mut s = octx
+            .add_stream(encoder::find(codec::Id::None))
+            .map_err(|e| anyhow!("{}: cannot add video stream: {e}", output.display()))?;
+        s.set_parameters(params);
+        s.set_time_base(tb);
+        s.index()
+    };
+    octx.write_header()
+        .map_err(|e| anyhow!("{}: cannot write mp4 header: {e}", output.display()))?;
+    let out_tb = octx.stream(out_index).map(|s| s.time_base()).unwrap_or(tb);
+    // Where the next piece starts, in the output's time base.
+    let mut offset: i64 = 0;
+    for input in inputs {
+        let input = input.as_ref();
+        let mut ictx = open_input(input)?;
+        let (index, in_tb) = {
+            let s = ictx
+                .streams()
+                .best(media::Type::Video)
+                .ok_or_else(|| anyhow!("{}: no video stream", input.display()))?;
+            (s.index(), s.time_base())
+        };
+        let mut end = offset;
+        let mut packet = Packet::empty();
+        loop {
+            match packet.read(&mut ictx) {
+                Ok(()) => {}
+                Err(ff::Error::Eof) => break,
+                Err(e) => bail!("{}: cannot read: {e}", input.display()),
+            }
+            if packet.stream() != index {
+                continue;
+            }
+            packet.rescale_ts(in_tb, out_tb);
+            let duration = packet.duration().max(1);
+            let (pts, dts) = (packet.pts().unwrap_or(0), packet.dts().unwrap_or(0));
+            packet.set_pts(Some(pts + offset));
+            packet.set_dts(Some(dts + offset));
+            end = end.max(pts + offset + duration);
+            packet.set_position(-1);
+            packet.set_stream(out_index);
+            packet
+                .write_interleaved(&mut octx)
+                .map_err(|e| anyhow!("{}: cannot write video: {e}", output.display()))?;
+        }
+        offset = end;
+    }
+    octx.write_trailer()
+        .map_err(|e| anyhow!("{}: cannot finish mp4: {e}", output.display()))
 }
 
 /// Replaces the audio of `video_in` with the audio of `audio_in` (a WAV or

@@ -211,21 +211,37 @@ fn frame_at(path: &Path, secs: f64) -> media::RgbFrame {
 #[tokio::test(flavor = "multi_thread")]
 async fn caption_end_to_end() {
     let fx = Fixture::new().await;
+    // 25 s: two 20 s chunks, burned in parallel and joined.
     let video = fx.path("clip.mp4");
-    test_video(&video, 10, "640x360", true);
+    test_video(&video, 25, "320x180", true);
+    let transcript =
+        format!("{TRANSCRIPT}\n4\n00:00:19,500 --> 00:00:22,000\nA line across the chunks.\n");
     let srt = fx.path("clip.srt");
-    std::fs::write(&srt, TRANSCRIPT).expect("write srt");
+    std::fs::write(&srt, &transcript).expect("write srt");
     let report = fx
         .run("caption", &[("video", &video), ("transcript", &srt)], &[])
         .await
         .expect("captioning completes");
+    assert_eq!(
+        report
+            .nodes
+            .iter()
+            .filter(|n| n.node.starts_with("burned["))
+            .count(),
+        2
+    );
     let captioned = &report.outputs["captioned.mp4"];
     let info = media::probe(captioned).expect("probe");
     assert!(info.video().is_some() && info.audio().is_some());
     assert!((info.duration_secs - duration(&video)).abs() <= FRAME_24 + 0.03);
+    let count = |path: &Path| {
+        let mut reader = media::VideoReader::open(path).expect("open");
+        std::iter::from_fn(|| reader.next_frame().expect("decode")).count()
+    };
+    assert_eq!(count(captioned), count(&video), "every frame, once");
 
     // Every cue is timed inside a transcript segment.
-    let segments = subtitle::parse(TRANSCRIPT).expect("parse");
+    let segments = subtitle::parse(&transcript).expect("parse");
     for file in ["captions.srt", "captions.vtt"] {
         let cues = subtitle::parse(&std::fs::read_to_string(&report.outputs[file]).expect("read"))
             .expect("captions parse");
@@ -246,13 +262,16 @@ async fn caption_end_to_end() {
         }
     }
 
-    // Burned in during a cue, absent between cues.
-    let during = bottom_diff(&frame_at(captioned, 1.5), &frame_at(&video, 1.5));
+    // Burned in during a cue (on both sides of the chunk boundary), absent
+    // between cues.
+    for at in [1.5, 19.8, 20.2] {
+        let during = bottom_diff(&frame_at(captioned, at), &frame_at(&video, at));
+        assert!(
+            during > 8.0,
+            "no caption burned in at {at} s (diff {during})"
+        );
+    }
     let between = bottom_diff(&frame_at(captioned, 3.0), &frame_at(&video, 3.0));
-    assert!(
-        during > 8.0,
-        "no caption burned in at 1.5 s (diff {during})"
-    );
     assert!(
         between < 4.0,
         "something burned in between cues (diff {between})"

@@ -247,8 +247,12 @@ ops! {
     MuxAudio = "mux-audio", inputs 2..=2, world None, each false, version 1;
     /// Segments -> caption cues within line-length and reading-speed limits.
     CaptionCues = "caption-cues", inputs 1..=1, world None, each false, version 1;
-    /// A video + caption cues (+ style) -> the video with the captions burned in.
-    BurnCaptions = "burn-captions", inputs 2..=3, world None, each false, version 1;
+    /// A video -> fixed-length chunks of it, so long media is processed in parallel.
+    ChunkVideo = "chunk-video", inputs 1..=1, world None, each false, version 1;
+    /// A chunk of a video + caption cues (+ style) -> that chunk with the captions burned in.
+    BurnCaptions = "burn-captions", inputs 2..=3, world None, each true, version 2;
+    /// Video pieces + the original -> the pieces joined (copied) under the original's sound.
+    JoinVideo = "join-video", inputs 2..=2, world None, each false, version 1;
     /// A brief (+ music) -> scored script variations, best first (script-strategy plugin).
     WriteScript = "write-script", inputs 1..=2, world Some(World::ScriptStrategy), each false, version 1;
     /// Script + scene edits -> the scenes as played (reordered, trimmed, edited).
@@ -322,7 +326,9 @@ pub async fn run(op: Op, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::SpeakLine => dub::speak_line,
         Op::VoiceOver => dub::voice_over,
         Op::MuxAudio => dub::mux_audio,
+        Op::ChunkVideo => render::chunk_video,
         Op::BurnCaptions => render::burn_captions,
+        Op::JoinVideo => render::join_video,
         Op::RenderScene => render::render_scene,
         Op::Narrate => ad::narrate,
         Op::MusicBed => ad::music_bed,

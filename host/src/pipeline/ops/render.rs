@@ -9,11 +9,13 @@ use anyhow::{Context as _, Result, bail};
 use kino_kernels::interpolate::{self, FlowPair, Frame};
 use kino_kernels::lut::CubeLut;
 use kino_kernels::scene::{self, CameraMove, Corner, Image, Shot, ShotSize, Transition};
-use kino_kernels::text::{self, CaptionKind, Font, Outline, Placement, TextStyle};
+use kino_kernels::text::{self, CaptionKind, Font, Outline, Placement, RenderedText, TextStyle};
 use kino_kernels::wav;
+use serde::{Deserialize, Serialize};
 
 use super::edit::{DirectedShot, ScenePlan};
 use super::transcript::SegmentJson;
+use super::write_json;
 use super::{OpCx, read_json};
 use crate::media::{self, Mp4Writer, RgbFrame, VideoReader};
 use crate::runtime::types as wit;
@@ -35,7 +37,48 @@ fn to_rgb(f: Frame, pts_secs: f64) -> RgbFrame {
     }
 }
 
+/// A stretch of a long video, processed on its own: `[start_ms, end_ms)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// The first frame at or after this time is the chunk's first.
+    pub start_ms: u32,
+    /// Frames from this time on belong to the next chunk.
+    pub end_ms: u32,
+}
+
+/// Whether a frame at `pts_secs` belongs to `chunk`: every frame belongs to
+/// exactly one chunk, whatever the rounding.
+fn in_chunk(chunk: Chunk, pts_secs: f64) -> bool {
+    let ms = (pts_secs * 1000.0).round();
+    ms >= f64::from(chunk.start_ms) && ms < f64::from(chunk.end_ms)
+}
+
+pub(super) fn chunk_video(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let info = media::probe(cx.file(0)?).context("reading the video")?;
+    if info.video().is_none() {
+        bail!("the file has no video stream");
+    }
+    let chunk_ms =
+        u32::try_from(cx.param::<u64>("chunk-ms", 20_000)?.clamp(1000, 600_000)).unwrap_or(20_000);
+    let duration_ms = (info.duration_secs * 1000.0).ceil().max(1.0) as u32;
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < duration_ms {
+        let end = start.saturating_add(chunk_ms);
+        // The last chunk takes every frame to the end, whatever the
+        // container says the duration is.
+        let end = if end >= duration_ms { u32::MAX } else { end };
+        chunks.push(Chunk {
+            start_ms: start,
+            end_ms: end,
+        });
+        start = end;
+    }
+    write_json(dir, "chunks.json", &chunks)
+}
+
 pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let (_, chunk): (usize, Chunk) = cx.item()?;
     let video = cx.file(0)?;
     let cues: Vec<SegmentJson> = cx.json(1)?;
     let kind = match cx.inputs.get(2) {
@@ -47,44 +90,71 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         _ => CaptionKind::Boxed,
     };
     let font = Font::system_bold()?;
-    let info = media::probe(video).context("reading the video")?;
     let mut reader = VideoReader::open(video)?;
     let (w, h) = (reader.width(), reader.height());
-    let audio = info
-        .audio()
-        .map(|_| media::decode_audio(video, 48_000, 2))
-        .transpose()?;
-    let path = dir.join("captioned.mp4");
-    let mut writer = Mp4Writer::create(
-        &path,
-        w,
-        h,
-        reader.fps(),
-        audio.as_ref().map(|a| (a.sample_rate, a.channels)),
-    )?;
-    // Each cue is rasterised once and composited onto its frames.
-    let rendered = cues
+    let fps = if reader.fps() > 0.0 {
+        reader.fps()
+    } else {
+        25.0
+    };
+    reader.seek(f64::from(chunk.start_ms) / 1000.0)?;
+    let path = dir.join("captioned-piece.mp4");
+    let mut writer = Mp4Writer::create_piece(&path, w, h, fps)?;
+    // Only the cues this chunk shows are rasterised, each once.
+    let shown: Vec<(&SegmentJson, RenderedText)> = cues
         .iter()
-        .map(|c| text::render_caption(&font, &c.text, kind, w as usize, h as usize))
-        .collect::<Result<Vec<_>, _>>()?;
+        .filter(|c| c.end_ms > chunk.start_ms && c.start_ms < chunk.end_ms)
+        .map(|c| {
+            Ok((
+                c,
+                text::render_caption(&font, &c.text, kind, w as usize, h as usize)?,
+            ))
+        })
+        .collect::<Result<_, kino_kernels::text::TextError>>()?;
     let placement = text::caption_placement(h as usize);
-    let mut cue = 0;
+    let mut written = 0usize;
     while let Some(frame) = reader.next_frame()? {
-        let ms = (frame.pts_secs * 1000.0).round().max(0.0) as u32;
-        while cue < cues.len() && cues[cue].end_ms <= ms {
-            cue += 1;
+        if !in_chunk(chunk, frame.pts_secs) {
+            if written > 0 {
+                break; // past the chunk
+            }
+            continue; // before it: the seek lands on an earlier key frame
         }
+        let ms = (frame.pts_secs * 1000.0).round().max(0.0) as u32;
         let pts = frame.pts_secs;
         let mut f = to_frame(frame);
-        if cue < cues.len() && cues[cue].start_ms <= ms {
-            rendered[cue].draw_placed(&mut f, placement)?;
+        if let Some((_, caption)) = shown
+            .iter()
+            .find(|(c, _)| c.start_ms <= ms && ms < c.end_ms)
+        {
+            caption.draw_placed(&mut f, placement)?;
         }
         writer.write_video_frame(&to_rgb(f, pts))?;
+        written += 1;
     }
-    if let Some(a) = audio {
-        writer.write_audio(&a.samples)?;
+    if written == 0 {
+        bail!(
+            "no frames between {} ms and {} ms",
+            chunk.start_ms,
+            chunk.end_ms
+        );
     }
     writer.finish()?;
+    Ok(path)
+}
+
+pub(super) fn join_video(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let pieces = cx.files(0)?;
+    let original = cx.file(1)?;
+    let joined = dir.join("joined.mp4");
+    media::concat_copy(&pieces, &joined)?;
+    let info = media::probe(original).context("reading the original video")?;
+    if info.audio().is_none() {
+        return Ok(joined);
+    }
+    // The original's sound, under the joined picture.
+    let path = dir.join("captioned.mp4");
+    media::mux_audio(&joined, original, &path)?;
     Ok(path)
 }
 
