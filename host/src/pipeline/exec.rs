@@ -545,6 +545,9 @@ impl Executor {
                 return Ok((artifact, report));
             }
 
+            // A CPU slot before the attempt starts: its row and its time
+            // are the run, not the wait for a core.
+            let permit = self.inner.cpu.acquire().await.context("executor closed")?;
             let attempt = store.next_attempt(&job.id, node).await?;
             let plugin_id = plugin.as_ref().map(|p| p.id.clone());
             let row = store
@@ -558,10 +561,8 @@ impl Executor {
             .await;
             let started = Instant::now();
             let cx = self.op_cx(stage, node, &item, inputs, plugin.clone());
-            let result = {
-                let _permit = self.inner.cpu.acquire().await.context("executor closed")?;
-                ops::run(stage.op, cx).await
-            };
+            let result = ops::run(stage.op, cx).await;
+            drop(permit);
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let error = match result {
                 Ok(artifact) => {
