@@ -9,7 +9,6 @@ use kino_kernels::mix::Ducker;
 use kino_kernels::speech::{self, Voice};
 use kino_kernels::wav::{self, Pcm};
 
-use super::transcript::SegmentJson;
 use super::{OpCx, OpError, plugin_answer, write_json};
 use crate::media;
 use crate::runtime::types::Segment;
@@ -33,7 +32,7 @@ pub(super) fn extract_audio(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 }
 
 pub(super) async fn translate(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
-    let segments: Vec<SegmentJson> = cx.json(0)?;
+    let segments: Vec<Segment> = cx.json(0)?;
     let target = cx.text(1)?.to_owned();
     let source = match cx.inputs.get(2) {
         Some(super::Input::Text(t)) => t.clone(),
@@ -51,7 +50,7 @@ pub(super) async fn translate(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError>
     let batch = usize::try_from(batch.clamp(1, 256)).unwrap_or(1);
     let mut translated = Vec::with_capacity(segments.len());
     for chunk in segments.chunks(batch) {
-        let input: Vec<Segment> = chunk.iter().cloned().map(Segment::from).collect();
+        let input = chunk.to_vec();
         let what = format!("translating {source} -> {target}");
         let out = plugin_answer(&what, translator.translate(&source, &target, &input).await)?;
         if out.len() != chunk.len()
@@ -68,19 +67,19 @@ pub(super) async fn translate(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError>
                 chunk.len()
             )));
         }
-        translated.extend(out.into_iter().map(|t| SegmentJson::from(t.segment)));
+        translated.extend(out.into_iter().map(|t| t.segment));
     }
     Ok(write_json(dir, "translated.json", &translated)?)
 }
 
 /// The degraded translation: the source text, untouched.
 pub(super) fn untranslated(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let segments: Vec<SegmentJson> = cx.json(0)?;
+    let segments: Vec<Segment> = cx.json(0)?;
     write_json(dir, "translated.json", &segments)
 }
 
 pub(super) fn speak_line(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let (_, segment): (usize, SegmentJson) = cx.item()?;
+    let (_, segment): (usize, Segment) = cx.item()?;
     let language = cx.text(0)?;
     let window_ms = segment.end_ms.saturating_sub(segment.start_ms);
     let rate: u32 = cx.param("rate-wpm", 175)?;
@@ -101,7 +100,7 @@ pub(super) fn speak_line(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 pub(super) fn voice_over(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let original = wav::read_wav(cx.file(0)?)?;
     let lines = cx.files(1)?;
-    let segments: Vec<SegmentJson> = cx.json(2)?;
+    let segments: Vec<Segment> = cx.json(2)?;
     if lines.len() != segments.len() {
         bail!(
             "{} spoken lines for {} segments",

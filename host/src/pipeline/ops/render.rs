@@ -14,7 +14,6 @@ use kino_kernels::wav;
 use serde::{Deserialize, Serialize};
 
 use super::edit::{DirectedShot, ScenePlan};
-use super::transcript::SegmentJson;
 use super::write_json;
 use super::{OpCx, read_json};
 use crate::media::{self, Mp4Writer, RgbFrame, VideoReader};
@@ -80,7 +79,7 @@ pub(super) fn chunk_video(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let (_, chunk): (usize, Chunk) = cx.item()?;
     let video = cx.file(0)?;
-    let cues: Vec<SegmentJson> = cx.json(1)?;
+    let cues: Vec<wit::Segment> = cx.json(1)?;
     let kind = match cx.inputs.get(2) {
         Some(super::Input::Text(s)) if s == "outlined" => CaptionKind::Outlined,
         Some(super::Input::Text(s)) if s == "boxed" => CaptionKind::Boxed,
@@ -101,7 +100,7 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let path = dir.join("captioned-piece.mp4");
     let mut writer = Mp4Writer::create_piece(&path, w, h, fps)?;
     // Only the cues this chunk shows are rasterised, each once.
-    let shown: Vec<(&SegmentJson, RenderedText)> = cues
+    let shown: Vec<(&wit::Segment, RenderedText)> = cues
         .iter()
         .filter(|c| c.end_ms > chunk.start_ms && c.start_ms < chunk.end_ms)
         .map(|c| {

@@ -5,63 +5,22 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use kino_kernels::captions::{CaptionRules, caption_cues as plan_cues};
 use kino_kernels::subtitle::{self, Cue};
-use serde::{Deserialize, Serialize};
 
 use super::{OpCx, write_json};
 use crate::runtime::types::Segment;
 
-/// A transcript segment as stored in JSON artifacts (the WIT `segment`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SegmentJson {
-    /// Stable id.
-    pub id: String,
-    /// Start, ms.
-    pub start_ms: u32,
-    /// End, ms.
-    pub end_ms: u32,
-    /// Speaker, or empty.
-    #[serde(default)]
-    pub speaker: String,
-    /// The words.
-    pub text: String,
-}
-
-impl From<Segment> for SegmentJson {
-    fn from(s: Segment) -> Self {
-        Self {
-            id: s.id,
-            start_ms: s.start_ms,
-            end_ms: s.end_ms,
-            speaker: s.speaker,
-            text: s.text,
-        }
+/// A segment as the subtitle kernels see it.
+fn to_cue(segment: &Segment) -> Cue {
+    let mut cue = Cue::new(segment.start_ms, segment.end_ms, segment.text.clone());
+    if !segment.speaker.is_empty() {
+        cue.speaker = Some(segment.speaker.clone());
     }
+    cue
 }
 
-impl From<SegmentJson> for Segment {
-    fn from(s: SegmentJson) -> Self {
-        Self {
-            id: s.id,
-            start_ms: s.start_ms,
-            end_ms: s.end_ms,
-            speaker: s.speaker,
-            text: s.text,
-        }
-    }
-}
-
-impl SegmentJson {
-    fn to_cue(&self) -> Cue {
-        let mut cue = Cue::new(self.start_ms, self.end_ms, self.text.clone());
-        if !self.speaker.is_empty() {
-            cue.speaker = Some(self.speaker.clone());
-        }
-        cue
-    }
-}
-
-/// Reads a transcript file (SRT or WebVTT) into segments.
-pub fn read_transcript(path: &Path) -> Result<Vec<SegmentJson>> {
+/// Reads a transcript file (SRT or WebVTT) into segments (the WIT
+/// `segment`, which is also their JSON form in artifacts).
+pub fn read_transcript(path: &Path) -> Result<Vec<Segment>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let text = String::from_utf8(bytes).context("the transcript is not UTF-8 text")?;
     let cues = subtitle::parse(&text).context("the transcript is not valid SRT or WebVTT")?;
@@ -73,10 +32,10 @@ pub fn read_transcript(path: &Path) -> Result<Vec<SegmentJson>> {
 }
 
 /// Cues as segments numbered from 1, their text passed through `text`.
-fn numbered(cues: Vec<Cue>, text: impl Fn(String) -> String) -> Vec<SegmentJson> {
+fn numbered(cues: Vec<Cue>, text: impl Fn(String) -> String) -> Vec<Segment> {
     cues.into_iter()
         .enumerate()
-        .map(|(i, cue)| SegmentJson {
+        .map(|(i, cue)| Segment {
             id: (i + 1).to_string(),
             start_ms: cue.start_ms,
             end_ms: cue.end_ms,
@@ -92,8 +51,8 @@ pub(super) fn parse_subtitles(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 }
 
 pub(super) fn write_subtitles(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let segments: Vec<SegmentJson> = cx.json(0)?;
-    let cues: Vec<Cue> = segments.iter().map(SegmentJson::to_cue).collect();
+    let segments: Vec<Segment> = cx.json(0)?;
+    let cues: Vec<Cue> = segments.iter().map(to_cue).collect();
     let format: String = cx.param("format", "srt".to_owned())?;
     let (text, name) = match format.as_str() {
         "srt" => (subtitle::to_srt(&cues), "subtitles.srt"),
@@ -106,8 +65,8 @@ pub(super) fn write_subtitles(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 }
 
 pub(super) fn caption_cues(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let segments: Vec<SegmentJson> = cx.json(0)?;
-    let cues: Vec<Cue> = segments.iter().map(SegmentJson::to_cue).collect();
+    let segments: Vec<Segment> = cx.json(0)?;
+    let cues: Vec<Cue> = segments.iter().map(to_cue).collect();
     let mut rules = CaptionRules::default();
     rules.max_chars_per_line = cx.param("max-chars-per-line", rules.max_chars_per_line)?;
     rules.max_lines = cx.param("max-lines", rules.max_lines)?;
