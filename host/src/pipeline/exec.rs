@@ -135,13 +135,6 @@ struct Inner {
     observer: Option<Observer>,
 }
 
-/// A finished stage's output: one artifact, or one per element for `each`.
-#[derive(Debug, Clone)]
-enum StageOut {
-    One(ArtifactRef),
-    Many(Vec<ArtifactRef>),
-}
-
 impl Executor {
     /// An executor keeping artifacts under `data_dir/artifacts` and job
     /// outputs under `data_dir/jobs/<job>/`, running at most `parallel`
@@ -346,7 +339,9 @@ impl Executor {
         let inputs: BTreeMap<String, JobInput> =
             serde_json::from_value(job.inputs.clone()).context("reading the job's inputs")?;
         check_inputs(&spec, &inputs)?;
-        let mut done: HashMap<String, Arc<Input>> = HashMap::new();
+        // Every input and finished stage by name: a stage's output is one file,
+        // or one per element for `each`.
+        let mut done: HashMap<String, Input> = HashMap::new();
         for (name, decl) in &spec.inputs {
             let value = match (inputs.get(name), decl.kind) {
                 (Some(JobInput::File { sha256, name: file }), _) => {
@@ -362,14 +357,13 @@ impl Executor {
                 },
                 (None, InputKind::File) => Input::Absent,
             };
-            done.insert(name.clone(), Arc::new(value));
+            done.insert(name.clone(), value);
         }
 
         let mut pending: Vec<StageSpec> = spec.order()?.into_iter().cloned().collect();
         self.event(&job.id, "planned", json!({ "stages": pending.len() }))
             .await;
         let mut running = JoinSet::new();
-        let mut outs: HashMap<String, StageOut> = HashMap::new();
         let mut nodes = Vec::new();
         while !pending.is_empty() || !running.is_empty() {
             let (ready, waiting): (Vec<_>, Vec<_>) = pending
@@ -379,14 +373,14 @@ impl Executor {
             for stage in ready {
                 let this = self.clone();
                 let job = job.clone();
-                let stage_inputs: Vec<Arc<Input>> = stage
+                let stage_inputs: Vec<Input> = stage
                     .inputs
                     .iter()
                     .map(|i| done[input_name(i).0].clone())
                     .collect();
                 let each = stage
                     .each_source()
-                    .map(|(s, f)| (outs[s].clone(), f.map(str::to_owned)));
+                    .map(|(s, f)| (done[s].clone(), f.map(str::to_owned)));
                 running.spawn(async move {
                     let result = this.run_stage(&job, &stage, stage_inputs, each).await;
                     (stage.name.clone(), result)
@@ -403,7 +397,7 @@ impl Executor {
             };
             let (name, result) = joined.context("a stage task panicked")?;
             let (out, mut reports) = match result {
-                Ok(done) => done,
+                Ok(finished) => finished,
                 Err(error) => {
                     // Let the stages already running finish (their kernels
                     // cannot be stopped mid-way, and their rows must close)
@@ -413,19 +407,14 @@ impl Executor {
                 }
             };
             nodes.append(&mut reports);
-            let input = match &out {
-                StageOut::One(a) => Input::File(a.clone()),
-                StageOut::Many(all) => Input::Files(all.clone()),
-            };
-            done.insert(name.clone(), Arc::new(input));
-            outs.insert(name, out);
+            done.insert(name, out);
         }
 
         let dir = self.job_dir(&job.id);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut outputs = BTreeMap::new();
         for (file, stage) in &spec.outputs {
-            let StageOut::One(artifact) = &outs[stage] else {
+            let Input::File(artifact) = &done[stage] else {
                 bail!("output `{file}` names stage `{stage}`, which has one output per element");
             };
             let to = dir.join(file);
@@ -448,10 +437,10 @@ impl Executor {
         &self,
         job: &Job,
         stage: &StageSpec,
-        inputs: Vec<Arc<Input>>,
-        each: Option<(StageOut, Option<String>)>,
-    ) -> Result<(StageOut, Vec<NodeReport>)> {
-        let inputs: Arc<Vec<Input>> = Arc::new(inputs.iter().map(|i| (**i).clone()).collect());
+        inputs: Vec<Input>,
+        each: Option<(Input, Option<String>)>,
+    ) -> Result<(Input, Vec<NodeReport>)> {
+        let inputs: Arc<Vec<Input>> = Arc::new(inputs);
         let plugin = match (&stage.slot, stage.op.world()) {
             (Some(slot), Some(world)) => Some(
                 self.inner
@@ -471,7 +460,7 @@ impl Executor {
             let (artifact, report) = self
                 .run_node(job, stage, &stage.name, None, &inputs, plugin)
                 .await?;
-            return Ok((StageOut::One(artifact), vec![report]));
+            return Ok((Input::File(artifact), vec![report]));
         };
         let items = each_items(&stage.name, &source, field.as_deref())?;
         let count = items.len();
@@ -514,7 +503,7 @@ impl Executor {
             artifacts.push(artifact);
             reports.push(report);
         }
-        Ok((StageOut::Many(artifacts), reports))
+        Ok((Input::Files(artifacts), reports))
     }
 
     /// Runs one node: from the cache if its key is known, else the op, with
@@ -744,7 +733,7 @@ fn describe(decision: &Decision) -> String {
 /// The elements a fanned-out stage runs over: the JSON array a stage
 /// produced (or the array under `field`), or, over a fanned-out stage, each
 /// of its JSON outputs.
-fn each_items(stage: &str, source: &StageOut, field: Option<&str>) -> Result<Vec<Value>> {
+fn each_items(stage: &str, source: &Input, field: Option<&str>) -> Result<Vec<Value>> {
     let read = |artifact: &ArtifactRef| -> Result<Value> {
         let text = std::fs::read(&artifact.path)
             .with_context(|| format!("stage `{stage}`: reading {}", artifact.path.display()))?;
@@ -752,11 +741,11 @@ fn each_items(stage: &str, source: &StageOut, field: Option<&str>) -> Result<Vec
             .with_context(|| format!("stage `{stage}`: `each` needs JSON outputs"))
     };
     match (source, field) {
-        (StageOut::Many(all), None) => all.iter().map(read).collect(),
-        (StageOut::Many(_), Some(f)) => {
+        (Input::Files(all), None) => all.iter().map(read).collect(),
+        (Input::Files(_), Some(f)) => {
             bail!("stage `{stage}`: `each` over a fanned-out stage cannot pick a field (`{f}`)")
         }
-        (StageOut::One(artifact), field) => {
+        (Input::File(artifact), field) => {
             let value = read(artifact)?;
             let list = match field {
                 Some(f) => value.get(f).cloned().unwrap_or(Value::Null),
@@ -766,6 +755,9 @@ fn each_items(stage: &str, source: &StageOut, field: Option<&str>) -> Result<Vec
                 Value::Array(items) => Ok(items),
                 _ => bail!("stage `{stage}`: `each` needs a JSON array"),
             }
+        }
+        (Input::Text(_) | Input::Absent, _) => {
+            bail!("stage `{stage}`: `each` must name a stage, not an input")
         }
     }
 }
