@@ -122,6 +122,27 @@ pub struct RgbFrame {
     pub data: Vec<u8>,
 }
 
+impl RgbFrame {
+    /// A kernel frame (same packed RGB24 layout) shown at `pts_secs`.
+    pub fn from_kernel(frame: kino_kernels::interpolate::Frame, pts_secs: f64) -> Self {
+        Self {
+            width: frame.width as u32,
+            height: frame.height as u32,
+            pts_secs,
+            data: frame.data,
+        }
+    }
+
+    /// The pixels as a kernel frame (same packed RGB24 layout, no copy).
+    pub fn into_kernel(self) -> kino_kernels::interpolate::Frame {
+        kino_kernels::interpolate::Frame {
+            width: self.width as usize,
+            height: self.height as usize,
+            data: self.data,
+        }
+    }
+}
+
 /// Converts packed RGB24 to planar YUV 4:2:0 (BT.601, limited range, the
 /// same matrix swscale uses by default), rows in parallel.
 ///

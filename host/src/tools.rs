@@ -152,7 +152,10 @@ pub fn interpolate_file(input: &Path, output: &Path, target: FrameRateTarget) ->
     let (width, height) = (reader.width(), reader.height());
     let params = interpolate::Params::default();
     let to_frame = |f: RgbFrame| {
-        interpolate::Frame::new(f.width as usize, f.height as usize, f.data)
+        let frame = f.into_kernel();
+        frame
+            .validate()
+            .map(|()| frame)
             .map_err(anyhow::Error::from)
     };
     write_with_audio(input, output, (width, height, to_fps), |write| {
@@ -177,24 +180,14 @@ pub fn interpolate_file(input: &Path, output: &Path, target: FrameRateTarget) ->
                 } else {
                     pair.render(&a, &b, t)?
                 };
-                write(&RgbFrame {
-                    width,
-                    height,
-                    pts_secs: out_index as f64 / to_fps,
-                    data: frame.data,
-                })?;
+                write(&RgbFrame::from_kernel(frame, out_index as f64 / to_fps))?;
                 out_index += 1;
             }
             a = b;
             a_index += 1;
         }
         // The last source frame closes the video.
-        write(&RgbFrame {
-            width,
-            height,
-            pts_secs: out_index as f64 / to_fps,
-            data: a.data,
-        })
+        write(&RgbFrame::from_kernel(a, out_index as f64 / to_fps))
     })
 }
 

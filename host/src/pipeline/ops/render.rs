@@ -19,23 +19,6 @@ use super::{OpCx, read_json};
 use crate::media::{self, Mp4Writer, RgbFrame, VideoReader};
 use crate::runtime::types as wit;
 
-fn to_frame(f: RgbFrame) -> Frame {
-    Frame {
-        width: f.width as usize,
-        height: f.height as usize,
-        data: f.data,
-    }
-}
-
-fn to_rgb(f: Frame, pts_secs: f64) -> RgbFrame {
-    RgbFrame {
-        width: f.width as u32,
-        height: f.height as u32,
-        pts_secs,
-        data: f.data,
-    }
-}
-
 /// A stretch of a long video, processed on its own: `[start_ms, end_ms)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
@@ -121,14 +104,14 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         }
         let ms = (frame.pts_secs * 1000.0).round().max(0.0) as u32;
         let pts = frame.pts_secs;
-        let mut f = to_frame(frame);
+        let mut f = frame.into_kernel();
         if let Some((_, caption)) = shown
             .iter()
             .find(|(c, _)| c.start_ms <= ms && ms < c.end_ms)
         {
             caption.draw_placed(&mut f, placement)?;
         }
-        writer.write_video_frame(&to_rgb(f, pts))?;
+        writer.write_video_frame(&RgbFrame::from_kernel(f, pts))?;
         written += 1;
     }
     if written == 0 {
@@ -359,7 +342,10 @@ pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             if let Some(logo) = &logo {
                 scene::overlay_corner(&mut f, logo, Corner::TopRight, 0.09, 0.04, 0.9)?;
             }
-            writer.write_video_frame(&to_rgb(f, written as f64 / f64::from(format.fps)))?;
+            writer.write_video_frame(&RgbFrame::from_kernel(
+                f,
+                written as f64 / f64::from(format.fps),
+            ))?;
             written += 1;
         }
         a = b;
@@ -408,7 +394,7 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let mut out_frames = 0usize;
     // Writes a frame, then the audio up to its end, so the file interleaves.
     let mut emit = |writer: &mut Mp4Writer, f: Frame| -> Result<()> {
-        writer.write_video_frame(&to_rgb(f, out_frames as f64 / fps))?;
+        writer.write_video_frame(&RgbFrame::from_kernel(f, out_frames as f64 / fps))?;
         out_frames += 1;
         let until = ((out_frames as f64 / fps * f64::from(soundtrack.sample_rate)) as usize * ch)
             .min(soundtrack.samples.len());
@@ -450,7 +436,7 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         while k < target {
             // A render a frame short of the grid repeats its last frame.
             let f = match reader.next_frame()? {
-                Some(frame) => to_frame(frame),
+                Some(frame) => frame.into_kernel(),
                 None => last
                     .clone()
                     .with_context(|| format!("scene {s}'s video is empty"))?,
