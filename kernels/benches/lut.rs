@@ -15,7 +15,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{BenchResult, ffmpeg_run, have_ffmpeg, path_str, report};
+use common::{BenchResult, ffmpeg_run, have_ffmpeg, path_str, print_load, report};
 use kino_kernels::lut::CubeLut;
 
 const WIDTH: usize = 1920;
@@ -42,14 +42,7 @@ fn run() -> BenchResult<()> {
     println!(
         "3D LUT bench: {FRAMES} frames of {WIDTH}x{HEIGHT} RGB24, 33^3 warm S-curve grade, tetrahedral"
     );
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        let load: Vec<&str> = load.split_whitespace().take(3).collect();
-        println!(
-            "load average before: {} ({} CPUs)",
-            load.join(" "),
-            std::thread::available_parallelism().map_or(0, |n| n.get())
-        );
-    }
+    print_load();
     let lut = warm_s_curve();
     std::fs::write(&cube, lut.to_cube_string())?;
     let lut = CubeLut::read(&cube)?;

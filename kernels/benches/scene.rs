@@ -18,7 +18,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{BenchResult, ffmpeg_run, have_ffmpeg, path_str, report};
+use common::{BenchResult, ffmpeg_run, have_ffmpeg, path_str, print_load, report};
 use kino_kernels::interpolate::Frame;
 use kino_kernels::scene::{CameraMove, Image, Shot, ShotSize, ken_burns};
 use kino_kernels::text::{self, CaptionKind, Font};
@@ -49,14 +49,7 @@ fn run() -> BenchResult<()> {
     println!(
         "scene bench: {FRAMES} frames of {WIDTH}x{HEIGHT} from a {SRC_WIDTH}x{SRC_HEIGHT} still, {THREADS} threads"
     );
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        let load: Vec<&str> = load.split_whitespace().take(3).collect();
-        println!(
-            "load average before: {} ({} CPUs)",
-            load.join(" "),
-            std::thread::available_parallelism().map_or(0, |n| n.get())
-        );
-    }
+    print_load();
 
     let src = if ffmpeg {
         ffmpeg_run(&[

@@ -11,6 +11,19 @@ use std::time::{Duration, Instant};
 /// What a benchmark step returns.
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// Prints the load average before a run: a busy machine makes every figure
+/// after it lower.
+pub fn print_load() {
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!(
+            "load average before: {} ({} CPUs)",
+            load.join(" "),
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+    }
+}
+
 /// Whether the `ffmpeg` CLI is installed (its half of a comparison is
 /// skipped, with a message, where it is not).
 pub fn have_ffmpeg() -> bool {
