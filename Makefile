@@ -27,12 +27,15 @@ plugins: setup
 # The main job: a 30 s 1080p ad for the example brand, from the brief and the
 # two images in examples/, with the bundled plugins, SQLite and CPU kernels.
 demo: plugins
-	cargo run --release -p kino-host -- run ad-creative \
+	cargo run --release -p kino -- run ad-creative \
 		brief=examples/brief.toml product=examples/assets/product.png logo=examples/assets/logo.png \
 		--plugins $(PLUGIN_DIR) --out out
 
+# The workspace, then the CUDA build of the device layer (it runs without a
+# GPU: detection reports why there is none).
 test: setup
 	cargo test --workspace
+	cargo test -p kino-cuda --features cuda
 
 bench: setup
 	cargo bench -p kino-tests --bench runtime
@@ -41,3 +44,4 @@ bench: setup
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p kino-cuda --features cuda --all-targets -- -D warnings

@@ -229,7 +229,8 @@ pub enum RegistryError {
         /// Its version.
         version: String,
         /// The host's reason.
-        reason: String,
+        #[source]
+        reason: Box<dyn std::error::Error + Send + Sync>,
     },
     /// No such name@version is installed.
     #[error("{name}@{version} is not installed")]

@@ -300,7 +300,7 @@ impl Store {
         package: &Package,
         policy: SignaturePolicy,
         trusted: &[VerifyingKey],
-        check: impl FnOnce(&Manifest, &[u8]) -> Result<(), String>,
+        check: impl FnOnce(&Manifest, &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
     ) -> Result<InstalledVersion, RegistryError> {
         let m = package.manifest();
         let signer = signing::check(package, policy, trusted)?;

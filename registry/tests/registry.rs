@@ -357,7 +357,7 @@ fn duplicates_and_host_checks() {
         .install_with(&a, SignaturePolicy::Optional, &[], |m, wasm| {
             assert_eq!(m.name().as_str(), "noir");
             assert_eq!(wasm, b"one");
-            Err("missing export `direct`".to_owned())
+            Err("missing export `direct`".into())
         })
         .expect_err("refused");
     assert_eq!(e.to_string(), "noir@1.0.0 refused: missing export `direct`");

@@ -14,7 +14,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kino_host::media::{self, Mp4Writer, RgbFrame, VideoReader};
+use kino_media as media;
+use kino_media::{Mp4Writer, RgbFrame, VideoReader};
 
 const W: u32 = 1280;
 const H: u32 = 720;

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use kino_host::pipeline::local::{self, LocalHost};
+use kino_pipeline::local::{self, LocalHost};
 use kino_tests::{bundled_plugins, test_video, workspace_root};
 
 const LINES: &[&str] = &[

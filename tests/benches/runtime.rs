@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use kino_host::runtime::{CallCtx, Limits, Plugin, Runtime, RuntimeConfig, World, types::Segment};
+use kino_runtime::{CallCtx, Limits, Plugin, Runtime, RuntimeConfig, World, types::Segment};
 use kino_tests::{brief, plugin_wasm, scene};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

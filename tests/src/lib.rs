@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use kino_host::runtime::types::{Brief, BriefMode, Scene};
-use kino_host::runtime::{Limits, Plugin, Runtime, RuntimeConfig, World};
+use kino_runtime::types::{Brief, BriefMode, Scene};
+use kino_runtime::{Limits, Plugin, Runtime, RuntimeConfig, World};
 
 /// Where `build.rs` put the plugins, built for wasm32-wasip2.
 pub const PLUGIN_DIR: &str = env!("KINO_PLUGIN_DIR");
@@ -86,8 +86,8 @@ pub fn workspace_root() -> PathBuf {
 
 /// Where the bundled plugins come from: their sources and the components
 /// `build.rs` built.
-pub fn bundled_plugins() -> kino_host::pipeline::local::BundledPlugins {
-    kino_host::pipeline::local::BundledPlugins {
+pub fn bundled_plugins() -> kino_pipeline::local::BundledPlugins {
+    kino_pipeline::local::BundledPlugins {
         sources: workspace_root().join("plugins"),
         components: PathBuf::from(PLUGIN_DIR),
     }

@@ -3,5 +3,5 @@
 //! run as a process, and kill, through `CARGO_BIN_EXE_kino-cli`.
 
 fn main() -> std::process::ExitCode {
-    kino_host::cli::main()
+    kino::cli::main()
 }

@@ -1,0 +1,394 @@
+//! The operator's endpoints: tenants, API keys, plugins, bindings, secrets.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use kino_registry::{InstalledVersion, Origin, PluginName, RegistryError, parse_requirement};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Admin;
+use super::{ApiError, AppState, Json};
+use kino_pipeline::slots::GrantSpec;
+use kino_runtime::plugins;
+use kino_store::{ApiKeyId, Binding, NewBinding, NewPluginVersion, TenantId};
+
+/// `POST /admin/tenants` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    name: String,
+}
+
+/// A tenant as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct TenantView {
+    id: TenantId,
+    name: String,
+}
+
+/// A freshly issued key: the only time its plaintext is shown.
+#[derive(Debug, Serialize)]
+pub struct IssuedKeyView {
+    id: ApiKeyId,
+    key: String,
+}
+
+/// `PUT /admin/tenants/{id}/bindings/{slot}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingRequest {
+    plugin: String,
+    #[serde(default)]
+    config: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    grants: Vec<serde_json::Value>,
+}
+
+/// Reads one grant: an origin string, or an object with a credential.
+fn grant(value: &serde_json::Value) -> Result<GrantSpec, ApiError> {
+    let bad = |why: String| ApiError::Unprocessable(format!("grant {value}: {why}"));
+    match value {
+        serde_json::Value::String(text) => text
+            .parse::<Origin>()
+            .map(GrantSpec::Origin)
+            .map_err(|e: RegistryError| bad(e.to_string())),
+        serde_json::Value::Object(_) => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Raw {
+                origin: String,
+                secret: String,
+                header: Option<String>,
+                prefix: Option<String>,
+            }
+            let raw: Raw = serde_json::from_value(value.clone()).map_err(|e| {
+                bad(format!(
+                    "{e}; a grant object has `origin`, `secret` and optionally `header`, `prefix`"
+                ))
+            })?;
+            let origin = raw
+                .origin
+                .parse::<Origin>()
+                .map_err(|e: RegistryError| bad(e.to_string()))?;
+            if raw.secret.trim().is_empty() {
+                return Err(bad(
+                    "`secret` names the tenant secret to inject; it cannot be empty".into(),
+                ));
+            }
+            Ok(GrantSpec::WithCredential {
+                origin,
+                secret: raw.secret,
+                header: raw.header,
+                prefix: raw.prefix,
+            })
+        }
+        _ => Err(bad("a grant is an origin string or an object".into())),
+    }
+}
+
+/// `PUT /admin/tenants/{id}/secrets/{name}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRequest {
+    value: String,
+}
+
+fn tenant_id(id: &str) -> Result<TenantId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("tenant {id} not found")))
+}
+
+async fn existing_tenant(state: &AppState, id: &str) -> Result<TenantId, ApiError> {
+    let id = tenant_id(id)?;
+    match state.store.get_tenant(&id).await? {
+        Some(tenant) => Ok(tenant.id),
+        None => Err(ApiError::NotFound(format!("tenant {id} not found"))),
+    }
+}
+
+fn plugin_version(name: &str, version: &str) -> Result<(PluginName, semver::Version), ApiError> {
+    let parsed_name = name
+        .parse()
+        .map_err(|e: RegistryError| ApiError::BadRequest(e.to_string()))?;
+    let parsed_version = version
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("`{version}` is not a semver version: {e}")))?;
+    Ok((parsed_name, parsed_version))
+}
+
+/// Runs blocking registry work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("a registry task panicked")?
+}
+
+pub(super) async fn create_tenant(
+    _: Admin,
+    State(state): State<AppState>,
+    Json(body): Json<NewTenant>,
+) -> Result<(StatusCode, Json<TenantView>), ApiError> {
+    if body.name.trim().is_empty() {
+        return Err(ApiError::Unprocessable(
+            "a tenant name cannot be empty".into(),
+        ));
+    }
+    let tenant = state.store.create_tenant(&body.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TenantView {
+            id: tenant.id,
+            name: tenant.name,
+        }),
+    ))
+}
+
+pub(super) async fn issue_key(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<IssuedKeyView>), ApiError> {
+    let tenant = existing_tenant(&state, &id).await?;
+    let issued = state.store.issue_api_key(&tenant).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedKeyView {
+            id: issued.record.id,
+            key: issued.key,
+        }),
+    ))
+}
+
+pub(super) async fn revoke_key(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = existing_tenant(&state, &id).await?;
+    let not_found =
+        || ApiError::NotFound(format!("live key {key_id} of tenant {tenant} not found"));
+    let key: ApiKeyId = key_id.parse().map_err(|_| not_found())?;
+    if state.store.revoke_api_key(&tenant, &key).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
+}
+
+pub(super) async fn install_plugin(
+    _: Admin,
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<InstalledVersion>), ApiError> {
+    let body = body.map_err(|r| ApiError::upload(&r, "package", state.upload_limit))?;
+    if body.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the body must be the package (.tar.gz)".into(),
+        ));
+    }
+    let worker = state.clone();
+    let installed = blocking(move || {
+        let dir = tempfile::tempdir().context("creating a temporary directory for an upload")?;
+        let path = dir.path().join("upload.tar.gz");
+        std::fs::write(&path, &body).context("writing an upload")?;
+        plugins::install(
+            &worker.runtime,
+            &worker.registry,
+            &path,
+            worker.signature_policy,
+            &worker.trusted_keys,
+        )
+        .map_err(|err| {
+            // Name the upload, not the temporary file it was written to.
+            let hide = |m: String| m.replace(&path.display().to_string(), "upload");
+            // Reading the upload itself failed: it is not a readable archive.
+            let unreadable = err.chain().any(|e| {
+                matches!(
+                    e.downcast_ref::<RegistryError>(),
+                    Some(RegistryError::Io { path: p, .. }) if p.starts_with(dir.path())
+                )
+            });
+            if unreadable {
+                return ApiError::Unprocessable(format!(
+                    "the upload is not a readable .tar.gz package: {}",
+                    hide(
+                        err.chain()
+                            .find_map(|e| e.downcast_ref::<RegistryError>())
+                            .map_or_else(|| err.to_string(), ToString::to_string)
+                    )
+                ));
+            }
+            match ApiError::from(err) {
+                ApiError::Unprocessable(m) => ApiError::Unprocessable(hide(m)),
+                ApiError::Conflict(m) => ApiError::Conflict(hide(m)),
+                ApiError::NotFound(m) => ApiError::Unprocessable(hide(m)),
+                other => other,
+            }
+        })
+    })
+    .await?;
+    state
+        .store
+        .upsert_plugin_version(&NewPluginVersion {
+            name: installed.name.to_string(),
+            version: installed.version.to_string(),
+            world: installed.world.to_string(),
+            component_sha256: installed.component.as_str().to_owned(),
+            package_digest: installed.package_digest.clone(),
+            signer: installed.signer.as_ref().map(|k| k.as_str().to_owned()),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(installed)))
+}
+
+pub(super) async fn list_plugins(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<InstalledVersion>>, ApiError> {
+    let registry = state.registry.clone();
+    Ok(Json(blocking(move || Ok(registry.list()?)).await?))
+}
+
+pub(super) async fn get_plugin(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<InstalledVersion>, ApiError> {
+    let (name, version) = plugin_version(&name, &version)?;
+    let registry = state.registry.clone();
+    Ok(Json(
+        blocking(move || Ok(registry.get_version(&name, &version)?)).await?,
+    ))
+}
+
+pub(super) async fn yank_plugin(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<InstalledVersion>, ApiError> {
+    let (name, version) = plugin_version(&name, &version)?;
+    let registry = state.registry.clone();
+    let yanked = blocking(move || {
+        registry.yank(&name, &version)?;
+        Ok(registry.get_version(&name, &version)?)
+    })
+    .await?;
+    state
+        .store
+        .set_yanked(yanked.name.as_str(), &yanked.version.to_string(), true)
+        .await?;
+    Ok(Json(yanked))
+}
+
+pub(super) async fn remove_plugin(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (name, version) = plugin_version(&name, &version)?;
+    let users = state
+        .store
+        .bindings_using(name.as_str(), &version.to_string())
+        .await?;
+    if !users.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "{name}@{version} is used by {} binding(s); rebind them first",
+            users.len()
+        )));
+    }
+    let registry = state.registry.clone();
+    let (n, v) = (name.clone(), version.clone());
+    blocking(move || Ok(registry.remove(&n, &v, |_, _| false)?)).await?;
+    state
+        .store
+        .remove_plugin_version(name.as_str(), &version.to_string())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn config_text(key: &str, value: &serde_json::Value) -> Result<String, ApiError> {
+    match value {
+        serde_json::Value::String(s) => Ok(s.clone()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        serde_json::Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(ApiError::Unprocessable(format!(
+            "config key `{key}` must be a string, number or boolean"
+        ))),
+    }
+}
+
+pub(super) async fn set_binding(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, slot)): Path<(String, String)>,
+    Json(body): Json<BindingRequest>,
+) -> Result<Json<Binding>, ApiError> {
+    let tenant = existing_tenant(&state, &id).await?;
+    let (name, requirement) = parse_requirement(&body.plugin)?;
+    let registry = state.registry.clone();
+    let plugin = body.plugin.clone();
+    let manifest = blocking(move || {
+        let installed = registry.resolve(&plugin)?;
+        Ok(registry.manifest(&installed)?)
+    })
+    .await?;
+    let given = body
+        .config
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), config_text(k, v)?)))
+        .collect::<Result<BTreeMap<_, _>, ApiError>>()?;
+    manifest
+        .validate_config(&given)
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let grants = body
+        .grants
+        .iter()
+        .map(grant)
+        .collect::<Result<Vec<_>, _>>()?;
+    for grant in &grants {
+        let origin = grant.origin();
+        let requested = manifest.outbound_hosts().iter().any(|h| {
+            h.to_string() == origin.to_string()
+                || h.matches(origin.scheme().as_str(), origin.host(), origin.port())
+        });
+        if !requested {
+            return Err(ApiError::Unprocessable(format!(
+                "{name} does not request outbound host `{origin}`; it cannot be granted"
+            )));
+        }
+    }
+    let binding = state
+        .store
+        .set_binding(
+            &tenant,
+            &NewBinding {
+                slot,
+                plugin_name: name.to_string(),
+                requirement: requirement.to_string(),
+                config: serde_json::to_value(&given).context("encoding a binding's config")?,
+                grants: serde_json::to_value(&grants).context("encoding grants")?,
+            },
+        )
+        .await?;
+    Ok(Json(binding))
+}
+
+pub(super) async fn set_secret(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    Json(body): Json<SecretRequest>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = existing_tenant(&state, &id).await?;
+    if name.trim().is_empty() {
+        return Err(ApiError::BadRequest("a secret name cannot be empty".into()));
+    }
+    state.store.set_secret(&tenant, &name, &body.value).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,171 @@
+//! Prometheus metrics: HTTP requests by route and status, jobs by state, and
+//! plugin calls by outcome (registered now; the executor counts them).
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::{ApiError, AppState};
+use kino_store::JobState;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+/// The host's metrics. Cheap to clone: clones share the counters.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    jobs: Family<StateLabels, Gauge>,
+    jobs_submitted: Counter,
+    plugin_calls: Family<OutcomeLabels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `kino_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("kino");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by method, route and status",
+            requests.clone(),
+        );
+        let jobs = Family::<StateLabels, Gauge>::default();
+        registry.register("jobs", "Jobs in the store, by state", jobs.clone());
+        let jobs_submitted = Counter::default();
+        registry.register(
+            "jobs_submitted",
+            "Jobs submitted through the API",
+            jobs_submitted.clone(),
+        );
+        let plugin_calls = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "plugin_calls",
+            "Plugin calls, by outcome (ok, plugin_error, trap)",
+            plugin_calls.clone(),
+        );
+        // Shown (at 0) before the first call, so dashboards find them.
+        for outcome in ["ok", "plugin_error", "trap"] {
+            plugin_calls
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.to_owned(),
+                })
+                .inc_by(0);
+        }
+        Self {
+            registry: Arc::new(registry),
+            requests,
+            jobs,
+            jobs_submitted,
+            plugin_calls,
+        }
+    }
+
+    /// Counts one plugin call that ended with `outcome` (`ok`, `plugin_error`, `trap`).
+    pub fn plugin_call(&self, outcome: &str) {
+        self.plugin_calls
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub(super) fn job_submitted(&self) {
+        self.jobs_submitted.inc();
+    }
+
+    fn set_job_states(&self, counts: &[(JobState, u64)]) {
+        for state in [
+            JobState::Pending,
+            JobState::Running,
+            JobState::Completed,
+            JobState::Failed,
+        ] {
+            let count = counts
+                .iter()
+                .find(|(s, _)| *s == state)
+                .map_or(0, |(_, n)| *n);
+            self.jobs
+                .get_or_create(&StateLabels {
+                    state: state.as_str().to_owned(),
+                })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> anyhow::Result<String> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Middleware counting each routed request by method, route template and status.
+pub(super) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let counts = state.store.job_state_counts().await?;
+    state.metrics.set_job_states(&counts);
+    let text = state.metrics.encode()?;
+    Ok((
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}

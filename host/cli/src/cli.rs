@@ -1,0 +1,636 @@
+//! The `kino` command line: thin glue over the library. `main.rs` (and the
+//! test suite's copy of the binary) call [`main`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::progress::{self, JobProgress};
+use crate::tools::{self, StretchTarget};
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use kino_pipeline::local::{self, BundledPlugins, LocalHost};
+use kino_runtime::plugins;
+use kino_runtime::{Runtime, RuntimeConfig};
+
+/// Kino: a plugin-host runtime for generative media pipelines.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline locally (SQLite, CPU kernels, the bundled plugins) and say where its outputs are.
+    Run {
+        /// The pipeline: `dub`, `caption` or `ad-creative`.
+        pipeline: String,
+        /// Inputs as name=value: a path for file inputs, text otherwise
+        /// (`video=clip.mp4 transcript=clip.srt language=es`).
+        inputs: Vec<String>,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+    /// List the built-in pipelines with their inputs and outputs.
+    Pipelines,
+    /// List or edit the scenes of a finished local ad-creative job.
+    #[command(subcommand)]
+    Scenes(ScenesCommand),
+    /// Resume a local job that was interrupted (finished stages are not recomputed).
+    Resume {
+        /// The job's id, as `kino run` printed it.
+        job: String,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+    /// Apply 3D LUTs to videos.
+    #[command(subcommand)]
+    Lut(LutCommand),
+    /// Raise a video's frame rate with optical-flow interpolation.
+    Interpolate {
+        /// Multiply the frame rate by this factor.
+        #[arg(long, conflicts_with = "fps", required_unless_present = "fps")]
+        factor: Option<u32>,
+        /// The target frame rate.
+        #[arg(long)]
+        fps: Option<f64>,
+        /// The input video.
+        input: PathBuf,
+        /// Where to write the MP4.
+        output: PathBuf,
+    },
+    /// Show a media file's container, duration and streams.
+    Probe {
+        /// The media file.
+        input: PathBuf,
+    },
+    /// Time-stretch a WAV file without changing its pitch (WSOLA); exact output length.
+    Stretch {
+        /// Output duration / input duration (0.5 = twice as fast).
+        #[arg(
+            long,
+            conflicts_with = "to_duration",
+            required_unless_present = "to_duration"
+        )]
+        ratio: Option<f64>,
+        /// The exact output duration, in seconds.
+        #[arg(long)]
+        to_duration: Option<f64>,
+        /// The WAV file to stretch.
+        input: PathBuf,
+        /// Where to write the stretched WAV.
+        output: PathBuf,
+    },
+    /// Measure a WAV file's integrated loudness (EBU R128) and true peak.
+    Loudness {
+        /// The WAV file.
+        input: PathBuf,
+    },
+    /// Normalise a WAV file's loudness (EBU R128), keeping the true peak under a ceiling.
+    Normalize {
+        /// Target integrated loudness, LUFS.
+        #[arg(long, default_value_t = kino_kernels::mix::DEFAULT_TARGET_LUFS, allow_hyphen_values = true)]
+        target: f64,
+        /// True-peak ceiling, dBTP.
+        #[arg(long, default_value_t = kino_kernels::mix::DEFAULT_MAX_TRUE_PEAK_DBTP, allow_hyphen_values = true)]
+        true_peak: f64,
+        /// The WAV file to normalise.
+        input: PathBuf,
+        /// Where to write the result.
+        output: PathBuf,
+    },
+    /// Pack, sign and install plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// List the compute devices the kernels can use.
+    Devices,
+    /// Serve the admin and tenant HTTP API (KINO_ADMIN_TOKEN must be set).
+    Serve {
+        /// The configuration file (TOML); KINO_LISTEN and KINO_DATA_DIR override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Speak text with espeak-ng into a WAV file.
+    Speak {
+        /// Language (BCP 47, e.g. en, es, fr); picks the default voice.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Speaking rate, words per minute.
+        #[arg(long, default_value_t = 175)]
+        rate: u32,
+        /// The text to speak.
+        text: String,
+        /// Where to write the WAV.
+        output: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScenesCommand {
+    /// Show a job's scenes in playing order, with their ids for editing.
+    List {
+        /// The job.
+        job: String,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+    /// Edit scenes and re-render: a new job that reuses every unchanged
+    /// artifact; the original job and its video are kept.
+    Edit {
+        /// The job to edit.
+        job: String,
+        /// The scene (by id, see `kino scenes list`) the options below change.
+        #[arg(long)]
+        scene: Option<u32>,
+        /// New visual description (the prompt).
+        #[arg(long, requires = "scene")]
+        visual: Option<String>,
+        /// New narration.
+        #[arg(long, requires = "scene")]
+        narration: Option<String>,
+        /// New on-screen text.
+        #[arg(long, requires = "scene")]
+        text: Option<String>,
+        /// Another director style for this scene.
+        #[arg(long, requires = "scene")]
+        style: Option<String>,
+        /// In and out points within the scene, ms: `IN:OUT`.
+        #[arg(long, requires = "scene")]
+        trim: Option<String>,
+        /// Render the scene again (a new take).
+        #[arg(long, requires = "scene")]
+        regenerate: bool,
+        /// The playing order, as scene ids: `2,0,1,3,4`.
+        #[arg(long)]
+        order: Option<String>,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+}
+
+/// Where a local run keeps its state and finds the bundled plugins.
+#[derive(clap::Args)]
+struct LocalArgs {
+    /// The data directory: the SQLite store, the plugin registry, artifacts.
+    #[arg(long, default_value = ".kino")]
+    data_dir: PathBuf,
+    /// The built plugin components.
+    #[arg(long, default_value = "target/wasm-plugins/wasm32-wasip2/plugin")]
+    plugins: PathBuf,
+    /// The plugins' source directories (for their manifests).
+    #[arg(long, default_value = "plugins")]
+    plugin_sources: PathBuf,
+    /// Where to copy the job's outputs.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+}
+
+impl LocalArgs {
+    async fn open(&self) -> Result<LocalHost> {
+        let bundled = BundledPlugins {
+            sources: self.plugin_sources.clone(),
+            components: self.plugins.clone(),
+        };
+        let progress: kino_pipeline::Observer = std::sync::Arc::new(JobProgress::new());
+        LocalHost::open(&self.data_dir, &bundled, Some(progress)).await
+    }
+}
+
+/// The local tenant's job `id`.
+async fn local_job(host: &LocalHost, id: &str) -> Result<kino_store::Job> {
+    let id: kino_store::JobId = id.parse()?;
+    host.executor
+        .store()
+        .get_job(&host.tenant, &id)
+        .await?
+        .with_context(|| format!("no local job {id}"))
+}
+
+/// Edits with the order given as `2,0,1` (or none).
+fn kino_edits(order: Option<&str>) -> Result<kino_pipeline::Edits> {
+    let order = order
+        .map(|o| {
+            o.split(',')
+                .map(|id| id.trim().parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("--order is scene ids separated by commas, not `{o}`"))
+        })
+        .transpose()?;
+    Ok(kino_pipeline::Edits {
+        order,
+        ..Default::default()
+    })
+}
+
+/// Runs a local job to its end, then delivers its outputs into `out` and
+/// prints where they are and where the time went.
+async fn run_local(host: &LocalHost, job: &kino_store::Job, out: &std::path::Path) -> Result<()> {
+    let report = host
+        .executor
+        .run(job)
+        .await
+        .with_context(|| format!("job {}", job.id))?;
+    let delivered = local::deliver(&report, out)?;
+    eprintln!("time per stage:\n{}", local::stage_times(&report));
+    println!("job {} completed; outputs:", report.job);
+    for path in delivered {
+        println!("  {}", path.display());
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+enum LutCommand {
+    /// Grade every frame of a video with a .cube LUT (tetrahedral); the audio is kept.
+    Apply {
+        /// The .cube file.
+        #[arg(long)]
+        lut: PathBuf,
+        /// The input video.
+        input: PathBuf,
+        /// Where to write the MP4.
+        output: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Generate an ed25519 key pair: BASE.secret and BASE.pub.
+    Keygen {
+        /// Path of the key files, without extension.
+        base: PathBuf,
+    },
+    /// Pack a plugin directory (kino-plugin.toml + component + assets) into a .tar.gz.
+    Pack {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The component, if it is not DIR/plugin.wasm.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        /// Where to write the package.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a package (directory or .tar.gz) in place.
+    Sign {
+        /// The package.
+        package: PathBuf,
+        /// The secret key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Check and install a package into the registry.
+    Install {
+        /// The package (directory or .tar.gz).
+        package: PathBuf,
+        /// Trusted public keys; signatures must verify against one of them.
+        #[arg(long = "trusted-key")]
+        trusted_keys: Vec<PathBuf>,
+        /// Refuse unsigned packages.
+        #[arg(long)]
+        require_signature: bool,
+        #[command(flatten)]
+        dirs: DataDirs,
+    },
+    /// List installed plugin versions.
+    List {
+        #[command(flatten)]
+        dirs: DataDirs,
+    },
+    /// Yank NAME@VERSION: it stays installed but is never picked again.
+    Yank {
+        /// The version, as NAME@VERSION.
+        version: String,
+        #[command(flatten)]
+        dirs: DataDirs,
+    },
+}
+
+/// Where the registry and the compiled-component cache live.
+#[derive(clap::Args)]
+struct DataDirs {
+    /// The data directory (registry/ and cache/ inside).
+    #[arg(long, default_value = ".kino")]
+    data_dir: PathBuf,
+}
+
+impl DataDirs {
+    fn registry(&self) -> Result<kino_registry::Store> {
+        Ok(kino_registry::Store::open(self.data_dir.join("registry"))?)
+    }
+
+    fn runtime(&self) -> Result<Runtime> {
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(self.data_dir.join("cache")),
+            ..RuntimeConfig::default()
+        })
+    }
+}
+
+fn run_plugin(command: PluginCommand) -> Result<()> {
+    match command {
+        PluginCommand::Keygen { base } => {
+            let (secret, public) = plugins::keygen(&base)?;
+            println!(
+                "wrote {} (keep it secret) and {}",
+                secret.display(),
+                public.display()
+            );
+        }
+        PluginCommand::Pack { dir, wasm, out } => {
+            let digest = plugins::pack(&dir, wasm.as_deref(), &out)?;
+            println!("wrote {} (digest {digest})", out.display());
+        }
+        PluginCommand::Sign { package, key } => {
+            let key_id = plugins::sign(&package, &key)?;
+            println!("signed {} with key {key_id}", package.display());
+        }
+        PluginCommand::Install {
+            package,
+            trusted_keys,
+            require_signature,
+            dirs,
+        } => {
+            let policy = if require_signature {
+                kino_registry::SignaturePolicy::Required
+            } else {
+                kino_registry::SignaturePolicy::Optional
+            };
+            let trusted = plugins::read_trusted_keys(&trusted_keys)?;
+            let installed = plugins::install(
+                &dirs.runtime()?,
+                &dirs.registry()?,
+                &package,
+                policy,
+                &trusted,
+            )?;
+            println!(
+                "installed {}@{} ({}){}",
+                installed.name,
+                installed.version,
+                installed.world,
+                installed
+                    .signer
+                    .map(|k| format!(", signed by {k}"))
+                    .unwrap_or_default()
+            );
+        }
+        PluginCommand::List { dirs } => {
+            for v in dirs.registry()?.list()? {
+                let flags = match (v.yanked, v.enabled) {
+                    (true, _) => " [yanked]",
+                    (false, false) => " [disabled]",
+                    _ => "",
+                };
+                println!("{}@{}  {}{flags}", v.name, v.version, v.world);
+            }
+        }
+        PluginCommand::Yank { version, dirs } => {
+            let (name, version) = version
+                .split_once('@')
+                .context("give the version as NAME@VERSION")?;
+            let name: kino_registry::PluginName = name.parse()?;
+            let version: semver::Version = version
+                .parse()
+                .with_context(|| format!("`{version}` is not a semver version"))?;
+            dirs.registry()?.yank(&name, &version)?;
+            println!("yanked {name}@{version}");
+        }
+    }
+    Ok(())
+}
+
+/// Parses the command line, runs the command, and reports an error on stderr.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "kino=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run {
+            pipeline,
+            inputs,
+            local,
+        } => {
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(async {
+                let (files, texts) = local::parse_inputs(&pipeline, &inputs)?;
+                let host = local.open().await?;
+                let job = host
+                    .executor
+                    .submit_local(&host.tenant, &pipeline, &files, &texts)
+                    .await?;
+                eprintln!("job {} ({pipeline}) started", job.id);
+                run_local(&host, &job, &local.out).await
+            })
+        }
+        Command::Pipelines => {
+            for (name, _) in kino_pipeline::spec::BUILT_IN {
+                let spec = kino_pipeline::PipelineSpec::built_in(name)?;
+                println!("{name}: {}", spec.description);
+                for (input, decl) in &spec.inputs {
+                    let how = match (&decl.default, decl.optional) {
+                        (Some(d), _) => format!(" (default `{d}`)"),
+                        (None, true) => " (optional)".to_owned(),
+                        (None, false) => String::new(),
+                    };
+                    println!("  {input}={:?}{how}: {}", decl.kind, decl.description);
+                }
+                let outputs: Vec<&str> = spec.outputs.keys().map(String::as_str).collect();
+                println!("  -> {}\n", outputs.join(", "));
+            }
+            Ok(())
+        }
+        Command::Scenes(ScenesCommand::List { job, local }) => {
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(async {
+                let host = local.open().await?;
+                let job = local_job(&host, &job).await?;
+                let plan = host.executor.scenes(&job)?;
+                println!("job {}: {} scenes, {:.2} s", job.id, plan.shots.len(), f64::from(plan.total_ms) / 1000.0);
+                for shot in &plan.shots {
+                    let s = &shot.scene;
+                    println!(
+                        "  scene {} (take {}) at {:6.2} s for {:5.2} s{}\n    visual:    {}\n    narration: {}\n    text:      {}",
+                        shot.id,
+                        shot.take,
+                        f64::from(s.start_ms) / 1000.0,
+                        f64::from(s.duration_ms) / 1000.0,
+                        shot.style.as_ref().map(|st| format!(", style {st}")).unwrap_or_default(),
+                        s.visual,
+                        s.narration,
+                        s.on_screen_text
+                    );
+                }
+                Ok(())
+            })
+        }
+        Command::Scenes(ScenesCommand::Edit {
+            job,
+            scene,
+            visual,
+            narration,
+            text,
+            style,
+            trim,
+            regenerate,
+            order,
+            local,
+        }) => {
+            let mut edits = kino_edits(order.as_deref())?;
+            if let Some(id) = scene {
+                let trim = trim
+                    .map(|t| {
+                        let (a, b) = t.split_once(':').context("no `:`")?;
+                        Ok::<_, anyhow::Error>([a.trim().parse()?, b.trim().parse()?])
+                    })
+                    .transpose()
+                    .context("--trim is IN:OUT in ms, like 500:3000")?;
+                edits.scenes.insert(
+                    id,
+                    kino_pipeline::SceneEdit {
+                        visual,
+                        narration,
+                        on_screen_text: text,
+                        style,
+                        trim,
+                        take: regenerate.then_some(1),
+                    },
+                );
+            }
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(async {
+                let host = local.open().await?;
+                let original = local_job(&host, &job).await?;
+                let edited = host.executor.edit(&original, &edits).await?;
+                eprintln!("job {} (edit of {}) started", edited.id, original.id);
+                run_local(&host, &edited, &local.out).await?;
+                println!(
+                    "the original render is kept: {}",
+                    host.executor.job_dir(&original.id).join("ad.mp4").display()
+                );
+                Ok(())
+            })
+        }
+        Command::Resume { job, local } => {
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(async {
+                let host = local.open().await?;
+                let job = local_job(&host, &job).await?;
+                run_local(&host, &job, &local.out).await
+            })
+        }
+        Command::Stretch {
+            ratio,
+            to_duration,
+            input,
+            output,
+        } => {
+            let target = match (ratio, to_duration) {
+                (Some(ratio), _) => StretchTarget::Ratio(ratio),
+                (None, Some(secs)) => StretchTarget::Duration(secs),
+                (None, None) => anyhow::bail!("give --ratio or --to-duration"),
+            };
+            let secs = tools::stretch_file(&input, &output, target)?;
+            println!("wrote {} ({secs:.3} s)", output.display());
+            Ok(())
+        }
+        Command::Loudness { input } => {
+            let (lufs, peak) = tools::loudness_of(&input)?;
+            println!(
+                "{}: {lufs:.2} LUFS, true peak {peak:.2} dBTP",
+                input.display()
+            );
+            Ok(())
+        }
+        Command::Normalize {
+            target,
+            true_peak,
+            input,
+            output,
+        } => {
+            let report =
+                tools::normalize_file(&input, &output, target, true_peak, &progress::spinner())?;
+            println!(
+                "{}: {:.2} -> {:.2} LUFS, true peak {:.2} -> {:.2} dBTP{}",
+                output.display(),
+                report.before_lufs,
+                report.after_lufs,
+                report.before_true_peak_dbtp,
+                report.after_true_peak_dbtp,
+                if report.target_met {
+                    ""
+                } else {
+                    " (target not reachable under the peak ceiling)"
+                }
+            );
+            Ok(())
+        }
+        Command::Plugin(command) => run_plugin(command),
+        Command::Lut(LutCommand::Apply { lut, input, output }) => {
+            let frames = tools::lut_apply_file(&lut, &input, &output, &progress::frames(0))?;
+            println!("wrote {} ({frames} frames)", output.display());
+            Ok(())
+        }
+        Command::Interpolate {
+            factor,
+            fps,
+            input,
+            output,
+        } => {
+            let target = match (factor, fps) {
+                (Some(factor), _) => tools::FrameRateTarget::Factor(factor),
+                (None, Some(fps)) => tools::FrameRateTarget::Fps(fps),
+                (None, None) => anyhow::bail!("give --factor or --fps"),
+            };
+            let frames = tools::interpolate_file(&input, &output, target, &progress::frames(0))?;
+            println!("wrote {} ({frames} frames)", output.display());
+            Ok(())
+        }
+        Command::Probe { input } => {
+            print!("{}", tools::describe(&input)?);
+            Ok(())
+        }
+        Command::Serve { config } => {
+            let config = kino_api::serve::ServeConfig::load(config.as_deref(), |name| {
+                std::env::var(name).ok()
+            })?;
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(kino_api::serve::serve(config))
+        }
+        Command::Devices => {
+            let found = kino_cuda::detect();
+            for device in &found.devices {
+                println!("{device}");
+            }
+            if let Some(why) = found.cuda_unavailable {
+                println!("no CUDA: {why}; kernels run on the CPU");
+            }
+            Ok(())
+        }
+        Command::Speak {
+            lang,
+            rate,
+            text,
+            output,
+        } => {
+            let secs = tools::speak_to_file(&text, &lang, rate, &output)?;
+            println!("wrote {} ({secs:.3} s)", output.display());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The `kino` command: argument parsing and the wiring of Kino's crates.
+//!
+//! - [`cli`]: the subcommands (`run`, `serve`, `plugin ...`, `scenes ...`, the
+//!   kernel tools), each a few lines calling into a library crate.
+//! - [`progress`]: job events and kernel tools as progress bars on a terminal,
+//!   plain lines otherwise.
+//! - [`tools`]: the kernels on plain files (stretch, loudness, speech, LUTs,
+//!   interpolation).
+//!
+//! The work lives in the crates beside this one: `kino-runtime` (the plugin
+//! sandbox and plugin install), `kino-store` (SQLite), `kino-media` (FFmpeg),
+//! `kino-pipeline` (specs, executor, ops) and `kino-api` (the HTTP API).
+
+pub mod cli;
+pub mod progress;
+pub mod tools;

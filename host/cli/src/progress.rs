@@ -1,0 +1,307 @@
+//! How `kino` shows progress. A job's [`JobEvent`]s become indicatif bars on a
+//! terminal — one bar of finished nodes whose length grows as stages fan out,
+//! and a spinner per running node (each scene, chunk or line) — and the plain
+//! `[done/known]` lines everywhere else (logs, pipes, CI). The kernel tools get
+//! a frame bar ([`frames`]) or a spinner ([`spinner`]) that stays hidden when
+//! stderr is not a terminal.
+
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use kino_pipeline::Reporter;
+use kino_store::{JobEvent, JobId};
+
+/// Renders a job's events: bars on a terminal, lines otherwise.
+pub struct JobProgress {
+    started: Instant,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// Nodes finished (run, cached or degraded) and nodes known so far.
+    done: u64,
+    known: u64,
+    bars: Option<Bars>,
+}
+
+/// The terminal view.
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    running: HashMap<String, ProgressBar>,
+}
+
+impl JobProgress {
+    /// Bars when stderr is a terminal, lines otherwise.
+    pub fn new() -> Self {
+        Self::with_bars(std::io::stderr().is_terminal())
+    }
+
+    fn with_bars(bars: bool) -> Self {
+        let bars = bars.then(|| {
+            let multi = MultiProgress::new();
+            let overall = multi.add(ProgressBar::new(0));
+            overall.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise:.dim} [{bar:30.cyan/blue}] {pos}/{len} nodes {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            overall.enable_steady_tick(Duration::from_millis(200));
+            Bars {
+                multi,
+                overall,
+                running: HashMap::new(),
+            }
+        });
+        Self {
+            started: Instant::now(),
+            state: Mutex::new(State {
+                done: 0,
+                known: 0,
+                bars,
+            }),
+        }
+    }
+}
+
+impl Default for JobProgress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Reporter for JobProgress {
+    fn report(&self, _job: &JobId, event: &JobEvent) {
+        let at = self.started.elapsed().as_secs_f64();
+        let mut state = match self.state.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        state.apply(at, event);
+    }
+}
+
+impl State {
+    fn apply(&mut self, at: f64, event: &JobEvent) {
+        match event {
+            JobEvent::Planned { stages } => self.set_known(*stages),
+            // A fanned-out stage is `nodes` nodes instead of one; with none it
+            // is simply done.
+            JobEvent::FannedOut { nodes, .. } => {
+                self.set_known(self.known + nodes.saturating_sub(1));
+                if *nodes == 0 {
+                    self.finished(None);
+                }
+            }
+            JobEvent::StageStarted { stage, .. } => self.started(stage),
+            JobEvent::StageFinished { stage, ms, .. } => {
+                let secs = *ms as f64 / 1000.0;
+                let line = format!("done    {stage} ({secs:.2} s)");
+                self.node_line(at, stage, line);
+            }
+            JobEvent::StageCached { stage } => {
+                self.node_line(at, stage, format!("cached  {stage}"));
+            }
+            JobEvent::StageDegraded { stage, reason } => {
+                self.node_line(at, stage, format!("degraded {stage}: {reason:?}"));
+            }
+            JobEvent::StageFailed { stage, error, .. } => {
+                self.stopped(stage);
+                self.print(format!("[{at:7.2}s] FAILED  {stage}: {error}"));
+            }
+            JobEvent::Fallback { .. } | JobEvent::Resumed { .. } => {
+                let (kind, data) = (event.kind(), event.data());
+                self.print(format!("[{at:7.2}s] {kind} {data}"));
+            }
+            JobEvent::Completed { .. } | JobEvent::Failed { .. } => self.close(),
+            JobEvent::Created { .. } => {}
+        }
+    }
+
+    fn set_known(&mut self, known: u64) {
+        self.known = known;
+        if let Some(bars) = &self.bars {
+            bars.overall.set_length(known.max(self.done));
+        }
+    }
+
+    fn started(&mut self, stage: &str) {
+        let Some(bars) = &mut self.bars else { return };
+        let spinner = bars.multi.add(ProgressBar::new_spinner());
+        spinner.set_style(
+            ProgressStyle::with_template("  {spinner} {msg} {elapsed:.dim}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        spinner.set_message(stage.to_owned());
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        if let Some(old) = bars.running.insert(stage.to_owned(), spinner) {
+            old.finish_and_clear();
+        }
+    }
+
+    fn stopped(&mut self, stage: &str) {
+        if let Some(bars) = &mut self.bars
+            && let Some(spinner) = bars.running.remove(stage)
+        {
+            spinner.finish_and_clear();
+            bars.multi.remove(&spinner);
+        }
+    }
+
+    fn finished(&mut self, stage: Option<&str>) -> (u64, u64) {
+        if let Some(stage) = stage {
+            self.stopped(stage);
+        }
+        self.done += 1;
+        let known = self.known.max(self.done);
+        if let Some(bars) = &self.bars {
+            bars.overall.set_length(known);
+            bars.overall.set_position(self.done);
+        }
+        (self.done, known)
+    }
+
+    /// A node is done: one numbered line.
+    fn node_line(&mut self, at: f64, stage: &str, what: String) {
+        let (done, known) = self.finished(Some(stage));
+        self.print(format!("[{at:7.2}s] [{done:>3}/{known:<3}] {what}"));
+    }
+
+    fn print(&self, line: String) {
+        match &self.bars {
+            // Above the bars, so they keep their place at the bottom.
+            Some(bars) => bars.multi.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(bars) = &mut self.bars {
+            for (_, spinner) in bars.running.drain() {
+                spinner.finish_and_clear();
+            }
+            bars.overall.finish_and_clear();
+        }
+    }
+}
+
+/// A bar over about `total` frames for a kernel tool (hidden off a terminal).
+pub fn frames(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise:.dim} [{bar:30.cyan/blue}] {pos}/{len} frames ({per_sec}, eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A spinner with a message for a kernel tool's phases (hidden off a terminal).
+pub fn spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(stage: &str) -> JobEvent {
+        JobEvent::StageFinished {
+            stage: stage.into(),
+            ms: 10,
+            plugin: None,
+        }
+    }
+
+    #[test]
+    fn the_known_total_grows_as_stages_fan_out() {
+        let progress = JobProgress::with_bars(false);
+        let mut state = progress.state.lock().expect("lock");
+        state.apply(0.0, &JobEvent::Planned { stages: 3 });
+        assert_eq!((state.done, state.known), (0, 3));
+        state.apply(
+            0.1,
+            &JobEvent::FannedOut {
+                stage: "shots".into(),
+                nodes: 4,
+            },
+        );
+        assert_eq!(state.known, 6);
+        for i in 0..4 {
+            state.apply(0.2, &node(&format!("shots[{i}]")));
+        }
+        state.apply(
+            0.3,
+            &JobEvent::StageCached {
+                stage: "plan".into(),
+            },
+        );
+        // A failed attempt is not a finished node.
+        state.apply(
+            0.4,
+            &JobEvent::StageFailed {
+                stage: "mix".into(),
+                attempt: 1,
+                error: "boom".into(),
+                plugin: None,
+                plugin_outcome: None,
+            },
+        );
+        assert_eq!((state.done, state.known), (5, 6));
+        // A stage fanned out over nothing is done at once.
+        state.apply(
+            0.5,
+            &JobEvent::FannedOut {
+                stage: "lines".into(),
+                nodes: 0,
+            },
+        );
+        assert_eq!((state.done, state.known), (6, 6));
+    }
+
+    #[test]
+    fn bars_track_running_nodes_and_clear_at_the_end() {
+        let progress = JobProgress::with_bars(true);
+        let mut state = progress.state.lock().expect("lock");
+        state.apply(0.0, &JobEvent::Planned { stages: 2 });
+        for stage in ["a", "b"] {
+            state.apply(
+                0.0,
+                &JobEvent::StageStarted {
+                    stage: stage.into(),
+                    attempt: 1,
+                    plugin: None,
+                },
+            );
+        }
+        let bars = state.bars.as_ref().expect("bars");
+        assert_eq!(bars.running.len(), 2);
+        assert_eq!(bars.overall.length(), Some(2));
+        state.apply(0.1, &node("a"));
+        let bars = state.bars.as_ref().expect("bars");
+        assert_eq!(bars.running.len(), 1);
+        assert_eq!(bars.overall.position(), 1);
+        state.apply(
+            0.2,
+            &JobEvent::Failed {
+                error: "b broke".into(),
+            },
+        );
+        let bars = state.bars.as_ref().expect("bars");
+        assert!(bars.running.is_empty());
+        assert!(bars.overall.is_finished());
+    }
+}

@@ -1,0 +1,238 @@
+//! Kernel tools on plain files, behind `kino lut apply`, `kino interpolate`,
+//! `kino stretch`, `kino loudness`, `kino normalize`, `kino speak` and `kino probe`.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use kino_kernels::lut::CubeLut;
+use kino_kernels::wav::{Pcm, read_wav, write_wav};
+use kino_kernels::{interpolate, mix, speech, stretch};
+
+use indicatif::ProgressBar;
+use kino_media as media;
+use kino_media::{Mp4Writer, RgbFrame, VideoReader};
+
+/// How long the stretched audio should be.
+#[derive(Debug, Clone, Copy)]
+pub enum StretchTarget {
+    /// Output duration / input duration.
+    Ratio(f64),
+    /// An exact output duration, in seconds.
+    Duration(f64),
+}
+
+/// Time-stretches a WAV file without changing its pitch; returns the output duration.
+pub fn stretch_file(input: &Path, output: &Path, target: StretchTarget) -> Result<f64> {
+    let pcm = read_wav(input).with_context(|| format!("reading {}", input.display()))?;
+    let frames = match target {
+        StretchTarget::Ratio(ratio) if ratio.is_finite() && ratio > 0.0 => {
+            (pcm.frames() as f64 * ratio).round() as usize
+        }
+        StretchTarget::Duration(secs) if secs.is_finite() && secs > 0.0 => {
+            (secs * f64::from(pcm.sample_rate)).round() as usize
+        }
+        other => bail!("stretch target must be positive and finite, not {other:?}"),
+    };
+    let samples = stretch::stretch_interleaved_to_len(
+        &pcm.samples,
+        usize::from(pcm.channels),
+        pcm.sample_rate,
+        frames,
+    )
+    .with_context(|| format!("stretching {}", input.display()))?;
+    let out = Pcm { samples, ..pcm };
+    write_wav(output, &out).with_context(|| format!("writing {}", output.display()))?;
+    Ok(out.duration_secs())
+}
+
+/// Integrated loudness (LUFS) and true peak (dBTP) of a WAV file.
+pub fn loudness_of(input: &Path) -> Result<(f64, f64)> {
+    let pcm = read_wav(input).with_context(|| format!("reading {}", input.display()))?;
+    let lufs =
+        mix::integrated_loudness(&pcm).with_context(|| format!("measuring {}", input.display()))?;
+    let peak =
+        mix::true_peak_dbtp(&pcm).with_context(|| format!("measuring {}", input.display()))?;
+    Ok((lufs, peak))
+}
+
+/// Normalises a WAV file to `target_lufs` with true peak at most `max_true_peak`.
+pub fn normalize_file(
+    input: &Path,
+    output: &Path,
+    target_lufs: f64,
+    max_true_peak: f64,
+    progress: &ProgressBar,
+) -> Result<mix::LoudnessReport> {
+    progress.set_message(format!("reading {}", input.display()));
+    let mut pcm = read_wav(input).with_context(|| format!("reading {}", input.display()))?;
+    progress.set_message("measuring and normalising");
+    let report = mix::normalize_loudness(&mut pcm, target_lufs, max_true_peak)
+        .with_context(|| format!("normalising {}", input.display()))?;
+    progress.set_message(format!("writing {}", output.display()));
+    write_wav(output, &pcm).with_context(|| format!("writing {}", output.display()))?;
+    progress.finish_and_clear();
+    Ok(report)
+}
+
+/// Speaks `text` in `language` with espeak-ng into a WAV file; returns its duration.
+pub fn speak_to_file(text: &str, language: &str, rate_wpm: u32, output: &Path) -> Result<f64> {
+    let voice = speech::Voice::for_language(language).with_rate(rate_wpm);
+    let speech = speech::synthesize(text, &voice)?;
+    write_wav(output, &speech.pcm).with_context(|| format!("writing {}", output.display()))?;
+    Ok(speech.duration.as_secs_f64())
+}
+
+/// Writes `frames` of `input`'s video, with `input`'s audio re-encoded beside
+/// them, to `output`: the shared tail of the video tools below. `progress`
+/// counts the frames written against the number `input`'s duration implies.
+fn write_with_audio(
+    input: &Path,
+    output: &Path,
+    (width, height, fps): (u32, u32, f64),
+    progress: &ProgressBar,
+    mut frames: impl FnMut(&mut dyn FnMut(&RgbFrame) -> Result<()>) -> Result<()>,
+) -> Result<usize> {
+    let info = media::probe(input)?;
+    progress.set_length((info.duration_secs * fps).round().max(0.0) as u64);
+    let audio = match info.audio() {
+        Some(stream) => Some(media::decode_audio(
+            input,
+            stream.sample_rate,
+            stream.channels,
+        )?),
+        None => None,
+    };
+    let mut writer = Mp4Writer::create(
+        output,
+        width,
+        height,
+        fps,
+        audio.as_ref().map(|pcm| (pcm.sample_rate, pcm.channels)),
+    )?;
+    let mut count = 0;
+    frames(&mut |frame| {
+        count += 1;
+        progress.inc(1);
+        writer.write_video_frame(frame)
+    })?;
+    progress.set_message("writing the audio");
+    if let Some(pcm) = &audio {
+        writer.write_audio(&pcm.samples)?;
+    }
+    writer.finish()?;
+    progress.finish_and_clear();
+    Ok(count)
+}
+
+/// Applies a `.cube` LUT to every frame of a video; the audio is kept.
+/// Returns the number of frames written.
+pub fn lut_apply_file(
+    lut: &Path,
+    input: &Path,
+    output: &Path,
+    progress: &ProgressBar,
+) -> Result<usize> {
+    let lut = CubeLut::read(lut).with_context(|| format!("reading LUT {}", lut.display()))?;
+    let mut reader = VideoReader::open(input)?;
+    let shape = (reader.width(), reader.height(), reader.fps());
+    write_with_audio(input, output, shape, progress, |write| {
+        while let Some(mut frame) = reader.next_frame()? {
+            lut.apply_rgb8(&mut frame.data)?;
+            write(&frame)?;
+        }
+        Ok(())
+    })
+}
+
+/// How to raise a video's frame rate.
+#[derive(Debug, Clone, Copy)]
+pub enum FrameRateTarget {
+    /// Multiply the frame rate by this factor.
+    Factor(u32),
+    /// Reach this frame rate.
+    Fps(f64),
+}
+
+/// Raises a video's frame rate with optical-flow interpolation (a scene cut
+/// repeats the nearer frame instead of morphing); the audio is kept.
+/// Returns the number of frames written.
+pub fn interpolate_file(
+    input: &Path,
+    output: &Path,
+    target: FrameRateTarget,
+    progress: &ProgressBar,
+) -> Result<usize> {
+    let mut reader = VideoReader::open(input)?;
+    let from_fps = reader.fps();
+    let to_fps = match target {
+        FrameRateTarget::Factor(factor) if factor >= 1 => from_fps * f64::from(factor),
+        FrameRateTarget::Fps(fps) if fps.is_finite() && fps > 0.0 => fps,
+        other => bail!("frame-rate target must be positive, not {other:?}"),
+    };
+    if !(from_fps.is_finite() && from_fps > 0.0) {
+        bail!("{}: unknown source frame rate", input.display());
+    }
+    let (width, height) = (reader.width(), reader.height());
+    let params = interpolate::Params::default();
+    let to_frame = |f: RgbFrame| {
+        let frame = f.into_kernel();
+        frame
+            .validate()
+            .map(|()| frame)
+            .map_err(anyhow::Error::from)
+    };
+    write_with_audio(input, output, (width, height, to_fps), progress, |write| {
+        let Some(first) = reader.next_frame()? else {
+            bail!("{}: no video frames", input.display());
+        };
+        let mut a = to_frame(first)?;
+        let mut a_index = 0u64;
+        let mut out_index = 0u64;
+        while let Some(next) = reader.next_frame()? {
+            let b = to_frame(next)?;
+            let pair = interpolate::FlowPair::estimate(&a, &b, &params)?;
+            // Output frames whose time falls in [a, b): t = position between them.
+            loop {
+                let source_pos = out_index as f64 * from_fps / to_fps;
+                if source_pos >= (a_index + 1) as f64 {
+                    break;
+                }
+                let t = (source_pos - a_index as f64) as f32;
+                let frame = if t <= 1e-4 {
+                    a.clone()
+                } else {
+                    pair.render(&a, &b, t)?
+                };
+                write(&RgbFrame::from_kernel(frame, out_index as f64 / to_fps))?;
+                out_index += 1;
+            }
+            a = b;
+            a_index += 1;
+        }
+        // The last source frame closes the video.
+        write(&RgbFrame::from_kernel(a, out_index as f64 / to_fps))
+    })
+}
+
+/// What `kino probe` prints about a media file.
+pub fn describe(input: &Path) -> Result<String> {
+    let info = media::probe(input)?;
+    let mut text = format!(
+        "{}: {} container, {:.3} s\n",
+        input.display(),
+        info.format,
+        info.duration_secs
+    );
+    for s in &info.streams {
+        let detail = match s.kind {
+            media::StreamKind::Video => format!("{}x{} @ {:.3} fps", s.width, s.height, s.fps),
+            media::StreamKind::Audio => format!("{} Hz, {} ch", s.sample_rate, s.channels),
+            _ => String::new(),
+        };
+        text.push_str(&format!(
+            "  #{} {:?} {} {detail}\n",
+            s.index, s.kind, s.codec
+        ));
+    }
+    Ok(text)
+}

@@ -1,0 +1,877 @@
+//! The executor: runs a job's stage graph on tokio, every stage output an
+//! artifact cached by (op, params, plugin name@version, config, input
+//! hashes), so an identical stage is never recomputed and a job whose host
+//! was killed resumes from its last finished stage.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::artifacts::{ArtifactRef, Artifacts, is_sha256};
+use super::ops::{self, Input, OpCx, OpError};
+use super::slots::{Resolver, SlotPlugin};
+use super::spec::{InputKind, PipelineSpec, StageSpec, input_name};
+use kino_runtime::World;
+use kino_runtime::types::{Decision, Failure};
+use kino_store::{Job, JobEvent, JobId, JobState, NewArtifact, StageOutcome, Store, TenantId};
+
+/// How long a job stays claimed by a host that stopped renewing it.
+const LEASE: Duration = Duration::from_secs(30);
+
+/// How often a running job's lease is renewed.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// This process's name as a job owner: `host:pid:nonce`.
+fn owner_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned());
+    let nonce: u32 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}:{}:{nonce:08x}", std::process::id())
+}
+
+/// Whether `owner` was a process on this machine that no longer exists (a
+/// killed `kino run`): its jobs need not wait for the lease to lapse.
+fn owner_is_gone(owner: &str) -> bool {
+    let mut parts = owner.split(':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    host == here.trim()
+        && pid.parse::<u32>().is_ok_and(|pid| {
+            pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+        })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The slot of the tenant's fallback policy.
+pub const FALLBACK_SLOT: &str = "fallback-policy";
+
+/// Attempts per stage before the executor stops asking the fallback policy.
+const MAX_ATTEMPTS: u32 = 6;
+
+/// The longest retry delay the executor honours from a fallback policy.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// One job input as recorded on the job: a stored file or a text value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum JobInput {
+    /// A file in the artifact store.
+    File {
+        /// SHA-256 of its content.
+        sha256: String,
+        /// Its original file name, for messages.
+        name: String,
+    },
+    /// A text value.
+    Text(String),
+}
+
+/// Sees every event of the jobs an executor runs, as it is recorded: the
+/// CLI's progress bars, the API's metrics. Any `Fn(&JobId, &JobEvent)` is one.
+pub trait Reporter: Send + Sync {
+    /// `event` happened to `job` (it is already in the store).
+    fn report(&self, job: &JobId, event: &JobEvent);
+}
+
+impl<F: Fn(&JobId, &JobEvent) + Send + Sync> Reporter for F {
+    fn report(&self, job: &JobId, event: &JobEvent) {
+        self(job, event)
+    }
+}
+
+/// A shared [`Reporter`].
+pub type Observer = Arc<dyn Reporter>;
+
+/// What a finished job delivered, and how each stage went.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    /// The job.
+    pub job: JobId,
+    /// Delivered files: name -> path (under the job's output directory).
+    pub outputs: BTreeMap<String, PathBuf>,
+    /// Every stage node run or reused, in finishing order.
+    pub nodes: Vec<NodeReport>,
+}
+
+/// How one stage node went.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    /// `stage` or `stage[i]` for a fanned-out stage.
+    pub node: String,
+    /// Whether the output came from the cache.
+    pub cached: bool,
+    /// How long it ran, in milliseconds (0 when cached).
+    pub ms: u64,
+}
+
+/// Runs jobs.
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// This executor's name as a job owner.
+    owner: String,
+    store: Store,
+    artifacts: Artifacts,
+    resolver: Resolver,
+    jobs_dir: PathBuf,
+    cpu: Arc<Semaphore>,
+    observer: Option<Observer>,
+}
+
+impl Executor {
+    /// An executor keeping artifacts under `data_dir/artifacts` and job
+    /// outputs under `data_dir/jobs/<job>/`, running at most `parallel`
+    /// stage nodes at once.
+    pub fn new(
+        store: Store,
+        resolver: Resolver,
+        data_dir: &Path,
+        parallel: usize,
+        observer: Option<Observer>,
+    ) -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                owner: owner_name(),
+                store,
+                artifacts: Artifacts::open(data_dir.join("artifacts"))?,
+                resolver,
+                jobs_dir: data_dir.join("jobs"),
+                cpu: Arc::new(Semaphore::new(parallel.max(1))),
+                observer,
+            }),
+        })
+    }
+
+    /// The artifact store.
+    pub fn artifacts(&self) -> &Artifacts {
+        &self.inner.artifacts
+    }
+
+    /// Where a job's outputs are delivered.
+    pub fn job_dir(&self, job: &JobId) -> PathBuf {
+        self.inner.jobs_dir.join(job.as_str())
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Checks `inputs` against the pipeline, stores file inputs as
+    /// artifacts and records a pending job.
+    pub async fn submit_local(
+        &self,
+        tenant: &TenantId,
+        pipeline: &str,
+        files: &BTreeMap<String, PathBuf>,
+        texts: &BTreeMap<String, String>,
+    ) -> Result<Job> {
+        let spec = PipelineSpec::built_in(pipeline)?;
+        let mut inputs = BTreeMap::new();
+        for (name, path) in files {
+            let artifacts = self.inner.artifacts.clone();
+            let p = path.clone();
+            let stored = tokio::task::spawn_blocking(move || {
+                if !p.is_file() {
+                    bail!(
+                        "input file {} does not exist (or is not a regular file)",
+                        p.display()
+                    );
+                }
+                let scratch = artifacts.scratch()?;
+                let copy = scratch.path().join("input");
+                std::fs::copy(&p, &copy).with_context(|| format!("reading {}", p.display()))?;
+                artifacts.put_file(&copy)
+            })
+            .await
+            .context("storing an input")?
+            .with_context(|| format!("input `{name}`"))?;
+            let file_name = path
+                .file_name()
+                .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
+            inputs.insert(
+                name.clone(),
+                JobInput::File {
+                    sha256: stored.hash,
+                    name: file_name,
+                },
+            );
+        }
+        for (name, text) in texts {
+            inputs.insert(name.clone(), JobInput::Text(text.clone()));
+        }
+        check_inputs(&spec, &inputs)?;
+        let json = serde_json::to_value(&inputs).context("encoding job inputs")?;
+        let job = self.inner.store.create_job(tenant, pipeline, &json).await?;
+        self.inner
+            .store
+            .append_event(
+                &job.id,
+                &JobEvent::Created {
+                    pipeline: pipeline.to_owned(),
+                    state: job.state,
+                    edit_of: None,
+                },
+            )
+            .await?;
+        Ok(job)
+    }
+
+    /// Claims `job` for this executor: a pending job, or a running one whose
+    /// host stopped (its lease lapsed, or it was a process on this machine
+    /// that no longer exists). Answers the claimed job and the state it was
+    /// in; `None` when another host is running it or it has ended.
+    pub async fn claim(&self, job: &Job) -> Result<Option<(Job, JobState)>> {
+        let store = &self.inner.store;
+        let stale_before = now_ms() - i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let dead = store
+            .job_owner(&job.id)
+            .await?
+            .map(|(owner, _)| owner)
+            .filter(|owner| owner_is_gone(owner));
+        store
+            .claim_job(&job.id, &self.inner.owner, stale_before, dead.as_deref())
+            .await
+    }
+
+    /// Runs (or resumes) a job to its end, recording states, stage attempts
+    /// and events. A failed job is recorded as failed and returned as `Err`;
+    /// a job another host is running is refused.
+    pub async fn run(&self, job: &Job) -> Result<JobReport> {
+        let Some((claimed, was)) = self.claim(job).await? else {
+            let now = self.inner.store.get_job(&job.tenant_id, &job.id).await?;
+            let holder = self.inner.store.job_owner(&job.id).await?;
+            match (now, holder) {
+                (Some(j), _) if j.state.is_terminal() => {
+                    bail!("job {} has already {}", j.id, j.state)
+                }
+                (_, Some((owner, at))) => bail!(
+                    "job {} is being run by {owner} (its last heartbeat was {} s ago)",
+                    job.id,
+                    (now_ms() - at) / 1000
+                ),
+                _ => bail!("job {} could not be claimed", job.id),
+            }
+        };
+        self.run_claimed(&claimed, was).await
+    }
+
+    /// Runs a job [`Executor::claim`] gave this executor; `was` is the state
+    /// it was claimed from.
+    pub async fn run_claimed(&self, job: &Job, was: JobState) -> Result<JobReport> {
+        let store = &self.inner.store;
+        // The lease is kept while the job runs, and dropped with this guard.
+        let heartbeat = {
+            let (store, id, owner) = (store.clone(), job.id.clone(), self.inner.owner.clone());
+            AbortOnDrop(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    match store.heartbeat(&id, &owner).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => tracing::warn!(job = %id, "renewing the job's lease: {e:#}"),
+                    }
+                }
+            }))
+        };
+        if was == JobState::Running {
+            let interrupted = store
+                .fail_running_stages(&job.id, "interrupted: the host stopped during the stage")
+                .await?;
+            self.event(
+                &job.id,
+                JobEvent::Resumed {
+                    interrupted_stages: interrupted,
+                },
+            )
+            .await;
+        }
+        let result = self.finish(job).await;
+        drop(heartbeat);
+        result
+    }
+
+    async fn finish(&self, job: &Job) -> Result<JobReport> {
+        let store = &self.inner.store;
+        match self.run_graph(job).await {
+            Ok(report) => {
+                store
+                    .set_job_state(&job.tenant_id, &job.id, JobState::Completed, None)
+                    .await?;
+                // Names only: events reach tenants, host paths must not.
+                let outputs = report.outputs.keys().cloned().collect();
+                self.event(&job.id, JobEvent::Completed { outputs }).await;
+                Ok(report)
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                store
+                    .set_job_state(&job.tenant_id, &job.id, JobState::Failed, Some(&message))
+                    .await?;
+                self.event(&job.id, JobEvent::Failed { error: message })
+                    .await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn event(&self, job: &JobId, event: JobEvent) {
+        if let Err(e) = self.inner.store.append_event(job, &event).await {
+            tracing::warn!(%job, kind = event.kind(), "could not record an event: {e:#}");
+        }
+        if let Some(observer) = &self.inner.observer {
+            observer.report(job, &event);
+        }
+    }
+
+    async fn run_graph(&self, job: &Job) -> Result<JobReport> {
+        let spec = Arc::new(PipelineSpec::built_in(&job.pipeline)?);
+        let inputs: BTreeMap<String, JobInput> =
+            serde_json::from_value(job.inputs.clone()).context("reading the job's inputs")?;
+        check_inputs(&spec, &inputs)?;
+        // Every input and finished stage by name: a stage's output is one file,
+        // or one per element for `each`.
+        let mut done: HashMap<String, Input> = HashMap::new();
+        for (name, decl) in &spec.inputs {
+            let value = match (inputs.get(name), decl.kind) {
+                (Some(JobInput::File { sha256, name: file }), _) => {
+                    let artifact = self.inner.artifacts.get(sha256).ok_or_else(|| {
+                        anyhow!("input `{name}` ({file}) is missing from the artifact store")
+                    })?;
+                    Input::File(artifact)
+                }
+                (Some(JobInput::Text(t)), _) => Input::Text(t.clone()),
+                (None, InputKind::Text) => match &decl.default {
+                    Some(d) => Input::Text(d.clone()),
+                    None => Input::Absent,
+                },
+                (None, InputKind::File) => Input::Absent,
+            };
+            done.insert(name.clone(), value);
+        }
+
+        let mut pending: Vec<StageSpec> = spec.order()?.into_iter().cloned().collect();
+        let stages = pending.len() as u64;
+        self.event(&job.id, JobEvent::Planned { stages }).await;
+        let mut running = JoinSet::new();
+        let mut nodes = Vec::new();
+        while !pending.is_empty() || !running.is_empty() {
+            let (ready, waiting): (Vec<_>, Vec<_>) = pending
+                .into_iter()
+                .partition(|s| s.dependencies().all(|d| done.contains_key(d)));
+            pending = waiting;
+            for stage in ready {
+                let this = self.clone();
+                let job = job.clone();
+                let stage_inputs: Vec<Input> = stage
+                    .inputs
+                    .iter()
+                    .map(|i| done[input_name(i).0].clone())
+                    .collect();
+                let each = stage
+                    .each_source()
+                    .map(|(s, f)| (done[s].clone(), f.map(str::to_owned)));
+                running.spawn(async move {
+                    let result = this.run_stage(&job, &stage, stage_inputs, each).await;
+                    (stage.name.clone(), result)
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                if !pending.is_empty() {
+                    bail!(
+                        "stages {:?} can never run",
+                        pending.iter().map(|s| &s.name).collect::<Vec<_>>()
+                    );
+                }
+                break;
+            };
+            let (name, result) = joined.context("a stage task panicked")?;
+            let (out, mut reports) = match result {
+                Ok(finished) => finished,
+                Err(error) => {
+                    // Let the stages already running finish (their kernels
+                    // cannot be stopped mid-way, and their rows must close)
+                    // before the job is failed; schedule nothing new.
+                    while running.join_next().await.is_some() {}
+                    return Err(error);
+                }
+            };
+            nodes.append(&mut reports);
+            done.insert(name, out);
+        }
+
+        let dir = self.job_dir(&job.id);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut outputs = BTreeMap::new();
+        for (file, stage) in &spec.outputs {
+            let Input::File(artifact) = &done[stage] else {
+                bail!("output `{file}` names stage `{stage}`, which has one output per element");
+            };
+            let to = dir.join(file);
+            // A hard link where possible: the artifact is immutable.
+            let _ = std::fs::remove_file(&to);
+            if std::fs::hard_link(&artifact.path, &to).is_err() {
+                std::fs::copy(&artifact.path, &to)
+                    .with_context(|| format!("writing {}", to.display()))?;
+            }
+            outputs.insert(file.clone(), to);
+        }
+        Ok(JobReport {
+            job: job.id.clone(),
+            outputs,
+            nodes,
+        })
+    }
+
+    async fn run_stage(
+        &self,
+        job: &Job,
+        stage: &StageSpec,
+        inputs: Vec<Input>,
+        each: Option<(Input, Option<String>)>,
+    ) -> Result<(Input, Vec<NodeReport>)> {
+        let inputs: Arc<Vec<Input>> = Arc::new(inputs);
+        let plugin = match (&stage.slot, stage.op.world()) {
+            (Some(slot), Some(world)) => Some(
+                self.inner
+                    .resolver
+                    .slot(&job.tenant_id, &job.id, slot, world)
+                    .await?
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "stage `{}`: no plugin is bound to slot `{slot}` for this tenant",
+                            stage.name
+                        )
+                    })?,
+            ),
+            _ => None,
+        };
+        let Some((source, field)) = each else {
+            let (artifact, report) = self
+                .run_node(job, stage, &stage.name, None, &inputs, plugin)
+                .await?;
+            return Ok((Input::File(artifact), vec![report]));
+        };
+        let items = each_items(&stage.name, &source, field.as_deref())?;
+        let count = items.len();
+        self.event(
+            &job.id,
+            JobEvent::FannedOut {
+                stage: stage.name.clone(),
+                nodes: count as u64,
+            },
+        )
+        .await;
+        let runs = items.into_iter().enumerate().map(|(i, item)| {
+            let node = format!("{}[{i}]", stage.name);
+            let plugin = plugin.clone();
+            // `name[]` inputs give each node its own element.
+            let inputs = stage
+                .inputs
+                .iter()
+                .zip(inputs.iter())
+                .map(|(name, input)| match (input_name(name).1, input) {
+                    (true, Input::Files(all)) if all.len() == count => {
+                        Ok(Input::File(all[i].clone()))
+                    }
+                    (true, _) => Err(anyhow!(
+                        "stage `{}`: `{name}` does not have one output per element ({count})",
+                        stage.name
+                    )),
+                    (false, input) => Ok(input.clone()),
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Arc::new);
+            async move {
+                let inputs = inputs?;
+                self.run_node(job, stage, &node, Some((i, item)), &inputs, plugin)
+                    .await
+            }
+        });
+        let mut artifacts = Vec::new();
+        let mut reports = Vec::new();
+        for result in futures::future::join_all(runs).await {
+            let (artifact, report) = result?;
+            artifacts.push(artifact);
+            reports.push(report);
+        }
+        Ok((Input::Files(artifacts), reports))
+    }
+
+    /// Runs one node: from the cache if its key is known, else the op, with
+    /// the fallback policy deciding after each failure of a plugin op.
+    async fn run_node(
+        &self,
+        job: &Job,
+        stage: &StageSpec,
+        node: &str,
+        item: Option<(usize, Value)>,
+        inputs: &Arc<Vec<Input>>,
+        mut plugin: Option<SlotPlugin>,
+    ) -> Result<(ArtifactRef, NodeReport)> {
+        let store = &self.inner.store;
+        let mut fallback: Option<Option<SlotPlugin>> = None;
+        loop {
+            let key = cache_key(stage, plugin.as_ref(), inputs, item.as_ref())?;
+            if let Some(hit) = store.artifact_by_key(&key).await?
+                && let Some(artifact) = self.inner.artifacts.get(&hit.hash)
+            {
+                let stage = node.to_owned();
+                self.event(&job.id, JobEvent::StageCached { stage }).await;
+                let report = NodeReport {
+                    node: node.to_owned(),
+                    cached: true,
+                    ms: 0,
+                };
+                return Ok((artifact, report));
+            }
+
+            // A CPU slot before the attempt starts: its row and its time
+            // are the run, not the wait for a core.
+            let permit = self.inner.cpu.acquire().await.context("executor closed")?;
+            let attempt = store.next_attempt(&job.id, node).await?;
+            let plugin_id = plugin.as_ref().map(|p| p.id.clone());
+            let row = store
+                .record_stage_start(&job.id, node, plugin_id.as_deref(), attempt)
+                .await?;
+            self.event(
+                &job.id,
+                JobEvent::StageStarted {
+                    stage: node.to_owned(),
+                    attempt,
+                    plugin: plugin_id.clone(),
+                },
+            )
+            .await;
+            let started = Instant::now();
+            let cx = self.op_cx(stage, node, &item, inputs, plugin.clone());
+            let result = ops::run(stage.op, cx).await;
+            drop(permit);
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let error = match result {
+                Ok(artifact) => {
+                    store
+                        .put_artifact(&NewArtifact {
+                            key: key.clone(),
+                            hash: artifact.hash.clone(),
+                            path: artifact.path.display().to_string(),
+                            size: std::fs::metadata(&artifact.path).map_or(0, |m| m.len()),
+                        })
+                        .await?;
+                    store
+                        .record_stage_finish(
+                            &row.id,
+                            &StageOutcome::Completed {
+                                output_artifact: Some(key),
+                            },
+                        )
+                        .await?;
+                    self.event(
+                        &job.id,
+                        JobEvent::StageFinished {
+                            stage: node.to_owned(),
+                            ms,
+                            plugin: plugin_id.clone(),
+                        },
+                    )
+                    .await;
+                    let report = NodeReport {
+                        node: node.to_owned(),
+                        cached: false,
+                        ms,
+                    };
+                    return Ok((artifact, report));
+                }
+                Err(error) => error,
+            };
+            store
+                .record_stage_finish(
+                    &row.id,
+                    &StageOutcome::Failed {
+                        error: error.message.clone(),
+                    },
+                )
+                .await?;
+            self.event(
+                &job.id,
+                JobEvent::StageFailed {
+                    stage: node.to_owned(),
+                    attempt,
+                    error: error.message.clone(),
+                    plugin: plugin_id.clone(),
+                    plugin_outcome: error.plugin_outcome.map(str::to_owned),
+                },
+            )
+            .await;
+            let failed = || anyhow!("stage `{node}` failed: {}", error.message);
+            // Only plugin stages have alternatives; a kernel failing on its
+            // input fails the same way every time.
+            let Some(current) = plugin.as_ref() else {
+                return Err(failed());
+            };
+            if fallback.is_none() {
+                fallback = Some(
+                    self.inner
+                        .resolver
+                        .slot(
+                            &job.tenant_id,
+                            &job.id,
+                            FALLBACK_SLOT,
+                            World::FallbackPolicy,
+                        )
+                        .await?,
+                );
+            }
+            let Some(Some(policy)) = &fallback else {
+                return Err(failed());
+            };
+            if attempt >= MAX_ATTEMPTS {
+                return Err(failed().context(format!("gave up after {attempt} attempts")));
+            }
+            let failure = Failure {
+                stage: node.to_owned(),
+                plugin: current.id.clone(),
+                attempt,
+                error: error.message.clone(),
+                retryable: error.retryable,
+                elapsed_ms: ms,
+            };
+            let decision = self
+                .inner
+                .resolver
+                .runtime()
+                .fallback(&policy.plugin, &policy.call)?
+                .decide(&failure)
+                .await
+                .map_err(|trap| {
+                    failed().context(format!("the fallback policy {} trapped: {trap}", policy.id))
+                })?;
+            self.event(
+                &job.id,
+                JobEvent::Fallback {
+                    stage: node.to_owned(),
+                    policy: policy.id.clone(),
+                    decision: describe(&decision),
+                },
+            )
+            .await;
+            match decision {
+                Decision::RetryAfterMs(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms).min(MAX_RETRY_DELAY)).await;
+                }
+                Decision::SwitchTo(requirement) => {
+                    let world = current.plugin.world();
+                    plugin = Some(
+                        self.inner
+                            .resolver
+                            .alternative(&job.tenant_id, &job.id, &requirement, world)
+                            .await
+                            .with_context(failed)
+                            .with_context(|| format!("switching to {requirement}"))?,
+                    );
+                }
+                Decision::Degrade(reason) => {
+                    let cx = self.op_cx(stage, node, &item, inputs, None);
+                    let artifact = ops::degrade(stage.op, cx)
+                        .await
+                        .ok_or_else(|| failed().context(format!("op `{}` has no degraded form; the policy wanted to degrade: {reason}", stage.op)))?
+                        .map_err(|e| anyhow!("stage `{node}`: degrading: {}", e.message))?;
+                    self.event(
+                        &job.id,
+                        JobEvent::StageDegraded {
+                            stage: node.to_owned(),
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await;
+                    let report = NodeReport {
+                        node: node.to_owned(),
+                        cached: false,
+                        ms,
+                    };
+                    return Ok((artifact, report));
+                }
+                Decision::Fail(reason) => {
+                    return Err(
+                        failed().context(format!("the fallback policy failed the job: {reason}"))
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Executor {
+    /// What an op of `stage` sees when it runs as `node`.
+    fn op_cx(
+        &self,
+        stage: &StageSpec,
+        node: &str,
+        item: &Option<(usize, Value)>,
+        inputs: &Arc<Vec<Input>>,
+        plugin: Option<SlotPlugin>,
+    ) -> OpCx {
+        OpCx {
+            stage: node.to_owned(),
+            params: stage.params.clone(),
+            item: item.clone(),
+            inputs: inputs.clone(),
+            plugin,
+            runtime: self.inner.resolver.runtime().clone(),
+            artifacts: self.inner.artifacts.clone(),
+        }
+    }
+}
+
+fn describe(decision: &Decision) -> String {
+    match decision {
+        Decision::RetryAfterMs(ms) => format!("retry after {ms} ms"),
+        Decision::SwitchTo(to) => format!("switch to {to}"),
+        Decision::Degrade(why) => format!("degrade: {why}"),
+        Decision::Fail(why) => format!("fail: {why}"),
+    }
+}
+
+/// The elements a fanned-out stage runs over: the JSON array a stage
+/// produced (or the array under `field`), or, over a fanned-out stage, each
+/// of its JSON outputs.
+fn each_items(stage: &str, source: &Input, field: Option<&str>) -> Result<Vec<Value>> {
+    let read = |artifact: &ArtifactRef| -> Result<Value> {
+        let text = std::fs::read(&artifact.path)
+            .with_context(|| format!("stage `{stage}`: reading {}", artifact.path.display()))?;
+        serde_json::from_slice(&text)
+            .with_context(|| format!("stage `{stage}`: `each` needs JSON outputs"))
+    };
+    match (source, field) {
+        (Input::Files(all), None) => all.iter().map(read).collect(),
+        (Input::Files(_), Some(f)) => {
+            bail!("stage `{stage}`: `each` over a fanned-out stage cannot pick a field (`{f}`)")
+        }
+        (Input::File(artifact), field) => {
+            let value = read(artifact)?;
+            let list = match field {
+                Some(f) => value.get(f).cloned().unwrap_or(Value::Null),
+                None => value,
+            };
+            match list {
+                Value::Array(items) => Ok(items),
+                _ => bail!("stage `{stage}`: `each` needs a JSON array"),
+            }
+        }
+        (Input::Text(_) | Input::Absent, _) => {
+            bail!("stage `{stage}`: `each` must name a stage, not an input")
+        }
+    }
+}
+
+/// Checks a submitted job: the pipeline exists, the inputs match its
+/// declaration, and every file input is named by a SHA-256. (Whether the
+/// submitter may use that content is the caller's to check.)
+pub fn check_job(pipeline: &str, inputs: &Value) -> Result<BTreeMap<String, JobInput>> {
+    let spec = PipelineSpec::built_in(pipeline)?;
+    let inputs: BTreeMap<String, JobInput> = serde_json::from_value(inputs.clone()).context(
+        "`inputs` must map each input to a text value or to an upload's {\"sha256\", \"name\"}",
+    )?;
+    check_inputs(&spec, &inputs)?;
+    for (name, input) in &inputs {
+        if let JobInput::File { sha256, .. } = input
+            && !is_sha256(sha256)
+        {
+            bail!("input `{name}`: `{sha256}` is not a sha256 (64 lowercase hex digits)");
+        }
+    }
+    Ok(inputs)
+}
+
+fn check_inputs(spec: &PipelineSpec, inputs: &BTreeMap<String, JobInput>) -> Result<()> {
+    for name in inputs.keys() {
+        if !spec.inputs.contains_key(name) {
+            let known: Vec<_> = spec.inputs.keys().map(String::as_str).collect();
+            bail!(
+                "pipeline `{}` has no input `{name}` (its inputs: {})",
+                spec.name,
+                known.join(", ")
+            );
+        }
+    }
+    for (name, decl) in &spec.inputs {
+        match (inputs.get(name), decl.kind) {
+            (None, _) if decl.optional || decl.default.is_some() => {}
+            (None, _) => bail!(
+                "pipeline `{}` needs input `{name}` ({})",
+                spec.name,
+                decl.description
+            ),
+            (Some(JobInput::File { .. }), InputKind::File)
+            | (Some(JobInput::Text(_)), InputKind::Text) => {}
+            (Some(_), InputKind::File) => bail!("input `{name}` must be a file"),
+            (Some(_), InputKind::Text) => bail!("input `{name}` must be text, not a file"),
+        }
+    }
+    Ok(())
+}
+
+/// The cache key of a node: everything its output depends on.
+fn cache_key(
+    stage: &StageSpec,
+    plugin: Option<&SlotPlugin>,
+    inputs: &[Input],
+    item: Option<&(usize, Value)>,
+) -> Result<String> {
+    let input_ids: Vec<Value> = inputs.iter().map(Input::identity).collect();
+    let identity = json!({
+        "op": stage.op.to_string(),
+        "op_version": stage.op.version(),
+        "params": stage.params,
+        "plugin": plugin.map(|p| &p.id),
+        "component": plugin.map(|p| &p.component),
+        "config": plugin.map(|p| &p.config_json),
+        "grants": plugin.map(|p| &p.grants_json),
+        "inputs": input_ids,
+        // The element, not its position: `name[]` inputs are already this
+        // element's, so a moved element keeps its output.
+        "item": item.map(|(_, v)| v),
+    });
+    let bytes = serde_json::to_vec(&identity).context("encoding a cache key")?;
+    Ok(hex::encode(Sha256::digest(bytes)))
+}
+
+impl From<anyhow::Error> for OpError {
+    fn from(e: anyhow::Error) -> Self {
+        OpError {
+            message: format!("{e:#}"),
+            retryable: false,
+            plugin_outcome: None,
+        }
+    }
+}

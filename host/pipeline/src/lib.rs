@@ -1,0 +1,28 @@
+//! Pipelines end to end: specs (TOML), the planner that turns a spec, a
+//! tenant's bindings and a job's inputs into stages, and the executor that
+//! runs them with a content-addressed artifact cache.
+//!
+//! - [`spec`]: the pipeline spec format and the built-in pipelines (`host/pipeline/pipelines/*.toml`).
+//! - [`ops`]: what a stage can run: native kernels and plugin calls.
+//! - [`exec`]: the executor: concurrency, cache keys, resume, fallback policies, events;
+//!   scene editing of finished ad-creative jobs (`Executor::scenes`, `Executor::edit`).
+//! - [`editing`]: which jobs have scenes to edit.
+//! - [`slots`]: which plugin serves a slot for a tenant.
+//! - [`artifacts`]: content-addressed artifact files.
+//! - [`local`]: the embedded set-up `kino run` uses.
+//! - [`worker`]: the job queue `kino serve` runs.
+//! - [`brief`]: creative briefs (TOML) for the ad-creative pipeline.
+
+pub mod artifacts;
+pub mod brief;
+pub mod editing;
+pub mod exec;
+pub mod local;
+pub mod ops;
+pub mod slots;
+pub mod spec;
+pub mod worker;
+
+pub use exec::{Executor, JobInput, JobReport, NodeReport, Observer, Reporter};
+pub use ops::edit::{Edits, SceneEdit, ScenePlan};
+pub use spec::PipelineSpec;

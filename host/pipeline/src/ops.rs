@@ -1,0 +1,371 @@
+//! The operations a stage can run: native kernels (on the host's threads)
+//! and plugin calls (in the sandbox). Each reads its inputs, writes one
+//! output file, and is deterministic in its inputs, params and plugin, which
+//! is what makes its output cacheable.
+
+pub mod ad;
+mod dub;
+pub mod edit;
+mod render;
+mod transcript;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::artifacts::{ArtifactRef, Artifacts};
+use super::slots::SlotPlugin;
+use kino_runtime::types::PluginError;
+use kino_runtime::{Runtime, Trap, World};
+
+/// A stage's input value.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// One file.
+    File(ArtifactRef),
+    /// The outputs of a fanned-out stage, in element order.
+    Files(Vec<ArtifactRef>),
+    /// A text value.
+    Text(String),
+    /// An optional input the job left out.
+    Absent,
+}
+
+impl Input {
+    /// What identifies the value in a cache key.
+    pub fn identity(&self) -> Value {
+        match self {
+            Input::File(a) => Value::String(a.hash.clone()),
+            Input::Files(all) => all.iter().map(|a| Value::String(a.hash.clone())).collect(),
+            Input::Text(t) => serde_json::json!({ "text": t }),
+            Input::Absent => Value::Null,
+        }
+    }
+}
+
+/// Why an op failed.
+#[derive(Debug, Clone)]
+pub struct OpError {
+    /// What went wrong, for the job's record.
+    pub message: String,
+    /// Whether trying again may succeed (a plugin's backend was down, a deadline).
+    pub retryable: bool,
+    /// For a plugin's failure: `plugin_error` (it refused or answered
+    /// nonsense) or `trap` (the sandbox stopped it); `None` for the host's own.
+    pub plugin_outcome: Option<&'static str>,
+}
+
+impl OpError {
+    /// The plugin answered, but the answer is unusable.
+    pub fn bad_answer(message: String) -> Self {
+        OpError {
+            message,
+            retryable: false,
+            plugin_outcome: Some("plugin_error"),
+        }
+    }
+}
+
+/// Everything an op sees.
+pub struct OpCx {
+    /// The node's name (`voice[3]`), for messages.
+    pub stage: String,
+    /// The stage's params.
+    pub params: serde_json::Map<String, Value>,
+    /// For a fanned-out stage: the element's index and value.
+    pub item: Option<(usize, Value)>,
+    /// The stage's inputs, in declared order.
+    pub inputs: Arc<Vec<Input>>,
+    /// The plugin of the stage's slot, for plugin ops.
+    pub plugin: Option<SlotPlugin>,
+    /// The plugin runtime.
+    pub runtime: Runtime,
+    /// Where outputs are stored.
+    pub artifacts: Artifacts,
+}
+
+impl OpCx {
+    /// Input `i` as one file.
+    pub fn file(&self, i: usize) -> Result<&Path> {
+        match self.inputs.get(i) {
+            Some(Input::File(a)) => Ok(&a.path),
+            Some(Input::Absent) => bail!("input {} is required here", i + 1),
+            _ => bail!("input {} must be a single file", i + 1),
+        }
+    }
+
+    /// Input `i` as one file, or `None` if the job left it out.
+    pub fn optional_file(&self, i: usize) -> Result<Option<&Path>> {
+        match self.inputs.get(i) {
+            Some(Input::Absent) | None => Ok(None),
+            _ => self.file(i).map(Some),
+        }
+    }
+
+    /// Input `i` as the files of a fanned-out stage.
+    pub fn files(&self, i: usize) -> Result<Vec<&Path>> {
+        match self.inputs.get(i) {
+            Some(Input::Files(all)) => Ok(all.iter().map(|a| a.path.as_path()).collect()),
+            _ => bail!("input {} must be a fanned-out stage's outputs", i + 1),
+        }
+    }
+
+    /// Input `i` as text.
+    pub fn text(&self, i: usize) -> Result<&str> {
+        match self.inputs.get(i) {
+            Some(Input::Text(t)) => Ok(t),
+            _ => bail!("input {} must be text", i + 1),
+        }
+    }
+
+    /// Input `i` parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T> {
+        read_json(self.file(i)?)
+    }
+
+    /// The element of a fanned-out stage, parsed.
+    pub fn item<T: serde::de::DeserializeOwned>(&self) -> Result<(usize, T)> {
+        let (i, value) = self.item.as_ref().context("this op runs per element")?;
+        let parsed = serde_json::from_value(value.clone())
+            .with_context(|| format!("reading element {i}"))?;
+        Ok((*i, parsed))
+    }
+
+    /// A param, or its default.
+    pub fn param<T: serde::de::DeserializeOwned>(&self, name: &str, default: T) -> Result<T> {
+        match self.params.get(name) {
+            None => Ok(default),
+            Some(v) => serde_json::from_value(v.clone())
+                .with_context(|| format!("param `{name}` has the wrong type")),
+        }
+    }
+
+    /// The stage's plugin.
+    pub fn plugin(&self) -> Result<&SlotPlugin> {
+        self.plugin.as_ref().context("this op needs a plugin")
+    }
+}
+
+/// Reads a JSON artifact.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Writes `value` as JSON into `dir/name`.
+pub fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> Result<PathBuf> {
+    let path = dir.join(name);
+    let bytes = serde_json::to_vec_pretty(value).context("encoding JSON")?;
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Turns a plugin call's outcome into an op result.
+pub fn plugin_answer<T>(
+    what: &str,
+    outcome: Result<Result<T, PluginError>, Trap>,
+) -> Result<T, OpError> {
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(OpError {
+            retryable: matches!(
+                error,
+                PluginError::Unavailable(_) | PluginError::RateLimited(_)
+            ),
+            message: format!("{what}: the plugin refused: {error}"),
+            plugin_outcome: Some("plugin_error"),
+        }),
+        Err(trap) => Err(OpError {
+            retryable: trap.is_retryable(),
+            message: format!("{what}: {trap}"),
+            plugin_outcome: Some("trap"),
+        }),
+    }
+}
+
+macro_rules! ops {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident = $name:literal, inputs $min:literal..=$max:literal,
+        world $world:expr, each $each:literal, version $version:literal;
+    )*) => {
+        /// An operation a stage runs.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Op { $( $(#[$doc])* $variant, )* }
+
+        impl Op {
+            /// Its name in pipeline specs.
+            pub fn name(self) -> &'static str {
+                match self { $( Op::$variant => $name, )* }
+            }
+
+            /// How many inputs it takes (least, most).
+            pub fn arity(self) -> (usize, usize) {
+                match self { $( Op::$variant => ($min, $max), )* }
+            }
+
+            /// The plugin world it calls, for plugin ops.
+            pub fn world(self) -> Option<World> {
+                match self { $( Op::$variant => $world, )* }
+            }
+
+            /// Whether it runs per element (`each`).
+            pub fn needs_each(self) -> bool {
+                match self { $( Op::$variant => $each, )* }
+            }
+
+            /// Bumped when the op's output changes for the same inputs, so
+            /// cached outputs of the old code are not reused.
+            pub fn version(self) -> u32 {
+                match self { $( Op::$variant => $version, )* }
+            }
+
+            const ALL: &'static [Op] = &[ $( Op::$variant, )* ];
+        }
+    };
+}
+
+ops! {
+    /// A transcript (SRT or WebVTT) -> segments JSON.
+    ParseSubtitles = "parse-subtitles", inputs 1..=1, world None, each false, version 1;
+    /// Segments JSON -> an SRT or WebVTT file (`params.format`).
+    WriteSubtitles = "write-subtitles", inputs 1..=1, world None, each false, version 1;
+    /// A video -> its audio as WAV; fails when it has none.
+    ExtractAudio = "extract-audio", inputs 1..=1, world None, each false, version 1;
+    /// Segments + target (+ source) language -> translated segments, batched (translator plugin).
+    Translate = "translate", inputs 2..=3, world Some(World::Translator), each false, version 1;
+    /// A translated segment + language -> its speech, fitted to the segment's window.
+    SpeakLine = "speak-line", inputs 1..=1, world None, each true, version 1;
+    /// Original audio + spoken lines + their segments -> the voice-over mix.
+    VoiceOver = "voice-over", inputs 3..=3, world None, each false, version 1;
+    /// A video + audio -> the video with that audio, video packets copied.
+    MuxAudio = "mux-audio", inputs 2..=2, world None, each false, version 1;
+    /// Segments -> caption cues within line-length and reading-speed limits.
+    CaptionCues = "caption-cues", inputs 1..=1, world None, each false, version 1;
+    /// A video -> fixed-length chunks of it, so long media is processed in parallel.
+    ChunkVideo = "chunk-video", inputs 1..=1, world None, each false, version 1;
+    /// A chunk of a video + caption cues (+ style) -> that chunk with the captions burned in.
+    BurnCaptions = "burn-captions", inputs 2..=3, world None, each true, version 2;
+    /// Video pieces + the original -> the pieces joined (copied) under the original's sound.
+    JoinVideo = "join-video", inputs 2..=2, world None, each false, version 1;
+    /// A brief (+ music) -> scored script variations, best first (script-strategy plugin).
+    WriteScript = "write-script", inputs 1..=2, world Some(World::ScriptStrategy), each false, version 1;
+    /// Script + scene edits -> the scenes as played (reordered, trimmed, edited).
+    EditScenes = "edit-scenes", inputs 2..=2, world None, each false, version 1;
+    /// A shot (scene + brief) -> its direction (director-style plugin).
+    DirectScene = "direct-scene", inputs 0..=0, world Some(World::DirectorStyle), each true, version 1;
+    /// A directed scene + the product image -> its grading LUT (grader plugin).
+    GradeScene = "grade-scene", inputs 1..=1, world Some(World::Grader), each true, version 1;
+    /// A directed shot + its LUT, the assets and the size -> the scene's video.
+    RenderScene = "render-scene", inputs 4..=4, world None, each true, version 1;
+    /// A scene's line -> its narration, exactly the scene's length.
+    Narrate = "narrate", inputs 0..=1, world None, each true, version 1;
+    /// The scene plan (+ a music track) -> the music bed, as long as the piece.
+    MusicBed = "music-bed", inputs 1..=2, world None, each false, version 1;
+    /// Music bed + narration lines + scene plan -> the mixed, loudness-normalised soundtrack.
+    MixNarration = "mix-narration", inputs 3..=3, world None, each false, version 1;
+    /// Scene videos + directions + soundtrack + scene plan -> the finished piece.
+    Compose = "compose", inputs 4..=4, world None, each false, version 1;
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Op {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Op::ALL
+            .iter()
+            .copied()
+            .find(|op| op.name() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = Op::ALL.iter().map(|op| op.name()).collect();
+                anyhow!("unknown op `{s}`; the ops are {}", known.join(", "))
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Op {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Op {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+type Kernel = fn(&OpCx, &Path) -> Result<PathBuf>;
+
+/// Runs `op`, storing its output as an artifact.
+pub async fn run(op: Op, cx: OpCx) -> Result<ArtifactRef, OpError> {
+    let scratch = cx.artifacts.scratch()?;
+    let dir = scratch.path().to_path_buf();
+    let kernel: Kernel = match op {
+        Op::Translate => return store(&cx, dub::translate(&cx, &dir).await?),
+        Op::WriteScript => return store(&cx, ad::write_script(&cx, &dir).await?),
+        Op::DirectScene => return store(&cx, ad::direct_scene(&cx, &dir).await?),
+        Op::GradeScene => return store(&cx, ad::grade_scene(&cx, &dir).await?),
+        Op::ParseSubtitles => transcript::parse_subtitles,
+        Op::EditScenes => edit::edit_scenes,
+        Op::WriteSubtitles => transcript::write_subtitles,
+        Op::CaptionCues => transcript::caption_cues,
+        Op::ExtractAudio => dub::extract_audio,
+        Op::SpeakLine => dub::speak_line,
+        Op::VoiceOver => dub::voice_over,
+        Op::MuxAudio => dub::mux_audio,
+        Op::ChunkVideo => render::chunk_video,
+        Op::BurnCaptions => render::burn_captions,
+        Op::JoinVideo => render::join_video,
+        Op::RenderScene => render::render_scene,
+        Op::Narrate => ad::narrate,
+        Op::MusicBed => ad::music_bed,
+        Op::MixNarration => ad::mix_narration,
+        Op::Compose => render::compose,
+    };
+    // Kernels are CPU-bound: keep them off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let out = kernel(&cx, &dir).with_context(|| format!("stage `{}`", cx.stage))?;
+        let stored = cx.artifacts.put_file(&out)?;
+        drop(scratch);
+        Ok(stored)
+    })
+    .await
+    .map_err(|e| OpError {
+        message: format!("the stage panicked: {e}"),
+        retryable: false,
+        plugin_outcome: None,
+    })?
+}
+
+fn store(cx: &OpCx, out: PathBuf) -> Result<ArtifactRef, OpError> {
+    Ok(cx.artifacts.put_file(&out)?)
+}
+
+/// The degraded output of `op` when a fallback policy gives up on its plugin,
+/// or `None` if the op has no degraded form.
+pub async fn degrade(op: Op, cx: OpCx) -> Option<Result<ArtifactRef, OpError>> {
+    let scratch = match cx.artifacts.scratch() {
+        Ok(s) => s,
+        Err(e) => return Some(Err(e.into())),
+    };
+    let out = match op {
+        Op::Translate => dub::untranslated(&cx, scratch.path()),
+        Op::DirectScene => ad::undirected(&cx, scratch.path()),
+        Op::GradeScene => ad::ungraded(&cx, scratch.path()),
+        _ => return None,
+    };
+    Some(out.map_err(OpError::from).and_then(|p| store(&cx, p)))
+}

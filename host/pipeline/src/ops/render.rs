@@ -1,0 +1,498 @@
+//! Picture ops: burned-in captions, scene rendering (Ken Burns keyframes ->
+//! optical-flow interpolation -> grade -> text and logo), and composition
+//! with transitions and the soundtrack.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use kino_kernels::interpolate::{self, FlowPair, Frame};
+use kino_kernels::lut::CubeLut;
+use kino_kernels::scene::{self, CameraMove, Corner, Image, Shot, ShotSize, Transition};
+use kino_kernels::text::{self, CaptionKind, Font, Outline, Placement, RenderedText, TextStyle};
+use kino_kernels::wav;
+use serde::{Deserialize, Serialize};
+
+use super::edit::{DirectedShot, ScenePlan};
+use super::write_json;
+use super::{OpCx, read_json};
+use kino_media as media;
+use kino_media::{Mp4Writer, RgbFrame, VideoReader};
+use kino_runtime::types as wit;
+
+/// A stretch of a long video, processed on its own: `[start_ms, end_ms)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// The first frame at or after this time is the chunk's first.
+    pub start_ms: u32,
+    /// Frames from this time on belong to the next chunk.
+    pub end_ms: u32,
+}
+
+/// Whether a frame at `pts_secs` belongs to `chunk`: every frame belongs to
+/// exactly one chunk, whatever the rounding.
+fn in_chunk(chunk: Chunk, pts_secs: f64) -> bool {
+    let ms = (pts_secs * 1000.0).round();
+    ms >= f64::from(chunk.start_ms) && ms < f64::from(chunk.end_ms)
+}
+
+pub(super) fn chunk_video(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let info = media::probe(cx.file(0)?).context("reading the video")?;
+    if info.video().is_none() {
+        bail!("the file has no video stream");
+    }
+    let chunk_ms =
+        u32::try_from(cx.param::<u64>("chunk-ms", 20_000)?.clamp(1000, 600_000)).unwrap_or(20_000);
+    let duration_ms = (info.duration_secs * 1000.0).ceil().max(1.0) as u32;
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < duration_ms {
+        let end = start.saturating_add(chunk_ms);
+        // The last chunk takes every frame to the end, whatever the
+        // container says the duration is.
+        let end = if end >= duration_ms { u32::MAX } else { end };
+        chunks.push(Chunk {
+            start_ms: start,
+            end_ms: end,
+        });
+        start = end;
+    }
+    write_json(dir, "chunks.json", &chunks)
+}
+
+pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let (_, chunk): (usize, Chunk) = cx.item()?;
+    let video = cx.file(0)?;
+    let cues: Vec<wit::Segment> = cx.json(1)?;
+    let kind = match cx.inputs.get(2) {
+        Some(super::Input::Text(s)) if s == "outlined" => CaptionKind::Outlined,
+        Some(super::Input::Text(s)) if s == "boxed" => CaptionKind::Boxed,
+        Some(super::Input::Text(s)) => {
+            bail!("caption style must be `boxed` or `outlined`, not `{s}`")
+        }
+        _ => CaptionKind::Boxed,
+    };
+    let font = Font::system_bold()?;
+    let mut reader = VideoReader::open(video)?;
+    let (w, h) = (reader.width(), reader.height());
+    let fps = if reader.fps() > 0.0 {
+        reader.fps()
+    } else {
+        25.0
+    };
+    reader.seek(f64::from(chunk.start_ms) / 1000.0)?;
+    let path = dir.join("captioned-piece.mp4");
+    let mut writer = Mp4Writer::create_piece(&path, w, h, fps)?;
+    // Only the cues this chunk shows are rasterised, each once.
+    let shown: Vec<(&wit::Segment, RenderedText)> = cues
+        .iter()
+        .filter(|c| c.end_ms > chunk.start_ms && c.start_ms < chunk.end_ms)
+        .map(|c| {
+            Ok((
+                c,
+                text::render_caption(&font, &c.text, kind, w as usize, h as usize)?,
+            ))
+        })
+        .collect::<Result<_, kino_kernels::text::TextError>>()?;
+    let placement = text::caption_placement(h as usize);
+    let mut written = 0usize;
+    while let Some(frame) = reader.next_frame()? {
+        if !in_chunk(chunk, frame.pts_secs) {
+            if written > 0 {
+                break; // past the chunk
+            }
+            continue; // before it: the seek lands on an earlier key frame
+        }
+        let ms = (frame.pts_secs * 1000.0).round().max(0.0) as u32;
+        let pts = frame.pts_secs;
+        let mut f = frame.into_kernel();
+        if let Some((_, caption)) = shown
+            .iter()
+            .find(|(c, _)| c.start_ms <= ms && ms < c.end_ms)
+        {
+            caption.draw_placed(&mut f, placement)?;
+        }
+        writer.write_video_frame(&RgbFrame::from_kernel(f, pts))?;
+        written += 1;
+    }
+    if written == 0 {
+        bail!(
+            "no frames between {} ms and {} ms",
+            chunk.start_ms,
+            chunk.end_ms
+        );
+    }
+    writer.finish()?;
+    Ok(path)
+}
+
+pub(super) fn join_video(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let pieces = cx.files(0)?;
+    let original = cx.file(1)?;
+    let joined = dir.join("joined.mp4");
+    media::concat_copy(&pieces, &joined)?;
+    let info = media::probe(original).context("reading the original video")?;
+    if info.audio().is_none() {
+        return Ok(joined);
+    }
+    // The original's sound, under the joined picture.
+    let path = dir.join("captioned.mp4");
+    media::mux_audio(&joined, original, &path)?;
+    Ok(path)
+}
+
+/// Render settings shared by `render-scene` and `compose`.
+struct Format {
+    width: u32,
+    height: u32,
+    fps: u32,
+    keyframe_fps: u32,
+}
+
+impl Format {
+    fn from(cx: &OpCx) -> Result<Self> {
+        let (width, height) = match cx.inputs.get(3) {
+            Some(super::Input::Text(size)) => size
+                .split_once('x')
+                .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
+                .with_context(|| {
+                    format!("size must be WIDTHxHEIGHT, like 1920x1080, not `{size}`")
+                })?,
+            _ => (1920, 1080),
+        };
+        let f = Format {
+            width,
+            height,
+            fps: cx.param("fps", 24)?,
+            keyframe_fps: cx.param("keyframe-fps", 8)?,
+        };
+        // 4K at most: every render node holds a few frames of this size.
+        if !f.width.is_multiple_of(2)
+            || !f.height.is_multiple_of(2)
+            || !(64..=3840).contains(&f.width)
+            || !(64..=2160).contains(&f.height)
+        {
+            bail!(
+                "the size must be even, from 64x64 to 3840x2160, not {}x{}",
+                f.width,
+                f.height
+            );
+        }
+        if !(1..=120).contains(&f.fps) {
+            bail!("fps must be from 1 to 120, not {}", f.fps);
+        }
+        if f.keyframe_fps == 0 || !f.fps.is_multiple_of(f.keyframe_fps) {
+            bail!(
+                "fps ({}) must be a multiple of keyframe-fps ({})",
+                f.fps,
+                f.keyframe_fps
+            );
+        }
+        Ok(f)
+    }
+
+    /// How many frames `ms` lasts.
+    fn frames_in(&self, ms: u32) -> usize {
+        ((u64::from(ms) * u64::from(self.fps) + 500) / 1000) as usize
+    }
+}
+
+fn camera(m: wit::CameraMove) -> CameraMove {
+    match m {
+        wit::CameraMove::Locked => CameraMove::Locked,
+        wit::CameraMove::PushIn => CameraMove::PushIn,
+        wit::CameraMove::PullOut => CameraMove::PullOut,
+        wit::CameraMove::PanLeft => CameraMove::PanLeft,
+        wit::CameraMove::PanRight => CameraMove::PanRight,
+        wit::CameraMove::TiltUp => CameraMove::TiltUp,
+        wit::CameraMove::Handheld => CameraMove::Handheld,
+        wit::CameraMove::Orbit => CameraMove::Orbit,
+    }
+}
+
+fn shot(s: wit::ShotSize) -> ShotSize {
+    match s {
+        wit::ShotSize::ExtremeWide => ShotSize::ExtremeWide,
+        wit::ShotSize::Wide => ShotSize::Wide,
+        wit::ShotSize::Medium => ShotSize::Medium,
+        wit::ShotSize::CloseUp => ShotSize::CloseUp,
+        wit::ShotSize::ExtremeCloseUp => ShotSize::ExtremeCloseUp,
+    }
+}
+
+fn transition(t: wit::Transition) -> Transition {
+    match t {
+        wit::Transition::Cut => Transition::Cut,
+        wit::Transition::Crossfade => Transition::Crossfade,
+        wit::Transition::DipToBlack => Transition::DipToBlack,
+        wit::Transition::WhipPan => Transition::WhipPan,
+        wit::Transition::Wipe => Transition::Wipe,
+    }
+}
+
+fn rgb8(c: &wit::Rgb) -> [u8; 3] {
+    let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    [q(c.r), q(c.g), q(c.b)]
+}
+
+/// The still a scene's camera moves over: the product on a backdrop of the
+/// palette, larger than the frame so close shots stay sharp. Each new take
+/// frames the product a little differently (a generative backend would
+/// draw a new seed instead).
+fn canvas(
+    product: &Image,
+    palette: &[[u8; 3]],
+    width: u32,
+    height: u32,
+    take: u32,
+) -> Result<Image> {
+    let (w, h) = ((width as usize * 5) / 4, (height as usize * 5) / 4);
+    let fill = [0.62, 0.54, 0.7][take as usize % 3];
+    Ok(scene::product_plate(product, palette, w, h, fill)?)
+}
+
+pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let (_, planned): (usize, DirectedShot) = cx.item()?;
+    let lut = CubeLut::read(cx.file(0)?)?;
+    let product = Image::load(cx.file(1)?).context("reading the product image")?;
+    let logo = cx
+        .optional_file(2)?
+        .map(|p| Image::load(p).context("reading the logo"))
+        .transpose()?;
+    let format = Format::from(cx)?;
+    let directed = &planned.directed;
+
+    let mut palette: Vec<[u8; 3]> = directed.grade.palette.iter().map(rgb8).collect();
+    if palette.is_empty() {
+        palette = vec![[22, 26, 38], [64, 74, 112]];
+    }
+    let source = canvas(
+        &product,
+        &palette,
+        format.width,
+        format.height,
+        planned.take,
+    )?;
+    let shot = Shot::new(camera(directed.camera_move), shot(directed.shot_size));
+
+    // The shot's own length in frames; `compose` lines shots up with the
+    // piece's frame grid.
+    let frames = (format.frames_in(planned.duration_ms)).max(1);
+    let step = (format.fps / format.keyframe_fps) as usize;
+    // Pacing speeds the camera up or slows it down; the timing stays.
+    let pacing = directed.pacing.clamp(0.25, 4.0);
+    let t_of = |frame: usize| {
+        let ms = frame as f32 * 1000.0 / format.fps as f32;
+        (planned.move_at(ms * pacing)).min(1.0)
+    };
+    let key = |k: usize| {
+        scene::ken_burns(
+            &source,
+            format.width as usize,
+            format.height as usize,
+            shot,
+            t_of(k * step),
+        )
+    };
+    let on_screen_text = &planned.on_screen_text;
+
+    let title = (!on_screen_text.trim().is_empty())
+        .then(|| {
+            let font = Font::system_bold()?;
+            let mut style = TextStyle::new(format.height as f32 * 0.07);
+            style.outline = Some(Outline {
+                width_px: format.height as f32 * 0.005,
+                color: [0, 0, 0],
+            });
+            style.max_width_px = Some(format.width as f32 * 0.8);
+            Ok::<_, anyhow::Error>(text::layout(&font, on_screen_text, &style)?.render())
+        })
+        .transpose()?;
+    let title_at = Placement::Bottom {
+        margin_px: format.height as f32 * 0.1,
+    };
+
+    let path = dir.join("scene.mp4");
+    let mut writer = Mp4Writer::create(
+        &path,
+        format.width,
+        format.height,
+        f64::from(format.fps),
+        None,
+    )?;
+    let params = interpolate::Params::default();
+    let mut a = key(0)?;
+    let mut written = 0usize;
+    let mut k = 0usize;
+    while written < frames {
+        let b = key(k + 1)?;
+        let pair = FlowPair::estimate(&a, &b, &params)?;
+        for j in 0..step {
+            if written >= frames {
+                break;
+            }
+            let mut f = if j == 0 {
+                a.clone()
+            } else {
+                pair.render(&a, &b, j as f32 / step as f32)?
+            };
+            lut.apply_rgb8(&mut f.data)?;
+            if let Some(title) = &title {
+                title.draw_placed(&mut f, title_at)?;
+            }
+            if let Some(logo) = &logo {
+                scene::overlay_corner(&mut f, logo, Corner::TopRight, 0.09, 0.04, 0.9)?;
+            }
+            writer.write_video_frame(&RgbFrame::from_kernel(
+                f,
+                written as f64 / f64::from(format.fps),
+            ))?;
+            written += 1;
+        }
+        a = b;
+        k += 1;
+    }
+    writer.finish()?;
+    Ok(path)
+}
+
+pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let scenes = cx.files(0)?;
+    let directions: Vec<DirectedShot> = cx
+        .files(1)?
+        .iter()
+        .map(|p| read_json(p))
+        .collect::<Result<_>>()?;
+    let soundtrack = wav::read_wav(cx.file(2)?)?;
+    let plan: ScenePlan = cx.json(3)?;
+    if plan.shots.len() != scenes.len() {
+        bail!(
+            "{} scene videos for {} planned scenes",
+            scenes.len(),
+            plan.shots.len()
+        );
+    }
+    if scenes.is_empty() || scenes.len() != directions.len() {
+        bail!(
+            "{} scene videos for {} directions",
+            scenes.len(),
+            directions.len()
+        );
+    }
+    let first = media::probe(scenes[0])?;
+    let v = first.video().context("a scene video has no video stream")?;
+    let (w, h, fps) = (v.width, v.height, v.fps);
+    let path = dir.join("ad.mp4");
+    let mut writer = Mp4Writer::create(
+        &path,
+        w,
+        h,
+        fps,
+        Some((soundtrack.sample_rate, soundtrack.channels)),
+    )?;
+    let ch = usize::from(soundtrack.channels);
+    let mut audio_at = 0usize;
+    let mut out_frames = 0usize;
+    // Writes a frame, then the audio up to its end, so the file interleaves.
+    let mut emit = |writer: &mut Mp4Writer, f: Frame| -> Result<()> {
+        writer.write_video_frame(&RgbFrame::from_kernel(f, out_frames as f64 / fps))?;
+        out_frames += 1;
+        let until = ((out_frames as f64 / fps * f64::from(soundtrack.sample_rate)) as usize * ch)
+            .min(soundtrack.samples.len());
+        if until > audio_at {
+            writer.write_audio(&soundtrack.samples[audio_at..until])?;
+            audio_at = until;
+        }
+        Ok(())
+    };
+
+    // A transition spans the cut: the outgoing scene's last frames blend
+    // toward the incoming scene's first frame, then the outgoing scene's
+    // last frame toward the incoming scene's frames, so every scene keeps its
+    // length on the timeline.
+    let mut tail: VecDeque<Frame> = VecDeque::new();
+    // (kind, half length in frames, the outgoing scene's held last frames)
+    let mut incoming: Option<(Transition, usize, Vec<Frame>)> = None;
+    // Scene boundaries are rounded to frames once, on the whole timeline, so
+    // the piece is as long as the plan says to the frame.
+    let frame_at = |ms: u32| (f64::from(ms) * fps / 1000.0).round() as usize;
+    for (s, scene_path) in scenes.iter().enumerate() {
+        let d = &directions[s].directed;
+        let planned = &plan.shots[s].scene;
+        let target = frame_at(planned.start_ms + planned.duration_ms) - frame_at(planned.start_ms);
+        // A transition spans at most half of each scene it joins, however
+        // long the director asked for.
+        let half = if s + 1 < scenes.len() && d.transition != wit::Transition::Cut {
+            let next = &plan.shots[s + 1].scene;
+            let next_target = frame_at(next.start_ms + next.duration_ms) - frame_at(next.start_ms);
+            ((f64::from(d.transition_ms) / 1000.0 * fps / 2.0).round() as usize)
+                .min(target / 2)
+                .min(next_target / 2)
+        } else {
+            0
+        };
+        let mut reader = VideoReader::open(scene_path)?;
+        let mut k = 0usize;
+        let mut last: Option<Frame> = None;
+        while k < target {
+            // A render a frame short of the grid repeats its last frame.
+            let f = match reader.next_frame()? {
+                Some(frame) => frame.into_kernel(),
+                None => last
+                    .clone()
+                    .with_context(|| format!("scene {s}'s video is empty"))?,
+            };
+            if k + 2 >= target {
+                last = Some(f.clone());
+            }
+            if f.width != w as usize || f.height != h as usize {
+                bail!(
+                    "scene {s} is {}x{}, the piece is {w}x{h}",
+                    f.width,
+                    f.height
+                );
+            }
+            match &incoming {
+                Some((kind, in_half, held)) if k < *in_half => {
+                    let span = (2 * in_half) as f32;
+                    if k == 0 {
+                        for (n, from) in held.iter().enumerate() {
+                            let t = (n as f32 + 0.5) / span;
+                            emit(&mut writer, scene::transition(from, &f, *kind, t)?)?;
+                        }
+                    }
+                    let from = held.last().expect("a transition holds frames");
+                    let t = (*in_half + k) as f32 / span + 0.5 / span;
+                    emit(&mut writer, scene::transition(from, &f, *kind, t)?)?;
+                }
+                _ => {
+                    tail.push_back(f);
+                    while tail.len() > half {
+                        if let Some(out) = tail.pop_front() {
+                            emit(&mut writer, out)?;
+                        }
+                    }
+                }
+            }
+            k += 1;
+        }
+        incoming = None;
+        if half > 0 && !tail.is_empty() {
+            let held: Vec<Frame> = tail.drain(..).collect();
+            incoming = Some((transition(d.transition), held.len(), held));
+        }
+    }
+    if let Some((_, _, held)) = incoming {
+        for f in held {
+            emit(&mut writer, f)?;
+        }
+    }
+    for f in tail.drain(..) {
+        emit(&mut writer, f)?;
+    }
+    if audio_at < soundtrack.samples.len() {
+        writer.write_audio(&soundtrack.samples[audio_at..])?;
+    }
+    writer.finish()?;
+    Ok(path)
+}

@@ -1,0 +1,251 @@
+//! Which plugin fills a pipeline slot for a tenant: the tenant's binding
+//! (plugin requirement + config) if it has one, else the host's default.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use anyhow::{Context as _, Result, bail};
+
+use kino_registry::Origin;
+use serde::{Deserialize, Serialize};
+
+use kino_runtime::plugins::load_installed_granted;
+use kino_runtime::{CallCtx, Plugin, Runtime, World};
+use kino_store::{JobId, Store, TenantId};
+
+/// One outbound host an operator grants a tenant's plugin, optionally with
+/// a credential the host injects from the tenant's secrets: the plugin never
+/// sees it. Written in a binding's `grants` as an origin string, or as
+/// `{"origin": "https://api.openai.com", "secret": "openai-key"}` (header
+/// `authorization`, value `Bearer <secret>` unless `header`/`prefix` say
+/// otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GrantSpec {
+    /// Just the host.
+    Origin(Origin),
+    /// The host and a credential for it.
+    WithCredential {
+        /// The host.
+        origin: Origin,
+        /// The tenant secret holding the credential.
+        secret: String,
+        /// The header to set (default `authorization`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
+        /// What goes before the secret in the header (default `Bearer `).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+    },
+}
+
+impl GrantSpec {
+    /// The granted host.
+    pub fn origin(&self) -> &Origin {
+        match self {
+            GrantSpec::Origin(o) | GrantSpec::WithCredential { origin: o, .. } => o,
+        }
+    }
+}
+
+/// A plugin ready to serve one slot of one job.
+#[derive(Clone)]
+pub struct SlotPlugin {
+    /// `name@version`, as recorded on stage rows and in cache keys.
+    pub id: String,
+    /// The loaded plugin.
+    pub plugin: Plugin,
+    /// Tenant, job and configuration of its calls.
+    pub call: CallCtx,
+    /// The configuration, canonical JSON (part of the cache key).
+    pub config_json: String,
+    /// The component's content hash: a rebuilt plugin of the same version
+    /// does not reuse the old one's outputs.
+    pub component: String,
+    /// The granted hosts and the names (never the values) of the secrets
+    /// injected for them, JSON: another backend is another output.
+    pub grants_json: String,
+}
+
+/// Resolves slots to installed plugins, loading each version once.
+pub struct Resolver {
+    runtime: Runtime,
+    registry: kino_registry::Store,
+    store: Store,
+    defaults: BTreeMap<String, String>,
+    loaded: Mutex<HashMap<String, Plugin>>,
+}
+
+impl Resolver {
+    /// A resolver over `registry`; `defaults` maps a slot to the requirement
+    /// used when a tenant has no binding for it (`translator` ->
+    /// `kino-translator-phrasebook@^0.1`).
+    pub fn new(
+        runtime: Runtime,
+        registry: kino_registry::Store,
+        store: Store,
+        defaults: BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            runtime,
+            registry,
+            store,
+            defaults,
+            loaded: Mutex::default(),
+        }
+    }
+
+    /// The plugin runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The plugin for `slot`, or `None` when neither the tenant nor the host
+    /// binds one.
+    pub async fn slot(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+        slot: &str,
+        world: World,
+    ) -> Result<Option<SlotPlugin>> {
+        let binding = self.store.get_binding(tenant, slot).await?;
+        let (requirement, config, grants) = match binding {
+            Some(b) => {
+                let config: BTreeMap<String, String> = serde_json::from_value(b.config)
+                    .with_context(|| format!("reading the config of slot `{slot}`"))?;
+                let grants: Vec<GrantSpec> = serde_json::from_value(b.grants)
+                    .with_context(|| format!("reading the grants of slot `{slot}`"))?;
+                (
+                    format!("{}@{}", b.plugin_name, b.requirement),
+                    config,
+                    grants,
+                )
+            }
+            None => match self.defaults.get(slot) {
+                Some(req) => (req.clone(), BTreeMap::new(), Vec::new()),
+                None => return Ok(None),
+            },
+        };
+        self.load(tenant, job, &requirement, config, &grants, world)
+            .await
+            .with_context(|| format!("slot `{slot}`"))
+            .map(Some)
+    }
+
+    /// The plugin a fallback policy switched to (`name` or `name@requirement`),
+    /// with no configuration.
+    pub async fn alternative(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+        requirement: &str,
+        world: World,
+    ) -> Result<SlotPlugin> {
+        self.load(tenant, job, requirement, BTreeMap::new(), &[], world)
+            .await
+    }
+
+    async fn load(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+        requirement: &str,
+        config: BTreeMap<String, String>,
+        grants: &[GrantSpec],
+        world: World,
+    ) -> Result<SlotPlugin> {
+        let installed = self
+            .registry
+            .resolve(requirement)
+            .with_context(|| format!("resolving {requirement}"))?;
+        let id = format!("{}@{}", installed.name, installed.version);
+        // Load exactly the version resolved here, not whatever resolves next.
+        let exact = format!("{}@={}", installed.name, installed.version);
+        let origins: Vec<Origin> = grants.iter().map(|g| g.origin().clone()).collect();
+        // A plugin is linked with its grant: each grant is its own instance.
+        let loaded_key = format!(
+            "{id} {} {}",
+            installed.component.as_str(),
+            origins
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let cached = self
+            .loaded
+            .lock()
+            .expect("plugin cache lock")
+            .get(&loaded_key)
+            .cloned();
+        let plugin = match cached {
+            Some(p) => p,
+            None => {
+                let (runtime, registry, req, granted) = (
+                    self.runtime.clone(),
+                    self.registry.clone(),
+                    exact,
+                    origins.clone(),
+                );
+                let (_, plugin) = tokio::task::spawn_blocking(move || {
+                    load_installed_granted(&runtime, &registry, &req, &granted)
+                })
+                .await
+                .context("loading a plugin")??;
+                self.loaded
+                    .lock()
+                    .expect("plugin cache lock")
+                    .insert(loaded_key, plugin.clone());
+                plugin
+            }
+        };
+        if plugin.world() != world {
+            bail!(
+                "{id} implements {}, but this slot needs {}",
+                plugin.world(),
+                world
+            );
+        }
+        let config_json = serde_json::to_string(&config).context("encoding plugin config")?;
+        let grants_json = serde_json::to_string(grants).context("encoding grants")?;
+        let mut call = CallCtx::new(tenant.as_str())
+            .with_job(job.as_str())
+            .with_config(config)
+            .with_outbound(origins);
+        for grant in grants {
+            if let GrantSpec::WithCredential {
+                origin,
+                secret,
+                header,
+                prefix,
+            } = grant
+            {
+                let value = self
+                    .store
+                    .secret_value(tenant, secret)
+                    .await?
+                    .with_context(|| {
+                        format!("the grant of {origin} needs secret `{secret}`, which this tenant has not set")
+                    })?;
+                let header = header.as_deref().unwrap_or("authorization");
+                let prefix = prefix.as_deref().unwrap_or("Bearer ");
+                call = call
+                    .with_credential(
+                        origin.clone(),
+                        header,
+                        &format!("{prefix}{}", value.expose()),
+                    )
+                    .with_context(|| format!("the credential for {origin}"))?;
+            }
+        }
+        Ok(SlotPlugin {
+            id,
+            plugin,
+            call,
+            config_json,
+            component: installed.component.as_str().to_owned(),
+            grants_json,
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! The job queue `kino serve` runs: pending jobs are picked up as they are
+//! submitted, and jobs whose host stopped (a lapsed lease, see
+//! [`Executor::claim`]) are resumed. Several hosts may share a store: each
+//! job is run by the one that claims it.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+
+use super::Executor;
+use kino_store::{JobId, JobState};
+
+/// How often the queue looks for work when nobody wakes it.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Submitted jobs, run in the background.
+#[derive(Clone)]
+pub struct JobQueue {
+    executor: Executor,
+    wake: Arc<Notify>,
+}
+
+impl JobQueue {
+    /// A queue running jobs with `executor`.
+    pub fn new(executor: Executor) -> Self {
+        Self {
+            executor,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// Tells the queue a job was submitted.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs jobs until the process ends, at most `max_jobs` at once (their
+    /// stages share the executor's CPU limit).
+    pub async fn work(self, max_jobs: usize) {
+        let slots = Arc::new(Semaphore::new(max_jobs.max(1)));
+        let active: Arc<Mutex<HashSet<JobId>>> = Arc::default();
+        loop {
+            for state in [JobState::Running, JobState::Pending] {
+                let jobs = match self.executor.store().jobs_in_state(state, 100).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        tracing::error!("job queue: {e:#}");
+                        continue;
+                    }
+                };
+                for job in jobs {
+                    // Ours already, or another host's (a claim says which).
+                    if active.lock().expect("queue lock").contains(&job.id) {
+                        continue;
+                    }
+                    // A slot first: a claimed job starts at once, so its
+                    // lease never lapses while it waits.
+                    let Ok(permit) = slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    let (job, was) = match self.executor.claim(&job).await {
+                        Ok(Some(claimed)) => claimed,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::error!(job = %job.id, "claiming: {e:#}");
+                            continue;
+                        }
+                    };
+                    if was == JobState::Running {
+                        tracing::info!(job = %job.id, "resuming a job whose host stopped");
+                    }
+                    active.lock().expect("queue lock").insert(job.id.clone());
+                    let (executor, active) = (self.executor.clone(), active.clone());
+                    tokio::spawn(async move {
+                        match executor.run_claimed(&job, was).await {
+                            Ok(_) => tracing::info!(job = %job.id, "job completed"),
+                            Err(e) => tracing::warn!(job = %job.id, "job failed: {e:#}"),
+                        }
+                        active.lock().expect("queue lock").remove(&job.id);
+                        drop(permit);
+                    });
+                }
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+}

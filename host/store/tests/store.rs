@@ -1,0 +1,740 @@
+//! The job/metadata store: SQLite in memory and on disk, tenant isolation, job
+//! state machine, events, bindings, secrets, API keys.
+
+use anyhow::Context as _;
+use kino_store::{
+    JobEvent, JobState, NewArtifact, NewBinding, NewPluginVersion, StageOutcome, StageState, Store,
+    StoreError,
+};
+use serde_json::json;
+use sqlx::ConnectOptions as _;
+
+fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
+    err.downcast_ref::<StoreError>()
+}
+
+#[tokio::test]
+async fn in_memory_store_applies_migrations() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let tenant = store.create_tenant("acme").await?;
+    assert_eq!(store.get_tenant(&tenant.id).await?, Some(tenant.clone()));
+    assert_eq!(store.tenant_by_name("acme").await?, Some(tenant));
+    assert_eq!(store.tenant_by_name("nobody").await?, None);
+    // Two in-memory stores are separate databases.
+    let other = Store::in_memory().await?;
+    assert_eq!(other.tenant_by_name("acme").await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tenant_names_are_unique() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    store.create_tenant("acme").await?;
+    let err = store
+        .create_tenant("acme")
+        .await
+        .err()
+        .context("a second tenant with the same name was created")?;
+    assert!(matches!(
+        store_error(&err),
+        Some(StoreError::TenantNameTaken { name }) if name == "acme"
+    ));
+    assert!(store.create_tenant("  ").await.is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn api_keys_are_issued_looked_up_and_revoked() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let acme = store.create_tenant("acme").await?;
+    let globex = store.create_tenant("globex").await?;
+
+    let issued = store.issue_api_key(&acme.id).await?;
+    assert!(issued.key.starts_with("kino_"));
+    assert_eq!(issued.key.len(), "kino_".len() + 64);
+    assert!(issued.key.starts_with(&issued.record.prefix));
+    assert!(
+        !format!("{issued:?}").contains(&issued.key),
+        "Debug leaks the key"
+    );
+
+    let second = store.issue_api_key(&acme.id).await?;
+    assert_ne!(second.key, issued.key);
+
+    assert_eq!(
+        store.tenant_for_api_key(&issued.key).await?,
+        Some(acme.clone())
+    );
+    assert_eq!(
+        store.tenant_for_api_key(&second.key).await?,
+        Some(acme.clone())
+    );
+    assert_eq!(store.tenant_for_api_key("kino_nope").await?, None);
+    assert_eq!(store.tenant_for_api_key("").await?, None);
+
+    // Another tenant cannot revoke acme's key.
+    assert!(!store.revoke_api_key(&globex.id, &issued.record.id).await?);
+    assert_eq!(
+        store.tenant_for_api_key(&issued.key).await?,
+        Some(acme.clone())
+    );
+
+    assert!(store.revoke_api_key(&acme.id, &issued.record.id).await?);
+    assert_eq!(
+        store.tenant_for_api_key(&issued.key).await?,
+        None,
+        "revoked key accepted"
+    );
+    assert!(!store.revoke_api_key(&acme.id, &issued.record.id).await?);
+    // The other key still works.
+    assert_eq!(
+        store.tenant_for_api_key(&second.key).await?,
+        Some(acme.clone())
+    );
+
+    let keys = store.list_api_keys(&acme.id).await?;
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.iter()
+            .any(|k| k.id == issued.record.id && k.revoked_at.is_some())
+    );
+    assert!(store.list_api_keys(&globex.id).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_see_another_tenants_jobs() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let a = store.create_tenant("a").await?;
+    let b = store.create_tenant("b").await?;
+
+    let inputs = json!({ "video": "sha256:00ff" });
+    let job_a = store.create_job(&a.id, "dub", &inputs).await?;
+    let job_b = store.create_job(&b.id, "caption", &json!({})).await?;
+    assert_eq!(job_a.state, JobState::Pending);
+    assert_eq!(job_a.inputs, inputs);
+
+    assert_eq!(store.get_job(&a.id, &job_a.id).await?, Some(job_a.clone()));
+    assert_eq!(store.get_job(&b.id, &job_a.id).await?, None);
+    assert_eq!(store.get_job(&a.id, &job_b.id).await?, None);
+
+    let listed = store.list_jobs(&a.id, 100).await?;
+    assert_eq!(listed, vec![job_a.clone()]);
+    let listed = store.list_jobs(&b.id, 100).await?;
+    assert_eq!(listed, vec![job_b.clone()]);
+
+    // Nor change them, nor read their events or stages.
+    let err = store
+        .set_job_state(&b.id, &job_a.id, JobState::Running, None)
+        .await
+        .err()
+        .context("tenant b moved tenant a's job")?;
+    assert!(matches!(
+        store_error(&err),
+        Some(StoreError::NotFound { what: "job", .. })
+    ));
+    store
+        .append_event(&job_a.id, &JobEvent::Planned { stages: 1 })
+        .await?;
+    assert!(
+        store
+            .events_since(&b.id, &job_a.id, 0, 100)
+            .await?
+            .is_empty()
+    );
+    assert_eq!(store.events_since(&a.id, &job_a.id, 0, 100).await?.len(), 1);
+    store
+        .record_stage_start(&job_a.id, "translate", None, 1)
+        .await?;
+    assert!(store.list_stages(&b.id, &job_a.id).await?.is_empty());
+    assert_eq!(store.list_stages(&a.id, &job_a.id).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn list_jobs_is_newest_first_and_limited() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let t = store.create_tenant("t").await?;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(store.create_job(&t.id, "dub", &json!({})).await?.id);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let listed = store.list_jobs(&t.id, 3).await?;
+    let listed: Vec<_> = listed.into_iter().map(|j| j.id).collect();
+    assert_eq!(listed, vec![ids[4].clone(), ids[3].clone(), ids[2].clone()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn job_state_transitions() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let t = store.create_tenant("t").await?;
+
+    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+    // pending -> completed skips running.
+    let err = store
+        .set_job_state(&t.id, &job.id, JobState::Completed, None)
+        .await
+        .err()
+        .context("pending -> completed was allowed")?;
+    assert!(matches!(
+        store_error(&err),
+        Some(StoreError::IllegalJobTransition {
+            from: JobState::Pending,
+            to: JobState::Completed,
+            ..
+        })
+    ));
+
+    let running = store
+        .set_job_state(&t.id, &job.id, JobState::Running, None)
+        .await?;
+    assert_eq!(running.state, JobState::Running);
+    // Only one executor can start it.
+    assert!(
+        store
+            .set_job_state(&t.id, &job.id, JobState::Running, None)
+            .await
+            .is_err()
+    );
+    let done = store
+        .set_job_state(&t.id, &job.id, JobState::Completed, Some("ignored"))
+        .await?;
+    assert_eq!(done.state, JobState::Completed);
+    assert_eq!(done.error, None);
+    // Terminal states stay terminal.
+    for to in [JobState::Pending, JobState::Running, JobState::Failed] {
+        let err = store
+            .set_job_state(&t.id, &job.id, to, None)
+            .await
+            .err()
+            .with_context(|| format!("completed -> {to} was allowed"))?;
+        assert!(matches!(
+            store_error(&err),
+            Some(StoreError::IllegalJobTransition {
+                from: JobState::Completed,
+                ..
+            })
+        ));
+    }
+
+    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+    store
+        .set_job_state(&t.id, &job.id, JobState::Running, None)
+        .await?;
+    let failed = store
+        .set_job_state(
+            &t.id,
+            &job.id,
+            JobState::Failed,
+            Some("translator timed out"),
+        )
+        .await?;
+    assert_eq!(failed.state, JobState::Failed);
+    assert_eq!(failed.error.as_deref(), Some("translator timed out"));
+    assert_eq!(store.get_job(&t.id, &job.id).await?, Some(failed));
+    assert!(
+        store
+            .set_job_state(&t.id, &job.id, JobState::Running, None)
+            .await
+            .is_err()
+    );
+
+    // A pending job may be refused before it runs.
+    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+    let refused = store
+        .set_job_state(
+            &t.id,
+            &job.id,
+            JobState::Failed,
+            Some("no binding for slot director"),
+        )
+        .await?;
+    assert_eq!(refused.state, JobState::Failed);
+    Ok(())
+}
+
+#[tokio::test]
+async fn stages_record_start_and_finish() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let t = store.create_tenant("t").await?;
+    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+
+    let first = store
+        .record_stage_start(&job.id, "translate", Some("kino-translate-deepl@1.0.0"), 1)
+        .await?;
+    assert_eq!(first.state, StageState::Running);
+    let failed = store
+        .record_stage_finish(
+            &first.id,
+            &StageOutcome::Failed {
+                error: "429".into(),
+            },
+        )
+        .await?;
+    assert_eq!(failed.state, StageState::Failed);
+    assert_eq!(failed.error.as_deref(), Some("429"));
+    assert!(failed.finished_at.is_some());
+    let err = store
+        .record_stage_finish(
+            &first.id,
+            &StageOutcome::Completed {
+                output_artifact: None,
+            },
+        )
+        .await
+        .err()
+        .context("a failed stage was finished again")?;
+    assert!(matches!(
+        store_error(&err),
+        Some(StoreError::StageNotRunning { .. })
+    ));
+
+    let second = store
+        .record_stage_start(&job.id, "translate", Some("kino-translate-deepl@1.0.0"), 2)
+        .await?;
+    let artifact = store
+        .put_artifact(&NewArtifact {
+            key: "translate/kino-translate-deepl@1.0.0/cfg/in".into(),
+            hash: "ab".repeat(32),
+            path: "/var/lib/kino/artifacts/ab".into(),
+            size: 42,
+        })
+        .await?;
+    let done = store
+        .record_stage_finish(
+            &second.id,
+            &StageOutcome::Completed {
+                output_artifact: Some(artifact.key.clone()),
+            },
+        )
+        .await?;
+    assert_eq!(done.state, StageState::Completed);
+    assert_eq!(done.output_artifact.as_deref(), Some(artifact.key.as_str()));
+
+    // The same attempt of the same stage cannot be started twice.
+    assert!(
+        store
+            .record_stage_start(&job.id, "translate", None, 2)
+            .await
+            .is_err()
+    );
+
+    let stages = store.list_stages(&t.id, &job.id).await?;
+    assert_eq!(stages.len(), 2);
+    assert_eq!(
+        stages.iter().map(|s| s.attempt).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn artifacts_by_key() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    assert_eq!(store.artifact_by_key("k").await?, None);
+    let new = NewArtifact {
+        key: "k".into(),
+        hash: "h".into(),
+        path: "/a".into(),
+        size: 7,
+    };
+    let put = store.put_artifact(&new).await?;
+    assert_eq!(store.artifact_by_key("k").await?, Some(put));
+    // Another key may name the same content.
+    let same_content = NewArtifact {
+        key: "k2".into(),
+        ..new.clone()
+    };
+    store.put_artifact(&same_content).await?;
+    // Re-recording a key replaces it.
+    let moved = NewArtifact {
+        path: "/b".into(),
+        ..new
+    };
+    store.put_artifact(&moved).await?;
+    let got = store
+        .artifact_by_key("k")
+        .await?
+        .context("artifact k gone")?;
+    assert_eq!(got.path, "/b");
+    assert_eq!(got.size, 7);
+    Ok(())
+}
+
+#[tokio::test]
+async fn events_are_ordered_and_resumable() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let t = store.create_tenant("t").await?;
+    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+    let other = store.create_job(&t.id, "dub", &json!({})).await?;
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            store
+                .append_event(&job.id, &JobEvent::Planned { stages: i })
+                .await?,
+        );
+        store
+            .append_event(
+                &other.id,
+                &JobEvent::Failed {
+                    error: "noise".into(),
+                },
+            )
+            .await?;
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "event ids not increasing: {ids:?}"
+    );
+
+    let all = store.events_since(&t.id, &job.id, 0, 100).await?;
+    assert_eq!(all.len(), 5);
+    assert!(
+        all.iter()
+            .all(|e| e.job_id == job.id && e.event.kind() == "planned")
+    );
+    let steps: Vec<_> = all
+        .iter()
+        .map(|e| e.event.data()["stages"].clone())
+        .collect();
+    assert_eq!(steps, (0..5).map(|i| json!(i)).collect::<Vec<_>>());
+
+    let rest = store.events_since(&t.id, &job.id, ids[2], 100).await?;
+    assert_eq!(
+        rest.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids[3..].to_vec()
+    );
+    let page = store.events_since(&t.id, &job.id, 0, 2).await?;
+    assert_eq!(
+        page.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids[..2].to_vec()
+    );
+    assert!(
+        store
+            .events_since(&t.id, &job.id, ids[4], 100)
+            .await?
+            .is_empty()
+    );
+    Ok(())
+}
+
+fn binding(slot: &str, plugin: &str, requirement: &str) -> NewBinding {
+    NewBinding {
+        slot: slot.into(),
+        plugin_name: plugin.into(),
+        requirement: requirement.into(),
+        config: json!({ "strength": 0.5 }),
+        grants: json!({ "hosts": ["api.example.com"] }),
+    }
+}
+
+#[tokio::test]
+async fn bindings_crud_and_bindings_using() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let a = store.create_tenant("a").await?;
+    let b = store.create_tenant("b").await?;
+
+    let set = store
+        .set_binding(&a.id, &binding("director", "noir", "^1.2"))
+        .await?;
+    assert_eq!(
+        store.get_binding(&a.id, "director").await?,
+        Some(set.clone())
+    );
+    assert_eq!(store.get_binding(&b.id, "director").await?, None);
+
+    // Replacing a slot's binding.
+    let replaced = store
+        .set_binding(&a.id, &binding("director", "noir", "=1.3.0"))
+        .await?;
+    assert_eq!(store.get_binding(&a.id, "director").await?, Some(replaced));
+
+    store
+        .set_binding(&a.id, &binding("grader", "teal-orange", "^2"))
+        .await?;
+    store
+        .set_binding(&b.id, &binding("director", "noir", "^1"))
+        .await?;
+    let slots: Vec<_> = store
+        .list_bindings(&a.id)
+        .await?
+        .into_iter()
+        .map(|b| b.slot)
+        .collect();
+    assert_eq!(slots, vec!["director", "grader"]);
+    assert_eq!(store.list_bindings(&b.id).await?.len(), 1);
+
+    let users = |v: &'static str| {
+        let store = store.clone();
+        async move {
+            anyhow::Ok(
+                store
+                    .bindings_using("noir", v)
+                    .await?
+                    .into_iter()
+                    .map(|b| b.tenant_id)
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    let mut both = vec![a.id.clone(), b.id.clone()];
+    both.sort();
+    assert_eq!(users("1.3.0").await?, both);
+    assert_eq!(users("1.4.0").await?, vec![b.id.clone()]);
+    assert!(users("2.0.0").await?.is_empty());
+
+    // Removing a version still bound is refused; an unbound one goes.
+    for version in ["1.3.0", "2.0.0"] {
+        store
+            .upsert_plugin_version(&NewPluginVersion {
+                name: "noir".into(),
+                version: version.into(),
+                world: "director-style".into(),
+                component_sha256: "00".repeat(32),
+                package_digest: "11".repeat(32),
+                signer: None,
+            })
+            .await?;
+    }
+    let err = store
+        .remove_plugin_version("noir", "1.3.0")
+        .await
+        .err()
+        .context("a bound version was removed")?;
+    assert!(matches!(
+        store_error(&err),
+        Some(StoreError::PluginVersionInUse { count: 2, .. })
+    ));
+    assert!(store.remove_plugin_version("noir", "2.0.0").await?);
+
+    // Tenant b cannot delete a's binding.
+    assert!(!store.delete_binding(&b.id, "grader").await?);
+    assert!(store.delete_binding(&a.id, "grader").await?);
+    assert!(!store.delete_binding(&a.id, "grader").await?);
+    assert_eq!(store.get_binding(&a.id, "grader").await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn plugin_versions_are_recorded_and_yanked() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let mut new = NewPluginVersion {
+        name: "noir".into(),
+        version: "1.0.0".into(),
+        world: "director-style".into(),
+        component_sha256: "00".repeat(32),
+        package_digest: "11".repeat(32),
+        signer: Some("ops@example.com".into()),
+    };
+    let first = store.upsert_plugin_version(&new).await?;
+    assert!(first.enabled && !first.yanked);
+    assert!(store.set_yanked("noir", "1.0.0", true).await?);
+    assert!(!store.set_yanked("noir", "9.9.9", true).await?);
+
+    new.package_digest = "22".repeat(32);
+    let again = store.upsert_plugin_version(&new).await?;
+    assert_eq!(again.package_digest, "22".repeat(32));
+    assert!(again.yanked, "a reinstall unyanked the version");
+    assert_eq!(again.installed_at, first.installed_at);
+
+    new.version = "1.1.0".into();
+    store.upsert_plugin_version(&new).await?;
+    new.name = "other".into();
+    store.upsert_plugin_version(&new).await?;
+    assert_eq!(store.list_plugin_versions(Some("noir")).await?.len(), 2);
+    assert_eq!(store.list_plugin_versions(None).await?.len(), 3);
+    assert!(store.set_enabled("noir", "1.1.0", false).await?);
+    let v = store
+        .plugin_version("noir", "1.1.0")
+        .await?
+        .context("noir@1.1.0 gone")?;
+    assert!(!v.enabled);
+    Ok(())
+}
+
+#[tokio::test]
+async fn secrets_are_write_only_but_readable_by_the_host() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let a = store.create_tenant("a").await?;
+    let b = store.create_tenant("b").await?;
+
+    store.set_secret(&a.id, "deepl", "s3cret").await?;
+    let value = store
+        .secret_value(&a.id, "deepl")
+        .await?
+        .context("secret gone")?;
+    assert_eq!(value.expose(), "s3cret");
+    assert!(
+        !format!("{value:?}").contains("s3cret"),
+        "Debug leaks the secret"
+    );
+    assert_eq!(store.secret_value(&b.id, "deepl").await?, None);
+
+    store.set_secret(&a.id, "deepl", "rotated").await?;
+    let value = store
+        .secret_value(&a.id, "deepl")
+        .await?
+        .context("secret gone")?;
+    assert_eq!(value.expose(), "rotated");
+    assert_eq!(store.secret_names(&a.id).await?, vec!["deepl"]);
+    assert!(store.secret_names(&b.id).await?.is_empty());
+
+    assert!(store.delete_secret(&a.id, "deepl").await?);
+    assert_eq!(store.secret_value(&a.id, "deepl").await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_tenants_are_refused_by_foreign_keys() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let ghost: kino_store::TenantId = "0123456789abcdef0123456789abcdef".parse()?;
+    assert!(store.create_job(&ghost, "dub", &json!({})).await.is_err());
+    assert!(store.set_secret(&ghost, "x", "y").await.is_err());
+    assert!(store.issue_api_key(&ghost).await.is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn on_disk_store_persists_and_uses_wal() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // The directory is created too.
+    let path = dir.path().join("nested").join("kino.db");
+
+    let store = Store::open_sqlite(&path).await?;
+    let tenant = store.create_tenant("acme").await?;
+    let key = store.issue_api_key(&tenant.id).await?;
+    let job = store
+        .create_job(&tenant.id, "dub", &json!({ "in": "sha256:aa" }))
+        .await?;
+    store
+        .set_job_state(&tenant.id, &job.id, JobState::Running, None)
+        .await?;
+    let event = store
+        .append_event(&job.id, &JobEvent::Planned { stages: 50 })
+        .await?;
+    store.close().await;
+    assert!(path.exists());
+
+    // Reopening (and migrating again) keeps everything.
+    let store = Store::open_sqlite(&path).await?;
+    assert_eq!(store.tenant_by_name("acme").await?, Some(tenant.clone()));
+    assert_eq!(
+        store.tenant_for_api_key(&key.key).await?,
+        Some(tenant.clone())
+    );
+    let reread = store
+        .get_job(&tenant.id, &job.id)
+        .await?
+        .context("job lost")?;
+    assert_eq!(reread.state, JobState::Running);
+    let events = store.events_since(&tenant.id, &job.id, 0, 10).await?;
+    assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), vec![event]);
+    // New events keep increasing after a reopen.
+    let next = store
+        .append_event(&job.id, &JobEvent::Planned { stages: 60 })
+        .await?;
+    assert!(next > event);
+    store.close().await;
+
+    // WAL is a property of the file: a plain connection sees it.
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .connect()
+        .await?;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await?;
+    assert_eq!(mode, "wal");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_one_executor_starts_a_job() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open_sqlite(dir.path().join("kino.db")).await?;
+    let t = store.create_tenant("t").await?;
+    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, tenant, job) = (store.clone(), t.id.clone(), job.id.clone());
+            tokio::spawn(async move {
+                store
+                    .set_job_state(&tenant, &job, JobState::Running, None)
+                    .await
+                    .is_ok()
+            })
+        })
+        .collect();
+    let mut started = 0;
+    for task in tasks {
+        started += usize::from(task.await?);
+    }
+    assert_eq!(started, 1, "{started} executors started the same job");
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_host_at_a_time_holds_a_job() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    let tenant = store.create_tenant("acme").await?;
+    let job = store.create_job(&tenant.id, "dub", &json!({})).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+
+    let (claimed, was) = store
+        .claim_job(&job.id, "a:1:x", now - 30_000, None)
+        .await?
+        .context("a pending job is claimed")?;
+    assert_eq!((claimed.state, was), (JobState::Running, JobState::Pending));
+    // Held and fresh: another host cannot take it, nor the same job twice.
+    assert!(
+        store
+            .claim_job(&job.id, "b:2:y", now - 30_000, None)
+            .await?
+            .is_none()
+    );
+    assert!(store.heartbeat(&job.id, "a:1:x").await?);
+    assert!(!store.heartbeat(&job.id, "b:2:y").await?, "not b's lease");
+    // A known-dead owner, or a lease that lapsed, lets another host resume it.
+    let (_, was) = store
+        .claim_job(&job.id, "b:2:y", now - 30_000, Some("a:1:x"))
+        .await?
+        .context("the dead owner's job is resumed")?;
+    assert_eq!(was, JobState::Running);
+    assert!(
+        store
+            .claim_job(&job.id, "c:3:z", now - 30_000, None)
+            .await?
+            .is_none()
+    );
+    let later = now + 60_000;
+    assert!(
+        store
+            .claim_job(&job.id, "c:3:z", later, None)
+            .await?
+            .is_some(),
+        "lapsed lease"
+    );
+    assert_eq!(
+        store.job_owner(&job.id).await?.map(|(o, _)| o).as_deref(),
+        Some("c:3:z")
+    );
+    // An ended job is nobody's to claim.
+    store
+        .set_job_state(&tenant.id, &job.id, JobState::Completed, None)
+        .await?;
+    assert!(
+        store
+            .claim_job(&job.id, "d:4:w", later, None)
+            .await?
+            .is_none()
+    );
+    Ok(())
+}

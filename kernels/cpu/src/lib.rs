@@ -1,0 +1,28 @@
+//! Kino's native kernels. Each has a CPU implementation that is the reference
+//! every faster path is checked against.
+//!
+//! - [`interpolate`]: optical-flow frame interpolation (bidirectional, occlusion-aware, scene-cut aware)
+//! - [`lut`]: `.cube` 3D LUTs (parser, tetrahedral application on 8-bit and float frames)
+//! - [`stretch`]: WSOLA time-stretch of speech, pitch kept, exact output length
+//! - [`mix`]: gain, sidechain ducking, summing without clipping, EBU R128 loudness
+//! - [`scene`]: scenes from stills: Ken Burns camera moves, backdrops, alpha overlays, transitions
+//! - [`speech`]: text to speech through espeak-ng
+//! - [`text`]: text with a real font (DejaVu by default): wrapping, kerning, outline and box styles, captions
+//! - [`wav`]: reading and writing WAV files as f32 PCM
+//! - [`subtitle`]: SRT and WebVTT parsing and writing
+//! - [`captions`]: transcript segments to readable caption cues (line length, reading speed)
+//! - [`dub`]: voice-over assembly: fitting speech to its windows, ducking, mixing, loudness
+
+#![deny(missing_docs)]
+
+pub mod captions;
+pub mod dub;
+pub mod interpolate;
+pub mod lut;
+pub mod mix;
+pub mod scene;
+pub mod speech;
+pub mod stretch;
+pub mod subtitle;
+pub mod text;
+pub mod wav;

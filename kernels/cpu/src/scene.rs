@@ -1,0 +1,1439 @@
+//! Scenes rendered from still assets: Ken Burns camera moves over an image,
+//! palette backdrops, alpha compositing of product shots and logos, and the
+//! transitions between scenes. Frames are packed RGB24
+//! ([`crate::interpolate::Frame`]).
+//!
+//! # Camera
+//!
+//! [`ken_burns`] frames the source with a crop window of the output's aspect
+//! ratio. The [`ShotSize`] sets how much of the image the window shows (an
+//! extreme wide shot is the largest window that fits, a close-up a smaller
+//! one); the [`CameraMove`] moves, scales or rotates it through the scene,
+//! eased with smoothstep so every move starts and ends at rest. Before
+//! sampling, the window (rotated if it is) is shrunk and then pushed back
+//! inside the image until all four corners lie on it, so the output is
+//! always covered: no black bars, whatever the source's aspect ratio.
+//!
+//! # Sampling
+//!
+//! Images are held as premultiplied RGBA (so filtering never bleeds the
+//! colour of transparent pixels), one `u32` per pixel. Each output pixel is
+//! a bilinear sample in 16.16 fixed point, the two channel pairs filtered at
+//! once in one register (8-bit weights). When the window is much larger than
+//! the output, sampling the full image would alias, so the sample is taken
+//! from a mipmap level (2x2 box-filtered halvings, built on first use and
+//! kept with the image) chosen to bring the scale near 1. Rows are rendered
+//! in parallel on the current rayon pool.
+//!
+//! # Colour
+//!
+//! Compositing ([`overlay`]) and transitions mix the sRGB-encoded values, as
+//! image editors and FFmpeg's `overlay`/`xfade` do: a logo's alpha was
+//! designed to look right that way, and a crossfade at its midpoint is then
+//! the plain average of the two frames. (Text uses linear light instead; see
+//! [`crate::text`] for why.) The backdrop gradient is interpolated in linear
+//! light, where mixes of saturated colours do not go muddy, and dithered so
+//! it does not band after encoding.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use crate::interpolate::{Frame, InterpolateError};
+
+/// Largest image side accepted, in pixels (fixed-point sampling positions
+/// must fit in 32 bits).
+pub const MAX_SIDE: usize = 16384;
+
+/// Why a scene could not be rendered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SceneError {
+    /// An image file could not be read.
+    #[error("cannot read image {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An image file could not be decoded.
+    #[error("cannot decode image {} (PNG or JPEG expected): {reason}", path.display())]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// An image or output size that is zero or too large.
+    #[error("{what} size {width}x{height} is outside 1..={MAX_SIDE} per side")]
+    Size {
+        /// What has the size.
+        what: &'static str,
+        /// Width in pixels.
+        width: usize,
+        /// Height in pixels.
+        height: usize,
+    },
+    /// An RGBA buffer whose length does not match its size.
+    #[error("rgba buffer holds {len} bytes, expected {expected} for {width}x{height}")]
+    BufferLength {
+        /// Width in pixels.
+        width: usize,
+        /// Height in pixels.
+        height: usize,
+        /// Bytes in the buffer.
+        len: usize,
+        /// Bytes expected.
+        expected: usize,
+    },
+    /// A parameter outside its allowed range.
+    #[error("{name} = {value} is outside {allowed}")]
+    Param {
+        /// Parameter name.
+        name: &'static str,
+        /// The value given.
+        value: f32,
+        /// The allowed range, in words.
+        allowed: &'static str,
+    },
+    /// A malformed frame, or two frames of different sizes.
+    #[error(transparent)]
+    Frame(#[from] InterpolateError),
+}
+
+fn param(
+    name: &'static str,
+    value: f32,
+    ok: bool,
+    allowed: &'static str,
+) -> Result<(), SceneError> {
+    if value.is_finite() && ok {
+        Ok(())
+    } else {
+        Err(SceneError::Param {
+            name,
+            value,
+            allowed,
+        })
+    }
+}
+
+fn check_size(what: &'static str, width: usize, height: usize) -> Result<(), SceneError> {
+    if (1..=MAX_SIDE).contains(&width) && (1..=MAX_SIDE).contains(&height) {
+        Ok(())
+    } else {
+        Err(SceneError::Size {
+            what,
+            width,
+            height,
+        })
+    }
+}
+
+/// How the camera moves through a scene (mirrors the WIT `camera-move`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CameraMove {
+    /// No movement.
+    #[default]
+    Locked,
+    /// Zooms in towards the centre.
+    PushIn,
+    /// Zooms out from the centre.
+    PullOut,
+    /// The camera turns left: content slides right.
+    PanLeft,
+    /// The camera turns right: content slides left.
+    PanRight,
+    /// The camera tilts up: content slides down.
+    TiltUp,
+    /// A small, smooth, deterministic shake, as a hand-held camera.
+    Handheld,
+    /// A slight rotation with a sideways drift, as a camera circling the
+    /// subject.
+    Orbit,
+}
+
+impl CameraMove {
+    /// Every move, in declaration order.
+    pub const ALL: [CameraMove; 8] = [
+        CameraMove::Locked,
+        CameraMove::PushIn,
+        CameraMove::PullOut,
+        CameraMove::PanLeft,
+        CameraMove::PanRight,
+        CameraMove::TiltUp,
+        CameraMove::Handheld,
+        CameraMove::Orbit,
+    ];
+}
+
+/// How much of the image a shot shows (mirrors the WIT `shot-size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ShotSize {
+    /// The whole image (the largest window that fits).
+    ExtremeWide,
+    /// 1/1.15 of it in each dimension.
+    #[default]
+    Wide,
+    /// 1/1.35.
+    Medium,
+    /// 1/1.7.
+    CloseUp,
+    /// 1/2.2.
+    ExtremeCloseUp,
+}
+
+impl ShotSize {
+    /// Every size, widest first.
+    pub const ALL: [ShotSize; 5] = [
+        ShotSize::ExtremeWide,
+        ShotSize::Wide,
+        ShotSize::Medium,
+        ShotSize::CloseUp,
+        ShotSize::ExtremeCloseUp,
+    ];
+
+    /// Magnification relative to the largest window that fits.
+    pub fn zoom(self) -> f32 {
+        match self {
+            ShotSize::ExtremeWide => 1.0,
+            ShotSize::Wide => 1.15,
+            ShotSize::Medium => 1.35,
+            ShotSize::CloseUp => 1.7,
+            ShotSize::ExtremeCloseUp => 2.2,
+        }
+    }
+}
+
+/// How one scene gives way to the next (mirrors the WIT `transition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transition {
+    /// The first frame until halfway, then the second.
+    #[default]
+    Cut,
+    /// A linear mix of the two.
+    Crossfade,
+    /// The first fades to black by halfway, then the second fades in.
+    DipToBlack,
+    /// Both slide left at speed, the second following the first, with
+    /// horizontal motion blur proportional to the speed.
+    WhipPan,
+    /// The second is revealed behind a vertical edge moving left to right.
+    Wipe,
+}
+
+/// A shot: camera move and framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Shot {
+    /// How the camera moves.
+    pub camera_move: CameraMove,
+    /// How much of the image it shows.
+    pub shot_size: ShotSize,
+}
+
+impl Shot {
+    /// A shot of `shot_size` with `camera_move`.
+    pub fn new(camera_move: CameraMove, shot_size: ShotSize) -> Self {
+        Self {
+            camera_move,
+            shot_size,
+        }
+    }
+}
+
+/// One level of an image: premultiplied RGBA, one little-endian `u32` per
+/// pixel (`R | G << 8 | B << 16 | A << 24`).
+#[derive(Debug, Clone)]
+struct Level {
+    width: usize,
+    height: usize,
+    px: Vec<u32>,
+}
+
+impl Level {
+    /// The next mipmap level: each pixel the mean of a 2x2 block (the last
+    /// row or column repeated when the size is odd).
+    fn half(&self) -> Level {
+        let (w, h) = (self.width.div_ceil(2), self.height.div_ceil(2));
+        let mut px = vec![0u32; w * h];
+        px.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+            let y0 = (2 * y).min(self.height - 1);
+            let y1 = (2 * y + 1).min(self.height - 1);
+            for (x, out) in row.iter_mut().enumerate() {
+                let x0 = (2 * x).min(self.width - 1);
+                let x1 = (2 * x + 1).min(self.width - 1);
+                let taps = [
+                    self.px[y0 * self.width + x0],
+                    self.px[y0 * self.width + x1],
+                    self.px[y1 * self.width + x0],
+                    self.px[y1 * self.width + x1],
+                ];
+                let mut v = 0u32;
+                for c in 0..4 {
+                    let sum: u32 = taps.iter().map(|p| (p >> (8 * c)) & 0xFF).sum();
+                    v |= ((sum + 2) / 4) << (8 * c);
+                }
+                *out = v;
+            }
+        });
+        Level {
+            width: w,
+            height: h,
+            px,
+        }
+    }
+}
+
+/// An RGBA8 still (a product shot, a logo, a rendered backdrop), held
+/// premultiplied for filtering.
+#[derive(Debug, Clone)]
+pub struct Image {
+    base: Level,
+    opaque: bool,
+    /// Levels 1.. of the mipmap, built on first use.
+    mips: OnceLock<Vec<Level>>,
+}
+
+impl Image {
+    /// Reads and decodes a PNG or JPEG file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, SceneError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| SceneError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let decoded = image::load_from_memory(&bytes).map_err(|e| SceneError::Decode {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let rgba = decoded.into_rgba8();
+        let (w, h) = (rgba.width() as usize, rgba.height() as usize);
+        Self::from_rgba(w, h, rgba.into_raw())
+    }
+
+    /// An image from straight (not premultiplied) RGBA8 bytes, row-major.
+    pub fn from_rgba(width: usize, height: usize, rgba: Vec<u8>) -> Result<Self, SceneError> {
+        check_size("image", width, height)?;
+        let expected = width * height * 4;
+        if rgba.len() != expected {
+            return Err(SceneError::BufferLength {
+                width,
+                height,
+                len: rgba.len(),
+                expected,
+            });
+        }
+        let px: Vec<u32> = rgba
+            .chunks_exact(4)
+            .map(|p| {
+                let a = u32::from(p[3]);
+                let pm = |c: u8| (u32::from(c) * a + 127) / 255;
+                pm(p[0]) | pm(p[1]) << 8 | pm(p[2]) << 16 | a << 24
+            })
+            .collect();
+        let opaque = rgba.chunks_exact(4).all(|p| p[3] == 255);
+        Ok(Self::from_level(Level { width, height, px }, opaque))
+    }
+
+    /// An opaque image of a frame (for example a [`backdrop`] with a product
+    /// composited on it, to move the camera over).
+    pub fn from_frame(frame: &Frame) -> Result<Self, SceneError> {
+        frame.validate()?;
+        check_size("image", frame.width, frame.height)?;
+        let px = frame
+            .data
+            .chunks_exact(3)
+            .map(|p| u32::from(p[0]) | u32::from(p[1]) << 8 | u32::from(p[2]) << 16 | 0xFF << 24)
+            .collect();
+        Ok(Self::from_level(
+            Level {
+                width: frame.width,
+                height: frame.height,
+                px,
+            },
+            true,
+        ))
+    }
+
+    fn from_level(base: Level, opaque: bool) -> Self {
+        Self {
+            base,
+            opaque,
+            mips: OnceLock::new(),
+        }
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.base.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.base.height
+    }
+
+    /// Whether every pixel has alpha 255.
+    pub fn is_opaque(&self) -> bool {
+        self.opaque
+    }
+
+    /// The pixel at `(x, y)` as premultiplied RGBA.
+    pub fn premultiplied(&self, x: usize, y: usize) -> Option<[u8; 4]> {
+        if x < self.width() && y < self.height() {
+            Some(self.base.px[y * self.width() + x].to_le_bytes())
+        } else {
+            None
+        }
+    }
+
+    /// The level to sample when one output pixel spans `scale` source pixels,
+    /// and that level's size relative to the base: the nearest power of two
+    /// to `scale`, so the sampling scale stays within 0.71..1.41.
+    fn level(&self, scale: f32) -> (&Level, f32) {
+        if scale < std::f32::consts::SQRT_2 {
+            return (&self.base, 1.0);
+        }
+        let mips = self.mips.get_or_init(|| {
+            let mut levels: Vec<Level> = Vec::new();
+            let mut next = self.base.half();
+            while next.width > 1 || next.height > 1 {
+                let smaller = next.half();
+                levels.push(next);
+                next = smaller;
+            }
+            levels.push(next);
+            levels
+        });
+        let k = (scale.log2().round() as usize).clamp(1, mips.len().max(1));
+        match mips.get(k - 1) {
+            Some(level) => (level, 1.0 / (1u32 << k) as f32),
+            None => (&self.base, 1.0),
+        }
+    }
+}
+
+/// Smoothstep easing: starts and ends at rest.
+fn ease(t: f32) -> f32 {
+    let t = t.clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+fn lerp(a: f32, b: f32, t: f32) -> f32 {
+    a + (b - a) * t
+}
+
+/// A crop window on the source: centre, width (height follows the output
+/// aspect ratio) and rotation, in base-level pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Window {
+    cx: f32,
+    cy: f32,
+    width: f32,
+    angle: f32,
+}
+
+/// Extra magnification a push-in ends at (and a pull-out starts from).
+const PUSH_ZOOM: f32 = 1.25;
+/// Largest travel of a pan or tilt, as a fraction of the window.
+const PAN_TRAVEL: f32 = 0.3;
+/// Smallest magnification for moves that need room to travel in.
+const MOVE_ZOOM: f32 = 1.2;
+
+fn window(src_w: f32, src_h: f32, aspect: f32, shot: Shot, t: f32) -> Window {
+    let e = ease(t);
+    let cover_w = src_w.min(src_h * aspect);
+    let z = shot.shot_size.zoom();
+    let (mut cx, mut cy, mut angle) = (src_w / 2.0, src_h / 2.0, 0.0f32);
+    let zoom = match shot.camera_move {
+        CameraMove::Locked => z,
+        CameraMove::PushIn => z * lerp(1.0, PUSH_ZOOM, e),
+        CameraMove::PullOut => z * lerp(PUSH_ZOOM, 1.0, e),
+        CameraMove::PanLeft | CameraMove::PanRight => {
+            let zoom = z.max(MOVE_ZOOM);
+            let w = cover_w / zoom;
+            let travel = (src_w - w).min(PAN_TRAVEL * w) * 0.95;
+            let s = if shot.camera_move == CameraMove::PanLeft {
+                lerp(0.5, -0.5, e)
+            } else {
+                lerp(-0.5, 0.5, e)
+            };
+            cx += travel * s;
+            zoom
+        }
+        CameraMove::TiltUp => {
+            let zoom = z.max(MOVE_ZOOM);
+            let h = cover_w / zoom / aspect;
+            let travel = (src_h - h).min(PAN_TRAVEL * h) * 0.95;
+            cy += travel * lerp(0.5, -0.5, e);
+            zoom
+        }
+        CameraMove::Handheld => {
+            // Incommensurate sines: smooth, never quite repeating within a
+            // scene, and the same for the same t.
+            let tau = std::f32::consts::TAU;
+            let w = cover_w / z;
+            let shake = |f1: f32, p1: f32, f2: f32, p2: f32| {
+                (tau * f1 * t + p1).sin() * 0.7 + (tau * f2 * t + p2).sin() * 0.3
+            };
+            cx += w * 0.010 * shake(1.3, 0.4, 3.7, 2.1);
+            cy += w * 0.007 * shake(1.7, 1.9, 4.3, 0.3);
+            angle = 0.004 * shake(0.9, 2.6, 2.9, 1.2);
+            z * 1.06
+        }
+        CameraMove::Orbit => {
+            let zoom = z * 1.12;
+            let w = cover_w / zoom;
+            angle = lerp(-0.035, 0.035, e);
+            cx += (src_w - w).min(0.12 * w) * 0.5 * lerp(-1.0, 1.0, e);
+            zoom
+        }
+    };
+    let mut width = cover_w / zoom;
+    // Keep the rotated window on the image: shrink it until its bounding box
+    // fits, then move it back inside.
+    let (sin, cos) = (angle.abs().sin(), angle.abs().cos());
+    let height = width / aspect;
+    let (bw, bh) = (width * cos + height * sin, width * sin + height * cos);
+    let fit = (src_w / bw).min(src_h / bh).min(1.0);
+    width *= fit;
+    let (bw, bh) = (bw * fit, bh * fit);
+    cx = cx.clamp(bw / 2.0, src_w - bw / 2.0);
+    cy = cy.clamp(bh / 2.0, src_h - bh / 2.0);
+    Window {
+        cx,
+        cy,
+        width,
+        angle,
+    }
+}
+
+/// Renders the frame at time `t` (0 at the scene's start, 1 at its end) of
+/// `shot` over `src`: a `out_w x out_h` view of the image that always covers
+/// the frame (see the module docs). Transparent parts of `src` show black;
+/// composite an image with alpha over a [`backdrop`] first.
+pub fn ken_burns(
+    src: &Image,
+    out_w: usize,
+    out_h: usize,
+    shot: Shot,
+    t: f32,
+) -> Result<Frame, SceneError> {
+    check_size("output", out_w, out_h)?;
+    let mut frame = Frame {
+        width: out_w,
+        height: out_h,
+        data: vec![0u8; out_w * out_h * 3],
+    };
+    ken_burns_into(src, shot, t, &mut frame)?;
+    Ok(frame)
+}
+
+/// [`ken_burns`] into an existing frame (its size is the output size), so a
+/// scene's frames can reuse one buffer.
+pub fn ken_burns_into(src: &Image, shot: Shot, t: f32, out: &mut Frame) -> Result<(), SceneError> {
+    out.validate()?;
+    let (out_w, out_h) = (out.width, out.height);
+    check_size("output", out_w, out_h)?;
+    param("t", t, (0.0..=1.0).contains(&t), "0..=1")?;
+    let win = window(
+        src.width() as f32,
+        src.height() as f32,
+        out_w as f32 / out_h as f32,
+        shot,
+        t,
+    );
+    let scale = win.width / out_w as f32;
+    let (level, k) = src.level(scale);
+    // Source position of output pixel (x, y)'s centre, in level pixels:
+    // centre + R(angle) * ((x + 0.5 - out_w/2) * scale, (y + 0.5 - out_h/2) * scale).
+    let s = scale * k;
+    let (sin, cos) = win.angle.sin_cos();
+    let (du_dx, dv_dx) = (s * cos, s * sin);
+    let (du_dy, dv_dy) = (-s * sin, s * cos);
+    let ox = 0.5 - out_w as f32 / 2.0;
+    let oy0 = 0.5 - out_h as f32 / 2.0;
+    let (cx, cy) = (win.cx * k, win.cy * k);
+    let axis_aligned = win.angle == 0.0;
+    out.data
+        .par_chunks_mut(out_w * 3)
+        .enumerate()
+        .for_each_init(Vec::new, |tmp, (y, row)| {
+            let oy = y as f32 + oy0;
+            // Pixel-centre convention: continuous position p samples around
+            // index p - 0.5.
+            let u = cx + ox * du_dx + oy * du_dy - 0.5;
+            let v = cy + ox * dv_dx + oy * dv_dy - 0.5;
+            if axis_aligned {
+                sample_row_axis(level, u, v, du_dx, row, tmp);
+            } else {
+                sample_row_rgb(level, u, v, du_dx, dv_dx, row);
+            }
+        });
+    Ok(())
+}
+
+const FIX: f32 = 65536.0;
+
+/// Bilinear blend of four packed pixels with 8-bit weights, two channels per
+/// operation.
+#[inline(always)]
+fn bilerp(p00: u32, p01: u32, p10: u32, p11: u32, fx: u32, fy: u32) -> u32 {
+    const MASK: u32 = 0x00FF_00FF;
+    const ROUND: u32 = 0x0080_0080;
+    let lerp2 = |a: u32, b: u32, f: u32| -> u32 {
+        // Each 16-bit lane holds at most 255 * 256 + 128: no carry between
+        // lanes.
+        let rb = ((a & MASK) * (256 - f) + (b & MASK) * f + ROUND) >> 8 & MASK;
+        let ga = (((a >> 8) & MASK) * (256 - f) + ((b >> 8) & MASK) * f + ROUND) >> 8 & MASK;
+        rb | ga << 8
+    };
+    lerp2(lerp2(p00, p01, fx), lerp2(p10, p11, fx), fy)
+}
+
+/// [`sample_row_rgb`] for a row that runs along the source's rows (no
+/// rotation): the two source rows are first blended vertically over the span
+/// the row covers (contiguous, so it vectorises), then each output pixel
+/// needs only two taps of that blend.
+fn sample_row_axis(level: &Level, u: f32, v: f32, du: f32, row: &mut [u8], tmp: &mut Vec<u32>) {
+    const MASK: u32 = 0x00FF_00FF;
+    const ROUND: u32 = 0x0080_0080;
+    let (w, h) = (level.width as i32, level.height as i32);
+    let max_u = (w - 1) << 16;
+    let cv = ((v * FIX) as i32).clamp(0, (h - 1) << 16);
+    let iy = (cv >> 16) as usize;
+    let fy = ((cv >> 8) & 0xFF) as u32;
+    let y1 = (iy + 1).min(level.height - 1);
+    let n = row.len() / 3;
+    let u0 = (u * FIX) as i32;
+    let duf = (du * FIX) as i32;
+    let first = (u0.clamp(0, max_u) >> 16) as usize;
+    let last_u = i64::from(u0) + i64::from(duf) * (n as i64 - 1);
+    let last = ((last_u.clamp(0, i64::from(max_u)) >> 16) as usize + 1).min(level.width - 1);
+    let r0 = &level.px[iy * level.width + first..=iy * level.width + last];
+    let r1 = &level.px[y1 * level.width + first..=y1 * level.width + last];
+    tmp.clear();
+    tmp.extend(r0.iter().zip(r1).map(|(&a, &b)| {
+        let rb = ((a & MASK) * (256 - fy) + (b & MASK) * fy + ROUND) >> 8 & MASK;
+        let ga = (((a >> 8) & MASK) * (256 - fy) + ((b >> 8) & MASK) * fy + ROUND) >> 8 & MASK;
+        rb | ga << 8
+    }));
+    let span = tmp.len() as i32 - 1;
+    let mut uf = u0;
+    for out in row.chunks_exact_mut(3) {
+        let cu = uf.clamp(0, max_u);
+        let ix = (cu >> 16) - first as i32;
+        let fx = ((cu >> 8) & 0xFF) as u32;
+        let i0 = ix.clamp(0, span) as usize;
+        let i1 = (ix + 1).clamp(0, span) as usize;
+        let (a, b) = (tmp[i0], tmp[i1]);
+        let rb = ((a & MASK) * (256 - fx) + (b & MASK) * fx + ROUND) >> 8 & MASK;
+        let ga = (((a >> 8) & MASK) * (256 - fx) + ((b >> 8) & MASK) * fx + ROUND) >> 8 & MASK;
+        out[0] = rb as u8;
+        out[1] = ga as u8;
+        out[2] = (rb >> 16) as u8;
+        uf += duf;
+    }
+}
+
+/// Samples one output row along `(u, v) + x * (du, dv)` (level pixel
+/// indices), clamping at the edges, and writes RGB (premultiplied, that is
+/// over black).
+fn sample_row_rgb(level: &Level, u: f32, v: f32, du: f32, dv: f32, row: &mut [u8]) {
+    let (w, h) = (level.width as i32, level.height as i32);
+    let max_u = (w - 1) << 16;
+    let max_v = (h - 1) << 16;
+    let mut uf = (u * FIX) as i32;
+    let mut vf = (v * FIX) as i32;
+    let duf = (du * FIX) as i32;
+    let dvf = (dv * FIX) as i32;
+    let px = &level.px;
+    for out in row.chunks_exact_mut(3) {
+        let cu = uf.clamp(0, max_u);
+        let cv = vf.clamp(0, max_v);
+        let (ix, iy) = (cu >> 16, cv >> 16);
+        let fx = ((cu >> 8) & 0xFF) as u32;
+        let fy = ((cv >> 8) & 0xFF) as u32;
+        let x1 = (ix + 1).min(w - 1) as usize;
+        let y1 = (iy + 1).min(h - 1) as usize;
+        let (ix, iy) = (ix as usize, iy as usize);
+        let r0 = iy * level.width;
+        let r1 = y1 * level.width;
+        let p = bilerp(px[r0 + ix], px[r0 + x1], px[r1 + ix], px[r1 + x1], fx, fy);
+        out[0] = p as u8;
+        out[1] = (p >> 8) as u8;
+        out[2] = (p >> 16) as u8;
+        uf += duf;
+        vf += dvf;
+    }
+}
+
+/// A backdrop gradient of `w x h` from `palette`: the colours spread evenly
+/// along a diagonal from the top-left, mixed in linear light, with a soft
+/// vignette and dithering against banding. An empty palette gives a neutral
+/// dark grey.
+pub fn backdrop(palette: &[[u8; 3]], w: usize, h: usize) -> Result<Frame, SceneError> {
+    check_size("backdrop", w, h)?;
+    let default = [[46, 46, 52], [18, 18, 22]];
+    let palette = if palette.is_empty() {
+        &default[..]
+    } else {
+        palette
+    };
+    let decode = |c: u8| {
+        let v = f32::from(c) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let stops: Vec<[f32; 3]> = palette.iter().map(|c| c.map(decode)).collect();
+    // Colour along the diagonal, 1024 steps, already in linear light.
+    const STEPS: usize = 1024;
+    let ramp: Vec<[f32; 3]> = (0..STEPS)
+        .map(|i| {
+            let p = i as f32 / (STEPS - 1) as f32 * (stops.len() - 1) as f32;
+            let j = (p as usize).min(stops.len() - 1);
+            let k = (j + 1).min(stops.len() - 1);
+            let f = p - j as f32;
+            [0, 1, 2].map(|c| lerp(stops[j][c], stops[k][c], f))
+        })
+        .collect();
+    let encode = encode_table();
+    let (fw, fh) = (w as f32, h as f32);
+    // Gradient axis: 30 degrees below horizontal.
+    let (ax, ay) = (0.866f32, 0.5f32);
+    let span = fw * ax + fh * ay;
+    let mut data = vec![0u8; w * h * 3];
+    data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
+        let fy = y as f32 + 0.5;
+        let ny = fy / fh - 0.5;
+        for (x, px) in row.chunks_exact_mut(3).enumerate() {
+            let fx = x as f32 + 0.5;
+            let p = ((fx * ax + fy * ay) / span * (STEPS - 1) as f32) as usize;
+            let c = ramp[p.min(STEPS - 1)];
+            let nx = fx / fw - 0.5;
+            let vignette = 1.0 - 0.35 * (nx * nx + ny * ny) * 2.0;
+            // A cheap hash of the position: dither noise in [0, 1).
+            let hash = (x as u32).wrapping_mul(0x9E37_79B1) ^ (y as u32).wrapping_mul(0x85EB_CA77);
+            let hash = hash ^ (hash >> 15);
+            let noise = (hash.wrapping_mul(0x2C1B_3C6D) >> 8) as f32 / (1u32 << 24) as f32;
+            for k in 0..3 {
+                let lin = (c[k] * vignette).clamp(0.0, 1.0);
+                let s = encode[(lin * ENCODE_MAX as f32) as usize] * 255.0 + noise;
+                px[k] = s.min(255.0) as u8;
+            }
+        }
+    });
+    Ok(Frame {
+        width: w,
+        height: h,
+        data,
+    })
+}
+
+const ENCODE_MAX: usize = 4095;
+
+/// Linear light -> sRGB-encoded value in 0..=1, 4096 steps.
+fn encode_table() -> &'static [f32] {
+    static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=ENCODE_MAX)
+            .map(|i| {
+                let l = i as f32 / ENCODE_MAX as f32;
+                if l <= 0.003_130_8 {
+                    l * 12.92
+                } else {
+                    1.055 * l.powf(1.0 / 2.4) - 0.055
+                }
+            })
+            .collect()
+    })
+}
+
+/// Composites `img` onto `frame` with its top-left corner at `(x, y)`,
+/// scaled by `scale` (filtered: mipmapped when shrinking, bilinear) and
+/// faded by `opacity` (0..=1). Parts outside the frame are clipped; an
+/// opacity of 0 leaves the frame untouched.
+pub fn overlay(
+    frame: &mut Frame,
+    img: &Image,
+    x: f32,
+    y: f32,
+    scale: f32,
+    opacity: f32,
+) -> Result<(), SceneError> {
+    frame.validate()?;
+    param("x", x, true, "finite values")?;
+    param("y", y, true, "finite values")?;
+    param("scale", scale, scale > 0.0 && scale <= 64.0, "(0, 64]")?;
+    param("opacity", opacity, (0.0..=1.0).contains(&opacity), "0..=1")?;
+    if opacity == 0.0 {
+        return Ok(());
+    }
+    let (level, k) = img.level(1.0 / scale);
+    let (lw, lh) = (level.width as i64, level.height as i64);
+    let op = (opacity * 256.0).round() as u32;
+    let x0 = x.floor().max(0.0) as usize;
+    let y0 = y.floor().max(0.0) as usize;
+    let x1 = ((x + img.width() as f32 * scale).ceil().max(0.0) as usize).min(frame.width);
+    let y1 = ((y + img.height() as f32 * scale).ceil().max(0.0) as usize).min(frame.height);
+    if x0 >= x1 || y0 >= y1 {
+        return Ok(());
+    }
+    // Level pixels per frame pixel.
+    let step = k / scale;
+    let stride = frame.width * 3;
+    frame.data[y0 * stride..y1 * stride]
+        .par_chunks_mut(stride)
+        .enumerate()
+        .for_each(|(i, row)| {
+            let fy = (y0 + i) as f32 + 0.5;
+            let v = (fy - y) * step - 0.5;
+            let vf = (v * FIX).round() as i64;
+            let (iy, fy8) = (vf >> 16, ((vf >> 8) & 0xFF) as u32);
+            // Outside the image is transparent, so edges are anti-aliased.
+            let tap = |xx: i64, yy: i64| -> u32 {
+                if xx >= 0 && yy >= 0 && xx < lw && yy < lh {
+                    level.px[(yy * lw + xx) as usize]
+                } else {
+                    0
+                }
+            };
+            for fx in x0..x1 {
+                let u = (fx as f32 + 0.5 - x) * step - 0.5;
+                let uf = (u * FIX).round() as i64;
+                let (ix, fx8) = (uf >> 16, ((uf >> 8) & 0xFF) as u32);
+                let p = bilerp(
+                    tap(ix, iy),
+                    tap(ix + 1, iy),
+                    tap(ix, iy + 1),
+                    tap(ix + 1, iy + 1),
+                    fx8,
+                    fy8,
+                );
+                if p == 0 {
+                    continue;
+                }
+                let a = (p >> 24) * op; // 0..=255*256
+                let px = &mut row[fx * 3..fx * 3 + 3];
+                for (c, d) in px.iter_mut().enumerate() {
+                    let s = ((p >> (8 * c)) & 0xFF) * op;
+                    // d * (1 - a) + s, in 1/(255*256) units.
+                    let v = u32::from(*d) * (255 * 256 - a) / 255 + s;
+                    *d = ((v + 128) >> 8).min(255) as u8;
+                }
+            }
+        });
+    Ok(())
+}
+
+/// Where to put a logo: the frame corner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Corner {
+    /// Top left.
+    TopLeft,
+    /// Top right.
+    #[default]
+    TopRight,
+    /// Bottom left.
+    BottomLeft,
+    /// Bottom right.
+    BottomRight,
+}
+
+/// Composites `logo` in a corner of `frame`, `height_frac` of the frame's
+/// height tall (aspect ratio kept), `margin_frac` of the height from both
+/// edges, at `opacity`.
+pub fn overlay_corner(
+    frame: &mut Frame,
+    logo: &Image,
+    corner: Corner,
+    height_frac: f32,
+    margin_frac: f32,
+    opacity: f32,
+) -> Result<(), SceneError> {
+    param(
+        "height_frac",
+        height_frac,
+        height_frac > 0.0 && height_frac <= 1.0,
+        "(0, 1]",
+    )?;
+    param(
+        "margin_frac",
+        margin_frac,
+        (0.0..=0.5).contains(&margin_frac),
+        "0..=0.5",
+    )?;
+    let fh = frame.height as f32;
+    let scale = height_frac * fh / logo.height() as f32;
+    let (w, h) = (logo.width() as f32 * scale, logo.height() as f32 * scale);
+    let m = (margin_frac * fh).round();
+    let (x, y) = match corner {
+        Corner::TopLeft => (m, m),
+        Corner::TopRight => (frame.width as f32 - m - w, m),
+        Corner::BottomLeft => (m, fh - m - h),
+        Corner::BottomRight => (frame.width as f32 - m - w, fh - m - h),
+    };
+    overlay(frame, logo, x.round(), y.round(), scale, opacity)
+}
+
+/// A product plate: `product` centred on a [`backdrop`] of `palette`,
+/// scaled to fit `fill` (0..=1) of the plate's height and width, over a
+/// soft shadow so it does not look pasted on. Move the camera over the
+/// result with [`ken_burns`]; make it larger than the output (say 1.25x)
+/// so close shots stay sharp.
+pub fn product_plate(
+    product: &Image,
+    palette: &[[u8; 3]],
+    w: usize,
+    h: usize,
+    fill: f32,
+) -> Result<Image, SceneError> {
+    param("fill", fill, fill > 0.0 && fill <= 1.0, "(0, 1]")?;
+    let mut plate = backdrop(palette, w, h)?;
+    let scale =
+        (fill * h as f32 / product.height() as f32).min(fill * w as f32 / product.width() as f32);
+    let (pw, ph) = (
+        product.width() as f32 * scale,
+        product.height() as f32 * scale,
+    );
+    let (x, y) = ((w as f32 - pw) / 2.0, (h as f32 - ph) / 2.0);
+    // Shadow: the product's alpha, blurred by a much smaller mip level,
+    // darkened and dropped slightly down and right.
+    let shadow = shadow_of(product);
+    let offset = ph * 0.03;
+    overlay(
+        &mut plate,
+        &shadow,
+        x + offset,
+        y + offset * 1.5,
+        scale,
+        0.45,
+    )?;
+    overlay(&mut plate, product, x, y, scale, 1.0)?;
+    Image::from_frame(&plate)
+}
+
+/// A black silhouette of `img` with its edges blurred (three box passes of
+/// a radius of 1.5% of its size).
+fn shadow_of(img: &Image) -> Image {
+    let (w, h) = (img.width(), img.height());
+    let mut alpha: Vec<f32> = img.base.px.iter().map(|p| (p >> 24) as f32).collect();
+    let r = ((w.max(h) as f32) * 0.015).ceil().max(1.0) as usize;
+    let mut tmp = vec![0.0f32; w * h];
+    for _ in 0..3 {
+        box_blur(&alpha, &mut tmp, w, h, r, true);
+        box_blur(&tmp, &mut alpha, w, h, r, false);
+    }
+    let px = alpha
+        .iter()
+        .map(|&a| (a.round().clamp(0.0, 255.0) as u32) << 24)
+        .collect();
+    Image::from_level(
+        Level {
+            width: w,
+            height: h,
+            px,
+        },
+        false,
+    )
+}
+
+/// One box-blur pass along rows (`horizontal`) or columns, zero outside.
+fn box_blur(src: &[f32], dst: &mut [f32], w: usize, h: usize, r: usize, horizontal: bool) {
+    let norm = 1.0 / (2 * r + 1) as f32;
+    let (n, lines, stride, step) = if horizontal {
+        (w, h, w, 1)
+    } else {
+        (h, w, 1, w)
+    };
+    for line in 0..lines {
+        let base = line * stride;
+        let mut acc = 0.0f32;
+        for i in 0..=r.min(n - 1) {
+            acc += src[base + i * step];
+        }
+        for i in 0..n {
+            dst[base + i * step] = acc * norm;
+            if i + r + 1 < n {
+                acc += src[base + (i + r + 1) * step];
+            }
+            if i >= r {
+                acc -= src[base + (i - r) * step];
+            }
+        }
+    }
+}
+
+/// The frame `t` (0..=1) of the way through a transition from `a` to `b`.
+/// At `t = 0` the result is exactly `a`, at `t = 1` exactly `b`.
+pub fn transition(a: &Frame, b: &Frame, kind: Transition, t: f32) -> Result<Frame, SceneError> {
+    a.validate()?;
+    b.validate()?;
+    if (a.width, a.height) != (b.width, b.height) {
+        return Err(InterpolateError::SizeMismatch {
+            a_width: a.width,
+            a_height: a.height,
+            b_width: b.width,
+            b_height: b.height,
+        }
+        .into());
+    }
+    param("t", t, (0.0..=1.0).contains(&t), "0..=1")?;
+    if t == 0.0 {
+        return Ok(a.clone());
+    }
+    if t == 1.0 {
+        return Ok(b.clone());
+    }
+    let (w, h) = (a.width, a.height);
+    let mut data = vec![0u8; w * h * 3];
+    let stride = w * 3;
+    let rows = data
+        .par_chunks_mut(stride)
+        .zip(a.data.par_chunks(stride).zip(b.data.par_chunks(stride)));
+    match kind {
+        Transition::Cut => return Ok(if t < 0.5 { a.clone() } else { b.clone() }),
+        Transition::Crossfade => {
+            let wb = (t * 256.0).round() as u32;
+            mix_rows(rows, 256 - wb, wb);
+        }
+        Transition::DipToBlack => {
+            if t < 0.5 {
+                mix_rows(rows, ((1.0 - 2.0 * t) * 256.0).round() as u32, 0);
+            } else {
+                mix_rows(rows, 0, ((2.0 * t - 1.0) * 256.0).round() as u32);
+            }
+        }
+        Transition::Wipe => {
+            let edge = t * w as f32;
+            rows.for_each(|(out, (ra, rb))| {
+                for x in 0..w {
+                    // Share of the pixel [x, x+1) left of the edge: b's.
+                    let f = ((edge - x as f32).clamp(0.0, 1.0) * 256.0).round() as u32;
+                    for c in 0..3 {
+                        let i = x * 3 + c;
+                        out[i] = ((u32::from(ra[i]) * (256 - f) + u32::from(rb[i]) * f + 128) >> 8)
+                            as u8;
+                    }
+                }
+            });
+        }
+        Transition::WhipPan => {
+            // Smootherstep position: fast through the middle, at rest at the
+            // ends; blur length follows its speed (30 t^2 (1-t)^2, 1.875 at
+            // the middle), up to 8% of the width.
+            let e = t * t * t * (t * (t * 6.0 - 15.0) + 10.0);
+            let speed = 30.0 * t * t * (1.0 - t) * (1.0 - t) / 1.875;
+            let shift = (e * w as f32).round() as usize;
+            let radius = (speed * 0.08 * w as f32).round() as usize;
+            rows.for_each_init(
+                || (vec![0u8; stride], vec![0u32; stride + 3]),
+                |(line, prefix), (out, (ra, rb))| {
+                    // Content moves left: frame x shows a[x + shift], then b.
+                    let split = w - shift.min(w);
+                    line[..split * 3].copy_from_slice(&ra[shift * 3..]);
+                    line[split * 3..].copy_from_slice(&rb[..shift * 3]);
+                    box_blur_row(line, prefix, radius, out);
+                },
+            );
+        }
+    }
+    Ok(Frame {
+        width: w,
+        height: h,
+        data,
+    })
+}
+
+type Rows<'a> = rayon::iter::Zip<
+    rayon::slice::ChunksMut<'a, u8>,
+    rayon::iter::Zip<rayon::slice::Chunks<'a, u8>, rayon::slice::Chunks<'a, u8>>,
+>;
+
+/// `out = (a * wa + b * wb) / 256`, rounded.
+fn mix_rows(rows: Rows<'_>, wa: u32, wb: u32) {
+    rows.for_each(|(out, (ra, rb))| {
+        for ((o, &x), &y) in out.iter_mut().zip(ra).zip(rb) {
+            *o = ((u32::from(x) * wa + u32::from(y) * wb + 128) >> 8).min(255) as u8;
+        }
+    });
+}
+
+/// Horizontal box blur of one RGB row of radius `r` (edges clamped), via a
+/// running prefix sum so its cost does not depend on `r`.
+fn box_blur_row(line: &[u8], prefix: &mut [u32], r: usize, out: &mut [u8]) {
+    let w = line.len() / 3;
+    if r == 0 {
+        out.copy_from_slice(line);
+        return;
+    }
+    // prefix[3 * (i + 1) + c] = sum of line[0..=i] channel c.
+    prefix[..3].fill(0);
+    for i in 0..w {
+        for c in 0..3 {
+            prefix[3 * (i + 1) + c] = prefix[3 * i + c] + u32::from(line[3 * i + c]);
+        }
+    }
+    for x in 0..w {
+        let lo = x.saturating_sub(r);
+        let hi = (x + r).min(w - 1);
+        let n = (hi - lo + 1) as u32;
+        for c in 0..3 {
+            let sum = prefix[3 * (hi + 1) + c] - prefix[3 * lo + c];
+            out[3 * x + c] = ((sum + n / 2) / n) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A source where red is x / 2 and green is y (so the colour at an output
+    /// pixel says which source pixel it shows) and blue is 255 everywhere.
+    fn coords_image(w: usize, h: usize) -> Image {
+        let mut rgba = Vec::with_capacity(w * h * 4);
+        for y in 0..h {
+            for x in 0..w {
+                rgba.extend_from_slice(&[(x / 2).min(255) as u8, y.min(255) as u8, 255, 255]);
+            }
+        }
+        Image::from_rgba(w, h, rgba).unwrap()
+    }
+
+    fn at(f: &Frame, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * f.width + x) * 3;
+        [f.data[i], f.data[i + 1], f.data[i + 2]]
+    }
+
+    fn solid(w: usize, h: usize, c: [u8; 3]) -> Frame {
+        Frame::new(w, h, c.repeat(w * h)).unwrap()
+    }
+
+    fn noise_frame(w: usize, h: usize, seed: u32) -> Frame {
+        let mut s = seed;
+        let data = (0..w * h * 3)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (s >> 24) as u8
+            })
+            .collect();
+        Frame::new(w, h, data).unwrap()
+    }
+
+    #[test]
+    fn push_in_ends_on_a_smaller_centred_region() {
+        let src = coords_image(510, 256);
+        let shot = Shot::new(CameraMove::PushIn, ShotSize::Wide);
+        let span = |f: &Frame| {
+            let mid = f.height / 2;
+            let left = at(f, 0, mid)[0] as i32;
+            let right = at(f, f.width - 1, mid)[0] as i32;
+            (left, right)
+        };
+        let f0 = ken_burns(&src, 320, 180, shot, 0.0).unwrap();
+        let f1 = ken_burns(&src, 320, 180, shot, 1.0).unwrap();
+        let (l0, r0) = span(&f0);
+        let (l1, r1) = span(&f1);
+        assert!(l1 > l0 && r1 < r0, "t=0 {l0}..{r0}, t=1 {l1}..{r1}");
+        // Zoom 1.15 -> 1.15 * 1.25 of a 455.1x256 cover window: the span
+        // shrinks by 1.25.
+        let ratio = (r0 - l0) as f32 / (r1 - l1) as f32;
+        assert!((ratio - 1.25).abs() < 0.05, "{ratio}");
+        // Centred on the source centre (x 255 -> red 127).
+        assert!(((l1 + r1) / 2 - 127).abs() <= 1);
+        // Compare with a crop: the t=1 window is 255/1.4375 = 178.1 rows tall
+        // around row 128, so the top output row shows about row 39.
+        let top = at(&f1, 160, 0)[1] as i32;
+        assert!((top - 39).abs() <= 1, "{top}");
+        let pull = Shot::new(CameraMove::PullOut, ShotSize::Wide);
+        let (pl0, pr0) = span(&ken_burns(&src, 320, 180, pull, 0.0).unwrap());
+        let (pl1, pr1) = span(&ken_burns(&src, 320, 180, pull, 1.0).unwrap());
+        assert!(pr1 - pl1 > pr0 - pl0);
+    }
+
+    #[test]
+    fn pans_and_tilts_move_content_the_right_way() {
+        let src = coords_image(510, 256);
+        let centre = |m: CameraMove, t: f32| {
+            let f = ken_burns(&src, 320, 180, Shot::new(m, ShotSize::Wide), t).unwrap();
+            let [r, g, _] = at(&f, 160, 90);
+            (r as i32, g as i32)
+        };
+        // Pan left: the camera looks further left, so the centre shows a
+        // smaller x (and content slides right).
+        assert!(centre(CameraMove::PanLeft, 1.0).0 < centre(CameraMove::PanLeft, 0.0).0 - 10);
+        assert!(centre(CameraMove::PanRight, 1.0).0 > centre(CameraMove::PanRight, 0.0).0 + 10);
+        assert!(centre(CameraMove::TiltUp, 1.0).1 < centre(CameraMove::TiltUp, 0.0).1 - 5);
+        // Eased: at rest at both ends.
+        let step0 = centre(CameraMove::PanRight, 0.02).0 - centre(CameraMove::PanRight, 0.0).0;
+        let step_mid = centre(CameraMove::PanRight, 0.52).0 - centre(CameraMove::PanRight, 0.5).0;
+        assert!(step0.abs() < step_mid.abs(), "{step0} {step_mid}");
+    }
+
+    #[test]
+    fn every_shot_covers_the_frame() {
+        // Blue is 255 on every source pixel: any uncovered (black) or
+        // edge-blended output pixel would show less.
+        for (sw, sh) in [(510, 256), (300, 600), (640, 360), (97, 61)] {
+            let src = coords_image(sw, sh);
+            for m in CameraMove::ALL {
+                for s in ShotSize::ALL {
+                    for t in [0.0, 0.13, 0.5, 0.77, 1.0] {
+                        let f = ken_burns(&src, 192, 108, Shot::new(m, s), t).unwrap();
+                        assert!(
+                            f.data.chunks_exact(3).all(|p| p[2] == 255),
+                            "{m:?} {s:?} t={t} on {sw}x{sh}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn orbit_rotates_and_handheld_is_deterministic() {
+        let src = coords_image(510, 256);
+        let orbit = ken_burns(
+            &src,
+            320,
+            180,
+            Shot::new(CameraMove::Orbit, ShotSize::Medium),
+            0.0,
+        )
+        .unwrap();
+        // Rotated: the middle row's green (source y) changes along it.
+        let g_left = at(&orbit, 10, 90)[1] as i32;
+        let g_right = at(&orbit, 309, 90)[1] as i32;
+        assert!((g_left - g_right).abs() >= 3, "{g_left} {g_right}");
+        let shot = Shot::new(CameraMove::Handheld, ShotSize::Medium);
+        let a = ken_burns(&src, 320, 180, shot, 0.4).unwrap();
+        let b = ken_burns(&src, 320, 180, shot, 0.4).unwrap();
+        let c = ken_burns(&src, 320, 180, shot, 0.6).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn downscaling_uses_the_mipmap() {
+        // A 1-pixel checkerboard shrunk 8x must come out flat grey, not
+        // aliased into stripes.
+        let (w, h) = (1280, 720);
+        let mut rgba = Vec::with_capacity(w * h * 4);
+        for y in 0..h {
+            for x in 0..w {
+                let v = if (x + y) % 2 == 0 { 255 } else { 0 };
+                rgba.extend_from_slice(&[v, v, v, 255]);
+            }
+        }
+        let src = Image::from_rgba(w, h, rgba).unwrap();
+        let f = ken_burns(
+            &src,
+            160,
+            90,
+            Shot::new(CameraMove::Locked, ShotSize::ExtremeWide),
+            0.5,
+        )
+        .unwrap();
+        assert!(f.data.iter().all(|&v| (120..=135).contains(&v)));
+    }
+
+    #[test]
+    fn transitions_start_at_a_and_end_at_b() {
+        let a = noise_frame(64, 36, 1);
+        let b = noise_frame(64, 36, 2);
+        for kind in [
+            Transition::Cut,
+            Transition::Crossfade,
+            Transition::DipToBlack,
+            Transition::WhipPan,
+            Transition::Wipe,
+        ] {
+            assert_eq!(transition(&a, &b, kind, 0.0).unwrap(), a, "{kind:?}");
+            assert_eq!(transition(&a, &b, kind, 1.0).unwrap(), b, "{kind:?}");
+        }
+        assert_eq!(transition(&a, &b, Transition::Cut, 0.49).unwrap(), a);
+        assert_eq!(transition(&a, &b, Transition::Cut, 0.5).unwrap(), b);
+    }
+
+    #[test]
+    fn crossfade_midpoint_is_the_average_and_dip_is_black() {
+        let a = noise_frame(64, 36, 3);
+        let b = noise_frame(64, 36, 4);
+        let mid = transition(&a, &b, Transition::Crossfade, 0.5).unwrap();
+        for ((&m, &x), &y) in mid.data.iter().zip(&a.data).zip(&b.data) {
+            let avg = (i32::from(x) + i32::from(y)) / 2;
+            assert!((i32::from(m) - avg).abs() <= 1);
+        }
+        let dip = transition(&a, &b, Transition::DipToBlack, 0.5).unwrap();
+        assert!(dip.data.iter().all(|&v| v == 0));
+        // Before the middle only a shows, dimmed; after it only b.
+        let early = transition(&a, &b, Transition::DipToBlack, 0.25).unwrap();
+        for (&e, &x) in early.data.iter().zip(&a.data) {
+            assert!((i32::from(e) - i32::from(x) / 2).abs() <= 1);
+        }
+    }
+
+    #[test]
+    fn wipe_and_whip_pan_move_left_to_right() {
+        let a = solid(100, 10, [200, 0, 0]);
+        let b = solid(100, 10, [0, 0, 200]);
+        let wipe = transition(&a, &b, Transition::Wipe, 0.3).unwrap();
+        assert_eq!(at(&wipe, 10, 5), [0, 0, 200]);
+        assert_eq!(at(&wipe, 29, 5), [0, 0, 200]);
+        assert_eq!(at(&wipe, 30, 5), [200, 0, 0]);
+        assert_eq!(at(&wipe, 90, 5), [200, 0, 0]);
+        // Whip pan: b enters from the right; halfway, the left is a's and the
+        // right b's, with a blurred seam between.
+        let whip = transition(&a, &b, Transition::WhipPan, 0.5).unwrap();
+        assert_eq!(at(&whip, 0, 5), [200, 0, 0]);
+        assert_eq!(at(&whip, 99, 5), [0, 0, 200]);
+        let seam = at(&whip, 50, 5);
+        assert!(seam[0] > 50 && seam[2] > 50, "{seam:?}");
+        let early = transition(&a, &b, Transition::WhipPan, 0.2).unwrap();
+        let b_cols = (0..100).filter(|&x| at(&early, x, 5)[2] > 100).count();
+        assert!(b_cols > 0 && b_cols < 50, "{b_cols}");
+        assert!(at(&early, 99, 5)[2] > 100);
+    }
+
+    #[test]
+    fn transition_rejects_mismatched_sizes() {
+        let a = solid(10, 10, [0; 3]);
+        let b = solid(12, 10, [0; 3]);
+        assert!(matches!(
+            transition(&a, &b, Transition::Crossfade, 0.5),
+            Err(SceneError::Frame(InterpolateError::SizeMismatch { .. }))
+        ));
+    }
+
+    #[test]
+    fn overlay_composites_alpha() {
+        let base = noise_frame(40, 30, 5);
+        // Opaque red left half, 50% green right half, 4x4.
+        let mut rgba = Vec::new();
+        for _ in 0..4 {
+            rgba.extend_from_slice(&[
+                255, 0, 0, 255, 255, 0, 0, 255, 0, 255, 0, 128, 0, 255, 0, 128,
+            ]);
+        }
+        let img = Image::from_rgba(4, 4, rgba).unwrap();
+        assert!(!img.is_opaque());
+        let mut f = base.clone();
+        overlay(&mut f, &img, 10.0, 10.0, 1.0, 0.0).unwrap();
+        assert_eq!(f, base, "opacity 0 changes nothing");
+        overlay(&mut f, &img, 10.0, 10.0, 1.0, 1.0).unwrap();
+        assert_eq!(at(&f, 10, 10), [255, 0, 0]);
+        assert_eq!(at(&f, 11, 12), [255, 0, 0]);
+        let under = at(&base, 13, 11);
+        let got = at(&f, 13, 11);
+        assert!(
+            (i32::from(got[1]) - (128 + i32::from(under[1]) * 127 / 255)).abs() <= 1,
+            "{got:?} over {under:?}"
+        );
+        assert!((i32::from(got[0]) - i32::from(under[0]) * 127 / 255).abs() <= 1);
+        // Outside the image nothing changed.
+        for y in 0..30 {
+            for x in 0..40 {
+                if !(10..14).contains(&x) || !(10..14).contains(&y) {
+                    assert_eq!(at(&f, x, y), at(&base, x, y), "({x}, {y})");
+                }
+            }
+        }
+        // Partly off the frame: clipped, no panic.
+        overlay(&mut f, &img, -2.0, 28.0, 3.0, 0.5).unwrap();
+        overlay(&mut f, &img, 100.0, 100.0, 1.0, 1.0).unwrap();
+    }
+
+    #[test]
+    fn backdrop_follows_the_palette() {
+        let f = backdrop(&[[255, 0, 0], [0, 0, 255]], 400, 200).unwrap();
+        let tl = at(&f, 2, 2);
+        let br = at(&f, 397, 197);
+        assert!(tl[0] > 150 && tl[2] < 60, "{tl:?}");
+        assert!(br[2] > 150 && br[0] < 60, "{br:?}");
+        assert!(backdrop(&[], 10, 10).is_ok());
+        assert!(matches!(backdrop(&[], 0, 10), Err(SceneError::Size { .. })));
+    }
+
+    #[test]
+    fn product_plate_centres_the_product() {
+        let mut rgba = vec![0u8; 20 * 40 * 4];
+        for p in rgba.chunks_exact_mut(4) {
+            p.copy_from_slice(&[250, 250, 250, 255]);
+        }
+        let product = Image::from_rgba(20, 40, rgba).unwrap();
+        let plate = product_plate(&product, &[[10, 10, 60]], 200, 100, 0.8).unwrap();
+        assert!(plate.is_opaque());
+        assert_eq!(plate.premultiplied(100, 50).unwrap(), [250, 250, 250, 255]);
+        assert!(plate.premultiplied(10, 50).unwrap()[0] < 100);
+    }
+
+    #[test]
+    fn corrupt_or_missing_files_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("product.png");
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        bytes.extend_from_slice(&[0x13; 64]);
+        std::fs::write(&bad, &bytes).unwrap();
+        match Image::load(&bad) {
+            Err(e @ SceneError::Decode { .. }) => {
+                assert!(e.to_string().contains("product.png"), "{e}")
+            }
+            other => panic!("expected a decode error, got {other:?}"),
+        }
+        let missing = dir.path().join("logo.png");
+        match Image::load(&missing) {
+            Err(e @ SceneError::Io { .. }) => assert!(e.to_string().contains("logo.png"), "{e}"),
+            other => panic!("expected an io error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn png_round_trip_keeps_alpha() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        let img = image::RgbaImage::from_raw(2, 1, vec![255, 0, 0, 255, 0, 0, 255, 0]).unwrap();
+        img.save(&path).unwrap();
+        let loaded = Image::load(&path).unwrap();
+        assert_eq!((loaded.width(), loaded.height()), (2, 1));
+        assert_eq!(loaded.premultiplied(0, 0), Some([255, 0, 0, 255]));
+        assert_eq!(loaded.premultiplied(1, 0), Some([0, 0, 0, 0]));
+        assert!(!loaded.is_opaque());
+    }
+
+    #[test]
+    fn shipped_example_assets_load_with_alpha() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/assets");
+        for (name, size) in [("product.png", (600, 1000)), ("logo.png", (460, 120))] {
+            let img = Image::load(dir.join(name)).unwrap();
+            assert_eq!((img.width(), img.height()), size, "{name}");
+            assert!(!img.is_opaque(), "{name} should have transparency");
+            // Transparent corners, opaque middle of the mark.
+            assert_eq!(img.premultiplied(0, 0).unwrap()[3], 0, "{name}");
+        }
+        let product = Image::load(dir.join("product.png")).unwrap();
+        assert_eq!(product.premultiplied(300, 700).unwrap()[3], 255);
+    }
+
+    #[test]
+    fn bad_parameters_are_errors() {
+        let src = coords_image(64, 36);
+        assert!(matches!(
+            ken_burns(&src, 0, 10, Shot::default(), 0.5),
+            Err(SceneError::Size { .. })
+        ));
+        assert!(matches!(
+            ken_burns(&src, 10, 10, Shot::default(), f32::NAN),
+            Err(SceneError::Param { name: "t", .. })
+        ));
+        let mut f = solid(4, 4, [0; 3]);
+        assert!(overlay(&mut f, &src, 0.0, 0.0, 1.0, 1.5).is_err());
+    }
+}

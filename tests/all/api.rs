@@ -1,0 +1,878 @@
+//! The admin and tenant HTTP API, through its router (`oneshot`) and once on
+//! a real socket.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use futures::StreamExt as _;
+use kino_api as api;
+use kino_api::{Access, AppState, Metrics, ROUTES};
+use kino_pipeline::Executor;
+use kino_pipeline::slots::Resolver;
+use kino_pipeline::worker::JobQueue;
+use kino_registry::SignaturePolicy;
+use kino_runtime::plugins;
+use kino_store::{JobEvent, JobState, Store};
+use kino_tests::{plugin_path, runtime};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+const ADMIN: &str = "admin-token-for-tests";
+
+struct App {
+    router: Router,
+    store: Store,
+    registry: kino_registry::Store,
+    jobs: JobQueue,
+    _tmp: tempfile::TempDir,
+}
+
+async fn app(upload_limit: usize) -> App {
+    app_with(upload_limit, SignaturePolicy::Optional, Vec::new()).await
+}
+
+async fn app_with(
+    upload_limit: usize,
+    signature_policy: SignaturePolicy,
+    trusted: Vec<kino_registry::VerifyingKey>,
+) -> App {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = Store::in_memory().await.expect("store");
+    let registry = kino_registry::Store::open(tmp.path().join("registry")).expect("registry");
+    let resolver = Resolver::new(
+        runtime().clone(),
+        registry.clone(),
+        store.clone(),
+        BTreeMap::new(),
+    );
+    let executor = Executor::new(store.clone(), resolver, tmp.path(), 2, None).expect("executor");
+    let registry_for_app = registry.clone();
+    let jobs = JobQueue::new(executor);
+    let state = AppState {
+        store: store.clone(),
+        registry,
+        jobs: jobs.clone(),
+        runtime: runtime().clone(),
+        admin_token_hash: api::admin_token_hash(ADMIN),
+        trusted_keys: Arc::from(trusted),
+        signature_policy,
+        upload_limit,
+        metrics: Metrics::new(),
+    };
+    App {
+        router: api::router(state),
+        store,
+        registry: registry_for_app,
+        jobs,
+        _tmp: tmp,
+    }
+}
+
+impl App {
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, body)
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        self.send(request.expect("request")).await
+    }
+
+    async fn tenant(&self, name: &str) -> (String, String) {
+        let (status, tenant) = self
+            .call(
+                Method::POST,
+                "/admin/tenants",
+                Some(ADMIN),
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{tenant}");
+        let id = tenant["id"].as_str().expect("id").to_owned();
+        let (status, key) = self
+            .call(
+                Method::POST,
+                &format!("/admin/tenants/{id}/keys"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        (id, key["key"].as_str().expect("key").to_owned())
+    }
+
+    /// Uploads `bytes` as a job input; answers the job's reference to it.
+    async fn input(&self, key: &str, bytes: Vec<u8>, name: &str) -> Value {
+        let request = Request::post("/inputs")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::from(bytes))
+            .expect("request");
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        json!({ "sha256": body["sha256"], "name": name })
+    }
+
+    async fn job(&self, key: &str) -> String {
+        let video = self
+            .input(key, b"not really a video".to_vec(), "v.mp4")
+            .await;
+        let transcript = self
+            .input(
+                key,
+                b"1\n00:00:00,000 --> 00:00:01,000\nhi\n".to_vec(),
+                "t.srt",
+            )
+            .await;
+        let (status, job) = self
+            .call(
+                Method::POST,
+                "/jobs",
+                Some(key),
+                Some(json!({ "pipeline": "caption", "inputs": { "video": video, "transcript": transcript } })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{job}");
+        assert_eq!(job["state"], "pending");
+        job["id"].as_str().expect("job id").to_owned()
+    }
+}
+
+fn package(tmp: &std::path::Path) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/director-styles");
+    let archive = tmp.join("director-styles.tar.gz");
+    plugins::pack(&dir, Some(&plugin_path("kino-director-styles")), &archive).expect("pack");
+    std::fs::read(&archive).expect("read package")
+}
+
+async fn upload(app: &App, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let request = Request::post("/admin/plugins")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .header(header::CONTENT_TYPE, "application/gzip")
+        .body(Body::from(bytes))
+        .expect("request");
+    app.send(request).await
+}
+
+#[tokio::test]
+async fn tenants_submit_get_list_and_watch_jobs() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (_, key) = app.tenant("acme").await;
+    let job = app.job(&key).await;
+
+    let (status, got) = app
+        .call(Method::GET, &format!("/jobs/{job}"), Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got["id"], job.as_str());
+    assert_eq!(got["pipeline"], "caption");
+    assert_eq!(got["inputs"]["video"]["name"], "v.mp4");
+
+    let (status, list) = app.call(Method::GET, "/jobs", Some(&key), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+
+    let response = app
+        .router
+        .clone()
+        .oneshot(
+            Request::get(format!("/jobs/{job}/events"))
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    // The job stays pending (no queue worker runs in this test), so the stream stays open:
+    // read until the creation event arrives.
+    let mut stream = response.into_body().into_data_stream();
+    let mut text = String::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !text.contains("event: created") {
+            let chunk = stream.next().await.expect("stream open").expect("chunk");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("the creation event within 10 s");
+    assert!(text.contains("\"state\":\"pending\""), "{text}");
+}
+
+#[tokio::test]
+async fn the_event_stream_ends_when_the_job_does() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (tenant, key) = app.tenant("acme").await;
+    let job = app.job(&key).await;
+    let (tenant, job_id) = (
+        tenant.parse().expect("tenant id"),
+        job.parse().expect("job id"),
+    );
+    app.store
+        .set_job_state(&tenant, &job_id, JobState::Running, None)
+        .await
+        .expect("running");
+    app.store
+        .append_event(
+            &job_id,
+            &JobEvent::StageCached {
+                stage: "script".into(),
+            },
+        )
+        .await
+        .expect("event");
+    app.store
+        .set_job_state(&tenant, &job_id, JobState::Completed, None)
+        .await
+        .expect("completed");
+    let request = Request::get(format!("/jobs/{job}/events"))
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, body) = tokio::time::timeout(Duration::from_secs(10), app.send(request))
+        .await
+        .expect("the stream ends within 10 s");
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().expect("text");
+    let created = text.find("event: created").expect("created event");
+    let progress = text
+        .find("event: stage-cached")
+        .expect("stage-cached event");
+    assert!(created < progress, "{text}");
+}
+
+#[tokio::test]
+async fn every_endpoint_refuses_missing_wrong_and_foreign_credentials() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (tenant_a, key_a) = app.tenant("a").await;
+    let (_, key_b) = app.tenant("b").await;
+    let job_a = app.job(&key_a).await;
+
+    for route in ROUTES {
+        let method: Method = route.method.to_uppercase().parse().expect("method");
+        let id = match route.access {
+            Access::Tenant => &job_a,
+            _ => &tenant_a,
+        };
+        let uri = route
+            .path
+            .replace("{id}", id)
+            .replace("{key_id}", "00000000000000000000000000000000")
+            .replace("{slot}", "director")
+            .replace("{name}", "kino-director-styles")
+            .replace("{version}", "0.1.0");
+        let body = route.body.map(|_| json!({}));
+        match route.access {
+            Access::Open => {
+                let (status, _) = app.call(method, &uri, None, None).await;
+                assert_eq!(status, StatusCode::OK, "{route:?}");
+            }
+            Access::Admin | Access::Tenant => {
+                for token in [None, Some("wrong"), Some("kino_0000")] {
+                    let (status, error) = app.call(method.clone(), &uri, token, body.clone()).await;
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{route:?} with {token:?}");
+                    assert!(error["error"].is_string(), "{route:?}: {error}");
+                }
+                let foreign = match route.access {
+                    Access::Admin => Some(StatusCode::UNAUTHORIZED),
+                    // A tenant's own listing and submissions are allowed; a
+                    // specific job of another tenant does not exist for it.
+                    _ if route.path.contains("{id}") => Some(StatusCode::NOT_FOUND),
+                    _ => None,
+                };
+                if let Some(expected) = foreign {
+                    let (status, error) = app.call(method, &uri, Some(&key_b), body).await;
+                    assert_eq!(status, expected, "{route:?} with the other tenant's key");
+                    assert!(error["error"].is_string(), "{route:?}: {error}");
+                }
+            }
+        }
+    }
+    let (_, list) = app.call(Method::GET, "/jobs", Some(&key_b), None).await;
+    assert_eq!(list, json!([]), "tenant b sees none of a's jobs");
+}
+
+#[tokio::test]
+async fn bad_json_is_a_400_naming_the_problem() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let request = Request::post("/admin/tenants")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"name\": "))
+        .expect("request");
+    let (status, error) = app.send(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = error["error"].as_str().expect("error message");
+    assert!(message.contains("JSON"), "{message}");
+
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/admin/tenants",
+            Some(ADMIN),
+            Some(json!({ "nom": "x" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"].as_str().is_some_and(|m| m.contains("nom")),
+        "{error}"
+    );
+
+    let (status, error) = app.call(Method::GET, "/nope", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(error["error"].is_string());
+}
+
+#[tokio::test]
+async fn operators_install_bind_yank_and_remove_plugins() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (tenant, _) = app.tenant("acme").await;
+
+    let (status, installed) = upload(&app, package(tmp.path())).await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    assert_eq!(installed["name"], "kino-director-styles");
+
+    let (status, garbage) = upload(&app, b"not a package".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{garbage}");
+    let reason = garbage["error"].as_str().expect("reason");
+    assert!(!reason.contains("/tmp"), "the temp path leaks: {reason}");
+
+    let (status, list) = app
+        .call(Method::GET, "/admin/plugins", Some(ADMIN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let one = "/admin/plugins/kino-director-styles/0.1.0";
+    let (status, got) = app.call(Method::GET, one, Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got["version"], "0.1.0");
+
+    let slot = format!("/admin/tenants/{tenant}/bindings/director");
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            &slot,
+            Some(ADMIN),
+            Some(json!({ "plugin": "kino-director-styles@^0.1", "config": { "colour": "red" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("colour")),
+        "{error}"
+    );
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            &slot,
+            Some(ADMIN),
+            Some(json!({ "plugin": "kino-director-styles@^9", "config": {} })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            &slot,
+            Some(ADMIN),
+            Some(json!({ "plugin": "kino-director-styles@^0.1", "grants": ["https://api.example.com"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not request")),
+        "{error}"
+    );
+    let (status, binding) = app
+        .call(
+            Method::PUT,
+            &slot,
+            Some(ADMIN),
+            Some(json!({ "plugin": "kino-director-styles@^0.1", "config": { "style": "noir-high-contrast" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{binding}");
+    assert_eq!(binding["requirement"], "^0.1");
+    assert_eq!(binding["config"]["style"], "noir-high-contrast");
+
+    let (status, secret) = app
+        .call(
+            Method::PUT,
+            &format!("/admin/tenants/{tenant}/secrets/openai"),
+            Some(ADMIN),
+            Some(json!({ "value": "sk-very-secret" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{secret}");
+
+    let (status, error) = app.call(Method::DELETE, one, Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{error}");
+
+    let (status, yanked) = app
+        .call(Method::POST, &format!("{one}/yank"), Some(ADMIN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{yanked}");
+    assert_eq!(yanked["yanked"], true);
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/admin/tenants/{tenant}/bindings/other"),
+            Some(ADMIN),
+            Some(json!({ "plugin": "kino-director-styles@^0.1" })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a yanked version is not resolved"
+    );
+}
+
+#[tokio::test]
+async fn unsigned_uploads_are_refused_when_signatures_are_required() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (secret, public) = plugins::keygen(&tmp.path().join("operator")).expect("keygen");
+    let trusted = plugins::read_trusted_keys(&[public]).expect("trusted key");
+    let app = app_with(
+        api::DEFAULT_UPLOAD_LIMIT,
+        SignaturePolicy::Required,
+        trusted,
+    )
+    .await;
+    let unsigned = package(tmp.path());
+    let (status, error) = upload(&app, unsigned).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("not signed")),
+        "{error}"
+    );
+    let (_, list) = app
+        .call(Method::GET, "/admin/plugins", Some(ADMIN), None)
+        .await;
+    assert_eq!(list, json!([]), "nothing half-installed");
+
+    let archive = tmp.path().join("director-styles.tar.gz");
+    plugins::sign(&archive, &secret).expect("sign");
+    let (status, installed) = upload(&app, std::fs::read(&archive).expect("read")).await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    assert!(installed["signer"].is_string(), "{installed}");
+}
+
+#[tokio::test]
+async fn uploads_over_the_limit_are_413() {
+    let app = app(1024).await;
+    let (status, error) = upload(&app, vec![0u8; 4096]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        error["error"].as_str().is_some_and(|m| m.contains("1024")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn keys_can_be_revoked() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (tenant, key) = app.tenant("acme").await;
+    let (status, issued) = app
+        .call(
+            Method::POST,
+            &format!("/admin/tenants/{tenant}/keys"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key_id = issued["id"].as_str().expect("key id");
+    let second = issued["key"].as_str().expect("key");
+    let uri = format!("/admin/tenants/{tenant}/keys/{key_id}");
+    let (status, _) = app.call(Method::DELETE, &uri, Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.call(Method::DELETE, &uri, Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.call(Method::GET, "/jobs", Some(second), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.call(Method::GET, "/jobs", Some(&key), None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_and_openapi_describe_the_api() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (_, key) = app.tenant("acme").await;
+    app.job(&key).await;
+    let (status, text) = app.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().expect("text");
+    assert!(
+        text.contains("kino_http_requests_total{method=\"POST\",route=\"/jobs\",status=\"201\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("kino_jobs{state=\"pending\"} 1"), "{text}");
+    assert!(text.contains("kino_plugin_calls"), "{text}");
+
+    let (status, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for route in ROUTES {
+        assert!(
+            doc["paths"][route.path][route.method].is_object(),
+            "{route:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn serves_on_a_real_socket() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server = tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+
+    let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        socket.read_to_string(&mut response),
+    )
+    .await
+    .expect("answered within 10 s")
+    .expect("read");
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with("ok"), "{response}");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+#[cfg_attr(
+    missing = "espeak-ng",
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
+async fn a_job_submitted_over_http_runs_and_delivers_its_outputs() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (_, key) = app.tenant("acme").await;
+    let (_, other) = app.tenant("globex").await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let video_path = tmp.path().join("clip.mp4");
+    kino_tests::test_video(&video_path, 4, "320x240", true);
+    let video = app
+        .input(&key, std::fs::read(&video_path).expect("read"), "clip.mp4")
+        .await;
+    let srt = "1\n00:00:00,500 --> 00:00:02,500\nHello from the API.\n";
+    let transcript = app.input(&key, srt.as_bytes().to_vec(), "clip.srt").await;
+
+    // Another tenant cannot name this tenant's uploads.
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&other),
+            Some(json!({ "pipeline": "caption", "inputs": { "video": video, "transcript": transcript } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("uploaded nothing"),
+        "{error}"
+    );
+
+    // Inputs that do not match the pipeline are refused up front.
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&key),
+            Some(json!({ "pipeline": "caption", "inputs": { "video": video } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"].as_str().unwrap_or("").contains("transcript"),
+        "{error}"
+    );
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&key),
+            Some(json!({ "pipeline": "remix", "inputs": {} })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no pipeline named `remix`"),
+        "{error}"
+    );
+
+    tokio::spawn(app.jobs.clone().work(1));
+    let (status, job) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&key),
+            Some(json!({ "pipeline": "caption", "inputs": { "video": video, "transcript": transcript } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().expect("id").to_owned();
+    let state = tokio::time::timeout(Duration::from_secs(300), async {
+        loop {
+            let (_, job) = app
+                .call(Method::GET, &format!("/jobs/{id}"), Some(&key), None)
+                .await;
+            if job["state"] == "completed" || job["state"] == "failed" {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the job finishes");
+    assert_eq!(state["state"], "completed", "{state}");
+
+    let request = |key: &str, name: &str| {
+        Request::get(format!("/jobs/{id}/outputs/{name}"))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    let response = app
+        .router
+        .clone()
+        .oneshot(request(&key, "captioned.mp4"))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "video/mp4");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let out = tmp.path().join("out.mp4");
+    std::fs::write(&out, &bytes).expect("write");
+    let info = kino_media::probe(&out).expect("a real mp4");
+    assert!(info.video().is_some() && info.audio().is_some());
+    // Another tenant, or a name the pipeline does not declare: not found.
+    for (k, name) in [
+        (other.as_str(), "captioned.mp4"),
+        (key.as_str(), "../kino.db"),
+    ] {
+        let response = app
+            .router
+            .clone()
+            .oneshot(request(k, name))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{name}");
+    }
+}
+
+/// Polls a job until it has finished; answers its last state.
+async fn finished(app: &App, key: &str, id: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(300), async {
+        loop {
+            let (_, job) = app
+                .call(Method::GET, &format!("/jobs/{id}"), Some(key), None)
+                .await;
+            if job["state"] == "completed" || job["state"] == "failed" {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the job finishes")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+#[cfg_attr(
+    missing = "espeak-ng",
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
+async fn an_ad_made_over_http_can_have_its_scenes_edited() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    kino_pipeline::local::install_bundled(runtime(), &app.registry, &kino_tests::bundled_plugins())
+        .expect("installing the reference plugins");
+    let (tenant, key) = app.tenant("acme").await;
+    let (_, other) = app.tenant("globex").await;
+    for (slot, plugin) in [
+        ("script-strategy", "kino-script-arc@^0.1"),
+        ("director-style", "kino-director-styles@^0.1"),
+        ("grader", "kino-grader-palette@^0.1"),
+    ] {
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                &format!("/admin/tenants/{tenant}/bindings/{slot}"),
+                Some(ADMIN),
+                Some(json!({ "plugin": plugin })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let examples = kino_tests::workspace_root().join("examples");
+    let brief = std::fs::read_to_string(examples.join("brief.toml"))
+        .expect("brief")
+        .replace("target-length-s = 30", "target-length-s = 8");
+    let brief = app.input(&key, brief.into_bytes(), "brief.toml").await;
+    let product = app
+        .input(
+            &key,
+            std::fs::read(examples.join("assets/product.png")).expect("png"),
+            "product.png",
+        )
+        .await;
+    tokio::spawn(app.jobs.clone().work(2));
+    let (status, job) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&key),
+            Some(json!({ "pipeline": "ad-creative",
+                         "inputs": { "brief": brief, "product": product, "size": "320x180" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().expect("id").to_owned();
+    let done = finished(&app, &key, &id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+
+    let (status, plan) = app
+        .call(Method::GET, &format!("/jobs/{id}/scenes"), Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let shots = plan["shots"].as_array().expect("shots");
+    assert!(shots.len() >= 2, "{plan}");
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/jobs/{id}/scenes"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's job");
+
+    let (status, error) = app
+        .call(
+            Method::POST,
+            &format!("/jobs/{id}/edits"),
+            Some(&key),
+            Some(json!({ "scenes": { "99": { "narration": "x" } } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["error"].as_str().unwrap_or("").contains("scene 99"),
+        "{error}"
+    );
+
+    // Reverse the scenes and retitle scene 1.
+    let order: Vec<u64> = shots
+        .iter()
+        .rev()
+        .map(|s| s["id"].as_u64().expect("id"))
+        .collect();
+    let (status, edited) = app
+        .call(
+            Method::POST,
+            &format!("/jobs/{id}/edits"),
+            Some(&key),
+            Some(json!({ "order": order, "scenes": { "1": { "on-screen-text": "Edited over HTTP" } } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{edited}");
+    check_edit(&app, &key, &id, &edited).await;
+}
+
+async fn check_edit(app: &App, key: &str, original: &str, edited: &Value) {
+    let new_id = edited["id"].as_str().expect("id").to_owned();
+    assert_ne!(new_id, original);
+    let done = finished(app, key, &new_id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let (_, plan) = app
+        .call(
+            Method::GET,
+            &format!("/jobs/{new_id}/scenes"),
+            Some(key),
+            None,
+        )
+        .await;
+    let texts: Vec<&str> = plan["shots"]
+        .as_array()
+        .expect("shots")
+        .iter()
+        .map(|s| s["scene"]["on_screen_text"].as_str().unwrap_or(""))
+        .collect();
+    assert!(texts.contains(&"Edited over HTTP"), "{plan}");
+    // Both renders can be downloaded: the original is kept.
+    for job in [original, new_id.as_str()] {
+        let request = Request::get(format!("/jobs/{job}/outputs/ad.mp4"))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("request");
+        let response = app
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK, "{job}");
+    }
+}

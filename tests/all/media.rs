@@ -1,0 +1,301 @@
+//! Media I/O: probe, decode, encode, cut, concat, mux and bad inputs, on
+//! fixtures made with the ffmpeg CLI.
+
+use std::path::{Path, PathBuf};
+
+use kino_kernels::wav::{Pcm, write_wav};
+use kino_media as media;
+use kino_media::{Mp4Writer, RgbFrame, StreamKind, VideoReader};
+use kino_tests::{ffmpeg, video_md5};
+
+const FPS: f64 = 25.0;
+const FRAME: f64 = 1.0 / FPS;
+
+/// A 2 s 320x240 25 fps H.264 + 48 kHz mono AAC clip.
+fn fixture(dir: &Path, name: &str, secs: &str) -> PathBuf {
+    let p = dir.join(name);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        secs,
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        p.to_str().expect("utf-8 path"),
+    ]);
+    p
+}
+
+fn assert_close(what: &str, got: f64, want: f64, tol: f64) {
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got}, want {want} ± {tol}"
+    );
+}
+
+#[test]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+fn probe_reports_format_duration_and_streams() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = fixture(dir.path(), "in.mp4", "2");
+    let info = media::probe(&input).expect("probe");
+    assert!(info.format.contains("mp4"), "{}", info.format);
+    assert_close("duration", info.duration_secs, 2.0, FRAME + 0.03);
+    let v = info.video().expect("video stream");
+    assert_eq!((v.kind, v.codec.as_str()), (StreamKind::Video, "h264"));
+    assert_eq!((v.width, v.height), (320, 240));
+    assert_close("fps", v.fps, 25.0, 0.01);
+    let a = info.audio().expect("audio stream");
+    assert_eq!(a.codec, "aac");
+    assert_eq!((a.sample_rate, a.channels), (48_000, 1));
+}
+
+#[test]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+fn decodes_video_frames_and_audio() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = fixture(dir.path(), "in.mp4", "2");
+    let mut r = VideoReader::open(&input).expect("open");
+    assert_eq!((r.width(), r.height()), (320, 240));
+    assert_close("fps", r.fps(), 25.0, 0.01);
+    let mut n = 0;
+    let mut last_pts = -1.0;
+    while let Some(f) = r.next_frame().expect("frame") {
+        assert_eq!((f.width, f.height, f.data.len()), (320, 240, 320 * 240 * 3));
+        assert!(f.pts_secs > last_pts);
+        last_pts = f.pts_secs;
+        n += 1;
+    }
+    assert_eq!(n, 50);
+
+    let pcm = media::decode_audio(&input, 16_000, 2).expect("audio");
+    assert_eq!((pcm.sample_rate, pcm.channels), (16_000, 2));
+    assert_close("audio duration", pcm.duration_secs(), 2.0, 0.05);
+    let peak = pcm.samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(peak > 0.05, "silent audio, peak {peak}");
+}
+
+fn gradient(w: u32, h: u32, i: u32) -> RgbFrame {
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            data.extend_from_slice(&[
+                ((x + i * 4) % 256) as u8,
+                (y % 256) as u8,
+                (i * 8 % 256) as u8,
+            ]);
+        }
+    }
+    RgbFrame {
+        width: w,
+        height: h,
+        pts_secs: f64::from(i) / FPS,
+        data,
+    }
+}
+
+fn sine(rate: u32, channels: u16, secs: f64) -> Vec<f32> {
+    let n = (secs * f64::from(rate)) as usize;
+    (0..n)
+        .flat_map(|i| {
+            let v = (i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 0.5;
+            std::iter::repeat_n(v, usize::from(channels))
+        })
+        .collect()
+}
+
+#[test]
+fn encodes_mp4_and_probes_it_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("gen.mp4");
+    let mut w = Mp4Writer::create(&out, 320, 240, FPS, Some((48_000, 2))).expect("create");
+    for i in 0..50 {
+        w.write_video_frame(&gradient(320, 240, i)).expect("frame");
+    }
+    let audio = sine(48_000, 2, 2.0);
+    for chunk in audio.chunks(3000) {
+        w.write_audio(chunk).expect("audio");
+    }
+    w.finish().expect("finish");
+
+    let info = media::probe(&out).expect("probe");
+    assert_close("duration", info.duration_secs, 2.0, FRAME + 0.03);
+    let v = info.video().expect("video");
+    assert_eq!((v.codec.as_str(), v.width, v.height), ("h264", 320, 240));
+    assert_close("fps", v.fps, 25.0, 0.01);
+    let a = info.audio().expect("audio");
+    assert_eq!(
+        (a.codec.as_str(), a.sample_rate, a.channels),
+        ("aac", 48_000, 2)
+    );
+
+    // The pixels survive the round trip (lossy, so loosely).
+    let mut r = VideoReader::open(&out).expect("open");
+    let f = r.next_frame().expect("decode").expect("a frame");
+    let want = gradient(320, 240, 0);
+    let err: f64 = f
+        .data
+        .iter()
+        .zip(&want.data)
+        .map(|(a, b)| f64::from((i16::from(*a) - i16::from(*b)).abs()))
+        .sum::<f64>()
+        / f.data.len() as f64;
+    assert!(err < 6.0, "mean abs error {err}");
+    let mut n = 1;
+    while r.next_frame().expect("decode").is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 50);
+}
+
+#[test]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+fn cut_and_concat() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = fixture(dir.path(), "in.mp4", "2");
+    let cut = dir.path().join("cut.mp4");
+    media::cut(&input, 0.5, 1.5, &cut).expect("cut");
+    let info = media::probe(&cut).expect("probe cut");
+    assert_close("cut duration", info.duration_secs, 1.0, FRAME + 0.03);
+    let mut r = VideoReader::open(&cut).expect("open cut");
+    let mut n = 0;
+    while r.next_frame().expect("frame").is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 25, "frame-exact cut");
+    assert!(info.audio().is_some());
+
+    let a = fixture(dir.path(), "a.mp4", "1");
+    let b = fixture(dir.path(), "b.mp4", "1");
+    let joined = dir.path().join("joined.mp4");
+    media::concat(&[&a, &b], &joined).expect("concat");
+    let info = media::probe(&joined).expect("probe joined");
+    assert_close("concat duration", info.duration_secs, 2.0, FRAME + 0.03);
+    let pcm = media::decode_audio(&joined, 48_000, 1).expect("audio");
+    assert_close("concat audio", pcm.duration_secs(), 2.0, 0.05);
+}
+
+#[test]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+fn mux_audio_copies_video_packets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = fixture(dir.path(), "in.mp4", "2");
+    let wav = dir.path().join("new.wav");
+    let pcm = Pcm {
+        sample_rate: 44_100,
+        channels: 2,
+        samples: sine(44_100, 2, 2.0),
+    };
+    write_wav(&wav, &pcm).expect("write wav");
+    let out = dir.path().join("muxed.mp4");
+    media::mux_audio(&input, &wav, &out).expect("mux");
+    assert_eq!(video_md5(&input), video_md5(&out), "video packets differ");
+    let info = media::probe(&out).expect("probe");
+    let a = info.audio().expect("audio");
+    assert_eq!(
+        (a.codec.as_str(), a.sample_rate, a.channels),
+        ("aac", 44_100, 2)
+    );
+    assert_close("duration", info.duration_secs, 2.0, FRAME + 0.05);
+}
+
+fn assert_err_names(result: anyhow::Result<impl std::fmt::Debug>, file: &Path, what: &str) {
+    let err = result.expect_err(what);
+    let msg = format!("{err:#}");
+    let name = file.file_name().and_then(|n| n.to_str()).expect("name");
+    assert!(
+        msg.contains(name),
+        "{what}: error does not name the file: {msg}"
+    );
+}
+
+#[test]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+fn bad_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.mp4");
+    assert_err_names(media::probe(&missing), &missing, "missing");
+    assert_err_names(VideoReader::open(&missing).map(|_| ()), &missing, "missing");
+
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").expect("write");
+    assert_err_names(media::probe(&empty), &empty, "empty");
+
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "this is not a video\n".repeat(100)).expect("write");
+    assert_err_names(media::probe(&text), &text, "text");
+    assert_err_names(media::decode_audio(&text, 48_000, 1), &text, "text");
+
+    let input = fixture(dir.path(), "in.mp4", "2");
+    let bytes = std::fs::read(&input).expect("read");
+    let truncated = dir.path().join("truncated.mp4");
+    std::fs::write(&truncated, &bytes[..bytes.len() * 3 / 10]).expect("write");
+    // Probing may or may not succeed (depends on where the index is);
+    // decoding everything must fail or end early, never panic.
+    let r = VideoReader::open(&truncated).and_then(|mut r| {
+        let mut n = 0;
+        while r.next_frame()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    });
+    match r {
+        Err(e) => assert!(format!("{e:#}").contains("truncated.mp4"), "{e:#}"),
+        Ok(n) => assert!(n < 50, "decoded {n} frames from a truncated file"),
+    }
+    // The CLI writes the index (moov) at the end, so this one cannot be opened.
+    let err = media::probe(&truncated).expect_err("truncated");
+    eprintln!("truncated: {err:#}");
+    assert!(format!("{err:#}").contains("truncated"), "{err:#}");
+    for (p, what) in [(&missing, "missing"), (&empty, "empty"), (&text, "text")] {
+        eprintln!("{what}: {:#}", media::probe(p).expect_err(what));
+    }
+
+    // No audio stream.
+    let silent = dir.path().join("silent.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x48:rate=25",
+        "-t",
+        "0.2",
+        "-c:v",
+        "libx264",
+        silent.to_str().expect("utf-8"),
+    ]);
+    let err = media::decode_audio(&silent, 48_000, 1).expect_err("no audio");
+    assert!(
+        format!("{err:#}").contains("silent.mp4: no audio stream"),
+        "{err:#}"
+    );
+
+    // Unsupported codec: a stream FFmpeg can demux but we cannot decode is hard
+    // to make portably; an audio file opened as video stands in for "no video".
+    let wav = dir.path().join("tone.wav");
+    write_wav(
+        &wav,
+        &Pcm {
+            sample_rate: 8000,
+            channels: 1,
+            samples: vec![0.0; 800],
+        },
+    )
+    .expect("wav");
+    let err = VideoReader::open(&wav).map(|_| ()).expect_err("no video");
+    assert!(
+        format!("{err:#}").contains("tone.wav: no video stream"),
+        "{err:#}"
+    );
+}

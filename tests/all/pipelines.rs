@@ -1,0 +1,720 @@
+//! The pipelines end to end on generated media: dub, caption and ad creative
+//! (and music-video mode), the artifact cache, fallback policies, bad inputs,
+//! and a job resumed after its host was killed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kino_kernels::{mix, subtitle};
+use kino_media as media;
+use kino_pipeline::local::LocalHost;
+use kino_pipeline::{Executor, JobReport};
+use kino_store::{JobState, NewBinding, StageState};
+use kino_tests::{bundled_plugins, ffmpeg, test_video, video_md5, workspace_root};
+
+const FRAME_24: f64 = 1.0 / 24.0;
+
+const TRANSCRIPT: &str = "1
+00:00:00,500 --> 00:00:02,800
+Good morning, my friend.
+
+2
+00:00:03,200 --> 00:00:05,600
+Thank you very much.
+
+3
+00:00:06,400 --> 00:00:09,000
+See you tomorrow at the house.
+";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    host: LocalHost,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let host = LocalHost::open(&dir.path().join("data"), &bundled_plugins(), None)
+            .await
+            .expect("opening a local host");
+        Fixture { dir, host }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn executor(&self) -> &Executor {
+        &self.host.executor
+    }
+
+    async fn run(
+        &self,
+        pipeline: &str,
+        files: &[(&str, &Path)],
+        texts: &[(&str, &str)],
+    ) -> anyhow::Result<JobReport> {
+        let job = self.submit(pipeline, files, texts).await?;
+        self.executor().run(&job).await
+    }
+
+    async fn submit(
+        &self,
+        pipeline: &str,
+        files: &[(&str, &Path)],
+        texts: &[(&str, &str)],
+    ) -> anyhow::Result<kino_store::Job> {
+        let files: BTreeMap<String, PathBuf> = files
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.to_path_buf()))
+            .collect();
+        let texts: BTreeMap<String, String> = texts
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.executor()
+            .submit_local(&self.host.tenant, pipeline, &files, &texts)
+            .await
+    }
+
+    /// The job as the store has it now.
+    async fn job(&self, id: &kino_store::JobId) -> kino_store::Job {
+        self.executor()
+            .store()
+            .get_job(&self.host.tenant, id)
+            .await
+            .expect("reading the job")
+            .expect("the job exists")
+    }
+
+    /// The output artifact of a completed stage node.
+    async fn node_output(&self, job: &kino_store::JobId, node: &str) -> PathBuf {
+        let stages = self
+            .executor()
+            .store()
+            .list_stages(&self.host.tenant, job)
+            .await
+            .expect("stages");
+        let key = stages
+            .iter()
+            .find(|s| s.name == node && s.state == StageState::Completed)
+            .and_then(|s| s.output_artifact.clone())
+            .unwrap_or_else(|| panic!("no completed stage {node}"));
+        let artifact = self
+            .executor()
+            .store()
+            .artifact_by_key(&key)
+            .await
+            .expect("artifact")
+            .expect("recorded");
+        PathBuf::from(artifact.path)
+    }
+}
+
+fn duration(path: &Path) -> f64 {
+    media::probe(path).expect("probe").duration_secs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+#[cfg_attr(
+    missing = "espeak-ng",
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
+async fn dub_end_to_end() {
+    let fx = Fixture::new().await;
+    let video = fx.path("clip.mp4");
+    test_video(&video, 10, "320x240", true);
+    let srt = fx.path("clip.srt");
+    std::fs::write(&srt, TRANSCRIPT).expect("write srt");
+
+    let report = fx
+        .run(
+            "dub",
+            &[("video", &video), ("transcript", &srt)],
+            &[("language", "es")],
+        )
+        .await
+        .expect("the dub completes");
+    let dubbed = &report.outputs["dubbed.mp4"];
+    let info = media::probe(dubbed).expect("probe");
+    assert!(info.video().is_some() && info.audio().is_some());
+    assert!((info.duration_secs - duration(&video)).abs() <= FRAME_24 + 0.03);
+    // The video is muxed, not re-encoded.
+    assert_eq!(video_md5(dubbed), video_md5(&video));
+    let pcm = media::decode_audio(dubbed, 48_000, 2).expect("decode");
+    let lufs = mix::integrated_loudness(&pcm).expect("loudness");
+    assert!((lufs + 16.0).abs() <= 1.0, "loudness {lufs} LUFS");
+
+    // Subtitles: translated, same timing.
+    let source = subtitle::parse(TRANSCRIPT).expect("source");
+    let text = std::fs::read_to_string(&report.outputs["subtitles.srt"]).expect("srt");
+    let translated = subtitle::parse(&text).expect("translated srt parses");
+    assert_eq!(translated.len(), source.len());
+    for (t, s) in translated.iter().zip(&source) {
+        assert_eq!((t.start_ms, t.end_ms), (s.start_ms, s.end_ms));
+    }
+    assert!(
+        translated[0].text.to_lowercase().contains("buenos"),
+        "{:?}",
+        translated[0].text
+    );
+
+    // Each spoken line fits its segment's window.
+    for (i, s) in source.iter().enumerate() {
+        let line = fx.node_output(&report.job, &format!("lines[{i}]")).await;
+        let pcm = kino_kernels::wav::read_wav(&line).expect("line wav");
+        let window = f64::from(s.end_ms - s.start_ms) / 1000.0;
+        assert!(
+            pcm.duration_secs() <= window + 0.002,
+            "line {i}: {} s in a {window} s window",
+            pcm.duration_secs()
+        );
+        let peak = pcm.samples.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(peak > 0.05, "line {i} is silent");
+    }
+
+    // The same job again is served entirely from the artifact cache.
+    let again = fx
+        .run(
+            "dub",
+            &[("video", &video), ("transcript", &srt)],
+            &[("language", "es")],
+        )
+        .await
+        .expect("the second dub completes");
+    assert!(again.nodes.iter().all(|n| n.cached), "{:?}", again.nodes);
+    assert_eq!(
+        std::fs::read(&again.outputs["dubbed.mp4"]).expect("read"),
+        std::fs::read(dubbed).expect("read")
+    );
+}
+
+/// Mean absolute difference of the bottom fifth of two frames.
+fn bottom_diff(a: &media::RgbFrame, b: &media::RgbFrame) -> f64 {
+    let row = a.width as usize * 3;
+    let from = (a.height as usize * 4 / 5) * row;
+    let (x, y) = (&a.data[from..], &b.data[from..]);
+    x.iter()
+        .zip(y)
+        .map(|(p, q)| f64::from(p.abs_diff(*q)))
+        .sum::<f64>()
+        / x.len() as f64
+}
+
+fn frame_at(path: &Path, secs: f64) -> media::RgbFrame {
+    let mut reader = media::VideoReader::open(path).expect("open");
+    while let Some(f) = reader.next_frame().expect("decode") {
+        if f.pts_secs + 1e-6 >= secs {
+            return f;
+        }
+    }
+    panic!("no frame at {secs} s in {}", path.display());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+async fn caption_end_to_end() {
+    let fx = Fixture::new().await;
+    // 25 s: two 20 s chunks, burned in parallel and joined.
+    let video = fx.path("clip.mp4");
+    test_video(&video, 25, "320x180", true);
+    let transcript =
+        format!("{TRANSCRIPT}\n4\n00:00:19,500 --> 00:00:22,000\nA line across the chunks.\n");
+    let srt = fx.path("clip.srt");
+    std::fs::write(&srt, &transcript).expect("write srt");
+    let report = fx
+        .run("caption", &[("video", &video), ("transcript", &srt)], &[])
+        .await
+        .expect("captioning completes");
+    assert_eq!(
+        report
+            .nodes
+            .iter()
+            .filter(|n| n.node.starts_with("burned["))
+            .count(),
+        2
+    );
+    let captioned = &report.outputs["captioned.mp4"];
+    let info = media::probe(captioned).expect("probe");
+    assert!(info.video().is_some() && info.audio().is_some());
+    assert!((info.duration_secs - duration(&video)).abs() <= FRAME_24 + 0.03);
+    let count = |path: &Path| {
+        let mut reader = media::VideoReader::open(path).expect("open");
+        std::iter::from_fn(|| reader.next_frame().expect("decode")).count()
+    };
+    assert_eq!(count(captioned), count(&video), "every frame, once");
+
+    // Every cue is timed inside a transcript segment.
+    let segments = subtitle::parse(&transcript).expect("parse");
+    for file in ["captions.srt", "captions.vtt"] {
+        let cues = subtitle::parse(&std::fs::read_to_string(&report.outputs[file]).expect("read"))
+            .expect("captions parse");
+        assert!(cues.len() >= segments.len());
+        for cue in &cues {
+            assert!(
+                segments
+                    .iter()
+                    .any(|s| s.start_ms <= cue.start_ms && cue.end_ms <= s.end_ms),
+                "{file}: cue {cue:?} is outside every segment"
+            );
+            for line in cue.text.lines() {
+                assert!(
+                    line.chars().count() <= 42,
+                    "{file}: line too long: {line:?}"
+                );
+            }
+        }
+    }
+
+    // Burned in during a cue (on both sides of the chunk boundary), absent
+    // between cues.
+    for at in [1.5, 19.8, 20.2] {
+        let during = bottom_diff(&frame_at(captioned, at), &frame_at(&video, at));
+        assert!(
+            during > 8.0,
+            "no caption burned in at {at} s (diff {during})"
+        );
+    }
+    let between = bottom_diff(&frame_at(captioned, 3.0), &frame_at(&video, 3.0));
+    assert!(
+        between < 4.0,
+        "something burned in between cues (diff {between})"
+    );
+}
+
+fn write_brief(path: &Path, length_s: u32, mode: &str) {
+    let text = std::fs::read_to_string(workspace_root().join("examples/brief.toml"))
+        .expect("example brief")
+        .replace(
+            "target-length-s = 30",
+            &format!("target-length-s = {length_s}"),
+        )
+        .replace("mode = \"ad-creative\"", &format!("mode = \"{mode}\""));
+    std::fs::write(path, text).expect("write brief");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+#[cfg_attr(
+    missing = "espeak-ng",
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
+async fn ad_creative_end_to_end() {
+    let fx = Fixture::new().await;
+    let brief = fx.path("brief.toml");
+    write_brief(&brief, 12, "ad-creative");
+    let assets = workspace_root().join("examples/assets");
+    let (product, logo) = (assets.join("product.png"), assets.join("logo.png"));
+    let report = fx
+        .run(
+            "ad-creative",
+            &[("brief", &brief), ("product", &product), ("logo", &logo)],
+            &[("size", "480x270")],
+        )
+        .await
+        .expect("the ad completes");
+    let ad = &report.outputs["ad.mp4"];
+    let info = media::probe(ad).expect("probe");
+    let v = info.video().expect("video");
+    assert_eq!((v.width, v.height), (480, 270));
+    assert!((v.fps - 24.0).abs() < 0.01);
+    assert!(info.audio().is_some());
+    let script: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report.outputs["script.json"]).expect("read"))
+            .expect("json");
+    assert!(script["variations"].as_array().expect("variations").len() >= 2);
+    let total = script["total_ms"].as_f64().expect("total") / 1000.0;
+    assert!((total - 12.0).abs() < 0.5, "script length {total}");
+    assert!(
+        (info.duration_secs - total).abs() <= FRAME_24 + 0.03,
+        "{} vs {total}",
+        info.duration_secs
+    );
+    let pcm = media::decode_audio(ad, 48_000, 2).expect("audio");
+    let lufs = mix::integrated_loudness(&pcm).expect("loudness");
+    assert!((lufs + 16.0).abs() <= 1.0, "loudness {lufs} LUFS");
+
+    // Scene editing: trim scene 0 and retitle scene 1. Only those two are
+    // rendered again; the original render stays as it was.
+    let original_bytes = std::fs::read(ad).expect("read");
+    let job = fx.job(&report.job).await;
+    let plan = fx.executor().scenes(&job).expect("scenes");
+    let scenes = plan.shots.len();
+    assert!(scenes >= 3, "{scenes} scenes");
+    let first = &plan.shots[0].scene;
+    let edits: kino_pipeline::Edits = serde_json::from_value(serde_json::json!({
+        "scenes": {
+            "0": { "trim": [0, first.duration_ms - 500] },
+            "1": { "on-screen-text": "Now with oat milk", "style": "noir-high-contrast" }
+        }
+    }))
+    .expect("edits");
+    let edited = fx.executor().edit(&job, &edits).await.expect("edit");
+    let edited_report = fx.executor().run(&edited).await.expect("the edit renders");
+    let renders: Vec<&str> = edited_report
+        .nodes
+        .iter()
+        .filter(|n| n.node.starts_with("render[") && !n.cached)
+        .map(|n| n.node.as_str())
+        .collect();
+    assert_eq!(
+        renders,
+        ["render[0]", "render[1]"],
+        "{:?}",
+        edited_report.nodes
+    );
+    let new_plan = fx
+        .executor()
+        .scenes(&fx.job(&edited.id).await)
+        .expect("scenes");
+    assert_eq!(new_plan.total_ms, plan.total_ms - 500);
+    assert_eq!(new_plan.shots[1].scene.on_screen_text, "Now with oat milk");
+    let got = duration(&edited_report.outputs["ad.mp4"]);
+    assert!(
+        (got - f64::from(new_plan.total_ms) / 1000.0).abs() <= FRAME_24 + 0.03,
+        "{got}"
+    );
+    assert_eq!(
+        std::fs::read(ad).expect("read"),
+        original_bytes,
+        "the original render changed"
+    );
+
+    // Edits that do not fit the scenes are refused, naming the scene.
+    let bad: kino_pipeline::Edits =
+        serde_json::from_value(serde_json::json!({ "scenes": { "42": { "narration": "x" } } }))
+            .expect("edits");
+    let err = fx
+        .executor()
+        .edit(&job, &bad)
+        .await
+        .expect_err("no scene 42");
+    assert!(format!("{err:#}").contains("scene 42"), "{err:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+#[cfg_attr(
+    missing = "espeak-ng",
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
+async fn music_video_follows_its_track() {
+    let fx = Fixture::new().await;
+    let brief = fx.path("brief.toml");
+    write_brief(&brief, 30, "music-video");
+    let product = workspace_root().join("examples/assets/product.png");
+
+    let err = fx
+        .run(
+            "ad-creative",
+            &[("brief", &brief), ("product", &product)],
+            &[("size", "320x180")],
+        )
+        .await
+        .expect_err("a music video without music");
+    assert!(
+        format!("{err:#}").contains("needs a music track"),
+        "{err:#}"
+    );
+
+    let music = fx.path("track.m4a");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=330:sample_rate=48000:duration=9",
+        "-c:a",
+        "aac",
+        music.to_str().expect("utf-8"),
+    ]);
+    let report = fx
+        .run(
+            "ad-creative",
+            &[("brief", &brief), ("product", &product), ("music", &music)],
+            &[("size", "320x180")],
+        )
+        .await
+        .expect("the music video completes");
+    let got = duration(&report.outputs["ad.mp4"]);
+    assert!(
+        (got - 9.0).abs() <= FRAME_24 + 0.05,
+        "{got} s for a 9 s track"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+#[cfg_attr(
+    missing = "espeak-ng",
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
+async fn bad_inputs_fail_the_job_cleanly() {
+    let fx = Fixture::new().await;
+    let srt = fx.path("clip.srt");
+    std::fs::write(&srt, TRANSCRIPT).expect("write");
+
+    let silent = fx.path("silent.mp4");
+    test_video(&silent, 4, "160x120", false);
+    let err = fx
+        .run("dub", &[("video", &silent), ("transcript", &srt)], &[])
+        .await
+        .expect_err("no audio track");
+    assert!(format!("{err:#}").contains("no audio track"), "{err:#}");
+
+    let video = fx.path("clip.mp4");
+    test_video(&video, 4, "160x120", true);
+    let bad = fx.path("bad.srt");
+    std::fs::write(&bad, "1\n00:00:01,000 --> banana\nhello\n").expect("write");
+    let job = fx
+        .submit("caption", &[("video", &video), ("transcript", &bad)], &[])
+        .await
+        .expect("submitted");
+    let err = fx.executor().run(&job).await.expect_err("malformed srt");
+    assert!(format!("{err:#}").contains("line 2"), "{err:#}");
+    let recorded = fx.job(&job.id).await;
+    assert_eq!(recorded.state, JobState::Failed);
+    assert!(recorded.error.as_deref().unwrap_or("").contains("line 2"));
+
+    let missing = fx.path("nope.png");
+    let err = fx
+        .submit("caption", &[("video", &missing), ("transcript", &srt)], &[])
+        .await
+        .expect_err("missing file");
+    assert!(format!("{err:#}").contains("nope.png"), "{err:#}");
+
+    // Other jobs are unaffected.
+    fx.run("caption", &[("video", &video), ("transcript", &srt)], &[])
+        .await
+        .expect("a good job still runs");
+}
+
+async fn install_down_plugin(fx: &Fixture) {
+    let dir = workspace_root().join("tests/plugins/down");
+    let wasm = kino_tests::plugin_path("kino-test-down");
+    let package = fx.path("down.tar.gz");
+    kino_runtime::plugins::pack(&dir, Some(&wasm), &package).expect("pack");
+    let registry = kino_registry::Store::open(fx.path("data/registry")).expect("registry");
+    kino_runtime::plugins::install(
+        kino_tests::runtime(),
+        &registry,
+        &package,
+        kino_registry::SignaturePolicy::Optional,
+        &[],
+    )
+    .expect("install");
+}
+
+async fn bind(fx: &Fixture, slot: &str, plugin: &str, config: serde_json::Value) {
+    fx.executor()
+        .store()
+        .set_binding(
+            &fx.host.tenant,
+            &NewBinding {
+                slot: slot.into(),
+                plugin_name: plugin.into(),
+                requirement: "*".into(),
+                config,
+                grants: serde_json::json!([]),
+            },
+        )
+        .await
+        .expect("bind");
+}
+
+/// Binds the reference fallback policy with `config`.
+async fn policy(fx: &Fixture, config: serde_json::Value) {
+    bind(fx, "fallback-policy", "kino-fallback-backoff", config).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+#[cfg_attr(
+    missing = "espeak-ng",
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
+async fn a_failing_plugin_goes_through_the_fallback_policy() {
+    let fx = Fixture::new().await;
+    install_down_plugin(&fx).await;
+    let video = fx.path("clip.mp4");
+    test_video(&video, 10, "160x120", true);
+    let srt = fx.path("clip.srt");
+    std::fs::write(&srt, TRANSCRIPT).expect("write");
+    bind(&fx, "translator", "kino-test-down", serde_json::json!({})).await;
+
+    // Retry once, then switch to the phrasebook: the job completes.
+    policy(
+        &fx,
+        serde_json::json!({ "max-retries": "1", "base-delay-ms": "10",
+                            "alternative": "kino-translator-phrasebook" }),
+    )
+    .await;
+    let report = fx
+        .run(
+            "dub",
+            &[("video", &video), ("transcript", &srt)],
+            &[("language", "es")],
+        )
+        .await
+        .expect("the alternative finishes the job");
+    let stages = fx
+        .executor()
+        .store()
+        .list_stages(&fx.host.tenant, &report.job)
+        .await
+        .expect("stages");
+    let translate: Vec<_> = stages.iter().filter(|s| s.name == "translate").collect();
+    let summary: Vec<_> = translate
+        .iter()
+        .map(|s| (s.attempt, s.state, s.plugin.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(translate.len(), 3, "{summary:?}");
+    assert!(
+        translate[..2].iter().all(|s| s.state == StageState::Failed
+            && s.plugin.as_deref() == Some("kino-test-down@0.1.0")
+            && s.error.as_deref().unwrap_or("").contains("backend is down")),
+        "{summary:?}"
+    );
+    assert_eq!(translate[2].state, StageState::Completed);
+    assert_eq!(
+        translate[2].plugin.as_deref(),
+        Some("kino-translator-phrasebook@0.1.0")
+    );
+
+    // No alternative and `fail`: the job fails with the recorded reason.
+    policy(
+        &fx,
+        serde_json::json!({ "max-retries": "0", "on-exhausted": "fail" }),
+    )
+    .await;
+    let job = fx
+        .submit(
+            "dub",
+            &[("video", &video), ("transcript", &srt)],
+            &[("language", "fr")],
+        )
+        .await
+        .expect("submit");
+    let err = fx
+        .executor()
+        .run(&job)
+        .await
+        .expect_err("the policy fails the job");
+    let recorded = fx.job(&job.id).await;
+    assert_eq!(recorded.state, JobState::Failed);
+    let reason = recorded.error.unwrap_or_default();
+    assert!(
+        reason.contains("backend is down") && reason.contains("fallback policy"),
+        "{reason} / {err:#}"
+    );
+
+    // `degrade`: the job completes with the untranslated text.
+    policy(
+        &fx,
+        serde_json::json!({ "max-retries": "0", "on-exhausted": "degrade" }),
+    )
+    .await;
+    let report = fx
+        .run(
+            "dub",
+            &[("video", &video), ("transcript", &srt)],
+            &[("language", "de")],
+        )
+        .await
+        .expect("a degraded job completes");
+    let text = std::fs::read_to_string(&report.outputs["subtitles.srt"]).expect("srt");
+    assert!(text.contains("Good morning, my friend."), "{text}");
+}
+
+#[test]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+#[cfg_attr(
+    missing = "espeak-ng",
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
+fn a_killed_host_resumes_without_recomputing_finished_stages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let video = dir.path().join("clip.mp4");
+    test_video(&video, 10, "320x240", true);
+    let srt = dir.path().join("clip.srt");
+    std::fs::write(&srt, TRANSCRIPT).expect("write");
+    let data = dir.path().join("data");
+    let bundled = bundled_plugins();
+    let kino = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kino-cli"));
+        cmd.args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--plugins")
+            .arg(&bundled.components)
+            .arg("--plugin-sources")
+            .arg(&bundled.sources)
+            .arg("--out")
+            .arg(dir.path().join("out"));
+        cmd
+    };
+    let video_arg = format!("video={}", video.display());
+    let srt_arg = format!("transcript={}", srt.display());
+    // Kill the host as soon as the first spoken line is finished.
+    let mut child = kino(&["run", "dub", &video_arg, &srt_arg])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn kino");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut job = None;
+    use std::io::BufRead as _;
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.expect("stderr line");
+        if let Some(rest) = line.strip_prefix("job ") {
+            job = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if line.contains("done    lines[") {
+            child.kill().expect("SIGKILL");
+            break;
+        }
+    }
+    child.wait().expect("wait");
+    let job = job.expect("kino printed the job id");
+
+    let out = kino(&["resume", &job]).output().expect("resume");
+    assert!(
+        out.status.success(),
+        "resume failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("cached  segments"), "{log}");
+
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    rt.block_on(async {
+        let store = kino_store::Store::open_sqlite(data.join("kino.db"))
+            .await
+            .expect("store");
+        let tenant = store
+            .tenant_by_name("local")
+            .await
+            .expect("tenant")
+            .expect("local")
+            .id;
+        let id: kino_store::JobId = job.parse().expect("id");
+        let got = store
+            .get_job(&tenant, &id)
+            .await
+            .expect("job")
+            .expect("job");
+        assert_eq!(got.state, JobState::Completed);
+        let stages = store.list_stages(&tenant, &id).await.expect("stages");
+        let mut completed: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in &stages {
+            if s.state == StageState::Completed {
+                *completed.entry(&s.name).or_default() += 1;
+            }
+        }
+        // Every node ran to completion exactly once across both hosts.
+        assert!(completed.values().all(|&n| n == 1), "{completed:?}");
+        assert!(completed.contains_key("dubbed"));
+        assert!(completed.contains_key("lines[0]"));
+    });
+}
