@@ -24,6 +24,8 @@ struct State {
     /// Nodes finished (run, cached or degraded) and nodes known so far.
     done: u64,
     known: u64,
+    /// The last job ended (completed or failed).
+    closed: bool,
     bars: Option<Bars>,
 }
 
@@ -43,15 +45,7 @@ impl JobProgress {
     fn with_bars(bars: bool) -> Self {
         let bars = bars.then(|| {
             let multi = MultiProgress::new();
-            let overall = multi.add(ProgressBar::new(0));
-            overall.set_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise:.dim} [{bar:30.cyan/blue}] {pos}/{len} nodes {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            overall.enable_steady_tick(Duration::from_millis(200));
+            let overall = nodes_bar(&multi);
             Bars {
                 multi,
                 overall,
@@ -63,10 +57,25 @@ impl JobProgress {
             state: Mutex::new(State {
                 done: 0,
                 known: 0,
+                closed: false,
                 bars,
             }),
         }
     }
+}
+
+/// The bar of finished nodes, at the top of `multi`.
+fn nodes_bar(multi: &MultiProgress) -> ProgressBar {
+    let overall = multi.add(ProgressBar::new(0));
+    overall.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise:.dim} [{bar:30.cyan/blue}] {pos}/{len} nodes {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    overall.enable_steady_tick(Duration::from_millis(200));
+    overall
 }
 
 impl Default for JobProgress {
@@ -89,7 +98,17 @@ impl Reporter for JobProgress {
 impl State {
     fn apply(&mut self, at: f64, event: &JobEvent) {
         match event {
-            JobEvent::Planned { stages } => self.set_known(*stages),
+            JobEvent::Planned { stages } => {
+                // A later job through the same executor counts from zero.
+                if self.closed {
+                    self.closed = false;
+                    self.done = 0;
+                    if let Some(bars) = &mut self.bars {
+                        bars.overall = nodes_bar(&bars.multi);
+                    }
+                }
+                self.set_known(*stages);
+            }
             // A fanned-out stage is `nodes` nodes instead of one; with none it
             // is simply done.
             JobEvent::FannedOut { nodes, .. } => {
@@ -181,6 +200,7 @@ impl State {
     }
 
     fn close(&mut self) {
+        self.closed = true;
         if let Some(bars) = &mut self.bars {
             for (_, spinner) in bars.running.drain() {
                 spinner.finish_and_clear();
@@ -303,5 +323,11 @@ mod tests {
         let bars = state.bars.as_ref().expect("bars");
         assert!(bars.running.is_empty());
         assert!(bars.overall.is_finished());
+        // The next job gets a fresh bar, counted from zero.
+        state.apply(1.0, &JobEvent::Planned { stages: 4 });
+        let bars = state.bars.as_ref().expect("bars");
+        assert!(!bars.overall.is_finished());
+        assert_eq!((state.done, state.known), (0, 4));
+        assert_eq!(bars.overall.position(), 0);
     }
 }
