@@ -32,7 +32,8 @@ struct State {
 /// The terminal view.
 struct Bars {
     multi: MultiProgress,
-    overall: ProgressBar,
+    /// Finished nodes of the job; drawn once the job is planned.
+    overall: Option<ProgressBar>,
     running: HashMap<String, ProgressBar>,
 }
 
@@ -43,14 +44,10 @@ impl JobProgress {
     }
 
     fn with_bars(bars: bool) -> Self {
-        let bars = bars.then(|| {
-            let multi = MultiProgress::new();
-            let overall = nodes_bar(&multi);
-            Bars {
-                multi,
-                overall,
-                running: HashMap::new(),
-            }
+        let bars = bars.then(|| Bars {
+            multi: MultiProgress::new(),
+            overall: None,
+            running: HashMap::new(),
         });
         Self {
             started: Instant::now(),
@@ -66,7 +63,7 @@ impl JobProgress {
 
 /// The bar of finished nodes, at the top of `multi`.
 fn nodes_bar(multi: &MultiProgress) -> ProgressBar {
-    let overall = multi.add(ProgressBar::new(0));
+    let overall = multi.insert(0, ProgressBar::new(0));
     overall.set_style(
         ProgressStyle::with_template(
             "{elapsed_precise:.dim} [{bar:30.cyan/blue}] {pos}/{len} nodes {msg}",
@@ -103,9 +100,11 @@ impl State {
                 if self.closed {
                     self.closed = false;
                     self.done = 0;
-                    if let Some(bars) = &mut self.bars {
-                        bars.overall = nodes_bar(&bars.multi);
-                    }
+                }
+                if let Some(bars) = &mut self.bars
+                    && bars.overall.as_ref().is_none_or(ProgressBar::is_finished)
+                {
+                    bars.overall = Some(nodes_bar(&bars.multi));
                 }
                 self.set_known(*stages);
             }
@@ -142,10 +141,14 @@ impl State {
         }
     }
 
+    fn overall(&self) -> Option<&ProgressBar> {
+        self.bars.as_ref()?.overall.as_ref()
+    }
+
     fn set_known(&mut self, known: u64) {
         self.known = known;
-        if let Some(bars) = &self.bars {
-            bars.overall.set_length(known.max(self.done));
+        if let Some(overall) = self.overall() {
+            overall.set_length(known.max(self.done));
         }
     }
 
@@ -178,9 +181,9 @@ impl State {
         }
         self.done += 1;
         let known = self.known.max(self.done);
-        if let Some(bars) = &self.bars {
-            bars.overall.set_length(known);
-            bars.overall.set_position(self.done);
+        if let Some(overall) = self.overall() {
+            overall.set_length(known);
+            overall.set_position(self.done);
         }
         (self.done, known)
     }
@@ -205,7 +208,9 @@ impl State {
             for (_, spinner) in bars.running.drain() {
                 spinner.finish_and_clear();
             }
-            bars.overall.finish_and_clear();
+            if let Some(overall) = &bars.overall {
+                overall.finish_and_clear();
+            }
         }
     }
 }
@@ -296,6 +301,10 @@ mod tests {
     fn bars_track_running_nodes_and_clear_at_the_end() {
         let progress = JobProgress::with_bars(true);
         let mut state = progress.state.lock().expect("lock");
+        assert!(
+            state.overall().is_none(),
+            "no bar before the job is planned"
+        );
         state.apply(0.0, &JobEvent::Planned { stages: 2 });
         for stage in ["a", "b"] {
             state.apply(
@@ -307,13 +316,14 @@ mod tests {
                 },
             );
         }
+        let overall = state.overall().expect("a bar once planned");
+        assert_eq!(overall.length(), Some(2));
         let bars = state.bars.as_ref().expect("bars");
         assert_eq!(bars.running.len(), 2);
-        assert_eq!(bars.overall.length(), Some(2));
         state.apply(0.1, &node("a"));
         let bars = state.bars.as_ref().expect("bars");
         assert_eq!(bars.running.len(), 1);
-        assert_eq!(bars.overall.position(), 1);
+        assert_eq!(state.overall().expect("bar").position(), 1);
         state.apply(
             0.2,
             &JobEvent::Failed {
@@ -322,12 +332,12 @@ mod tests {
         );
         let bars = state.bars.as_ref().expect("bars");
         assert!(bars.running.is_empty());
-        assert!(bars.overall.is_finished());
+        assert!(state.overall().expect("bar").is_finished());
         // The next job gets a fresh bar, counted from zero.
         state.apply(1.0, &JobEvent::Planned { stages: 4 });
-        let bars = state.bars.as_ref().expect("bars");
-        assert!(!bars.overall.is_finished());
+        let overall = state.overall().expect("bar");
+        assert!(!overall.is_finished());
+        assert_eq!(overall.position(), 0);
         assert_eq!((state.done, state.known), (0, 4));
-        assert_eq!(bars.overall.position(), 0);
     }
 }
