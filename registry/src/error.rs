@@ -228,8 +228,7 @@ pub enum RegistryError {
         name: String,
         /// Its version.
         version: String,
-        /// The host's reason.
-        #[source]
+        /// The host's reason (in the message, so not also a `source`).
         reason: Box<dyn std::error::Error + Send + Sync>,
     },
     /// No such name@version is installed.

@@ -593,10 +593,9 @@ async fn serves_on_a_real_socket() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 #[cfg_attr(
-    missing = "espeak-ng",
-    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn a_job_submitted_over_http_runs_and_delivers_its_outputs() {
     let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
@@ -740,10 +739,9 @@ async fn finished(app: &App, key: &str, id: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 #[cfg_attr(
-    missing = "espeak-ng",
-    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn an_ad_made_over_http_can_have_its_scenes_edited() {
     let app = app(api::DEFAULT_UPLOAD_LIMIT).await;

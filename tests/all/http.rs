@@ -559,10 +559,9 @@ async fn wasi_http_needs_requested_and_granted_hosts() {
 /// credential from the tenant's secrets, and a dub job whose translation
 /// goes through it.
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 #[cfg_attr(
-    missing = "espeak-ng",
-    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn a_bound_translator_reaches_its_granted_host_with_the_tenants_secret() {
     use kino_pipeline::local::LocalHost;

@@ -117,10 +117,9 @@ fn duration(path: &Path) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 #[cfg_attr(
-    missing = "espeak-ng",
-    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn dub_end_to_end() {
     let fx = Fixture::new().await;
@@ -296,10 +295,9 @@ fn write_brief(path: &Path, length_s: u32, mode: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 #[cfg_attr(
-    missing = "espeak-ng",
-    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn ad_creative_end_to_end() {
     let fx = Fixture::new().await;
@@ -395,10 +393,9 @@ async fn ad_creative_end_to_end() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 #[cfg_attr(
-    missing = "espeak-ng",
-    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn music_video_follows_its_track() {
     let fx = Fixture::new().await;
@@ -445,10 +442,9 @@ async fn music_video_follows_its_track() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 #[cfg_attr(
-    missing = "espeak-ng",
-    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn bad_inputs_fail_the_job_cleanly() {
     let fx = Fixture::new().await;
@@ -529,10 +525,9 @@ async fn policy(fx: &Fixture, config: serde_json::Value) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 #[cfg_attr(
-    missing = "espeak-ng",
-    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn a_failing_plugin_goes_through_the_fallback_policy() {
     let fx = Fixture::new().await;
@@ -628,10 +623,9 @@ async fn a_failing_plugin_goes_through_the_fallback_policy() {
 }
 
 #[test]
-#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 #[cfg_attr(
-    missing = "espeak-ng",
-    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 fn a_killed_host_resumes_without_recomputing_finished_stages() {
     let dir = tempfile::tempdir().expect("tempdir");

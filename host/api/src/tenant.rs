@@ -92,7 +92,7 @@ pub(super) async fn submit_job(
             &job.id,
             &JobEvent::Created {
                 pipeline: job.pipeline.clone(),
-                state: job.state,
+                state: Some(job.state),
                 edit_of: None,
             },
         )
@@ -236,11 +236,10 @@ impl Cursor {
 }
 
 fn sse_event(event: &Event) -> SseEvent {
-    let kind = event.event.kind();
-    let data = serde_json::json!({ "at": event.at, "kind": kind, "data": event.event.data() });
+    let data = serde_json::json!({ "at": event.at, "kind": event.kind, "data": event.data });
     SseEvent::default()
         .id(event.id.to_string())
-        .event(kind)
+        .event(&event.kind)
         .data(data.to_string())
 }
 

@@ -563,8 +563,9 @@ fn run(cli: Cli) -> Result<()> {
             input,
             output,
         } => {
-            let report =
-                tools::normalize_file(&input, &output, target, true_peak, &progress::spinner())?;
+            let report = progress::with_bar(progress::spinner(), |bar| {
+                tools::normalize_file(&input, &output, target, true_peak, bar)
+            })?;
             println!(
                 "{}: {:.2} -> {:.2} LUFS, true peak {:.2} -> {:.2} dBTP{}",
                 output.display(),
@@ -582,7 +583,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Plugin(command) => run_plugin(command),
         Command::Lut(LutCommand::Apply { lut, input, output }) => {
-            let frames = tools::lut_apply_file(&lut, &input, &output, &progress::frames(0))?;
+            let frames = progress::with_bar(progress::frames(0), |bar| {
+                tools::lut_apply_file(&lut, &input, &output, bar)
+            })?;
             println!("wrote {} ({frames} frames)", output.display());
             Ok(())
         }
@@ -597,7 +600,9 @@ fn run(cli: Cli) -> Result<()> {
                 (None, Some(fps)) => tools::FrameRateTarget::Fps(fps),
                 (None, None) => anyhow::bail!("give --factor or --fps"),
             };
-            let frames = tools::interpolate_file(&input, &output, target, &progress::frames(0))?;
+            let frames = progress::with_bar(progress::frames(0), |bar| {
+                tools::interpolate_file(&input, &output, target, bar)
+            })?;
             println!("wrote {} ({frames} frames)", output.display());
             Ok(())
         }

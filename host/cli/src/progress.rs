@@ -75,6 +75,18 @@ fn nodes_bar(multi: &MultiProgress) -> ProgressBar {
     overall
 }
 
+/// A job that ends without its last event (the host failed to record it)
+/// still takes its bars off the screen.
+impl Drop for JobProgress {
+    fn drop(&mut self) {
+        let state = match self.state.get_mut() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        state.close();
+    }
+}
+
 impl Default for JobProgress {
     fn default() -> Self {
         Self::new()
@@ -126,7 +138,9 @@ impl State {
                 self.node_line(at, stage, format!("cached  {stage}"));
             }
             JobEvent::StageDegraded { stage, reason } => {
-                self.node_line(at, stage, format!("degraded {stage}: {reason:?}"));
+                // The reason as JSON, as these lines have always shown it.
+                let reason = serde_json::Value::from(reason.as_str());
+                self.node_line(at, stage, format!("degraded {stage}: {reason}"));
             }
             JobEvent::StageFailed { stage, error, .. } => {
                 self.stopped(stage);
@@ -153,6 +167,10 @@ impl State {
     }
 
     fn started(&mut self, stage: &str) {
+        // A node that reports after its job ended gets no spinner to leave behind.
+        if self.closed {
+            return;
+        }
         let Some(bars) = &mut self.bars else { return };
         let spinner = bars.multi.add(ProgressBar::new_spinner());
         spinner.set_style(
@@ -226,6 +244,14 @@ pub fn frames(total: u64) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar
+}
+
+/// Runs a kernel tool with `bar`, and takes the bar off the screen however
+/// the tool ends, so an error prints on a clean line.
+pub fn with_bar<T>(bar: ProgressBar, tool: impl FnOnce(&ProgressBar) -> T) -> T {
+    let result = tool(&bar);
+    bar.finish_and_clear();
+    result
 }
 
 /// A spinner with a message for a kernel tool's phases (hidden off a terminal).

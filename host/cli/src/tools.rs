@@ -70,7 +70,6 @@ pub fn normalize_file(
         .with_context(|| format!("normalising {}", input.display()))?;
     progress.set_message(format!("writing {}", output.display()));
     write_wav(output, &pcm).with_context(|| format!("writing {}", output.display()))?;
-    progress.finish_and_clear();
     Ok(report)
 }
 
@@ -120,7 +119,6 @@ fn write_with_audio(
         writer.write_audio(&pcm.samples)?;
     }
     writer.finish()?;
-    progress.finish_and_clear();
     Ok(count)
 }
 

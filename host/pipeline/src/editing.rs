@@ -57,7 +57,7 @@ impl Executor {
                 &edited.id,
                 &JobEvent::Created {
                     pipeline: job.pipeline.clone(),
-                    state: edited.state,
+                    state: None,
                     edit_of: Some(job.id.clone()),
                 },
             )

@@ -239,7 +239,7 @@ impl Executor {
                 &job.id,
                 &JobEvent::Created {
                     pipeline: pipeline.to_owned(),
-                    state: job.state,
+                    state: None,
                     edit_of: None,
                 },
             )

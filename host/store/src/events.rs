@@ -7,6 +7,9 @@
 //! existed, so stored rows and streamed events keep their shape:
 //! `{"kind": "stage-finished", "stage": "render[2]", "ms": 812, "plugin": null}`
 //! stored as kind `stage-finished` and data `{"stage": ..., "ms": ..., "plugin": ...}`.
+//! Rows are read back as written ([`Event`](crate::Event) keeps kind and
+//! data); [`Event::job_event`](crate::Event::job_event) types them, so a row
+//! this version does not know is still streamed, not an error.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,10 +23,10 @@ pub enum JobEvent {
     Created {
         /// Its pipeline.
         pipeline: String,
-        /// Its state then: always pending (rows written before the field
-        /// existed lack it).
-        #[serde(default = "pending")]
-        state: JobState,
+        /// Its state then (pending), as the API has always recorded it; jobs
+        /// created by `kino run` and by scene edits leave it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<JobState>,
         /// The job this one edits (scene editing), if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         edit_of: Option<JobId>,
@@ -108,10 +111,6 @@ pub enum JobEvent {
         /// Why, in words.
         error: String,
     },
-}
-
-fn pending() -> JobState {
-    JobState::Pending
 }
 
 impl JobEvent {
@@ -211,12 +210,12 @@ mod tests {
         let events = [
             JobEvent::Created {
                 pipeline: "dub".into(),
-                state: JobState::Pending,
+                state: Some(JobState::Pending),
                 edit_of: None,
             },
             JobEvent::Created {
                 pipeline: "ad-creative".into(),
-                state: JobState::Pending,
+                state: None,
                 edit_of: Some("0123456789abcdef0123456789abcdef".parse().unwrap()),
             },
             JobEvent::Resumed {
@@ -255,16 +254,17 @@ mod tests {
     }
 
     #[test]
-    fn old_created_rows_without_a_state_still_read() {
-        let event = JobEvent::from_parts("created", json!({ "pipeline": "caption" })).unwrap();
-        assert_eq!(
-            event,
-            JobEvent::Created {
-                pipeline: "caption".into(),
-                state: JobState::Pending,
-                edit_of: None,
-            }
-        );
+    fn created_events_keep_each_writers_shape() {
+        // `kino run` wrote only the pipeline; the API adds the state; an edit
+        // names the job it edits. Each reads back and writes out as it was.
+        for data in [
+            json!({ "pipeline": "caption" }),
+            json!({ "pipeline": "dub", "state": "pending" }),
+            json!({ "pipeline": "ad-creative", "edit_of": "0123456789abcdef0123456789abcdef" }),
+        ] {
+            let event = JobEvent::from_parts("created", data.clone()).unwrap();
+            assert_eq!(event.data(), data);
+        }
     }
 
     #[test]

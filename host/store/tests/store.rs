@@ -395,12 +395,13 @@ async fn events_are_ordered_and_resumable() -> anyhow::Result<()> {
     assert_eq!(all.len(), 5);
     assert!(
         all.iter()
-            .all(|e| e.job_id == job.id && e.event.kind() == "planned")
+            .all(|e| e.job_id == job.id && e.kind == "planned")
     );
-    let steps: Vec<_> = all
-        .iter()
-        .map(|e| e.event.data()["stages"].clone())
-        .collect();
+    let steps: Vec<_> = all.iter().map(|e| e.data["stages"].clone()).collect();
+    // Each row reads back as the typed event that wrote it.
+    for (i, event) in all.iter().enumerate() {
+        assert_eq!(event.job_event()?, JobEvent::Planned { stages: i as u64 });
+    }
     assert_eq!(steps, (0..5).map(|i| json!(i)).collect::<Vec<_>>());
 
     let rest = store.events_since(&t.id, &job.id, ids[2], 100).await?;
