@@ -5,6 +5,7 @@
 //! - [`lut`]: `.cube` 3D LUTs (parser, tetrahedral application on 8-bit and float frames)
 //! - [`stretch`]: WSOLA time-stretch of speech, pitch kept, exact output length
 //! - [`mix`]: gain, sidechain ducking, summing without clipping, EBU R128 loudness
+//! - [`separate`]: dialogue removal from stereo mixes (centre extraction in the speech band), for dubbing
 //! - [`scene`]: scenes from stills: Ken Burns camera moves, backdrops, alpha overlays, transitions
 //! - [`speech`]: text to speech through espeak-ng
 //! - [`text`]: text with a real font (DejaVu by default): wrapping, kerning, outline and box styles, captions
@@ -21,6 +22,7 @@ pub mod interpolate;
 pub mod lut;
 pub mod mix;
 pub mod scene;
+pub mod separate;
 pub mod speech;
 pub mod stretch;
 pub mod subtitle;

@@ -160,11 +160,7 @@ impl Session<'_> {
         Ok(weights)
     }
 
-    fn run(
-        &mut self,
-        tokens: &[u32],
-        mut capture: Option<Capture<'_>>,
-    ) -> Result<Tensor> {
+    fn run(&mut self, tokens: &[u32], mut capture: Option<Capture<'_>>) -> Result<Tensor> {
         let d = &self.model.decoder;
         let device = &self.model.device;
         let n = tokens.len();
