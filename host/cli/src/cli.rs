@@ -111,19 +111,44 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Speak text with espeak-ng into a WAV file.
+    /// Speak text into a WAV file: with the neural voice installed for the
+    /// language (Piper), else espeak-ng.
     Speak {
-        /// Language (BCP 47, e.g. en, es, fr); picks the default voice.
+        /// Language (BCP 47, e.g. en, es, fr); picks the voice.
         #[arg(long, default_value = "en")]
         lang: String,
-        /// Speaking rate, words per minute.
+        /// espeak-ng's speaking rate, words per minute.
         #[arg(long, default_value_t = 175)]
         rate: u32,
+        /// Use espeak-ng even where a neural voice is installed.
+        #[arg(long)]
+        espeak: bool,
         /// The text to speak.
         text: String,
         /// Where to write the WAV.
         output: PathBuf,
+        #[command(flatten)]
+        repo: crate::models::ModelsArg,
     },
+    /// Transcribe a video's or audio file's speech (Whisper) into SRT or WebVTT.
+    Transcribe {
+        /// The media file.
+        input: PathBuf,
+        /// Where to write the subtitles (`.srt` or `.vtt`).
+        #[arg(long)]
+        out: PathBuf,
+        /// The spoken language; `auto` detects it (multilingual model).
+        #[arg(long, default_value = "en")]
+        language: String,
+        /// The Whisper model (default: whisper-tiny.en for English, whisper-base otherwise).
+        #[arg(long)]
+        model: Option<String>,
+        #[command(flatten)]
+        repo: crate::models::ModelsArg,
+    },
+    /// The model repository: list, add, verify, remove.
+    #[command(subcommand)]
+    Models(crate::models::ModelsCommand),
 }
 
 #[derive(Subcommand)]
@@ -184,6 +209,9 @@ struct LocalArgs {
     /// Where to copy the job's outputs.
     #[arg(long, default_value = "out")]
     out: PathBuf,
+    /// The model repository (default: `$KINO_MODELS`, else `DATA_DIR/models`).
+    #[arg(long, env = "KINO_MODELS")]
+    models: Option<PathBuf>,
 }
 
 impl LocalArgs {
@@ -193,7 +221,15 @@ impl LocalArgs {
             components: self.plugins.clone(),
         };
         let progress: kino_pipeline::Observer = std::sync::Arc::new(JobProgress::new());
-        LocalHost::open(&self.data_dir, &bundled, Some(progress)).await
+        let mut host = LocalHost::open(&self.data_dir, &bundled, Some(progress)).await?;
+        if let Some(dir) = &self.models {
+            let models = kino_models::Models::new(
+                kino_models::Repository::new(dir),
+                kino_models::DEFAULT_BUDGET,
+            );
+            host.executor = host.executor.with_models(std::sync::Arc::new(models));
+        }
+        Ok(host)
     }
 }
 
@@ -630,12 +666,44 @@ fn run(cli: Cli) -> Result<()> {
         Command::Speak {
             lang,
             rate,
+            espeak,
             text,
             output,
+            repo,
         } => {
+            if !espeak
+                && let Some((voice, secs)) =
+                    crate::models::speak_neural(&repo.open(), &text, &lang, &output)?
+            {
+                println!("wrote {} ({secs:.3} s, {voice})", output.display());
+                return Ok(());
+            }
             let secs = tools::speak_to_file(&text, &lang, rate, &output)?;
-            println!("wrote {} ({secs:.3} s)", output.display());
+            println!("wrote {} ({secs:.3} s, espeak-ng)", output.display());
             Ok(())
         }
+        Command::Transcribe {
+            input,
+            out,
+            language,
+            model,
+            repo,
+        } => {
+            let started = std::time::Instant::now();
+            let (language, n) = crate::models::transcribe_file(
+                &repo.open(),
+                &input,
+                &out,
+                &language,
+                model.as_deref(),
+            )?;
+            println!(
+                "wrote {} ({n} segments, {language}, {:.1} s)",
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Models(command) => crate::models::run(command),
     }
 }

@@ -12,5 +12,6 @@
 //! `kino-pipeline` (specs, executor, ops) and `kino-api` (the HTTP API).
 
 pub mod cli;
+pub mod models;
 pub mod progress;
 pub mod tools;

@@ -142,6 +142,9 @@ impl State {
                 let reason = serde_json::Value::from(reason.as_str());
                 self.node_line(at, stage, format!("degraded {stage}: {reason}"));
             }
+            JobEvent::StageNote { stage, note } => {
+                self.print(format!("[{at:7.2}s] note    {stage}: {note}"));
+            }
             JobEvent::StageFailed { stage, error, .. } => {
                 self.stopped(stage);
                 self.print(format!("[{at:7.2}s] FAILED  {stage}: {error}"));
@@ -235,13 +238,19 @@ impl State {
 
 /// A bar over about `total` frames for a kernel tool (hidden off a terminal).
 pub fn frames(total: u64) -> ProgressBar {
+    counted(total, "frames")
+}
+
+/// A bar over `total` things of `unit` for a tool (hidden off a terminal).
+pub fn counted(total: u64, unit: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
+    let template = format!(
+        "{{elapsed_precise:.dim}} [{{bar:30.cyan/blue}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}}) {{msg}}"
+    );
     bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise:.dim} [{bar:30.cyan/blue}] {pos}/{len} frames ({per_sec}, eta {eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
+        ProgressStyle::with_template(&template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
     bar
 }

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -16,9 +16,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::artifacts::{ArtifactRef, Artifacts, is_sha256};
-use super::ops::{self, Input, OpCx, OpError};
+use super::ops::{self, Input, Notes, OpCx, OpError};
 use super::slots::{Resolver, SlotPlugin};
 use super::spec::{InputKind, PipelineSpec, StageSpec, input_name};
+use kino_models::Models;
 use kino_runtime::World;
 use kino_runtime::types::{Decision, Failure};
 use kino_store::{Job, JobEvent, JobId, JobState, NewArtifact, StageOutcome, Store, TenantId};
@@ -146,6 +147,7 @@ struct Inner {
     jobs_dir: PathBuf,
     cpu: Arc<Semaphore>,
     observer: Option<Observer>,
+    models: Arc<Models>,
 }
 
 impl Executor {
@@ -168,8 +170,25 @@ impl Executor {
                 jobs_dir: data_dir.join("jobs"),
                 cpu: Arc::new(Semaphore::new(parallel.max(1))),
                 observer,
+                models: Arc::new(Models::for_data_dir(data_dir)),
             }),
         })
+    }
+
+    /// Uses `models` (the repository and the models loaded from it) instead
+    /// of the data directory's (`$KINO_MODELS` or `data_dir/models`). Call
+    /// it before the executor is shared.
+    pub fn with_models(mut self, models: Arc<Models>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.models = models,
+            None => tracing::warn!("with_models on a shared executor: keeping its models"),
+        }
+        self
+    }
+
+    /// The models its stages use.
+    pub fn models(&self) -> &Arc<Models> {
+        &self.inner.models
     }
 
     /// The artifact store.
@@ -542,7 +561,9 @@ impl Executor {
         let store = &self.inner.store;
         let mut fallback: Option<Option<SlotPlugin>> = None;
         loop {
-            let key = cache_key(stage, plugin.as_ref(), inputs, item.as_ref())?;
+            let models =
+                ops::speech::model_identity(stage.op, &stage.params, inputs, &self.inner.models);
+            let key = cache_key(stage, plugin.as_ref(), inputs, item.as_ref(), models)?;
             if let Some(hit) = store.artifact_by_key(&key).await?
                 && let Some(artifact) = self.inner.artifacts.get(&hit.hash)
             {
@@ -575,7 +596,14 @@ impl Executor {
             .await;
             let started = Instant::now();
             let cx = self.op_cx(stage, node, &item, inputs, plugin.clone());
+            let notes = cx.notes.clone();
             let result = ops::run(stage.op, cx).await;
+            let notes = std::mem::take(&mut *notes.lock().unwrap_or_else(PoisonError::into_inner));
+            for note in notes {
+                let stage = node.to_owned();
+                self.event(&job.id, JobEvent::StageNote { stage, note })
+                    .await;
+            }
             drop(permit);
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let error = match result {
@@ -749,6 +777,8 @@ impl Executor {
             plugin,
             runtime: self.inner.resolver.runtime().clone(),
             artifacts: self.inner.artifacts.clone(),
+            models: self.inner.models.clone(),
+            notes: Notes::default(),
         }
     }
 }
@@ -847,6 +877,7 @@ fn cache_key(
     plugin: Option<&SlotPlugin>,
     inputs: &[Input],
     item: Option<&(usize, Value)>,
+    models: Option<Value>,
 ) -> Result<String> {
     let input_ids: Vec<Value> = inputs.iter().map(Input::identity).collect();
     let identity = json!({
@@ -862,6 +893,11 @@ fn cache_key(
         // element's, so a moved element keeps its output.
         "item": item.map(|(_, v)| v),
     });
+    // Only ops that use models carry the key, so other keys are unchanged.
+    let mut identity = identity;
+    if let Some(models) = models {
+        identity["models"] = models;
+    }
     let bytes = serde_json::to_vec(&identity).context("encoding a cache key")?;
     Ok(hex::encode(Sha256::digest(bytes)))
 }

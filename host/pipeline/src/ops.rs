@@ -7,12 +7,13 @@ pub mod ad;
 mod dub;
 pub mod edit;
 mod render;
+pub mod speech;
 mod transcript;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -87,7 +88,15 @@ pub struct OpCx {
     pub runtime: Runtime,
     /// Where outputs are stored.
     pub artifacts: Artifacts,
+    /// The model repository and the models loaded from it.
+    pub models: Arc<kino_models::Models>,
+    /// What the op wants the job's events to say (a fallback it took, the
+    /// model it used).
+    pub notes: Notes,
 }
+
+/// Notes an op leaves for the job's events.
+pub type Notes = Arc<Mutex<Vec<String>>>;
 
 impl OpCx {
     /// Input `i` as one file.
@@ -143,6 +152,15 @@ impl OpCx {
             Some(v) => serde_json::from_value(v.clone())
                 .with_context(|| format!("param `{name}` has the wrong type")),
         }
+    }
+
+    /// Leaves a note for the job's events.
+    pub fn note(&self, note: String) {
+        tracing::info!(stage = %self.stage, "{note}");
+        self.notes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(note);
     }
 
     /// The stage's plugin.
@@ -233,6 +251,18 @@ macro_rules! ops {
 ops! {
     /// A transcript (SRT or WebVTT) -> segments JSON.
     ParseSubtitles = "parse-subtitles", inputs 1..=1, world None, each false, version 1;
+    /// A video (+ a transcript) -> its sound as 16 kHz mono, or nothing when the transcript is given.
+    SpeechAudio = "speech-audio", inputs 1..=2, world None, each false, version 1;
+    /// Speech audio -> windows of at most 30 s cut at silences (voice activity, Silero VAD).
+    FindSpeech = "find-speech", inputs 1..=1, world None, each false, version 1;
+    /// A window of speech audio + its language (`auto` detects) -> its segments and words (Whisper).
+    Transcribe = "transcribe", inputs 2..=2, world None, each true, version 1;
+    /// A transcript (optional) + heard windows -> segments JSON: the transcript's, else what was heard.
+    TranscriptSegments = "transcript-segments", inputs 2..=2, world None, each false, version 1;
+    /// A language (`auto`) + heard windows -> the source language, detected when `auto`.
+    SpokenLanguage = "spoken-language", inputs 2..=2, world None, each false, version 1;
+    /// The original audio -> its background without the voice (stereo), or as it is (mono).
+    SeparateBackground = "separate-background", inputs 1..=1, world None, each false, version 1;
     /// Segments JSON -> an SRT or WebVTT file (`params.format`).
     WriteSubtitles = "write-subtitles", inputs 1..=1, world None, each false, version 1;
     /// A video -> its audio as WAV; fails when it has none.
@@ -240,7 +270,7 @@ ops! {
     /// Segments + target (+ source) language -> translated segments, batched (translator plugin).
     Translate = "translate", inputs 2..=3, world Some(World::Translator), each false, version 1;
     /// A translated segment + language -> its speech, fitted to the segment's window.
-    SpeakLine = "speak-line", inputs 1..=1, world None, each true, version 1;
+    SpeakLine = "speak-line", inputs 1..=1, world None, each true, version 2;
     /// Original audio + spoken lines + their segments -> the voice-over mix.
     VoiceOver = "voice-over", inputs 3..=3, world None, each false, version 1;
     /// A video + audio -> the video with that audio, video packets copied.
@@ -319,6 +349,12 @@ pub async fn run(op: Op, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::DirectScene => return store(&cx, ad::direct_scene(&cx, &dir).await?),
         Op::GradeScene => return store(&cx, ad::grade_scene(&cx, &dir).await?),
         Op::ParseSubtitles => transcript::parse_subtitles,
+        Op::SpeechAudio => speech::speech_audio,
+        Op::FindSpeech => speech::find_speech,
+        Op::Transcribe => speech::transcribe,
+        Op::TranscriptSegments => speech::transcript_segments,
+        Op::SpokenLanguage => speech::spoken_language,
+        Op::SeparateBackground => speech::separate_background,
         Op::EditScenes => edit::edit_scenes,
         Op::WriteSubtitles => transcript::write_subtitles,
         Op::CaptionCues => transcript::caption_cues,

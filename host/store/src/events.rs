@@ -71,6 +71,14 @@ pub enum JobEvent {
         /// `name@version` of the plugin serving it, for plugin stages.
         plugin: Option<String>,
     },
+    /// What a node's op wants said: the model it used, a fallback it took
+    /// (e.g. espeak-ng where no neural voice is installed).
+    StageNote {
+        /// `stage` or `stage[i]`.
+        stage: String,
+        /// The note, in words.
+        note: String,
+    },
     /// A node's attempt failed.
     StageFailed {
         /// `stage` or `stage[i]`.
@@ -124,6 +132,7 @@ impl JobEvent {
             JobEvent::StageCached { .. } => "stage-cached",
             JobEvent::StageStarted { .. } => "stage-started",
             JobEvent::StageFinished { .. } => "stage-finished",
+            JobEvent::StageNote { .. } => "stage-note",
             JobEvent::StageFailed { .. } => "stage-failed",
             JobEvent::Fallback { .. } => "fallback",
             JobEvent::StageDegraded { .. } => "stage-degraded",

@@ -59,6 +59,20 @@ impl Models {
         }
     }
 
+    /// The models of a host whose data lives in `data_dir`: the repository
+    /// is `$KINO_MODELS` or `data_dir/models`, the budget
+    /// `$KINO_MODEL_MEMORY_MB` or [`DEFAULT_BUDGET`].
+    pub fn for_data_dir(data_dir: &std::path::Path) -> Self {
+        let dir = std::env::var_os("KINO_MODELS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("models"));
+        let budget = std::env::var("KINO_MODEL_MEMORY_MB")
+            .ok()
+            .and_then(|mb| mb.parse::<u64>().ok())
+            .map_or(DEFAULT_BUDGET, |mb| mb << 20);
+        Self::new(Repository::new(dir), budget)
+    }
+
     /// The repository.
     pub fn repository(&self) -> &Repository {
         &self.repository

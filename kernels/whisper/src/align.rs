@@ -102,7 +102,39 @@ pub(crate) fn time_words(
             text: word,
         });
     }
+    tighten(segments.iter_mut().map(|(s, _)| s));
     Ok(())
+}
+
+/// The alignment puts the silence before a segment's first word into that
+/// word (the path must start at the segment's start): as the reference
+/// does, a first word longer than twice the median word is cut to that
+/// from its end; then each segment runs from its first word's start to its
+/// last word's end.
+fn tighten<'a>(segments: impl Iterator<Item = &'a mut Segment>) {
+    let segments: Vec<&mut Segment> = segments.collect();
+    let mut durations: Vec<f32> = segments
+        .iter()
+        .flat_map(|s| s.words.iter().map(|w| w.end - w.start))
+        .filter(|d| *d > 0.0)
+        .collect();
+    if durations.is_empty() {
+        return;
+    }
+    durations.sort_by(f32::total_cmp);
+    let median = durations[durations.len() / 2].min(0.7);
+    let longest = 2.0 * median;
+    for seg in segments {
+        if let Some(first) = seg.words.first_mut()
+            && first.end - first.start > longest
+        {
+            first.start = first.end - longest;
+        }
+        if let (Some(first), Some(last)) = (seg.words.first(), seg.words.last()) {
+            seg.start = first.start;
+            seg.end = last.end.max(first.start);
+        }
+    }
 }
 
 /// One head's weights for `rows` from `first_row`, over `frames`: each

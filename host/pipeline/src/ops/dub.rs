@@ -36,6 +36,8 @@ pub(super) async fn translate(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError>
     let target = cx.text(1)?.to_owned();
     let source = match cx.inputs.get(2) {
         Some(super::Input::Text(t)) => t.clone(),
+        // The language a `spoken-language` stage detected.
+        Some(super::Input::File(_)) => cx.json::<String>(2)?,
         _ => cx.param("source", "en".to_owned())?,
     };
     let plugin = cx.plugin()?;
@@ -86,10 +88,28 @@ pub(super) fn speak_line(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let pcm = if segment.text.trim().is_empty() || window_ms == 0 {
         silence(window_ms, MIX_RATE)
     } else {
-        let voice = Voice::for_language(language).with_rate(rate);
-        let spoken = speech::synthesize(&segment.text, &voice)
-            .with_context(|| format!("speaking segment {}", segment.id))?;
-        dubk::fit_to_window(&spoken.pcm, window_ms, MIX_RATE)
+        let spoken = match super::speech::voice(&cx.models, language)? {
+            Some((voice, installed)) => {
+                let samples = voice.synthesize(&segment.text, 1.0).with_context(|| {
+                    format!("speaking segment {} with {}", segment.id, installed.id())
+                })?;
+                Pcm {
+                    sample_rate: voice.sample_rate(),
+                    channels: 1,
+                    samples,
+                }
+            }
+            None => {
+                cx.note(format!(
+                    "no neural voice for `{language}` is installed: spoken with espeak-ng"
+                ));
+                let voice = Voice::for_language(language).with_rate(rate);
+                speech::synthesize(&segment.text, &voice)
+                    .with_context(|| format!("speaking segment {}", segment.id))?
+                    .pcm
+            }
+        };
+        dubk::fit_to_window(&spoken, window_ms, MIX_RATE)
             .with_context(|| format!("fitting segment {} into {window_ms} ms", segment.id))?
     };
     let path = dir.join("line.wav");

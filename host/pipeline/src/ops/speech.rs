@@ -1,0 +1,423 @@
+//! Model ops: what the host hears and says. Speech audio out of the video,
+//! voice activity into ≤30 s windows, Whisper per window (each window a
+//! cached node, run in parallel), the windows' segments joined into the
+//! transcript the other ops read, the spoken language, and the background
+//! of a stereo source with the voice taken out.
+//!
+//! Every op that uses a model names it in its cache key
+//! ([`model_identity`]): a different model or version never reuses an
+//! output of another.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError};
+
+use anyhow::{Context as _, Result, bail};
+use kino_kernels::separate;
+use kino_kernels::wav::{self, Pcm};
+use kino_models::{Installed, Kind, Models};
+use kino_onnx::{PiperVoice, SileroVad, VadOptions};
+use kino_whisper::windows::{self, Window};
+use kino_whisper::{Options, Transcriber};
+use serde::{Deserialize, Serialize};
+
+use super::transcript::read_transcript;
+use super::{Input, Op, OpCx, write_json};
+use kino_media as media;
+use kino_runtime::types::Segment;
+
+/// The rate models hear at.
+const SPEECH_RATE: u32 = 16_000;
+/// Windows are at most what Whisper takes.
+const WINDOW: usize = 30 * SPEECH_RATE as usize;
+/// The voice-activity detector.
+const VAD_MODEL: &str = "silero-vad";
+/// The ONNX Runtime library in the repository.
+const ONNX_RUNTIME: &str = "onnxruntime";
+
+/// The Whisper model for a spoken language: English-only tiny for English,
+/// multilingual base for anything else or for detection (`auto`); a stage's
+/// `model` param overrides.
+pub fn asr_model(language: &str, param: Option<&str>) -> String {
+    match param {
+        Some(m) => m.to_owned(),
+        None if language == "en" => "whisper-tiny.en".to_owned(),
+        None => "whisper-base".to_owned(),
+    }
+}
+
+/// What identifies the models a node of `op` will use, for its cache key:
+/// `name@version#manifest-sha256`, or `absent` (an op that falls back, like
+/// speech without a neural voice, produces a different output then).
+pub(crate) fn model_identity(
+    op: Op,
+    params: &serde_json::Map<String, serde_json::Value>,
+    inputs: &[Input],
+    models: &Models,
+) -> Option<serde_json::Value> {
+    let text = |i: usize| match inputs.get(i) {
+        Some(Input::Text(t)) => Some(t.as_str()),
+        _ => None,
+    };
+    let names: Vec<String> = match op {
+        Op::FindSpeech => vec![VAD_MODEL.to_owned()],
+        Op::Transcribe => {
+            let param = params.get("model").and_then(|m| m.as_str());
+            vec![asr_model(text(1).unwrap_or("en"), param)]
+        }
+        Op::SpeakLine => match voice_name(models, text(0).unwrap_or("")) {
+            Some(name) => vec![name],
+            None => vec!["espeak-ng".to_owned()],
+        },
+        _ => return None,
+    };
+    let ids = names
+        .into_iter()
+        .map(|name| match models.repository().get(&name) {
+            Ok(m) => format!("{}#{}", m.id(), m.digest).into(),
+            Err(_) => format!("{name}#absent").into(),
+        })
+        .collect();
+    Some(serde_json::Value::Array(ids))
+}
+
+/// One window's transcript, in the job's time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Heard {
+    /// The language heard.
+    pub language: String,
+    /// The model that heard it (`name@version`).
+    pub model: String,
+    /// Its segments.
+    pub segments: Vec<HeardSegment>,
+}
+
+/// A segment heard, with its words, in ms from the start of the media.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeardSegment {
+    /// Start, ms.
+    pub start_ms: u32,
+    /// End, ms.
+    pub end_ms: u32,
+    /// Its text.
+    pub text: String,
+    /// Its words.
+    pub words: Vec<HeardWord>,
+}
+
+/// A word heard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeardWord {
+    /// Start, ms.
+    pub start_ms: u32,
+    /// End, ms.
+    pub end_ms: u32,
+    /// The word.
+    pub text: String,
+}
+
+/// The video's sound as 16 kHz mono, or nothing when the job gave a
+/// transcript (nothing is heard then).
+pub(super) fn speech_audio(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("speech.wav");
+    let pcm = if cx.optional_file(1)?.is_some() {
+        Pcm {
+            sample_rate: SPEECH_RATE,
+            channels: 1,
+            samples: Vec::new(),
+        }
+    } else {
+        let video = cx.file(0)?;
+        let info = media::probe(video).context("reading the video")?;
+        if info.audio().is_none() {
+            bail!("the video has no audio track to transcribe");
+        }
+        media::decode_audio(video, SPEECH_RATE, 1)?
+    };
+    wav::write_wav(&path, &pcm)?;
+    Ok(path)
+}
+
+/// Speech regions (Silero VAD) grouped into windows of at most 30 s, cut
+/// at silences: a JSON list of `{start, end}` in samples.
+pub(super) fn find_speech(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let pcm = wav::read_wav(cx.file(0)?)?;
+    let windows = if pcm.samples.is_empty() {
+        Vec::new()
+    } else {
+        let vad = vad(&cx.models)?;
+        let regions = vad.speech_regions(&pcm.samples, &VadOptions::default())?;
+        let regions: Vec<(usize, usize)> = regions.iter().map(|r| (r.start, r.end)).collect();
+        let windows = windows::plan(&regions, pcm.samples.len(), WINDOW);
+        cx.note(format!(
+            "{} speech regions in {:.1} s of audio, heard in {} windows",
+            regions.len(),
+            pcm.samples.len() as f32 / SPEECH_RATE as f32,
+            windows.len()
+        ));
+        windows
+    };
+    write_json(dir, "windows.json", &windows)
+}
+
+/// One window heard by Whisper: its segments and words, in the media's time.
+pub(super) fn transcribe(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let (index, window): (usize, Window) = cx.item()?;
+    let language = cx.text(1)?;
+    let model = asr_model(language, cx.params.get("model").and_then(|m| m.as_str()));
+    let pcm = wav::read_wav(cx.file(0)?)?;
+    let end = window.end.min(pcm.samples.len());
+    let samples = &pcm.samples[window.start.min(end)..end];
+    let (whisper, installed) = cx.models.load(&model, Transcriber::load)?;
+    let options = Options {
+        language: (language != "auto").then(|| language.to_owned()),
+        word_times: true,
+    };
+    let heard = whisper
+        .transcribe(samples, &options)
+        .with_context(|| format!("hearing window {index}"))?;
+    let at = |seconds: f32| {
+        let ms = window.start as f64 * 1000.0 / SPEECH_RATE as f64 + seconds as f64 * 1000.0;
+        ms.round() as u32
+    };
+    let out = Heard {
+        language: heard.language,
+        model: installed.id(),
+        segments: heard
+            .segments
+            .iter()
+            .map(|s| HeardSegment {
+                start_ms: at(s.start),
+                end_ms: at(s.end),
+                text: s.text.clone(),
+                words: s
+                    .words
+                    .iter()
+                    .map(|w| HeardWord {
+                        start_ms: at(w.start),
+                        end_ms: at(w.end),
+                        text: w.text.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    write_json(dir, "heard.json", &out)
+}
+
+/// The transcript's segments: the job's transcript when it gave one, else
+/// what was heard, in order and numbered from 1.
+pub(super) fn transcript_segments(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let segments = match cx.optional_file(0)? {
+        Some(transcript) => read_transcript(transcript)?,
+        None => heard(cx, 1)?
+            .into_iter()
+            .flat_map(|h| h.segments)
+            .enumerate()
+            .map(|(i, s)| Segment {
+                id: (i + 1).to_string(),
+                start_ms: s.start_ms,
+                end_ms: s.end_ms,
+                speaker: String::new(),
+                text: s.text,
+            })
+            .collect(),
+    };
+    write_json(dir, "segments.json", &segments)
+}
+
+/// The source language: the one the job names, else the one most windows
+/// were heard in (English when nothing was heard, e.g. with a transcript).
+pub(super) fn spoken_language(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let named = cx.text(0)?;
+    let language = if named != "auto" {
+        named.to_owned()
+    } else {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for h in heard(cx, 1)? {
+            if h.segments.is_empty() {
+                continue;
+            }
+            match counts.iter_mut().find(|(l, _)| *l == h.language) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((h.language, 1)),
+            }
+        }
+        let detected = counts.into_iter().max_by_key(|(_, n)| *n).map(|(l, _)| l);
+        match detected {
+            Some(l) => {
+                cx.note(format!("source language detected: {l}"));
+                l
+            }
+            None => {
+                cx.note("no speech heard to detect the language from: assuming English".into());
+                "en".to_owned()
+            }
+        }
+    };
+    write_json(dir, "language.json", &language)
+}
+
+fn heard(cx: &OpCx, input: usize) -> Result<Vec<Heard>> {
+    cx.files(input)?
+        .into_iter()
+        .map(super::read_json::<Heard>)
+        .collect()
+}
+
+/// The source's sound without its voice, for the dub to mix under the new
+/// one: a stereo source has its centre (the dialogue) taken out of the
+/// speech band; a mono one can't be separated and is returned as it is (the
+/// mix ducks it instead).
+pub(super) fn separate_background(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let original = wav::read_wav(cx.file(0)?)?;
+    let path = dir.join("background.wav");
+    if original.channels != 2 {
+        cx.note("mono source: the original voice can't be separated, it is ducked".into());
+        wav::write_wav(&path, &original)?;
+        return Ok(path);
+    }
+    let (left, right): (Vec<f32>, Vec<f32>) = original
+        .samples
+        .chunks_exact(2)
+        .map(|f| (f[0], f[1]))
+        .unzip();
+    if separate::is_effectively_mono(&left, &right) {
+        cx.note("the source's channels are the same: the original voice can't be separated, it is ducked".into());
+        wav::write_wav(&path, &original)?;
+        return Ok(path);
+    }
+    let (l, r) = separate::background_stereo(&left, &right, original.sample_rate);
+    cx.note("stereo source: the original voice separated out (centre extraction)".into());
+    let samples = l.iter().zip(&r).flat_map(|(a, b)| [*a, *b]).collect();
+    wav::write_wav(
+        &path,
+        &Pcm {
+            sample_rate: original.sample_rate,
+            channels: 2,
+            samples,
+        },
+    )?;
+    Ok(path)
+}
+
+/// The neural voice installed for `language`, by name (the first in the
+/// repository's order), if any.
+pub fn voice_name(models: &Models, language: &str) -> Option<String> {
+    let primary = language.split(['-', '_']).next().unwrap_or(language);
+    models
+        .repository()
+        .list()
+        .ok()?
+        .into_iter()
+        .find(|m| {
+            m.manifest.kind == Kind::TtsVoice && m.manifest.languages.iter().any(|l| l == primary)
+        })
+        .map(|m| m.manifest.name)
+}
+
+/// The neural voice for `language`, loaded (without its sampling noise),
+/// if one is installed.
+pub fn voice(models: &Models, language: &str) -> Result<Option<(Arc<PiperVoice>, Installed)>> {
+    let Some(name) = voice_name(models, language) else {
+        return Ok(None);
+    };
+    runtime(models)?;
+    // Without the model's sampling noise: the same line always sounds the
+    // same, so a re-run after a crash gives the same dub.
+    let loaded = models.load(&name, |m| {
+        Ok(
+            PiperVoice::load(&m.file("voice.onnx")?, &m.file("voice.onnx.json")?)?
+                .with_noise(0.0, 0.0)?,
+        )
+    })?;
+    Ok(Some(loaded))
+}
+
+fn vad(models: &Models) -> Result<Arc<SileroVad>> {
+    runtime(models)?;
+    let (vad, _) = models.load(VAD_MODEL, |m| {
+        Ok(SileroVad::load(&m.file("silero_vad.onnx")?)?)
+    })?;
+    Ok(vad)
+}
+
+/// Loads ONNX Runtime from the repository, once per process.
+fn runtime(models: &Models) -> Result<()> {
+    struct Loaded;
+    models.load(ONNX_RUNTIME, |m| {
+        kino_onnx::init_runtime(&m.file("libonnxruntime.so")?)?;
+        Ok(Loaded)
+    })?;
+    Ok(())
+}
+
+/// Transcribes a media file's speech outside any job (`kino transcribe`):
+/// voice activity, windows, each window heard on its own thread (as many as
+/// the machine has cores); `on_window` is told as each finishes. Returns the
+/// detected (or given) language and the segments, numbered from 1.
+pub fn transcribe_media(
+    models: &Models,
+    media_path: &Path,
+    language: &str,
+    model: Option<&str>,
+    on_window: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(String, Vec<Segment>)> {
+    let info = media::probe(media_path)?;
+    if info.audio().is_none() {
+        bail!("{} has no audio track to transcribe", media_path.display());
+    }
+    let pcm = media::decode_audio(media_path, SPEECH_RATE, 1)?;
+    let regions = vad(models)?.speech_regions(&pcm.samples, &VadOptions::default())?;
+    let regions: Vec<(usize, usize)> = regions.iter().map(|r| (r.start, r.end)).collect();
+    let windows = windows::plan(&regions, pcm.samples.len(), WINDOW);
+    let name = asr_model(language, model);
+    let (whisper, _) = models.load(&name, Transcriber::load)?;
+    whisper.check_language((language != "auto").then_some(language))?;
+    let options = Options {
+        language: (language != "auto").then(|| language.to_owned()),
+        word_times: true,
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut heard: Vec<Option<Result<kino_whisper::Transcript>>> = Vec::new();
+    heard.resize_with(windows.len(), || None);
+    let results = std::sync::Mutex::new(heard);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(windows.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(w) = windows.get(i) else { break };
+                    let out = whisper.transcribe(&pcm.samples[w.start..w.end], &options);
+                    results.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(out);
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    on_window(n, windows.len());
+                }
+            });
+        }
+    });
+    let mut language_heard = None;
+    let mut segments = Vec::new();
+    let results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+    for (w, out) in windows.iter().zip(results) {
+        let Some(out) = out else { continue };
+        let out = out?;
+        let offset = w.start as f64 * 1000.0 / SPEECH_RATE as f64;
+        let ms = |s: f32| (offset + s as f64 * 1000.0).round() as u32;
+        if !out.segments.is_empty() {
+            language_heard.get_or_insert(out.language.clone());
+        }
+        for s in out.segments {
+            segments.push(Segment {
+                id: (segments.len() + 1).to_string(),
+                start_ms: ms(s.start),
+                end_ms: ms(s.end),
+                speaker: String::new(),
+                text: s.text,
+            });
+        }
+    }
+    let language = language_heard.unwrap_or_else(|| language.to_owned());
+    Ok((language, segments))
+}
