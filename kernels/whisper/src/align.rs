@@ -106,11 +106,11 @@ pub(crate) fn time_words(
     Ok(())
 }
 
-/// The alignment puts the silence before a segment's first word into that
-/// word (the path must start at the segment's start): as the reference
-/// does, a first word longer than twice the median word is cut to that
-/// from its end; then each segment runs from its first word's start to its
-/// last word's end.
+/// The alignment puts the silence around a segment into its first and last
+/// words (the path must start at the segment's start): as the reference
+/// does, a first word longer than twice the median word is cut to that from
+/// its end, a last word from its start; then each segment runs from its
+/// first word's start to its last word's end.
 fn tighten<'a>(segments: impl Iterator<Item = &'a mut Segment>) {
     let segments: Vec<&mut Segment> = segments.collect();
     let mut durations: Vec<f32> = segments
@@ -129,6 +129,12 @@ fn tighten<'a>(segments: impl Iterator<Item = &'a mut Segment>) {
             && first.end - first.start > longest
         {
             first.start = first.end - longest;
+        }
+        if seg.words.len() > 1
+            && let Some(last) = seg.words.last_mut()
+            && last.end - last.start > longest
+        {
+            last.end = last.start + longest;
         }
         if let (Some(first), Some(last)) = (seg.words.first(), seg.words.last()) {
             seg.start = first.start;

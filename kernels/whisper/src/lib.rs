@@ -43,6 +43,37 @@ pub struct Transcript {
     pub segments: Vec<Segment>,
 }
 
+impl Transcript {
+    /// Tightens segment edges to the speech a voice-activity detector found
+    /// (`regions` in seconds from the window's start): Whisper's timestamps
+    /// and the first and last words' alignment run into the silence around
+    /// speech by a few hundred ms, a detector's edges don't. A segment that
+    /// starts before the first region it overlaps starts with it; one that
+    /// ends after the last region it overlaps ends with it; its edge words
+    /// follow.
+    pub fn snap_to_speech(&mut self, regions: &[(f32, f32)]) {
+        for seg in &mut self.segments {
+            let overlapping: Vec<&(f32, f32)> = regions
+                .iter()
+                .filter(|(s, e)| *s < seg.end && *e > seg.start)
+                .collect();
+            let (Some(first), Some(last)) = (overlapping.first(), overlapping.last()) else {
+                continue;
+            };
+            if first.0 > seg.start {
+                seg.start = first.0;
+            }
+            if last.1 < seg.end {
+                seg.end = last.1.max(seg.start);
+            }
+            for w in &mut seg.words {
+                w.start = w.start.clamp(seg.start, seg.end);
+                w.end = w.end.clamp(w.start, seg.end);
+            }
+        }
+    }
+}
+
 /// One segment: a phrase the model timed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Segment {

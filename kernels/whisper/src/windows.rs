@@ -7,12 +7,16 @@
 use serde::{Deserialize, Serialize};
 
 /// A window of audio, in samples at 16 kHz.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     /// First sample.
     pub start: usize,
     /// One past the last sample.
     pub end: usize,
+    /// The speech regions inside it (samples, from the audio's start), to
+    /// tighten the segments' edges to ([`crate::Transcript::snap_to_speech`]).
+    #[serde(default)]
+    pub speech: Vec<(usize, usize)>,
 }
 
 /// Padding kept around speech, so no word's edge is clipped (200 ms).
@@ -37,6 +41,15 @@ pub fn plan(regions: &[(usize, usize)], total: usize, max: usize) -> Vec<Window>
     }
     let mut windows: Vec<Window> = Vec::new();
     let mut current: Option<(usize, usize)> = None;
+    let window = |start: usize, end: usize| Window {
+        start,
+        end,
+        speech: pieces
+            .iter()
+            .filter(|(s, e)| *s < end && *e > start)
+            .map(|&(s, e)| (s.max(start), e.min(end)))
+            .collect(),
+    };
     for (i, &(start, end)) in pieces.iter().enumerate() {
         // Pad into the silence, but not past half of the gap to a neighbour.
         let lo = match i {
@@ -50,14 +63,14 @@ pub fn plan(regions: &[(usize, usize)], total: usize, max: usize) -> Vec<Window>
         current = match current {
             Some((s, _)) if hi - s <= max => Some((s, hi)),
             Some((s, e)) => {
-                windows.push(Window { start: s, end: e });
+                windows.push(window(s, e));
                 Some((lo, hi))
             }
             None => Some((lo, hi)),
         };
     }
     if let Some((s, e)) = current {
-        windows.push(Window { start: s, end: e });
+        windows.push(window(s, e));
     }
     windows
 }
@@ -90,6 +103,7 @@ mod tests {
         for win in &w {
             assert!(win.end - win.start <= 30 * S);
         }
+        assert_eq!(w[0].speech, vec![(S, 9 * S), (12 * S, 25 * S)]);
     }
 
     #[test]

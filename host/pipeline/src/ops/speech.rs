@@ -172,9 +172,10 @@ pub(super) fn transcribe(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         language: (language != "auto").then(|| language.to_owned()),
         word_times: true,
     };
-    let heard = whisper
+    let mut heard = whisper
         .transcribe(samples, &options)
         .with_context(|| format!("hearing window {index}"))?;
+    heard.snap_to_speech(&speech_in(&window));
     let at = |seconds: f32| {
         let ms = window.start as f64 * 1000.0 / SPEECH_RATE as f64 + seconds as f64 * 1000.0;
         ms.round() as u32
@@ -202,6 +203,16 @@ pub(super) fn transcribe(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             .collect(),
     };
     write_json(dir, "heard.json", &out)
+}
+
+/// A window's speech regions in seconds from its start.
+fn speech_in(window: &Window) -> Vec<(f32, f32)> {
+    let secs = |x: usize| x.saturating_sub(window.start) as f32 / SPEECH_RATE as f32;
+    window
+        .speech
+        .iter()
+        .map(|&(s, e)| (secs(s), secs(e)))
+        .collect()
 }
 
 /// The transcript's segments: the job's transcript when it gave one, else
@@ -389,7 +400,12 @@ pub fn transcribe_media(
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(w) = windows.get(i) else { break };
-                    let out = whisper.transcribe(&pcm.samples[w.start..w.end], &options);
+                    let out = whisper
+                        .transcribe(&pcm.samples[w.start..w.end], &options)
+                        .map(|mut t| {
+                            t.snap_to_speech(&speech_in(w));
+                            t
+                        });
                     results.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(out);
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     on_window(n, windows.len());
