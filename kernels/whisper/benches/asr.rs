@@ -22,6 +22,7 @@
 //! fan out over every core, so this bench sets both to 1 before anything
 //! runs: two windows × one thread = two threads, as for the others.
 
+use kino_whisper::score::{wer, words};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -337,42 +338,7 @@ fn print_asr_table(rows: &[Row]) {
     }
 }
 
-/// Words as scored: lowercase, punctuation stripped (inner apostrophes kept).
-fn words(text: &str) -> Vec<String> {
-    let cleaned: String = text
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '\'' {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    cleaned
-        .split_whitespace()
-        .map(|w| w.trim_matches('\'').to_owned())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
 
-/// Word error rate: word-level Levenshtein distance over the reference's
-/// word count.
-fn wer(reference: &str, hypothesis: &str) -> f32 {
-    let (r, h) = (words(reference), words(hypothesis));
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut row = vec![i + 1; h.len() + 1];
-        for (j, hw) in h.iter().enumerate() {
-            row[j + 1] = (prev[j] + usize::from(rw != hw))
-                .min(prev[j + 1] + 1)
-                .min(row[j] + 1);
-        }
-        prev = row;
-    }
-    prev[h.len()] as f32 / r.len().max(1) as f32
-}
 
 // ---------------------------------------------------------------- piper
 

@@ -11,6 +11,7 @@
 //! - [`align`]: word times by dynamic time warping over the alignment
 //!   heads' cross-attention.
 //! - [`windows`]: long audio cut at silences into windows the model takes.
+//! - [`score`]: word error rate, to measure all of the above.
 //!
 //! [`Transcriber::transcribe`] hears one window; a caller runs windows in
 //! parallel (the pipelines make each a cached node).
@@ -22,6 +23,7 @@ pub mod ct2;
 pub mod decode;
 pub mod mel;
 pub mod model;
+pub mod score;
 pub mod tokens;
 pub mod windows;
 

@@ -8,6 +8,7 @@
 //! noise, espeak-ng, a seeded music bed), so a jump past a threshold means
 //! the decoder changed, not the dice.
 
+use kino_whisper::score::wer;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -285,41 +286,7 @@ fn mix(speech: &[f32], span: (usize, usize), snr_db: f32) -> Vec<f32> {
 
 // ---------------------------------------------------------------- scoring
 
-/// Words as scored: lowercase, punctuation stripped (apostrophes inside a
-/// word kept: "don't" is one word), hyphens split words.
-fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '\'' {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect::<String>()
-        .split_whitespace()
-        .map(|w| w.trim_matches('\'').to_owned())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
 
-/// Word error rate: word-level Levenshtein distance (substitutions,
-/// insertions, deletions) over the reference's word count.
-fn wer(reference: &str, hypothesis: &str) -> f32 {
-    let r = words(reference);
-    let h = words(hypothesis);
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut row = vec![i + 1; h.len() + 1];
-        for (j, hw) in h.iter().enumerate() {
-            let sub = prev[j] + usize::from(rw != hw);
-            row[j + 1] = sub.min(prev[j + 1] + 1).min(row[j] + 1);
-        }
-        prev = row;
-    }
-    prev[h.len()] as f32 / r.len().max(1) as f32
-}
 
 fn text_of(t: &Transcript) -> String {
     let texts: Vec<&str> = t.segments.iter().map(|s| s.text.as_str()).collect();

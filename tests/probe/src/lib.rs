@@ -60,9 +60,64 @@ pub fn present(tool: &Tool) -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// The default models (`make models`): tests that run them are ignored
+/// where they aren't installed, as tools are.
+pub const MODELS: &str = "models";
+
+/// The models `make models` installs, by name.
+pub const DEFAULT_MODELS: [&str; 5] = [
+    "whisper-tiny.en",
+    "whisper-base",
+    "piper-en_US-joe-medium",
+    "silero-vad",
+    "onnxruntime",
+];
+
+/// The model repository tests use: `$KINO_MODELS`, else the workspace's
+/// `.kino/models` (where `make models` installs), given the workspace root.
+pub fn models_dir(workspace: &std::path::Path) -> std::path::PathBuf {
+    std::env::var_os("KINO_MODELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace.join(".kino/models"))
+}
+
+/// Sets `cfg(missing = "models")` when a default model isn't installed in
+/// `repo` (never in CI, which must have them), with a warning either way.
+pub fn probe_models(repo: &std::path::Path) {
+    println!("cargo::rerun-if-env-changed=KINO_MODELS");
+    println!("cargo::rerun-if-changed={}", repo.display());
+    let absent: Vec<&str> = DEFAULT_MODELS
+        .iter()
+        .copied()
+        .filter(|m| {
+            std::fs::read_dir(repo.join(m)).map_or(true, |versions| {
+                !versions
+                    .flatten()
+                    .any(|v| v.path().join("model.toml").is_file())
+            })
+        })
+        .collect();
+    if absent.is_empty() {
+        return;
+    }
+    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    let what = format!("models {} are not in {}", absent.join(", "), repo.display());
+    if in_ci {
+        println!("cargo::warning={what} and CI is set: the tests that run them will fail (`make models`)");
+    } else {
+        println!("cargo::rustc-cfg=missing=\"{MODELS}\"");
+        println!("cargo::warning={what}: the tests that run them are ignored (`make models`)");
+    }
+}
+
 /// Prints the cargo directives for `tools` (see the crate docs).
 pub fn probe(tools: &[Tool]) {
-    let values: Vec<String> = ALL.iter().map(|t| format!("\"{}\"", t.name)).collect();
+    let values: Vec<String> = ALL
+        .iter()
+        .map(|t| t.name)
+        .chain([MODELS])
+        .map(|name| format!("\"{name}\""))
+        .collect();
     println!(
         "cargo::rustc-check-cfg=cfg(missing, values({}))",
         values.join(", ")
