@@ -9,4 +9,5 @@ mod media;
 mod pipelines;
 mod reference_plugins;
 mod sandbox;
+mod speech;
 mod video_tools;

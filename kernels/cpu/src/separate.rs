@@ -178,9 +178,11 @@ pub fn background_of_stems(
 }
 
 /// Whether `left` and `right` are (near) the same signal, so that there is
-/// no stereo image to separate by: their correlation is above 0.98 (this
+/// no stereo image to separate by: their correlation is above 0.999 (this
 /// includes one mono signal panned off-centre), or their side energy
 /// (`(L−R)/2`) is more than 30 dB below their mid energy (`(L+R)/2`).
+/// (Dialogue-heavy stereo — a loud centred voice over quieter panned music —
+/// correlates at 0.98–0.99, and is exactly what separation is for.)
 /// Silence counts as mono. The caller should duck instead of separating.
 pub fn is_effectively_mono(left: &[f32], right: &[f32]) -> bool {
     let (mut ll, mut rr, mut lr) = (0.0f64, 0.0f64, 0.0f64);
@@ -202,7 +204,7 @@ pub fn is_effectively_mono(left: &[f32], right: &[f32]) -> bool {
         return true;
     }
     let norm = (ll * rr).sqrt();
-    norm > 0.0 && lr / norm > 0.98
+    norm > 0.0 && lr / norm > 0.999
 }
 
 /// The share of a bin's mid signal to remove, from its (smoothed) powers

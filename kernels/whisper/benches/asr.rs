@@ -338,8 +338,6 @@ fn print_asr_table(rows: &[Row]) {
     }
 }
 
-
-
 // ---------------------------------------------------------------- piper
 
 /// piper-tts 1.x on the same voice files and text, noise as ours (0), its

@@ -1,8 +1,14 @@
 //! Long audio cut into windows the model takes (at most 30 s), at silences:
 //! speech regions (from a voice-activity detector) are grouped into windows
-//! in order, a window closing before the region that would make it too long,
-//! each padded into the silence around it. A single region longer than a
-//! window is cut hard (the one place a word may be split).
+//! in order, a window closing before the region that would make it too long
+//! or after a long silence, each padded into the silence around it. A
+//! single region longer than a window is cut hard (the one place a word may
+//! be split).
+//!
+//! Why long silences close a window: decoding one window in one pass (no
+//! seeking inside it), Whisper tends to end its transcript at a long pause
+//! and miss speech after it; a window per stretch of talk costs one more
+//! encoder pass, and windows run in parallel.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +27,9 @@ pub struct Window {
 
 /// Padding kept around speech, so no word's edge is clipped (200 ms).
 pub const PAD: usize = 3_200;
+
+/// A silence this long (3 s) between regions closes the window.
+pub const MAX_GAP: usize = 3 * 16_000;
 
 /// Groups `regions` (sorted, non-overlapping speech, in samples) of audio
 /// `total` samples long into windows of at most `max` samples.
@@ -60,8 +69,9 @@ pub fn plan(regions: &[(usize, usize)], total: usize, max: usize) -> Vec<Window>
             Some(&(next, _)) => (end + PAD).min((end + next) / 2),
             None => (end + PAD).min(total),
         };
+        let gap = i > 0 && start - pieces[i - 1].1 > MAX_GAP;
         current = match current {
-            Some((s, _)) if hi - s <= max => Some((s, hi)),
+            Some((s, _)) if hi - s <= max && !gap => Some((s, hi)),
             Some((s, e)) => {
                 windows.push(window(s, e));
                 Some((lo, hi))
@@ -83,12 +93,12 @@ mod tests {
 
     #[test]
     fn regions_group_into_windows_cut_at_silences() {
-        // Speech at 1-9 s, 12-25 s, 27-40 s, 45-50 s of a 60 s file.
+        // Speech at 1-9 s, 12-25 s, 27-40 s, 42-50 s of a 60 s file.
         let regions = [
             (S, 9 * S),
             (12 * S, 25 * S),
             (27 * S, 40 * S),
-            (45 * S, 50 * S),
+            (42 * S, 50 * S),
         ];
         let w = plan(&regions, 60 * S, 30 * S);
         assert_eq!(w.len(), 2, "{w:?}");
@@ -104,6 +114,13 @@ mod tests {
             assert!(win.end - win.start <= 30 * S);
         }
         assert_eq!(w[0].speech, vec![(S, 9 * S), (12 * S, 25 * S)]);
+    }
+
+    #[test]
+    fn a_long_silence_closes_a_window() {
+        let w = plan(&[(S, 4 * S), (27 * S, 29 * S)], 30 * S, 30 * S);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(w[1].speech, vec![(27 * S, 29 * S)]);
     }
 
     #[test]

@@ -286,8 +286,6 @@ fn mix(speech: &[f32], span: (usize, usize), snr_db: f32) -> Vec<f32> {
 
 // ---------------------------------------------------------------- scoring
 
-
-
 fn text_of(t: &Transcript) -> String {
     let texts: Vec<&str> = t.segments.iter().map(|s| s.text.as_str()).collect();
     texts.join(" ")

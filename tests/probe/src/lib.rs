@@ -103,7 +103,9 @@ pub fn probe_models(repo: &std::path::Path) {
     let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
     let what = format!("models {} are not in {}", absent.join(", "), repo.display());
     if in_ci {
-        println!("cargo::warning={what} and CI is set: the tests that run them will fail (`make models`)");
+        println!(
+            "cargo::warning={what} and CI is set: the tests that run them will fail (`make models`)"
+        );
     } else {
         println!("cargo::rustc-cfg=missing=\"{MODELS}\"");
         println!("cargo::warning={what}: the tests that run them are ignored (`make models`)");

@@ -356,7 +356,24 @@ fn vad(models: &Models) -> Result<Arc<SileroVad>> {
 fn runtime(models: &Models) -> Result<()> {
     struct Loaded;
     models.load(ONNX_RUNTIME, |m| {
-        kino_onnx::init_runtime(&m.file("libonnxruntime.so")?)?;
+        let library = m.file("libonnxruntime.so")?;
+        // The library is process-wide: another repository (a test's, an
+        // operator's second) may use it if it is the same file.
+        if let Some(loaded) = kino_onnx::runtime_library()
+            && loaded != library
+        {
+            let same = kino_models::repository::sha256_file(loaded)
+                .is_ok_and(|h| Some(&h) == m.manifest.files.get("libonnxruntime.so"));
+            if !same {
+                bail!(
+                    "ONNX Runtime is already loaded from {}, a different library than {}",
+                    loaded.display(),
+                    library.display()
+                );
+            }
+            return Ok(Loaded);
+        }
+        kino_onnx::init_runtime(&library)?;
         Ok(Loaded)
     })?;
     Ok(())

@@ -1,0 +1,478 @@
+//! The pipelines with models: caption and dub from a video with no
+//! transcript (Whisper hears it, window by window), language detection,
+//! separation of a stereo source's voice, Piper voices, and what goes wrong
+//! with models: none installed, one corrupted, a language the model lacks,
+//! a host killed mid-transcription.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kino_models::{Models, Repository};
+use kino_pipeline::local::LocalHost;
+use kino_pipeline::{Executor, JobReport};
+use kino_store::JobEvent;
+use kino_tests::{bundled_plugins, ffmpeg, workspace_root};
+use kino_whisper::score::wer;
+
+/// The repository `make models` filled.
+fn models_dir() -> PathBuf {
+    kino_tool_probe::models_dir(&workspace_root())
+}
+
+fn models_in(dir: &Path) -> Arc<Models> {
+    Arc::new(Models::new(
+        Repository::new(dir),
+        kino_models::DEFAULT_BUDGET,
+    ))
+}
+
+/// A local host in a temporary directory using the models in `models`.
+struct Host {
+    dir: tempfile::TempDir,
+    host: LocalHost,
+}
+
+impl Host {
+    async fn new(models: &Path) -> Host {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut host = LocalHost::open(&dir.path().join("data"), &bundled_plugins(), None)
+            .await
+            .expect("opening a local host");
+        host.executor = host.executor.with_models(models_in(models));
+        Host { dir, host }
+    }
+
+    fn executor(&self) -> &Executor {
+        &self.host.executor
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    async fn run(
+        &self,
+        pipeline: &str,
+        files: &[(&str, &Path)],
+        texts: &[(&str, &str)],
+    ) -> anyhow::Result<JobReport> {
+        let files: BTreeMap<String, PathBuf> = files
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.to_path_buf()))
+            .collect();
+        let texts: BTreeMap<String, String> = texts
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let job = self
+            .executor()
+            .submit_local(&self.host.tenant, pipeline, &files, &texts)
+            .await?;
+        self.executor().run(&job).await
+    }
+
+    async fn events(&self, report: &JobReport) -> Vec<JobEvent> {
+        self.executor()
+            .store()
+            .events_since(&self.host.tenant, &report.job, 0, 1000)
+            .await
+            .expect("events")
+            .iter()
+            .filter_map(|e| e.job_event().ok())
+            .collect()
+    }
+}
+
+fn notes(events: &[JobEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::StageNote { stage, note } => Some(format!("{stage}: {note}")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Speaks `text` into a mono WAV: the Piper voice for English, espeak-ng
+/// for anything else.
+fn speak(text: &str, language: &str, out: &Path) {
+    if language == "en" {
+        let models = models_in(&models_dir());
+        let (voice, _) = kino_pipeline::ops::speech::voice(&models, "en")
+            .expect("loading the voice")
+            .expect("the Piper voice is installed");
+        let samples = voice.synthesize(text, 1.0).expect("speaking");
+        let pcm = kino_kernels::wav::Pcm {
+            sample_rate: voice.sample_rate(),
+            channels: 1,
+            samples,
+        };
+        kino_kernels::wav::write_wav(out, &pcm).expect("writing speech");
+    } else {
+        let status = std::process::Command::new("espeak-ng")
+            .args(["-v", language, "-w"])
+            .arg(out)
+            .arg(text)
+            .status()
+            .expect("running espeak-ng");
+        assert!(status.success(), "espeak-ng failed");
+    }
+}
+
+/// A 320x240 video of `secs` seconds whose sound is `sentences` spoken at
+/// their start times (seconds), dry in the centre, over music: two tones
+/// panned to either side (`stereo`), or everything in mono.
+fn speech_video(
+    dir: &Path,
+    name: &str,
+    sentences: &[(&str, f32)],
+    language: &str,
+    secs: u32,
+    stereo: bool,
+) -> PathBuf {
+    let mut args: Vec<String> = vec![
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("testsrc2=size=320x240:rate=24:duration={secs}"),
+    ];
+    let mut graph = String::new();
+    for (i, (text, at)) in sentences.iter().enumerate() {
+        let wav = dir.join(format!("{name}-{i}.wav"));
+        speak(text, language, &wav);
+        args.extend(["-i".into(), wav.display().to_string()]);
+        let ms = (at * 1000.0) as u32;
+        graph.push_str(&format!(
+            "[{}:a]aresample=48000,aformat=channel_layouts=mono,adelay={ms},apad[s{i}];",
+            i + 1
+        ));
+    }
+    let n = sentences.len();
+    let inputs: String = (0..n).map(|i| format!("[s{i}]")).collect();
+    graph.push_str(&format!(
+        "{inputs}amix=inputs={n}:normalize=0:duration=longest,atrim=0:{secs}[voice];\
+         sine=f=330:r=48000:d={secs},volume=0.06[m1];sine=f=523:r=48000:d={secs},volume=0.06[m2];"
+    ));
+    if stereo {
+        graph.push_str(
+            "[voice]pan=stereo|c0=c0|c1=c0[v];[m1]pan=stereo|c0=c0|c1=0.15*c0[l];\
+             [m2]pan=stereo|c0=0.15*c0|c1=c0[r];[v][l][r]amix=inputs=3:normalize=0[a]",
+        );
+    } else {
+        graph.push_str("[voice][m1][m2]amix=inputs=3:normalize=0[a]");
+    }
+    let out = dir.join(format!("{name}.mp4"));
+    args.extend(
+        [
+            "-filter_complex",
+            &graph,
+            "-map",
+            "0:v",
+            "-map",
+            "[a]",
+            "-t",
+            &secs.to_string(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-ac",
+            if stereo { "2" } else { "1" },
+        ]
+        .map(str::to_owned),
+    );
+    args.push(out.display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ffmpeg(&args);
+    out
+}
+
+const ENGLISH: [(&str, f32); 3] = [
+    (
+        "The old lighthouse keeper climbed the stairs to light the lamp.",
+        1.0,
+    ),
+    ("A few children were building a castle of sand.", 6.5),
+    (
+        "When the storm passed, the village gathered in the square.",
+        11.0,
+    ),
+];
+
+/// Cue times of an SRT file, in seconds, with their text.
+fn srt_cues(path: &Path) -> Vec<(f32, f32, String)> {
+    let text = std::fs::read_to_string(path).expect("reading the captions");
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    let cues = kino_kernels::subtitle::parse(&text).expect("parsing the captions");
+    cues.into_iter()
+        .map(|c| {
+            (
+                c.start_ms as f32 / 1000.0,
+                c.end_ms as f32 / 1000.0,
+                c.text.replace('\n', " "),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng", missing = "models"),
+    ignore = "needs ffmpeg, espeak-ng and the default models (make setup models)"
+)]
+async fn caption_without_a_transcript_hears_the_speech_and_reruns_from_the_cache() {
+    let host = Host::new(&models_dir()).await;
+    let video = speech_video(host.dir.path(), "talk", &ENGLISH, "en", 16, true);
+    let report = host
+        .run("caption", &[("video", &video)], &[])
+        .await
+        .expect("the caption job completes");
+    let cues = srt_cues(&report.outputs["captions.srt"]);
+    let heard: Vec<&str> = cues.iter().map(|(_, _, t)| t.as_str()).collect();
+    let said: Vec<&str> = ENGLISH.iter().map(|(t, _)| *t).collect();
+    // Piper's clear speech over quiet music: tiny.en gets these right (0
+    // errors measured); one word in 29 is allowed.
+    let rate = wer(&said.join(" "), &heard.join(" "));
+    assert!(rate <= 0.04, "WER {rate}: {heard:?}");
+    // Each sentence's first cue starts within 200 ms of where it was
+    // placed (Piper's own lead-in silence is under 100 ms).
+    for (text, at) in ENGLISH {
+        let first = text
+            .split_whitespace()
+            .next()
+            .expect("a word")
+            .to_lowercase();
+        let cue = cues
+            .iter()
+            .find(|(s, _, t)| t.to_lowercase().starts_with(&first) && (s - at).abs() < 1.0)
+            .unwrap_or_else(|| panic!("no cue starts `{text}` near {at} s: {cues:?}"));
+        assert!(
+            (cue.0 - at).abs() <= 0.2,
+            "`{text}` placed at {at} s, its cue starts at {} s",
+            cue.0
+        );
+    }
+    // Every transcription node ran once; the second run is all cache hits.
+    assert!(report.nodes.iter().any(|n| n.node.starts_with("heard[")));
+    let again = host
+        .run("caption", &[("video", &video)], &[])
+        .await
+        .expect("the second run completes");
+    let ran: Vec<&str> = again
+        .nodes
+        .iter()
+        .filter(|n| !n.cached)
+        .map(|n| n.node.as_str())
+        .collect();
+    assert!(ran.is_empty(), "the second run computed {ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng", missing = "models"),
+    ignore = "needs ffmpeg, espeak-ng and the default models (make setup models)"
+)]
+async fn a_spanish_video_is_dubbed_into_english_over_its_music_without_its_voice() {
+    let host = Host::new(&models_dir()).await;
+    let spanish = [
+        ("Buenos días. El café está listo.", 1.0),
+        ("Gracias por venir a la casa.", 6.0),
+    ];
+    let video = speech_video(host.dir.path(), "charla", &spanish, "es", 12, true);
+    let report = host
+        .run("dub", &[("video", &video)], &[("language", "en")])
+        .await
+        .expect("the dub completes");
+    let notes = notes(&host.events(&report).await).join("\n");
+    assert!(notes.contains("source language detected: es"), "{notes}");
+    assert!(notes.contains("original voice separated out"), "{notes}");
+    // English has a neural voice: no line fell back to espeak-ng.
+    assert!(!notes.contains("espeak-ng"), "{notes}");
+    let subtitles = std::fs::read_to_string(&report.outputs["subtitles.srt"]).expect("subtitles");
+    // The phrasebook translator knows these words from Spanish.
+    assert!(
+        subtitles.to_lowercase().contains("good morning"),
+        "{subtitles}"
+    );
+    let info = kino_media::probe(&report.outputs["dubbed.mp4"]).expect("probe");
+    assert!(info.audio().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng", missing = "models"),
+    ignore = "needs ffmpeg, espeak-ng and the default models (make setup models)"
+)]
+async fn a_video_with_silent_audio_gets_no_captions_and_no_error() {
+    let host = Host::new(&models_dir()).await;
+    let video = host.path("quiet.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=24:duration=5",
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=48000:cl=stereo",
+        "-t",
+        "5",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        video.to_str().expect("utf-8"),
+    ]);
+    let report = host
+        .run("caption", &[("video", &video)], &[])
+        .await
+        .expect("silence is not an error");
+    assert!(srt_cues(&report.outputs["captions.srt"]).is_empty());
+    assert!(report.outputs.contains_key("captioned.mp4"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng", missing = "models"),
+    ignore = "needs ffmpeg, espeak-ng and the default models (make setup models)"
+)]
+async fn model_errors_say_what_to_do() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let video = speech_video(scratch.path(), "one", &ENGLISH[..1], "en", 5, false);
+
+    // No models at all: the error names the command that installs them.
+    let empty = Host::new(&scratch.path().join("no-models")).await;
+    let err = format!(
+        "{:#}",
+        empty
+            .run("caption", &[("video", &video)], &[])
+            .await
+            .expect_err("no models")
+    );
+    assert!(err.contains("make models"), "{err}");
+
+    // A model file one byte off: refused, naming the file.
+    let repo = scratch.path().join("models");
+    for model in ["onnxruntime", "silero-vad"] {
+        let from = Repository::new(models_dir()).get(model).expect("installed");
+        let to = repo.join(model).join(&from.manifest.version);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for file in from
+            .manifest
+            .files
+            .keys()
+            .map(String::as_str)
+            .chain(["model.toml"])
+        {
+            std::fs::copy(from.dir.join(file), to.join(file)).expect("copy");
+        }
+    }
+    let vad = repo.join("silero-vad/6.2.3/silero_vad.onnx");
+    let mut bytes = std::fs::read(&vad).expect("read");
+    bytes[1000] ^= 1;
+    std::fs::write(&vad, bytes).expect("write");
+    let corrupted = Host::new(&repo).await;
+    let err = format!(
+        "{:#}",
+        corrupted
+            .run("caption", &[("video", &video)], &[])
+            .await
+            .expect_err("a corrupted model")
+    );
+    assert!(
+        err.contains("silero_vad.onnx") && err.contains("does not match"),
+        "{err}"
+    );
+
+    // A language the model doesn't know.
+    let host = Host::new(&models_dir()).await;
+    let err = format!(
+        "{:#}",
+        host.run("caption", &[("video", &video)], &[("language", "xx")])
+            .await
+            .expect_err("an unknown language")
+    );
+    assert!(err.contains("does not transcribe `xx`"), "{err}");
+}
+
+#[test]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng", missing = "models"),
+    ignore = "needs ffmpeg, espeak-ng and the default models (make setup models)"
+)]
+fn a_host_killed_while_transcribing_resumes_without_hearing_finished_windows_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Three sentences far apart: long enough for two windows.
+    let sentences = [
+        ("The morning train was late again because of the fog.", 1.0),
+        (
+            "She opened the window and listened to the birds outside.",
+            27.0,
+        ),
+        (
+            "Our neighbour painted his fence a bright shade of yellow.",
+            52.0,
+        ),
+    ];
+    let video = speech_video(dir.path(), "long", &sentences, "en", 60, false);
+    let data = dir.path().join("data");
+    let bundled = bundled_plugins();
+    let kino = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kino-cli"));
+        cmd.args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--models")
+            .arg(models_dir())
+            .arg("--plugins")
+            .arg(&bundled.components)
+            .arg("--plugin-sources")
+            .arg(&bundled.sources)
+            .arg("--out")
+            .arg(dir.path().join("out"));
+        cmd
+    };
+    let video_arg = format!("video={}", video.display());
+    let mut child = kino(&["run", "caption", &video_arg])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn kino");
+    let stderr = child.stderr.take().expect("stderr");
+    let (mut job, mut finished) = (None, None);
+    use std::io::BufRead as _;
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.expect("stderr line");
+        if let Some(rest) = line.strip_prefix("job ") {
+            job = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(at) = line.find("done    heard[") {
+            finished = line[at + 8..].split_whitespace().next().map(str::to_owned);
+            child.kill().expect("SIGKILL");
+            break;
+        }
+    }
+    child.wait().expect("wait");
+    let job = job.expect("kino printed the job id");
+    let finished = finished.expect("a window was heard before the kill");
+
+    let out = kino(&["resume", &job]).output().expect("resume");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "resume failed: {log}");
+    assert!(log.contains(&format!("cached  {finished}")), "{log}");
+    assert!(!log.contains(&format!("done    {finished}")), "{log}");
+    let cues = srt_cues(&dir.path().join("out/captions.srt"));
+    let heard: Vec<&str> = cues.iter().map(|(_, _, t)| t.as_str()).collect();
+    let said: Vec<&str> = sentences.iter().map(|(t, _)| *t).collect();
+    let rate = wer(&said.join(" "), &heard.join(" "));
+    assert!(rate <= 0.1, "WER {rate}: {heard:?}");
+}
