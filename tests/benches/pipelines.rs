@@ -5,8 +5,12 @@
 //!    Spanish (goal: <= 10 s on 2 cores; a cloud-API dubbing pipeline takes
 //!    about 81 s for a one-minute video).
 //! 2. A 30 s 1080p ad creative from `examples/` (goal: <= 60 s).
+//! 3. `dub-asr`: dub a 60 s 1280x720 clip of English speech (Piper, 12
+//!    sentences over stereo music) into Spanish with no transcript: heard
+//!    by Whisper (goal: <= 15 s on 2 cores).
+//! 4. `caption-asr`: caption the same clip with no transcript (goal: <= 20 s).
 //!
-//! `KINO_BENCH_ONLY=dub` or `=ad` runs one of them.
+//! `KINO_BENCH_ONLY=dub`, `=ad`, `=dub-asr` or `=caption-asr` runs one of them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use kino_pipeline::local::{self, LocalHost};
-use kino_tests::{bundled_plugins, test_video, workspace_root};
+use kino_tests::{bundled_plugins, speech_video, test_video, workspace_root};
 
 const LINES: &[&str] = &[
     "Good morning, my friend.",
@@ -76,15 +80,57 @@ fn main() {
     let only = std::env::var("KINO_BENCH_ONLY").ok();
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = tokio::runtime::Runtime::new().expect("tokio");
-    let host = rt
+    let mut host = rt
         .block_on(LocalHost::open(
             &dir.path().join("data"),
             &bundled_plugins(),
             None,
         ))
         .expect("local host");
+    host.executor = host
+        .executor
+        .with_models(std::sync::Arc::new(kino_models::Models::new(
+            kino_models::Repository::new(kino_tests::models_dir()),
+            kino_models::DEFAULT_BUDGET,
+        )));
+    let wants = |case: &str| only.as_deref().is_none_or(|o| o == case);
 
-    if only.as_deref() != Some("ad") {
+    if wants("dub-asr") || wants("caption-asr") {
+        let sentences: Vec<(&str, f32)> = LINES
+            .iter()
+            .chain(LINES)
+            .take(12)
+            .enumerate()
+            .map(|(i, line)| (*line, 0.5 + 5.0 * i as f32))
+            .collect();
+        let video = speech_video(dir.path(), "talk", &sentences, "en", 60, true);
+        let resized = dir.path().join("talk720.mp4");
+        kino_tests::ffmpeg(&[
+            "-i",
+            video.to_str().expect("utf-8"),
+            "-vf",
+            "scale=1280:720",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "copy",
+            resized.to_str().expect("utf-8"),
+        ]);
+        let files = BTreeMap::from([("video".to_owned(), resized)]);
+        if wants("dub-asr") {
+            let texts = BTreeMap::from([
+                ("language".to_owned(), "es".to_owned()),
+                ("source-language".to_owned(), "en".to_owned()),
+            ]);
+            rt.block_on(run(&host, "dub", files.clone(), texts));
+        }
+        if wants("caption-asr") {
+            rt.block_on(run(&host, "caption", files, BTreeMap::new()));
+        }
+    }
+    if wants("dub") {
         let video = dir.path().join("clip.mp4");
         test_video(&video, 60, "1280x720", true);
         let srt = dir.path().join("clip.srt");
@@ -93,7 +139,7 @@ fn main() {
         let texts = BTreeMap::from([("language".to_owned(), "es".to_owned())]);
         rt.block_on(run(&host, "dub", files, texts));
     }
-    if only.as_deref() != Some("dub") {
+    if wants("ad") {
         let examples = workspace_root().join("examples");
         let files = BTreeMap::from([
             ("brief".to_owned(), examples.join("brief.toml")),

@@ -148,3 +148,109 @@ pub fn test_video(path: &std::path::Path, secs: u32, size: &str, audio: bool) {
     ]);
     ffmpeg(&args);
 }
+
+/// The repository `make models` filled.
+pub fn models_dir() -> PathBuf {
+    kino_tool_probe::models_dir(&workspace_root())
+}
+
+/// Speaks `text` into a mono WAV: the Piper voice for English, espeak-ng
+/// for anything else.
+pub fn speak(text: &str, language: &str, out: &std::path::Path) {
+    if language == "en" {
+        let models = kino_models::Models::new(
+            kino_models::Repository::new(models_dir()),
+            kino_models::DEFAULT_BUDGET,
+        );
+        let (voice, _) = kino_pipeline::ops::speech::voice(&models, "en")
+            .expect("loading the voice")
+            .expect("the Piper voice is installed");
+        let samples = voice.synthesize(text, 1.0).expect("speaking");
+        let pcm = kino_kernels::wav::Pcm {
+            sample_rate: voice.sample_rate(),
+            channels: 1,
+            samples,
+        };
+        kino_kernels::wav::write_wav(out, &pcm).expect("writing speech");
+    } else {
+        let status = std::process::Command::new("espeak-ng")
+            .args(["-v", language, "-w"])
+            .arg(out)
+            .arg(text)
+            .status()
+            .expect("running espeak-ng");
+        assert!(status.success(), "espeak-ng failed");
+    }
+}
+
+/// A 320x240 video of `secs` seconds whose sound is `sentences` spoken at
+/// their start times (seconds), dry in the centre, over music: two tones
+/// panned to either side (`stereo`), or everything in mono.
+pub fn speech_video(
+    dir: &std::path::Path,
+    name: &str,
+    sentences: &[(&str, f32)],
+    language: &str,
+    secs: u32,
+    stereo: bool,
+) -> PathBuf {
+    let mut args: Vec<String> = vec![
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("testsrc2=size=320x240:rate=24:duration={secs}"),
+    ];
+    let mut graph = String::new();
+    for (i, (text, at)) in sentences.iter().enumerate() {
+        let wav = dir.join(format!("{name}-{i}.wav"));
+        speak(text, language, &wav);
+        args.extend(["-i".into(), wav.display().to_string()]);
+        let ms = (at * 1000.0) as u32;
+        graph.push_str(&format!(
+            "[{}:a]aresample=48000,aformat=channel_layouts=mono,adelay={ms},apad[s{i}];",
+            i + 1
+        ));
+    }
+    let n = sentences.len();
+    let inputs: String = (0..n).map(|i| format!("[s{i}]")).collect();
+    graph.push_str(&format!(
+        "{inputs}amix=inputs={n}:normalize=0:duration=longest,atrim=0:{secs}[voice];\
+         sine=f=330:r=48000:d={secs},volume=0.06[m1];sine=f=523:r=48000:d={secs},volume=0.06[m2];"
+    ));
+    if stereo {
+        graph.push_str(
+            "[voice]pan=stereo|c0=c0|c1=c0[v];[m1]pan=stereo|c0=c0|c1=0.15*c0[l];\
+             [m2]pan=stereo|c0=0.15*c0|c1=c0[r];[v][l][r]amix=inputs=3:normalize=0[a]",
+        );
+    } else {
+        graph.push_str("[voice][m1][m2]amix=inputs=3:normalize=0[a]");
+    }
+    let out = dir.join(format!("{name}.mp4"));
+    args.extend(
+        [
+            "-filter_complex",
+            &graph,
+            "-map",
+            "0:v",
+            "-map",
+            "[a]",
+            "-t",
+            &secs.to_string(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-ac",
+            if stereo { "2" } else { "1" },
+        ]
+        .map(str::to_owned),
+    );
+    args.push(out.display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ffmpeg(&args);
+    out
+}

@@ -33,6 +33,12 @@ struct OutcomeLabels {
     outcome: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
+    kind: String,
+}
+
 /// The host's metrics. Cheap to clone: clones share the counters.
 #[derive(Clone)]
 pub struct Metrics {
@@ -41,6 +47,7 @@ pub struct Metrics {
     jobs: Family<StateLabels, Gauge>,
     jobs_submitted: Counter,
     plugin_calls: Family<OutcomeLabels, Counter>,
+    models_loaded: Family<ModelLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -74,6 +81,12 @@ impl Metrics {
             jobs_submitted.clone(),
         );
         let plugin_calls = Family::<OutcomeLabels, Counter>::default();
+        let models_loaded = Family::<ModelLabels, Gauge>::default();
+        registry.register(
+            "model_loaded_bytes",
+            "Models loaded in memory (size estimated from their files), by model",
+            models_loaded.clone(),
+        );
         registry.register(
             "plugin_calls",
             "Plugin calls, by outcome (ok, plugin_error, trap)",
@@ -93,6 +106,7 @@ impl Metrics {
             jobs,
             jobs_submitted,
             plugin_calls,
+            models_loaded,
         }
     }
 
@@ -128,6 +142,24 @@ impl Metrics {
         }
     }
 
+    /// Sets the loaded-models gauge to the models loaded now (one dropped
+    /// from memory since disappears).
+    fn set_models(&self, loaded: &[kino_models::LoadedModel]) {
+        self.models_loaded.clear();
+        for m in loaded {
+            let kind = serde_json::to_value(m.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            self.models_loaded
+                .get_or_create(&ModelLabels {
+                    model: m.id.clone(),
+                    kind,
+                })
+                .set(i64::try_from(m.bytes).unwrap_or(i64::MAX));
+        }
+    }
+
     /// The metrics in the Prometheus text format.
     pub fn encode(&self) -> anyhow::Result<String> {
         let mut text = String::new();
@@ -159,6 +191,9 @@ pub(super) async fn track(State(state): State<AppState>, request: Request, next:
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let counts = state.store.job_state_counts().await?;
     state.metrics.set_job_states(&counts);
+    state
+        .metrics
+        .set_models(&state.jobs.executor().models().loaded());
     let text = state.metrics.encode()?;
     Ok((
         [(

@@ -103,8 +103,11 @@ enum Command {
     /// Pack, sign and install plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
-    /// List the compute devices the kernels can use.
-    Devices,
+    /// List the compute devices the kernels can use, and the models installed for them.
+    Devices {
+        #[command(flatten)]
+        repo: crate::models::ModelsArg,
+    },
     /// Serve the admin and tenant HTTP API (KINO_ADMIN_TOKEN must be set).
     Serve {
         /// The configuration file (TOML); KINO_LISTEN and KINO_DATA_DIR override it.
@@ -653,7 +656,7 @@ fn run(cli: Cli) -> Result<()> {
             let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
             tokio.block_on(kino_api::serve::serve(config))
         }
-        Command::Devices => {
+        Command::Devices { repo } => {
             let found = kino_cuda::detect();
             for device in &found.devices {
                 println!("{device}");
@@ -661,7 +664,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(why) = found.cuda_unavailable {
                 println!("no CUDA: {why}; kernels run on the CPU");
             }
-            Ok(())
+            crate::models::summary(&repo)
         }
         Command::Speak {
             lang,

@@ -142,6 +142,29 @@ fn format_name(m: &kino_models::Installed) -> String {
         .unwrap_or_default()
 }
 
+/// For `kino devices`: the models installed and their total size. (A
+/// one-shot command has none loaded; `/metrics` of `kino serve` shows what a
+/// host holds in memory, `kino_model_loaded_bytes`.)
+pub fn summary(repo: &ModelsArg) -> Result<()> {
+    let all = Repository::new(&repo.models).list()?;
+    let bytes: u64 = all.iter().map(|m| m.size()).sum();
+    let names: Vec<String> = all.iter().map(|m| m.id()).collect();
+    match names.len() {
+        0 => println!(
+            "models: none in {}; {}",
+            repo.models.display(),
+            kino_models::INSTALL_HINT
+        ),
+        n => println!(
+            "models: {n} in {} ({:.0} MB): {}",
+            repo.models.display(),
+            bytes as f64 / 1e6,
+            names.join(", ")
+        ),
+    }
+    Ok(())
+}
+
 /// `kino transcribe`: a media file's speech to SRT or WebVTT (by the
 /// output's extension); returns the language and the number of segments.
 pub fn transcribe_file(

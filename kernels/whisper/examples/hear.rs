@@ -4,6 +4,10 @@
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
+    // `RUST_LOG=kino_whisper=debug` shows where each window's time goes.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let [_, repo, name, wav, rest @ ..] = args.as_slice() else {
         anyhow::bail!("usage: hear MODELS NAME FILE.wav [LANG]");

@@ -259,9 +259,14 @@ struct Decoder {
 }
 
 impl Decoder {
+    /// Logits of one position (`x` is `[1, 1, d]`), as `[vocab, 1]`: the
+    /// embedding matrix times the column, so the 51k × d matrix is read in
+    /// place rather than transposed per token.
     fn logits(&self, x: &Tensor) -> Result<Tensor> {
         let x = self.norm.forward(x)?;
-        Ok(x.broadcast_matmul(&self.embeddings.t()?)?)
+        let d = x.dim(D::Minus1)?;
+        let column = x.reshape((d, 1))?;
+        Ok(self.embeddings.matmul(&column)?)
     }
 }
 
@@ -306,7 +311,7 @@ impl SelfAttention {
             k = Tensor::cat(&[pk, &k], 2)?;
             v = Tensor::cat(&[pv, &v], 2)?;
         }
-        let (out, _) = attend(&q, &k, &v, mask, false)?;
+        let (out, _) = attend(&q, &k.t()?.contiguous()?, &v, mask, false)?;
         Ok((self.out.forward(&merge_heads(&out)?)?, k, v))
     }
 }
@@ -332,11 +337,15 @@ impl CrossAttention {
         })
     }
 
+    /// The encoder's keys (transposed, `[b, h, width, frames]`, once per
+    /// window rather than per token) and values.
     fn keys_values(&self, audio: &Tensor) -> Result<(Tensor, Tensor)> {
         let kv = self.kv.forward(audio)?;
         let d = kv.dim(D::Minus1)? / 2;
         Ok((
-            split_heads(&kv.narrow(D::Minus1, 0, d)?, self.heads)?,
+            split_heads(&kv.narrow(D::Minus1, 0, d)?, self.heads)?
+                .t()?
+                .contiguous()?,
             split_heads(&kv.narrow(D::Minus1, d, d)?, self.heads)?,
         ))
     }
@@ -354,16 +363,17 @@ impl CrossAttention {
     }
 }
 
-/// Scaled dot-product attention over `[batch, heads, time, width]`.
+/// Scaled dot-product attention over `[batch, heads, time, width]`, the
+/// keys given transposed (`[batch, heads, width, time]`).
 fn attend(
     q: &Tensor,
-    k: &Tensor,
+    k_t: &Tensor,
     v: &Tensor,
     mask: Option<&Tensor>,
     want_weights: bool,
 ) -> Result<(Tensor, Option<Tensor>)> {
     let scale = 1.0 / (q.dim(D::Minus1)? as f64).sqrt();
-    let mut scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
+    let mut scores = (q.matmul(k_t)? * scale)?;
     if let Some(mask) = mask {
         scores = scores.broadcast_add(mask)?;
     }

@@ -28,8 +28,8 @@ pub struct Window {
 /// Padding kept around speech, so no word's edge is clipped (200 ms).
 pub const PAD: usize = 3_200;
 
-/// A silence this long (3 s) between regions closes the window.
-pub const MAX_GAP: usize = 3 * 16_000;
+/// A silence this long (8 s) between regions closes the window.
+pub const MAX_GAP: usize = 8 * 16_000;
 
 /// Groups `regions` (sorted, non-overlapping speech, in samples) of audio
 /// `total` samples long into windows of at most `max` samples.
