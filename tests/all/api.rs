@@ -634,12 +634,12 @@ async fn a_job_submitted_over_http_runs_and_delivers_its_outputs() {
             Method::POST,
             "/jobs",
             Some(&key),
-            Some(json!({ "pipeline": "caption", "inputs": { "video": video } })),
+            Some(json!({ "pipeline": "caption", "inputs": { "transcript": transcript } })),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        error["error"].as_str().unwrap_or("").contains("transcript"),
+        error["error"].as_str().unwrap_or("").contains("video"),
         "{error}"
     );
     let (status, error) = app
