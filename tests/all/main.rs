@@ -11,3 +11,52 @@ mod reference_plugins;
 mod sandbox;
 mod speech;
 mod video_tools;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// `kino ARGS` as a local user runs it: the test copy of the binary, the
+/// bundled plugins, the data directory `data` and outputs in `out`.
+pub(crate) fn kino_local(data: &Path, out: &Path, args: &[&str]) -> Command {
+    let bundled = kino_tests::bundled_plugins();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kino-cli"));
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--plugins")
+        .arg(&bundled.components)
+        .arg("--plugin-sources")
+        .arg(&bundled.sources)
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
+/// Runs a `kino run` and kills it (SIGKILL) at the first line of its
+/// progress containing `at`: returns the job's id and that line.
+pub(crate) fn kill_at(mut cmd: Command, at: &str) -> (String, String) {
+    use std::io::BufRead as _;
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn kino");
+    let stderr = child.stderr.take().expect("stderr");
+    let (mut job, mut killed_at) = (None, None);
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.expect("stderr line");
+        if let Some(rest) = line.strip_prefix("job ") {
+            job = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if line.contains(at) {
+            child.kill().expect("SIGKILL");
+            killed_at = Some(line);
+            break;
+        }
+    }
+    child.wait().expect("wait");
+    (
+        job.expect("kino printed the job id"),
+        killed_at.unwrap_or_else(|| panic!("kino finished without printing `{at}`")),
+    )
+}

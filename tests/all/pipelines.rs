@@ -634,43 +634,14 @@ fn a_killed_host_resumes_without_recomputing_finished_stages() {
     let srt = dir.path().join("clip.srt");
     std::fs::write(&srt, TRANSCRIPT).expect("write");
     let data = dir.path().join("data");
-    let bundled = bundled_plugins();
-    let kino = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kino-cli"));
-        cmd.args(args)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--plugins")
-            .arg(&bundled.components)
-            .arg("--plugin-sources")
-            .arg(&bundled.sources)
-            .arg("--out")
-            .arg(dir.path().join("out"));
-        cmd
-    };
+    let kino = |args: &[&str]| crate::kino_local(&data, &dir.path().join("out"), args);
     let video_arg = format!("video={}", video.display());
     let srt_arg = format!("transcript={}", srt.display());
     // Kill the host as soon as the first spoken line is finished.
-    let mut child = kino(&["run", "dub", &video_arg, &srt_arg])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn kino");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut job = None;
-    use std::io::BufRead as _;
-    for line in std::io::BufReader::new(stderr).lines() {
-        let line = line.expect("stderr line");
-        if let Some(rest) = line.strip_prefix("job ") {
-            job = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if line.contains("done    lines[") {
-            child.kill().expect("SIGKILL");
-            break;
-        }
-    }
-    child.wait().expect("wait");
-    let job = job.expect("kino printed the job id");
+    let (job, _) = crate::kill_at(
+        kino(&["run", "dub", &video_arg, &srt_arg]),
+        "done    lines[",
+    );
 
     let out = kino(&["resume", &job]).output().expect("resume");
     assert!(

@@ -322,45 +322,20 @@ fn a_host_killed_while_transcribing_resumes_without_hearing_finished_windows_aga
     ];
     let video = speech_video(dir.path(), "long", &sentences, "en", 60, false);
     let data = dir.path().join("data");
-    let bundled = bundled_plugins();
     let kino = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kino-cli"));
-        cmd.args(args)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--models")
-            .arg(models_dir())
-            .arg("--plugins")
-            .arg(&bundled.components)
-            .arg("--plugin-sources")
-            .arg(&bundled.sources)
-            .arg("--out")
-            .arg(dir.path().join("out"));
+        let mut cmd = crate::kino_local(&data, &dir.path().join("out"), args);
+        cmd.arg("--models").arg(models_dir());
         cmd
     };
     let video_arg = format!("video={}", video.display());
-    let mut child = kino(&["run", "caption", &video_arg])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn kino");
-    let stderr = child.stderr.take().expect("stderr");
-    let (mut job, mut finished) = (None, None);
-    use std::io::BufRead as _;
-    for line in std::io::BufReader::new(stderr).lines() {
-        let line = line.expect("stderr line");
-        if let Some(rest) = line.strip_prefix("job ") {
-            job = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if let Some(at) = line.find("done    heard[") {
-            finished = line[at + 8..].split_whitespace().next().map(str::to_owned);
-            child.kill().expect("SIGKILL");
-            break;
-        }
-    }
-    child.wait().expect("wait");
-    let job = job.expect("kino printed the job id");
-    let finished = finished.expect("a window was heard before the kill");
+    let (job, line) = crate::kill_at(kino(&["run", "caption", &video_arg]), "done    heard[");
+    // `[ 4/10 ] done    heard[1] (2.31 s)`: the window that finished.
+    let finished = line
+        .split("done    ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the finished node")
+        .to_owned();
 
     let out = kino(&["resume", &job]).output().expect("resume");
     let log = String::from_utf8_lossy(&out.stderr);

@@ -14,10 +14,7 @@ const PANGRAM: &str = "The quick brown fox jumps over the lazy dog.";
 
 /// The model repository: `KINO_MODELS`, else the workspace's `.kino/models`.
 fn models() -> PathBuf {
-    std::env::var_os("KINO_MODELS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.kino/models"),
-        PathBuf::from,
-    )
+    kino_tool_probe::models_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 /// A file of the model repository; fails (never skips) when it is absent.
@@ -25,7 +22,7 @@ fn model(rel: &str) -> PathBuf {
     let path = models().join(rel);
     assert!(
         path.is_file(),
-        "{} is missing: run `python3 models/install.py` (or set KINO_MODELS)",
+        "{} is missing: run `make models` (or set KINO_MODELS)",
         path.display()
     );
     path

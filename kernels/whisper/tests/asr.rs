@@ -26,10 +26,7 @@ const SILERO: &str = "silero-vad/6.2.3/silero_vad.onnx";
 
 /// The model repository: `KINO_MODELS`, else the workspace's `.kino/models`.
 fn models() -> PathBuf {
-    std::env::var_os("KINO_MODELS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.kino/models"),
-        PathBuf::from,
-    )
+    kino_tool_probe::models_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 /// A file of the repository; fails (never skips) when it is absent.
