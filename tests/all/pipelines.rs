@@ -173,6 +173,31 @@ async fn dub_end_to_end() {
         let peak = pcm.samples.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert!(peak > 0.05, "line {i} is silent");
     }
+    // No neural voice is installed for Spanish here: each line says it fell
+    // back to espeak-ng; with a transcript, nothing was heard or detected.
+    let events = fx
+        .executor()
+        .store()
+        .events_since(&fx.host.tenant, &report.job, 0, 1000)
+        .await
+        .expect("events");
+    let notes: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e.job_event() {
+            Ok(kino_store::JobEvent::StageNote { stage, note }) => Some(format!("{stage}: {note}")),
+            _ => None,
+        })
+        .collect();
+    for i in 0..source.len() {
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with(&format!("lines[{i}]: "))
+                    && n.contains("spoken with espeak-ng")),
+            "{notes:?}"
+        );
+    }
+    assert!(!notes.iter().any(|n| n.starts_with("heard")), "{notes:?}");
 
     // The same job again is served entirely from the artifact cache.
     let again = fx

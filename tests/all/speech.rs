@@ -156,8 +156,21 @@ async fn caption_without_a_transcript_hears_the_speech_and_reruns_from_the_cache
             cue.0
         );
     }
-    // Every transcription node ran once; the second run is all cache hits.
+    // Every transcription node ran once; the models stay loaded for the
+    // next job (what `/metrics` reports); the second run is all cache hits.
     assert!(report.nodes.iter().any(|n| n.node.starts_with("heard[")));
+    let loaded: Vec<String> = host
+        .executor()
+        .models()
+        .loaded()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert!(
+        loaded.contains(&"whisper-tiny.en@1".to_owned())
+            && loaded.contains(&"silero-vad@6.2.3".to_owned()),
+        "{loaded:?}"
+    );
     let again = host
         .run("caption", &[("video", &video)], &[])
         .await
