@@ -198,6 +198,61 @@ pub fn read_wav(path: impl AsRef<Path>) -> Result<Pcm, WavError> {
     decode(BufReader::new(file), total, &origin)
 }
 
+/// Reads `frames` frames starting at frame `start` of a 32-bit float WAV
+/// file (what [`write_wav`] writes), seeking past the rest: a window of a
+/// long recording costs its own length, not the recording's. Fewer frames
+/// come back when the file ends first.
+pub fn read_wav_range(
+    path: impl AsRef<Path>,
+    start: usize,
+    frames: usize,
+) -> Result<Pcm, WavError> {
+    let path = path.as_ref();
+    let origin = path.display().to_string();
+    let invalid = |e: hound::Error| WavError::Invalid {
+        origin: origin.clone(),
+        reason: e.to_string(),
+    };
+    let mut reader = hound::WavReader::open(path).map_err(invalid)?;
+    let spec = reader.spec();
+    if spec.sample_format != hound::SampleFormat::Float || spec.bits_per_sample != 32 {
+        return Err(WavError::Unsupported {
+            origin,
+            what: format!(
+                "{}-bit {:?} (ranged reads take the 32-bit float files Kino writes)",
+                spec.bits_per_sample, spec.sample_format
+            ),
+        });
+    }
+    let total = reader.duration() as usize;
+    let start = start.min(total);
+    reader
+        .seek(u32::try_from(start).unwrap_or(u32::MAX))
+        .map_err(|e| WavError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+    let channels = usize::from(spec.channels);
+    let wanted = frames.min(total - start) * channels;
+    let samples = reader
+        .samples::<f32>()
+        .take(wanted)
+        .collect::<Result<Vec<f32>, _>>()
+        .map_err(invalid)?;
+    if samples.len() < wanted {
+        return Err(WavError::Truncated {
+            origin,
+            declared: (wanted * 4) as u64,
+            present: (samples.len() * 4) as u64,
+        });
+    }
+    Ok(Pcm {
+        sample_rate: spec.sample_rate,
+        channels: spec.channels,
+        samples,
+    })
+}
+
 /// Decodes a WAV file held in memory (see the module docs for the formats).
 ///
 /// A data chunk whose length is a streaming placeholder (0, or at least
@@ -610,6 +665,28 @@ mod tests {
         assert_eq!(back, pcm);
         assert_eq!(back.frames(), 12_000);
         assert!((back.duration_secs() - 0.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_range_reads_exactly_those_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        let pcm = sine(16_000, 2, 1.0);
+        write_wav(&path, &pcm).unwrap();
+        let part = read_wav_range(&path, 4_000, 2_500).unwrap();
+        assert_eq!(part.channels, 2);
+        assert_eq!(part.samples, pcm.samples[8_000..13_000]);
+        // Past the end: what there is.
+        assert_eq!(
+            read_wav_range(&path, 15_000, 5_000).unwrap().frames(),
+            1_000
+        );
+        assert_eq!(read_wav_range(&path, 20_000, 5).unwrap().frames(), 0);
+        // Integer files are refused by name.
+        let int = dir.path().join("i.wav");
+        write_wav_pcm16(&int, &pcm).unwrap();
+        let err = read_wav_range(&int, 0, 10).unwrap_err().to_string();
+        assert!(err.contains("i.wav") && err.contains("16-bit"), "{err}");
     }
 
     #[test]

@@ -164,9 +164,13 @@ pub(super) fn transcribe(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let (index, window): (usize, Window) = cx.item()?;
     let language = cx.text(1)?;
     let model = asr_model(language, cx.params.get("model").and_then(|m| m.as_str()));
-    let pcm = wav::read_wav(cx.file(0)?)?;
-    let end = window.end.min(pcm.samples.len());
-    let samples = &pcm.samples[window.start.min(end)..end];
+    // Only this window's samples: a long recording isn't read per window.
+    let pcm = wav::read_wav_range(
+        cx.file(0)?,
+        window.start,
+        window.end.saturating_sub(window.start),
+    )?;
+    let samples = &pcm.samples;
     let (whisper, installed) = cx.models.load(&model, Transcriber::load)?;
     let options = Options {
         language: (language != "auto").then(|| language.to_owned()),
