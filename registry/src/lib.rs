@@ -31,7 +31,7 @@ pub mod store;
 mod world;
 
 pub use error::{ManifestError, RegistryError};
-pub use manifest::{Manifest, Origin};
+pub use manifest::{DEFAULT_FUEL, Manifest, Origin};
 pub use name::PluginName;
 pub use package::{Package, PackageDigest, pack};
 pub use signing::{

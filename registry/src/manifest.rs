@@ -14,9 +14,10 @@
 //! [capabilities]                      # optional
 //! outbound-hosts = ["https://api.example.com", "https://*.cdn.example.com:8443"]
 //!
-//! [limits]                            # optional; defaults 64MiB and 2000 ms
+//! [limits]                            # optional; defaults 64MiB, 2000 ms, 10^10 fuel
 //! memory = "64MiB"                    # or bytes as an integer; 1MiB..=1GiB
 //! timeout-ms = 2000                   # per call; 1..=60000
+//! fuel = 10_000_000_000               # per call, wasm instructions (roughly); 10^5..=10^12
 //!
 //! [[config]]
 //! key = "contrast"
@@ -56,6 +57,14 @@ pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
 pub const MAX_TIMEOUT_MS: u32 = 60_000;
 /// The per-call timeout when a manifest gives none (2 s).
 pub const DEFAULT_TIMEOUT_MS: u32 = 2_000;
+/// The smallest per-call fuel budget a manifest may ask for.
+pub const MIN_FUEL: u64 = 100_000;
+/// The largest per-call fuel budget a manifest may ask for.
+pub const MAX_FUEL: u64 = 1_000_000_000_000;
+/// The per-call fuel budget when a manifest gives none: more than any call
+/// can burn within the largest deadline on today's CPUs' wasm throughput
+/// would need to be a bug, yet a fixed, deterministic ceiling.
+pub const DEFAULT_FUEL: u64 = 10_000_000_000;
 
 /// A validated `kino-plugin.toml`.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +87,9 @@ pub struct Limits {
     pub memory_bytes: u64,
     /// The deadline of one call, in milliseconds.
     pub timeout_ms: u32,
+    /// The fuel (wasm instructions, roughly) one call may burn: unlike the
+    /// deadline, the same input always burns the same fuel.
+    pub fuel: u64,
 }
 
 impl Default for Limits {
@@ -85,6 +97,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: DEFAULT_MEMORY_BYTES,
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            fuel: DEFAULT_FUEL,
         }
     }
 }
@@ -132,6 +145,7 @@ struct RawCapabilities {
 struct RawLimits {
     memory: Option<Spanned<toml::Value>>,
     timeout_ms: Option<Spanned<i64>>,
+    fuel: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -349,6 +363,21 @@ impl Manifest {
                     )
                 })?;
         }
+        if let Some(f) = &raw.limits.fuel {
+            limits.fuel = u64::try_from(*f.get_ref())
+                .ok()
+                .filter(|f| (MIN_FUEL..=MAX_FUEL).contains(f))
+                .ok_or_else(|| {
+                    src.error(
+                        Some(f.span()),
+                        Some("limits.fuel".into()),
+                        format!(
+                            "{} is out of range: must be {MIN_FUEL}..={MAX_FUEL}",
+                            f.get_ref()
+                        ),
+                    )
+                })?;
+        }
         let mut config: Vec<ConfigEntry> = Vec::with_capacity(raw.config.len());
         for (i, c) in raw.config.into_iter().enumerate() {
             let field = |f: &str| Some(format!("config[{}].{f}", i + 1));
@@ -487,6 +516,7 @@ outbound-hosts = ["https://api.example.com"]
 [limits]
 memory = "32MiB"
 timeout-ms = 500
+fuel = 5_000_000
 
 [[config]]
 key = "contrast"
@@ -506,6 +536,7 @@ required = true
         assert_eq!(m.version(), &semver::Version::new(1, 2, 0));
         assert_eq!(m.limits().memory_bytes, 32 << 20);
         assert_eq!(m.limits().timeout_ms, 500);
+        assert_eq!(m.limits().fuel, 5_000_000);
         assert_eq!(m.config()[0].default, Some(ConfigValue::Number(2.0)));
         assert_eq!(m.outbound_hosts().len(), 1);
     }
@@ -539,6 +570,18 @@ required = true
             m.validate_config(&given),
             Err(RegistryError::UnknownConfigKey { key, .. }) if key == "colour"
         ));
+    }
+
+    #[test]
+    fn fuel_out_of_range_names_the_field() {
+        let text = GOOD.replace("fuel = 5_000_000", "fuel = 10");
+        let err = Manifest::parse(&text, "kino-plugin.toml").expect_err("too little fuel");
+        let message = err.to_string();
+        assert!(message.contains("limits.fuel"), "{message}");
+        assert!(message.contains("out of range"), "{message}");
+        let text = GOOD.replace("fuel = 5_000_000\n", "");
+        let m = Manifest::parse(&text, "kino-plugin.toml").expect("valid");
+        assert_eq!(m.limits().fuel, DEFAULT_FUEL);
     }
 
     #[test]

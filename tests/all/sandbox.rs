@@ -68,6 +68,54 @@ async fn infinite_loop_hits_the_deadline() {
 }
 
 #[tokio::test]
+async fn fuel_budget_stops_a_loop_deterministically() {
+    // A generous deadline, a small budget: the budget ends the call.
+    let plugin = load_with(
+        "kino-test-hostile",
+        World::DirectorStyle,
+        Limits::default()
+            .with_timeout(Duration::from_secs(30))
+            .with_fuel(50_000_000),
+    );
+    let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let call = CallCtx::new("tenant-a")
+        .with_config([("mode", "loop")])
+        .with_call_observer(move |r| seen.lock().expect("reports").push(r.clone()));
+    let director = runtime().director(&plugin, &call).expect("a director");
+    let trap = director
+        .direct(&scene(), &brief(30))
+        .await
+        .expect_err("the loop must run out of fuel");
+    assert_eq!(trap, Trap::Fuel { limit: 50_000_000 });
+    assert_eq!(trap.kind(), "fuel");
+    assert!(!trap.is_retryable(), "the same call burns the same fuel");
+    // A normal call's fuel is the same every time: the budget is deterministic.
+    let call = call.with_config([("mode", "ok")]);
+    let director = runtime().director(&plugin, &call).expect("a director");
+    for _ in 0..2 {
+        director
+            .direct(&scene(), &brief(30))
+            .await
+            .expect("no trap")
+            .expect("an answer");
+    }
+    let reports = reports.lock().expect("reports").clone();
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[0].trap, Some("fuel"));
+    assert_eq!(reports[0].fuel, 50_000_000);
+    assert!(reports[1].fuel > 0 && reports[1].fuel < 50_000_000);
+    assert_eq!(reports[1].fuel, reports[2].fuel, "{reports:?}");
+    assert!(reports[1].peak_memory_bytes >= 64 << 10, "{reports:?}");
+    let usage = runtime().usage();
+    let (_, hostile) = usage
+        .iter()
+        .find(|(id, _)| id.starts_with("kino-test-hostile@"))
+        .expect("the hostile plugin's usage is counted");
+    assert!(hostile.calls >= 3 && hostile.traps.get("fuel").copied() >= Some(1));
+}
+
+#[tokio::test]
 async fn memory_growth_stops_at_the_cap() {
     let trap = contained("grow", |t| matches!(t, Trap::MemoryLimit { .. })).await;
     let Trap::MemoryLimit { limit, requested } = trap else {

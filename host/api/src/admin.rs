@@ -149,6 +149,45 @@ pub(super) async fn create_tenant(
     ))
 }
 
+/// One tenant as `GET /admin/tenants` lists it: its bindings, and the
+/// names (never the values) of its secrets.
+#[derive(Debug, Serialize)]
+pub struct TenantSummary {
+    id: TenantId,
+    name: String,
+    created_at: i64,
+    bindings: Vec<kino_store::Binding>,
+    secrets: Vec<String>,
+    live_keys: usize,
+}
+
+pub(super) async fn list_tenants(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<TenantSummary>>, ApiError> {
+    let mut out = Vec::new();
+    for tenant in state.store.list_tenants().await? {
+        let bindings = state.store.list_bindings(&tenant.id).await?;
+        let secrets = state.store.secret_names(&tenant.id).await?;
+        let live_keys = state
+            .store
+            .list_api_keys(&tenant.id)
+            .await?
+            .iter()
+            .filter(|k| k.revoked_at.is_none())
+            .count();
+        out.push(TenantSummary {
+            id: tenant.id,
+            name: tenant.name,
+            created_at: tenant.created_at,
+            bindings,
+            secrets,
+            live_keys,
+        });
+    }
+    Ok(Json(out))
+}
+
 pub(super) async fn issue_key(
     _: Admin,
     State(state): State<AppState>,
@@ -338,6 +377,8 @@ pub(super) async fn set_binding(
         Ok(registry.manifest(&installed)?)
     })
     .await?;
+    kino_pipeline::slots::check_slot(&slot, manifest.world().world)
+        .map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
     let given = body
         .config
         .iter()

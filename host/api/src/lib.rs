@@ -154,6 +154,15 @@ pub const ROUTES: &[Route] = &[
         handler: |_| post(admin::create_tenant),
     },
     Route {
+        method: "get",
+        path: "/admin/tenants",
+        summary: "List tenants with their bindings, secret names and live key count",
+        access: Access::Admin,
+        body: None,
+        responses: &[(200, "`[{id, name, created_at, bindings, secrets, live_keys}]`")],
+        handler: |_| get(admin::list_tenants),
+    },
+    Route {
         method: "post",
         path: "/admin/tenants/{id}/keys",
         summary: "Issue a tenant API key; the plaintext is shown only in this answer",

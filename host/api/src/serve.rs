@@ -4,7 +4,7 @@
 //! ```toml
 //! # kino.toml (every key optional)
 //! listen = "127.0.0.1:8080"          # KINO_LISTEN overrides
-//! data-dir = ".kino"                  # KINO_DATA_DIR overrides
+//! data-dir = ".kino"                  # relative to this file; KINO_DATA_DIR overrides
 //! signature-policy = "required"       # or "optional"
 //! trusted-keys = ["keys/operator.pub"] # relative to this file
 //! upload-limit = 67108864             # bytes
@@ -101,7 +101,9 @@ impl ServeConfig {
             .with_context(|| format!("listen address `{listen}` is not HOST:PORT"))?;
         let data_dir = env("KINO_DATA_DIR")
             .map(PathBuf::from)
-            .or(raw.data_dir)
+            // A path in the file is the file's, like `trusted-keys`: the
+            // same config serves the same data whatever the working directory.
+            .or(raw.data_dir.map(|d| base.join(d)))
             .unwrap_or_else(|| PathBuf::from(".kino"));
         let signature_policy = match raw.signature_policy.as_deref() {
             None | Some("required") => SignaturePolicy::Required,
@@ -215,9 +217,17 @@ mod tests {
             _ => None,
         })?;
         assert_eq!(config.listen.port(), 9);
-        assert_eq!(config.data_dir, PathBuf::from("d"));
+        // Relative to the file, not to the working directory.
+        assert_eq!(config.data_dir, dir.path().join("d"));
         assert_eq!(config.signature_policy, SignaturePolicy::Optional);
         assert_eq!(config.trusted_keys, vec![dir.path().join("k.pub")]);
+        // KINO_DATA_DIR is taken as given.
+        let config = ServeConfig::load(Some(&file), |k| match k {
+            "KINO_ADMIN_TOKEN" => Some("t".into()),
+            "KINO_DATA_DIR" => Some("elsewhere".into()),
+            _ => None,
+        })?;
+        assert_eq!(config.data_dir, PathBuf::from("elsewhere"));
         Ok(())
     }
 

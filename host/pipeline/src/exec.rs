@@ -704,6 +704,12 @@ impl Executor {
                 .map_err(|trap| {
                     failed().context(format!("the fallback policy {} trapped: {trap}", policy.id))
                 })?;
+            kino_runtime::answers::decision(&decision).map_err(|e| {
+                failed().context(format!(
+                    "the fallback policy {} answered badly: {e}",
+                    policy.id
+                ))
+            })?;
             self.event(
                 &job.id,
                 JobEvent::Fallback {

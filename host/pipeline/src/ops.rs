@@ -183,6 +183,21 @@ pub fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> Result<Path
     Ok(path)
 }
 
+/// Checks a plugin's answer against its world's rules
+/// ([`kino_runtime::answers`]): a bad answer fails the node as that plugin's
+/// error, naming the plugin and the field, and goes to the fallback policy.
+pub fn checked<T>(
+    plugin: &SlotPlugin,
+    what: &str,
+    answer: T,
+    check: impl FnOnce(&T) -> Result<(), kino_runtime::answers::BadAnswer>,
+) -> Result<T, OpError> {
+    check(&answer).map_err(|e| {
+        OpError::bad_answer(format!("{what}: {} answered badly: {e}", plugin.id))
+    })?;
+    Ok(answer)
+}
+
 /// Turns a plugin call's outcome into an op result.
 pub fn plugin_answer<T>(
     what: &str,

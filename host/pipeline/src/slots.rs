@@ -48,6 +48,36 @@ impl GrantSpec {
     }
 }
 
+/// Every slot a tenant can bind, with the world its plugin must implement:
+/// the slots of the built-in pipelines, and the fallback policy's.
+pub fn known_slots() -> BTreeMap<String, World> {
+    let mut slots = BTreeMap::new();
+    for (name, _) in crate::spec::BUILT_IN {
+        let spec = crate::PipelineSpec::built_in(name).expect("built-in pipelines parse");
+        for (slot, world) in spec.slots() {
+            slots.insert(slot.to_owned(), world);
+        }
+    }
+    slots.insert(crate::exec::FALLBACK_SLOT.to_owned(), World::FallbackPolicy);
+    slots
+}
+
+/// Checks that `slot` exists and that a plugin of `world` can fill it; the
+/// error names the valid slots, or the world the slot needs.
+pub fn check_slot(slot: &str, world: World) -> Result<()> {
+    let known = known_slots();
+    match known.get(slot) {
+        None => bail!(
+            "there is no slot `{slot}`; the slots are: {}",
+            known.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+        ),
+        Some(&needed) if needed != world => bail!(
+            "slot `{slot}` needs a kino:stage/{needed} plugin, not kino:stage/{world}"
+        ),
+        Some(_) => Ok(()),
+    }
+}
+
 /// A plugin ready to serve one slot of one job.
 #[derive(Clone)]
 pub struct SlotPlugin {
@@ -160,6 +190,13 @@ impl Resolver {
             .resolve(requirement)
             .with_context(|| format!("resolving {requirement}"))?;
         let id = format!("{}@{}", installed.name, installed.version);
+        // The manifest's defaults fill what the binding leaves unset, as
+        // `config` in wit/host.wit promises; a required key left unset fails here.
+        let config = self
+            .registry
+            .manifest(&installed)?
+            .validate_config(&config)
+            .with_context(|| format!("the config of {id}"))?;
         // Load exactly the version resolved here, not whatever resolves next.
         let exact = format!("{}@={}", installed.name, installed.version);
         let origins: Vec<Origin> = grants.iter().map(|g| g.origin().clone()).collect();

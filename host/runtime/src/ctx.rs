@@ -13,6 +13,7 @@ use super::bindings::{host, types};
 use super::http::{Credential, InvalidCredential, Outbound};
 use super::limits::Limits;
 use super::log::{LogLine, LogSink, LogSource, TracingSink};
+use super::meter::CallReport;
 use super::stdio::BoundedPipe;
 
 /// Who is calling a plugin, and with what configuration.
@@ -29,6 +30,7 @@ pub struct CallCtx {
     log: Arc<dyn LogSink>,
     outbound: Option<Arc<[Origin]>>,
     credentials: Arc<[Credential]>,
+    on_report: Option<Arc<dyn Fn(&CallReport) + Send + Sync>>,
 }
 
 impl std::fmt::Debug for CallCtx {
@@ -61,6 +63,23 @@ impl CallCtx {
             log: Arc::new(TracingSink),
             outbound: None,
             credentials: Arc::from([]),
+            on_report: None,
+        }
+    }
+
+    /// Hands `observer` the [`CallReport`] of every call made with this
+    /// context (time, fuel, peak memory, trap), as each call ends.
+    pub fn with_call_observer(
+        mut self,
+        observer: impl Fn(&CallReport) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_report = Some(Arc::new(observer));
+        self
+    }
+
+    pub(crate) fn report(&self, report: &CallReport) {
+        if let Some(observer) = &self.on_report {
+            observer(report);
         }
     }
 
@@ -158,6 +177,8 @@ pub(crate) struct MemoryCap {
     max_bytes: usize,
     /// The size the guest asked for when it was refused.
     pub(crate) refused: Option<usize>,
+    /// The largest size any memory of the instance was granted.
+    pub(crate) peak: usize,
 }
 
 impl ResourceLimiter for MemoryCap {
@@ -174,6 +195,7 @@ impl ResourceLimiter for MemoryCap {
                 self.max_bytes
             );
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 
@@ -228,6 +250,7 @@ impl StageCtx {
             memory: MemoryCap {
                 max_bytes: limits.memory_bytes,
                 refused: None,
+                peak: 0,
             },
             call: call.clone(),
             plugin,

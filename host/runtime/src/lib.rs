@@ -21,12 +21,14 @@
 //! a [`Grant`] of the origins the operator lets it reach; see [`http`] for
 //! what every outbound request is checked against.
 
+pub mod answers;
 mod bindings;
 mod cache;
 mod ctx;
 pub mod http;
 mod limits;
 mod log;
+mod meter;
 mod payload;
 pub mod plugins;
 mod stdio;
@@ -48,6 +50,7 @@ pub use ctx::{CallCtx, StageCtx};
 pub use http::{Grant, HttpLimits, InvalidCredential, NotRequested};
 pub use limits::Limits;
 pub use log::{LogLine, LogSink, LogSource, MemorySink, TracingSink};
+pub use meter::{CallReport, PluginUsage};
 pub use trap::Trap;
 pub use worlds::{
     CallResult, Director, Fallback, Grader, PACKAGE_VERSION, ScriptStrategy, Translator, World,
@@ -55,6 +58,7 @@ pub use worlds::{
 };
 
 use http::{HttpShared, Outbound};
+use meter::Meter;
 use payload::Payload;
 use ticker::Ticker;
 use trap::DeadlineExceeded;
@@ -167,6 +171,7 @@ struct Shared {
     http: Arc<HttpShared>,
     cache: Option<ComponentCache>,
     config: RuntimeConfig,
+    meter: Arc<Meter>,
     _ticker: Ticker,
 }
 
@@ -209,6 +214,7 @@ impl Runtime {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .epoch_interruption(true)
+            .consume_fuel(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("{e:#}"))?;
 
@@ -241,6 +247,7 @@ impl Runtime {
                 http: Arc::new(http),
                 cache,
                 config,
+                meter: Arc::default(),
                 _ticker: ticker,
             }),
         })
@@ -249,6 +256,11 @@ impl Runtime {
     /// The wasmtime engine every plugin runs on.
     pub fn engine(&self) -> &Engine {
         &self.shared.engine
+    }
+
+    /// What each plugin's calls have used since this runtime started, by plugin id.
+    pub fn usage(&self) -> Vec<(String, PluginUsage)> {
+        self.shared.meter.snapshot()
     }
 
     /// Compiles `wasm`, or loads its compiled form from the cache.
@@ -351,6 +363,7 @@ impl Runtime {
                 pre,
                 cache,
                 engine: self.shared.engine.clone(),
+                meter: self.shared.meter.clone(),
                 outbound: (!grant.is_empty()).then(|| OutboundGrant {
                     origins: grant.origins().into(),
                     http: self.shared.http.clone(),
@@ -417,6 +430,7 @@ struct PluginInner {
     pre: Pre,
     cache: CacheOutcome,
     engine: Engine,
+    meter: Arc<Meter>,
     outbound: Option<OutboundGrant>,
 }
 
@@ -482,7 +496,8 @@ impl Plugin {
         run: impl AsyncFnOnce(&mut Store<StageCtx>) -> wasmtime::Result<R>,
     ) -> Result<R, Trap> {
         let limits = &self.inner.limits;
-        let deadline = Instant::now() + limits.timeout;
+        let started = Instant::now();
+        let deadline = started + limits.timeout;
         let outbound = match &self.inner.outbound {
             Some(grant) => Outbound::new(
                 grant.http.clone(),
@@ -496,6 +511,9 @@ impl Plugin {
         let ctx = StageCtx::new(self.inner.id.clone(), limits, call, outbound);
         let mut store = Store::new(&self.inner.engine, ctx);
         store.limiter(|ctx| &mut ctx.memory);
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| Trap::Host(format!("setting the fuel budget: {e:#}")))?;
         // Check the wall clock at every epoch tick, and yield to the
         // executor meanwhile so a busy plugin never hogs a tokio worker.
         store.set_epoch_deadline(1);
@@ -507,6 +525,7 @@ impl Plugin {
             }
         });
         let result = run(&mut store).await;
+        let fuel = limits.fuel - store.get_fuel().unwrap_or(0);
         let ctx = store.data_mut();
         let outcome = match result {
             Ok(value) => {
@@ -523,6 +542,15 @@ impl Plugin {
             Err(error) => Err(trap::classify(error, ctx, limits)),
         };
         ctx.finish();
+        let report = CallReport {
+            plugin: self.inner.id.clone(),
+            wall: started.elapsed(),
+            fuel,
+            peak_memory_bytes: ctx.memory.peak,
+            trap: outcome.as_ref().err().map(Trap::kind),
+        };
+        self.inner.meter.record(&report);
+        call.report(&report);
         outcome
     }
 }

@@ -19,6 +19,7 @@ pub fn runtime_limits(manifest: &Manifest) -> Limits {
     Limits::default()
         .with_memory_bytes(usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX))
         .with_timeout(Duration::from_millis(u64::from(limits.timeout_ms)))
+        .with_fuel(limits.fuel)
 }
 
 /// Why the host refuses a plugin's component at install.

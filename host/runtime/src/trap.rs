@@ -26,6 +26,12 @@ pub enum Trap {
         /// The size it asked for, in bytes.
         requested: usize,
     },
+    /// The plugin burned its whole fuel budget.
+    #[error("plugin burned its whole fuel budget of {limit} units")]
+    Fuel {
+        /// The budget it had.
+        limit: u64,
+    },
     /// The plugin panicked (or otherwise reached `unreachable`).
     #[error("plugin panicked: {message}")]
     Panic {
@@ -57,11 +63,24 @@ impl Trap {
         matches!(self, Trap::Deadline { .. } | Trap::Host(_))
     }
 
+    /// Every kind [`Trap::kind`] answers, for metrics shown before the first trap.
+    pub const KINDS: [&'static str; 8] = [
+        "deadline",
+        "memory-limit",
+        "fuel",
+        "panic",
+        "stack-overflow",
+        "output-too-large",
+        "crash",
+        "host",
+    ];
+
     /// A short, stable name for metrics and records: `deadline`, `memory-limit`, ...
     pub fn kind(&self) -> &'static str {
         match self {
             Trap::Deadline { .. } => "deadline",
             Trap::MemoryLimit { .. } => "memory-limit",
+            Trap::Fuel { .. } => "fuel",
             Trap::Panic { .. } => "panic",
             Trap::StackOverflow => "stack-overflow",
             Trap::OutputTooLarge { .. } => "output-too-large",
@@ -93,6 +112,7 @@ pub(crate) fn classify(error: wasmtime::Error, ctx: &StageCtx, limits: &Limits) 
         Some(wasmtime::Trap::Interrupt) => Trap::Deadline {
             limit: limits.timeout,
         },
+        Some(wasmtime::Trap::OutOfFuel) => Trap::Fuel { limit: limits.fuel },
         Some(wasmtime::Trap::StackOverflow) => Trap::StackOverflow,
         Some(wasmtime::Trap::UnreachableCodeReached) => Trap::Panic {
             message: panic_message(&ctx.stderr.peek()),

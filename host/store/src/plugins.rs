@@ -52,7 +52,7 @@ pub struct NewPluginVersion {
 pub struct Binding {
     /// Whose binding.
     pub tenant_id: TenantId,
-    /// The pipeline slot (`director`, `translator`, ...).
+    /// The pipeline slot (`director-style`, `translator`, ...).
     pub slot: String,
     /// Plugin name.
     pub plugin_name: String,

@@ -143,6 +143,19 @@ impl Store {
             .transpose()
     }
 
+    /// Every tenant, oldest first.
+    pub async fn list_tenants(&self) -> anyhow::Result<Vec<Tenant>> {
+        sqlx::query_as::<_, TenantRow>(
+            "SELECT id, name, created_at FROM tenants ORDER BY created_at, name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("listing tenants")?
+        .into_iter()
+        .map(Tenant::try_from)
+        .collect()
+    }
+
     /// The tenant with this name, if any.
     pub async fn tenant_by_name(&self, name: &str) -> anyhow::Result<Option<Tenant>> {
         sqlx::query_as::<_, TenantRow>("SELECT id, name, created_at FROM tenants WHERE name = ?")

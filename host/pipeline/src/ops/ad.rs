@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use super::dub::silence;
 use super::edit::{DirectedShot, Line, ScenePlan, Shot};
-use super::{OpCx, OpError, plugin_answer, write_json};
+use super::{OpCx, OpError, checked, plugin_answer, write_json};
 use crate::brief::read_brief;
 use kino_media as media;
+use kino_runtime::answers;
 use kino_runtime::types::{
     Brief, BriefMode, CameraMove, ChannelStats, DirectedScene, FrameStats, GradeIntent, Lut3d,
     Scene, ScoreCard, Script, ShotSize, Transition,
@@ -84,9 +85,13 @@ pub(super) async fn write_script(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErr
         "writing scripts",
         strategy.generate(&brief, variations).await,
     )?;
+    let scripts = checked(plugin, "writing scripts", scripts, |s| {
+        answers::scripts(&brief, variations, s)
+    })?;
     let mut scored = Vec::with_capacity(scripts.len());
     for script in scripts {
         let score = plugin_answer("scoring a script", strategy.score(&brief, &script).await)?;
+        let score = checked(plugin, "scoring a script", score, answers::score_card)?;
         let overall = (score.brand_alignment
             + score.audience_relevance
             + score.call_to_action
@@ -106,7 +111,6 @@ pub(super) async fn write_script(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErr
         )));
     };
     let scenes = top.script.scenes.clone();
-    check_timeline(&scenes).map_err(|e| OpError::bad_answer(format!("{}: {e:#}", plugin.id)))?;
     let total_ms = scenes.last().map_or(0, |s| s.start_ms + s.duration_ms);
     let music = top.script.music.clone();
     let out = ScriptPlan {
@@ -117,39 +121,6 @@ pub(super) async fn write_script(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErr
         total_ms,
     };
     Ok(write_json(dir, "script.json", &out)?)
-}
-
-/// The longest piece the host renders: a brief's 600 s and a margin.
-const MAX_PIECE_MS: u32 = 660_000;
-
-/// Scenes must tile the timeline: numbered in order, no gaps, no overlaps,
-/// none empty, no longer than [`MAX_PIECE_MS`] in all. A plugin's script is
-/// checked before the host sizes anything by it.
-fn check_timeline(scenes: &[Scene]) -> Result<()> {
-    if scenes.is_empty() {
-        bail!("the script has no scenes");
-    }
-    let mut at: u32 = 0;
-    for (i, s) in scenes.iter().enumerate() {
-        if s.index as usize != i {
-            bail!(
-                "scene {i} is numbered {}; scenes must be numbered 0, 1, 2, ...",
-                s.index
-            );
-        }
-        if s.start_ms != at || s.duration_ms == 0 {
-            bail!(
-                "scene {i} starts at {} ms and lasts {} ms; scenes must tile the timeline from {at} ms",
-                s.start_ms,
-                s.duration_ms
-            );
-        }
-        at = at
-            .checked_add(s.duration_ms)
-            .filter(|&end| end <= MAX_PIECE_MS)
-            .with_context(|| format!("the script runs past {} s", MAX_PIECE_MS / 1000))?;
-    }
-    Ok(())
 }
 
 pub(super) async fn direct_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
@@ -171,6 +142,9 @@ pub(super) async fn direct_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErr
         .map_err(anyhow::Error::from)?;
     let what = format!("directing scene {}", shot.id);
     let directed = plugin_answer(&what, director.direct(&shot.scene, &shot.brief).await)?;
+    let directed = checked(plugin, &what, directed, |d| {
+        answers::directed(&shot.scene, d)
+    })?;
     Ok(write_json(
         dir,
         "directed.json",
@@ -212,6 +186,7 @@ pub(super) async fn grade_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErro
         .map_err(anyhow::Error::from)?;
     let what = format!("grading a {} scene", directed.grade.look);
     let lut = plugin_answer(&what, grader.grade(&stats, &directed.grade).await)?;
+    let lut = checked(plugin, &what, lut, answers::lut)?;
     let text = to_cube(&lut, &directed.grade.look);
     // The host checks what the plugin returned before anything uses it.
     kino_kernels::lut::parse_cube(&text)
@@ -508,29 +483,5 @@ mod tests {
         assert_eq!(bed.frames(), MIX_RATE as usize * 3);
         let peak = bed.samples.iter().fold(0f32, |m, s| m.max(s.abs()));
         assert!(peak > 0.05 && peak < 1.0, "peak {peak}");
-    }
-
-    #[test]
-    fn timeline_must_tile() {
-        let scene = |index, start, dur| Scene {
-            index,
-            start_ms: start,
-            duration_ms: dur,
-            visual: String::new(),
-            camera: String::new(),
-            narration: String::new(),
-            on_screen_text: String::new(),
-        };
-        assert!(check_timeline(&[scene(0, 0, 1000), scene(1, 1000, 500)]).is_ok());
-        assert!(check_timeline(&[scene(0, 0, 1000), scene(1, 1200, 500)]).is_err());
-        assert!(
-            check_timeline(&[scene(0, 0, 1000), scene(0, 1000, 500)]).is_err(),
-            "numbering"
-        );
-        assert!(check_timeline(&[]).is_err());
-        // A plugin cannot make the host size a piece of days.
-        let err = check_timeline(&[scene(0, 0, u32::MAX - 10), scene(1, u32::MAX - 10, 100)])
-            .expect_err("too long");
-        assert!(err.to_string().contains("runs past"), "{err}");
     }
 }

@@ -9,8 +9,9 @@ use kino_kernels::mix::Ducker;
 use kino_kernels::speech::{self, Voice};
 use kino_kernels::wav::{self, Pcm};
 
-use super::{OpCx, OpError, plugin_answer, write_json};
+use super::{OpCx, OpError, checked, plugin_answer, write_json};
 use kino_media as media;
+use kino_runtime::answers;
 use kino_runtime::types::Segment;
 
 /// The rate the dub mixes at.
@@ -55,20 +56,7 @@ pub(super) async fn translate(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError>
         let input = chunk.to_vec();
         let what = format!("translating {source} -> {target}");
         let out = plugin_answer(&what, translator.translate(&source, &target, &input).await)?;
-        if out.len() != chunk.len()
-            || out.iter().zip(chunk).any(|(t, s)| {
-                t.segment.id != s.id
-                    || t.segment.start_ms != s.start_ms
-                    || t.segment.end_ms != s.end_ms
-            })
-        {
-            return Err(OpError::bad_answer(format!(
-                "{} returned {} segments for {}, or changed their ids or timing",
-                plugin.id,
-                out.len(),
-                chunk.len()
-            )));
-        }
+        let out = checked(plugin, &what, out, |out| answers::translation(&input, out))?;
         translated.extend(out.into_iter().map(|t| t.segment));
     }
     Ok(write_json(dir, "translated.json", &translated)?)
