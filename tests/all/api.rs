@@ -383,7 +383,37 @@ async fn operators_install_bind_yank_and_remove_plugins() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(got["version"], "0.1.0");
 
-    let slot = format!("/admin/tenants/{tenant}/bindings/director");
+    // The README once showed `bindings/director`; the slot is `director-style`.
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            &format!("/admin/tenants/{tenant}/bindings/director"),
+            Some(ADMIN),
+            Some(json!({ "plugin": "kino-director-styles@^0.1" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    let message = error["error"].as_str().expect("a reason");
+    assert!(
+        message.contains("no slot `director`") && message.contains("director-style, "),
+        "{message}"
+    );
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            &format!("/admin/tenants/{tenant}/bindings/grader"),
+            Some(ADMIN),
+            Some(json!({ "plugin": "kino-director-styles@^0.1" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("needs a kino:stage/grader plugin")),
+        "{error}"
+    );
+    let slot = format!("/admin/tenants/{tenant}/bindings/director-style");
     let (status, error) = app
         .call(
             Method::PUT,
@@ -434,6 +464,17 @@ async fn operators_install_bind_yank_and_remove_plugins() {
     assert_eq!(status, StatusCode::OK, "{binding}");
     assert_eq!(binding["requirement"], "^0.1");
     assert_eq!(binding["config"]["style"], "noir-high-contrast");
+    let (status, tenants) = app
+        .call(Method::GET, "/admin/tenants", Some(ADMIN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tenants}");
+    let acme = tenants
+        .as_array()
+        .and_then(|all| all.iter().find(|t| t["name"] == "acme"))
+        .unwrap_or_else(|| panic!("acme is listed: {tenants}"));
+    assert_eq!(acme["id"], tenant.as_str());
+    assert_eq!(acme["bindings"][0]["slot"], "director-style", "{acme}");
+    assert_eq!(acme["live_keys"], 1, "{acme}");
 
     let (status, secret) = app
         .call(
@@ -456,7 +497,7 @@ async fn operators_install_bind_yank_and_remove_plugins() {
     let (status, _) = app
         .call(
             Method::PUT,
-            &format!("/admin/tenants/{tenant}/bindings/other"),
+            &format!("/admin/tenants/{tenant}/bindings/director-style"),
             Some(ADMIN),
             Some(json!({ "plugin": "kino-director-styles@^0.1" })),
         )

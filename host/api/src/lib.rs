@@ -159,7 +159,10 @@ pub const ROUTES: &[Route] = &[
         summary: "List tenants with their bindings, secret names and live key count",
         access: Access::Admin,
         body: None,
-        responses: &[(200, "`[{id, name, created_at, bindings, secrets, live_keys}]`")],
+        responses: &[(
+            200,
+            "`[{id, name, created_at, bindings, secrets, live_keys}]`",
+        )],
         handler: |_| get(admin::list_tenants),
     },
     Route {

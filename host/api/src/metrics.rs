@@ -1,7 +1,10 @@
-//! Prometheus metrics: HTTP requests by route and status, jobs by state, and
-//! plugin calls by outcome (registered now; the executor counts them).
+//! Prometheus metrics: HTTP requests by route and status, jobs by state,
+//! plugin calls by outcome (the executor counts them), and per plugin the
+//! runtime's calls, traps by kind, fuel and time.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -14,6 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::{ApiError, AppState};
+use kino_runtime::PluginUsage;
 use kino_store::JobState;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -34,6 +38,83 @@ struct OutcomeLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabels {
+    plugin: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginTrapLabels {
+    plugin: String,
+    kind: String,
+}
+
+/// Per-plugin counters, fed from the runtime's running totals at each scrape.
+#[derive(Clone, Default)]
+struct PluginMetrics {
+    calls: Family<PluginLabels, Counter>,
+    traps: Family<PluginTrapLabels, Counter>,
+    fuel: Family<PluginLabels, Counter>,
+    seconds: Family<PluginLabels, Counter<f64, AtomicU64>>,
+    /// The totals already counted, so each scrape adds only what is new.
+    counted: Arc<Mutex<BTreeMap<String, PluginUsage>>>,
+}
+
+impl PluginMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "plugin_usage_calls",
+            "Plugin calls made by the runtime, by plugin",
+            self.calls.clone(),
+        );
+        registry.register(
+            "plugin_usage_traps",
+            "Plugin calls the sandbox stopped, by plugin and trap kind",
+            self.traps.clone(),
+        );
+        registry.register(
+            "plugin_usage_fuel",
+            "Fuel (wasm instructions, roughly) burned by plugin calls, by plugin",
+            self.fuel.clone(),
+        );
+        registry.register(
+            "plugin_usage_seconds",
+            "Wall-clock time of plugin calls, by plugin",
+            self.seconds.clone(),
+        );
+    }
+
+    fn update(&self, usage: &[(String, PluginUsage)]) {
+        let mut counted = self.counted.lock().unwrap_or_else(PoisonError::into_inner);
+        for (plugin, now) in usage {
+            let before = counted.entry(plugin.clone()).or_default();
+            let labels = PluginLabels {
+                plugin: plugin.clone(),
+            };
+            self.calls
+                .get_or_create(&labels)
+                .inc_by(now.calls.saturating_sub(before.calls));
+            self.fuel
+                .get_or_create(&labels)
+                .inc_by(now.fuel.saturating_sub(before.fuel));
+            self.seconds
+                .get_or_create(&labels)
+                .inc_by((now.seconds - before.seconds).max(0.0));
+            for kind in kino_runtime::Trap::KINDS {
+                let n = now.traps.get(kind).copied().unwrap_or(0);
+                let was = before.traps.get(kind).copied().unwrap_or(0);
+                self.traps
+                    .get_or_create(&PluginTrapLabels {
+                        plugin: plugin.clone(),
+                        kind: kind.to_owned(),
+                    })
+                    .inc_by(n.saturating_sub(was));
+            }
+            *before = now.clone();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabels {
     model: String,
     kind: String,
@@ -47,6 +128,7 @@ pub struct Metrics {
     jobs: Family<StateLabels, Gauge>,
     jobs_submitted: Counter,
     plugin_calls: Family<OutcomeLabels, Counter>,
+    plugin_usage: PluginMetrics,
     models_loaded: Family<ModelLabels, Gauge>,
 }
 
@@ -92,6 +174,8 @@ impl Metrics {
             "Plugin calls, by outcome (ok, plugin_error, trap)",
             plugin_calls.clone(),
         );
+        let plugin_usage = PluginMetrics::default();
+        plugin_usage.register(&mut registry);
         // Shown (at 0) before the first call, so dashboards find them.
         for outcome in ["ok", "plugin_error", "trap"] {
             plugin_calls
@@ -106,6 +190,7 @@ impl Metrics {
             jobs,
             jobs_submitted,
             plugin_calls,
+            plugin_usage,
             models_loaded,
         }
     }
@@ -194,6 +279,10 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     state
         .metrics
         .set_models(&state.jobs.executor().models().loaded());
+    state
+        .metrics
+        .plugin_usage
+        .update(&state.jobs.executor().runtime().usage());
     let text = state.metrics.encode()?;
     Ok((
         [(

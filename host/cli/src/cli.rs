@@ -29,6 +29,17 @@ enum Command {
         /// Inputs as name=value: a path for file inputs, text otherwise
         /// (`video=clip.mp4 transcript=clip.srt language=es`).
         inputs: Vec<String>,
+        /// Fill a slot with an installed plugin for this job:
+        /// `director-style=my-director@^1` (see `kino plugin list`).
+        #[arg(long, value_name = "SLOT=PLUGIN")]
+        bind: Vec<String>,
+        /// Set a slot's plugin config for this job: `director-style.style=noir`.
+        #[arg(long, value_name = "SLOT.KEY=VALUE")]
+        config: Vec<String>,
+        /// A TOML file of bindings: `[director-style]` with `plugin = "my-director@^1"`
+        /// and `config = { style = "noir" }`; --bind and --config override it.
+        #[arg(long, value_name = "FILE")]
+        bindings: Option<PathBuf>,
         #[command(flatten)]
         local: LocalArgs,
     },
@@ -463,15 +474,19 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run {
             pipeline,
             inputs,
+            bind,
+            config,
+            bindings,
             local,
         } => {
             let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
             tokio.block_on(async {
                 let (files, texts) = local::parse_inputs(&pipeline, &inputs)?;
+                let bindings = crate::bind::job_bindings(bindings.as_deref(), &bind, &config)?;
                 let host = local.open().await?;
                 let job = host
                     .executor
-                    .submit_local(&host.tenant, &pipeline, &files, &texts)
+                    .submit_local_bound(&host.tenant, &pipeline, &files, &texts, &bindings)
                     .await?;
                 eprintln!("job {} ({pipeline}) started", job.id);
                 run_local(&host, &job, &local.out).await

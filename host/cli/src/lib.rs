@@ -2,6 +2,7 @@
 //!
 //! - [`cli`]: the subcommands (`run`, `serve`, `plugin ...`, `scenes ...`, the
 //!   kernel tools), each a few lines calling into a library crate.
+//! - [`bind`]: `kino run --bind/--config/--bindings`, a job's own plugins.
 //! - [`progress`]: job events and kernel tools as progress bars on a terminal,
 //!   plain lines otherwise.
 //! - [`tools`]: the kernels on plain files (stretch, loudness, speech, LUTs,
@@ -11,6 +12,7 @@
 //! sandbox and plugin install), `kino-store` (SQLite), `kino-media` (FFmpeg),
 //! `kino-pipeline` (specs, executor, ops) and `kino-api` (the HTTP API).
 
+pub mod bind;
 pub mod cli;
 pub mod models;
 pub mod progress;

@@ -186,6 +186,11 @@ impl Executor {
         self
     }
 
+    /// The plugin runtime its stages call.
+    pub fn runtime(&self) -> &kino_runtime::Runtime {
+        self.inner.resolver.runtime()
+    }
+
     /// The models its stages use.
     pub fn models(&self) -> &Arc<Models> {
         &self.inner.models
@@ -263,6 +268,25 @@ impl Executor {
                 },
             )
             .await?;
+        Ok(job)
+    }
+
+    /// [`Executor::submit_local`], with `bindings` over the tenant's for this
+    /// job only (and its resumes); they are checked before anything is stored.
+    pub async fn submit_local_bound(
+        &self,
+        tenant: &TenantId,
+        pipeline: &str,
+        files: &BTreeMap<String, PathBuf>,
+        texts: &BTreeMap<String, String>,
+        bindings: &BTreeMap<String, crate::slots::JobBinding>,
+    ) -> Result<Job> {
+        let spec = PipelineSpec::built_in(pipeline)?;
+        let checked = self.inner.resolver.check_job_bindings(&spec, bindings)?;
+        let job = self.submit_local(tenant, pipeline, files, texts).await?;
+        for binding in &checked {
+            self.inner.store.set_job_binding(&job.id, binding).await?;
+        }
         Ok(job)
     }
 

@@ -192,9 +192,8 @@ pub fn checked<T>(
     answer: T,
     check: impl FnOnce(&T) -> Result<(), kino_runtime::answers::BadAnswer>,
 ) -> Result<T, OpError> {
-    check(&answer).map_err(|e| {
-        OpError::bad_answer(format!("{what}: {} answered badly: {e}", plugin.id))
-    })?;
+    check(&answer)
+        .map_err(|e| OpError::bad_answer(format!("{what}: {} answered badly: {e}", plugin.id)))?;
     Ok(answer)
 }
 
@@ -303,7 +302,9 @@ ops! {
     /// Script + scene edits -> the scenes as played (reordered, trimmed, edited).
     EditScenes = "edit-scenes", inputs 2..=2, world None, each false, version 1;
     /// A shot (scene + brief) -> its direction (director-style plugin).
-    DirectScene = "direct-scene", inputs 0..=0, world Some(World::DirectorStyle), each true, version 1;
+    DirectScene = "direct-scene", inputs 0..=0, world Some(World::DirectorStyle), each true, version 2;
+    /// Scene plan + directions -> the plan as delivered, each shot with its direction.
+    PlayedPlan = "played-plan", inputs 2..=2, world None, each false, version 1;
     /// A directed scene + the product image -> its grading LUT (grader plugin).
     GradeScene = "grade-scene", inputs 1..=1, world Some(World::Grader), each true, version 1;
     /// A directed shot + its LUT, the assets and the size -> the scene's video.
@@ -371,6 +372,7 @@ pub async fn run(op: Op, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::SpokenLanguage => speech::spoken_language,
         Op::SeparateBackground => speech::separate_background,
         Op::EditScenes => edit::edit_scenes,
+        Op::PlayedPlan => edit::played_plan,
         Op::WriteSubtitles => transcript::write_subtitles,
         Op::CaptionCues => transcript::caption_cues,
         Op::ExtractAudio => dub::extract_audio,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use kino_runtime::plugins::load_installed_granted;
 use kino_runtime::{CallCtx, Plugin, Runtime, World};
-use kino_store::{JobId, Store, TenantId};
+use kino_store::{JobId, NewBinding, Store, TenantId};
 
 /// One outbound host an operator grants a tenant's plugin, optionally with
 /// a credential the host injects from the tenant's secrets: the plugin never
@@ -69,13 +69,28 @@ pub fn check_slot(slot: &str, world: World) -> Result<()> {
     match known.get(slot) {
         None => bail!(
             "there is no slot `{slot}`; the slots are: {}",
-            known.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+            known
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
-        Some(&needed) if needed != world => bail!(
-            "slot `{slot}` needs a kino:stage/{needed} plugin, not kino:stage/{world}"
-        ),
+        Some(&needed) if needed != world => {
+            bail!("slot `{slot}` needs a kino:stage/{needed} plugin, not kino:stage/{world}")
+        }
         Some(_) => Ok(()),
     }
+}
+
+/// The plugin and config one job's slot runs with, over the tenant's
+/// binding (`kino run --bind slot=name@^1 --config slot.key=value`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobBinding {
+    /// The plugin requirement (`name@^1`); `None` keeps the slot's default
+    /// plugin and only sets its config.
+    pub plugin: Option<String>,
+    /// Config values, checked against the plugin's manifest.
+    pub config: BTreeMap<String, String>,
 }
 
 /// A plugin ready to serve one slot of one job.
@@ -139,7 +154,21 @@ impl Resolver {
         slot: &str,
         world: World,
     ) -> Result<Option<SlotPlugin>> {
-        let binding = self.store.get_binding(tenant, slot).await?;
+        // A job's own binding (`kino run --bind`) comes before the tenant's.
+        let binding = match self.store.job_binding(job, slot).await? {
+            Some(b) => Some(b),
+            None => self
+                .store
+                .get_binding(tenant, slot)
+                .await?
+                .map(|b| NewBinding {
+                    slot: b.slot,
+                    plugin_name: b.plugin_name,
+                    requirement: b.requirement,
+                    config: b.config,
+                    grants: b.grants,
+                }),
+        };
         let (requirement, config, grants) = match binding {
             Some(b) => {
                 let config: BTreeMap<String, String> = serde_json::from_value(b.config)
@@ -161,6 +190,69 @@ impl Resolver {
             .await
             .with_context(|| format!("slot `{slot}`"))
             .map(Some)
+    }
+
+    /// Checks one job's `bindings` for `pipeline`: each slot is one the
+    /// pipeline has, each plugin resolves and implements the slot's world,
+    /// each config fits the plugin's schema. Answers what to record.
+    pub fn check_job_bindings(
+        &self,
+        pipeline: &crate::PipelineSpec,
+        bindings: &BTreeMap<String, JobBinding>,
+    ) -> Result<Vec<NewBinding>> {
+        let mut slots: BTreeMap<String, World> = pipeline
+            .slots()
+            .into_iter()
+            .map(|(slot, world)| (slot.to_owned(), world))
+            .collect();
+        slots.insert(crate::exec::FALLBACK_SLOT.to_owned(), World::FallbackPolicy);
+        let mut out = Vec::with_capacity(bindings.len());
+        for (slot, binding) in bindings {
+            let Some(&world) = slots.get(slot) else {
+                bail!(
+                    "pipeline `{}` has no slot `{slot}`; its slots are: {}",
+                    pipeline.name,
+                    slots
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            };
+            let requirement = match (&binding.plugin, self.defaults.get(slot)) {
+                (Some(plugin), _) => plugin.clone(),
+                (None, Some(default)) => default.clone(),
+                (None, None) => bail!(
+                    "slot `{slot}` has no default plugin: bind one with --bind {slot}=NAME@VERSION"
+                ),
+            };
+            let installed = self
+                .registry
+                .resolve(&requirement)
+                .with_context(|| format!("slot `{slot}`: resolving {requirement}"))?;
+            let manifest = self.registry.manifest(&installed)?;
+            if manifest.world().world != world {
+                bail!(
+                    "slot `{slot}` needs a kino:stage/{world} plugin; {}@{} is kino:stage/{}",
+                    installed.name,
+                    installed.version,
+                    manifest.world().world
+                );
+            }
+            let config = manifest
+                .validate_config(&binding.config)
+                .with_context(|| format!("slot `{slot}`"))?;
+            let (name, req) = kino_registry::parse_requirement(&requirement)
+                .with_context(|| format!("slot `{slot}`: reading {requirement}"))?;
+            out.push(NewBinding {
+                slot: slot.clone(),
+                plugin_name: name.to_string(),
+                requirement: req.to_string(),
+                config: serde_json::to_value(config).context("encoding a config")?,
+                grants: serde_json::json!([]),
+            });
+        }
+        Ok(out)
     }
 
     /// The plugin a fallback policy switched to (`name` or `name@requirement`),

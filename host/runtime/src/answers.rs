@@ -48,11 +48,7 @@ fn in_range(field: &str, value: f32, range: std::ops::RangeInclusive<f32>) -> Ch
     if !range.contains(&value) {
         return Err(bad(
             field,
-            format!(
-                "is {value}, outside {}..={}",
-                range.start(),
-                range.end()
-            ),
+            format!("is {value}, outside {}..={}", range.start(), range.end()),
         ));
     }
     Ok(())
@@ -62,7 +58,10 @@ fn text(field: &str, value: &str) -> Checked {
     if value.len() > MAX_TEXT_BYTES {
         return Err(bad(
             field,
-            format!("is {} bytes, over the {MAX_TEXT_BYTES}-byte limit", value.len()),
+            format!(
+                "is {} bytes, over the {MAX_TEXT_BYTES}-byte limit",
+                value.len()
+            ),
         ));
     }
     Ok(())
@@ -101,7 +100,10 @@ pub fn script(_brief: &Brief, script: &Script) -> Checked {
     if script.scenes.len() > MAX_SCENES {
         return Err(bad(
             "scenes",
-            format!("has {} scenes, over the {MAX_SCENES} limit", script.scenes.len()),
+            format!(
+                "has {} scenes, over the {MAX_SCENES} limit",
+                script.scenes.len()
+            ),
         ));
     }
     let mut at: u32 = 0;
@@ -116,7 +118,10 @@ pub fn script(_brief: &Brief, script: &Script) -> Checked {
         if s.start_ms != at {
             return Err(bad(
                 field("start_ms"),
-                format!("is {}; the scene before ends at {at} ms (scenes tile the timeline)", s.start_ms),
+                format!(
+                    "is {}; the scene before ends at {at} ms (scenes tile the timeline)",
+                    s.start_ms
+                ),
             ));
         }
         if s.duration_ms == 0 {
@@ -186,7 +191,10 @@ pub fn directed(scene: &Scene, d: &DirectedScene) -> Checked {
     if d.scene_index != scene.index {
         return Err(bad(
             "scene_index",
-            format!("is {}; the scene directed is {}", d.scene_index, scene.index),
+            format!(
+                "is {}; the scene directed is {}",
+                d.scene_index, scene.index
+            ),
         ));
     }
     text("styled_prompt", &d.styled_prompt)?;
@@ -217,7 +225,10 @@ pub fn translation(input: &[Segment], output: &[TranslatedSegment]) -> Checked {
         if t.segment.id != s.id {
             return Err(bad(
                 field("id"),
-                format!("is {:?}; the input's is {:?} (ids are kept)", t.segment.id, s.id),
+                format!(
+                    "is {:?}; the input's is {:?} (ids are kept)",
+                    t.segment.id, s.id
+                ),
             ));
         }
         if t.segment.start_ms != s.start_ms || t.segment.end_ms != s.end_ms {
@@ -358,10 +369,7 @@ mod tests {
         );
         let mut d = direction();
         d.grade.warmth = 3.0;
-        assert_eq!(
-            directed(&scene(), &d).unwrap_err().field,
-            "grade.warmth"
-        );
+        assert_eq!(directed(&scene(), &d).unwrap_err().field, "grade.warmth");
         let mut d = direction();
         d.grade.palette[0].g = f32::INFINITY;
         assert_eq!(
@@ -404,8 +412,11 @@ mod tests {
         );
         assert!(check(vec![]).is_err());
         // A plugin cannot make the host size a piece of days.
-        let err = check(vec![scene(0, 0, u32::MAX - 10), scene(1, u32::MAX - 10, 100)])
-            .expect_err("too long");
+        let err = check(vec![
+            scene(0, 0, u32::MAX - 10),
+            scene(1, u32::MAX - 10, 100),
+        ])
+        .expect_err("too long");
         assert!(err.problem.contains("runs the piece past"), "{err}");
         let too_many = scripts(&brief(), 1, &[script_of(vec![scene(0, 0, 1)]); 2]);
         assert!(too_many.unwrap_err().problem.contains("1 were asked for"));

@@ -41,7 +41,10 @@ pub(crate) struct Meter {
 
 impl Meter {
     pub(crate) fn record(&self, report: &CallReport) {
-        let mut totals = self.by_plugin.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut totals = self
+            .by_plugin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let usage = totals.entry(report.plugin.clone()).or_default();
         usage.calls += 1;
         usage.fuel = usage.fuel.saturating_add(report.fuel);

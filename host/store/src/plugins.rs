@@ -5,7 +5,7 @@ use std::fmt;
 
 use anyhow::Context as _;
 
-use super::{Store, StoreError, TenantId, now_ms, parse_column, parse_json};
+use super::{JobId, Store, StoreError, TenantId, now_ms, parse_column, parse_json};
 
 /// A plugin version as the registry installed it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -346,6 +346,51 @@ impl Store {
         .await
         .with_context(|| format!("reading slot {slot:?} of tenant {tenant}"))?
         .map(Binding::try_from)
+        .transpose()
+    }
+
+    /// Binds a plugin to one slot of one job, over the tenant's binding.
+    pub async fn set_job_binding(&self, job: &JobId, new: &NewBinding) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO job_bindings \
+             (job_id, slot, plugin_name, requirement, config_json, grants_json) \
+             VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (job_id, slot) DO UPDATE SET \
+             plugin_name = excluded.plugin_name, requirement = excluded.requirement, \
+             config_json = excluded.config_json, grants_json = excluded.grants_json",
+        )
+        .bind(job.as_str())
+        .bind(&new.slot)
+        .bind(&new.plugin_name)
+        .bind(&new.requirement)
+        .bind(new.config.to_string())
+        .bind(new.grants.to_string())
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("binding slot {:?} of job {job}", new.slot))?;
+        Ok(())
+    }
+
+    /// The job's own binding for `slot`, if it was given one.
+    pub async fn job_binding(&self, job: &JobId, slot: &str) -> anyhow::Result<Option<NewBinding>> {
+        let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT slot, plugin_name, requirement, config_json, grants_json \
+             FROM job_bindings WHERE job_id = ? AND slot = ?",
+        )
+        .bind(job.as_str())
+        .bind(slot)
+        .fetch_optional(&self.pool)
+        .await
+        .with_context(|| format!("reading slot {slot:?} of job {job}"))?;
+        row.map(|(slot, plugin_name, requirement, config, grants)| {
+            Ok(NewBinding {
+                slot,
+                plugin_name,
+                requirement,
+                config: parse_json("job_bindings.config_json", &config)?,
+                grants: parse_json("job_bindings.grants_json", &grants)?,
+            })
+        })
         .transpose()
     }
 

@@ -148,7 +148,7 @@ pub(super) async fn direct_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErr
     Ok(write_json(
         dir,
         "directed.json",
-        &DirectedShot::new(&shot, directed),
+        &DirectedShot::new(&shot, directed, Some(plugin.id.clone())),
     )?)
 }
 
@@ -172,7 +172,11 @@ pub(super) fn undirected(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             look: "neutral".to_owned(),
         },
     };
-    write_json(dir, "directed.json", &DirectedShot::new(&shot, directed))
+    write_json(
+        dir,
+        "directed.json",
+        &DirectedShot::new(&shot, directed, None),
+    )
 }
 
 pub(super) async fn grade_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {

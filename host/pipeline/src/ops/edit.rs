@@ -147,6 +147,10 @@ pub struct Shot {
     pub written_ms: u32,
     /// Which take (0 for the first render).
     pub take: u32,
+    /// How the scene was directed: only in the delivered plan (`plan.json`,
+    /// the scenes API), never in the plan the director reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
 }
 
 /// One scene's narration, without its place in the piece: a trim or a move
@@ -174,6 +178,17 @@ pub struct ScenePlan {
     pub edits: Edits,
 }
 
+/// The direction a scene got, and from whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Direction {
+    /// The director plugin (`name@version`); `None` when a fallback policy
+    /// degraded the stage and the host's plain push-in was used.
+    pub directed_by: Option<String>,
+    /// What it answered (its `scene_index` is the written scene's).
+    #[serde(flatten)]
+    pub directed: DirectedScene,
+}
+
 /// A directed shot: what grading and rendering need, and nothing about where
 /// the shot sits in the piece, so a moved scene keeps its render.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,13 +205,18 @@ pub struct DirectedShot {
     pub written_ms: u32,
     /// Which take.
     pub take: u32,
+    /// The director plugin (`name@version`), or `None` for the host's
+    /// degraded direction.
+    #[serde(default)]
+    pub directed_by: Option<String>,
 }
 
 impl DirectedShot {
-    /// A directed shot for `shot`.
-    pub fn new(shot: &Shot, mut directed: DirectedScene) -> Self {
+    /// A directed shot for `shot`, directed by `directed_by` (a plugin id).
+    pub fn new(shot: &Shot, mut directed: DirectedScene, directed_by: Option<String>) -> Self {
         directed.scene_index = 0;
         Self {
+            directed_by,
             directed,
             on_screen_text: shot.scene.on_screen_text.clone(),
             duration_ms: shot.scene.duration_ms,
@@ -254,6 +274,7 @@ pub fn apply(script: &ScriptPlan, edits: &Edits) -> Result<ScenePlan> {
             trim: edit.trim,
             written_ms: written.duration_ms,
             take: edit.take.unwrap_or(0),
+            direction: None,
         });
     }
     let lines = shots
@@ -279,6 +300,28 @@ pub(super) fn edit_scenes(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         _ => Edits::default(),
     };
     write_json(dir, "plan.json", &apply(&script, &edits)?)
+}
+
+/// The plan as delivered: each shot with the direction it got.
+pub(super) fn played_plan(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    let mut plan: ScenePlan = cx.json(0)?;
+    let directed: Vec<DirectedShot> = cx.json(1)?;
+    if directed.len() != plan.shots.len() {
+        bail!(
+            "{} directions for {} shots",
+            directed.len(),
+            plan.shots.len()
+        );
+    }
+    for (shot, d) in plan.shots.iter_mut().zip(directed) {
+        let mut scene = d.directed;
+        scene.scene_index = shot.id;
+        shot.direction = Some(Direction {
+            directed_by: d.directed_by,
+            directed: scene,
+        });
+    }
+    write_json(dir, "plan.json", &plan)
 }
 
 #[cfg(test)]
