@@ -3,7 +3,9 @@
 //! A world's exports must be generated in the crate that implements them
 //! (the component-type section that wit-component reads is linked from
 //! there), and `generate!` needs the WIT directory as a literal path. The
-//! path of `wit/` is known here, so this script bakes it into the macro.
+//! SDK carries its own copy of the WIT (`wit/`, kept identical to the
+//! repository's by a test), so this script bakes that path into the macro
+//! and the SDK builds wherever it is unpacked.
 
 use std::path::PathBuf;
 
@@ -11,7 +13,7 @@ fn main() {
     let manifest_dir = PathBuf::from(
         std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
     );
-    let wit = manifest_dir.join("../wit");
+    let wit = manifest_dir.join("wit");
     let wit = wit.canonicalize().unwrap_or(wit);
     println!("cargo:rerun-if-changed={}", wit.display());
     let wit = wit.to_str().expect("the wit directory path is UTF-8");

@@ -39,15 +39,21 @@
 //! # fn main() {}
 //! ```
 //!
-//! The plugin crate is a `cdylib` whose only dependency is this crate:
+//! The plugin crate is a `cdylib` whose only dependency is this crate.
+//! The SDK is not on crates.io: `kino plugin new` writes a project with a
+//! copy of it (WIT included) under `vendor/`, so it builds anywhere:
 //!
 //! ```toml
 //! [lib]
-//! crate-type = ["cdylib"]
+//! crate-type = ["cdylib", "rlib"]
 //!
 //! [dependencies]
-//! kino-plugin-sdk = "0.1"
+//! kino-plugin-sdk = { path = "vendor/kino-plugin-sdk" }
 //! ```
+//!
+//! A plugin's own `cargo test` runs natively: there [`log`] writes to stderr
+//! and [`config`] answers what [`testing::set_config`] set, so the plugin's
+//! functions can be called directly.
 
 #![deny(missing_docs)]
 
@@ -66,7 +72,7 @@ mod bindings {
                 import kino:stage/host@0.1.0;
             }
         ",
-        path: "../wit",
+        path: "wit",
         additional_derives: [Clone, PartialEq],
         generate_all,
     });
@@ -79,12 +85,22 @@ include!(concat!(env!("OUT_DIR"), "/generate_world.rs"));
 
 mod helpers;
 pub mod log;
+pub mod testing;
 
 /// Looks up this plugin's configuration value `key` for the calling tenant.
 ///
-/// Returns `None` when the tenant did not set it and the manifest gives no default.
+/// Returns `None` when the tenant did not set it and the manifest gives no
+/// default. Natively (a plugin's `cargo test`), answers what
+/// [`testing::set_config`] set.
 pub fn config(key: &str) -> Option<String> {
-    host::config(key)
+    #[cfg(target_arch = "wasm32")]
+    {
+        host::config(key)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        testing::config(key)
+    }
 }
 
 /// Looks up `key` and parses it, or returns `default` when it is unset.

@@ -306,6 +306,41 @@ enum LutCommand {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Write a new plugin project: code, manifest, fixture, README and a copy
+    /// of the SDK, ready for `kino plugin test`.
+    New {
+        /// The plugin's name (lowercase letters, digits and `-`).
+        name: String,
+        /// The world it implements: script-strategy, director-style,
+        /// translator, grader or fallback-policy.
+        #[arg(long)]
+        world: kino_registry::World,
+        /// The language it is written in.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::author::Lang,
+        /// Where to create the project directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Call a plugin on fixture inputs: each answer with its time, peak
+    /// memory and fuel, checked against its world's rules.
+    Test {
+        /// A plugin project (Rust projects are built first), an unpacked
+        /// package, or a .tar.gz package.
+        target: PathBuf,
+        /// The component, instead of building it or taking the package's.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        /// The inputs, JSON (default: TARGET/fixture.json, else the world's sample).
+        #[arg(long = "fixture")]
+        fixtures: Vec<PathBuf>,
+        /// A config value, KEY=VALUE; the manifest's defaults fill the rest.
+        #[arg(long)]
+        config: Vec<String>,
+        /// The answer the main call must give, JSON as printed.
+        #[arg(long)]
+        expect: Option<PathBuf>,
+    },
     /// Generate an ed25519 key pair: BASE.secret and BASE.pub.
     Keygen {
         /// Path of the key files, without extension.
@@ -380,6 +415,32 @@ impl DataDirs {
 
 fn run_plugin(command: PluginCommand) -> Result<()> {
     match command {
+        PluginCommand::New {
+            name,
+            world,
+            lang,
+            dir,
+        } => {
+            let project = crate::author::new_plugin(&name, world, lang, &dir)?;
+            println!(
+                "wrote {}; next: kino plugin test {}",
+                project.display(),
+                project.display()
+            );
+        }
+        PluginCommand::Test {
+            target,
+            wasm,
+            fixtures,
+            config,
+            expect,
+        } => crate::plugin_test::run(&crate::plugin_test::TestOptions {
+            target,
+            wasm,
+            fixtures,
+            config,
+            expect,
+        })?,
         PluginCommand::Keygen { base } => {
             let (secret, public) = plugins::keygen(&base)?;
             println!(

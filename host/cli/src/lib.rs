@@ -2,6 +2,8 @@
 //!
 //! - [`cli`]: the subcommands (`run`, `serve`, `plugin ...`, `scenes ...`, the
 //!   kernel tools), each a few lines calling into a library crate.
+//! - [`author`]: `kino plugin new`, a plugin project with its own SDK copy.
+//! - [`plugin_test`]: `kino plugin test`, a plugin called on fixtures.
 //! - [`bind`]: `kino run --bind/--config/--bindings`, a job's own plugins.
 //! - [`progress`]: job events and kernel tools as progress bars on a terminal,
 //!   plain lines otherwise.
@@ -12,8 +14,10 @@
 //! sandbox and plugin install), `kino-store` (SQLite), `kino-media` (FFmpeg),
 //! `kino-pipeline` (specs, executor, ops) and `kino-api` (the HTTP API).
 
+pub mod author;
 pub mod bind;
 pub mod cli;
 pub mod models;
+pub mod plugin_test;
 pub mod progress;
 pub mod tools;

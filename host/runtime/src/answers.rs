@@ -418,7 +418,8 @@ mod tests {
         ])
         .expect_err("too long");
         assert!(err.problem.contains("runs the piece past"), "{err}");
-        let too_many = scripts(&brief(), 1, &[script_of(vec![scene(0, 0, 1)]); 2]);
+        let one = script_of(vec![scene(0, 0, 1)]);
+        let too_many = scripts(&brief(), 1, &[one.clone(), one]);
         assert!(too_many.unwrap_err().problem.contains("1 were asked for"));
     }
 

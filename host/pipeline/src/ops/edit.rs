@@ -412,6 +412,7 @@ mod tests {
     #[test]
     fn a_trimmed_shot_moves_through_its_part_of_the_move() {
         let shot = DirectedShot {
+            directed_by: None,
             directed: kino_runtime::types::DirectedScene {
                 scene_index: 0,
                 styled_prompt: String::new(),

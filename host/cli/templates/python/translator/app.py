@@ -36,6 +36,10 @@ MAX_BATCH_SIZE = 64
 
 # source -> target -> word -> translation. Replace with your own backend.
 PHRASEBOOK: Dict[str, Dict[str, Dict[str, str]]] = {
+    "es": {
+        "en": {"hola": "hello", "a": "to", "todos": "everyone", "gracias": "thanks", "por": "for",
+               "venir": "coming", "y": "and", "buenos": "good", "días": "morning"},
+    },
     "en": {
         "es": {"hello": "hola", "world": "mundo", "coffee": "café", "morning": "mañana",
                "good": "buen", "the": "el", "and": "y"},

@@ -20,6 +20,9 @@ const MAX_BATCH_SIZE = 64;
 
 /** source -> target -> word -> translation. Replace with your own backend. */
 const PHRASEBOOK = {
+  es: {
+    en: { hola: 'hello', a: 'to', todos: 'everyone', gracias: 'thanks', por: 'for', venir: 'coming', y: 'and', buenos: 'good', 'días': 'morning' },
+  },
   en: {
     es: { hello: 'hola', world: 'mundo', coffee: 'café', morning: 'mañana', good: 'buen', the: 'el', and: 'y' },
     fr: { hello: 'bonjour', world: 'monde', coffee: 'café', morning: 'matin', good: 'bon', the: 'le', and: 'et' },

@@ -1,0 +1,248 @@
+//! `kino plugin new`: a plugin project for any world that builds anywhere —
+//! it carries its own copy of the SDK and the `kino:stage` WIT, written from
+//! what this binary embeds — and passes `kino plugin test` unchanged.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use kino_registry::{PluginName, World};
+
+/// The language a new plugin is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust, with the SDK (every world).
+    Rust,
+    /// JavaScript, built with componentize-js (director-style).
+    Js,
+    /// Python, built with componentize-py (director-style).
+    Python,
+}
+
+/// The wit-bindgen requirement of the SDK copy; kept equal to the
+/// workspace's by a test.
+const WIT_BINDGEN: &str = "0.63";
+
+/// The kino:stage WIT, as the SDK carries it.
+const WIT: &[(&str, &str)] = &[
+    (
+        "types.wit",
+        include_str!("../../../plugin-sdk/wit/types.wit"),
+    ),
+    ("host.wit", include_str!("../../../plugin-sdk/wit/host.wit")),
+    (
+        "worlds.wit",
+        include_str!("../../../plugin-sdk/wit/worlds.wit"),
+    ),
+];
+
+/// The SDK's sources (its Cargo.toml is written from a template).
+const SDK: &[(&str, &str)] = &[
+    ("build.rs", include_str!("../../../plugin-sdk/build.rs")),
+    ("README.md", include_str!("../../../plugin-sdk/README.md")),
+    ("src/lib.rs", include_str!("../../../plugin-sdk/src/lib.rs")),
+    (
+        "src/helpers.rs",
+        include_str!("../../../plugin-sdk/src/helpers.rs"),
+    ),
+    ("src/log.rs", include_str!("../../../plugin-sdk/src/log.rs")),
+    (
+        "src/testing.rs",
+        include_str!("../../../plugin-sdk/src/testing.rs"),
+    ),
+];
+
+/// The Rust code of each world's template.
+fn rust_code(world: World) -> &'static str {
+    match world {
+        World::ScriptStrategy => include_str!("../templates/rust/script-strategy.rs"),
+        World::DirectorStyle => include_str!("../templates/rust/director-style.rs"),
+        World::Translator => include_str!("../templates/rust/translator.rs"),
+        World::Grader => include_str!("../templates/rust/grader.rs"),
+        World::FallbackPolicy => include_str!("../templates/rust/fallback-policy.rs"),
+    }
+}
+
+/// What a new plugin says about itself, and the config schema its template reads.
+fn world_manifest(world: World) -> (&'static str, &'static str) {
+    match world {
+        World::ScriptStrategy => ("Writes four-scene scripts for a brief and scores them", ""),
+        World::DirectorStyle => (
+            "Directs each scene in a configured style",
+            "\n[[config]]\nkey = \"style\"\ntype = \"string\"\ndefault = \"calm\"\n\
+             description = \"calm, or any other word for a handheld, faster look\"\n",
+        ),
+        World::Translator => ("Translates Spanish to English from a small glossary", ""),
+        World::Grader => (
+            "Turns a grade intent into a LUT",
+            "\n[[config]]\nkey = \"size\"\ntype = \"integer\"\ndefault = 17\n\
+             description = \"LUT points per axis, 2..=65\"\n",
+        ),
+        World::FallbackPolicy => (
+            "Retries retryable failures with a growing delay, then degrades",
+            "\n[[config]]\nkey = \"retries\"\ntype = \"integer\"\ndefault = 2\n\
+             description = \"How many times to retry a retryable failure\"\n",
+        ),
+    }
+}
+
+/// Writes a new plugin project `NAME/` under `parent`; answers its directory.
+pub fn new_plugin(name: &str, world: World, lang: Lang, parent: &Path) -> Result<PathBuf> {
+    let name: PluginName = name.parse()?;
+    let dir = parent.join(name.as_str());
+    if dir.exists() {
+        bail!("{} already exists; not overwriting it", dir.display());
+    }
+    let files = match lang {
+        Lang::Rust => rust_project(&name, world),
+        Lang::Js | Lang::Python => script_project(&name, world, lang)?,
+    };
+    // Write into a sibling temporary directory and rename it into place, so
+    // a failure leaves nothing half-written behind.
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".kino-plugin-new")
+        .tempdir_in(parent)
+        .with_context(|| format!("writing in {}", parent.display()))?;
+    for (path, text) in &files {
+        let path = staging.path().join(path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    std::fs::rename(staging.keep(), &dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    values
+        .iter()
+        .fold(template.to_owned(), |text, (key, value)| {
+            text.replace(&format!("{{{{{key}}}}}"), value)
+        })
+}
+
+fn manifest(name: &PluginName, world: World, limits: (&str, u32, u64)) -> String {
+    let (description, config) = world_manifest(world);
+    let (memory, timeout_ms, fuel) = limits;
+    fill(
+        include_str!("../templates/rust/kino-plugin.toml.tmpl"),
+        &[
+            ("name", name.as_str()),
+            ("world", &world.to_string()),
+            ("description", description),
+            ("author", "you <you@example.com>"),
+            ("memory", memory),
+            ("timeout_ms", &timeout_ms.to_string()),
+            ("fuel", &fuel.to_string()),
+            ("config", config),
+        ],
+    )
+}
+
+fn wit_files(prefix: &str) -> Vec<(String, String)> {
+    WIT.iter()
+        .map(|(file, text)| (format!("{prefix}/{file}"), (*text).to_owned()))
+        .collect()
+}
+
+fn rust_project(name: &PluginName, world: World) -> Vec<(String, String)> {
+    let crate_name = name.as_str().replace('-', "_");
+    let values = [
+        ("name", name.as_str()),
+        ("world", &world.to_string()),
+        ("crate", crate_name.as_str()),
+    ];
+    let mut files = vec![
+        (
+            "Cargo.toml".to_owned(),
+            fill(include_str!("../templates/rust/Cargo.toml.tmpl"), &values),
+        ),
+        ("src/lib.rs".to_owned(), fill(rust_code(world), &values)),
+        (
+            "kino-plugin.toml".to_owned(),
+            manifest(name, world, ("16MiB", 1000, 1_000_000_000)),
+        ),
+        (
+            "fixture.json".to_owned(),
+            crate::plugin_test::sample_fixture(world).to_owned(),
+        ),
+        (
+            "README.md".to_owned(),
+            fill(include_str!("../templates/rust/README.md.tmpl"), &values),
+        ),
+        (
+            ".gitignore".to_owned(),
+            include_str!("../templates/rust/gitignore").to_owned(),
+        ),
+        (
+            "vendor/kino-plugin-sdk/Cargo.toml".to_owned(),
+            fill(
+                include_str!("../templates/rust/sdk-Cargo.toml.tmpl"),
+                &[
+                    ("sdk_version", env!("CARGO_PKG_VERSION")),
+                    ("wit_bindgen", WIT_BINDGEN),
+                ],
+            ),
+        ),
+    ];
+    files.extend(
+        SDK.iter()
+            .map(|(file, text)| (format!("vendor/kino-plugin-sdk/{file}"), (*text).to_owned())),
+    );
+    files.extend(wit_files("vendor/kino-plugin-sdk/wit"));
+    files
+}
+
+fn script_project(name: &PluginName, world: World, lang: Lang) -> Result<Vec<(String, String)>> {
+    let _ = (name, world, lang);
+    bail!("JavaScript and Python templates are not built yet")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdk_copy_uses_the_workspace_wit_bindgen() {
+        let workspace =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"))
+                .expect("the workspace manifest");
+        let line = workspace
+            .lines()
+            .find(|l| l.starts_with("wit-bindgen ="))
+            .expect("wit-bindgen in the workspace");
+        assert!(
+            line.contains(&format!("version = \"{WIT_BINDGEN}\"")),
+            "{line}: update WIT_BINDGEN"
+        );
+    }
+
+    #[test]
+    fn a_project_is_written_whole_or_not_at_all() -> Result<()> {
+        let parent = tempfile::tempdir()?;
+        let dir = new_plugin(
+            "my-director",
+            World::DirectorStyle,
+            Lang::Rust,
+            parent.path(),
+        )?;
+        let manifest = std::fs::read_to_string(dir.join("kino-plugin.toml"))?;
+        let parsed = kino_registry::Manifest::parse(&manifest, "kino-plugin.toml")?;
+        assert_eq!(parsed.world().world, World::DirectorStyle);
+        assert_eq!(parsed.config()[0].key, "style");
+        assert!(dir.join("vendor/kino-plugin-sdk/wit/worlds.wit").is_file());
+        assert!(!std::fs::read_to_string(dir.join("src/lib.rs"))?.contains("{{"));
+        let again = new_plugin(
+            "my-director",
+            World::DirectorStyle,
+            Lang::Rust,
+            parent.path(),
+        );
+        assert!(again.unwrap_err().to_string().contains("already exists"));
+        assert!(new_plugin("Bad Name", World::Grader, Lang::Rust, parent.path()).is_err());
+        // Nothing but the one project is left in the parent.
+        assert_eq!(std::fs::read_dir(parent.path())?.count(), 1);
+        Ok(())
+    }
+}
