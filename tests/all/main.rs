@@ -3,6 +3,7 @@
 //! one per file.
 
 mod api;
+mod authoring;
 mod http;
 mod install;
 mod media;

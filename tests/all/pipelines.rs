@@ -366,6 +366,15 @@ async fn ad_creative_end_to_end() {
     let plan = fx.executor().scenes(&job).expect("scenes");
     let scenes = plan.shots.len();
     assert!(scenes >= 3, "{scenes} scenes");
+    // The delivered plan says how each scene was directed, and by whom.
+    for shot in &plan.shots {
+        let direction = shot.direction.as_ref().expect("a direction");
+        assert_eq!(
+            direction.directed_by.as_deref(),
+            Some("kino-director-styles@0.1.0")
+        );
+        assert_eq!(direction.directed.scene_index, shot.id);
+    }
     let first = &plan.shots[0].scene;
     let edits: kino_pipeline::Edits = serde_json::from_value(serde_json::json!({
         "scenes": {

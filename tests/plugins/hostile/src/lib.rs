@@ -67,7 +67,7 @@ impl DirectorStyle for Hostile {
             }
             _ => {}
         }
-        Ok(DirectedScene {
+        let mut directed = DirectedScene {
             scene_index: scene.index,
             styled_prompt,
             camera_move: CameraMove::Locked,
@@ -76,7 +76,15 @@ impl DirectorStyle for Hostile {
             transition: Transition::Cut,
             transition_ms: 0,
             grade: GradeIntent::neutral(),
-        })
+        };
+        // Answers of the right type that break the world's rules.
+        match mode.as_str() {
+            "nan" => directed.pacing = f32::NAN,
+            "out-of-range" => directed.grade.warmth = 7.0,
+            "wrong-scene" => directed.scene_index += 1,
+            _ => {}
+        }
+        Ok(directed)
     }
 }
 

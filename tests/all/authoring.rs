@@ -1,0 +1,256 @@
+//! Plugin authors outside the repository: `kino plugin new` in a temporary
+//! directory -> `cargo test` -> `kino plugin test` -> pack, sign, install ->
+//! a real ad job with `kino run --bind` shows the plugin's direction. And
+//! answers that break their world's rules are blamed on their plugin.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kino_tests::{plugin_path, workspace_root};
+
+use super::kino_local;
+
+fn kino() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kino-cli"))
+}
+
+fn ok(mut cmd: Command) -> String {
+    let out = cmd.output().expect("spawn");
+    let text = both(&out);
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+fn both(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Where plugin projects made by tests build: shared between runs so only
+/// the first builds wit-bindgen.
+fn authoring_target() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("authoring")
+}
+
+#[test]
+fn the_sdk_carries_the_repositorys_wit() {
+    for file in ["types.wit", "host.wit", "worlds.wit"] {
+        let root = workspace_root();
+        let canonical = std::fs::read_to_string(root.join("wit").join(file)).expect("wit/");
+        let copy = std::fs::read_to_string(root.join("plugin-sdk/wit").join(file))
+            .expect("plugin-sdk/wit/");
+        assert_eq!(
+            canonical, copy,
+            "plugin-sdk/wit/{file} differs from wit/{file}: copy it over"
+        );
+    }
+}
+
+fn write_brief(path: &Path) {
+    let text = std::fs::read_to_string(workspace_root().join("examples/brief.toml"))
+        .expect("example brief")
+        .replace("target-length-s = 30", "target-length-s = 6");
+    std::fs::write(path, text).expect("write brief");
+}
+
+#[test]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
+)]
+fn a_rust_plugin_written_outside_the_repository_ships_and_runs() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path();
+    let mut new = kino();
+    new.args(["plugin", "new", "my-director", "--world", "director-style", "--dir"])
+        .arg(root);
+    ok(new);
+    let project = root.join("my-director");
+    // The author picks their own default style.
+    let manifest = project.join("kino-plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(&manifest, text.replace("default = \"calm\"", "default = \"dreamy\""))
+        .expect("edit manifest");
+
+    let mut cargo_test = Command::new("cargo");
+    cargo_test
+        .args(["test", "--quiet"])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", authoring_target());
+    ok(cargo_test);
+
+    let mut test = kino();
+    test.args(["plugin", "test"])
+        .arg(&project)
+        .args(["--config", "style=gritty"])
+        .env("CARGO_TARGET_DIR", authoring_target());
+    let shown = ok(test);
+    assert!(shown.contains("gritty"), "{shown}");
+    assert!(shown.contains("fuel") && shown.contains("checks: ok"), "{shown}");
+
+    // A fixture the plugin refuses fails the test, saying so.
+    let bad = root.join("bad.json");
+    let mut fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.join("fixture.json")).expect("fixture"),
+    )
+    .expect("json");
+    fixture["scene"]["visual"] = "".into();
+    std::fs::write(&bad, fixture.to_string()).expect("write");
+    let mut test = kino();
+    test.args(["plugin", "test"])
+        .arg(&project)
+        .arg("--fixture")
+        .arg(&bad)
+        .env("CARGO_TARGET_DIR", authoring_target());
+    let out = test.output().expect("spawn");
+    assert!(!out.status.success(), "{}", both(&out));
+    assert!(both(&out).contains("refused"), "{}", both(&out));
+
+    // Pack, sign, install.
+    let wasm = authoring_target().join("wasm32-wasip2/release/my_director.wasm");
+    let package = root.join("dist/my-director.tar.gz");
+    let key = root.join("operator");
+    let data = root.join("data");
+    ok({
+        let mut c = kino();
+        c.args(["plugin", "keygen"]).arg(&key);
+        c
+    });
+    ok({
+        let mut c = kino();
+        c.args(["plugin", "pack"])
+            .arg(&project)
+            .arg("--wasm")
+            .arg(&wasm)
+            .arg("--out")
+            .arg(&package);
+        c
+    });
+    ok({
+        let mut c = kino();
+        c.args(["plugin", "sign"])
+            .arg(&package)
+            .arg("--key")
+            .arg(key.with_extension("secret"));
+        c
+    });
+    ok({
+        let mut c = kino();
+        c.args(["plugin", "install", "--require-signature", "--trusted-key"])
+            .arg(key.with_extension("pub"))
+            .arg(&package)
+            .arg("--data-dir")
+            .arg(&data);
+        c
+    });
+
+    // A job with it: an unknown slot is refused, naming the slots; the
+    // bound plugin directs every scene with its manifest's default.
+    let brief = root.join("brief.toml");
+    write_brief(&brief);
+    let product = workspace_root().join("examples/assets/product.png");
+    let out_dir = root.join("out");
+    let inputs = [
+        "ad-creative".to_owned(),
+        format!("brief={}", brief.display()),
+        format!("product={}", product.display()),
+        "size=160x90".to_owned(),
+    ];
+    let mut wrong = kino_local(&data, &out_dir, &["run"]);
+    wrong.args(&inputs).args(["--bind", "director=my-director@^0.1"]);
+    let out = wrong.output().expect("spawn");
+    assert!(!out.status.success());
+    assert!(
+        both(&out).contains("has no slot `director`; its slots are: director-style"),
+        "{}",
+        both(&out)
+    );
+    let mut run = kino_local(&data, &out_dir, &["run"]);
+    run.args(&inputs)
+        .args(["--bind", "director-style=my-director@^0.1"]);
+    ok(run);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("plan.json")).expect("plan.json"))
+            .expect("json");
+    let shots = plan["shots"].as_array().expect("shots");
+    assert!(!shots.is_empty());
+    for shot in shots {
+        let direction = &shot["direction"];
+        assert_eq!(direction["directed_by"], "my-director@0.1.0", "{shot}");
+        let prompt = direction["styled_prompt"].as_str().expect("a prompt");
+        assert!(prompt.contains("dreamy"), "the manifest default: {prompt}");
+    }
+}
+
+/// Installs the hostile test plugin (with its manifest) into `data`.
+fn install_hostile(data: &Path, scratch: &Path) {
+    let package = scratch.join("hostile.tar.gz");
+    ok({
+        let mut c = kino();
+        c.args(["plugin", "pack"])
+            .arg(workspace_root().join("tests/plugins/hostile"))
+            .arg("--wasm")
+            .arg(plugin_path("kino-test-hostile"))
+            .arg("--out")
+            .arg(&package);
+        c
+    });
+    ok({
+        let mut c = kino();
+        c.args(["plugin", "install"])
+            .arg(&package)
+            .arg("--data-dir")
+            .arg(data);
+        c
+    });
+}
+
+#[test]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
+)]
+fn answers_that_break_the_rules_are_blamed_on_their_plugin() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tmp.path().join("data");
+    install_hostile(&data, tmp.path());
+    // `kino plugin test` shows the verdict before anything is installed.
+    let mut test = kino();
+    test.args(["plugin", "test"])
+        .arg(tmp.path().join("hostile.tar.gz"))
+        .args(["--config", "mode=out-of-range"]);
+    let out = test.output().expect("spawn");
+    assert!(!out.status.success());
+    assert!(
+        both(&out).contains("`grade.warmth` is 7, outside -1..=1"),
+        "{}",
+        both(&out)
+    );
+
+    let brief = tmp.path().join("brief.toml");
+    write_brief(&brief);
+    let product = workspace_root().join("examples/assets/product.png");
+    let mut run = kino_local(&data, &tmp.path().join("out"), &["run"]);
+    run.args([
+        "ad-creative",
+        &format!("brief={}", brief.display()),
+        &format!("product={}", product.display()),
+        "size=160x90",
+        "--bind",
+        "director-style=kino-test-hostile@^0.1",
+        "--config",
+        "director-style.mode=nan",
+    ]);
+    let out = run.output().expect("spawn");
+    let text = both(&out);
+    // The director's node fails as its own error, not the grader's; the
+    // fallback policy then decides (the bundled one degrades the direction).
+    assert!(
+        text.contains("FAILED  direct[0]: directing scene 0: kino-test-hostile@0.1.0 answered badly: `pacing` is NaN"),
+        "{text}"
+    );
+    assert!(!text.contains("FAILED  grade"), "{text}");
+}
