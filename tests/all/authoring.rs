@@ -65,15 +65,25 @@ fn a_rust_plugin_written_outside_the_repository_ships_and_runs() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let root = tmp.path();
     let mut new = kino();
-    new.args(["plugin", "new", "my-director", "--world", "director-style", "--dir"])
-        .arg(root);
+    new.args([
+        "plugin",
+        "new",
+        "my-director",
+        "--world",
+        "director-style",
+        "--dir",
+    ])
+    .arg(root);
     ok(new);
     let project = root.join("my-director");
     // The author picks their own default style.
     let manifest = project.join("kino-plugin.toml");
     let text = std::fs::read_to_string(&manifest).expect("manifest");
-    std::fs::write(&manifest, text.replace("default = \"calm\"", "default = \"dreamy\""))
-        .expect("edit manifest");
+    std::fs::write(
+        &manifest,
+        text.replace("default = \"calm\"", "default = \"dreamy\""),
+    )
+    .expect("edit manifest");
 
     let mut cargo_test = Command::new("cargo");
     cargo_test
@@ -89,7 +99,10 @@ fn a_rust_plugin_written_outside_the_repository_ships_and_runs() {
         .env("CARGO_TARGET_DIR", authoring_target());
     let shown = ok(test);
     assert!(shown.contains("gritty"), "{shown}");
-    assert!(shown.contains("fuel") && shown.contains("checks: ok"), "{shown}");
+    assert!(
+        shown.contains("fuel") && shown.contains("checks: ok"),
+        "{shown}"
+    );
 
     // A fixture the plugin refuses fails the test, saying so.
     let bad = root.join("bad.json");
@@ -160,7 +173,9 @@ fn a_rust_plugin_written_outside_the_repository_ships_and_runs() {
         "size=160x90".to_owned(),
     ];
     let mut wrong = kino_local(&data, &out_dir, &["run"]);
-    wrong.args(&inputs).args(["--bind", "director=my-director@^0.1"]);
+    wrong
+        .args(&inputs)
+        .args(["--bind", "director=my-director@^0.1"]);
     let out = wrong.output().expect("spawn");
     assert!(!out.status.success());
     assert!(
@@ -253,4 +268,98 @@ fn answers_that_break_the_rules_are_blamed_on_their_plugin() {
         "{text}"
     );
     assert!(!text.contains("FAILED  grade"), "{text}");
+}
+
+/// Runs `program args` in `dir`, panicking with its output on failure.
+fn in_dir(dir: &Path, program: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(dir);
+    ok(cmd)
+}
+
+/// Builds a project `kino plugin new` wrote in JavaScript or Python with the
+/// tools its README names, then puts it through what the Rust plugins go
+/// through: `kino plugin test` (the world's checks on the fixture), pack and
+/// install (the registry's component checks, no wasi:http).
+fn script_plugin_conforms(lang: &str, world: &str, build: impl FnOnce(&Path)) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let name = format!("{lang}-{world}");
+    ok({
+        let mut c = kino();
+        c.args([
+            "plugin", "new", &name, "--world", world, "--lang", lang, "--dir",
+        ])
+        .arg(tmp.path());
+        c
+    });
+    let project = tmp.path().join(&name);
+    build(&project);
+    let shown = ok({
+        let mut c = kino();
+        c.args(["plugin", "test"]).arg(&project);
+        c
+    });
+    assert!(
+        shown.contains("checks: ok") && shown.contains("fuel"),
+        "{shown}"
+    );
+    let package = tmp.path().join("plugin.tar.gz");
+    ok({
+        let mut c = kino();
+        c.args(["plugin", "pack"])
+            .arg(&project)
+            .arg("--out")
+            .arg(&package);
+        c
+    });
+    let installed = ok({
+        let mut c = kino();
+        c.args(["plugin", "install"])
+            .arg(&package)
+            .arg("--data-dir")
+            .arg(tmp.path().join("data"));
+        c
+    });
+    assert!(installed.contains(&name), "{installed}");
+}
+
+#[test]
+#[cfg_attr(missing = "npm", ignore = "needs Node.js 20+ and npm")]
+fn a_javascript_plugin_from_the_template_conforms() {
+    script_plugin_conforms("js", "translator", |project| {
+        in_dir(project, "npm", &["install", "--no-audit", "--no-fund"]);
+        in_dir(project, "npm", &["run", "build"]);
+    });
+}
+
+#[test]
+fn a_python_plugin_from_the_template_conforms() {
+    script_plugin_conforms("python", "director-style", |project| {
+        in_dir(project, "python3", &["-m", "venv", ".venv"]);
+        in_dir(
+            project,
+            ".venv/bin/pip",
+            &[
+                "install",
+                "--quiet",
+                "--require-hashes",
+                "-r",
+                "requirements.txt",
+            ],
+        );
+        in_dir(
+            project,
+            ".venv/bin/componentize-py",
+            &[
+                "-d",
+                "wit",
+                "-w",
+                "kino:stage/director-style@0.1.0",
+                "componentize",
+                "app",
+                "-o",
+                "plugin.wasm",
+            ],
+        );
+    });
 }

@@ -12,9 +12,9 @@ use kino_registry::{PluginName, World};
 pub enum Lang {
     /// Rust, with the SDK (every world).
     Rust,
-    /// JavaScript, built with componentize-js (director-style).
+    /// JavaScript, built with componentize-js (director-style, translator).
     Js,
-    /// Python, built with componentize-py (director-style).
+    /// Python, built with componentize-py (director-style, translator).
     Python,
 }
 
@@ -194,9 +194,49 @@ fn rust_project(name: &PluginName, world: World) -> Vec<(String, String)> {
     files
 }
 
+/// The files of a JavaScript or Python template, as (path, text).
+fn script_template(world: World, lang: Lang) -> Option<&'static [(&'static str, &'static str)]> {
+    macro_rules! files {
+        ($dir:literal: $($file:literal),*) => {
+            &[$(($file, include_str!(concat!("../templates/", $dir, "/", $file)))),*]
+        };
+    }
+    Some(match (lang, world) {
+        (Lang::Js, World::DirectorStyle) => files!("js/director-style":
+            "package.json", "src/plugin.js", "kino-plugin.toml", "README.md"),
+        (Lang::Js, World::Translator) => files!("js/translator":
+            "package.json", "src/plugin.js", "kino-plugin.toml", "README.md"),
+        (Lang::Python, World::DirectorStyle) => files!("python/director-style":
+            "app.py", "requirements.txt", "kino-plugin.toml", "README.md"),
+        (Lang::Python, World::Translator) => files!("python/translator":
+            "app.py", "requirements.txt", "kino-plugin.toml", "README.md"),
+        _ => return None,
+    })
+}
+
 fn script_project(name: &PluginName, world: World, lang: Lang) -> Result<Vec<(String, String)>> {
-    let _ = (name, world, lang);
-    bail!("JavaScript and Python templates are not built yet")
+    let Some(template) = script_template(world, lang) else {
+        bail!(
+            "there is no {lang:?} template for {world} yet (JavaScript and Python have \
+             director-style and translator; Rust has every world)"
+        );
+    };
+    let values = [("name", name.as_str())];
+    let mut files: Vec<(String, String)> = template
+        .iter()
+        .map(|(path, text)| ((*path).to_owned(), fill(text, &values)))
+        .collect();
+    files.push((
+        "fixture.json".to_owned(),
+        crate::plugin_test::sample_fixture(world).to_owned(),
+    ));
+    files.push((
+        ".gitignore".to_owned(),
+        "node_modules/\n.venv/\nplugin.wasm\n*.tar.gz\nwit_world/\ncomponentize_py_*\npoll_loop.py\n__pycache__/\n"
+            .to_owned(),
+    ));
+    files.extend(wit_files("wit"));
+    Ok(files)
 }
 
 #[cfg(test)]
@@ -243,6 +283,24 @@ mod tests {
         assert!(new_plugin("Bad Name", World::Grader, Lang::Rust, parent.path()).is_err());
         // Nothing but the one project is left in the parent.
         assert_eq!(std::fs::read_dir(parent.path())?.count(), 1);
+        for lang in [Lang::Js, Lang::Python] {
+            let dir = new_plugin(
+                &format!("{lang:?}-tr").to_lowercase(),
+                World::Translator,
+                lang,
+                parent.path(),
+            )?;
+            let manifest = std::fs::read_to_string(dir.join("kino-plugin.toml"))?;
+            let parsed = kino_registry::Manifest::parse(&manifest, "kino-plugin.toml")?;
+            assert_eq!(parsed.world().world, World::Translator);
+            assert!(dir.join("wit/worlds.wit").is_file());
+        }
+        let none = new_plugin("js-grader", World::Grader, Lang::Js, parent.path());
+        assert!(
+            none.unwrap_err()
+                .to_string()
+                .contains("no Js template for grader")
+        );
         Ok(())
     }
 }

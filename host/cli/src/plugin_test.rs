@@ -108,8 +108,11 @@ pub fn run(options: &TestOptions) -> Result<()> {
 /// The manifest and component of the target: built from a project, or read from a package.
 fn load_target(options: &TestOptions) -> Result<(Manifest, Vec<u8>)> {
     let target = &options.target;
-    let is_project = target.is_dir() && !target.join("plugin.wasm").is_file()
-        || target.join("Cargo.toml").is_file();
+    // A project (its sources beside the manifest) is read as it is; anything
+    // else is a package, checked as the registry will check it.
+    let is_project = ["Cargo.toml", "package.json", "app.py"]
+        .iter()
+        .any(|f| target.join(f).is_file());
     if !is_project {
         let package = Package::open(target)
             .with_context(|| format!("opening package {}", target.display()))?;

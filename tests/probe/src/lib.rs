@@ -46,8 +46,15 @@ pub const ESPEAK_NG: Tool = Tool {
     install: "apt-get install espeak-ng",
 };
 
+/// npm (with Node.js), for plugins written in JavaScript (componentize-js).
+pub const NPM: Tool = Tool {
+    name: "npm",
+    version_args: &["--version"],
+    install: "install Node.js 20+ with npm",
+};
+
 /// Every tool a `missing` cfg may name.
-pub const ALL: [Tool; 2] = [FFMPEG, ESPEAK_NG];
+pub const ALL: [Tool; 3] = [FFMPEG, ESPEAK_NG, NPM];
 
 /// Whether `tool` runs here.
 pub fn present(tool: &Tool) -> bool {
