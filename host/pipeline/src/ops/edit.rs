@@ -305,7 +305,11 @@ pub(super) fn edit_scenes(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 /// The plan as delivered: each shot with the direction it got.
 pub(super) fn played_plan(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let mut plan: ScenePlan = cx.json(0)?;
-    let directed: Vec<DirectedShot> = cx.json(1)?;
+    let directed: Vec<DirectedShot> = cx
+        .files(1)?
+        .iter()
+        .map(|p| super::read_json(p))
+        .collect::<Result<_>>()?;
     if directed.len() != plan.shots.len() {
         bail!(
             "{} directions for {} shots",
