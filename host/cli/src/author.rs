@@ -279,7 +279,12 @@ mod tests {
             Lang::Rust,
             parent.path(),
         );
-        assert!(again.unwrap_err().to_string().contains("already exists"));
+        assert!(
+            again
+                .expect_err("refused")
+                .to_string()
+                .contains("already exists")
+        );
         assert!(new_plugin("Bad Name", World::Grader, Lang::Rust, parent.path()).is_err());
         // Nothing but the one project is left in the parent.
         assert_eq!(std::fs::read_dir(parent.path())?.count(), 1);
@@ -297,7 +302,7 @@ mod tests {
         }
         let none = new_plugin("js-grader", World::Grader, Lang::Js, parent.path());
         assert!(
-            none.unwrap_err()
+            none.expect_err("refused")
                 .to_string()
                 .contains("no Js template for grader")
         );

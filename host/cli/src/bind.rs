@@ -125,9 +125,9 @@ mod tests {
 
     #[test]
     fn malformed_flags_say_the_form() {
-        let err = job_bindings(None, &["director-style".into()], &[]).unwrap_err();
+        let err = job_bindings(None, &["director-style".into()], &[]).expect_err("refused");
         assert!(err.to_string().contains("SLOT=PLUGIN"), "{err}");
-        let err = job_bindings(None, &[], &["style=noir".into()]).unwrap_err();
+        let err = job_bindings(None, &[], &["style=noir".into()]).expect_err("refused");
         assert!(err.to_string().contains("SLOT.KEY=VALUE"), "{err}");
     }
 }

@@ -364,21 +364,27 @@ mod tests {
         let mut d = direction();
         d.pacing = f32::NAN;
         assert_eq!(
-            directed(&scene(), &d).unwrap_err().to_string(),
+            directed(&scene(), &d).expect_err("refused").to_string(),
             "`pacing` is NaN"
         );
         let mut d = direction();
         d.grade.warmth = 3.0;
-        assert_eq!(directed(&scene(), &d).unwrap_err().field, "grade.warmth");
+        assert_eq!(
+            directed(&scene(), &d).expect_err("refused").field,
+            "grade.warmth"
+        );
         let mut d = direction();
         d.grade.palette[0].g = f32::INFINITY;
         assert_eq!(
-            directed(&scene(), &d).unwrap_err().field,
+            directed(&scene(), &d).expect_err("refused").field,
             "grade.palette[0].g"
         );
         let mut d = direction();
         d.scene_index = 5;
-        assert_eq!(directed(&scene(), &d).unwrap_err().field, "scene_index");
+        assert_eq!(
+            directed(&scene(), &d).expect_err("refused").field,
+            "scene_index"
+        );
     }
 
     #[test]
@@ -400,13 +406,13 @@ mod tests {
         assert_eq!(check(vec![scene(0, 0, 1000), scene(1, 1000, 500)]), Ok(()));
         assert_eq!(
             check(vec![scene(0, 0, 1000), scene(1, 1200, 500)])
-                .unwrap_err()
+                .expect_err("refused")
                 .field,
             "scenes[1].start_ms"
         );
         assert_eq!(
             check(vec![scene(0, 0, 1000), scene(0, 1000, 500)])
-                .unwrap_err()
+                .expect_err("refused")
                 .field,
             "scenes[1].index"
         );
@@ -420,7 +426,12 @@ mod tests {
         assert!(err.problem.contains("runs the piece past"), "{err}");
         let one = script_of(vec![scene(0, 0, 1)]);
         let too_many = scripts(&brief(), 1, &[one.clone(), one]);
-        assert!(too_many.unwrap_err().problem.contains("1 were asked for"));
+        assert!(
+            too_many
+                .expect_err("refused")
+                .problem
+                .contains("1 were asked for")
+        );
     }
 
     fn brief() -> Brief {
@@ -456,7 +467,7 @@ mod tests {
         assert_eq!(translation(&input, &out), Ok(()));
         out[0].segment.id = "other".into();
         assert_eq!(
-            translation(&input, &out).unwrap_err().field,
+            translation(&input, &out).expect_err("refused").field,
             "[0].segment.id"
         );
         assert!(translation(&input, &[]).is_err());
@@ -482,8 +493,8 @@ mod tests {
         };
         assert_eq!(lut(&l), Ok(()));
         l.table[7] = f32::NAN;
-        assert_eq!(lut(&l).unwrap_err().field, "table[7]");
+        assert_eq!(lut(&l).expect_err("refused").field, "table[7]");
         l.table.pop();
-        assert_eq!(lut(&l).unwrap_err().field, "table");
+        assert_eq!(lut(&l).expect_err("refused").field, "table");
     }
 }

@@ -30,8 +30,11 @@ pub struct CallCtx {
     log: Arc<dyn LogSink>,
     outbound: Option<Arc<[Origin]>>,
     credentials: Arc<[Credential]>,
-    on_report: Option<Arc<dyn Fn(&CallReport) + Send + Sync>>,
+    on_report: Option<CallObserver>,
 }
+
+/// Receives each call's [`CallReport`].
+type CallObserver = Arc<dyn Fn(&CallReport) + Send + Sync>;
 
 impl std::fmt::Debug for CallCtx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
