@@ -45,10 +45,11 @@ demo: plugins models
 		--plugins $(PLUGIN_DIR) --out out
 
 # The workspace, then the CUDA build of the device layer (it runs without a
-# GPU: detection reports why there is none).
+# GPU: detection reports why there is none). In the release profile, the one
+# `make demo` builds: the second command reuses the first's build.
 test: setup models
-	cargo test --workspace
-	cargo test -p kino-cuda --features cuda
+	cargo test --workspace --release
+	cargo test -p kino-cuda --features cuda --release
 
 bench: setup models
 	cargo bench -p kino-tests --bench runtime

@@ -831,6 +831,18 @@ async fn an_ad_made_over_http_can_have_its_scenes_edited() {
     let id = job["id"].as_str().expect("id").to_owned();
     let done = finished(&app, &key, &id).await;
     assert_eq!(done["state"], "completed", "{done}");
+    // Each plugin's calls and fuel are counted.
+    let (_, metrics) = app.call(Method::GET, "/metrics", None, None).await;
+    let metrics = metrics.as_str().expect("text");
+    let calls = metrics
+        .lines()
+        .find(|l| l.starts_with("kino_plugin_usage_calls_total{plugin=\"kino-director-styles@0.1.0\"}"))
+        .unwrap_or_else(|| panic!("director calls counted: {metrics}"));
+    assert!(!calls.ends_with(" 0"), "{calls}");
+    assert!(
+        metrics.contains("kino_plugin_usage_fuel_total{plugin=\"kino-grader-palette@0.1.0\"}"),
+        "{metrics}"
+    );
 
     let (status, plan) = app
         .call(Method::GET, &format!("/jobs/{id}/scenes"), Some(&key), None)
