@@ -540,6 +540,7 @@ async fn wasi_http_needs_requested_and_granted_hosts() {
     let message = refused.to_string();
     assert!(message.contains("wasi:http/"), "{message}");
     assert!(message.contains("outbound-hosts"), "{message}");
+    assert!(message.contains("--disable http fetch-event"), "{message}");
     // The reference manifest, which requests its host, is accepted.
     let requested: Origin = "https://api.openai.com".parse().expect("origin");
     let reference = manifest_requesting(std::slice::from_ref(&requested));

@@ -34,7 +34,9 @@ pub enum CheckError {
     /// The component imports `wasi:http` but its manifest requests no hosts.
     #[error(
         "{plugin}: imports {import}, but its manifest requests no outbound hosts; \
-         list the origins it calls in [capabilities] outbound-hosts"
+         list the origins it calls in [capabilities] outbound-hosts, or, if it calls none, \
+         build it without HTTP (componentize-js links it by default: add \
+         `--disable http fetch-event`)"
     )]
     UndeclaredHttp {
         /// The plugin, as `name@version`.
