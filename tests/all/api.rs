@@ -836,7 +836,9 @@ async fn an_ad_made_over_http_can_have_its_scenes_edited() {
     let metrics = metrics.as_str().expect("text");
     let calls = metrics
         .lines()
-        .find(|l| l.starts_with("kino_plugin_usage_calls_total{plugin=\"kino-director-styles@0.1.0\"}"))
+        .find(|l| {
+            l.starts_with("kino_plugin_usage_calls_total{plugin=\"kino-director-styles@0.1.0\"}")
+        })
         .unwrap_or_else(|| panic!("director calls counted: {metrics}"));
     assert!(!calls.ends_with(" 0"), "{calls}");
     assert!(

@@ -126,7 +126,7 @@ fn manifest(name: &PluginName, world: World, limits: (&str, u32, u64)) -> String
     let (description, config) = world_manifest(world);
     let (memory, timeout_ms, fuel) = limits;
     fill(
-        include_str!("../templates/rust/kino-plugin.toml.tmpl"),
+        include_str!("../templates/rust/kino-plugin.toml.in"),
         &[
             ("name", name.as_str()),
             ("world", &world.to_string()),
@@ -156,7 +156,7 @@ fn rust_project(name: &PluginName, world: World) -> Vec<(String, String)> {
     let mut files = vec![
         (
             "Cargo.toml".to_owned(),
-            fill(include_str!("../templates/rust/Cargo.toml.tmpl"), &values),
+            fill(include_str!("../templates/rust/Cargo.toml.in"), &values),
         ),
         ("src/lib.rs".to_owned(), fill(rust_code(world), &values)),
         (
@@ -169,7 +169,7 @@ fn rust_project(name: &PluginName, world: World) -> Vec<(String, String)> {
         ),
         (
             "README.md".to_owned(),
-            fill(include_str!("../templates/rust/README.md.tmpl"), &values),
+            fill(include_str!("../templates/rust/README.md.in"), &values),
         ),
         (
             ".gitignore".to_owned(),
@@ -178,7 +178,7 @@ fn rust_project(name: &PluginName, world: World) -> Vec<(String, String)> {
         (
             "vendor/kino-plugin-sdk/Cargo.toml".to_owned(),
             fill(
-                include_str!("../templates/rust/sdk-Cargo.toml.tmpl"),
+                include_str!("../templates/rust/sdk-Cargo.toml.in"),
                 &[
                     ("sdk_version", env!("CARGO_PKG_VERSION")),
                     ("wit_bindgen", WIT_BINDGEN),

@@ -565,6 +565,14 @@ fn run(cli: Cli) -> Result<()> {
                     };
                     println!("  {input}={:?}{how}: {}", decl.kind, decl.description);
                 }
+                let slots: Vec<String> = spec
+                    .slots()
+                    .into_iter()
+                    .map(|(slot, world)| format!("{slot} (kino:stage/{world})"))
+                    .collect();
+                if !slots.is_empty() {
+                    println!("  plugin slots (--bind SLOT=PLUGIN): {}", slots.join(", "));
+                }
                 let outputs: Vec<&str> = spec.outputs.keys().map(String::as_str).collect();
                 println!("  -> {}\n", outputs.join(", "));
             }
