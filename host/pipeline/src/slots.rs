@@ -51,13 +51,21 @@ impl GrantSpec {
 /// Every slot a tenant can bind, with the world its plugin must implement:
 /// the slots of the built-in pipelines, and the fallback policy's.
 pub fn known_slots() -> BTreeMap<String, World> {
-    let mut slots = BTreeMap::new();
-    for (name, _) in crate::spec::BUILT_IN {
-        let spec = crate::PipelineSpec::built_in(name).expect("built-in pipelines parse");
-        for (slot, world) in spec.slots() {
-            slots.insert(slot.to_owned(), world);
-        }
-    }
+    crate::spec::BUILT_IN
+        .iter()
+        .flat_map(|(name, _)| {
+            slots_of(&crate::PipelineSpec::built_in(name).expect("built-in pipelines parse"))
+        })
+        .collect()
+}
+
+/// The slots a job of `pipeline` can bind: its stages' and the fallback policy's.
+fn slots_of(pipeline: &crate::PipelineSpec) -> BTreeMap<String, World> {
+    let mut slots: BTreeMap<String, World> = pipeline
+        .slots()
+        .into_iter()
+        .map(|(slot, world)| (slot.to_owned(), world))
+        .collect();
     slots.insert(crate::exec::FALLBACK_SLOT.to_owned(), World::FallbackPolicy);
     slots
 }
@@ -200,12 +208,7 @@ impl Resolver {
         pipeline: &crate::PipelineSpec,
         bindings: &BTreeMap<String, JobBinding>,
     ) -> Result<Vec<NewBinding>> {
-        let mut slots: BTreeMap<String, World> = pipeline
-            .slots()
-            .into_iter()
-            .map(|(slot, world)| (slot.to_owned(), world))
-            .collect();
-        slots.insert(crate::exec::FALLBACK_SLOT.to_owned(), World::FallbackPolicy);
+        let slots = slots_of(pipeline);
         let mut out = Vec::with_capacity(bindings.len());
         for (slot, binding) in bindings {
             let Some(&world) = slots.get(slot) else {
