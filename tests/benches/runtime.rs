@@ -3,6 +3,8 @@
 //! 1. instantiate + call + drop of a director-style call (pooling allocator):
 //!    p50, p99 on one task, and calls/s with two worker threads;
 //! 2. one call carrying 8 MiB in and 8 MiB out (the echo translator);
+//! 2b. a compute-bound call: the palette grader's 33-point LUT (where fuel
+//!     metering costs most);
 //! 3. compiling each plugin vs loading it from the compiled-component cache.
 
 use std::time::{Duration, Instant};
@@ -179,9 +181,67 @@ fn bench_compile_vs_cache() {
     }
 }
 
+/// A compute-bound call: 33³ lattice points, each through the grade's curves.
+fn bench_grade(runtime: &Runtime) {
+    use kino_runtime::types::{ChannelStats, FrameStats, GradeIntent};
+    let plugin = runtime
+        .load(
+            "kino-grader-palette@0.1.0",
+            &plugin_wasm("kino-grader-palette"),
+            World::Grader,
+            Limits::default(),
+        )
+        .expect("loading kino-grader-palette");
+    let channel = |mean| ChannelStats {
+        mean,
+        p01: 0.02,
+        p50: mean,
+        p99: 0.97,
+    };
+    let stats = FrameStats {
+        red: channel(0.46),
+        green: channel(0.44),
+        blue: channel(0.40),
+        luma_histogram: vec![1000; 256],
+    };
+    let intent = GradeIntent {
+        warmth: 0.3,
+        contrast: 0.2,
+        saturation: 0.1,
+        palette: Vec::new(),
+        palette_strength: 0.0,
+        look: "bench".into(),
+    };
+    let call = CallCtx::new("bench");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio");
+    let mut samples = rt.block_on(async {
+        let grader = runtime.grader(&plugin, &call).expect("a grader");
+        let mut samples = Vec::new();
+        for i in 0..60 {
+            let started = Instant::now();
+            let lut = grader.grade(&stats, &intent).await;
+            assert!(matches!(lut, Ok(Ok(_))), "{lut:?}");
+            if i >= 10 {
+                samples.push(started.elapsed());
+            }
+        }
+        samples
+    });
+    samples.sort();
+    println!(
+        "grader call (33-point LUT, compute-bound): p50 {:.2} ms, p99 {:.2} ms, {} calls",
+        percentile(&samples, 0.50).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.len()
+    );
+}
+
 fn main() {
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     bench_call_latency(&runtime);
     bench_bulk_transfer(&runtime);
+    bench_grade(&runtime);
     bench_compile_vs_cache();
 }
