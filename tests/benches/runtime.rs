@@ -3,9 +3,9 @@
 //! 1. instantiate + call + drop of a director-style call (pooling allocator):
 //!    p50, p99 on one task, and calls/s with two worker threads;
 //! 2. one call carrying 8 MiB in and 8 MiB out (the echo translator);
-//! 2b. a compute-bound call: the palette grader's 33-point LUT (where fuel
-//!     metering costs most);
-//! 3. compiling each plugin vs loading it from the compiled-component cache.
+//! 3. a compute-bound call: the palette grader's 33-point LUT (where fuel
+//!    metering costs most);
+//! 4. compiling each plugin vs loading it from the compiled-component cache.
 
 use std::time::{Duration, Instant};
 
