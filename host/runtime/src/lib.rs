@@ -58,7 +58,7 @@ pub use worlds::{
 };
 
 use http::{HttpShared, Outbound};
-use meter::Meter;
+use meter::{Counters, Meter};
 use payload::Payload;
 use ticker::Ticker;
 use trap::DeadlineExceeded;
@@ -355,15 +355,16 @@ impl Runtime {
             world,
             reason: format!("{e:#}"),
         })?;
+        let id: Arc<str> = id.into();
         Ok(Plugin {
             inner: Arc::new(PluginInner {
-                id: id.into(),
+                counters: self.shared.meter.counters(&id),
+                id,
                 sha256: sha256_hex(wasm),
                 limits,
                 pre,
                 cache,
                 engine: self.shared.engine.clone(),
-                meter: self.shared.meter.clone(),
                 outbound: (!grant.is_empty()).then(|| OutboundGrant {
                     origins: grant.origins().into(),
                     http: self.shared.http.clone(),
@@ -430,7 +431,7 @@ struct PluginInner {
     pre: Pre,
     cache: CacheOutcome,
     engine: Engine,
-    meter: Arc<Meter>,
+    counters: Arc<Counters>,
     outbound: Option<OutboundGrant>,
 }
 
@@ -549,7 +550,7 @@ impl Plugin {
             peak_memory_bytes: ctx.memory.peak,
             trap: outcome.as_ref().err().map(Trap::kind),
         };
-        self.inner.meter.record(&report);
+        self.inner.counters.record(&report);
         call.report(&report);
         outcome
     }

@@ -2,8 +2,11 @@
 //! running totals that `/metrics` shows.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use crate::Trap;
 
 /// What one plugin call used, and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,25 +36,61 @@ pub struct PluginUsage {
     pub seconds: f64,
 }
 
-/// The runtime's per-plugin totals.
+/// One plugin's running totals. Every load of the same plugin shares them,
+/// and a call adds to them with a few relaxed atomic adds: no lock and no
+/// lookup on the call path.
+#[derive(Default)]
+pub(crate) struct Counters {
+    calls: AtomicU64,
+    fuel: AtomicU64,
+    nanos: AtomicU64,
+    traps: [AtomicU64; Trap::KINDS.len()],
+}
+
+impl Counters {
+    pub(crate) fn record(&self, report: &CallReport) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.fuel.fetch_add(report.fuel, Ordering::Relaxed);
+        let nanos = u64::try_from(report.wall.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        if let Some(i) = report
+            .trap
+            .and_then(|kind| Trap::KINDS.iter().position(|k| *k == kind))
+        {
+            self.traps[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn usage(&self) -> PluginUsage {
+        PluginUsage {
+            calls: self.calls.load(Ordering::Relaxed),
+            traps: Trap::KINDS
+                .iter()
+                .zip(&self.traps)
+                .map(|(kind, n)| (*kind, n.load(Ordering::Relaxed)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            fuel: self.fuel.load(Ordering::Relaxed),
+            seconds: self.nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+}
+
+/// The runtime's per-plugin totals, by plugin id.
 #[derive(Default)]
 pub(crate) struct Meter {
-    by_plugin: Mutex<BTreeMap<Arc<str>, PluginUsage>>,
+    by_plugin: Mutex<BTreeMap<Arc<str>, Arc<Counters>>>,
 }
 
 impl Meter {
-    pub(crate) fn record(&self, report: &CallReport) {
-        let mut totals = self
-            .by_plugin
+    /// The counters of plugin `id`, created on its first load.
+    pub(crate) fn counters(&self, id: &Arc<str>) -> Arc<Counters> {
+        self.by_plugin
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let usage = totals.entry(report.plugin.clone()).or_default();
-        usage.calls += 1;
-        usage.fuel = usage.fuel.saturating_add(report.fuel);
-        usage.seconds += report.wall.as_secs_f64();
-        if let Some(kind) = report.trap {
-            *usage.traps.entry(kind).or_default() += 1;
-        }
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(id.clone())
+            .or_default()
+            .clone()
     }
 
     pub(crate) fn snapshot(&self) -> Vec<(String, PluginUsage)> {
@@ -59,7 +98,7 @@ impl Meter {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(plugin, usage)| (plugin.to_string(), usage.clone()))
+            .map(|(plugin, counters)| (plugin.to_string(), counters.usage()))
             .collect()
     }
 }
