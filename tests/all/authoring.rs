@@ -200,15 +200,16 @@ fn a_rust_plugin_written_outside_the_repository_ships_and_runs() {
     }
 }
 
-/// Installs the hostile test plugin (with its manifest) into `data`.
-fn install_hostile(data: &Path, scratch: &Path) {
-    let package = scratch.join("hostile.tar.gz");
+/// Packs the test plugin in `tests/plugins/DIR` (built as `package`) into
+/// `scratch/DIR.tar.gz` and installs it into `data`.
+fn install_test_plugin(dir: &str, package_name: &str, data: &Path, scratch: &Path) {
+    let package = scratch.join(format!("{dir}.tar.gz"));
     ok({
         let mut c = kino();
         c.args(["plugin", "pack"])
-            .arg(workspace_root().join("tests/plugins/hostile"))
+            .arg(workspace_root().join("tests/plugins").join(dir))
             .arg("--wasm")
-            .arg(plugin_path("kino-test-hostile"))
+            .arg(plugin_path(package_name))
             .arg("--out")
             .arg(&package);
         c
@@ -231,7 +232,7 @@ fn install_hostile(data: &Path, scratch: &Path) {
 fn answers_that_break_the_rules_are_blamed_on_their_plugin() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let data = tmp.path().join("data");
-    install_hostile(&data, tmp.path());
+    install_test_plugin("hostile", "kino-test-hostile", &data, tmp.path());
     // `kino plugin test` shows the verdict before anything is installed.
     let mut test = kino();
     test.args(["plugin", "test"])
@@ -268,6 +269,40 @@ fn answers_that_break_the_rules_are_blamed_on_their_plugin() {
         "{text}"
     );
     assert!(!text.contains("FAILED  grade"), "{text}");
+}
+
+#[test]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
+)]
+fn a_translator_that_changes_ids_is_blamed() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tmp.path().join("data");
+    install_test_plugin("echo", "kino-test-echo", &data, tmp.path());
+    let video = tmp.path().join("clip.mp4");
+    kino_tests::test_video(&video, 4, "160x120", true);
+    let srt = tmp.path().join("clip.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:02,000\nGood morning.\n").expect("srt");
+    let mut run = kino_local(&data, &tmp.path().join("out"), &["run"]);
+    run.args([
+        "dub",
+        &format!("video={}", video.display()),
+        &format!("transcript={}", srt.display()),
+        "language=es",
+        "--bind",
+        "translator=kino-test-echo@^0.1",
+        "--config",
+        "translator.mode=change-ids",
+    ]);
+    let text = both(&run.output().expect("spawn"));
+    assert!(
+        text.contains(
+            "FAILED  translate: translating en -> es: kino-test-echo@0.1.0 answered badly: \
+             `[0].segment.id` is \"1-changed\"; the input's is \"1\" (ids are kept)"
+        ),
+        "{text}"
+    );
 }
 
 /// Runs `program args` in `dir`, panicking with its output on failure.

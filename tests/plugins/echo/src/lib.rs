@@ -1,7 +1,8 @@
 //! A test-only `translator` that returns its input unchanged: it measures
-//! the cost of the plugin boundary itself, with no work inside.
+//! the cost of the plugin boundary itself, with no work inside. With config
+//! `mode = change-ids` it breaks the world's rules instead.
 
-use kino_plugin_sdk::{LanguagePair, PluginError, Segment, TranslatedSegment, Translator};
+use kino_plugin_sdk::{LanguagePair, PluginError, Segment, TranslatedSegment, Translator, config};
 
 struct Echo;
 
@@ -19,11 +20,17 @@ impl Translator for Echo {
         _target: String,
         segments: Vec<Segment>,
     ) -> Result<Vec<TranslatedSegment>, PluginError> {
+        let change_ids = config("mode").as_deref() == Some("change-ids");
         Ok(segments
             .into_iter()
-            .map(|segment| TranslatedSegment {
-                segment,
-                untranslated: Vec::new(),
+            .map(|mut segment| {
+                if change_ids {
+                    segment.id.push_str("-changed");
+                }
+                TranslatedSegment {
+                    segment,
+                    untranslated: Vec::new(),
+                }
             })
             .collect())
     }
