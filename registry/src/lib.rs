@@ -35,7 +35,8 @@ pub use manifest::{DEFAULT_FUEL, Manifest, Origin};
 pub use name::PluginName;
 pub use package::{Package, PackageDigest, pack};
 pub use signing::{
-    KeyId, Signature, SignaturePolicy, SigningKey, VerifyingKey, keygen, sign, verify,
+    KeyId, Signature, SignaturePolicy, SigningKey, VerifyingKey, keygen, sign, sign_native, verify,
+    verify_native,
 };
 pub use store::{BlobId, InstalledVersion, Store, parse_requirement};
 pub use world::{PACKAGE, World, WorldRef};

@@ -6,6 +6,12 @@
 //! the digest excludes, so signing does not change what is signed and a
 //! signed directory packs into a signed archive.
 //!
+//! Native kernel libraries (shared libraries an operator installs, loaded
+//! by `kino-native`) are signed with the same keys over
+//! `b"kino-native-kernel-v1" || sha256(library file)`: a separate domain, so
+//! a package's signature can never pass for a library's, nor the reverse.
+//! Their signature is `LIBRARY.sig` beside the library, in the same format.
+//!
 //! Keys are text: `kino-ed25519-secret:BASE64` (the 32-byte seed) and
 //! `kino-ed25519-public:BASE64`. A [`KeyId`] is the first 8 bytes of the
 //! sha256 of the public key, in hex.
@@ -26,6 +32,7 @@ use crate::package::{Package, PackageDigest};
 pub const SIGNATURE_FILE: &str = "kino-plugin.sig";
 
 const DOMAIN: &[u8] = b"kino-plugin-v1";
+const NATIVE_DOMAIN: &[u8] = b"kino-native-kernel-v1";
 const SECRET_PREFIX: &str = "kino-ed25519-secret:";
 const PUBLIC_PREFIX: &str = "kino-ed25519-public:";
 const SIGNATURE_PREFIX: &str = "kino-ed25519-signature:";
@@ -271,6 +278,65 @@ pub fn check(
     }
 }
 
+fn native_message(sha256: &[u8; 32]) -> Vec<u8> {
+    [NATIVE_DOMAIN, sha256].concat()
+}
+
+/// What a native library is called in errors: `native-library@sha256:HEX`.
+fn native_name(sha256: &[u8; 32]) -> (String, String) {
+    (
+        "native-library".to_owned(),
+        format!("sha256:{}", hex::encode(sha256)),
+    )
+}
+
+/// Signs a native kernel library, given the sha256 of its file's bytes.
+/// Write [`Signature::to_text`] to `LIBRARY.sig`.
+pub fn sign_native(sha256: &[u8; 32], key: &SigningKey) -> Signature {
+    let sig = key.0.sign(&native_message(sha256));
+    Signature {
+        key_id: key.verifying_key().key_id(),
+        bytes: sig.to_bytes(),
+    }
+}
+
+/// Verifies a native kernel library's `signature` against `trusted` keys,
+/// given the sha256 of the library file's bytes; returns the signer.
+///
+/// Errors name the library as `native-library@sha256:HEX`:
+/// [`RegistryError::UntrustedKey`] when no trusted key has the signature's
+/// key id, [`RegistryError::BadSignature`] when it does not verify (the
+/// library was modified, or the signature is for another file or forged).
+pub fn verify_native(
+    sha256: &[u8; 32],
+    signature: &Signature,
+    trusted: &[VerifyingKey],
+) -> Result<KeyId, RegistryError> {
+    let key = trusted
+        .iter()
+        .find(|k| &k.key_id() == signature.key_id())
+        .ok_or_else(|| {
+            let (name, version) = native_name(sha256);
+            RegistryError::UntrustedKey {
+                name,
+                version,
+                key_id: signature.key_id().to_string(),
+            }
+        })?;
+    let bytes = ed25519_dalek::Signature::from_bytes(&signature.bytes);
+    key.0
+        .verify_strict(&native_message(sha256), &bytes)
+        .map_err(|_| {
+            let (name, version) = native_name(sha256);
+            RegistryError::BadSignature {
+                name,
+                version,
+                key_id: signature.key_id().to_string(),
+            }
+        })?;
+    Ok(signature.key_id().clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +351,48 @@ mod tests {
         assert!(!format!("{secret:?}").contains(&secret.to_text()));
         assert!("kino-ed25519-public:AAAA".parse::<VerifyingKey>().is_err());
         assert!(public.to_text().parse::<SigningKey>().is_err());
+    }
+
+    #[test]
+    fn native_libraries_sign_and_verify() {
+        let (key, public) = keygen().expect("randomness");
+        let (_, stranger) = keygen().expect("randomness");
+        let digest: [u8; 32] = Sha256::digest(b"a kernel library").into();
+        let signature = sign_native(&digest, &key);
+        let parsed = Signature::parse(&signature.to_text()).expect("round trip");
+        let signer =
+            verify_native(&digest, &parsed, &[stranger.clone(), public.clone()]).expect("verified");
+        assert_eq!(signer, public.key_id());
+
+        let untrusted = verify_native(&digest, &signature, &[stranger]).expect_err("untrusted");
+        assert!(
+            matches!(&untrusted, RegistryError::UntrustedKey { key_id, .. } if *key_id == public.key_id().to_string()),
+            "{untrusted}"
+        );
+        assert!(untrusted.to_string().starts_with(&format!(
+            "native-library@sha256:{} is signed by untrusted key",
+            hex::encode(digest)
+        )));
+
+        let mut tampered = digest;
+        tampered[0] ^= 1;
+        let bad = verify_native(&tampered, &signature, std::slice::from_ref(&public))
+            .expect_err("tampered");
+        assert!(matches!(bad, RegistryError::BadSignature { .. }), "{bad}");
+    }
+
+    #[test]
+    fn native_and_package_signatures_do_not_cross() {
+        let (key, public) = keygen().expect("randomness");
+        let digest = [7u8; 32];
+        // A package signature over the same 32 bytes is not a library's.
+        let package_style = Signature {
+            key_id: public.key_id(),
+            bytes: key.0.sign(&message(&PackageDigest(digest))).to_bytes(),
+        };
+        assert!(matches!(
+            verify_native(&digest, &package_style, &[public]),
+            Err(RegistryError::BadSignature { .. })
+        ));
     }
 }

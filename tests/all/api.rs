@@ -929,3 +929,144 @@ async fn check_edit(app: &App, key: &str, original: &str, edited: &Value) {
         assert_eq!(response.status(), StatusCode::OK, "{job}");
     }
 }
+
+/// A pipeline spec file: subtitles in, WebVTT out.
+const TO_VTT: &str = r#"name = "to-vtt"
+description = "A transcript as WebVTT"
+
+[inputs]
+transcript = { kind = "file", description = "SRT or WebVTT" }
+
+[[stage]]
+name = "segments"
+op = "parse-subtitles"
+inputs = ["transcript"]
+
+[[stage]]
+name = "vtt"
+op = "write-subtitles"
+inputs = ["segments"]
+params = { format = "vtt" }
+
+[outputs]
+"captions.vtt" = "vtt"
+"#;
+
+fn names(listed: &Value) -> Vec<String> {
+    listed["pipelines"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| p["name"].as_str().expect("a name").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_pipelines_are_listed_and_run_over_http() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (acme_id, acme) = app.tenant("acme").await;
+    let (_, globex) = app.tenant("globex").await;
+    let pipelines = app._tmp.path().join("pipelines");
+    std::fs::create_dir_all(pipelines.join("tenants").join(&acme_id)).expect("mkdir");
+    std::fs::write(pipelines.join("to-vtt.toml"), TO_VTT).expect("write");
+    std::fs::write(
+        pipelines
+            .join("tenants")
+            .join(&acme_id)
+            .join("acme-only.toml"),
+        TO_VTT.replace("to-vtt", "acme-only"),
+    )
+    .expect("write");
+    std::fs::write(
+        pipelines.join("broken.toml"),
+        TO_VTT
+            .replace("to-vtt", "broken")
+            .replace("\"segments\"]", "\"segmnets\"]"),
+    )
+    .expect("write");
+
+    // Each tenant sees the built-ins, the operator's files, and its own.
+    let (status, listed) = app.call(Method::GET, "/pipelines", Some(&acme), None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(
+        names(&listed),
+        ["dub", "caption", "ad-creative", "acme-only", "to-vtt"]
+    );
+    let (_, listed) = app
+        .call(Method::GET, "/pipelines", Some(&globex), None)
+        .await;
+    assert_eq!(names(&listed), ["dub", "caption", "ad-creative", "to-vtt"]);
+    let to_vtt = &listed["pipelines"][3];
+    assert_eq!(to_vtt["source"], "file");
+    assert_eq!(to_vtt["outputs"], json!(["captions.vtt"]));
+    assert_eq!(to_vtt["inputs"]["transcript"]["kind"], "file");
+    // The operator sees why a file does not load, line and column.
+    let (status, all) = app
+        .call(Method::GET, "/admin/pipelines", Some(ADMIN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let errors = all["errors"].to_string();
+    assert!(
+        errors.contains("broken.toml:15:11: stage `vtt`: reads `segmnets`, which is neither an input nor a stage"),
+        "{errors}"
+    );
+
+    let srt = "1\n00:00:00,500 --> 00:00:02,500\nHello from a file pipeline.\n";
+    let transcript = app
+        .input(&globex, srt.as_bytes().to_vec(), "talk.srt")
+        .await;
+    // A tenant's own pipeline is not another's.
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&globex),
+            Some(json!({ "pipeline": "acme-only", "inputs": { "transcript": transcript } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error.to_string().contains("no pipeline named `acme-only`"),
+        "{error}"
+    );
+
+    tokio::spawn(app.jobs.clone().work(1));
+    let (status, job) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&globex),
+            Some(json!({ "pipeline": "to-vtt", "inputs": { "transcript": transcript } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().expect("id").to_owned();
+    let sha256 = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(TO_VTT.as_bytes()))
+    };
+    assert_eq!(job["pipeline_sha256"], sha256.as_str());
+    let done = finished(&app, &globex, &id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+
+    // Editing the file later changes nothing about the finished job.
+    std::fs::write(
+        pipelines.join("to-vtt.toml"),
+        TO_VTT.replace("captions.vtt", "subtitles.vtt"),
+    )
+    .expect("write");
+    let (status, vtt) = app
+        .call(
+            Method::GET,
+            &format!("/jobs/{id}/outputs/captions.vtt"),
+            Some(&globex),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let vtt = vtt.as_str().expect("text").to_owned();
+    assert!(
+        vtt.starts_with("WEBVTT") && vtt.contains("Hello from a file pipeline."),
+        "{vtt}"
+    );
+}

@@ -632,7 +632,16 @@ async fn a_bound_translator_reaches_its_granted_host_with_the_tenants_secret() {
     let texts = [("language".to_owned(), "es".to_owned())].into();
     let job = host
         .executor
-        .submit_local(&host.tenant, "dub", &files, &texts)
+        .submit_local(
+            &host.tenant,
+            &host
+                .executor
+                .catalog()
+                .get(&host.tenant, "dub")
+                .expect("dub"),
+            &files,
+            &texts,
+        )
         .await
         .expect("submit");
     let report = host.executor.run(&job).await.expect("the dub completes");

@@ -7,6 +7,7 @@ mod authoring;
 mod http;
 mod install;
 mod media;
+mod operator;
 mod pipelines;
 mod reference_plugins;
 mod sandbox;

@@ -73,8 +73,9 @@ impl Fixture {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
+        let pipeline = self.executor().catalog().get(&self.host.tenant, pipeline)?;
         self.executor()
-            .submit_local(&self.host.tenant, pipeline, &files, &texts)
+            .submit_local(&self.host.tenant, &pipeline, &files, &texts)
             .await
     }
 

@@ -60,9 +60,10 @@ impl Host {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
+        let pipeline = self.executor().catalog().get(&self.host.tenant, pipeline)?;
         let job = self
             .executor()
-            .submit_local(&self.host.tenant, pipeline, &files, &texts)
+            .submit_local(&self.host.tenant, &pipeline, &files, &texts)
             .await?;
         self.executor().run(&job).await
     }

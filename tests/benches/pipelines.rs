@@ -67,7 +67,16 @@ async fn run(
     let start = Instant::now();
     let job = host
         .executor
-        .submit_local(&host.tenant, pipeline, &files, &texts)
+        .submit_local(
+            &host.tenant,
+            &host
+                .executor
+                .catalog()
+                .get(&host.tenant, pipeline)
+                .expect("a pipeline"),
+            &files,
+            &texts,
+        )
         .await
         .expect("submit");
     let report = host.executor.run(&job).await.expect("the job completes");

@@ -22,6 +22,7 @@ mod auth;
 mod error;
 mod metrics;
 mod openapi;
+mod pipelines;
 pub mod serve;
 mod tenant;
 
@@ -224,6 +225,27 @@ pub const ROUTES: &[Route] = &[
         handler: |state| {
             post(admin::install_plugin).layer(DefaultBodyLimit::max(state.upload_limit))
         },
+    },
+    Route {
+        method: "get",
+        path: "/admin/pipelines",
+        summary: "Every pipeline (built in, and the operator's spec files), and why a spec file does not load",
+        access: Access::Admin,
+        body: None,
+        responses: &[(
+            200,
+            "`{\"pipelines\": [...], \"errors\": [\"file:line:column: ...\"]}`",
+        )],
+        handler: |_| get(pipelines::list_all),
+    },
+    Route {
+        method: "get",
+        path: "/pipelines",
+        summary: "The pipelines this tenant can submit jobs to: inputs, outputs, plugin slots",
+        access: Access::Tenant,
+        body: None,
+        responses: &[(200, "`{\"pipelines\": [...]}`")],
+        handler: |_| get(pipelines::list),
     },
     Route {
         method: "get",

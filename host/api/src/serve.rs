@@ -41,6 +41,7 @@ use kino_store::{JobEvent, JobId, Store};
 struct RawConfig {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
+    pipelines: Option<PathBuf>,
     signature_policy: Option<String>,
     #[serde(default)]
     trusted_keys: Vec<PathBuf>,
@@ -51,14 +52,18 @@ struct RawConfig {
 
 /// A validated `kino serve` configuration.
 ///
-/// Defaults: listen on `127.0.0.1:8080`, data in `.kino`, signatures
-/// required, no trusted keys, a 64 MiB upload limit.
+/// Defaults: listen on `127.0.0.1:8080`, data in `.kino`, the operator's
+/// pipelines in `DATA_DIR/pipelines`, signatures required, no trusted keys,
+/// a 64 MiB upload limit.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// Where to listen.
     pub listen: SocketAddr,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// The operator's pipeline spec files (`NAME.toml`, and
+    /// `tenants/TENANT_ID/NAME.toml` for one tenant).
+    pub pipelines: PathBuf,
     /// Whether uploads must be signed.
     pub signature_policy: SignaturePolicy,
     /// Trusted public key files.
@@ -105,6 +110,9 @@ impl ServeConfig {
             // same config serves the same data whatever the working directory.
             .or(raw.data_dir.map(|d| base.join(d)))
             .unwrap_or_else(|| PathBuf::from(".kino"));
+        let pipelines = raw
+            .pipelines
+            .map_or_else(|| data_dir.join("pipelines"), |p| base.join(p));
         let signature_policy = match raw.signature_policy.as_deref() {
             None | Some("required") => SignaturePolicy::Required,
             Some("optional") => SignaturePolicy::Optional,
@@ -115,6 +123,7 @@ impl ServeConfig {
         Ok(Self {
             listen,
             data_dir,
+            pipelines,
             signature_policy,
             trusted_keys: raw.trusted_keys.iter().map(|p| base.join(p)).collect(),
             upload_limit: raw.upload_limit.unwrap_or(DEFAULT_UPLOAD_LIMIT),
@@ -166,6 +175,11 @@ impl ServeConfig {
             parallel,
             Some(observer),
         )?;
+        let catalog = kino_pipeline::Catalog::new(
+            Some(self.pipelines.clone()),
+            executor.catalog().kernels().clone(),
+        );
+        let executor = executor.with_catalog(catalog);
         Ok(AppState {
             jobs: JobQueue::new(executor),
             store,
@@ -228,6 +242,13 @@ mod tests {
             _ => None,
         })?;
         assert_eq!(config.data_dir, PathBuf::from("elsewhere"));
+        // The operator's pipelines default to the data directory's.
+        assert_eq!(config.pipelines, PathBuf::from("elsewhere/pipelines"));
+        std::fs::write(&file, "pipelines = \"specs\"\n")?;
+        let config = ServeConfig::load(Some(&file), |k| {
+            (k == "KINO_ADMIN_TOKEN").then(|| "t".to_owned())
+        })?;
+        assert_eq!(config.pipelines, dir.path().join("specs"));
         Ok(())
     }
 

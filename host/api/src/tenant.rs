@@ -18,8 +18,8 @@ use super::auth::TenantAuth;
 use super::{ApiError, AppState, Json};
 use kino_pipeline::JobInput;
 use kino_pipeline::exec::check_job;
-use kino_pipeline::{Edits, PipelineSpec, ScenePlan};
-use kino_store::{Event, Job, JobEvent, JobId, JobState, Store, TenantId};
+use kino_pipeline::{Edits, ScenePlan};
+use kino_store::{Event, Job, JobId, JobState, Store, TenantId};
 
 /// How often the event stream polls the store.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -71,7 +71,12 @@ pub(super) async fn submit_job(
     if !body.inputs.is_object() {
         return Err(ApiError::Unprocessable("`inputs` must be an object".into()));
     }
-    let inputs = check_job(&body.pipeline, &body.inputs)
+    let executor = state.jobs.executor();
+    let pipeline = executor
+        .catalog()
+        .get(&tenant.id, &body.pipeline)
+        .map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
+    let inputs = check_job(&pipeline.spec, &body.inputs)
         .map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
     for (name, input) in &inputs {
         if let JobInput::File { sha256, .. } = input
@@ -82,21 +87,7 @@ pub(super) async fn submit_job(
             )));
         }
     }
-    let job = state
-        .store
-        .create_job(&tenant.id, &body.pipeline, &body.inputs)
-        .await?;
-    state
-        .store
-        .append_event(
-            &job.id,
-            &JobEvent::Created {
-                pipeline: job.pipeline.clone(),
-                state: Some(job.state),
-                edit_of: None,
-            },
-        )
-        .await?;
+    let job = executor.submit(&tenant.id, &pipeline, &inputs).await?;
     state.metrics.job_submitted();
     state.jobs.wake();
     Ok((StatusCode::CREATED, Json(job)))
@@ -144,7 +135,7 @@ pub(super) async fn job_output(
     use axum::response::IntoResponse as _;
     let job = own_job(&state, &tenant.id, &id).await?;
     let missing = || ApiError::NotFound(format!("job {} has no output `{name}`", job.id));
-    let spec = PipelineSpec::built_in(&job.pipeline).map_err(|_| missing())?;
+    let spec = state.jobs.executor().spec_of(&job).map_err(|_| missing())?;
     // Only names the pipeline declares: never a path from the request.
     if !spec.outputs.contains_key(&name) || job.state != JobState::Completed {
         return Err(missing());

@@ -24,7 +24,8 @@ struct Cli {
 enum Command {
     /// Run a pipeline locally (SQLite, CPU kernels, the bundled plugins) and say where its outputs are.
     Run {
-        /// The pipeline: `dub`, `caption` or `ad-creative`.
+        /// The pipeline: `dub`, `caption`, `ad-creative`, one in
+        /// DATA_DIR/pipelines by name, or a spec file (`path/to/mine.toml`).
         pipeline: String,
         /// Inputs as name=value: a path for file inputs, text otherwise
         /// (`video=clip.mp4 transcript=clip.srt language=es`).
@@ -43,8 +44,15 @@ enum Command {
         #[command(flatten)]
         local: LocalArgs,
     },
-    /// List the built-in pipelines with their inputs and outputs.
-    Pipelines,
+    /// List the pipelines (built in, and DATA_DIR/pipelines/*.toml) with their inputs and outputs.
+    Pipelines {
+        /// The data directory.
+        #[arg(long, default_value = ".kino")]
+        data_dir: PathBuf,
+    },
+    /// Install, sign and list native kernels (trusted shared libraries).
+    #[command(subcommand)]
+    Kernel(crate::operator::KernelCommand),
     /// List or edit the scenes of a finished local ad-creative job.
     #[command(subcommand)]
     Scenes(ScenesCommand),
@@ -542,42 +550,26 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
             tokio.block_on(async {
-                let (files, texts) = local::parse_inputs(&pipeline, &inputs)?;
                 let bindings = crate::bind::job_bindings(bindings.as_deref(), &bind, &config)?;
                 let host = local.open().await?;
+                let pipeline = crate::operator::pipeline_arg(
+                    host.executor.catalog(),
+                    &host.tenant,
+                    &pipeline,
+                )?;
+                let (files, texts) = local::parse_inputs(&pipeline.spec, &inputs)?;
                 let job = host
                     .executor
                     .submit_local_bound(&host.tenant, &pipeline, &files, &texts, &bindings)
                     .await?;
-                eprintln!("job {} ({pipeline}) started", job.id);
+                eprintln!("job {} ({}) started", job.id, pipeline.name());
                 run_local(&host, &job, &local.out).await
             })
         }
-        Command::Pipelines => {
-            for (name, _) in kino_pipeline::spec::BUILT_IN {
-                let spec = kino_pipeline::PipelineSpec::built_in(name)?;
-                println!("{name}: {}", spec.description);
-                for (input, decl) in &spec.inputs {
-                    let how = match (&decl.default, decl.optional) {
-                        (Some(d), _) => format!(" (default `{d}`)"),
-                        (None, true) => " (optional)".to_owned(),
-                        (None, false) => String::new(),
-                    };
-                    println!("  {input}={:?}{how}: {}", decl.kind, decl.description);
-                }
-                let slots: Vec<String> = spec
-                    .slots()
-                    .into_iter()
-                    .map(|(slot, world)| format!("{slot} (kino:stage/{world})"))
-                    .collect();
-                if !slots.is_empty() {
-                    println!("  plugin slots (--bind SLOT=PLUGIN): {}", slots.join(", "));
-                }
-                let outputs: Vec<&str> = spec.outputs.keys().map(String::as_str).collect();
-                println!("  -> {}\n", outputs.join(", "));
-            }
-            Ok(())
+        Command::Pipelines { data_dir } => {
+            crate::operator::print_pipelines(&crate::operator::catalog(&data_dir)?)
         }
+        Command::Kernel(command) => crate::operator::run_kernel(command),
         Command::Scenes(ScenesCommand::List { job, local }) => {
             let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
             tokio.block_on(async {

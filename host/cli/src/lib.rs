@@ -4,6 +4,7 @@
 //!   kernel tools), each a few lines calling into a library crate.
 //! - [`author`]: `kino plugin new`, a plugin project with its own SDK copy.
 //! - [`plugin_test`]: `kino plugin test`, a plugin called on fixtures.
+//! - [`operator`]: the operator's pipelines (spec files) and native kernels.
 //! - [`bind`]: `kino run --bind/--config/--bindings`, a job's own plugins.
 //! - [`progress`]: job events and kernel tools as progress bars on a terminal,
 //!   plain lines otherwise.
@@ -18,6 +19,7 @@ pub mod author;
 pub mod bind;
 pub mod cli;
 pub mod models;
+pub mod operator;
 pub mod plugin_test;
 pub mod progress;
 pub mod tools;

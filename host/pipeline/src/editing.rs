@@ -48,9 +48,11 @@ impl Executor {
     pub async fn submit_edit(&self, job: &Job, merged: &Edits) -> Result<Job> {
         let mut inputs = job.inputs.clone();
         inputs["edits"] = json!(serde_json::to_string(merged).context("encoding edits")?);
+        // The edit runs the spec the original ran, not today's file.
+        let sha256 = self.spec_sha256_of(job)?;
         let edited = self
             .store()
-            .create_job(&job.tenant_id, &job.pipeline, &inputs)
+            .create_job(&job.tenant_id, &job.pipeline, &sha256, &inputs)
             .await?;
         self.store()
             .append_event(

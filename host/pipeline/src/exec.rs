@@ -16,7 +16,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::artifacts::{ArtifactRef, Artifacts, is_sha256};
-use super::ops::{self, Input, Notes, OpCx, OpError};
+use super::catalog::{Catalog, Pipeline};
+use super::ops::{self, Input, Notes, OpCx, OpError, StageOp};
 use super::slots::{Resolver, SlotPlugin};
 use super::spec::{InputKind, PipelineSpec, StageSpec, input_name};
 use kino_models::Models;
@@ -148,12 +149,15 @@ struct Inner {
     cpu: Arc<Semaphore>,
     observer: Option<Observer>,
     models: Arc<Models>,
+    catalog: Catalog,
 }
 
 impl Executor {
     /// An executor keeping artifacts under `data_dir/artifacts` and job
     /// outputs under `data_dir/jobs/<job>/`, running at most `parallel`
-    /// stage nodes at once.
+    /// stage nodes at once; the operator's pipelines are the spec files in
+    /// `data_dir/pipelines/` and its native kernels the libraries in
+    /// `data_dir/kernels/` (loaded now).
     pub fn new(
         store: Store,
         resolver: Resolver,
@@ -171,6 +175,11 @@ impl Executor {
                 cpu: Arc::new(Semaphore::new(parallel.max(1))),
                 observer,
                 models: Arc::new(Models::for_data_dir(data_dir)),
+                catalog: Catalog::new(
+                    Some(data_dir.join("pipelines")),
+                    kino_native::NativeKernels::load_dir(&data_dir.join("kernels"))
+                        .context("loading the native kernels")?,
+                ),
             }),
         })
     }
@@ -184,6 +193,21 @@ impl Executor {
             None => tracing::warn!("with_models on a shared executor: keeping its models"),
         }
         self
+    }
+
+    /// Uses `catalog` for the pipelines jobs can be submitted to (and the
+    /// native kernels they run). Call it before the executor is shared.
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.catalog = catalog,
+            None => tracing::warn!("with_catalog on a shared executor: keeping its catalog"),
+        }
+        self
+    }
+
+    /// The pipelines jobs can be submitted to.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
     }
 
     /// The plugin runtime its stages call.
@@ -216,11 +240,10 @@ impl Executor {
     pub async fn submit_local(
         &self,
         tenant: &TenantId,
-        pipeline: &str,
+        pipeline: &Pipeline,
         files: &BTreeMap<String, PathBuf>,
         texts: &BTreeMap<String, String>,
     ) -> Result<Job> {
-        let spec = PipelineSpec::built_in(pipeline)?;
         let mut inputs = BTreeMap::new();
         for (name, path) in files {
             let artifacts = self.inner.artifacts.clone();
@@ -254,16 +277,34 @@ impl Executor {
         for (name, text) in texts {
             inputs.insert(name.clone(), JobInput::Text(text.clone()));
         }
-        check_inputs(&spec, &inputs)?;
-        let json = serde_json::to_value(&inputs).context("encoding job inputs")?;
-        let job = self.inner.store.create_job(tenant, pipeline, &json).await?;
+        check_inputs(&pipeline.spec, &inputs)?;
+        self.submit(tenant, pipeline, &inputs).await
+    }
+
+    /// Records a pending job of `pipeline` with checked `inputs` (files
+    /// already stored): the spec's text is stored under its hash, which the
+    /// job records, so the job always runs the spec it was submitted with.
+    pub async fn submit(
+        &self,
+        tenant: &TenantId,
+        pipeline: &Pipeline,
+        inputs: &BTreeMap<String, JobInput>,
+    ) -> Result<Job> {
+        let stored = self.inner.artifacts.put_bytes(pipeline.text.as_bytes())?;
+        debug_assert_eq!(stored.hash, pipeline.sha256);
+        let json = serde_json::to_value(inputs).context("encoding job inputs")?;
+        let job = self
+            .inner
+            .store
+            .create_job(tenant, pipeline.name(), &pipeline.sha256, &json)
+            .await?;
         self.inner
             .store
             .append_event(
                 &job.id,
                 &JobEvent::Created {
-                    pipeline: pipeline.to_owned(),
-                    state: None,
+                    pipeline: pipeline.name().to_owned(),
+                    state: Some(job.state),
                     edit_of: None,
                 },
             )
@@ -271,18 +312,49 @@ impl Executor {
         Ok(job)
     }
 
+    /// The spec `job` runs: the one it was submitted with.
+    pub fn spec_of(&self, job: &Job) -> Result<PipelineSpec> {
+        let Some(sha256) = &job.pipeline_sha256 else {
+            // Recorded before jobs kept their spec: only built-ins existed.
+            return PipelineSpec::built_in(&job.pipeline);
+        };
+        let artifact = self.inner.artifacts.get(sha256).ok_or_else(|| {
+            anyhow!(
+                "the spec of pipeline `{}` that job {} was submitted with is missing from the artifact store",
+                job.pipeline,
+                job.id
+            )
+        })?;
+        let text = std::fs::read_to_string(&artifact.path)
+            .with_context(|| format!("reading the spec of job {}", job.id))?;
+        self.inner.catalog.recorded(&job.pipeline, sha256, &text)
+    }
+
+    /// The hash of the spec `job` runs, recording a built-in's for a job
+    /// from before jobs kept their spec.
+    pub(crate) fn spec_sha256_of(&self, job: &Job) -> Result<String> {
+        if let Some(sha256) = &job.pipeline_sha256 {
+            return Ok(sha256.clone());
+        }
+        let pipeline = self.inner.catalog.get(&job.tenant_id, &job.pipeline)?;
+        self.inner.artifacts.put_bytes(pipeline.text.as_bytes())?;
+        Ok(pipeline.sha256)
+    }
+
     /// [`Executor::submit_local`], with `bindings` over the tenant's for this
     /// job only (and its resumes); they are checked before anything is stored.
     pub async fn submit_local_bound(
         &self,
         tenant: &TenantId,
-        pipeline: &str,
+        pipeline: &Pipeline,
         files: &BTreeMap<String, PathBuf>,
         texts: &BTreeMap<String, String>,
         bindings: &BTreeMap<String, crate::slots::JobBinding>,
     ) -> Result<Job> {
-        let spec = PipelineSpec::built_in(pipeline)?;
-        let checked = self.inner.resolver.check_job_bindings(&spec, bindings)?;
+        let checked = self
+            .inner
+            .resolver
+            .check_job_bindings(&pipeline.spec, bindings)?;
         let job = self.submit_local(tenant, pipeline, files, texts).await?;
         for binding in &checked {
             self.inner.store.set_job_binding(&job.id, binding).await?;
@@ -398,7 +470,7 @@ impl Executor {
     }
 
     async fn run_graph(&self, job: &Job) -> Result<JobReport> {
-        let spec = Arc::new(PipelineSpec::built_in(&job.pipeline)?);
+        let spec = Arc::new(self.spec_of(job)?);
         let inputs: BTreeMap<String, JobInput> =
             serde_json::from_value(job.inputs.clone()).context("reading the job's inputs")?;
         check_inputs(&spec, &inputs)?;
@@ -519,6 +591,17 @@ impl Executor {
             ),
             _ => None,
         };
+        let plugin = match &stage.op {
+            StageOp::Native(name) => Some(Worker::Native(
+                self.inner.catalog.kernels().get(name).ok_or_else(|| {
+                    anyhow!(
+                        "stage `{}`: no native kernel `{name}` is installed",
+                        stage.name
+                    )
+                })?,
+            )),
+            StageOp::Builtin(_) => plugin.map(Worker::Plugin),
+        };
         let Some((source, field)) = each else {
             let (artifact, report) = self
                 .run_node(job, stage, &stage.name, None, &inputs, plugin)
@@ -580,14 +663,15 @@ impl Executor {
         node: &str,
         item: Option<(usize, Value)>,
         inputs: &Arc<Vec<Input>>,
-        mut plugin: Option<SlotPlugin>,
+        mut worker: Option<Worker>,
     ) -> Result<(ArtifactRef, NodeReport)> {
         let store = &self.inner.store;
         let mut fallback: Option<Option<SlotPlugin>> = None;
         loop {
-            let models =
-                ops::speech::model_identity(stage.op, &stage.params, inputs, &self.inner.models);
-            let key = cache_key(stage, plugin.as_ref(), inputs, item.as_ref(), models)?;
+            let models = stage.op.builtin().and_then(|op| {
+                ops::speech::model_identity(op, &stage.params, inputs, &self.inner.models)
+            });
+            let key = cache_key(stage, worker.as_ref(), inputs, item.as_ref(), models)?;
             if let Some(hit) = store.artifact_by_key(&key).await?
                 && let Some(artifact) = self.inner.artifacts.get(&hit.hash)
             {
@@ -605,7 +689,7 @@ impl Executor {
             // are the run, not the wait for a core.
             let permit = self.inner.cpu.acquire().await.context("executor closed")?;
             let attempt = store.next_attempt(&job.id, node).await?;
-            let plugin_id = plugin.as_ref().map(|p| p.id.clone());
+            let plugin_id = worker.as_ref().map(Worker::id);
             let row = store
                 .record_stage_start(&job.id, node, plugin_id.as_deref(), attempt)
                 .await?;
@@ -619,9 +703,9 @@ impl Executor {
             )
             .await;
             let started = Instant::now();
-            let cx = self.op_cx(stage, node, &item, inputs, plugin.clone());
+            let cx = self.op_cx(stage, node, &item, inputs, worker.clone());
             let notes = cx.notes.clone();
-            let result = ops::run(stage.op, cx).await;
+            let result = ops::run(&stage.op, cx).await;
             let notes = std::mem::take(&mut *notes.lock().unwrap_or_else(PoisonError::into_inner));
             for note in notes {
                 let stage = node.to_owned();
@@ -686,9 +770,10 @@ impl Executor {
             )
             .await;
             let failed = || anyhow!("stage `{node}` failed: {}", error.message);
-            // Only plugin stages have alternatives; a kernel failing on its
-            // input fails the same way every time.
-            let Some(current) = plugin.as_ref() else {
+            // Only plugin and native-kernel stages go to the policy; the
+            // host's own kernel failing on its input fails the same way
+            // every time.
+            let Some(current) = worker.as_ref() else {
                 return Err(failed());
             };
             if fallback.is_none() {
@@ -712,7 +797,7 @@ impl Executor {
             }
             let failure = Failure {
                 stage: node.to_owned(),
-                plugin: current.id.clone(),
+                plugin: current.id(),
                 attempt,
                 error: error.message.clone(),
                 retryable: error.retryable,
@@ -748,19 +833,24 @@ impl Executor {
                     tokio::time::sleep(Duration::from_millis(ms).min(MAX_RETRY_DELAY)).await;
                 }
                 Decision::SwitchTo(requirement) => {
+                    let Worker::Plugin(current) = current else {
+                        return Err(failed().context(format!(
+                            "the fallback policy wanted to switch to {requirement}: a native kernel has no alternative"
+                        )));
+                    };
                     let world = current.plugin.world();
-                    plugin = Some(
+                    worker = Some(Worker::Plugin(
                         self.inner
                             .resolver
                             .alternative(&job.tenant_id, &job.id, &requirement, world)
                             .await
                             .with_context(failed)
                             .with_context(|| format!("switching to {requirement}"))?,
-                    );
+                    ));
                 }
                 Decision::Degrade(reason) => {
                     let cx = self.op_cx(stage, node, &item, inputs, None);
-                    let artifact = ops::degrade(stage.op, cx)
+                    let artifact = ops::degrade(&stage.op, cx)
                         .await
                         .ok_or_else(|| failed().context(format!("op `{}` has no degraded form; the policy wanted to degrade: {reason}", stage.op)))?
                         .map_err(|e| anyhow!("stage `{node}`: degrading: {}", e.message))?;
@@ -797,18 +887,42 @@ impl Executor {
         node: &str,
         item: &Option<(usize, Value)>,
         inputs: &Arc<Vec<Input>>,
-        plugin: Option<SlotPlugin>,
+        worker: Option<Worker>,
     ) -> OpCx {
+        let (plugin, native) = match worker {
+            Some(Worker::Plugin(p)) => (Some(p), None),
+            Some(Worker::Native(k)) => (None, Some(k)),
+            None => (None, None),
+        };
         OpCx {
             stage: node.to_owned(),
             params: stage.params.clone(),
             item: item.clone(),
             inputs: inputs.clone(),
             plugin,
+            native,
             runtime: self.inner.resolver.runtime().clone(),
             artifacts: self.inner.artifacts.clone(),
             models: self.inner.models.clone(),
             notes: Notes::default(),
+        }
+    }
+}
+
+/// What does a node's work besides the host's own code: the slot's plugin,
+/// or an operator's native kernel. Either fails into the fallback policy.
+#[derive(Clone)]
+enum Worker {
+    Plugin(SlotPlugin),
+    Native(kino_native::KernelHandle),
+}
+
+impl Worker {
+    /// How events, stage rows and the fallback policy name it.
+    fn id(&self) -> String {
+        match self {
+            Worker::Plugin(p) => p.id.clone(),
+            Worker::Native(k) => format!("{}{}", ops::NATIVE_PREFIX, k.info().name),
         }
     }
 }
@@ -857,12 +971,11 @@ fn each_items(stage: &str, source: &Input, field: Option<&str>) -> Result<Vec<Va
 /// Checks a submitted job: the pipeline exists, the inputs match its
 /// declaration, and every file input is named by a SHA-256. (Whether the
 /// submitter may use that content is the caller's to check.)
-pub fn check_job(pipeline: &str, inputs: &Value) -> Result<BTreeMap<String, JobInput>> {
-    let spec = PipelineSpec::built_in(pipeline)?;
+pub fn check_job(spec: &PipelineSpec, inputs: &Value) -> Result<BTreeMap<String, JobInput>> {
     let inputs: BTreeMap<String, JobInput> = serde_json::from_value(inputs.clone()).context(
         "`inputs` must map each input to a text value or to an upload's {\"sha256\", \"name\"}",
     )?;
-    check_inputs(&spec, &inputs)?;
+    check_inputs(spec, &inputs)?;
     for (name, input) in &inputs {
         if let JobInput::File { sha256, .. } = input
             && !is_sha256(sha256)
@@ -904,15 +1017,19 @@ fn check_inputs(spec: &PipelineSpec, inputs: &BTreeMap<String, JobInput>) -> Res
 /// The cache key of a node: everything its output depends on.
 fn cache_key(
     stage: &StageSpec,
-    plugin: Option<&SlotPlugin>,
+    worker: Option<&Worker>,
     inputs: &[Input],
     item: Option<&(usize, Value)>,
     models: Option<Value>,
 ) -> Result<String> {
     let input_ids: Vec<Value> = inputs.iter().map(Input::identity).collect();
+    let plugin = match worker {
+        Some(Worker::Plugin(p)) => Some(p),
+        _ => None,
+    };
     let identity = json!({
         "op": stage.op.to_string(),
-        "op_version": stage.op.version(),
+        "op_version": stage.op.builtin().map_or(0, |op| op.version()),
         "params": stage.params,
         "plugin": plugin.map(|p| &p.id),
         "component": plugin.map(|p| &p.component),
@@ -927,6 +1044,14 @@ fn cache_key(
     let mut identity = identity;
     if let Some(models) = models {
         identity["models"] = models;
+    }
+    // A native kernel's output is its library's: a rebuilt library, or a
+    // kernel whose author bumped its version, computes afresh.
+    if let Some(Worker::Native(kernel)) = worker {
+        identity["native"] = json!({
+            "version": kernel.info().version,
+            "library": kernel.library_sha256(),
+        });
     }
     let bytes = serde_json::to_vec(&identity).context("encoding a cache key")?;
     Ok(hex::encode(Sha256::digest(bytes)))

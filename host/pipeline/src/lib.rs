@@ -3,6 +3,7 @@
 //! runs them with a content-addressed artifact cache.
 //!
 //! - [`spec`]: the pipeline spec format and the built-in pipelines (`host/pipeline/pipelines/*.toml`).
+//! - [`catalog`]: the pipelines a host runs: the built-ins and the operator's spec files.
 //! - [`ops`]: what a stage can run: native kernels and plugin calls.
 //! - [`exec`]: the executor: concurrency, cache keys, resume, fallback policies, events;
 //!   scene editing of finished ad-creative jobs (`Executor::scenes`, `Executor::edit`).
@@ -15,6 +16,7 @@
 
 pub mod artifacts;
 pub mod brief;
+pub mod catalog;
 pub mod editing;
 pub mod exec;
 pub mod local;
@@ -23,6 +25,7 @@ pub mod slots;
 pub mod spec;
 pub mod worker;
 
+pub use catalog::{Catalog, Pipeline, PipelineSource};
 pub use exec::{Executor, JobInput, JobReport, NodeReport, Observer, Reporter};
 pub use ops::edit::{Edits, SceneEdit, ScenePlan};
 pub use spec::PipelineSpec;

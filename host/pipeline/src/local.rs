@@ -135,10 +135,9 @@ pub fn install_bundled(
 
 /// Splits `name=value` arguments into the pipeline's file and text inputs.
 pub fn parse_inputs(
-    pipeline: &str,
+    spec: &super::PipelineSpec,
     args: &[String],
 ) -> Result<(BTreeMap<String, PathBuf>, BTreeMap<String, String>)> {
-    let spec = super::PipelineSpec::built_in(pipeline)?;
     let mut files = BTreeMap::new();
     let mut texts = BTreeMap::new();
     for arg in args {
@@ -148,7 +147,8 @@ pub fn parse_inputs(
         let Some(decl) = spec.inputs.get(name) else {
             let known: Vec<_> = spec.inputs.keys().map(String::as_str).collect();
             bail!(
-                "pipeline `{pipeline}` has no input `{name}` (its inputs: {})",
+                "pipeline `{}` has no input `{name}` (its inputs: {})",
+                spec.name,
                 known.join(", ")
             );
         };

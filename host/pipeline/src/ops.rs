@@ -6,6 +6,7 @@
 pub mod ad;
 mod dub;
 pub mod edit;
+mod native;
 mod render;
 pub mod speech;
 mod transcript;
@@ -84,6 +85,8 @@ pub struct OpCx {
     pub inputs: Arc<Vec<Input>>,
     /// The plugin of the stage's slot, for plugin ops.
     pub plugin: Option<SlotPlugin>,
+    /// The kernel of a native op.
+    pub native: Option<kino_native::KernelHandle>,
     /// The plugin runtime.
     pub runtime: Runtime,
     /// Where outputs are stored.
@@ -224,7 +227,7 @@ macro_rules! ops {
     ($(
         $(#[$doc:meta])*
         $variant:ident = $name:literal, inputs $min:literal..=$max:literal,
-        world $world:expr, each $each:literal, version $version:literal;
+        world $world:expr, each $each:literal, out $out:ident, version $version:literal;
     )*) => {
         /// An operation a stage runs.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -251,6 +254,11 @@ macro_rules! ops {
                 match self { $( Op::$variant => $each, )* }
             }
 
+            /// What its output is (checked where a later stage fans out over it).
+            pub fn output(self) -> DataKind {
+                match self { $( Op::$variant => DataKind::$out, )* }
+            }
+
             /// Bumped when the op's output changes for the same inputs, so
             /// cached outputs of the old code are not reused.
             pub fn version(self) -> u32 {
@@ -264,59 +272,59 @@ macro_rules! ops {
 
 ops! {
     /// A transcript (SRT or WebVTT) -> segments JSON.
-    ParseSubtitles = "parse-subtitles", inputs 1..=1, world None, each false, version 1;
+    ParseSubtitles = "parse-subtitles", inputs 1..=1, world None, each false, out List, version 1;
     /// A video (+ a transcript) -> its sound as 16 kHz mono, or nothing when the transcript is given.
-    SpeechAudio = "speech-audio", inputs 1..=2, world None, each false, version 1;
+    SpeechAudio = "speech-audio", inputs 1..=2, world None, each false, out Audio, version 1;
     /// Speech audio -> windows of at most 30 s cut at silences (voice activity, Silero VAD).
-    FindSpeech = "find-speech", inputs 1..=1, world None, each false, version 1;
+    FindSpeech = "find-speech", inputs 1..=1, world None, each false, out List, version 1;
     /// A window of speech audio + its language (`auto` detects) -> its segments and words (Whisper).
-    Transcribe = "transcribe", inputs 2..=2, world None, each true, version 1;
+    Transcribe = "transcribe", inputs 2..=2, world None, each true, out Json, version 1;
     /// A transcript (optional) + heard windows -> segments JSON: the transcript's, else what was heard.
-    TranscriptSegments = "transcript-segments", inputs 2..=2, world None, each false, version 1;
+    TranscriptSegments = "transcript-segments", inputs 2..=2, world None, each false, out List, version 1;
     /// A language (`auto`) + heard windows -> the source language, detected when `auto`.
-    SpokenLanguage = "spoken-language", inputs 2..=2, world None, each false, version 1;
+    SpokenLanguage = "spoken-language", inputs 2..=2, world None, each false, out Json, version 1;
     /// The original audio -> its background without the voice (stereo), or as it is (mono).
-    SeparateBackground = "separate-background", inputs 1..=1, world None, each false, version 1;
+    SeparateBackground = "separate-background", inputs 1..=1, world None, each false, out Audio, version 1;
     /// Segments JSON -> an SRT or WebVTT file (`params.format`).
-    WriteSubtitles = "write-subtitles", inputs 1..=1, world None, each false, version 1;
+    WriteSubtitles = "write-subtitles", inputs 1..=1, world None, each false, out File, version 1;
     /// A video -> its audio as WAV; fails when it has none.
-    ExtractAudio = "extract-audio", inputs 1..=1, world None, each false, version 1;
+    ExtractAudio = "extract-audio", inputs 1..=1, world None, each false, out Audio, version 1;
     /// Segments + target (+ source) language -> translated segments, batched (translator plugin).
-    Translate = "translate", inputs 2..=3, world Some(World::Translator), each false, version 1;
+    Translate = "translate", inputs 2..=3, world Some(World::Translator), each false, out List, version 1;
     /// A translated segment + language -> its speech, fitted to the segment's window.
-    SpeakLine = "speak-line", inputs 1..=1, world None, each true, version 2;
+    SpeakLine = "speak-line", inputs 1..=1, world None, each true, out Audio, version 2;
     /// Original audio + spoken lines + their segments -> the voice-over mix.
-    VoiceOver = "voice-over", inputs 3..=3, world None, each false, version 1;
+    VoiceOver = "voice-over", inputs 3..=3, world None, each false, out Audio, version 1;
     /// A video + audio -> the video with that audio, video packets copied.
-    MuxAudio = "mux-audio", inputs 2..=2, world None, each false, version 1;
+    MuxAudio = "mux-audio", inputs 2..=2, world None, each false, out Video, version 1;
     /// Segments -> caption cues within line-length and reading-speed limits.
-    CaptionCues = "caption-cues", inputs 1..=1, world None, each false, version 1;
+    CaptionCues = "caption-cues", inputs 1..=1, world None, each false, out List, version 1;
     /// A video -> fixed-length chunks of it, so long media is processed in parallel.
-    ChunkVideo = "chunk-video", inputs 1..=1, world None, each false, version 1;
+    ChunkVideo = "chunk-video", inputs 1..=1, world None, each false, out List, version 1;
     /// A chunk of a video + caption cues (+ style) -> that chunk with the captions burned in.
-    BurnCaptions = "burn-captions", inputs 2..=3, world None, each true, version 2;
+    BurnCaptions = "burn-captions", inputs 2..=3, world None, each true, out Video, version 2;
     /// Video pieces + the original -> the pieces joined (copied) under the original's sound.
-    JoinVideo = "join-video", inputs 2..=2, world None, each false, version 1;
+    JoinVideo = "join-video", inputs 2..=2, world None, each false, out Video, version 1;
     /// A brief (+ music) -> scored script variations, best first (script-strategy plugin).
-    WriteScript = "write-script", inputs 1..=2, world Some(World::ScriptStrategy), each false, version 1;
+    WriteScript = "write-script", inputs 1..=2, world Some(World::ScriptStrategy), each false, out Record, version 1;
     /// Script + scene edits -> the scenes as played (reordered, trimmed, edited).
-    EditScenes = "edit-scenes", inputs 2..=2, world None, each false, version 1;
+    EditScenes = "edit-scenes", inputs 2..=2, world None, each false, out Record, version 1;
     /// A shot (scene + brief) -> its direction (director-style plugin).
-    DirectScene = "direct-scene", inputs 0..=0, world Some(World::DirectorStyle), each true, version 2;
+    DirectScene = "direct-scene", inputs 0..=0, world Some(World::DirectorStyle), each true, out Record, version 2;
     /// Scene plan + directions -> the plan as delivered, each shot with its direction.
-    PlayedPlan = "played-plan", inputs 2..=2, world None, each false, version 1;
+    PlayedPlan = "played-plan", inputs 2..=2, world None, each false, out Record, version 1;
     /// A directed scene + the product image -> its grading LUT (grader plugin).
-    GradeScene = "grade-scene", inputs 1..=1, world Some(World::Grader), each true, version 1;
+    GradeScene = "grade-scene", inputs 1..=1, world Some(World::Grader), each true, out File, version 1;
     /// A directed shot + its LUT, the assets and the size -> the scene's video.
-    RenderScene = "render-scene", inputs 4..=4, world None, each true, version 1;
+    RenderScene = "render-scene", inputs 4..=4, world None, each true, out Video, version 1;
     /// A scene's line -> its narration, exactly the scene's length.
-    Narrate = "narrate", inputs 0..=1, world None, each true, version 1;
+    Narrate = "narrate", inputs 0..=1, world None, each true, out Audio, version 1;
     /// The scene plan (+ a music track) -> the music bed, as long as the piece.
-    MusicBed = "music-bed", inputs 1..=2, world None, each false, version 1;
+    MusicBed = "music-bed", inputs 1..=2, world None, each false, out Audio, version 1;
     /// Music bed + narration lines + scene plan -> the mixed, loudness-normalised soundtrack.
-    MixNarration = "mix-narration", inputs 3..=3, world None, each false, version 1;
+    MixNarration = "mix-narration", inputs 3..=3, world None, each false, out Audio, version 1;
     /// Scene videos + directions + soundtrack + scene plan -> the finished piece.
-    Compose = "compose", inputs 4..=4, world None, each false, version 1;
+    Compose = "compose", inputs 4..=4, world None, each false, out Video, version 1;
 }
 
 impl fmt::Display for Op {
@@ -340,25 +348,161 @@ impl FromStr for Op {
     }
 }
 
-impl<'de> Deserialize<'de> for Op {
+/// What a stage's output is, as far as a pipeline spec can know: enough to
+/// refuse a fan-out over something that is not a list, or a native kernel
+/// fed the wrong kind of data, when the spec is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// A JSON array: a stage can fan out over it.
+    List,
+    /// A JSON object: a stage can fan out over one of its array fields.
+    Record,
+    /// JSON of a shape the spec cannot know (a list or an object).
+    Json,
+    /// A video file (with or without sound).
+    Video,
+    /// An audio file.
+    Audio,
+    /// Another file (subtitles, a LUT).
+    File,
+    /// Anything: a job's file input.
+    Any,
+}
+
+impl DataKind {
+    /// Whether it is JSON (so a stage can fan out over it, or read it as JSON).
+    pub fn is_json(self) -> bool {
+        matches!(self, DataKind::List | DataKind::Record | DataKind::Json)
+    }
+
+    /// Whether a value of this kind can be fanned out over as a whole
+    /// (`each = "stage"`): a list, or JSON that may be one.
+    pub fn is_list(self) -> bool {
+        matches!(self, DataKind::List | DataKind::Json | DataKind::Any)
+    }
+
+    /// Whether a value of this kind can have a list under a field
+    /// (`each = "stage.field"`).
+    pub fn is_record(self) -> bool {
+        matches!(self, DataKind::Record | DataKind::Json | DataKind::Any)
+    }
+}
+
+impl fmt::Display for DataKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DataKind::List => "a JSON list",
+            DataKind::Record => "a JSON object",
+            DataKind::Json => "JSON",
+            DataKind::Video => "a video",
+            DataKind::Audio => "audio",
+            DataKind::File => "a file",
+            DataKind::Any => "a file",
+        })
+    }
+}
+
+/// The prefix of a native kernel's op name in pipeline specs.
+pub const NATIVE_PREFIX: &str = "native:";
+
+/// What a stage runs: one of the host's ops, or a native kernel an operator
+/// installed (`op = "native:unsharp-mask"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StageOp {
+    /// A built-in op.
+    Builtin(Op),
+    /// An operator's native kernel, by name.
+    Native(String),
+}
+
+impl StageOp {
+    /// The plugin world it calls, for plugin ops.
+    pub fn world(&self) -> Option<World> {
+        match self {
+            StageOp::Builtin(op) => op.world(),
+            StageOp::Native(_) => None,
+        }
+    }
+
+    /// How many inputs it takes (least, most): a native kernel reads one.
+    pub fn arity(&self) -> (usize, usize) {
+        match self {
+            StageOp::Builtin(op) => op.arity(),
+            StageOp::Native(_) => (1, 1),
+        }
+    }
+
+    /// Whether it runs per element (`each`).
+    pub fn needs_each(&self) -> bool {
+        match self {
+            StageOp::Builtin(op) => op.needs_each(),
+            StageOp::Native(_) => false,
+        }
+    }
+
+    /// The built-in op, if it is one.
+    pub fn builtin(&self) -> Option<Op> {
+        match self {
+            StageOp::Builtin(op) => Some(*op),
+            StageOp::Native(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for StageOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StageOp::Builtin(op) => f.write_str(op.name()),
+            StageOp::Native(name) => write!(f, "{NATIVE_PREFIX}{name}"),
+        }
+    }
+}
+
+impl FromStr for StageOp {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.strip_prefix(NATIVE_PREFIX) {
+            Some("") => bail!("`{s}` names no kernel: write `{NATIVE_PREFIX}KERNEL`"),
+            Some(name) => Ok(StageOp::Native(name.to_owned())),
+            None => s.parse().map(StageOp::Builtin).map_err(|e: anyhow::Error| {
+                anyhow!("{e}; or `{NATIVE_PREFIX}KERNEL` for an installed native kernel")
+            }),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StageOp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
     }
 }
 
-impl Serialize for Op {
+impl Serialize for StageOp {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
+        s.collect_str(self)
     }
 }
 
 type Kernel = fn(&OpCx, &Path) -> Result<PathBuf>;
 
 /// Runs `op`, storing its output as an artifact.
-pub async fn run(op: Op, cx: OpCx) -> Result<ArtifactRef, OpError> {
+pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
     let scratch = cx.artifacts.scratch()?;
     let dir = scratch.path().to_path_buf();
+    let op = match op {
+        StageOp::Builtin(op) => *op,
+        StageOp::Native(_) => {
+            return blocking(move || {
+                let out = native::run(&cx, &dir)?;
+                let stored = store(&cx, out);
+                drop(scratch);
+                stored
+            })
+            .await;
+        }
+    };
     let kernel: Kernel = match op {
         Op::Translate => return store(&cx, dub::translate(&cx, &dir).await?),
         Op::WriteScript => return store(&cx, ad::write_script(&cx, &dir).await?),
@@ -388,15 +532,20 @@ pub async fn run(op: Op, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::MixNarration => ad::mix_narration,
         Op::Compose => render::compose,
     };
-    // Kernels are CPU-bound: keep them off the async workers.
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let out = kernel(&cx, &dir).with_context(|| format!("stage `{}`", cx.stage))?;
         let stored = cx.artifacts.put_file(&out)?;
         drop(scratch);
         Ok(stored)
     })
     .await
-    .map_err(|e| OpError {
+}
+
+/// Runs a kernel off the async workers (kernels are CPU-bound).
+async fn blocking(
+    f: impl FnOnce() -> Result<ArtifactRef, OpError> + Send + 'static,
+) -> Result<ArtifactRef, OpError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| OpError {
         message: format!("the stage panicked: {e}"),
         retryable: false,
         plugin_outcome: None,
@@ -407,12 +556,22 @@ fn store(cx: &OpCx, out: PathBuf) -> Result<ArtifactRef, OpError> {
     Ok(cx.artifacts.put_file(&out)?)
 }
 
-/// The degraded output of `op` when a fallback policy gives up on its plugin,
-/// or `None` if the op has no degraded form.
-pub async fn degrade(op: Op, cx: OpCx) -> Option<Result<ArtifactRef, OpError>> {
+/// The degraded output of `op` when a fallback policy gives up on its
+/// plugin (or native kernel), or `None` if the op has no degraded form.
+pub async fn degrade(op: &StageOp, cx: OpCx) -> Option<Result<ArtifactRef, OpError>> {
     let scratch = match cx.artifacts.scratch() {
         Ok(s) => s,
         Err(e) => return Some(Err(e.into())),
+    };
+    let op = match op {
+        StageOp::Builtin(op) => *op,
+        StageOp::Native(_) => {
+            return Some(
+                native::passed_through(&cx)
+                    .map_err(OpError::from)
+                    .and_then(|p| store(&cx, p)),
+            );
+        }
     };
     let out = match op {
         Op::Translate => dub::untranslated(&cx, scratch.path()),

@@ -31,11 +31,13 @@
 //! in order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use super::ops::Op;
+use super::ops::{DataKind, StageOp};
+use kino_registry::World;
 
 /// The pipelines that ship with Kino, as (name, spec text).
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -76,8 +78,8 @@ pub struct InputSpec {
 pub struct StageSpec {
     /// Its name, unique in the pipeline.
     pub name: String,
-    /// The operation it runs: a native kernel or a plugin call.
-    pub op: Op,
+    /// The operation it runs: a built-in op, a plugin call, or a native kernel.
+    pub op: StageOp,
     /// For plugin ops: the slot whose tenant binding provides the plugin.
     pub slot: Option<String>,
     /// Run once per element of this stage's output (`stage` or `stage.field`).
@@ -118,8 +120,20 @@ pub fn input_name(input: &str) -> (&str, bool) {
     }
 }
 
+/// What the host offers a pipeline beyond its built-in ops, checked when a
+/// spec is loaded: the native kernels installed, and the slots tenants bind.
+#[derive(Debug, Clone, Default)]
+pub struct HostOffer {
+    /// Native kernels by name: what each reads and what it writes.
+    pub kernels: BTreeMap<String, (DataKind, DataKind)>,
+    /// The slots a pipeline may use, with the world each needs; `None`
+    /// accepts any slot name (the built-in pipelines define the slots).
+    pub slots: Option<BTreeMap<String, World>>,
+}
+
 /// A pipeline spec, validated: names unique, references resolve, no cycles,
-/// plugin ops have slots, arities match.
+/// plugin ops have known slots, arities match, fan-outs are over lists,
+/// native kernels exist and get the kind of data they read.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PipelineSpec {
@@ -139,13 +153,52 @@ pub struct PipelineSpec {
     pub outputs: BTreeMap<String, String>,
 }
 
+/// Where in a spec a problem is, for its `file:line:column`.
+#[derive(Debug, Clone)]
+enum At {
+    /// Stage `i`.
+    Stage(usize),
+    /// A field of stage `i`.
+    Field(usize, &'static str),
+    /// Input `j` of stage `i`.
+    Input(usize, usize),
+    /// The output named so.
+    Output(String),
+}
+
+/// One thing wrong with a spec, and where.
+struct Problem {
+    at: At,
+    message: String,
+}
+
+fn problem(at: At, message: String) -> Problem {
+    Problem { at, message }
+}
+
 impl PipelineSpec {
-    /// Parses and validates a spec; errors name the pipeline and the stage.
+    /// Parses and validates a spec with no native kernels; an error is
+    /// `origin:line:column: what is wrong`.
     pub fn parse(origin: &str, text: &str) -> Result<Self> {
-        let spec: PipelineSpec =
-            toml::from_str(text).with_context(|| format!("parsing pipeline spec {origin}"))?;
-        spec.validate()
-            .with_context(|| format!("checking pipeline spec {origin}"))?;
+        Self::parse_for(origin, text, &HostOffer::default())
+    }
+
+    /// Parses and validates a spec against what `host` offers.
+    pub fn parse_for(origin: &str, text: &str, host: &HostOffer) -> Result<Self> {
+        let spec: PipelineSpec = toml::from_str(text).map_err(|e| {
+            anyhow!(
+                "{}: {}",
+                located(origin, text, e.span().map(|s| s.start)),
+                e.message().trim_end()
+            )
+        })?;
+        spec.validate(host).map_err(|p| {
+            anyhow!(
+                "{}: {}",
+                located(origin, text, locate(text, &p.at)),
+                p.message
+            )
+        })?;
         Ok(spec)
     }
 
@@ -166,83 +219,260 @@ impl PipelineSpec {
         self.stages.iter().find(|s| s.name == name)
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate(&self, host: &HostOffer) -> Result<(), Problem> {
         let mut names = HashSet::new();
         for input in self.inputs.keys() {
             names.insert(input.as_str());
         }
-        for stage in &self.stages {
+        for (i, stage) in self.stages.iter().enumerate() {
             if !names.insert(stage.name.as_str()) {
-                bail!(
-                    "stage `{}`: the name is already used by an input or another stage",
-                    stage.name
-                );
+                return Err(problem(
+                    At::Field(i, "name"),
+                    format!(
+                        "stage `{}`: the name is already used by an input or another stage",
+                        stage.name
+                    ),
+                ));
             }
         }
-        for stage in &self.stages {
-            let at = || format!("stage `{}`", stage.name);
-            for dep in stage.dependencies() {
-                if !names.contains(dep) {
-                    bail!(
-                        "{}: reads `{dep}`, which is neither an input nor a stage",
-                        at()
-                    );
+        for (i, stage) in self.stages.iter().enumerate() {
+            self.validate_stage(i, stage, &names, host)
+                .map_err(|(at, message)| {
+                    problem(at, format!("stage `{}`: {message}", stage.name))
+                })?;
+        }
+        for (file, stage) in &self.outputs {
+            let at = || At::Output(file.clone());
+            match self.stage(stage) {
+                None => {
+                    return Err(problem(
+                        at(),
+                        format!("output `{file}` names `{stage}`, which is not a stage"),
+                    ));
                 }
+                Some(s) if s.each.is_some() => {
+                    return Err(problem(
+                        at(),
+                        format!(
+                            "output `{file}` names `{stage}`, which has one output per element, not one file"
+                        ),
+                    ));
+                }
+                Some(_) => {}
             }
-            if let Some((source, _)) = stage.each_source()
-                && self.stage(source).is_none()
-            {
-                bail!(
-                    "{}: `each` must name a stage, not the input `{source}`",
-                    at()
-                );
+        }
+        self.order_checked()
+            .map(|_| ())
+            .map_err(|(i, message)| problem(At::Stage(i), message))
+    }
+
+    /// Checks one stage; the error is where and what (without the stage's name).
+    fn validate_stage(
+        &self,
+        i: usize,
+        stage: &StageSpec,
+        names: &HashSet<&str>,
+        host: &HostOffer,
+    ) -> Result<(), (At, String)> {
+        for (j, input) in stage.inputs.iter().enumerate() {
+            let dep = input_name(input).0;
+            if !names.contains(dep) {
+                return Err((
+                    At::Input(i, j),
+                    format!("reads `{dep}`, which is neither an input nor a stage"),
+                ));
             }
-            let (min, max) = stage.op.arity();
-            let n = stage.inputs.len();
-            if n < min || n > max {
-                bail!(
-                    "{}: op `{}` takes {} inputs, the stage gives {n}",
-                    at(),
+        }
+        if let Some((source, field)) = stage.each_source() {
+            let at = || At::Field(i, "each");
+            let Some(from) = self.stage(source) else {
+                return Err(if names.contains(source) {
+                    (
+                        at(),
+                        format!("`each` must name a stage, not the input `{source}`"),
+                    )
+                } else {
+                    (
+                        at(),
+                        format!("`each` names `{source}`, which is not a stage"),
+                    )
+                });
+            };
+            let kind = self.output_kind(from, host);
+            match (from.each.is_some(), field) {
+                (true, Some(f)) => {
+                    return Err((
+                        at(),
+                        format!(
+                            "`each` over the fanned-out stage `{source}` cannot pick a field (`{f}`)"
+                        ),
+                    ));
+                }
+                (true, None) if kind.is_some_and(|k| !k.is_json()) => {
+                    return Err((
+                        at(),
+                        format!(
+                            "`each` over the fanned-out stage `{source}` needs JSON outputs, and each of them is {}",
+                            kind.unwrap_or(DataKind::Any)
+                        ),
+                    ));
+                }
+                (false, None) if kind.is_some_and(|k| !k.is_list()) => {
+                    return Err((
+                        at(),
+                        format!(
+                            "cannot fan out over `{source}`: its output is {}, not a list",
+                            kind.unwrap_or(DataKind::Any)
+                        ),
+                    ));
+                }
+                (false, Some(f)) if kind.is_some_and(|k| !k.is_record()) => {
+                    return Err((
+                        at(),
+                        format!(
+                            "cannot fan out over `{source}.{f}`: `{source}`'s output is {}, not a JSON object with a list under `{f}`",
+                            kind.unwrap_or(DataKind::Any)
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let (min, max) = stage.op.arity();
+        let n = stage.inputs.len();
+        if n < min || n > max {
+            return Err((
+                At::Field(i, "inputs"),
+                format!(
+                    "op `{}` takes {} input{}, the stage gives {n}",
                     stage.op,
                     if min == max {
                         min.to_string()
                     } else {
                         format!("{min} to {max}")
+                    },
+                    if max == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        match (stage.op.world(), &stage.slot) {
+            (Some(_), None) => {
+                return Err((
+                    At::Field(i, "op"),
+                    format!("op `{}` calls a plugin and needs a `slot`", stage.op),
+                ));
+            }
+            (None, Some(slot)) => {
+                return Err((
+                    At::Field(i, "slot"),
+                    format!(
+                        "op `{}` is not a plugin call; it has no plugin slot (`{slot}`)",
+                        stage.op
+                    ),
+                ));
+            }
+            (Some(world), Some(slot)) => {
+                if let Some(slots) = &host.slots {
+                    match slots.get(slot) {
+                        Some(w) if *w == world => {}
+                        Some(w) => {
+                            return Err((
+                                At::Field(i, "slot"),
+                                format!(
+                                    "slot `{slot}` holds a {w} plugin; op `{}` needs a {world} plugin",
+                                    stage.op
+                                ),
+                            ));
+                        }
+                        None => {
+                            let known: Vec<String> = slots
+                                .iter()
+                                .filter(|(_, w)| **w == world)
+                                .map(|(s, _)| format!("`{s}`"))
+                                .collect();
+                            return Err((
+                                At::Field(i, "slot"),
+                                format!(
+                                    "unknown slot `{slot}`; the {world} slots tenants can bind are {}",
+                                    if known.is_empty() {
+                                        "none".to_owned()
+                                    } else {
+                                        known.join(", ")
+                                    }
+                                ),
+                            ));
+                        }
                     }
-                );
+                }
             }
-            match (stage.op.world(), &stage.slot) {
-                (Some(_), None) => bail!(
-                    "{}: op `{}` calls a plugin and needs a `slot`",
+            (None, None) => {}
+        }
+        if stage.op.needs_each() && stage.each.is_none() {
+            return Err((
+                At::Field(i, "op"),
+                format!("op `{}` runs per element and needs `each`", stage.op),
+            ));
+        }
+        if let StageOp::Native(kernel) = &stage.op {
+            let Some((reads, _)) = host.kernels.get(kernel) else {
+                let known: Vec<String> = host.kernels.keys().map(|k| format!("`{k}`")).collect();
+                return Err((
+                    At::Field(i, "op"),
+                    format!(
+                        "no native kernel `{kernel}` is installed (installed: {})",
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            };
+            let (name, element) = input_name(&stage.inputs[0]);
+            let at = || At::Input(i, 0);
+            let source = match (self.stage(name), self.inputs.get(name)) {
+                (Some(from), _) => {
+                    if from.each.is_some() && !element {
+                        return Err((
+                            at(),
+                            format!(
+                                "native kernel `{kernel}` reads one file, and `{name}` has one output per element: run the stage per element (`each` with `{name}[]`)"
+                            ),
+                        ));
+                    }
+                    self.output_kind(from, host).unwrap_or(DataKind::Any)
+                }
+                (None, Some(decl)) if decl.kind == InputKind::Text => {
+                    return Err((
+                        at(),
+                        format!(
+                            "native kernel `{kernel}` reads {reads}, not the text input `{name}`"
+                        ),
+                    ));
+                }
+                _ => DataKind::Any,
+            };
+            if !can_read(*reads, source) {
+                return Err((
                     at(),
-                    stage.op
-                ),
-                (None, Some(slot)) => bail!(
-                    "{}: op `{}` is a native kernel; it has no plugin slot (`{slot}`)",
-                    at(),
-                    stage.op
-                ),
-                _ => {}
-            }
-            if stage.op.needs_each() && stage.each.is_none() {
-                bail!(
-                    "{}: op `{}` runs per element and needs `each`",
-                    at(),
-                    stage.op
-                );
+                    format!("native kernel `{kernel}` reads {reads}, and `{name}` is {source}"),
+                ));
             }
         }
-        for (file, stage) in &self.outputs {
-            if self.stage(stage).is_none() {
-                bail!("output `{file}` names `{stage}`, which is not a stage");
-            }
+        Ok(())
+    }
+
+    /// What a stage writes, when the spec can know.
+    fn output_kind(&self, stage: &StageSpec, host: &HostOffer) -> Option<DataKind> {
+        match &stage.op {
+            StageOp::Builtin(op) => Some(op.output()),
+            StageOp::Native(kernel) => host.kernels.get(kernel).map(|(_, writes)| *writes),
         }
-        self.order().map(|_| ())
     }
 
     /// The stages in an order where every stage comes after what it reads;
-    /// an error names a stage on a cycle.
-    pub fn order(&self) -> Result<Vec<&StageSpec>> {
+    /// an error names a stage on a cycle (and gives its index).
+    fn order_checked(&self) -> Result<Vec<&StageSpec>, (usize, String)> {
         let by_name: HashMap<&str, &StageSpec> =
             self.stages.iter().map(|s| (s.name.as_str(), s)).collect();
         let mut done: HashSet<&str> = self.inputs.keys().map(String::as_str).collect();
@@ -258,23 +488,123 @@ impl PipelineSpec {
                 }
             }
             if order.len() == before {
-                let stuck = self
+                let (i, stuck) = self
                     .stages
                     .iter()
-                    .find(|s| !done.contains(s.name.as_str()))
-                    .map_or("?", |s| s.name.as_str());
-                bail!("stage `{stuck}` is on a dependency cycle");
+                    .enumerate()
+                    .find(|(_, s)| !done.contains(s.name.as_str()))
+                    .map_or((0, "?"), |(i, s)| (i, s.name.as_str()));
+                return Err((i, format!("stage `{stuck}` is on a dependency cycle")));
             }
         }
         Ok(order)
     }
 
+    /// The stages in an order where every stage comes after what it reads;
+    /// an error names a stage on a cycle.
+    pub fn order(&self) -> Result<Vec<&StageSpec>> {
+        self.order_checked()
+            .map_err(|(_, message)| anyhow!(message))
+    }
+
     /// The plugin slots the pipeline uses, with the world each needs.
-    pub fn slots(&self) -> BTreeMap<&str, kino_registry::World> {
+    pub fn slots(&self) -> BTreeMap<&str, World> {
         self.stages
             .iter()
             .filter_map(|s| Some((s.slot.as_deref()?, s.op.world()?)))
             .collect()
+    }
+
+    /// The native kernels the pipeline runs.
+    pub fn native_kernels(&self) -> impl Iterator<Item = &str> {
+        self.stages.iter().filter_map(|s| match &s.op {
+            StageOp::Native(k) => Some(k.as_str()),
+            StageOp::Builtin(_) => None,
+        })
+    }
+}
+
+/// Whether a native kernel that reads `reads` can take a value of kind `value`.
+fn can_read(reads: DataKind, value: DataKind) -> bool {
+    match (reads, value) {
+        (_, DataKind::Any) => true,
+        (DataKind::Video, v) => v == DataKind::Video,
+        // A video's sound is audio too.
+        (DataKind::Audio, v) => matches!(v, DataKind::Audio | DataKind::Video),
+        (r, v) if r.is_json() => v.is_json(),
+        _ => false,
+    }
+}
+
+/// `origin:line:column`, or just `origin` when the place is unknown.
+fn located(origin: &str, text: &str, offset: Option<usize>) -> String {
+    let Some(offset) = offset else {
+        return origin.to_owned();
+    };
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+    format!("{origin}:{line}:{column}")
+}
+
+/// The spans of what validation can complain about: a second, lenient
+/// reading of the same text that keeps where each value was written.
+#[derive(Deserialize)]
+struct Spans {
+    #[serde(default)]
+    stage: Vec<toml::Spanned<StageSpans>>,
+    #[serde(default)]
+    outputs: BTreeMap<String, toml::Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+struct StageSpans {
+    name: Option<toml::Spanned<toml::Value>>,
+    op: Option<toml::Spanned<toml::Value>>,
+    slot: Option<toml::Spanned<toml::Value>>,
+    each: Option<toml::Spanned<toml::Value>>,
+    inputs: Option<toml::Spanned<Vec<toml::Spanned<toml::Value>>>>,
+}
+
+/// The byte offset of `at` in `text`.
+fn locate(text: &str, at: &At) -> Option<usize> {
+    let spans: Spans = toml::from_str(text).ok()?;
+    let start = |r: Range<usize>| Some(r.start);
+    let stage = |i: usize| spans.stage.get(i);
+    match at {
+        At::Stage(i) => stage(*i)
+            .and_then(|s| {
+                s.get_ref()
+                    .name
+                    .as_ref()
+                    .map(|n| n.span())
+                    .or(Some(s.span()))
+            })
+            .and_then(start),
+        At::Field(i, field) => {
+            let s = stage(*i)?;
+            let f = s.get_ref();
+            let span = match *field {
+                "name" => f.name.as_ref().map(toml::Spanned::span),
+                "op" => f.op.as_ref().map(toml::Spanned::span),
+                "slot" => f.slot.as_ref().map(toml::Spanned::span),
+                "each" => f.each.as_ref().map(toml::Spanned::span),
+                "inputs" => f.inputs.as_ref().map(toml::Spanned::span),
+                _ => None,
+            };
+            start(span.unwrap_or_else(|| s.span()))
+        }
+        At::Input(i, j) => {
+            let s = stage(*i)?;
+            let inputs = s.get_ref().inputs.as_ref()?;
+            start(
+                inputs
+                    .get_ref()
+                    .get(*j)
+                    .map_or_else(|| inputs.span(), toml::Spanned::span),
+            )
+        }
+        At::Output(file) => start(spans.outputs.get(file)?.span()),
     }
 }
 

@@ -118,6 +118,10 @@ pub struct Job {
     pub tenant_id: TenantId,
     /// The pipeline it runs.
     pub pipeline: String,
+    /// SHA-256 of the pipeline spec it was submitted with (`None` for jobs
+    /// recorded before specs were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline_sha256: Option<String>,
     /// Its inputs as submitted (content hashes, parameters).
     pub inputs: serde_json::Value,
     /// Where it is.
@@ -226,6 +230,7 @@ struct JobRow {
     id: String,
     tenant_id: String,
     pipeline: String,
+    pipeline_sha256: Option<String>,
     inputs_json: String,
     state: String,
     error: Option<String>,
@@ -241,6 +246,7 @@ impl TryFrom<JobRow> for Job {
             id: parse_column("jobs.id", &row.id)?,
             tenant_id: parse_column("jobs.tenant_id", &row.tenant_id)?,
             pipeline: row.pipeline,
+            pipeline_sha256: row.pipeline_sha256,
             inputs: parse_json("jobs.inputs_json", &row.inputs_json)?,
             state: parse_column("jobs.state", &row.state)?,
             error: row.error,
@@ -260,7 +266,7 @@ struct OwnedJobRow {
 }
 
 const JOB_COLUMNS: &str =
-    "id, tenant_id, pipeline, inputs_json, state, error, created_at, updated_at";
+    "id, tenant_id, pipeline, pipeline_sha256, inputs_json, state, error, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct StageRow {
@@ -350,6 +356,7 @@ impl Store {
         &self,
         tenant: &TenantId,
         pipeline: &str,
+        pipeline_sha256: &str,
         inputs: &serde_json::Value,
     ) -> anyhow::Result<Job> {
         let now = now_ms();
@@ -357,6 +364,7 @@ impl Store {
             id: JobId::random()?,
             tenant_id: tenant.clone(),
             pipeline: pipeline.to_owned(),
+            pipeline_sha256: Some(pipeline_sha256.to_owned()),
             inputs: inputs.clone(),
             state: JobState::Pending,
             error: None,
@@ -364,12 +372,13 @@ impl Store {
             updated_at: now,
         };
         sqlx::query(
-            "INSERT INTO jobs (id, tenant_id, pipeline, inputs_json, state, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO jobs (id, tenant_id, pipeline, pipeline_sha256, inputs_json, state, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(job.id.as_str())
         .bind(tenant.as_str())
         .bind(pipeline)
+        .bind(pipeline_sha256)
         .bind(inputs.to_string())
         .bind(job.state.as_str())
         .bind(now)

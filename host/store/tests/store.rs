@@ -13,6 +13,9 @@ fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
     err.downcast_ref::<StoreError>()
 }
 
+/// The hash of the pipeline spec a job is submitted with, as the host records it.
+const SPEC_SHA256: &str = "5f2b4a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a";
+
 #[tokio::test]
 async fn in_memory_store_applies_migrations() -> anyhow::Result<()> {
     let store = Store::in_memory().await?;
@@ -109,10 +112,13 @@ async fn a_tenant_cannot_see_another_tenants_jobs() -> anyhow::Result<()> {
     let b = store.create_tenant("b").await?;
 
     let inputs = json!({ "video": "sha256:00ff" });
-    let job_a = store.create_job(&a.id, "dub", &inputs).await?;
-    let job_b = store.create_job(&b.id, "caption", &json!({})).await?;
+    let job_a = store.create_job(&a.id, "dub", SPEC_SHA256, &inputs).await?;
+    let job_b = store
+        .create_job(&b.id, "caption", SPEC_SHA256, &json!({}))
+        .await?;
     assert_eq!(job_a.state, JobState::Pending);
     assert_eq!(job_a.inputs, inputs);
+    assert_eq!(job_a.pipeline_sha256.as_deref(), Some(SPEC_SHA256));
 
     assert_eq!(store.get_job(&a.id, &job_a.id).await?, Some(job_a.clone()));
     assert_eq!(store.get_job(&b.id, &job_a.id).await?, None);
@@ -157,7 +163,12 @@ async fn list_jobs_is_newest_first_and_limited() -> anyhow::Result<()> {
     let t = store.create_tenant("t").await?;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(store.create_job(&t.id, "dub", &json!({})).await?.id);
+        ids.push(
+            store
+                .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
+                .await?
+                .id,
+        );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let listed = store.list_jobs(&t.id, 3).await?;
@@ -171,7 +182,9 @@ async fn job_state_transitions() -> anyhow::Result<()> {
     let store = Store::in_memory().await?;
     let t = store.create_tenant("t").await?;
 
-    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+    let job = store
+        .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
     // pending -> completed skips running.
     let err = store
         .set_job_state(&t.id, &job.id, JobState::Completed, None)
@@ -219,7 +232,9 @@ async fn job_state_transitions() -> anyhow::Result<()> {
         ));
     }
 
-    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+    let job = store
+        .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
     store
         .set_job_state(&t.id, &job.id, JobState::Running, None)
         .await?;
@@ -242,7 +257,9 @@ async fn job_state_transitions() -> anyhow::Result<()> {
     );
 
     // A pending job may be refused before it runs.
-    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+    let job = store
+        .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
     let refused = store
         .set_job_state(
             &t.id,
@@ -259,7 +276,9 @@ async fn job_state_transitions() -> anyhow::Result<()> {
 async fn stages_record_start_and_finish() -> anyhow::Result<()> {
     let store = Store::in_memory().await?;
     let t = store.create_tenant("t").await?;
-    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+    let job = store
+        .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
 
     let first = store
         .record_stage_start(&job.id, "translate", Some("kino-translate-deepl@1.0.0"), 1)
@@ -367,8 +386,12 @@ async fn artifacts_by_key() -> anyhow::Result<()> {
 async fn events_are_ordered_and_resumable() -> anyhow::Result<()> {
     let store = Store::in_memory().await?;
     let t = store.create_tenant("t").await?;
-    let job = store.create_job(&t.id, "dub", &json!({})).await?;
-    let other = store.create_job(&t.id, "dub", &json!({})).await?;
+    let job = store
+        .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
+    let other = store
+        .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
 
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -593,7 +616,12 @@ async fn secrets_are_write_only_but_readable_by_the_host() -> anyhow::Result<()>
 async fn unknown_tenants_are_refused_by_foreign_keys() -> anyhow::Result<()> {
     let store = Store::in_memory().await?;
     let ghost: kino_store::TenantId = "0123456789abcdef0123456789abcdef".parse()?;
-    assert!(store.create_job(&ghost, "dub", &json!({})).await.is_err());
+    assert!(
+        store
+            .create_job(&ghost, "dub", SPEC_SHA256, &json!({}))
+            .await
+            .is_err()
+    );
     assert!(store.set_secret(&ghost, "x", "y").await.is_err());
     assert!(store.issue_api_key(&ghost).await.is_err());
     Ok(())
@@ -609,7 +637,12 @@ async fn on_disk_store_persists_and_uses_wal() -> anyhow::Result<()> {
     let tenant = store.create_tenant("acme").await?;
     let key = store.issue_api_key(&tenant.id).await?;
     let job = store
-        .create_job(&tenant.id, "dub", &json!({ "in": "sha256:aa" }))
+        .create_job(
+            &tenant.id,
+            "dub",
+            SPEC_SHA256,
+            &json!({ "in": "sha256:aa" }),
+        )
         .await?;
     store
         .set_job_state(&tenant.id, &job.id, JobState::Running, None)
@@ -658,7 +691,9 @@ async fn only_one_executor_starts_a_job() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Store::open_sqlite(dir.path().join("kino.db")).await?;
     let t = store.create_tenant("t").await?;
-    let job = store.create_job(&t.id, "dub", &json!({})).await?;
+    let job = store
+        .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
 
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -684,7 +719,9 @@ async fn only_one_executor_starts_a_job() -> anyhow::Result<()> {
 async fn one_host_at_a_time_holds_a_job() -> anyhow::Result<()> {
     let store = Store::in_memory().await?;
     let tenant = store.create_tenant("acme").await?;
-    let job = store.create_job(&tenant.id, "dub", &json!({})).await?;
+    let job = store
+        .create_job(&tenant.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as i64;
