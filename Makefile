@@ -54,6 +54,7 @@ test: setup models
 bench: setup models
 	cargo bench -p kino-tests --bench runtime
 	cargo bench -p kino-tests --bench pipelines
+	cargo bench -p kino-tests --bench native
 	cargo bench -p kino-whisper --bench asr
 
 lint:

@@ -40,7 +40,22 @@ async fn app_with(
     signature_policy: SignaturePolicy,
     trusted: Vec<kino_registry::VerifyingKey>,
 ) -> App {
-    let tmp = tempfile::tempdir().expect("temp dir");
+    app_in(
+        tempfile::tempdir().expect("temp dir"),
+        upload_limit,
+        signature_policy,
+        trusted,
+    )
+    .await
+}
+
+/// An app whose data directory is `tmp`, as the operator prepared it.
+async fn app_in(
+    tmp: tempfile::TempDir,
+    upload_limit: usize,
+    signature_policy: SignaturePolicy,
+    trusted: Vec<kino_registry::VerifyingKey>,
+) -> App {
     let store = Store::in_memory().await.expect("store");
     let registry = kino_registry::Store::open(tmp.path().join("registry")).expect("registry");
     let resolver = Resolver::new(
@@ -1069,4 +1084,100 @@ async fn operators_pipelines_are_listed_and_run_over_http() {
         vtt.starts_with("WEBVTT") && vtt.contains("Hello from a file pipeline."),
         "{vtt}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+async fn a_native_kernel_runs_in_a_job_submitted_over_http() {
+    // The operator installs the C example kernel and a pipeline using it
+    // before the host starts.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    kino_native::install(
+        &crate::operator::example_kernels()[0],
+        &tmp.path().join("kernels"),
+        None,
+        SignaturePolicy::Optional,
+        &[],
+    )
+    .expect("install");
+    std::fs::create_dir_all(tmp.path().join("pipelines")).expect("mkdir");
+    std::fs::write(
+        tmp.path().join("pipelines/sharpen.toml"),
+        r#"name = "sharpen"
+[inputs]
+video = { kind = "file" }
+[[stage]]
+name = "sharp"
+op = "native:unsharp-mask"
+inputs = ["video"]
+params = { amount = 1.0 }
+[outputs]
+"sharp.mp4" = "sharp"
+"#,
+    )
+    .expect("write");
+    let app = app_in(
+        tmp,
+        api::DEFAULT_UPLOAD_LIMIT,
+        SignaturePolicy::Optional,
+        Vec::new(),
+    )
+    .await;
+    let (_, key) = app.tenant("acme").await;
+    let (_, listed) = app.call(Method::GET, "/pipelines", Some(&key), None).await;
+    let sharpen = listed["pipelines"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["name"] == "sharpen")
+        .cloned()
+        .expect("listed");
+    assert_eq!(sharpen["native_kernels"], json!(["unsharp-mask"]));
+
+    let clip = tempfile::tempdir().expect("temp dir");
+    let video_path = clip.path().join("clip.mp4");
+    kino_tests::test_video(&video_path, 2, "160x120", true);
+    let video = app
+        .input(&key, std::fs::read(&video_path).expect("read"), "clip.mp4")
+        .await;
+    tokio::spawn(app.jobs.clone().work(1));
+    let (status, job) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(&key),
+            Some(json!({ "pipeline": "sharpen", "inputs": { "video": video } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().expect("id").to_owned();
+    let done = finished(&app, &key, &id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let (status, stages) = app
+        .call(Method::GET, &format!("/jobs/{id}/events"), Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        stages.to_string().contains("native:unsharp-mask"),
+        "{stages}"
+    );
+    let response = app
+        .router
+        .clone()
+        .oneshot(
+            Request::get(format!("/jobs/{id}/outputs/sharp.mp4"))
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let out = clip.path().join("sharp.mp4");
+    std::fs::write(&out, &bytes).expect("write");
+    let info = kino_media::probe(&out).expect("a real mp4");
+    assert!(info.video().is_some() && info.audio().is_some());
 }

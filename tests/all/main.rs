@@ -62,3 +62,36 @@ pub(crate) fn kill_at(mut cmd: Command, at: &str) -> (String, String) {
         killed_at.unwrap_or_else(|| panic!("kino finished without printing `{at}`")),
     )
 }
+
+/// A local job as the store in `data` has it, and how many times each of
+/// its nodes completed (across every process that ran it).
+pub(crate) fn completed_nodes(
+    data: &Path,
+    job: &str,
+) -> (kino_store::Job, std::collections::BTreeMap<String, usize>) {
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    rt.block_on(async {
+        let store = kino_store::Store::open_sqlite(data.join("kino.db"))
+            .await
+            .expect("store");
+        let tenant = store
+            .tenant_by_name("local")
+            .await
+            .expect("tenant")
+            .expect("local")
+            .id;
+        let id: kino_store::JobId = job.parse().expect("id");
+        let got = store
+            .get_job(&tenant, &id)
+            .await
+            .expect("job")
+            .expect("job");
+        let mut completed = std::collections::BTreeMap::new();
+        for s in store.list_stages(&tenant, &id).await.expect("stages") {
+            if s.state == kino_store::StageState::Completed {
+                *completed.entry(s.name).or_default() += 1;
+            }
+        }
+        (got, completed)
+    })
+}

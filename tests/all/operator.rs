@@ -13,8 +13,8 @@ use kino_pipeline::local::LocalHost;
 use kino_store::{JobState, NewBinding, StageState};
 use kino_tests::{bundled_plugins, ffmpeg, workspace_root};
 
-/// The two example kernels, built once per test process.
-fn example_kernels() -> &'static [PathBuf; 2] {
+/// The two example kernels (C, Rust), built once per test process.
+pub(crate) fn example_kernels() -> &'static [PathBuf; 2] {
     static BUILT: OnceLock<[PathBuf; 2]> = OnceLock::new();
     BUILT.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("kino-native-examples-{}", std::process::id()));
@@ -416,34 +416,11 @@ fn operators_use_the_cli_and_a_killed_custom_pipeline_resumes() {
     assert!(log.contains("cached  gated"), "{log}");
     assert!(out.join("polished.mp4").is_file());
 
-    let rt = tokio::runtime::Runtime::new().expect("tokio");
-    rt.block_on(async {
-        let store = kino_store::Store::open_sqlite(data.join("kino.db"))
-            .await
-            .expect("store");
-        let tenant = store
-            .tenant_by_name("local")
-            .await
-            .expect("tenant")
-            .expect("local")
-            .id;
-        let id: kino_store::JobId = job.parse().expect("id");
-        let got = store
-            .get_job(&tenant, &id)
-            .await
-            .expect("job")
-            .expect("job");
-        assert_eq!(got.state, JobState::Completed);
-        let mut completed: BTreeMap<String, usize> = BTreeMap::new();
-        for s in store.list_stages(&tenant, &id).await.expect("stages") {
-            if s.state == StageState::Completed {
-                *completed.entry(s.name).or_default() += 1;
-            }
-        }
-        // Every node ran to completion exactly once across both processes.
-        assert!(completed.values().all(|&n| n == 1), "{completed:?}");
-        assert!(completed.contains_key("with-gated-sound"), "{completed:?}");
-    });
+    let (got, completed) = crate::completed_nodes(&data, &job);
+    assert_eq!(got.state, JobState::Completed);
+    // Every node ran to completion exactly once across both processes.
+    assert!(completed.values().all(|&n| n == 1), "{completed:?}");
+    assert!(completed.contains_key("with-gated-sound"), "{completed:?}");
 
     // `kino pipelines` lists the built-ins and the operator's files.
     std::fs::create_dir_all(data.join("pipelines")).expect("mkdir");

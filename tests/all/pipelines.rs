@@ -687,34 +687,10 @@ fn a_killed_host_resumes_without_recomputing_finished_stages() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("cached  segments"), "{log}");
 
-    let rt = tokio::runtime::Runtime::new().expect("tokio");
-    rt.block_on(async {
-        let store = kino_store::Store::open_sqlite(data.join("kino.db"))
-            .await
-            .expect("store");
-        let tenant = store
-            .tenant_by_name("local")
-            .await
-            .expect("tenant")
-            .expect("local")
-            .id;
-        let id: kino_store::JobId = job.parse().expect("id");
-        let got = store
-            .get_job(&tenant, &id)
-            .await
-            .expect("job")
-            .expect("job");
-        assert_eq!(got.state, JobState::Completed);
-        let stages = store.list_stages(&tenant, &id).await.expect("stages");
-        let mut completed: BTreeMap<&str, usize> = BTreeMap::new();
-        for s in &stages {
-            if s.state == StageState::Completed {
-                *completed.entry(&s.name).or_default() += 1;
-            }
-        }
-        // Every node ran to completion exactly once across both hosts.
-        assert!(completed.values().all(|&n| n == 1), "{completed:?}");
-        assert!(completed.contains_key("dubbed"));
-        assert!(completed.contains_key("lines[0]"));
-    });
+    let (got, completed) = crate::completed_nodes(&data, &job);
+    assert_eq!(got.state, JobState::Completed);
+    // Every node ran to completion exactly once across both hosts.
+    assert!(completed.values().all(|&n| n == 1), "{completed:?}");
+    assert!(completed.contains_key("dubbed"));
+    assert!(completed.contains_key("lines[0]"));
 }
