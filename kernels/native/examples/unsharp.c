@@ -36,6 +36,7 @@ typedef struct unsharp {
     double amount;
     int fail;
     uint32_t *rows; /* horizontal box sums, width * height * 3 */
+    uint32_t *cols; /* the running vertical sum of `rows` per column, width * 3 */
 } unsharp;
 
 static void set_error(kino_error *error, const char *message) {
@@ -324,7 +325,10 @@ static void *unsharp_create(const kino_format *format, const char *params_json, 
         return NULL;
     }
     u->rows = malloc(pixels * 3 * sizeof(uint32_t));
-    if (u->rows == NULL) {
+    u->cols = malloc((size_t)format->width * 3 * sizeof(uint32_t));
+    if (u->rows == NULL || u->cols == NULL) {
+        free(u->rows);
+        free(u->cols);
         free(u);
         set_error(error, "out of memory");
         return NULL;
@@ -341,9 +345,14 @@ static int32_t unsharp_process(void *instance, const kino_buffer *input, kino_bu
     unsharp *u = instance;
     const int w = (int)u->width, h = (int)u->height, r = u->radius;
     const size_t bytes = (size_t)u->width * u->height * 3;
-    const uint32_t area = (uint32_t)(2 * r + 1) * (uint32_t)(2 * r + 1);
+    const size_t stride = (size_t)w * 3;
+    const float area = (float)((2 * r + 1) * (2 * r + 1));
+    /* in + amount * (in - sum / area), as in * gain - sum * scale */
+    const float gain = (float)(1.0 + u->amount), scale = (float)u->amount / area;
     const uint8_t *in;
     uint8_t *out;
+    uint32_t *cols = u->cols;
+    size_t i;
     int x, y, c, k;
     if (u->fail) {
         set_error(error, "asked to fail");
@@ -356,37 +365,44 @@ static int32_t unsharp_process(void *instance, const kino_buffer *input, kino_bu
     }
     in = input->data;
     out = output->data;
-    /* Horizontal sums over 2r+1 pixels, edges repeated. */
+    /* Horizontal sums over 2r+1 pixels, edges repeated: the three channels
+     * of a pixel together, one pass over each row. */
     for (y = 0; y < h; y++) {
-        const uint8_t *row = in + (size_t)y * w * 3;
-        uint32_t *sums = u->rows + (size_t)y * w * 3;
-        for (c = 0; c < 3; c++) {
-            uint32_t sum = 0;
-            for (k = -r; k <= r; k++) {
-                sum += row[clamp_index(k, w) * 3 + c];
+        const uint8_t *row = in + (size_t)y * stride;
+        uint32_t *sums = u->rows + (size_t)y * stride;
+        uint32_t s[3] = {0, 0, 0};
+        for (k = -r; k <= r; k++) {
+            for (c = 0; c < 3; c++) {
+                s[c] += row[clamp_index(k, w) * 3 + c];
             }
-            for (x = 0; x < w; x++) {
-                sums[x * 3 + c] = sum;
-                sum += row[clamp_index(x + r + 1, w) * 3 + c];
-                sum -= row[clamp_index(x - r, w) * 3 + c];
+        }
+        for (x = 0; x < w; x++) {
+            const uint8_t *enter = row + clamp_index(x + r + 1, w) * 3;
+            const uint8_t *leave = row + clamp_index(x - r, w) * 3;
+            for (c = 0; c < 3; c++) {
+                sums[x * 3 + c] = s[c];
+                s[c] += (uint32_t)enter[c] - (uint32_t)leave[c];
             }
         }
     }
-    /* Vertical sums of those, then the mask. */
-    for (x = 0; x < w; x++) {
-        for (c = 0; c < 3; c++) {
-            uint32_t sum = 0;
-            for (k = -r; k <= r; k++) {
-                sum += u->rows[((size_t)clamp_index(k, h) * w + x) * 3 + c];
-            }
-            for (y = 0; y < h; y++) {
-                size_t at = ((size_t)y * w + x) * 3 + c;
-                double blur = (double)sum / area;
-                double v = in[at] + u->amount * (in[at] - blur);
-                out[at] = v <= 0.0 ? 0 : (v >= 255.0 ? 255 : (uint8_t)(v + 0.5));
-                sum += u->rows[((size_t)clamp_index(y + r + 1, h) * w + x) * 3 + c];
-                sum -= u->rows[((size_t)clamp_index(y - r, h) * w + x) * 3 + c];
-            }
+    /* Vertical sums of those, row by row (one running sum per column, so
+     * memory is read in order), then the mask. */
+    for (i = 0; i < stride; i++) {
+        cols[i] = 0;
+        for (k = -r; k <= r; k++) {
+            cols[i] += u->rows[(size_t)clamp_index(k, h) * stride + i];
+        }
+    }
+    for (y = 0; y < h; y++) {
+        const uint8_t *src = in + (size_t)y * stride;
+        uint8_t *dst = out + (size_t)y * stride;
+        const uint32_t *enter = u->rows + (size_t)clamp_index(y + r + 1, h) * stride;
+        const uint32_t *leave = u->rows + (size_t)clamp_index(y - r, h) * stride;
+        for (i = 0; i < stride; i++) {
+            float v = (float)src[i] * gain - (float)cols[i] * scale;
+            dst[i] = v <= 0.0f ? 0 : (v >= 255.0f ? 255 : (uint8_t)(v + 0.5f));
+            /* Unsigned wrap-around cancels out: the true sum is never negative. */
+            cols[i] += enter[i] - leave[i];
         }
     }
     output->len = bytes;
@@ -397,6 +413,7 @@ static void unsharp_destroy(void *instance) {
     unsharp *u = instance;
     if (u != NULL) {
         free(u->rows);
+        free(u->cols);
         free(u);
     }
 }
@@ -404,7 +421,7 @@ static void unsharp_destroy(void *instance) {
 static const kino_kernel kernels[] = {{
     NAME,
     "unsharp mask over RGB24 frames (params: amount 0-10, default 1; radius 1-64 px, default 1)",
-    1,
+    2,
     KINO_KIND_VIDEO,
     KINO_KIND_VIDEO,
     unsharp_create,

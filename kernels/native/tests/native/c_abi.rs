@@ -82,7 +82,7 @@ fn the_unsharp_example_loads_and_describes_itself() {
     let (info, path) = &list[0];
     assert_eq!(info.name, "unsharp-mask");
     assert_eq!((info.input, info.output), (Kind::Video, Kind::Video));
-    assert_eq!(info.version, 1);
+    assert_eq!(info.version, 2);
     assert!(info.description.starts_with("unsharp mask"));
     assert_eq!(path, &dir.path().join("libunsharp.so"));
     let handle = kernels.get("unsharp-mask").expect("by name");
