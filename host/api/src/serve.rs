@@ -156,16 +156,21 @@ impl ServeConfig {
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let metrics = Metrics::new();
         let counted = metrics.clone();
-        // Every plugin stage attempt is counted by outcome.
+        // Every plugin stage attempt is counted by outcome (a native
+        // kernel's stage names its kernel where a plugin would be: not a
+        // plugin call).
+        let is_plugin = |id: &str| !id.starts_with(kino_pipeline::ops::NATIVE_PREFIX);
         let observer: Observer = Arc::new(move |_job: &JobId, event: &JobEvent| match event {
             JobEvent::StageFinished {
-                plugin: Some(_), ..
-            } => counted.plugin_call("ok"),
+                plugin: Some(id), ..
+            } if is_plugin(id) => counted.plugin_call("ok"),
             JobEvent::StageFailed {
-                plugin: Some(_),
+                plugin: Some(id),
                 plugin_outcome,
                 ..
-            } => counted.plugin_call(plugin_outcome.as_deref().unwrap_or("host_error")),
+            } if is_plugin(id) => {
+                counted.plugin_call(plugin_outcome.as_deref().unwrap_or("host_error"))
+            }
             _ => {}
         });
         let executor = Executor::new(
