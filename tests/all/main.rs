@@ -95,3 +95,11 @@ pub(crate) fn completed_nodes(
         (got, completed)
     })
 }
+
+/// What is left in a data directory's artifact temporaries (nothing, once
+/// no run is in progress: a killed run's are swept when the next starts).
+pub(crate) fn leftover_temporaries(data: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(data.join("artifacts/tmp"))
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}

@@ -416,6 +416,9 @@ fn operators_use_the_cli_and_a_killed_custom_pipeline_resumes() {
     assert!(log.contains("cached  gated"), "{log}");
     assert!(out.join("polished.mp4").is_file());
 
+    // The killed run's temporaries went with the next run's start.
+    let left = crate::leftover_temporaries(&data);
+    assert!(left.is_empty(), "{left:?}");
     let (got, completed) = crate::completed_nodes(&data, &job);
     assert_eq!(got.state, JobState::Completed);
     // Every node ran to completion exactly once across both processes.

@@ -687,6 +687,9 @@ fn a_killed_host_resumes_without_recomputing_finished_stages() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("cached  segments"), "{log}");
 
+    // The killed run's temporaries went with the next run's start.
+    let left = crate::leftover_temporaries(&data);
+    assert!(left.is_empty(), "{left:?}");
     let (got, completed) = crate::completed_nodes(&data, &job);
     assert_eq!(got.state, JobState::Completed);
     // Every node ran to completion exactly once across both hosts.

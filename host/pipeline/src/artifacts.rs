@@ -1,12 +1,20 @@
 //! Content-addressed artifact files: every stage output (and every job input
 //! file) lies at `DIR/<first two hex digits>/<sha256>`, written atomically.
+//!
+//! Work in progress lives in temporaries named after the process that made
+//! them (`DIR/tmp/kino.PID.HOST~...` scratch directories, `.kino.PID.HOST~...`
+//! files beside their destination): [`Artifacts::sweep`] removes those of
+//! processes that are gone (a killed run), at start-up and periodically.
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, Result};
 use sha2::{Digest as _, Sha256};
+
+use super::owner;
 
 /// A stored artifact: its content hash and where it lies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +62,36 @@ impl Artifacts {
     pub fn scratch(&self) -> Result<tempfile::TempDir> {
         let tmp = self.dir.join("tmp");
         std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        tempfile::tempdir_in(&tmp)
+        tempfile::Builder::new()
+            .prefix(&owner::temp_prefix())
+            .tempdir_in(&tmp)
             .with_context(|| format!("creating a directory in {}", tmp.display()))
+    }
+
+    /// Removes the temporaries of runs that are gone: those of processes of
+    /// this machine that no longer exist, at once; another machine's (a
+    /// shared store) or unnamed ones once they are older than a day. A live
+    /// process's temporaries are never touched.
+    pub fn sweep(&self) -> Swept {
+        let mut swept = Swept::default();
+        let tmp = self.dir.join("tmp");
+        for entry in read_dir(&tmp) {
+            sweep_entry(&entry, &mut swept);
+        }
+        // Interrupted copies into the store: hidden files in the shard dirs.
+        for shard in read_dir(&self.dir) {
+            if shard.file_name().is_some_and(|n| n.len() == 2) && shard.is_dir() {
+                for entry in read_dir(&shard) {
+                    if entry
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    {
+                        sweep_entry(&entry, &mut swept);
+                    }
+                }
+            }
+        }
+        swept
     }
 
     /// Moves `file` (in a scratch directory) into the store under its hash.
@@ -68,8 +104,7 @@ impl Artifacts {
                 .with_context(|| format!("creating {}", parent.display()))?;
             if std::fs::rename(file, &path).is_err() {
                 // Another filesystem (an input file): copy to a temporary, then rename.
-                let mut tmp = tempfile::NamedTempFile::new_in(parent)
-                    .with_context(|| format!("creating a file in {}", parent.display()))?;
+                let mut tmp = temp_file_in(parent)?;
                 let mut from =
                     File::open(file).with_context(|| format!("opening {}", file.display()))?;
                 std::io::copy(&mut from, &mut tmp).with_context(|| {
@@ -91,13 +126,80 @@ impl Artifacts {
                 .with_context(|| format!("creating {}", parent.display()))?;
             // A temporary of its own: two uploads of the same bytes at once
             // must not write through one file.
-            let mut tmp = tempfile::NamedTempFile::new_in(parent)
-                .with_context(|| format!("creating a file in {}", parent.display()))?;
+            let mut tmp = temp_file_in(parent)?;
             tmp.write_all(bytes)
                 .with_context(|| format!("writing {}", tmp.path().display()))?;
             persist(tmp, &path)?;
         }
         Ok(ArtifactRef { hash, path })
+    }
+}
+
+/// What [`Artifacts::sweep`] removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    /// Files and directories removed.
+    pub entries: usize,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// How old a temporary of unknown or remote ownership must be to be removed.
+const ORPHAN_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// A temporary file beside its destination, named after this process.
+fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(&format!(".{}", owner::temp_prefix()))
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))
+}
+
+fn read_dir(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// Removes `path` if what made it is gone.
+fn sweep_entry(path: &Path, swept: &mut Swept) {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let Some(name) = name else { return };
+    let orphan = match owner::temp_owner(&name) {
+        Some((pid, host)) if host == owner::hostname() => owner::is_gone(host, pid),
+        // Another machine's, or a name from before temporaries had owners.
+        _ => std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| {
+                SystemTime::now()
+                    .duration_since(t)
+                    .is_ok_and(|age| age > ORPHAN_AGE)
+            }),
+    };
+    if !orphan {
+        return;
+    }
+    let bytes = size_of(path);
+    let removed = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
+        Ok(()) => {
+            swept.entries += 1;
+            swept.bytes += bytes;
+        }
+        Err(e) => tracing::warn!("removing {}: {e}", path.display()),
+    }
+}
+
+/// The bytes under `path`.
+fn size_of(path: &Path) -> u64 {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => read_dir(path).iter().map(|p| size_of(p)).sum(),
+        Ok(m) => m.len(),
+        Err(_) => 0,
     }
 }
 
@@ -162,5 +264,46 @@ mod tests {
         assert!(store.get("00ff").is_none());
         assert!(store.get("../../../../etc/passwd").is_none());
         assert!(is_sha256(&a.hash) && !is_sha256("2CF24DBA") && !is_sha256(&"é".repeat(32)));
+    }
+
+    #[test]
+    fn the_sweep_removes_only_what_gone_processes_left() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Artifacts::open(dir.path().join("a")).expect("open");
+        let live = store.scratch().expect("scratch");
+        std::fs::write(live.path().join("frame"), [0u8; 100]).expect("write");
+        // What a killed process of this machine left: a scratch directory
+        // and a half-copied file beside its destination.
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let dead = child.id();
+        child.wait().expect("wait");
+        let host = owner::hostname();
+        let left = dir.path().join(format!("a/tmp/kino.{dead}.{host}~x1"));
+        std::fs::create_dir_all(left.join("sub")).expect("mkdir");
+        std::fs::write(left.join("sub/piece.mp4"), [0u8; 3000]).expect("write");
+        std::fs::create_dir_all(dir.path().join("a/ab")).expect("mkdir");
+        let half = dir.path().join(format!("a/ab/.kino.{dead}.{host}~y2"));
+        std::fs::write(&half, [0u8; 500]).expect("write");
+        // Another machine's, recent: not ours to judge yet.
+        let remote = dir.path().join("a/tmp/kino.1.elsewhere~z3");
+        std::fs::create_dir_all(&remote).expect("mkdir");
+        let stored = store.put_bytes(b"kept").expect("put");
+
+        let swept = store.sweep();
+        assert_eq!(
+            swept,
+            Swept {
+                entries: 2,
+                bytes: 3500
+            }
+        );
+        assert!(!left.exists() && !half.exists());
+        assert!(
+            live.path().join("frame").is_file(),
+            "a live scratch is kept"
+        );
+        assert!(remote.exists());
+        assert!(stored.path.is_file());
+        assert_eq!(store.sweep(), Swept::default());
     }
 }

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use super::artifacts::{ArtifactRef, Artifacts, is_sha256};
 use super::catalog::{Catalog, Pipeline};
 use super::ops::{self, Input, Notes, OpCx, OpError, StageOp};
+use super::owner;
 use super::slots::{Resolver, SlotPlugin};
 use super::spec::{InputKind, PipelineSpec, StageSpec, input_name};
 use kino_models::Models;
@@ -42,13 +43,10 @@ impl Drop for AbortOnDrop {
 
 /// This process's name as a job owner: `host:pid:nonce`.
 fn owner_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".to_owned());
     let nonce: u32 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    format!("{host}:{}:{nonce:08x}", std::process::id())
+    format!("{}:{}:{nonce:08x}", owner::hostname(), std::process::id())
 }
 
 /// Whether `owner` was a process on this machine that no longer exists (a
@@ -58,11 +56,8 @@ fn owner_is_gone(owner: &str) -> bool {
     let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
         return false;
     };
-    let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    host == here.trim()
-        && pid.parse::<u32>().is_ok_and(|pid| {
-            pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
-        })
+    pid.parse::<u32>()
+        .is_ok_and(|pid| owner::is_gone(host, pid))
 }
 
 fn now_ms() -> i64 {
@@ -165,11 +160,13 @@ impl Executor {
         parallel: usize,
         observer: Option<Observer>,
     ) -> Result<Self> {
+        let artifacts = Artifacts::open(data_dir.join("artifacts"))?;
+        sweep(&artifacts);
         Ok(Self {
             inner: Arc::new(Inner {
                 owner: owner_name(),
                 store,
-                artifacts: Artifacts::open(data_dir.join("artifacts"))?,
+                artifacts,
                 resolver,
                 jobs_dir: data_dir.join("jobs"),
                 cpu: Arc::new(Semaphore::new(parallel.max(1))),
@@ -906,6 +903,19 @@ impl Executor {
             models: self.inner.models.clone(),
             notes: Notes::default(),
         }
+    }
+}
+
+/// Removes what killed runs left in the artifact store's temporaries,
+/// saying so when there was anything.
+pub fn sweep(artifacts: &Artifacts) {
+    let swept = artifacts.sweep();
+    if swept.entries > 0 {
+        tracing::info!(
+            "removed {} temporaries ({} bytes) left by runs that were stopped",
+            swept.entries,
+            swept.bytes
+        );
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`editing`]: which jobs have scenes to edit.
 //! - [`slots`]: which plugin serves a slot for a tenant.
 //! - [`artifacts`]: content-addressed artifact files.
+//! - [`owner`]: which process owns a lease or a temporary file, and whether it is gone.
 //! - [`local`]: the embedded set-up `kino run` uses.
 //! - [`worker`]: the job queue `kino serve` runs.
 //! - [`brief`]: creative briefs (TOML) for the ad-creative pipeline.
@@ -21,6 +22,7 @@ pub mod editing;
 pub mod exec;
 pub mod local;
 pub mod ops;
+pub mod owner;
 pub mod slots;
 pub mod spec;
 pub mod worker;

@@ -15,6 +15,10 @@ use kino_store::{JobId, JobState};
 /// How often the queue looks for work when nobody wakes it.
 const POLL: Duration = Duration::from_secs(2);
 
+/// How often the queue removes what stopped runs left in the temporaries
+/// (another host's on a shared store, or its own before a restart).
+const SWEEP: Duration = Duration::from_secs(600);
+
 /// Submitted jobs, run in the background.
 #[derive(Clone)]
 pub struct JobQueue {
@@ -46,7 +50,13 @@ impl JobQueue {
     pub async fn work(self, max_jobs: usize) {
         let slots = Arc::new(Semaphore::new(max_jobs.max(1)));
         let active: Arc<Mutex<HashSet<JobId>>> = Arc::default();
+        let mut swept = tokio::time::Instant::now();
         loop {
+            if swept.elapsed() >= SWEEP {
+                swept = tokio::time::Instant::now();
+                let artifacts = self.executor.artifacts().clone();
+                let _ = tokio::task::spawn_blocking(move || crate::exec::sweep(&artifacts)).await;
+            }
             for state in [JobState::Running, JobState::Pending] {
                 let jobs = match self.executor.store().jobs_in_state(state, 100).await {
                     Ok(jobs) => jobs,
