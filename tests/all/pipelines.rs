@@ -508,6 +508,55 @@ async fn bad_inputs_fail_the_job_cleanly() {
     assert_eq!(recorded.state, JobState::Failed);
     assert!(recorded.error.as_deref().unwrap_or("").contains("line 2"));
 
+    // A cut video: the error names it as the user named it, never a path
+    // of the host's artifact store.
+    let cut = fx.path("talk.mp4");
+    let bytes = std::fs::read(&video).expect("read");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let job = fx
+        .submit("caption", &[("video", &cut), ("transcript", &srt)], &[])
+        .await
+        .expect("submitted");
+    fx.executor().run(&job).await.expect_err("a cut video");
+    let error = fx.job(&job.id).await.error.unwrap_or_default();
+    assert!(
+        error.contains("talk.mp4") && !error.contains("artifacts"),
+        "{error}"
+    );
+
+    // An image the host cannot decode fails the ad as the host's error about
+    // that image: not the grader plugin's, and no fallback policy is asked.
+    let brief = fx.path("brief.toml");
+    write_brief(&brief, 6, "ad-creative");
+    let broken = fx.path("broken.png");
+    std::fs::write(&broken, b"not a png at all").expect("write");
+    let job = fx
+        .submit(
+            "ad-creative",
+            &[("brief", &brief), ("product", &broken)],
+            &[("size", "320x180")],
+        )
+        .await
+        .expect("submitted");
+    fx.executor().run(&job).await.expect_err("an undecodable image");
+    let error = fx.job(&job.id).await.error.unwrap_or_default();
+    assert!(
+        error.contains("broken.png") && !error.contains("artifacts"),
+        "{error}"
+    );
+    let events = fx
+        .executor()
+        .store()
+        .events_since(&fx.host.tenant, &job.id, 0, 1000)
+        .await
+        .expect("events");
+    let kinds: Vec<String> = events
+        .iter()
+        .filter_map(|e| e.job_event().ok())
+        .map(|e| e.kind().to_owned())
+        .collect();
+    assert!(!kinds.iter().any(|k| k == "fallback"), "{kinds:?}");
+
     let missing = fx.path("nope.png");
     let err = fx
         .submit("caption", &[("video", &missing), ("transcript", &srt)], &[])

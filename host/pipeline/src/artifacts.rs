@@ -39,6 +39,11 @@ impl Artifacts {
         Ok(Self { dir })
     }
 
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where content with `hash` lies (whether or not it is there).
     pub fn path_of(&self, hash: &str) -> PathBuf {
         self.dir.join(&hash[..2.min(hash.len())]).join(hash)

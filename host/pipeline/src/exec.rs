@@ -435,7 +435,8 @@ impl Executor {
 
     async fn finish(&self, job: &Job) -> Result<JobReport> {
         let store = &self.inner.store;
-        match self.run_graph(job).await {
+        let names = Arc::new(Names::new(&self.inner.artifacts, &self.inner.jobs_dir));
+        match self.run_graph(job, &names).await {
             Ok(report) => {
                 store
                     .set_job_state(&job.tenant_id, &job.id, JobState::Completed, None)
@@ -446,7 +447,8 @@ impl Executor {
                 Ok(report)
             }
             Err(error) => {
-                let message = format!("{error:#}");
+                // Tenants read it: their files by their names, no host paths.
+                let message = names.redact(&format!("{error:#}"));
                 store
                     .set_job_state(&job.tenant_id, &job.id, JobState::Failed, Some(&message))
                     .await?;
@@ -466,7 +468,7 @@ impl Executor {
         }
     }
 
-    async fn run_graph(&self, job: &Job) -> Result<JobReport> {
+    async fn run_graph(&self, job: &Job, names: &Arc<Names>) -> Result<JobReport> {
         let spec = Arc::new(self.spec_of(job)?);
         let inputs: BTreeMap<String, JobInput> =
             serde_json::from_value(job.inputs.clone()).context("reading the job's inputs")?;
@@ -480,6 +482,7 @@ impl Executor {
                     let artifact = self.inner.artifacts.get(sha256).ok_or_else(|| {
                         anyhow!("input `{name}` ({file}) is missing from the artifact store")
                     })?;
+                    names.add(&artifact.path, file.clone());
                     Input::File(artifact)
                 }
                 (Some(JobInput::Text(t)), _) => Input::Text(t.clone()),
@@ -505,6 +508,7 @@ impl Executor {
             for stage in ready {
                 let this = self.clone();
                 let job = job.clone();
+                let names = names.clone();
                 let stage_inputs: Vec<Input> = stage
                     .inputs
                     .iter()
@@ -514,7 +518,9 @@ impl Executor {
                     .each_source()
                     .map(|(s, f)| (done[s].clone(), f.map(str::to_owned)));
                 running.spawn(async move {
-                    let result = this.run_stage(&job, &stage, stage_inputs, each).await;
+                    let result = this
+                        .run_stage(&job, &stage, stage_inputs, each, &names)
+                        .await;
                     (stage.name.clone(), result)
                 });
             }
@@ -539,6 +545,15 @@ impl Executor {
                 }
             };
             nodes.append(&mut reports);
+            match &out {
+                Input::File(a) => names.add(&a.path, format!("the output of stage `{name}`")),
+                Input::Files(all) => {
+                    for (i, a) in all.iter().enumerate() {
+                        names.add(&a.path, format!("the output of `{name}[{i}]`"));
+                    }
+                }
+                Input::Text(_) | Input::Absent => {}
+            }
             done.insert(name, out);
         }
 
@@ -571,6 +586,7 @@ impl Executor {
         stage: &StageSpec,
         inputs: Vec<Input>,
         each: Option<(Input, Option<String>)>,
+        names: &Names,
     ) -> Result<(Input, Vec<NodeReport>)> {
         let inputs: Arc<Vec<Input>> = Arc::new(inputs);
         let plugin = match (&stage.slot, stage.op.world()) {
@@ -601,7 +617,7 @@ impl Executor {
         };
         let Some((source, field)) = each else {
             let (artifact, report) = self
-                .run_node(job, stage, &stage.name, None, &inputs, plugin)
+                .run_node(job, stage, &stage.name, None, &inputs, plugin, names)
                 .await?;
             return Ok((Input::File(artifact), vec![report]));
         };
@@ -637,7 +653,7 @@ impl Executor {
                 .map(Arc::new);
             async move {
                 let inputs = inputs?;
-                self.run_node(job, stage, &node, Some((i, item)), &inputs, plugin)
+                self.run_node(job, stage, &node, Some((i, item)), &inputs, plugin, names)
                     .await
             }
         });
@@ -661,6 +677,7 @@ impl Executor {
         item: Option<(usize, Value)>,
         inputs: &Arc<Vec<Input>>,
         mut worker: Option<Worker>,
+        names: &Names,
     ) -> Result<(ArtifactRef, NodeReport)> {
         let store = &self.inner.store;
         let mut fallback: Option<Option<SlotPlugin>> = None;
@@ -745,7 +762,10 @@ impl Executor {
                     };
                     return Ok((artifact, report));
                 }
-                Err(error) => error,
+                Err(mut error) => {
+                    error.message = names.redact(&error.message);
+                    error
+                }
             };
             store
                 .record_stage_finish(
@@ -767,10 +787,10 @@ impl Executor {
             )
             .await;
             let failed = || anyhow!("stage `{node}` failed: {}", error.message);
-            // Only plugin and native-kernel stages go to the policy; the
-            // host's own kernel failing on its input fails the same way
-            // every time.
-            let Some(current) = worker.as_ref() else {
+            // Only what a plugin or native kernel did goes to the policy:
+            // the host failing on its input (an image it cannot decode)
+            // fails the same way every time, whichever plugin is bound.
+            let Some(current) = worker.as_ref().filter(|_| error.plugin_outcome.is_some()) else {
                 return Err(failed());
             };
             if fallback.is_none() {
@@ -903,6 +923,66 @@ impl Executor {
             models: self.inner.models.clone(),
             notes: Notes::default(),
         }
+    }
+}
+
+/// The user's names for the files of one job, for the messages it records:
+/// an uploaded input by the name it was uploaded with, a stage's output by
+/// its stage; any other path under the host's directories is cut to its
+/// file name. Tenants read these messages: host paths are not theirs.
+struct Names {
+    paths: std::sync::Mutex<Vec<(String, String)>>,
+    roots: Vec<String>,
+}
+
+impl Names {
+    fn new(artifacts: &Artifacts, jobs_dir: &Path) -> Self {
+        Self {
+            paths: Default::default(),
+            roots: [artifacts.dir(), jobs_dir]
+                .iter()
+                .map(|d| format!("{}/", d.display()))
+                .collect(),
+        }
+    }
+
+    /// Says `name` where a message would say `path`.
+    fn add(&self, path: &Path, name: String) {
+        self.paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((path.display().to_string(), name));
+    }
+
+    fn redact(&self, message: &str) -> String {
+        let mut text = message.to_owned();
+        for (path, name) in self
+            .paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            text = text.replace(path.as_str(), name);
+        }
+        for root in &self.roots {
+            while let Some(at) = text.find(root.as_str()) {
+                // The rest of the path, up to what cannot be in one here.
+                let rest = &text[at + root.len()..];
+                let end = rest
+                    .find(|c: char| {
+                        c.is_whitespace() || matches!(c, ':' | ',' | ')' | '\'' | '"' | '`')
+                    })
+                    .unwrap_or(rest.len());
+                let file = rest[..end].rsplit('/').next().unwrap_or_default();
+                let shown = if is_sha256(file) {
+                    "a stored file".to_owned()
+                } else {
+                    file.to_owned()
+                };
+                text.replace_range(at..at + root.len() + end, &shown);
+            }
+        }
+        text
     }
 }
 
@@ -1074,5 +1154,37 @@ impl From<anyhow::Error> for OpError {
             retryable: false,
             plugin_outcome: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_users_files_not_the_hosts_paths() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let artifacts = Artifacts::open(dir.path().join("artifacts")).expect("open");
+        let names = Names::new(&artifacts, &dir.path().join("jobs"));
+        let input = artifacts.put_bytes(b"a video").expect("put");
+        let output = artifacts.put_bytes(b"its cues").expect("put");
+        let other = artifacts.put_bytes(b"unnamed").expect("put");
+        names.add(&input.path, "talk.mp4".to_owned());
+        names.add(&output.path, "the output of stage `cues`".to_owned());
+        let scratch = artifacts.scratch().expect("scratch");
+        let message = format!(
+            "{}: truncated; reading {}: bad JSON; writing {}: disk full ({})",
+            input.path.display(),
+            output.path.display(),
+            scratch.path().join("piece-3.mp4").display(),
+            other.path.display(),
+        );
+        let told = names.redact(&message);
+        assert_eq!(
+            told,
+            "talk.mp4: truncated; reading the output of stage `cues`: bad JSON; \
+             writing piece-3.mp4: disk full (a stored file)"
+        );
+        assert!(!told.contains(&dir.path().display().to_string()));
     }
 }
