@@ -507,8 +507,10 @@ impl Executor {
             pending = waiting;
             for stage in ready {
                 let this = self.clone();
-                let job = job.clone();
-                let names = names.clone();
+                let run = Run {
+                    job: job.clone(),
+                    names: names.clone(),
+                };
                 let stage_inputs: Vec<Input> = stage
                     .inputs
                     .iter()
@@ -518,9 +520,7 @@ impl Executor {
                     .each_source()
                     .map(|(s, f)| (done[s].clone(), f.map(str::to_owned)));
                 running.spawn(async move {
-                    let result = this
-                        .run_stage(&job, &stage, stage_inputs, each, &names)
-                        .await;
+                    let result = this.run_stage(&run, &stage, stage_inputs, each).await;
                     (stage.name.clone(), result)
                 });
             }
@@ -582,12 +582,12 @@ impl Executor {
 
     async fn run_stage(
         &self,
-        job: &Job,
+        run: &Run,
         stage: &StageSpec,
         inputs: Vec<Input>,
         each: Option<(Input, Option<String>)>,
-        names: &Names,
     ) -> Result<(Input, Vec<NodeReport>)> {
+        let job = &run.job;
         let inputs: Arc<Vec<Input>> = Arc::new(inputs);
         let plugin = match (&stage.slot, stage.op.world()) {
             (Some(slot), Some(world)) => Some(
@@ -617,7 +617,7 @@ impl Executor {
         };
         let Some((source, field)) = each else {
             let (artifact, report) = self
-                .run_node(job, stage, &stage.name, None, &inputs, plugin, names)
+                .run_node(run, stage, &stage.name, None, &inputs, plugin)
                 .await?;
             return Ok((Input::File(artifact), vec![report]));
         };
@@ -653,7 +653,7 @@ impl Executor {
                 .map(Arc::new);
             async move {
                 let inputs = inputs?;
-                self.run_node(job, stage, &node, Some((i, item)), &inputs, plugin, names)
+                self.run_node(run, stage, &node, Some((i, item)), &inputs, plugin)
                     .await
             }
         });
@@ -671,14 +671,14 @@ impl Executor {
     /// the fallback policy deciding after each failure of a plugin op.
     async fn run_node(
         &self,
-        job: &Job,
+        run: &Run,
         stage: &StageSpec,
         node: &str,
         item: Option<(usize, Value)>,
         inputs: &Arc<Vec<Input>>,
         mut worker: Option<Worker>,
-        names: &Names,
     ) -> Result<(ArtifactRef, NodeReport)> {
+        let (job, names) = (&run.job, &run.names);
         let store = &self.inner.store;
         let mut fallback: Option<Option<SlotPlugin>> = None;
         loop {
@@ -924,6 +924,12 @@ impl Executor {
             notes: Notes::default(),
         }
     }
+}
+
+/// A job being run, and the names its messages use for its files.
+struct Run {
+    job: Job,
+    names: Arc<Names>,
 }
 
 /// The user's names for the files of one job, for the messages it records:
