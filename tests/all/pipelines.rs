@@ -538,7 +538,10 @@ async fn bad_inputs_fail_the_job_cleanly() {
         )
         .await
         .expect("submitted");
-    fx.executor().run(&job).await.expect_err("an undecodable image");
+    fx.executor()
+        .run(&job)
+        .await
+        .expect_err("an undecodable image");
     let error = fx.job(&job.id).await.error.unwrap_or_default();
     assert!(
         error.contains("broken.png") && !error.contains("artifacts"),
@@ -556,6 +559,49 @@ async fn bad_inputs_fail_the_job_cleanly() {
         .map(|e| e.kind().to_owned())
         .collect();
     assert!(!kinds.iter().any(|k| k == "fallback"), "{kinds:?}");
+
+    // A brief far too large fails at once, saying so: no plugin sees it, so
+    // there is nothing to retry.
+    write_brief(&brief, 6, "ad-creative");
+    let huge = std::fs::read_to_string(&brief).expect("read").replace(
+        "facts = [",
+        &format!("facts = [{}", "\"A fact.\", ".repeat(5_000)),
+    );
+    std::fs::write(&brief, huge).expect("write");
+    let product = workspace_root().join("examples/assets/product.png");
+    let job = fx
+        .submit(
+            "ad-creative",
+            &[("brief", &brief), ("product", &product)],
+            &[],
+        )
+        .await
+        .expect("submitted");
+    fx.executor().run(&job).await.expect_err("a huge brief");
+    let error = fx.job(&job.id).await.error.unwrap_or_default();
+    assert!(error.contains("the brief has 50"), "{error}");
+    let stages = fx
+        .executor()
+        .store()
+        .list_stages(&fx.host.tenant, &job.id)
+        .await
+        .expect("stages");
+    let script: Vec<_> = stages.iter().filter(|s| s.name == "script").collect();
+    assert_eq!(script.len(), 1, "one attempt, no retries");
+
+    // A text input longer than any language tag is refused at submission.
+    let err = fx
+        .submit(
+            "caption",
+            &[("video", &video), ("transcript", &srt)],
+            &[("language", &"x".repeat(70_000))],
+        )
+        .await
+        .expect_err("too long");
+    assert!(
+        format!("{err:#}").contains("input `language` is 70000 bytes long"),
+        "{err:#}"
+    );
 
     let missing = fx.path("nope.png");
     let err = fx

@@ -1,5 +1,10 @@
 //! Creative briefs as written in TOML files (see `examples/brief.toml`),
 //! checked into the WIT `brief` the script strategy gets.
+//!
+//! The host checks a brief's size before any plugin sees it: a brief is a
+//! page of text, and one that is not (a megabyte product name, ten thousand
+//! facts) fails at once, saying which field is too long, instead of as a
+//! plugin's deadline or memory trap after its retries.
 
 use std::path::Path;
 
@@ -25,6 +30,19 @@ pub struct RawBrief {
     mode: String,
 }
 
+/// The largest brief file, in bytes.
+pub const MAX_BRIEF_BYTES: u64 = 64 * 1024;
+
+/// The most characters of a short field (brand, product, call to action).
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The most characters of a descriptive field (audience, tone, objective)
+/// and of one fact.
+pub const MAX_TEXT_CHARS: usize = 1000;
+
+/// The most facts.
+pub const MAX_FACTS: usize = 30;
+
 fn default_mode() -> String {
     "ad-creative".to_owned()
 }
@@ -46,6 +64,39 @@ impl TryFrom<RawBrief> for Brief {
             if value.trim().is_empty() {
                 bail!("`{field}` must not be empty");
             }
+        }
+        for (field, value, most) in [
+            ("brand", &raw.brand, MAX_NAME_CHARS),
+            ("product", &raw.product, MAX_NAME_CHARS),
+            ("call-to-action", &raw.call_to_action, MAX_NAME_CHARS),
+            ("audience", &raw.audience, MAX_TEXT_CHARS),
+            ("tone", &raw.tone, MAX_TEXT_CHARS),
+            ("objective", &raw.objective, MAX_TEXT_CHARS),
+        ] {
+            let chars = value.chars().count();
+            if chars > most {
+                bail!(
+                    "`{field}` is {chars} characters long; a brief's `{field}` is at most {most}"
+                );
+            }
+        }
+        if raw.facts.len() > MAX_FACTS {
+            bail!(
+                "the brief has {} facts; at most {MAX_FACTS}",
+                raw.facts.len()
+            );
+        }
+        if let Some((i, chars)) = raw
+            .facts
+            .iter()
+            .map(|f| f.chars().count())
+            .enumerate()
+            .find(|(_, chars)| *chars > MAX_TEXT_CHARS)
+        {
+            bail!(
+                "fact {} is {chars} characters long; a fact is at most {MAX_TEXT_CHARS}",
+                i + 1
+            );
         }
         if !(5..=600).contains(&raw.target_length_s) {
             bail!(
@@ -69,6 +120,15 @@ impl TryFrom<RawBrief> for Brief {
 
 /// Reads and validates a brief file.
 pub fn read_brief(path: &Path) -> Result<Brief> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if size > MAX_BRIEF_BYTES {
+        bail!(
+            "{}: the brief is {size} bytes; a brief is at most {MAX_BRIEF_BYTES} bytes",
+            path.display()
+        );
+    }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let raw: RawBrief =
@@ -93,6 +153,25 @@ mod tests {
             (format!("{good}mood = \"x\"\n"), "unknown field `mood`"),
             (format!("{good}mode = \"opera\"\n"), "mode must be"),
             (good.replace("30", "3"), "between 5 and 600"),
+            (
+                good.replace(
+                    "product = \"p\"",
+                    &format!("product = \"{}\"", "p".repeat(201)),
+                ),
+                "`product` is 201 characters long; a brief's `product` is at most 200",
+            ),
+            (
+                format!("{good}facts = [{}]\n", vec!["\"f\""; 31].join(", ")),
+                "the brief has 31 facts; at most 30",
+            ),
+            (
+                format!("{good}facts = [\"ok\", \"{}\"]\n", "f".repeat(1001)),
+                "fact 2 is 1001 characters long",
+            ),
+            (
+                format!("{good}# {}\n", "x".repeat(70_000)),
+                "the brief is 70113 bytes; a brief is at most 65536 bytes",
+            ),
         ] {
             let path = dir.path().join("brief.toml");
             std::fs::write(&path, &body).expect("write");

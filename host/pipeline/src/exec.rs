@@ -1101,8 +1101,17 @@ fn check_inputs(spec: &PipelineSpec, inputs: &BTreeMap<String, JobInput>) -> Res
                 spec.name,
                 decl.description
             ),
-            (Some(JobInput::File { .. }), InputKind::File)
-            | (Some(JobInput::Text(_)), InputKind::Text) => {}
+            (Some(JobInput::Text(text)), InputKind::Text) => {
+                let most = decl.max_length.unwrap_or(crate::spec::MAX_TEXT_INPUT);
+                if text.len() > most {
+                    bail!(
+                        "input `{name}` is {} bytes long; pipeline `{}` takes at most {most}",
+                        text.len(),
+                        spec.name
+                    );
+                }
+            }
+            (Some(JobInput::File { .. }), InputKind::File) => {}
             (Some(_), InputKind::File) => bail!("input `{name}` must be a file"),
             (Some(_), InputKind::Text) => bail!("input `{name}` must be text, not a file"),
         }

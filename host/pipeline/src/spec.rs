@@ -70,7 +70,16 @@ pub struct InputSpec {
     /// Whether a job may leave it out.
     #[serde(default)]
     pub optional: bool,
+    /// The longest text value, in bytes (text inputs; default
+    /// [`MAX_TEXT_INPUT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
 }
+
+/// The longest text input a pipeline takes unless it declares otherwise:
+/// a language tag or a style is a few bytes, a job's scene edits a few
+/// kilobytes.
+pub const MAX_TEXT_INPUT: usize = 64 * 1024;
 
 /// One stage of a pipeline.
 #[derive(Debug, Clone, Deserialize, Serialize)]
