@@ -394,8 +394,30 @@ impl Store {
         })
     }
 
-    /// Marks `name@version` yanked: resolution skips it; existing bindings that
-    /// name the exact version keep working.
+    /// What an existing binding of `requirement` runs: the newest enabled,
+    /// non-yanked version matching it, else the newest yanked one. A yank
+    /// stops new uses of a version, not the bindings already made (as a
+    /// lockfile keeps a yanked crate): they stay on it until rebound. Check
+    /// [`InstalledVersion::yanked`] to say so.
+    pub fn resolve_bound(&self, requirement: &str) -> Result<InstalledVersion, RegistryError> {
+        let (name, req) = parse_requirement(requirement)?;
+        match self.resolve_req(&name, &req) {
+            Err(RegistryError::NoMatch { .. }) => self
+                .read_index()?
+                .versions
+                .into_iter()
+                .filter(|v| v.name == name && v.enabled && v.yanked && req.matches(&v.version))
+                .max_by(|a, b| a.version.cmp(&b.version))
+                .ok_or_else(|| RegistryError::NoMatch {
+                    name: name.to_string(),
+                    requirement: req.to_string(),
+                }),
+            other => other,
+        }
+    }
+
+    /// Marks `name@version` yanked: new resolutions skip it; bindings made
+    /// before keep it until rebound ([`Store::resolve_bound`]).
     pub fn yank(&self, name: &PluginName, version: &Version) -> Result<(), RegistryError> {
         self.set(name, version, |v| v.yanked = true)
     }

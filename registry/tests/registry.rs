@@ -425,6 +425,18 @@ fn resolve_yank_and_remove() {
         e.to_string(),
         "no installed, enabled, non-yanked version of noir matches `^1.2`"
     );
+    // A binding made before the yank keeps the yanked version; a newer
+    // non-yanked match wins over it; a disabled version is never run.
+    let kept = store.resolve_bound("noir@^1.2").expect("the yanked one");
+    assert_eq!((kept.version.clone(), kept.yanked), (v("1.3.1"), true));
+    assert_eq!(
+        store.resolve_bound("noir").expect("match").version,
+        v("2.0.0")
+    );
+    assert!(
+        store.resolve_bound("noir@~1.2").is_err(),
+        "1.2.0 is disabled"
+    );
     store.unyank(&name("noir"), &v("1.3.1")).expect("unyank");
     assert_eq!(
         store.resolve("noir@^1.2").expect("match").version,

@@ -604,6 +604,16 @@ impl Executor {
             ),
             _ => None,
         };
+        if let Some(p) = plugin.as_ref().filter(|p| p.yanked) {
+            let note = format!(
+                "{} is yanked: this slot's binding was made before the yank and keeps it until it is rebound",
+                p.id
+            );
+            tracing::warn!(job = %job.id, stage = %stage.name, "{note}");
+            let stage = stage.name.clone();
+            self.event(&job.id, JobEvent::StageNote { stage, note })
+                .await;
+        }
         let plugin = match &stage.op {
             StageOp::Native(name) => Some(Worker::Native(
                 self.inner.catalog.kernels().get(name).ok_or_else(|| {

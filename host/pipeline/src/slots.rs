@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use kino_registry::Origin;
 use serde::{Deserialize, Serialize};
 
-use kino_runtime::plugins::load_installed_granted;
+use kino_runtime::plugins::load_version;
 use kino_runtime::{CallCtx, Plugin, Runtime, World};
 use kino_store::{JobId, NewBinding, Store, TenantId};
 
@@ -118,6 +118,18 @@ pub struct SlotPlugin {
     /// The granted hosts and the names (never the values) of the secrets
     /// injected for them, JSON: another backend is another output.
     pub grants_json: String,
+    /// Whether the version is yanked (a binding made before the yank keeps
+    /// it until it is rebound; the job's events say so).
+    pub yanked: bool,
+}
+
+/// Whether a resolution may land on a yanked version.
+#[derive(Clone, Copy)]
+enum Yanked {
+    /// A binding's: it keeps a version yanked after it was made.
+    Kept,
+    /// A new choice (a fallback policy's switch): never a yanked version.
+    Skipped,
 }
 
 /// Resolves slots to installed plugins, loading each version once.
@@ -194,10 +206,18 @@ impl Resolver {
                 None => return Ok(None),
             },
         };
-        self.load(tenant, job, &requirement, config, &grants, world)
-            .await
-            .with_context(|| format!("slot `{slot}`"))
-            .map(Some)
+        self.load(
+            tenant,
+            job,
+            &requirement,
+            config,
+            &grants,
+            world,
+            Yanked::Kept,
+        )
+        .await
+        .with_context(|| format!("slot `{slot}`"))
+        .map(Some)
     }
 
     /// Checks one job's `bindings` for `pipeline`: each slot is one the
@@ -267,8 +287,16 @@ impl Resolver {
         requirement: &str,
         world: World,
     ) -> Result<SlotPlugin> {
-        self.load(tenant, job, requirement, BTreeMap::new(), &[], world)
-            .await
+        self.load(
+            tenant,
+            job,
+            requirement,
+            BTreeMap::new(),
+            &[],
+            world,
+            Yanked::Skipped,
+        )
+        .await
     }
 
     async fn load(
@@ -279,11 +307,13 @@ impl Resolver {
         config: BTreeMap<String, String>,
         grants: &[GrantSpec],
         world: World,
+        yanked: Yanked,
     ) -> Result<SlotPlugin> {
-        let installed = self
-            .registry
-            .resolve(requirement)
-            .with_context(|| format!("resolving {requirement}"))?;
+        let installed = match yanked {
+            Yanked::Kept => self.registry.resolve_bound(requirement),
+            Yanked::Skipped => self.registry.resolve(requirement),
+        }
+        .with_context(|| format!("resolving {requirement}"))?;
         let id = format!("{}@{}", installed.name, installed.version);
         // The manifest's defaults fill what the binding leaves unset, as
         // `config` in wit/host.wit promises; a required key left unset fails here.
@@ -292,8 +322,6 @@ impl Resolver {
             .manifest(&installed)?
             .validate_config(&config)
             .with_context(|| format!("the config of {id}"))?;
-        // Load exactly the version resolved here, not whatever resolves next.
-        let exact = format!("{}@={}", installed.name, installed.version);
         let origins: Vec<Origin> = grants.iter().map(|g| g.origin().clone()).collect();
         // A plugin is linked with its grant: each grant is its own instance.
         let loaded_key = format!(
@@ -314,14 +342,15 @@ impl Resolver {
         let plugin = match cached {
             Some(p) => p,
             None => {
-                let (runtime, registry, req, granted) = (
+                // Exactly the version resolved here, not whatever resolves next.
+                let (runtime, registry, version, granted) = (
                     self.runtime.clone(),
                     self.registry.clone(),
-                    exact,
+                    installed.clone(),
                     origins.clone(),
                 );
-                let (_, plugin) = tokio::task::spawn_blocking(move || {
-                    load_installed_granted(&runtime, &registry, &req, &granted)
+                let plugin = tokio::task::spawn_blocking(move || {
+                    load_version(&runtime, &registry, &version, &granted)
                 })
                 .await
                 .context("loading a plugin")??;
@@ -378,6 +407,7 @@ impl Resolver {
             config_json,
             component: installed.component.as_str().to_owned(),
             grants_json,
+            yanked: installed.yanked,
         })
     }
 }

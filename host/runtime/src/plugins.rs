@@ -148,14 +148,25 @@ pub fn load_installed_granted(
     let installed = registry
         .resolve(requirement)
         .with_context(|| format!("resolving {requirement}"))?;
-    let manifest = registry.manifest(&installed)?;
+    let plugin = load_version(runtime, registry, &installed, granted)?;
+    Ok((installed, plugin))
+}
+
+/// Loads exactly `installed`, yanked or not (whoever resolved it decided),
+/// granted the outbound hosts in `granted` that its manifest requests.
+pub fn load_version(
+    runtime: &Runtime,
+    registry: &Store,
+    installed: &InstalledVersion,
+    granted: &[Origin],
+) -> Result<Plugin> {
+    let manifest = registry.manifest(installed)?;
     let wasm = registry.get(&installed.component)?;
     let world = runtime_world(&manifest)?;
     let id = format!("{}@{}", installed.name, installed.version);
     let grant = Grant::new(manifest.outbound_hosts(), granted.iter().cloned())
         .with_context(|| format!("granting {id} outbound hosts"))?;
-    let plugin = runtime.load_granted(&id, &wasm, world, runtime_limits(&manifest), grant)?;
-    Ok((installed, plugin))
+    Ok(runtime.load_granted(&id, &wasm, world, runtime_limits(&manifest), grant)?)
 }
 
 /// Builds a package from a plugin directory holding `kino-plugin.toml`,
