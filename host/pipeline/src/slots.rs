@@ -123,6 +123,18 @@ pub struct SlotPlugin {
     pub yanked: bool,
 }
 
+/// What a slot asks the registry for.
+struct Wanted<'a> {
+    /// `name@requirement`.
+    requirement: &'a str,
+    /// The binding's config.
+    config: BTreeMap<String, String>,
+    /// The binding's grants.
+    grants: &'a [GrantSpec],
+    /// Whether a yanked version may serve it.
+    yanked: Yanked,
+}
+
 /// Whether a resolution may land on a yanked version.
 #[derive(Clone, Copy)]
 enum Yanked {
@@ -209,11 +221,13 @@ impl Resolver {
         self.load(
             tenant,
             job,
-            &requirement,
-            config,
-            &grants,
+            Wanted {
+                requirement: &requirement,
+                config,
+                grants: &grants,
+                yanked: Yanked::Kept,
+            },
             world,
-            Yanked::Kept,
         )
         .await
         .with_context(|| format!("slot `{slot}`"))
@@ -290,11 +304,13 @@ impl Resolver {
         self.load(
             tenant,
             job,
-            requirement,
-            BTreeMap::new(),
-            &[],
+            Wanted {
+                requirement,
+                config: BTreeMap::new(),
+                grants: &[],
+                yanked: Yanked::Skipped,
+            },
             world,
-            Yanked::Skipped,
         )
         .await
     }
@@ -303,12 +319,15 @@ impl Resolver {
         &self,
         tenant: &TenantId,
         job: &JobId,
-        requirement: &str,
-        config: BTreeMap<String, String>,
-        grants: &[GrantSpec],
+        wanted: Wanted<'_>,
         world: World,
-        yanked: Yanked,
     ) -> Result<SlotPlugin> {
+        let Wanted {
+            requirement,
+            config,
+            grants,
+            yanked,
+        } = wanted;
         let installed = match yanked {
             Yanked::Kept => self.registry.resolve_bound(requirement),
             Yanked::Skipped => self.registry.resolve(requirement),
