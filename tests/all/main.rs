@@ -12,6 +12,7 @@ mod pipelines;
 mod reference_plugins;
 mod sandbox;
 mod speech;
+mod truncated_media;
 mod video_tools;
 
 use std::path::Path;

@@ -15,8 +15,14 @@
 //!
 //! Every failure is an error naming the file and the problem (missing, empty,
 //! truncated or not a media file, no such stream, unsupported codec); nothing
-//! panics on media data. FFmpeg is initialised once and its own logging is
-//! silenced; the errors carry the information instead.
+//! panics on media data. Every reader and copier reads packets through one
+//! demuxer that checks them against the container's index, so a file cut
+//! short (a faststart MP4 whose index lists samples past its end) is an error
+//! wherever it is read or copied, not only where a decoder trips over it.
+//! FFmpeg is initialised once and its own logging is silenced; the errors
+//! carry the information instead.
+
+mod demux;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -28,6 +34,8 @@ use ff::format::sample::Type as SampleType;
 use ff::software::scaling;
 use ff::{ChannelLayout, Dictionary, Packet, Rational, codec, encoder, format, frame, media};
 use ffmpeg_next as ff;
+
+use demux::Demuxer;
 
 pub use kino_kernels::wav::Pcm;
 
@@ -229,44 +237,6 @@ fn rational_f64(r: Rational) -> f64 {
     }
 }
 
-/// Opens a media file for reading, with a clear error for missing, empty,
-/// truncated and non-media files.
-fn open_input(path: &Path) -> Result<format::context::Input> {
-    init()?;
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if !meta.is_file() {
-        bail!("{}: not a regular file", path.display());
-    }
-    if meta.len() == 0 {
-        bail!("{}: empty file (0 bytes), not a media file", path.display());
-    }
-    format::input(&path).map_err(|e| {
-        if looks_like_iso_bmff(path) {
-            anyhow!(
-                "{}: truncated or corrupt MP4/MOV ({e}): it has an MP4 header but no \
-                 readable index (an MP4 whose moov atom is at the end is unreadable when cut short)",
-                path.display()
-            )
-        } else {
-            anyhow!(
-                "{}: not a media file, or a corrupt one (ffmpeg: {e})",
-                path.display()
-            )
-        }
-    })
-}
-
-/// Whether the file starts with an ISO base media `ftyp` box (MP4, MOV, M4A).
-fn looks_like_iso_bmff(path: &Path) -> bool {
-    use std::io::Read as _;
-    let mut head = [0u8; 8];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
-        && &head[4..8] == b"ftyp"
-}
-
 fn stream_info(stream: &format::stream::Stream<'_>) -> StreamInfo {
     let params = stream.parameters();
     let kind = match params.medium() {
@@ -315,7 +285,8 @@ fn stream_info(stream: &format::stream::Stream<'_>) -> StreamInfo {
 /// Container format, duration and streams of a media file.
 pub fn probe(path: impl AsRef<Path>) -> Result<MediaInfo> {
     let path = path.as_ref();
-    let ictx = open_input(path)?;
+    let demuxer = Demuxer::open(path)?;
+    let ictx = demuxer.input();
     let duration = ictx.duration();
     let duration_secs = if duration > 0 {
         duration as f64 / f64::from(ff::ffi::AV_TIME_BASE)
@@ -333,7 +304,7 @@ pub fn probe(path: impl AsRef<Path>) -> Result<MediaInfo> {
 /// order.
 pub struct VideoReader {
     path: String,
-    ictx: format::context::Input,
+    demuxer: Demuxer,
     stream_index: usize,
     time_base: Rational,
     decoder: ff::decoder::Video,
@@ -347,8 +318,9 @@ impl VideoReader {
     /// Opens `path` and its best video stream.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let ictx = open_input(path)?;
-        let stream = ictx
+        let demuxer = Demuxer::open(path)?;
+        let stream = demuxer
+            .input()
             .streams()
             .best(media::Type::Video)
             .ok_or_else(|| anyhow!("{}: no video stream", path.display()))?;
@@ -369,7 +341,7 @@ impl VideoReader {
             })?;
         Ok(Self {
             path: path.display().to_string(),
-            ictx,
+            demuxer,
             stream_index,
             time_base,
             decoder,
@@ -420,8 +392,8 @@ impl VideoReader {
             return Ok(());
         }
         let ts = (secs * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
-        self.ictx
-            .seek(ts, ..ts)
+        self.demuxer
+            .seek_back_to(ts)
             .map_err(|e| anyhow!("{}: cannot seek to {secs:.3} s: {e}", self.path))?;
         self.decoder.flush();
         self.eof_sent = false;
@@ -432,27 +404,18 @@ impl VideoReader {
     /// decoder.
     fn feed(&mut self) -> Result<()> {
         let mut packet = Packet::empty();
-        loop {
-            match packet.read(&mut self.ictx) {
-                Ok(()) => {
-                    if packet.stream() != self.stream_index {
-                        continue;
-                    }
-                    return self
-                        .decoder
-                        .send_packet(&packet)
-                        .map_err(|e| anyhow!("{}: corrupt video data: {e}", self.path));
-                }
-                Err(ff::Error::Eof) => {
-                    self.eof_sent = true;
-                    return self
-                        .decoder
-                        .send_eof()
-                        .map_err(|e| anyhow!("{}: video decoding failed: {e}", self.path));
-                }
-                Err(e) => bail!("{}: cannot read (truncated or corrupt?): {e}", self.path),
+        while self.demuxer.read(&mut packet)? {
+            if packet.stream() == self.stream_index {
+                return self
+                    .decoder
+                    .send_packet(&packet)
+                    .map_err(|e| anyhow!("{}: corrupt video data: {e}", self.path));
             }
         }
+        self.eof_sent = true;
+        self.decoder
+            .send_eof()
+            .map_err(|e| anyhow!("{}: video decoding failed: {e}", self.path))
     }
 
     fn convert(&mut self) -> Result<RgbFrame> {
@@ -540,8 +503,9 @@ pub fn decode_audio(path: impl AsRef<Path>, sample_rate: u32, channels: u16) -> 
             path.display()
         );
     }
-    let mut ictx = open_input(path)?;
-    let stream = ictx
+    let mut demuxer = Demuxer::open(path)?;
+    let stream = demuxer
+        .input()
         .streams()
         .best(media::Type::Audio)
         .ok_or_else(|| anyhow!("{}: no audio stream", path.display()))?;
@@ -632,27 +596,19 @@ pub fn decode_audio(path: impl AsRef<Path>, sample_rate: u32, channels: u16) -> 
         }
         // Feed one packet of the stream.
         loop {
-            match packet.read(&mut ictx) {
-                Ok(()) => {
-                    if packet.stream() != stream_index {
-                        continue;
-                    }
-                    decoder
-                        .send_packet(&packet)
-                        .map_err(|e| anyhow!("{}: corrupt audio data: {e}", path.display()))?;
-                }
-                Err(ff::Error::Eof) => {
-                    eof = true;
-                    decoder
-                        .send_eof()
-                        .map_err(|e| anyhow!("{}: audio decoding failed: {e}", path.display()))?;
-                }
-                Err(e) => bail!(
-                    "{}: cannot read (truncated or corrupt?): {e}",
-                    path.display()
-                ),
+            if !demuxer.read(&mut packet)? {
+                eof = true;
+                decoder
+                    .send_eof()
+                    .map_err(|e| anyhow!("{}: audio decoding failed: {e}", path.display()))?;
+                break;
             }
-            break;
+            if packet.stream() == stream_index {
+                decoder
+                    .send_packet(&packet)
+                    .map_err(|e| anyhow!("{}: corrupt audio data: {e}", path.display()))?;
+                break;
+            }
         }
     }
 }
@@ -1174,8 +1130,9 @@ pub fn concat_copy(inputs: &[impl AsRef<Path>], output: impl AsRef<Path>) -> Res
         bail!("{}: nothing to join", output.display());
     };
     let (params, tb) = {
-        let ictx = open_input(first.as_ref())?;
-        let s = ictx
+        let demuxer = Demuxer::open(first.as_ref())?;
+        let s = demuxer
+            .input()
             .streams()
             .best(media::Type::Video)
             .ok_or_else(|| anyhow!("{}: no video stream", first.as_ref().display()))?;
@@ -1197,9 +1154,10 @@ pub fn concat_copy(inputs: &[impl AsRef<Path>], output: impl AsRef<Path>) -> Res
     let mut offset: i64 = 0;
     for input in inputs {
         let input = input.as_ref();
-        let mut ictx = open_input(input)?;
+        let mut demuxer = Demuxer::open(input)?;
         let (index, in_tb) = {
-            let s = ictx
+            let s = demuxer
+                .input()
                 .streams()
                 .best(media::Type::Video)
                 .ok_or_else(|| anyhow!("{}: no video stream", input.display()))?;
@@ -1207,12 +1165,7 @@ pub fn concat_copy(inputs: &[impl AsRef<Path>], output: impl AsRef<Path>) -> Res
         };
         let mut end = offset;
         let mut packet = Packet::empty();
-        loop {
-            match packet.read(&mut ictx) {
-                Ok(()) => {}
-                Err(ff::Error::Eof) => break,
-                Err(e) => bail!("{}: cannot read: {e}", input.display()),
-            }
+        while demuxer.read(&mut packet)? {
             if packet.stream() != index {
                 continue;
             }
@@ -1260,9 +1213,10 @@ pub fn mux_audio_pcm(
     let (video_in, output) = (video_in.as_ref(), output.as_ref());
     pcm.validate()
         .with_context(|| format!("audio for {}", output.display()))?;
-    let mut ictx = open_input(video_in)?;
+    let mut demuxer = Demuxer::open(video_in)?;
     let (vin_index, vin_tb, params) = {
-        let s = ictx
+        let s = demuxer
+            .input()
             .streams()
             .best(media::Type::Video)
             .ok_or_else(|| anyhow!("{}: no video stream", video_in.display()))?;
@@ -1289,15 +1243,7 @@ pub fn mux_audio_pcm(
     let sr = f64::from(pcm.sample_rate);
     let mut audio_pos = 0usize; // samples (not frames) handed to the encoder
     let mut packet = Packet::empty();
-    loop {
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ff::Error::Eof) => break,
-            Err(e) => bail!(
-                "{}: cannot read (truncated or corrupt?): {e}",
-                video_in.display()
-            ),
-        }
+    while demuxer.read(&mut packet)? {
         if packet.stream() != vin_index {
             continue;
         }
