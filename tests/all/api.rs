@@ -509,6 +509,39 @@ async fn operators_install_bind_yank_and_remove_plugins() {
         .await;
     assert_eq!(status, StatusCode::OK, "{yanked}");
     assert_eq!(yanked["yanked"], true);
+    // The answer names the bindings that keep the version until rebound,
+    // and they do: a job on that binding still runs it.
+    assert_eq!(
+        yanked["still_bound"][0]["slot"], "director-style",
+        "{yanked}"
+    );
+    let tenant_id: kino_store::TenantId = tenant.parse().expect("tenant id");
+    let job = app
+        .store
+        .create_job(&tenant_id, "ad-creative", &"0".repeat(64), &json!({}))
+        .await
+        .expect("job");
+    let resolver = Resolver::new(
+        runtime().clone(),
+        app.registry.clone(),
+        app.store.clone(),
+        BTreeMap::new(),
+    );
+    let kept = resolver
+        .slot(
+            &tenant_id,
+            &job.id,
+            "director-style",
+            kino_registry::World::DirectorStyle,
+        )
+        .await
+        .expect("a binding made before the yank still resolves")
+        .expect("bound");
+    assert!(
+        kept.yanked && kept.id.starts_with("kino-director-styles@"),
+        "{}",
+        kept.id
+    );
     let (status, _) = app
         .call(
             Method::PUT,

@@ -4,6 +4,7 @@
 
 mod api;
 mod authoring;
+mod hardening_api;
 mod http;
 mod install;
 mod media;

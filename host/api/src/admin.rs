@@ -3,14 +3,15 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::Extension;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use kino_registry::{InstalledVersion, Origin, PluginName, RegistryError, parse_requirement};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
+use super::upload::{self, UploadBudget};
 use super::{ApiError, AppState, Json};
 use kino_pipeline::slots::GrantSpec;
 use kino_runtime::plugins;
@@ -220,26 +221,37 @@ pub(super) async fn revoke_key(
     }
 }
 
+/// Streams the package to a scratch file (see [`upload::receive`]), then
+/// installs it from there.
 pub(super) async fn install_plugin(
     _: Admin,
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    Extension(budget): Extension<UploadBudget>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<(StatusCode, Json<InstalledVersion>), ApiError> {
-    let body = body.map_err(|r| ApiError::upload(&r, "package", state.upload_limit))?;
-    if body.is_empty() {
+    let received = upload::receive(
+        "package",
+        "upload.tar.gz",
+        state.upload_limit,
+        &budget,
+        state.jobs.executor().artifacts(),
+        &headers,
+        body,
+    )
+    .await?;
+    if received.size() == 0 {
         return Err(ApiError::BadRequest(
             "the body must be the package (.tar.gz)".into(),
         ));
     }
     let worker = state.clone();
     let installed = blocking(move || {
-        let dir = tempfile::tempdir().context("creating a temporary directory for an upload")?;
-        let path = dir.path().join("upload.tar.gz");
-        std::fs::write(&path, &body).context("writing an upload")?;
+        let (path, dir) = (received.path(), received.dir());
         plugins::install(
             &worker.runtime,
             &worker.registry,
-            &path,
+            path,
             worker.signature_policy,
             &worker.trusted_keys,
         )
@@ -250,7 +262,7 @@ pub(super) async fn install_plugin(
             let unreadable = err.chain().any(|e| {
                 matches!(
                     e.downcast_ref::<RegistryError>(),
-                    Some(RegistryError::Io { path: p, .. }) if p.starts_with(dir.path())
+                    Some(RegistryError::Io { path: p, .. }) if p.starts_with(dir)
                 )
             });
             if unreadable {
@@ -310,7 +322,7 @@ pub(super) async fn yank_plugin(
     _: Admin,
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<InstalledVersion>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let (name, version) = plugin_version(&name, &version)?;
     let registry = state.registry.clone();
     let yanked = blocking(move || {
@@ -318,11 +330,26 @@ pub(super) async fn yank_plugin(
         Ok(registry.get_version(&name, &version)?)
     })
     .await?;
-    state
+    let (plugin, version) = (yanked.name.as_str(), yanked.version.to_string());
+    state.store.set_yanked(plugin, &version, true).await?;
+    // A yank stops new uses; bindings made before keep the version until
+    // they are rebound (their jobs' events say so): the answer names them.
+    let still_bound: Vec<serde_json::Value> = state
         .store
-        .set_yanked(yanked.name.as_str(), &yanked.version.to_string(), true)
-        .await?;
-    Ok(Json(yanked))
+        .bindings_using(plugin, &version)
+        .await?
+        .into_iter()
+        .map(|b| serde_json::json!({ "tenant": b.tenant_id, "slot": b.slot, "requirement": b.requirement }))
+        .collect();
+    if !still_bound.is_empty() {
+        tracing::warn!(
+            "{plugin}@{version} is yanked but still bound ({} bindings keep it until rebound)",
+            still_bound.len()
+        );
+    }
+    let mut answer = serde_json::to_value(&yanked).map_err(anyhow::Error::from)?;
+    answer["still_bound"] = serde_json::Value::Array(still_bound);
+    Ok(Json(answer))
 }
 
 pub(super) async fn remove_plugin(

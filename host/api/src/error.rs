@@ -10,8 +10,9 @@ use kino_store::StoreError;
 
 /// Everything a handler can answer with besides success.
 ///
-/// 4xx bodies say what was wrong; a 5xx body is opaque (`internal error`) and
-/// its cause is logged. Every body is `{"error": "..."}`.
+/// 4xx bodies say what was wrong; a 500 body is opaque (`internal error`) and
+/// its cause is logged; a 503 says the server is busy and when to retry
+/// (`Retry-After`), never why internally. Every body is `{"error": "..."}`.
 #[derive(Debug)]
 pub enum ApiError {
     /// 400: the request is malformed.
@@ -30,6 +31,10 @@ pub enum ApiError {
     Unprocessable(String),
     /// 500: logged, never shown.
     Internal(anyhow::Error),
+    /// 503 with `Retry-After:` [`UPLOAD_RETRY_AFTER_SECS`](crate::UPLOAD_RETRY_AFTER_SECS):
+    /// the server is at a limit (the uploads in flight); the message says
+    /// which, and the request can be retried as it is.
+    Busy(String),
 }
 
 impl ApiError {
@@ -44,6 +49,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -58,22 +64,6 @@ impl ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType(message),
             s if s.is_client_error() => Self::Unprocessable(message),
             _ => Self::Internal(anyhow::Error::msg(message)),
-        }
-    }
-
-    /// The answer to an upload body axum refused: over the limit (`what`
-    /// names the upload) or otherwise unreadable.
-    pub fn upload(
-        rejection: &axum::extract::rejection::BytesRejection,
-        what: &str,
-        limit: usize,
-    ) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Self::PayloadTooLarge(format!(
-                "the {what} is larger than the upload limit of {limit} bytes"
-            ))
-        } else {
-            Self::with_status(rejection.status(), rejection.body_text())
         }
     }
 
@@ -126,6 +116,7 @@ impl From<RegistryError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let busy = matches!(self, Self::Busy(_));
         let message = match self {
             Self::Internal(err) => {
                 tracing::error!("internal error answering a request: {err:#}");
@@ -137,7 +128,8 @@ impl IntoResponse for ApiError {
             | Self::Conflict(m)
             | Self::PayloadTooLarge(m)
             | Self::UnsupportedMediaType(m)
-            | Self::Unprocessable(m) => m,
+            | Self::Unprocessable(m)
+            | Self::Busy(m) => m,
         };
         let mut response =
             (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
@@ -145,6 +137,12 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if busy {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(crate::UPLOAD_RETRY_AFTER_SECS),
             );
         }
         response

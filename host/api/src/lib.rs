@@ -14,35 +14,45 @@
 //! `created` event, and run by the [`JobQueue`] in the background; their
 //! input files are uploaded first (`POST /inputs`) and referenced by hash.
 //!
+//! Uploads (`POST /inputs`, `POST /admin/plugins`) are streamed to disk,
+//! refused with 413 before their body is read when they declare more than
+//! the upload limit, and with 503 + `Retry-After` when the uploads in flight
+//! hold the whole [`UploadBudget`]; [`serve::serve_on`] bounds connections
+//! and the time to send headers.
+//!
 //! Every error is `{"error": "..."}` ([`ApiError`]): 4xx bodies say what was
-//! wrong, 5xx bodies are opaque and the cause is logged.
+//! wrong, 500 bodies are opaque and the cause is logged, a 503 says which
+//! limit is reached.
 
 mod admin;
 mod auth;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
 mod openapi;
 mod pipelines;
 pub mod serve;
 mod tenant;
+mod upload;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::{Extension, Router};
 use kino_registry::{SignaturePolicy, VerifyingKey};
 
 pub use auth::admin_token_hash;
 pub use error::{ApiError, Json};
 pub use metrics::Metrics;
 pub use openapi::openapi;
+pub use upload::{DEFAULT_UPLOAD_BUDGET, UPLOAD_RETRY_AFTER_SECS, UploadBudget};
 
 use kino_pipeline::worker::JobQueue;
 use kino_runtime::Runtime;
 use kino_store::Store;
 
-/// The default largest package upload: 64 MiB.
+/// The default largest upload (an input file or a plugin package): 64 MiB.
 pub const DEFAULT_UPLOAD_LIMIT: usize = 64 << 20;
 
 /// Everything the handlers share. Cheap to clone.
@@ -60,7 +70,7 @@ pub struct AppState {
     pub trusted_keys: Arc<[VerifyingKey]>,
     /// Whether uploads must be signed.
     pub signature_policy: SignaturePolicy,
-    /// The largest package upload, in bytes.
+    /// The largest upload (an input file or a plugin package), in bytes.
     pub upload_limit: usize,
     /// The Prometheus metrics.
     pub metrics: Metrics,
@@ -115,6 +125,14 @@ impl std::fmt::Debug for Route {
 }
 
 const JSON: &str = "application/json";
+
+/// An upload's 413, as the route table documents it.
+const UPLOAD_TOO_LARGE: &str = "over the upload limit: answered before the body is read when \
+     `Content-Length` declares it (no `100 Continue`), else as soon as the body passes it";
+
+/// An upload's 503, as the route table documents it.
+const UPLOAD_BUSY: &str = "the uploads in flight hold the server's whole upload budget; \
+     retry after `Retry-After` seconds";
 
 /// Every route of the API.
 pub const ROUTES: &[Route] = &[
@@ -219,12 +237,11 @@ pub const ROUTES: &[Route] = &[
         responses: &[
             (201, "the installed version"),
             (409, "the same version is installed with other contents"),
-            (413, "over the upload limit"),
+            (413, UPLOAD_TOO_LARGE),
             (422, "the package is refused, with the reason"),
+            (503, UPLOAD_BUSY),
         ],
-        handler: |state| {
-            post(admin::install_plugin).layer(DefaultBodyLimit::max(state.upload_limit))
-        },
+        handler: |_| post(admin::install_plugin),
     },
     Route {
         method: "get",
@@ -293,10 +310,12 @@ pub const ROUTES: &[Route] = &[
         summary: "Upload an input file; answers its sha256 for a job's `inputs`",
         access: Access::Tenant,
         body: Some(("application/octet-stream", "the file")),
-        responses: &[(201, "`{sha256, size}`"), (413, "over the upload limit")],
-        handler: |state| {
-            post(tenant::upload_input).layer(DefaultBodyLimit::max(state.upload_limit))
-        },
+        responses: &[
+            (201, "`{sha256, size}`"),
+            (413, UPLOAD_TOO_LARGE),
+            (503, UPLOAD_BUSY),
+        ],
+        handler: |_| post(tenant::upload_input),
     },
     Route {
         method: "post",
@@ -387,8 +406,14 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
-/// The API's router, built from [`ROUTES`], counting requests into the metrics.
+/// The API's router, built from [`ROUTES`], counting requests into the
+/// metrics, with an upload budget of [`DEFAULT_UPLOAD_BUDGET`].
 pub fn router(state: AppState) -> Router {
+    router_with(state, UploadBudget::new(DEFAULT_UPLOAD_BUDGET))
+}
+
+/// [`router`], its uploads sharing `uploads` (the bytes of uploads in flight).
+pub fn router_with(state: AppState, uploads: UploadBudget) -> Router {
     ROUTES
         .iter()
         .fold(Router::new(), |router, route| {
@@ -399,5 +424,6 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(Extension(uploads))
         .with_state(state)
 }

@@ -7,24 +7,42 @@
 //! data-dir = ".kino"                  # relative to this file; KINO_DATA_DIR overrides
 //! signature-policy = "required"       # or "optional"
 //! trusted-keys = ["keys/operator.pub"] # relative to this file
-//! upload-limit = 67108864             # bytes
+//! upload-limit = 67108864             # bytes, the largest upload
+//! upload-budget = 536870912           # bytes of uploads in flight at once
+//! header-read-timeout = 10            # seconds to send a request's headers
+//! max-connections = 1024              # connections served at once
 //! allow-private-hosts = ["127.0.0.1:11434"] # private host:ports plugins may reach
 //! ```
 //!
 //! The admin token comes only from `KINO_ADMIN_TOKEN`, never from the file.
 //! Under the data directory: `kino.db` (the store), `registry/`, `cache/`,
 //! `artifacts/` (uploads and stage outputs) and `jobs/<id>/` (outputs).
+//!
+//! Connections are HTTP/1.1 ([`serve_on`]): a client has `header-read-timeout`
+//! to send a request's complete headers, on a new connection and on an idle
+//! keep-alive one, or it is disconnected; once a request is read, its
+//! response (an event stream, a download) and its body (an upload) take as
+//! long as they take. At most `max-connections` are served at once; further
+//! connections wait, unanswered, in the listen backlog until one closes.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use kino_registry::SignaturePolicy;
 use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
-use super::{AppState, DEFAULT_UPLOAD_LIMIT, Metrics, admin_token_hash, router};
+use super::{
+    AppState, DEFAULT_UPLOAD_BUDGET, DEFAULT_UPLOAD_LIMIT, Metrics, UploadBudget, admin_token_hash,
+    router_with,
+};
 use kino_pipeline::slots::Resolver;
 use kino_pipeline::worker::JobQueue;
 use kino_pipeline::{Executor, Observer};
@@ -46,15 +64,58 @@ struct RawConfig {
     #[serde(default)]
     trusted_keys: Vec<PathBuf>,
     upload_limit: Option<usize>,
+    upload_budget: Option<u64>,
+    header_read_timeout: Option<u64>,
+    max_connections: Option<usize>,
     #[serde(default)]
     allow_private_hosts: Vec<String>,
+}
+
+/// How long a client has to send a request's headers, by default.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many connections are served at once, by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// What serving bounds, so that no client holds the server's connections or
+/// memory for long.
+///
+/// Defaults: a 10 s header read timeout, 1024 connections, a 512 MiB upload
+/// budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a client has to send a request's complete headers, on a new
+    /// connection and on an idle keep-alive one, before it is disconnected
+    /// (`header-read-timeout`, in seconds). Never applies to a request's body
+    /// or its response.
+    pub header_read_timeout: Duration,
+    /// How many connections are served at once (`max-connections`); further
+    /// connections wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// The bytes of uploads in flight at once (`upload-budget`): each upload
+    /// reserves its declared `Content-Length`, or the upload limit when it
+    /// declares none, until it is answered; one that does not fit is answered
+    /// 503 with `Retry-After`.
+    pub upload_budget: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            upload_budget: DEFAULT_UPLOAD_BUDGET,
+        }
+    }
 }
 
 /// A validated `kino serve` configuration.
 ///
 /// Defaults: listen on `127.0.0.1:8080`, data in `.kino`, the operator's
 /// pipelines in `DATA_DIR/pipelines`, signatures required, no trusted keys,
-/// a 64 MiB upload limit.
+/// a 64 MiB upload limit, and [`Limits::default`]: a 10 s header read
+/// timeout, 1024 connections at once, a 512 MiB budget of upload bytes in
+/// flight.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// Where to listen.
@@ -68,8 +129,10 @@ pub struct ServeConfig {
     pub signature_policy: SignaturePolicy,
     /// Trusted public key files.
     pub trusted_keys: Vec<PathBuf>,
-    /// The largest package upload, in bytes.
+    /// The largest upload (an input file or a plugin package), in bytes.
     pub upload_limit: usize,
+    /// The header read timeout, the connections at once, the upload budget.
+    pub limits: Limits,
     /// The admin token (from `KINO_ADMIN_TOKEN`).
     pub admin_token: String,
     /// Private `host:port`s plugins may reach (normally none: private and
@@ -120,13 +183,36 @@ impl ServeConfig {
                 bail!("signature-policy `{other}` is not one of `required`, `optional`")
             }
         };
+        let upload_limit = raw.upload_limit.unwrap_or(DEFAULT_UPLOAD_LIMIT);
+        let limits = Limits {
+            header_read_timeout: match raw.header_read_timeout {
+                None => DEFAULT_HEADER_READ_TIMEOUT,
+                Some(0) => bail!("header-read-timeout must be at least 1 (seconds)"),
+                Some(seconds) => Duration::from_secs(seconds),
+            },
+            max_connections: match raw.max_connections {
+                None => DEFAULT_MAX_CONNECTIONS,
+                Some(0) => bail!("max-connections must be at least 1"),
+                Some(n) => n,
+            },
+            upload_budget: raw.upload_budget.unwrap_or(DEFAULT_UPLOAD_BUDGET),
+        };
+        if limits.upload_budget < upload_limit as u64 {
+            bail!(
+                "upload-budget ({} bytes) is less than upload-limit ({upload_limit} bytes): an \
+                 upload that does not declare its length reserves the upload limit, so it could \
+                 never be received",
+                limits.upload_budget
+            );
+        }
         Ok(Self {
             listen,
             data_dir,
             pipelines,
             signature_policy,
             trusted_keys: raw.trusted_keys.iter().map(|p| base.join(p)).collect(),
-            upload_limit: raw.upload_limit.unwrap_or(DEFAULT_UPLOAD_LIMIT),
+            upload_limit,
+            limits,
             admin_token,
             allow_private_hosts: raw.allow_private_hosts,
         })
@@ -199,17 +285,69 @@ impl ServeConfig {
     }
 }
 
-/// Serves the API with `config` until the process is stopped.
+/// Serves the API with `config` until the process is stopped, running the
+/// submitted jobs in the background.
 pub async fn serve(config: ServeConfig) -> Result<()> {
     let state = config.state().await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!("serving the Kino API on http://{}", listener.local_addr()?);
     tokio::spawn(state.jobs.clone().work(JOBS_AT_ONCE));
-    axum::serve(listener, router(state))
-        .await
-        .context("serving the API")
+    serve_on(listener, state, config.limits).await
+}
+
+/// Serves the API over HTTP/1.1 on `listener` within `limits`, until the
+/// listener fails. Runs no jobs: [`serve`] starts the worker.
+pub async fn serve_on(listener: TcpListener, state: AppState, limits: Limits) -> Result<()> {
+    let service =
+        TowerToHyperService::new(router_with(state, UploadBudget::new(limits.upload_budget)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let slots = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    loop {
+        // A slot first: past the limit, connections wait in the backlog.
+        let slot = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .context("the connection slots are closed")?;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                accept_failed(&err).await;
+                continue;
+            }
+        };
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!("setting TCP_NODELAY on a connection: {err}");
+        }
+        let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+        tokio::spawn(async move {
+            // A client that timed out or went away: nothing to answer.
+            if let Err(err) = connection.await {
+                tracing::debug!("connection closed: {err}");
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// What to do when accepting a connection fails: one client's failed
+/// handshake is skipped; anything else (out of file descriptors) is logged
+/// and waited out for a second rather than retried in a busy loop.
+async fn accept_failed(err: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::error!("accepting a connection: {err}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 #[cfg(test)]
@@ -254,6 +392,54 @@ mod tests {
             (k == "KINO_ADMIN_TOKEN").then(|| "t".to_owned())
         })?;
         assert_eq!(config.pipelines, dir.path().join("specs"));
+        Ok(())
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("kino.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text)?;
+            ServeConfig::load(Some(&file), |k| {
+                (k == "KINO_ADMIN_TOKEN").then(|| "t".to_owned())
+            })
+        };
+        assert_eq!(load("")?.limits, Limits::default());
+        let config = load(
+            "upload-limit = 1000\nupload-budget = 4000\nheader-read-timeout = 3\nmax-connections = 7\n",
+        )?;
+        assert_eq!(
+            config.limits,
+            Limits {
+                header_read_timeout: Duration::from_secs(3),
+                max_connections: 7,
+                upload_budget: 4000,
+            }
+        );
+        for (text, says) in [
+            ("header-read-timeout = 0\n", "header-read-timeout"),
+            ("max-connections = 0\n", "max-connections"),
+            (
+                "upload-limit = 1000\nupload-budget = 999\n",
+                "upload-budget",
+            ),
+        ] {
+            let err = load(text).expect_err(text);
+            assert!(format!("{err:#}").contains(says), "{text}: {err:#}");
+        }
+        Ok(())
+    }
+
+    /// The example configuration loads, and shows the defaults.
+    #[test]
+    fn the_example_shows_the_defaults() -> Result<()> {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kino-serve.toml");
+        let config = ServeConfig::load(Some(&example), |k| {
+            (k == "KINO_ADMIN_TOKEN").then(|| "t".to_owned())
+        })?;
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.upload_limit, DEFAULT_UPLOAD_LIMIT);
         Ok(())
     }
 

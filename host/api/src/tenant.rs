@@ -11,10 +11,11 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use serde::Deserialize;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::Extension;
+use axum::body::Body;
 
 use super::auth::TenantAuth;
+use super::upload::{self, UploadBudget};
 use super::{ApiError, AppState, Json};
 use kino_pipeline::JobInput;
 use kino_pipeline::exec::check_job;
@@ -97,26 +98,40 @@ pub(super) async fn submit_job(
 #[derive(Debug, serde::Serialize)]
 pub struct Uploaded {
     sha256: String,
-    size: usize,
+    size: u64,
 }
 
+/// Streams the file to a scratch file (see [`upload::receive`]), then moves
+/// it into the artifact store under its hash.
 pub(super) async fn upload_input(
     TenantAuth(tenant): TenantAuth,
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    Extension(budget): Extension<UploadBudget>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
-    let body = body.map_err(|r| ApiError::upload(&r, "file", state.upload_limit))?;
-    if body.is_empty() {
+    let artifacts = state.jobs.executor().artifacts().clone();
+    let received = upload::receive(
+        "file",
+        "upload",
+        state.upload_limit,
+        &budget,
+        &artifacts,
+        &headers,
+        body,
+    )
+    .await?;
+    if received.size() == 0 {
         return Err(ApiError::BadRequest("the body must be the file".into()));
     }
-    let artifacts = state.jobs.executor().artifacts().clone();
-    let size = body.len();
-    let stored = tokio::task::spawn_blocking(move || artifacts.put_bytes(&body))
+    let size = received.size();
+    // The scratch directory (and the budget's share) go once the file is stored.
+    let stored = tokio::task::spawn_blocking(move || artifacts.put_file(received.path()))
         .await
         .map_err(|e| anyhow::anyhow!("storing an upload: {e}"))??;
     state
         .store
-        .record_upload(&tenant.id, &stored.hash, size as u64)
+        .record_upload(&tenant.id, &stored.hash, size)
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -1,0 +1,50 @@
+//! For `tests/fuzz` (`kino-fuzz`) only: the JSON request bodies the API
+//! reads, decoded by the same extractor code its handlers run. Not part of
+//! the API.
+
+use serde::de::DeserializeOwned;
+
+use crate::admin::{BindingRequest, NewTenant, SecretRequest};
+use crate::tenant::NewJob;
+use kino_pipeline::Edits;
+
+/// Why a body was refused.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    /// The status the API answers with (400 malformed, 422 the wrong shape).
+    pub status: u16,
+    /// The text of the API's answer (it starts with the JSON path).
+    pub text: String,
+    /// serde_json's own message for the same bytes and type: the cause
+    /// without the path, whose keys are the input's.
+    pub cause: String,
+}
+
+/// Decodes `bytes` as each JSON body the API accepts, with
+/// `axum::Json::from_bytes` (what the [`Json`](crate::Json) extractor runs
+/// once the content type is checked). Answers each route with whether its
+/// body decoded.
+pub fn bodies(bytes: &[u8]) -> Vec<(&'static str, Result<(), Rejected>)> {
+    fn decode<T: DeserializeOwned>(
+        route: &'static str,
+        bytes: &[u8],
+    ) -> (&'static str, Result<(), Rejected>) {
+        let decoded = axum::Json::<T>::from_bytes(bytes)
+            .map(|_| ())
+            .map_err(|e| Rejected {
+                status: e.status().as_u16(),
+                text: e.body_text(),
+                cause: serde_json::from_slice::<T>(bytes)
+                    .err()
+                    .map_or_else(String::new, |e| e.to_string()),
+            });
+        (route, decoded)
+    }
+    vec![
+        decode::<NewTenant>("POST /admin/tenants", bytes),
+        decode::<BindingRequest>("PUT /admin/tenants/{id}/bindings/{slot}", bytes),
+        decode::<SecretRequest>("PUT /admin/tenants/{id}/secrets/{name}", bytes),
+        decode::<NewJob>("POST /jobs", bytes),
+        decode::<Edits>("POST /jobs/{id}/edits", bytes),
+    ]
+}
