@@ -9,7 +9,7 @@ PLUGIN_DIR := $(PLUGIN_TARGET)/wasm32-wasip2/plugin
 # .kino/models beside its data).
 KINO_MODELS ?= .kino/models
 
-.PHONY: setup models plugins demo test bench lint
+.PHONY: setup models plugins demo test bench lint soak
 
 # What a fresh Debian machine lacks: FFmpeg (CLI and dev libraries), clang for
 # bindgen, espeak-ng for speech, and the wasm32-wasip2 target for plugins.
@@ -56,6 +56,14 @@ bench: setup models
 	cargo bench -p kino-tests --bench pipelines
 	cargo bench -p kino-tests --bench native
 	cargo bench -p kino-whisper --bench asr
+
+# `kino serve` under a mixed load (uploads, caption jobs, event streams,
+# listings, bad requests) for SOAK_SECONDS: memory over time, latencies,
+# errors, and whether every job completed (tests/benches/soak.rs).
+SOAK_SECONDS ?= 600
+
+soak: setup
+	KINO_SOAK_SECONDS=$(SOAK_SECONDS) cargo bench -p kino-tests --bench soak
 
 lint:
 	cargo fmt --all --check
