@@ -355,3 +355,41 @@ async fn compiled_components_are_reused_across_runtimes() {
         .expect("loads");
     assert_eq!(plugin.cache_outcome(), CacheOutcome::Compiled);
 }
+
+#[test]
+fn one_plugin_loaded_on_many_threads_at_once_compiles_into_the_cache() {
+    // Found by a flaky test: every thread of a process wrote its compiled
+    // component to the same scratch name, so the second rename found its file
+    // gone and the load failed (two jobs of a tenant starting together).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let wasm = plugin_wasm("kino-test-echo");
+    let start = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        let loads: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    runtime.load("e@0.1.0", &wasm, World::Translator, Limits::default())
+                })
+            })
+            .collect();
+        for load in loads {
+            load.join().expect("thread").expect("every load succeeds");
+        }
+    });
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("cache dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        files.len(),
+        1,
+        "one compiled component, no scratch left: {files:?}"
+    );
+}

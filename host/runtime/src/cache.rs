@@ -8,6 +8,7 @@
 
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, Result};
 use sha2::{Digest, Sha256};
@@ -96,7 +97,14 @@ impl ComponentCache {
         let compiled = engine
             .precompile_component(wasm)
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // A name of this call's own: two threads compiling the same plugin
+        // at once must not share (and rename away) one scratch file.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let tmp = path.with_extension(format!(
+            "tmp{}-{}",
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::write(&tmp, &compiled)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .with_context(|| format!("writing compiled component {}", path.display()))?;
