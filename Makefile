@@ -9,11 +9,11 @@ PLUGIN_DIR := $(PLUGIN_TARGET)/wasm32-wasip2/plugin
 # .kino/models beside its data).
 KINO_MODELS ?= .kino/models
 
-.PHONY: setup models plugins demo test bench lint soak
+.PHONY: setup models plugins demo test conformance bench lint fuzz soak
 
 # What a fresh Debian machine lacks: FFmpeg (CLI and dev libraries), clang for
 # bindgen, espeak-ng for speech, and the wasm32-wasip2 target for plugins.
-SYSTEM_PACKAGES := make pkg-config clang ffmpeg espeak-ng fonts-dejavu-core python3 \
+SYSTEM_PACKAGES := make pkg-config clang ffmpeg espeak-ng fonts-dejavu-core python3 python3-venv \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libswresample-dev libavfilter-dev libavdevice-dev
 
@@ -50,6 +50,21 @@ demo: plugins models
 test: setup models
 	cargo test --workspace --release
 	cargo test -p kino-cuda --features cuda --release
+	$(MAKE) conformance
+
+# schemathesis (pinned by hash in tests/conformance/requirements.txt, in its
+# own virtualenv) against a running `kino serve`: every operation of its
+# OpenAPI document, CONFORMANCE_EXAMPLES cases each; any failure fails.
+CONFORMANCE_VENV := .kino/conformance
+CONFORMANCE_EXAMPLES ?= 100
+
+conformance: setup
+	@test -x $(CONFORMANCE_VENV)/bin/st || { \
+		python3 -m venv $(CONFORMANCE_VENV) && \
+		$(CONFORMANCE_VENV)/bin/pip install -q --require-hashes -r tests/conformance/requirements.txt; }
+	cargo build --release -p kino
+	$(CONFORMANCE_VENV)/bin/python tests/conformance/run.py \
+		$(or $(CARGO_TARGET_DIR),target)/release/kino $(CONFORMANCE_EXAMPLES)
 
 bench: setup models
 	cargo bench -p kino-tests --bench runtime
@@ -69,3 +84,19 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p kino-cuda --features cuda --all-targets -- -D warnings
+
+# Fuzzes every parser that takes outside input (tests/fuzz): each target for
+# FUZZ_SECONDS, in a worker process whose address space is capped at
+# FUZZ_MEMORY_KB (a runaway allocation is a finding, not a swapping machine).
+# A release build with overflow checks on (a wrapped integer is a finding),
+# in its own target directory so it does not undo `make demo`'s build.
+# Findings land in tests/fuzz/crashes/; exits 1 if there are any.
+FUZZ_SECONDS ?= 60
+FUZZ_MEMORY_KB ?= 4194304
+FUZZ_TARGETS ?=
+FUZZ_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)/fuzz
+
+fuzz:
+	CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo build --release -p kino-fuzz \
+		--config 'profile.release.overflow-checks=true'
+	ulimit -v $(FUZZ_MEMORY_KB) && $(FUZZ_TARGET_DIR)/release/kino-fuzz $(FUZZ_TARGETS) --seconds $(FUZZ_SECONDS)

@@ -653,6 +653,24 @@ async fn metrics_and_openapi_describe_the_api() {
 }
 
 #[tokio::test]
+async fn a_bad_query_is_a_json_400_naming_it() {
+    // Found by schemathesis: axum's own rejection was text/plain, which the
+    // OpenAPI document (every error is `{"error": ...}`) did not allow.
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (_, key) = app.tenant("acme").await;
+    let (status, body) = app
+        .call(Method::GET, "/jobs?limit=-1", Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let error = body["error"].as_str().expect("a JSON error");
+    assert!(error.contains("limit"), "{error}");
+    let (status, _) = app
+        .call(Method::GET, "/jobs?limit=2", Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn serves_on_a_real_socket() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 

@@ -8,7 +8,8 @@
 //! per request, so nothing in a client library hides a server problem):
 //! - 2 uploaders: `POST /inputs` of 256 KiB to 8 MiB of random bytes;
 //! - 1 submitter: a short caption job (a 2 s clip and its SRT) every 3 s;
-//! - 2 watchers: `GET /jobs/{id}/events` of the newest job, read to its end;
+//! - 2 watchers: `GET /jobs/{id}/events` of the newest job, read to its end,
+//!   then its `captioned.mp4` downloaded;
 //! - 2 listers: `GET /jobs`, `/pipelines`, `/healthz`, `/metrics`;
 //! - 1 bad client: malformed JSON, a wrong key, an unknown job, a declared
 //!   3 GiB upload, an unknown pipeline.
@@ -353,6 +354,17 @@ fn main() {
                     b"",
                 );
                 record(&tally, "events (to the job's end)", t, &a, ok);
+                // Then its captioned video, streamed from disk.
+                let t = Instant::now();
+                let a = request(
+                    addr,
+                    "GET",
+                    &format!("/jobs/{job}/outputs/captioned.mp4"),
+                    Some(&key),
+                    &[],
+                    b"",
+                );
+                record(&tally, "download output", t, &a, ok);
             }
         }));
     }

@@ -1,10 +1,13 @@
 //! The API's one error type, and the JSON extractor whose rejections use it.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use kino_registry::RegistryError;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use kino_store::StoreError;
 
@@ -50,6 +53,21 @@ impl ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The words of its answer (`internal error` for a 500).
+    pub fn message(&self) -> String {
+        match self {
+            Self::Internal(_) => "internal error".to_owned(),
+            Self::BadRequest(m)
+            | Self::Unauthorized(m)
+            | Self::NotFound(m)
+            | Self::Conflict(m)
+            | Self::PayloadTooLarge(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::Unprocessable(m)
+            | Self::Busy(m) => m.clone(),
         }
     }
 
@@ -117,20 +135,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let busy = matches!(self, Self::Busy(_));
-        let message = match self {
-            Self::Internal(err) => {
-                tracing::error!("internal error answering a request: {err:#}");
-                "internal error".to_owned()
-            }
-            Self::BadRequest(m)
-            | Self::Unauthorized(m)
-            | Self::NotFound(m)
-            | Self::Conflict(m)
-            | Self::PayloadTooLarge(m)
-            | Self::UnsupportedMediaType(m)
-            | Self::Unprocessable(m)
-            | Self::Busy(m) => m,
-        };
+        if let Self::Internal(err) = &self {
+            tracing::error!("internal error answering a request: {err:#}");
+        }
+        let message = self.message();
         let mut response =
             (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
@@ -151,31 +159,91 @@ impl IntoResponse for ApiError {
 
 /// `axum::Json`, but a body that does not parse is answered with an [`ApiError`]
 /// naming the problem (400 for malformed JSON, 422 for the wrong shape, 415
-/// without a JSON content type).
+/// without a JSON content type), and numbers are read as JSON Schema reads
+/// them (see [`decode_value`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
 impl<T, S> FromRequest<S> for Json<T>
 where
-    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(ApiError::with_status(
-                rejection.status(),
-                rejection.body_text(),
-            )),
+        let axum::Json(value) = axum::Json::<Value>::from_request(req, state)
+            .await
+            .map_err(rejected)?;
+        decode_value(value).map(Json)
+    }
+}
+
+/// What [`Json`] makes of a body's bytes once its content type is checked.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = axum::Json::<Value>::from_bytes(bytes).map_err(rejected)?;
+    decode_value(value.0)
+}
+
+/// A JSON body that is not JSON: its status (400, 413, 415) and axum's words.
+fn rejected(rejection: JsonRejection) -> ApiError {
+    ApiError::with_status(rejection.status(), rejection.body_text())
+}
+
+/// Reads a JSON value as `T`, a number with no fraction (`3.0`, `1e3`) as the
+/// integer it is: JSON has one number type, and the OpenAPI document's
+/// schemas (JSON Schema) count `3.0` as an integer, so a client that writes
+/// it is not refused. A value of the wrong shape is a 422 naming where
+/// (`scenes.1.trim[0]: ...`).
+fn decode_value<T: DeserializeOwned>(mut value: Value) -> Result<T, ApiError> {
+    integral_floats_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        ApiError::Unprocessable(format!(
+            "Failed to deserialize the JSON body into the target type: {}: {}",
+            e.path(),
+            e.inner()
+        ))
+    })
+}
+
+pub(crate) fn integral_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Only where the integer is exact: below 2^63 every such f64 is.
+            if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                *value = Value::from(f as i64);
+            }
         }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
     }
 }
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query`, but a query that does not parse is a 400 whose
+/// body is `{"error": "..."}` naming the parameter, like every other error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    axum::extract::Query<T>: FromRequestParts<S, Rejection = QueryRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
     }
 }
 
@@ -187,6 +255,31 @@ mod tests {
     fn internal_errors_are_opaque() {
         let response = ApiError::Internal(anyhow::anyhow!("secret path /etc")).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn integral_numbers_are_integers_however_written() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Trim {
+            trim: [u32; 2],
+        }
+        let trim: Trim = decode(br#"{"trim": [66372.0, 2e3]}"#).expect("integral numbers decode");
+        assert_eq!(trim.trim, [66372, 2000]);
+        let err = decode::<Trim>(br#"{"trim": [1.5, 2]}"#).expect_err("a fraction is no u32");
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let ApiError::Unprocessable(message) = err else {
+            unreachable!()
+        };
+        assert!(
+            message.contains("trim[0]: invalid type: floating point `1.5`"),
+            "{message}"
+        );
+        assert_eq!(
+            decode::<Trim>(b"{").expect_err("not JSON").status(),
+            StatusCode::BAD_REQUEST
+        );
+        let negative = decode::<Trim>(br#"{"trim": [-1.0, 2]}"#).expect_err("no negative u32");
+        assert_eq!(negative.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 
     #[test]

@@ -15,28 +15,38 @@ pub struct Rejected {
     pub status: u16,
     /// The text of the API's answer (it starts with the JSON path).
     pub text: String,
-    /// serde_json's own message for the same bytes and type: the cause
-    /// without the path, whose keys are the input's.
+    /// serde_json's own message for the same bytes and type, read the same
+    /// way: the cause without the path, whose keys are the input's.
     pub cause: String,
 }
 
-/// Decodes `bytes` as each JSON body the API accepts, with
-/// `axum::Json::from_bytes` (what the [`Json`](crate::Json) extractor runs
-/// once the content type is checked). Answers each route with whether its
-/// body decoded.
+/// serde_json's own words for why `bytes` are not a `T`, reading them as the
+/// extractor does (a JSON value first, integral numbers as integers).
+fn serde_cause<T: DeserializeOwned>(bytes: &[u8]) -> String {
+    let mut value = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) => value,
+        Err(e) => return e.to_string(),
+    };
+    crate::error::integral_floats_as_integers(&mut value);
+    serde_json::from_value::<T>(value)
+        .err()
+        .map_or_else(String::new, |e| e.to_string())
+}
+
+/// Decodes `bytes` as each JSON body the API accepts, as the
+/// [`Json`](crate::Json) extractor does once the content type is checked.
+/// Answers each route with whether its body decoded.
 pub fn bodies(bytes: &[u8]) -> Vec<(&'static str, Result<(), Rejected>)> {
     fn decode<T: DeserializeOwned>(
         route: &'static str,
         bytes: &[u8],
     ) -> (&'static str, Result<(), Rejected>) {
-        let decoded = axum::Json::<T>::from_bytes(bytes)
+        let decoded = crate::error::decode::<T>(bytes)
             .map(|_| ())
             .map_err(|e| Rejected {
                 status: e.status().as_u16(),
-                text: e.body_text(),
-                cause: serde_json::from_slice::<T>(bytes)
-                    .err()
-                    .map_or_else(String::new, |e| e.to_string()),
+                text: e.message(),
+                cause: serde_cause::<T>(bytes),
             });
         (route, decoded)
     }

@@ -41,9 +41,10 @@ use std::sync::Arc;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Extension, Router};
 use kino_registry::{SignaturePolicy, VerifyingKey};
+use serde_json::json;
 
 pub use auth::admin_token_hash;
-pub use error::{ApiError, Json};
+pub use error::{ApiError, Json, Query};
 pub use metrics::Metrics;
 pub use openapi::openapi;
 pub use upload::{DEFAULT_UPLOAD_BUDGET, UPLOAD_RETRY_AFTER_SECS, UploadBudget};
@@ -110,12 +111,116 @@ pub struct Route {
     pub summary: &'static str,
     /// Who may call it.
     pub access: Access,
-    /// The request body: its content type and a description, if it takes one.
-    pub body: Option<(&'static str, &'static str)>,
-    /// The responses it documents: status and description.
-    pub responses: &'static [(u16, &'static str)],
+    /// Its parameters: every query parameter, and the path parameters
+    /// whose values are constrained (the others are any string).
+    pub params: &'static [Param],
+    /// The request body, if it takes one.
+    pub body: Option<Body>,
+    /// What it answers besides the errors every route of its kind can
+    /// answer (401 without credentials, 400/415/422 for a JSON body, 400 for
+    /// a bad query), which the OpenAPI document adds.
+    pub responses: &'static [Reply],
     /// The handler.
     handler: fn(&AppState) -> MethodRouter<AppState>,
+}
+
+/// A parameter: where it is, its name, what it means and its JSON Schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// In the path or in the query.
+    pub location: Location,
+    /// The name (`limit`).
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Its JSON Schema.
+    pub schema: fn() -> serde_json::Value,
+}
+
+/// Where a parameter is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// A segment of the path template (`{id}`).
+    Path,
+    /// The query string.
+    Query,
+}
+
+/// A request body.
+#[derive(Debug, Clone, Copy)]
+pub enum Body {
+    /// JSON conforming to a schema of [`openapi::schemas`], by name.
+    Json(&'static str),
+    /// Bytes of a content type, described.
+    Bytes(&'static str, &'static str),
+}
+
+/// One documented answer of a route.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// What it means here.
+    pub description: &'static str,
+    /// What its body is.
+    pub content: Content,
+}
+
+/// What a reply's body is.
+#[derive(Debug, Clone, Copy)]
+pub enum Content {
+    /// No body.
+    Empty,
+    /// JSON conforming to a schema of [`openapi::schemas`], by name.
+    Json(&'static str),
+    /// A JSON array of one schema of [`openapi::schemas`].
+    JsonList(&'static str),
+    /// `{"error": "..."}`.
+    Error,
+    /// Text or bytes, in any of these content types.
+    Raw(&'static [&'static str]),
+}
+
+impl Reply {
+    const fn json(status: u16, description: &'static str, schema: &'static str) -> Self {
+        Self {
+            status,
+            description,
+            content: Content::Json(schema),
+        }
+    }
+
+    const fn list(status: u16, description: &'static str, schema: &'static str) -> Self {
+        Self {
+            status,
+            description,
+            content: Content::JsonList(schema),
+        }
+    }
+
+    const fn error(status: u16, description: &'static str) -> Self {
+        Self {
+            status,
+            description,
+            content: Content::Error,
+        }
+    }
+
+    const fn empty(status: u16, description: &'static str) -> Self {
+        Self {
+            status,
+            description,
+            content: Content::Empty,
+        }
+    }
+
+    const fn raw(status: u16, description: &'static str, types: &'static [&'static str]) -> Self {
+        Self {
+            status,
+            description,
+            content: Content::Raw(types),
+        }
+    }
 }
 
 impl std::fmt::Debug for Route {
@@ -124,15 +229,62 @@ impl std::fmt::Debug for Route {
     }
 }
 
-const JSON: &str = "application/json";
-
 /// An upload's 413, as the route table documents it.
-const UPLOAD_TOO_LARGE: &str = "over the upload limit: answered before the body is read when \
-     `Content-Length` declares it (no `100 Continue`), else as soon as the body passes it";
+const UPLOAD_TOO_LARGE: Reply = Reply::error(
+    413,
+    "over the upload limit: answered before the body is read when \
+     `Content-Length` declares it (no `100 Continue`), else as soon as the body passes it",
+);
 
 /// An upload's 503, as the route table documents it.
-const UPLOAD_BUSY: &str = "the uploads in flight hold the server's whole upload budget; \
-     retry after `Retry-After` seconds";
+const UPLOAD_BUSY: Reply = Reply::error(
+    503,
+    "the uploads in flight hold the server's whole upload budget; \
+     retry after `Retry-After` seconds",
+);
+
+/// A tenant's id in the path: any other value is a 404.
+const TENANT_ID: Param = Param {
+    location: Location::Path,
+    name: "id",
+    description: "the tenant's id",
+    schema: openapi::id,
+};
+
+/// A plugin name and version in the path.
+const PLUGIN_VERSION: &[Param] = &[
+    Param {
+        location: Location::Path,
+        name: "name",
+        description: "the plugin's name",
+        schema: || json!({ "type": "string", "minLength": 2, "maxLength": 64, "pattern": "^[a-z](-?[a-z0-9])+$" }),
+    },
+    Param {
+        location: Location::Path,
+        name: "version",
+        description: "a semver version",
+        // Release versions (pre-releases are versions too, but nothing
+        // rejects them either: not installed is a 404 all the same).
+        schema: || json!({ "type": "string", "pattern": r"^(0|[1-9][0-9]{0,17})\.(0|[1-9][0-9]{0,17})\.(0|[1-9][0-9]{0,17})$" }),
+    },
+];
+
+/// A job's id in the path: any other value is a 404.
+const JOB_ID: Param = Param {
+    location: Location::Path,
+    name: "id",
+    description: "the job's id",
+    schema: openapi::id,
+};
+
+/// A tenant's job that is not there (or is another tenant's).
+const NO_JOB: Reply = Reply::error(404, "no such job of this tenant");
+
+/// A tenant that is not there.
+const NO_TENANT: Reply = Reply::error(404, "no such tenant");
+
+/// A plugin name or version in the path that cannot be one.
+const BAD_PLUGIN_PATH: Reply = Reply::error(400, "not a plugin name, or not a semver version");
 
 /// Every route of the API.
 pub const ROUTES: &[Route] = &[
@@ -141,8 +293,9 @@ pub const ROUTES: &[Route] = &[
         path: "/healthz",
         summary: "Liveness: 200 with `ok`",
         access: Access::Open,
+        params: &[],
         body: None,
-        responses: &[(200, "alive")],
+        responses: &[Reply::raw(200, "alive", &["text/plain"])],
         handler: |_| get(|| async { "ok" }),
     },
     Route {
@@ -150,8 +303,13 @@ pub const ROUTES: &[Route] = &[
         path: "/metrics",
         summary: "Prometheus metrics (OpenMetrics text)",
         access: Access::Open,
+        params: &[],
         body: None,
-        responses: &[(200, "the metrics")],
+        responses: &[Reply::raw(
+            200,
+            "the metrics",
+            &["application/openmetrics-text"],
+        )],
         handler: |_| get(metrics::metrics),
     },
     Route {
@@ -159,8 +317,13 @@ pub const ROUTES: &[Route] = &[
         path: "/openapi.json",
         summary: "This document",
         access: Access::Open,
+        params: &[],
         body: None,
-        responses: &[(200, "the OpenAPI 3.1 document")],
+        responses: &[Reply::raw(
+            200,
+            "the OpenAPI 3.1 document",
+            &["application/json"],
+        )],
         handler: |_| get(|| async { axum::Json(openapi()) }),
     },
     Route {
@@ -168,8 +331,12 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/tenants",
         summary: "Create a tenant",
         access: Access::Admin,
-        body: Some((JSON, "`{\"name\": \"acme\"}`")),
-        responses: &[(201, "`{id, name}`"), (409, "the name is taken")],
+        params: &[],
+        body: Some(Body::Json("NewTenant")),
+        responses: &[
+            Reply::json(201, "the tenant", "Tenant"),
+            Reply::error(409, "the name is taken"),
+        ],
         handler: |_| post(admin::create_tenant),
     },
     Route {
@@ -177,11 +344,9 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/tenants",
         summary: "List tenants with their bindings, secret names and live key count",
         access: Access::Admin,
+        params: &[],
         body: None,
-        responses: &[(
-            200,
-            "`[{id, name, created_at, bindings, secrets, live_keys}]`",
-        )],
+        responses: &[Reply::list(200, "every tenant", "TenantSummary")],
         handler: |_| get(admin::list_tenants),
     },
     Route {
@@ -189,8 +354,9 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/tenants/{id}/keys",
         summary: "Issue a tenant API key; the plaintext is shown only in this answer",
         access: Access::Admin,
+        params: &[TENANT_ID],
         body: None,
-        responses: &[(201, "`{id, key}`"), (404, "no such tenant")],
+        responses: &[Reply::json(201, "the key", "IssuedKey"), NO_TENANT],
         handler: |_| post(admin::issue_key),
     },
     Route {
@@ -198,24 +364,45 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/tenants/{id}/keys/{key_id}",
         summary: "Revoke a tenant API key",
         access: Access::Admin,
+        params: &[
+            TENANT_ID,
+            Param {
+                location: Location::Path,
+                name: "key_id",
+                description: "the key's id",
+                schema: openapi::id,
+            },
+        ],
         body: None,
-        responses: &[(204, "revoked"), (404, "no such live key")],
+        responses: &[
+            Reply::empty(204, "revoked"),
+            Reply::error(404, "no such live key"),
+        ],
         handler: |_| delete(admin::revoke_key),
     },
     Route {
         method: "put",
         path: "/admin/tenants/{id}/bindings/{slot}",
-        summary: "Bind a plugin to a tenant's pipeline slot",
+        summary: "Bind a plugin to a tenant's pipeline slot; the config is checked against the \
+                  plugin's schema, the grants against the hosts it requests",
         access: Access::Admin,
-        body: Some((
-            JSON,
-            "`{\"plugin\": \"name@^1.2\", \"config\": {k: v}, \"grants\": [\"https://host\"]}`; \
-             the config is checked against the plugin's schema, grants against its requested hosts",
-        )),
+        params: &[
+            TENANT_ID,
+            Param {
+                location: Location::Path,
+                name: "slot",
+                description: "a pipeline slot (`translator`, `director-style`, ...)",
+                schema: || json!({ "enum": kino_pipeline::slots::known_slots().keys().collect::<Vec<_>>() }),
+            },
+        ],
+        body: Some(Body::Json("BindingRequest")),
         responses: &[
-            (200, "the binding"),
-            (404, "no such tenant, or no installed version matches"),
-            (422, "the config or a grant is refused"),
+            Reply::json(200, "the binding", "Binding"),
+            Reply::error(404, "no such tenant, or no installed version matches"),
+            Reply::error(
+                422,
+                "the body is not a binding, or the slot, the config or a grant is refused",
+            ),
         ],
         handler: |_| put(admin::set_binding),
     },
@@ -224,8 +411,21 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/tenants/{id}/secrets/{name}",
         summary: "Set a tenant secret (write-only: never returned)",
         access: Access::Admin,
-        body: Some((JSON, "`{\"value\": \"...\"}`")),
-        responses: &[(204, "set"), (404, "no such tenant")],
+        params: &[
+            TENANT_ID,
+            Param {
+                location: Location::Path,
+                name: "name",
+                description: "the secret's name, as a grant names it",
+                schema: openapi::not_blank,
+            },
+        ],
+        body: Some(Body::Json("SecretRequest")),
+        responses: &[
+            Reply::empty(204, "set"),
+            Reply::error(400, "the body is malformed, or the name is blank"),
+            NO_TENANT,
+        ],
         handler: |_| put(admin::set_secret),
     },
     Route {
@@ -233,13 +433,15 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/plugins",
         summary: "Upload and install a plugin package (.tar.gz)",
         access: Access::Admin,
-        body: Some(("application/gzip", "the package archive")),
+        params: &[],
+        body: Some(Body::Bytes("application/gzip", "the package archive")),
         responses: &[
-            (201, "the installed version"),
-            (409, "the same version is installed with other contents"),
-            (413, UPLOAD_TOO_LARGE),
-            (422, "the package is refused, with the reason"),
-            (503, UPLOAD_BUSY),
+            Reply::json(201, "the installed version", "InstalledVersion"),
+            Reply::error(400, "the body is empty"),
+            Reply::error(409, "the same version is installed with other contents"),
+            UPLOAD_TOO_LARGE,
+            Reply::error(422, "the package is refused, with the reason"),
+            UPLOAD_BUSY,
         ],
         handler: |_| post(admin::install_plugin),
     },
@@ -248,10 +450,12 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/pipelines",
         summary: "Every pipeline (built in, and the operator's spec files), and why a spec file does not load",
         access: Access::Admin,
+        params: &[],
         body: None,
-        responses: &[(
+        responses: &[Reply::json(
             200,
-            "`{\"pipelines\": [...], \"errors\": [\"file:line:column: ...\"]}`",
+            "the pipelines, and the errors of spec files that do not load",
+            "AdminPipelines",
         )],
         handler: |_| get(pipelines::list_all),
     },
@@ -260,8 +464,9 @@ pub const ROUTES: &[Route] = &[
         path: "/pipelines",
         summary: "The pipelines this tenant can submit jobs to: inputs, outputs, plugin slots",
         access: Access::Tenant,
+        params: &[],
         body: None,
-        responses: &[(200, "`{\"pipelines\": [...]}`")],
+        responses: &[Reply::json(200, "the pipelines", "Pipelines")],
         handler: |_| get(pipelines::list),
     },
     Route {
@@ -269,8 +474,13 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/plugins",
         summary: "List installed plugin versions",
         access: Access::Admin,
+        params: &[],
         body: None,
-        responses: &[(200, "the installed versions")],
+        responses: &[Reply::list(
+            200,
+            "the installed versions",
+            "InstalledVersion",
+        )],
         handler: |_| get(admin::list_plugins),
     },
     Route {
@@ -278,8 +488,13 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/plugins/{name}/{version}",
         summary: "One installed plugin version",
         access: Access::Admin,
+        params: PLUGIN_VERSION,
         body: None,
-        responses: &[(200, "the version"), (404, "not installed")],
+        responses: &[
+            Reply::json(200, "the version", "InstalledVersion"),
+            BAD_PLUGIN_PATH,
+            Reply::error(404, "not installed"),
+        ],
         handler: |_| get(admin::get_plugin),
     },
     Route {
@@ -287,21 +502,33 @@ pub const ROUTES: &[Route] = &[
         path: "/admin/plugins/{name}/{version}",
         summary: "Remove a plugin version (refused while a binding uses it)",
         access: Access::Admin,
+        params: PLUGIN_VERSION,
         body: None,
         responses: &[
-            (204, "removed"),
-            (404, "not installed"),
-            (409, "bound by a tenant"),
+            Reply::empty(204, "removed"),
+            BAD_PLUGIN_PATH,
+            Reply::error(404, "not installed"),
+            Reply::error(409, "bound by a tenant"),
         ],
         handler: |_| delete(admin::remove_plugin),
     },
     Route {
         method: "post",
         path: "/admin/plugins/{name}/{version}/yank",
-        summary: "Yank a plugin version: installed, but never resolved again",
+        summary: "Yank a plugin version: installed, but never resolved again; bindings made \
+                  before keep it until they are rebound",
         access: Access::Admin,
+        params: PLUGIN_VERSION,
         body: None,
-        responses: &[(200, "the yanked version"), (404, "not installed")],
+        responses: &[
+            Reply::json(
+                200,
+                "the yanked version, and the bindings that keep it",
+                "YankedVersion",
+            ),
+            BAD_PLUGIN_PATH,
+            Reply::error(404, "not installed"),
+        ],
         handler: |_| post(admin::yank_plugin),
     },
     Route {
@@ -309,11 +536,13 @@ pub const ROUTES: &[Route] = &[
         path: "/inputs",
         summary: "Upload an input file; answers its sha256 for a job's `inputs`",
         access: Access::Tenant,
-        body: Some(("application/octet-stream", "the file")),
+        params: &[],
+        body: Some(Body::Bytes("application/octet-stream", "the file")),
         responses: &[
-            (201, "`{sha256, size}`"),
-            (413, UPLOAD_TOO_LARGE),
-            (503, UPLOAD_BUSY),
+            Reply::json(201, "the stored file", "Uploaded"),
+            Reply::error(400, "the body is empty"),
+            UPLOAD_TOO_LARGE,
+            UPLOAD_BUSY,
         ],
         handler: |_| post(tenant::upload_input),
     },
@@ -322,23 +551,30 @@ pub const ROUTES: &[Route] = &[
         path: "/jobs",
         summary: "Submit a job; it is queued and run in the background",
         access: Access::Tenant,
-        body: Some((
-            JSON,
-            "`{\"pipeline\": \"dub\", \"inputs\": {\"video\": {\"sha256\": \"...\", \"name\": \"clip.mp4\"}, \"language\": \"es\"}}`",
-        )),
+        params: &[],
+        body: Some(Body::Json("NewJob")),
         responses: &[
-            (201, "the job, `pending`"),
-            (422, "no such pipeline, or the inputs do not match it"),
+            Reply::json(201, "the job, `pending`", "Job"),
+            Reply::error(
+                422,
+                "the body is not a job, there is no such pipeline, or the inputs do not match it",
+            ),
         ],
         handler: |_| post(tenant::submit_job),
     },
     Route {
         method: "get",
         path: "/jobs",
-        summary: "The tenant's own jobs, newest first (`?limit=`, default 100)",
+        summary: "The tenant's own jobs, newest first",
         access: Access::Tenant,
+        params: &[Param {
+            location: Location::Query,
+            name: "limit",
+            description: "the most jobs to list (default 100)",
+            schema: openapi::u32,
+        }],
         body: None,
-        responses: &[(200, "the jobs")],
+        responses: &[Reply::list(200, "the jobs", "Job")],
         handler: |_| get(tenant::list_jobs),
     },
     Route {
@@ -346,19 +582,22 @@ pub const ROUTES: &[Route] = &[
         path: "/jobs/{id}",
         summary: "One of the tenant's jobs",
         access: Access::Tenant,
+        params: &[JOB_ID],
         body: None,
-        responses: &[(200, "the job"), (404, "no such job of this tenant")],
+        responses: &[Reply::json(200, "the job", "Job"), NO_JOB],
         handler: |_| get(tenant::get_job),
     },
     Route {
         method: "get",
         path: "/jobs/{id}/events",
-        summary: "The job's events as server-sent events; ends when the job completes or fails",
+        summary: "The job's events as server-sent events (`id`, `event` = its kind, `data` = \
+                  `{at, kind, data}`); ends when the job completes or fails; `Last-Event-ID` resumes",
         access: Access::Tenant,
+        params: &[JOB_ID],
         body: None,
         responses: &[
-            (200, "`text/event-stream`"),
-            (404, "no such job of this tenant"),
+            Reply::raw(200, "the event stream", &["text/event-stream"]),
+            NO_JOB,
         ],
         handler: |_| get(tenant::job_events),
     },
@@ -367,11 +606,12 @@ pub const ROUTES: &[Route] = &[
         path: "/jobs/{id}/scenes",
         summary: "The scenes of a completed ad-creative job, in playing order, with their ids",
         access: Access::Tenant,
+        params: &[JOB_ID],
         body: None,
         responses: &[
-            (200, "the scene plan"),
-            (404, "no such job of this tenant"),
-            (409, "not a completed ad-creative job"),
+            Reply::json(200, "the scene plan", "ScenePlan"),
+            NO_JOB,
+            Reply::error(409, "not a completed ad-creative job"),
         ],
         handler: |_| get(tenant::job_scenes),
     },
@@ -380,15 +620,16 @@ pub const ROUTES: &[Route] = &[
         path: "/jobs/{id}/edits",
         summary: "Edit scenes (text, prompt, style, order, trim, regenerate): a new job that reuses every unchanged artifact",
         access: Access::Tenant,
-        body: Some((
-            JSON,
-            "`{\"order\": [2, 0, 1], \"scenes\": {\"1\": {\"narration\": \"...\", \"on-screen-text\": \"...\", \"visual\": \"...\", \"style\": \"noir-high-contrast\", \"trim\": [500, 3000], \"take\": 1}}}`",
-        )),
+        params: &[JOB_ID],
+        body: Some(Body::Json("Edits")),
         responses: &[
-            (201, "the new job, `pending`; the original is kept"),
-            (404, "no such job of this tenant"),
-            (409, "not a completed ad-creative job"),
-            (422, "the edits do not fit the job's scenes"),
+            Reply::json(201, "the new job, `pending`; the original is kept", "Job"),
+            NO_JOB,
+            Reply::error(409, "not a completed ad-creative job"),
+            Reply::error(
+                422,
+                "the body is not edits, or the edits do not fit the job's scenes",
+            ),
         ],
         handler: |_| post(tenant::edit_job),
     },
@@ -397,10 +638,29 @@ pub const ROUTES: &[Route] = &[
         path: "/jobs/{id}/outputs/{name}",
         summary: "Download one output of a completed job (`dubbed.mp4`, `ad.mp4`, ...)",
         access: Access::Tenant,
+        params: &[
+            JOB_ID,
+            Param {
+                location: Location::Path,
+                name: "name",
+                description: "an output the job's pipeline declares",
+                schema: || json!({ "type": "string" }),
+            },
+        ],
         body: None,
         responses: &[
-            (200, "the file"),
-            (404, "no such job of this tenant, or no such output (yet)"),
+            Reply::raw(
+                200,
+                "the file",
+                &[
+                    "video/mp4",
+                    "application/json",
+                    "text/vtt",
+                    "application/x-subrip",
+                    "application/octet-stream",
+                ],
+            ),
+            Reply::error(404, "no such job of this tenant, or no such output (yet)"),
         ],
         handler: |_| get(tenant::job_output),
     },

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
@@ -16,7 +16,7 @@ use axum::body::Body;
 
 use super::auth::TenantAuth;
 use super::upload::{self, UploadBudget};
-use super::{ApiError, AppState, Json};
+use super::{ApiError, AppState, Json, Query};
 use kino_pipeline::JobInput;
 use kino_pipeline::exec::check_job;
 use kino_pipeline::{Edits, ScenePlan};
@@ -156,7 +156,9 @@ pub(super) async fn job_output(
         return Err(missing());
     }
     let path = state.jobs.executor().job_dir(&job.id).join(&name);
-    let bytes = tokio::fs::read(&path).await.map_err(|_| missing())?;
+    // Streamed: an output can be gigabytes, and many can be downloading.
+    let file = tokio::fs::File::open(&path).await.map_err(|_| missing())?;
+    let length = file.metadata().await.map_err(|_| missing())?.len();
     let content_type = match name.rsplit('.').next() {
         Some("mp4") => "video/mp4",
         Some("json") => "application/json",
@@ -164,7 +166,15 @@ pub(super) async fn job_output(
         Some("srt") => "application/x-subrip",
         _ => "application/octet-stream",
     };
-    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
+            (axum::http::header::CONTENT_LENGTH, length.to_string()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 pub(super) async fn get_job(

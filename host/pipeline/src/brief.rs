@@ -131,9 +131,15 @@ pub fn read_brief(path: &Path) -> Result<Brief> {
     }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let raw: RawBrief =
-        toml::from_str(&text).with_context(|| format!("parsing brief {}", path.display()))?;
-    Brief::try_from(raw).with_context(|| format!("checking brief {}", path.display()))
+    parse_brief(&text, &path.display().to_string())
+}
+
+/// Parses and validates a brief's text; `origin` names it in errors (the
+/// file, or where the text came from). The caller checks the size
+/// ([`MAX_BRIEF_BYTES`]) of what it reads.
+pub fn parse_brief(text: &str, origin: &str) -> Result<Brief> {
+    let raw: RawBrief = toml::from_str(text).with_context(|| format!("parsing brief {origin}"))?;
+    Brief::try_from(raw).with_context(|| format!("checking brief {origin}"))
 }
 
 #[cfg(test)]

@@ -424,8 +424,21 @@ fn place(
     rules: &CaptionRules,
     plan: &mut CaptionPlan,
 ) {
-    let n = texts.len() as u64;
     let window = u64::from(end - seg.start_ms);
+    // A cue needs a millisecond at least (a cue that ends where it starts is
+    // no cue: SRT and WebVTT readers refuse it), so with fewer milliseconds
+    // than cues, neighbouring texts share a cue.
+    let texts = if texts.len() as u64 > window {
+        plan.warnings.push(format!(
+            "{}: {} captions do not fit in {window} ms; shown as {window}",
+            describe(index, seg),
+            texts.len()
+        ));
+        merge_into(texts, window as usize)
+    } else {
+        texts
+    };
+    let n = texts.len() as u64;
     // Drop the gap between this segment's own cues if it would leave them
     // no time at all.
     let gap = if window >= (n - 1) * u64::from(rules.gap_ms) + n {
@@ -447,9 +460,8 @@ fn place(
             if n == 1 { "" } else { "s" },
             rules.min_cue_ms
         ));
-        // Still a millisecond each where there are that many.
-        let floor = if available >= n { 1.0 } else { 0.0 };
-        share_with_floor(&chars, available, floor)
+        // Still a millisecond each: there are that many (see above).
+        share_with_floor(&chars, available, 1.0)
     };
     let durations = round_preserving_sum(&durations, available);
 
@@ -488,6 +500,20 @@ fn place(
 /// `floor` (the caller checks that `floor * parts <= total`): parts whose
 /// share would fall below the floor get the floor, the rest share what is
 /// left in proportion.
+/// `texts` joined into `groups` cues (at least one) of consecutive texts,
+/// as even in count as can be.
+fn merge_into(texts: Vec<String>, groups: usize) -> Vec<String> {
+    let groups = groups.clamp(1, texts.len().max(1));
+    let (per, extra) = (texts.len() / groups, texts.len() % groups);
+    let mut texts = texts.into_iter();
+    (0..groups)
+        .map(|g| {
+            let take = per + usize::from(g < extra);
+            texts.by_ref().take(take).collect::<Vec<_>>().join("\n")
+        })
+        .collect()
+}
+
 fn share_with_floor(weights: &[f64], total: u64, floor: f64) -> Vec<f64> {
     let total = total as f64;
     let mut fixed = vec![false; weights.len()];
@@ -554,6 +580,43 @@ mod tests {
 
     fn texts(plan: &CaptionPlan) -> Vec<&str> {
         plan.cues.iter().map(|c| c.text.as_str()).collect()
+    }
+
+    #[test]
+    fn more_captions_than_milliseconds_share_cues() {
+        // Found by kino-fuzz: a 3 ms window for a long segment gave cues of
+        // no duration, which the caption files then held.
+        let text = "one two three four five six seven eight nine ten eleven twelve \
+                    thirteen fourteen fifteen sixteen seventeen eighteen nineteen";
+        let rules = CaptionRules {
+            max_chars_per_line: 8,
+            max_lines: 1,
+            ..CaptionRules::default()
+        };
+        let plan = caption_cues(&[Cue::new(1000, 1003, text)], &rules);
+        assert_eq!(plan.cues.len(), 3, "{:?}", plan.cues);
+        assert!(
+            plan.cues.iter().all(|c| c.end_ms > c.start_ms),
+            "{:?}",
+            plan.cues
+        );
+        assert_eq!(plan.cues.last().unwrap().end_ms, 1003);
+        // Every letter is shown, in order (words over 8 letters are broken).
+        let shown: String = plan
+            .cues
+            .iter()
+            .flat_map(|c| c.text.split_whitespace())
+            .collect();
+        assert_eq!(shown, text.split_whitespace().collect::<String>());
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("do not fit in 3 ms")),
+            "{:?}",
+            plan.warnings
+        );
+        let srt = crate::subtitle::to_srt(&plan.cues);
+        assert_eq!(crate::subtitle::parse_srt(&srt).unwrap().len(), 3);
     }
 
     #[test]

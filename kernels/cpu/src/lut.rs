@@ -392,7 +392,14 @@ impl CubeLut {
         let mut out = String::with_capacity(n * n * n * 30 + 256);
         // `write!` into a String cannot fail.
         if let Some(title) = &self.title {
-            let _ = writeln!(out, "TITLE \"{title}\"");
+            // A title read from an unquoted `TITLE` line may hold quotes:
+            // written unquoted it reads back whole (it is trimmed and does
+            // not start with a quote).
+            if title.contains('"') {
+                let _ = writeln!(out, "TITLE {title}");
+            } else {
+                let _ = writeln!(out, "TITLE \"{title}\"");
+            }
         }
         let default_domain = |lo: [f32; 3], hi: [f32; 3]| lo == [0.0; 3] && hi == [1.0; 3];
         let write_domain = |out: &mut String, lo: [f32; 3], hi: [f32; 3]| {
@@ -1811,6 +1818,22 @@ mod tests {
         }
         let lut = parse_cube(&messy).unwrap();
         assert_eq!(lut, reference);
+    }
+
+    #[test]
+    fn titles_with_quotes_round_trip() {
+        // Found by kino-fuzz: an unquoted title holding a quote was written
+        // inside quotes, and read back cut at it.
+        for (line, title) in [
+            ("TITLE entity\"", "entity\""),
+            ("TITLE ITLE \"ity\"", "ITLE \"ity\""),
+            ("TITLE \"plain\"", "plain"),
+            ("TITLE", ""),
+        ] {
+            let lut = parse_cube(&corners_cube(&format!("{line}\nLUT_3D_SIZE 2\n"))).unwrap();
+            assert_eq!(lut.title(), Some(title), "{line}");
+            assert_eq!(parse_cube(&lut.to_cube_string()).unwrap(), lut, "{line}");
+        }
     }
 
     #[test]

@@ -204,10 +204,10 @@ pub fn parse_srt(input: &str) -> Result<Vec<Cue>, SubtitleError> {
         while i < n && !is_blank(&lines[i]) {
             // A missing blank line: the next cue's timing line, or its index
             // line followed by a timing line.
-            let starts_cue = is_timing(&lines[i])
+            let starts_cue = is_timing(&lines[i], Format::Srt)
                 || (lines[i].trim().bytes().all(|b| b.is_ascii_digit())
                     && i + 1 < n
-                    && is_timing(&lines[i + 1]));
+                    && is_timing(&lines[i + 1], Format::Srt));
             if starts_cue {
                 break;
             }
@@ -234,7 +234,10 @@ pub fn parse_srt(input: &str) -> Result<Vec<Cue>, SubtitleError> {
 ///
 /// The first line must be `WEBVTT`, optionally followed by a space or tab and
 /// free text; header metadata lines up to the first blank line are skipped.
-/// Timestamps are `[HH:]MM:SS.mmm`. Cue identifiers are dropped.
+/// Timestamps are `[HH:]MM:SS.mmm`. Cue identifiers are dropped. A cue's
+/// text ends at a blank line, or at a line that is a timing line: the next
+/// cue starts there without a blank line in between (the WebVTT parsing
+/// algorithm ends cue text at a `-->` line too).
 pub fn parse_vtt(input: &str) -> Result<Vec<Cue>, SubtitleError> {
     if !is_vtt(input) {
         let trimmed = input.strip_prefix('\u{feff}').unwrap_or(input);
@@ -288,7 +291,13 @@ pub fn parse_vtt(input: &str) -> Result<Vec<Cue>, SubtitleError> {
         };
         let line_no = block_start + timing + 1;
         let (start_ms, end_ms) = parse_timing(&block[timing], line_no, Format::Vtt)?;
-        let (text, speaker) = clean_text(&block[timing + 1..], Format::Vtt);
+        let text_end = block[timing + 1..]
+            .iter()
+            .position(|line| is_timing(line, Format::Vtt))
+            .map_or(block.len(), |k| timing + 1 + k);
+        // The next cue, if one follows without a blank line, starts here.
+        i = block_start + text_end;
+        let (text, speaker) = clean_text(&block[timing + 1..text_end], Format::Vtt);
         if text.is_empty() {
             return Err(SubtitleError::MissingText { line: line_no });
         }
@@ -305,9 +314,9 @@ pub fn parse_vtt(input: &str) -> Result<Vec<Cue>, SubtitleError> {
     Ok(cues)
 }
 
-/// Whether `line` is a well-formed SRT timing line.
-fn is_timing(line: &str) -> bool {
-    line.contains("-->") && parse_timing(line, 0, Format::Srt).is_ok()
+/// Whether `line` is a well-formed timing line of `format`.
+fn is_timing(line: &str, format: Format) -> bool {
+    line.contains("-->") && parse_timing(line, 0, format).is_ok()
 }
 
 /// Parses `start --> end [settings]` on line `line_no`.
@@ -372,8 +381,11 @@ fn parse_timestamp(value: &str, format: Format) -> Result<u32, String> {
     if m > 59 || s > 59 {
         return Err("minutes and seconds must be below 60".into());
     }
-    let total = ((h * 60 + m) * 60 + s) * 1000 + ms;
-    u32::try_from(total).map_err(|_| "later than 1193 hours".to_string())
+    // Checked: the hours are any run of digits that fits a u64.
+    h.checked_mul(3_600_000)
+        .and_then(|t| t.checked_add((m * 60 + s) * 1000 + ms))
+        .and_then(|t| u32::try_from(t).ok())
+        .ok_or_else(|| "later than 1193 hours".to_string())
 }
 
 /// Strips markup from a cue's text lines, trims them, drops empty ones and
@@ -387,9 +399,13 @@ fn clean_text(lines: &[String], format: Format) -> (String, Option<String>) {
             Format::Vtt => decode_entities(&stripped),
             Format::Srt => stripped,
         };
-        let trimmed = decoded.trim();
-        if !trimmed.is_empty() {
-            out.push(trimmed.to_string());
+        // A decoded `&#10;` or `&#13;` breaks the line, as the written
+        // file will: the text is kept as it reads back.
+        for piece in decoded.split(['\r', '\n']) {
+            let trimmed = piece.trim();
+            if !trimmed.is_empty() {
+                out.push(trimmed.to_string());
+            }
         }
     }
     (out.join("\n"), speaker)
@@ -450,8 +466,9 @@ fn voice_name(tag: &str, format: Format) -> Option<String> {
     if !rest.starts_with([' ', '\t']) {
         return None;
     }
+    // Trimmed after decoding, as cue text is: `&nbsp;` at an end is space.
     let name = match format {
-        Format::Vtt => decode_entities(rest.trim()),
+        Format::Vtt => decode_entities(rest.trim()).trim().to_string(),
         Format::Srt => rest.trim().to_string(),
     };
     (!name.is_empty()).then_some(name)
@@ -670,6 +687,75 @@ mod tests {
         // BOM, CRLF, header alone on its line, no final newline.
         let cues = parse("\u{feff}WEBVTT\r\n\r\n00:00.000 --> 00:00.500\r\nx").unwrap();
         assert_eq!(cues, vec![Cue::new(0, 500, "x")]);
+    }
+
+    #[test]
+    fn huge_hours_are_out_of_range_not_an_overflow() {
+        // Found by kino-fuzz (dev profile): `h * 60` overflowed for hours
+        // near u64::MAX: a panic with overflow checks; without, a wrapped
+        // time (5124095576031 hours read as 00:34:08.384).
+        for hours in ["18446744073709551615", "5124095576031", "1194"] {
+            let e = parse_srt(&format!("1\n{hours}:00:00,000 --> 1:00:00,000\nA\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("later than 1193 hours"),
+                "{hours}: {e}"
+            );
+        }
+        let cues = parse_srt("1\n1193:00:00,000 --> 1193:02:47,295\nA\n").unwrap();
+        assert_eq!(cues[0].end_ms, u32::MAX);
+    }
+
+    #[test]
+    fn vtt_missing_blank_line_between_cues() {
+        // Found by kino-fuzz: the second timing line was read as the first
+        // cue's text, so the SRT written of the cues did not read back.
+        let text =
+            "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nOne\n01:02:03.004 --> 01:02:04.000\nTwo\n";
+        let cues = parse(text).unwrap();
+        assert_eq!(
+            cues,
+            vec![
+                Cue::new(0, 1500, "One"),
+                Cue::new(3_723_004, 3_724_000, "Two")
+            ]
+        );
+        assert_eq!(parse_srt(&to_srt(&cues)).unwrap(), cues);
+        // A line that only looks like one stays text; the identifier of a
+        // cue that follows without a blank line is the previous cue's text,
+        // as the WebVTT parsing algorithm reads it.
+        let cues =
+            parse("WEBVTT\n\n00:01.000 --> 00:02.000\nx --> y\nid\n00:03.000 --> 00:04.000\nz\n")
+                .unwrap();
+        assert_eq!(
+            cues,
+            vec![
+                Cue::new(1000, 2000, "x --> y\nid"),
+                Cue::new(3000, 4000, "z")
+            ]
+        );
+        let e =
+            parse("WEBVTT\n\n00:01.000 --> 00:02.000\nA\n00:03.000 --> 00:04.000\n").unwrap_err();
+        assert_eq!(e, SubtitleError::MissingText { line: 5 });
+    }
+
+    #[test]
+    fn vtt_line_break_references_break_lines() {
+        // Found by kino-fuzz: `&#13;` decoded to a CR kept inside a line,
+        // which the WebVTT written of the cue read back as a line break.
+        let cues = parse("WEBVTT\n\n00:01.000 --> 00:02.000\na&#13;b &#10;&#10; c&#xD;\n").unwrap();
+        assert_eq!(cues[0].text, "a\nb\nc");
+        assert_eq!(parse(&to_vtt(&cues)).unwrap(), cues);
+    }
+
+    #[test]
+    fn vtt_speaker_names_are_trimmed_after_decoding() {
+        // Found by kino-fuzz: `<v Mary&nbsp;>` kept the no-break space, which
+        // the WebVTT written of the cue then lost.
+        let cues = parse("WEBVTT\n\n00:01.000 --> 00:02.000\n<v.loud Mary&nbsp;>Hi\n").unwrap();
+        assert_eq!(cues[0].speaker.as_deref(), Some("Mary"));
+        assert_eq!(parse(&to_vtt(&cues)).unwrap(), cues);
+        let cues = parse("WEBVTT\n\n00:01.000 --> 00:02.000\n<v &nbsp;>Hi\n").unwrap();
+        assert_eq!(cues[0].speaker, None);
     }
 
     #[test]
