@@ -640,6 +640,12 @@ async fn metrics_and_openapi_describe_the_api() {
     );
     assert!(text.contains("kino_jobs{state=\"pending\"} 1"), "{text}");
     assert!(text.contains("kino_plugin_calls"), "{text}");
+    let sqlite: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("kino_sqlite_memory_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("SQLite's memory, in bytes");
+    assert!(sqlite > 0, "{text}");
 
     let (status, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);

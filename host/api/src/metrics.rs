@@ -130,6 +130,7 @@ pub struct Metrics {
     plugin_calls: Family<OutcomeLabels, Counter>,
     plugin_usage: PluginMetrics,
     models_loaded: Family<ModelLabels, Gauge>,
+    sqlite_memory: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -176,6 +177,13 @@ impl Metrics {
         );
         let plugin_usage = PluginMetrics::default();
         plugin_usage.register(&mut registry);
+        let sqlite_memory = Gauge::default();
+        registry.register_with_unit(
+            "sqlite_memory",
+            "Memory SQLite holds now (page caches, statements), all connections together",
+            prometheus_client::registry::Unit::Bytes,
+            sqlite_memory.clone(),
+        );
         // Shown (at 0) before the first call, so dashboards find them.
         for outcome in ["ok", "plugin_error", "trap"] {
             plugin_calls
@@ -192,6 +200,7 @@ impl Metrics {
             plugin_calls,
             plugin_usage,
             models_loaded,
+            sqlite_memory,
         }
     }
 
@@ -283,6 +292,10 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, A
         .metrics
         .plugin_usage
         .update(&state.jobs.executor().runtime().usage());
+    state
+        .metrics
+        .sqlite_memory
+        .set(kino_store::sqlite_memory_used());
     let text = state.metrics.encode()?;
     Ok((
         [(

@@ -63,6 +63,15 @@ pub use tenants::{ApiKey, IssuedApiKey, Tenant};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connections in the pool of an on-disk SQLite store (WAL: many readers, one writer).
+/// The bytes SQLite's allocator holds now, for every connection of the
+/// process together (page caches, prepared statements): what the store
+/// costs in memory, which grows with the database up to the caches' bounds.
+pub fn sqlite_memory_used() -> i64 {
+    // SAFETY: reads a process-wide counter; no pointers, callable from any
+    // thread at any time.
+    unsafe { libsqlite3_sys::sqlite3_memory_used() }
+}
+
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 
 /// A failure a caller may want to tell apart from an internal error.
