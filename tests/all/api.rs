@@ -660,7 +660,7 @@ async fn metrics_and_openapi_describe_the_api() {
 
 #[tokio::test]
 async fn a_bad_query_is_a_json_400_naming_it() {
-    // Found by schemathesis: axum's own rejection was text/plain, which the
+    // axum's own rejection was text/plain, which the
     // OpenAPI document (every error is `{"error": ...}`) did not allow.
     let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
     let (_, key) = app.tenant("acme").await;
