@@ -4,6 +4,7 @@
 
 mod api;
 mod authoring;
+mod first_use;
 mod hardening_api;
 mod http;
 mod install;
@@ -29,8 +30,6 @@ pub(crate) fn kino_local(data: &Path, out: &Path, args: &[&str]) -> Command {
         .arg(data)
         .arg("--plugins")
         .arg(&bundled.components)
-        .arg("--plugin-sources")
-        .arg(&bundled.sources)
         .arg("--out")
         .arg(out);
     cmd

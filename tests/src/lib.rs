@@ -84,11 +84,9 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Where the bundled plugins come from: their sources and the components
-/// `build.rs` built.
+/// Where the bundled plugins come from: the components `build.rs` built.
 pub fn bundled_plugins() -> kino_pipeline::local::BundledPlugins {
     kino_pipeline::local::BundledPlugins {
-        sources: workspace_root().join("plugins"),
         components: PathBuf::from(PLUGIN_DIR),
     }
 }

@@ -100,6 +100,10 @@ enum Command {
         input: PathBuf,
         /// Where to write the stretched WAV.
         output: PathBuf,
+        /// How to store the output's samples: u8, s16, s24, s32 or f32
+        /// (default: as the input stores them).
+        #[arg(long)]
+        sample_format: Option<kino_kernels::wav::SampleFormat>,
     },
     /// Measure a WAV file's integrated loudness (EBU R128) and true peak.
     Loudness {
@@ -118,6 +122,10 @@ enum Command {
         input: PathBuf,
         /// Where to write the result.
         output: PathBuf,
+        /// How to store the output's samples: u8, s16, s24, s32 or f32
+        /// (default: as the input stores them).
+        #[arg(long)]
+        sample_format: Option<kino_kernels::wav::SampleFormat>,
     },
     /// Pack, sign and install plugins.
     #[command(subcommand)]
@@ -149,6 +157,9 @@ enum Command {
         text: String,
         /// Where to write the WAV.
         output: PathBuf,
+        /// How to store its samples: u8, s16, s24, s32 or f32.
+        #[arg(long, default_value = "s16")]
+        sample_format: kino_kernels::wav::SampleFormat,
         #[command(flatten)]
         repo: crate::models::ModelsArg,
     },
@@ -222,12 +233,11 @@ struct LocalArgs {
     /// The data directory: the SQLite store, the plugin registry, artifacts.
     #[arg(long, default_value = ".kino")]
     data_dir: PathBuf,
-    /// The built plugin components.
-    #[arg(long, default_value = "target/wasm-plugins/wasm32-wasip2/plugin")]
-    plugins: PathBuf,
-    /// The plugins' source directories (for their manifests).
-    #[arg(long, default_value = "plugins")]
-    plugin_sources: PathBuf,
+    /// The bundled plugins' built components (default: where `make plugins`
+    /// puts them beside this binary's build, or `PREFIX/share/kino/plugins`
+    /// beside `PREFIX/bin/kino`).
+    #[arg(long, env = "KINO_PLUGINS")]
+    plugins: Option<PathBuf>,
     /// Where to copy the job's outputs.
     #[arg(long, default_value = "out")]
     out: PathBuf,
@@ -238,9 +248,13 @@ struct LocalArgs {
 
 impl LocalArgs {
     async fn open(&self) -> Result<LocalHost> {
-        let bundled = BundledPlugins {
-            sources: self.plugin_sources.clone(),
-            components: self.plugins.clone(),
+        let bundled = match &self.plugins {
+            Some(dir) => BundledPlugins {
+                components: dir.clone(),
+            },
+            None => BundledPlugins::beside(
+                &std::env::current_exe().context("finding this program's path")?,
+            ),
         };
         let progress: kino_pipeline::Observer = std::sync::Arc::new(JobProgress::new());
         let mut host = LocalHost::open(&self.data_dir, &bundled, Some(progress)).await?;
@@ -654,13 +668,14 @@ fn run(cli: Cli) -> Result<()> {
             to_duration,
             input,
             output,
+            sample_format,
         } => {
             let target = match (ratio, to_duration) {
                 (Some(ratio), _) => StretchTarget::Ratio(ratio),
                 (None, Some(secs)) => StretchTarget::Duration(secs),
                 (None, None) => anyhow::bail!("give --ratio or --to-duration"),
             };
-            let secs = tools::stretch_file(&input, &output, target)?;
+            let secs = tools::stretch_file(&input, &output, target, sample_format)?;
             println!("wrote {} ({secs:.3} s)", output.display());
             Ok(())
         }
@@ -677,9 +692,10 @@ fn run(cli: Cli) -> Result<()> {
             true_peak,
             input,
             output,
+            sample_format,
         } => {
             let report = progress::with_bar(progress::spinner(), |bar| {
-                tools::normalize_file(&input, &output, target, true_peak, bar)
+                tools::normalize_file(&input, &output, (target, true_peak), sample_format, bar)
             })?;
             println!(
                 "{}: {:.2} -> {:.2} LUFS, true peak {:.2} -> {:.2} dBTP{}",
@@ -748,16 +764,21 @@ fn run(cli: Cli) -> Result<()> {
             espeak,
             text,
             output,
+            sample_format,
             repo,
         } => {
             if !espeak
-                && let Some((voice, secs)) =
-                    crate::models::speak_neural(&repo.open(), &text, &lang, &output)?
+                && let Some((voice, secs)) = crate::models::speak_neural(
+                    &repo.open(),
+                    &text,
+                    &lang,
+                    (&output, sample_format),
+                )?
             {
                 println!("wrote {} ({secs:.3} s, {voice})", output.display());
                 return Ok(());
             }
-            let secs = tools::speak_to_file(&text, &lang, rate, &output)?;
+            let secs = tools::speak_to_file(&text, &lang, rate, (&output, sample_format))?;
             println!("wrote {} ({secs:.3} s, espeak-ng)", output.display());
             Ok(())
         }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
 use kino_kernels::subtitle::{self, Cue};
-use kino_kernels::wav::{Pcm, write_wav};
+use kino_kernels::wav::{Pcm, SampleFormat, write_wav_as};
 use kino_models::{Models, Repository};
 use kino_pipeline::ops::speech;
 
@@ -198,7 +198,7 @@ pub fn speak_neural(
     models: &Models,
     text: &str,
     language: &str,
-    output: &Path,
+    (output, format): (&Path, SampleFormat),
 ) -> Result<Option<(String, f64)>> {
     let Some((voice, installed)) = speech::voice(models, language)? else {
         return Ok(None);
@@ -209,6 +209,6 @@ pub fn speak_neural(
         channels: 1,
         samples,
     };
-    write_wav(output, &pcm).with_context(|| format!("writing {}", output.display()))?;
+    write_wav_as(output, &pcm, format).with_context(|| format!("writing {}", output.display()))?;
     Ok(Some((installed.id(), pcm.duration_secs())))
 }

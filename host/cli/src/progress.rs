@@ -2,8 +2,8 @@
 //! terminal — one bar of finished nodes whose length grows as stages fan out,
 //! and a spinner per running node (each scene, chunk or line) — and the plain
 //! `[done/known]` lines everywhere else (logs, pipes, CI). The kernel tools get
-//! a frame bar ([`frames`]) or a spinner ([`spinner`]) that stays hidden when
-//! stderr is not a terminal.
+//! a frame bar ([`frames`]) or a spinner ([`spinner`]) on a terminal and a
+//! plain line every few seconds elsewhere ([`with_bar`]).
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
@@ -236,34 +236,101 @@ impl State {
     }
 }
 
-/// A bar over about `total` frames for a kernel tool (hidden off a terminal).
+/// A bar over about `total` frames for a kernel tool.
 pub fn frames(total: u64) -> ProgressBar {
     counted(total, "frames")
 }
 
-/// A bar over `total` things of `unit` for a tool (hidden off a terminal).
+/// A bar over `total` things of `unit` for a tool.
 pub fn counted(total: u64, unit: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    let template = format!(
-        "{{elapsed_precise:.dim}} [{{bar:30.cyan/blue}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}}) {{msg}}"
-    );
     bar.set_style(
-        ProgressStyle::with_template(&template)
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{elapsed_precise:.dim} [{bar:30.cyan/blue}] {pos}/{len} {prefix} ({per_sec}, eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
+    // The unit goes in the prefix so the plain lines can say it too.
+    bar.set_prefix(unit.to_owned());
     bar
 }
 
-/// Runs a kernel tool with `bar`, and takes the bar off the screen however
-/// the tool ends, so an error prints on a clean line.
+/// How often a tool off a terminal prints where it is.
+const LINE_EVERY: Duration = Duration::from_secs(2);
+
+/// Runs a kernel tool with `bar`: drawn on a terminal; anywhere else (a
+/// log, a pipe, CI) indicatif draws nothing, so a plain line says where the
+/// tool is every [`LINE_EVERY`] (`KINO_PROGRESS_EVERY_MS` overrides) and
+/// once at the end. The bar is taken off the screen however the tool ends,
+/// so an error prints on a clean line.
 pub fn with_bar<T>(bar: ProgressBar, tool: impl FnOnce(&ProgressBar) -> T) -> T {
+    let lines = (!std::io::stderr().is_terminal()).then(|| {
+        let every = std::env::var("KINO_PROGRESS_EVERY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map_or(LINE_EVERY, Duration::from_millis);
+        PlainLines::start(bar.clone(), every)
+    });
     let result = tool(&bar);
+    if let Some(lines) = lines {
+        lines.finish();
+    }
     bar.finish_and_clear();
     result
 }
 
-/// A spinner with a message for a kernel tool's phases (hidden off a terminal).
+/// The plain-line view of a tool's bar: a thread that prints it now and then.
+struct PlainLines {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl PlainLines {
+    fn start(bar: ProgressBar, every: Duration) -> Self {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
+            {
+                eprintln!("progress: {}", plain_line(&bar, started.elapsed()));
+            }
+            eprintln!("done: {}", plain_line(&bar, started.elapsed()));
+        });
+        Self { stop, thread }
+    }
+
+    fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+/// `120/300 frames (40%), 25.1/s, 4.8 s, writing the audio`; a spinner's
+/// is its message and the time.
+fn plain_line(bar: &ProgressBar, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    let mut parts = Vec::new();
+    if let Some(len) = bar.length().filter(|&len| len > 0) {
+        let pos = bar.position();
+        parts.push(format!(
+            "{pos}/{len} {} ({:.0}%)",
+            bar.prefix(),
+            100.0 * pos as f64 / len as f64
+        ));
+        if secs > 0.0 {
+            parts.push(format!("{:.1}/s", pos as f64 / secs));
+        }
+    }
+    parts.push(format!("{secs:.1} s"));
+    let message = bar.message();
+    if !message.is_empty() {
+        parts.push(message);
+    }
+    parts.join(", ")
+}
+
+/// A spinner with a message for a kernel tool's phases.
 pub fn spinner() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -277,6 +344,25 @@ pub fn spinner() -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_line_says_how_far_how_fast_and_what() {
+        let bar = counted(300, "frames");
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        bar.set_position(120);
+        assert_eq!(
+            plain_line(&bar, Duration::from_secs(4)),
+            "120/300 frames (40%), 30.0/s, 4.0 s"
+        );
+        bar.set_message("writing the audio");
+        assert!(plain_line(&bar, Duration::from_secs(4)).ends_with(", writing the audio"));
+        let spinner = ProgressBar::hidden();
+        spinner.set_message("measuring");
+        assert_eq!(
+            plain_line(&spinner, Duration::from_millis(2500)),
+            "2.5 s, measuring"
+        );
+    }
 
     fn node(stage: &str) -> JobEvent {
         JobEvent::StageFinished {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use kino_kernels::lut::CubeLut;
-use kino_kernels::wav::{Pcm, read_wav, write_wav};
+use kino_kernels::wav::{Pcm, SampleFormat, read_wav, read_wav_format, write_wav_as};
 use kino_kernels::{interpolate, mix, speech, stretch};
 
 use indicatif::ProgressBar;
@@ -21,9 +21,16 @@ pub enum StretchTarget {
     Duration(f64),
 }
 
-/// Time-stretches a WAV file without changing its pitch; returns the output duration.
-pub fn stretch_file(input: &Path, output: &Path, target: StretchTarget) -> Result<f64> {
-    let pcm = read_wav(input).with_context(|| format!("reading {}", input.display()))?;
+/// Time-stretches a WAV file without changing its pitch; returns the output
+/// duration. The output stores its samples as `format`, else as the input does.
+pub fn stretch_file(
+    input: &Path,
+    output: &Path,
+    target: StretchTarget,
+    format: Option<SampleFormat>,
+) -> Result<f64> {
+    let (pcm, input_format) =
+        read_wav_format(input).with_context(|| format!("reading {}", input.display()))?;
     let frames = match target {
         StretchTarget::Ratio(ratio) if ratio.is_finite() && ratio > 0.0 => {
             (pcm.frames() as f64 * ratio).round() as usize
@@ -41,7 +48,8 @@ pub fn stretch_file(input: &Path, output: &Path, target: StretchTarget) -> Resul
     )
     .with_context(|| format!("stretching {}", input.display()))?;
     let out = Pcm { samples, ..pcm };
-    write_wav(output, &out).with_context(|| format!("writing {}", output.display()))?;
+    write_wav_as(output, &out, format.unwrap_or(input_format))
+        .with_context(|| format!("writing {}", output.display()))?;
     Ok(out.duration_secs())
 }
 
@@ -55,29 +63,40 @@ pub fn loudness_of(input: &Path) -> Result<(f64, f64)> {
     Ok((lufs, peak))
 }
 
-/// Normalises a WAV file to `target_lufs` with true peak at most `max_true_peak`.
+/// Normalises a WAV file to a target loudness (LUFS) with its true peak at
+/// most a ceiling (dBTP). The output stores its samples as `format`, else as
+/// the input does.
 pub fn normalize_file(
     input: &Path,
     output: &Path,
-    target_lufs: f64,
-    max_true_peak: f64,
+    (target_lufs, max_true_peak): (f64, f64),
+    format: Option<SampleFormat>,
     progress: &ProgressBar,
 ) -> Result<mix::LoudnessReport> {
     progress.set_message(format!("reading {}", input.display()));
-    let mut pcm = read_wav(input).with_context(|| format!("reading {}", input.display()))?;
+    let (mut pcm, input_format) =
+        read_wav_format(input).with_context(|| format!("reading {}", input.display()))?;
     progress.set_message("measuring and normalising");
     let report = mix::normalize_loudness(&mut pcm, target_lufs, max_true_peak)
         .with_context(|| format!("normalising {}", input.display()))?;
     progress.set_message(format!("writing {}", output.display()));
-    write_wav(output, &pcm).with_context(|| format!("writing {}", output.display()))?;
+    write_wav_as(output, &pcm, format.unwrap_or(input_format))
+        .with_context(|| format!("writing {}", output.display()))?;
     Ok(report)
 }
 
-/// Speaks `text` in `language` with espeak-ng into a WAV file; returns its duration.
-pub fn speak_to_file(text: &str, language: &str, rate_wpm: u32, output: &Path) -> Result<f64> {
+/// Speaks `text` in `language` with espeak-ng into a WAV file with samples
+/// stored as given; returns its duration.
+pub fn speak_to_file(
+    text: &str,
+    language: &str,
+    rate_wpm: u32,
+    (output, format): (&Path, SampleFormat),
+) -> Result<f64> {
     let voice = speech::Voice::for_language(language).with_rate(rate_wpm);
     let speech = speech::synthesize(text, &voice)?;
-    write_wav(output, &speech.pcm).with_context(|| format!("writing {}", output.display()))?;
+    write_wav_as(output, &speech.pcm, format)
+        .with_context(|| format!("writing {}", output.display()))?;
     Ok(speech.duration.as_secs_f64())
 }
 

@@ -813,7 +813,13 @@ impl Executor {
                             FALLBACK_SLOT,
                             World::FallbackPolicy,
                         )
-                        .await?,
+                        .await
+                        .map_err(|e| {
+                            anyhow!(
+                                "stage `{node}` failed: {}; no fallback policy could be loaded: {e:#}",
+                                error.message
+                            )
+                        })?,
                 );
             }
             let Some(Some(policy)) = &fallback else {

@@ -150,6 +150,8 @@ pub struct Resolver {
     registry: kino_registry::Store,
     store: Store,
     defaults: BTreeMap<String, String>,
+    /// Slots whose default could not be installed, with why.
+    unavailable: BTreeMap<String, String>,
     loaded: Mutex<HashMap<String, Plugin>>,
 }
 
@@ -168,8 +170,17 @@ impl Resolver {
             registry,
             store,
             defaults,
+            unavailable: BTreeMap::new(),
             loaded: Mutex::default(),
         }
+    }
+
+    /// The same resolver, saying for each slot in `unavailable` why it has
+    /// no default (a bundled plugin that was not built) when a stage needs it.
+    #[must_use]
+    pub fn with_unavailable(mut self, unavailable: BTreeMap<String, String>) -> Self {
+        self.unavailable = unavailable;
+        self
     }
 
     /// The plugin runtime.
@@ -215,7 +226,10 @@ impl Resolver {
             }
             None => match self.defaults.get(slot) {
                 Some(req) => (req.clone(), BTreeMap::new(), Vec::new()),
-                None => return Ok(None),
+                None => match self.unavailable.get(slot) {
+                    Some(why) => bail!("{why}"),
+                    None => return Ok(None),
+                },
             },
         };
         self.load(

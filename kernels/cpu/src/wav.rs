@@ -187,6 +187,12 @@ impl Pcm {
 /// A file that is not WAV, is truncated, or uses an unsupported encoding
 /// gives an error naming the file and the problem.
 pub fn read_wav(path: impl AsRef<Path>) -> Result<Pcm, WavError> {
+    read_wav_format(path).map(|(pcm, _)| pcm)
+}
+
+/// Reads a WAV file as [`read_wav`] does, and says how it stored its
+/// samples, so a tool can write its result the same way.
+pub fn read_wav_format(path: impl AsRef<Path>) -> Result<(Pcm, SampleFormat), WavError> {
     let path = path.as_ref();
     let io_err = |source| WavError::Io {
         path: path.to_path_buf(),
@@ -194,8 +200,7 @@ pub fn read_wav(path: impl AsRef<Path>) -> Result<Pcm, WavError> {
     };
     let file = File::open(path).map_err(io_err)?;
     let total = file.metadata().map_err(io_err)?.len();
-    let origin = path.display().to_string();
-    decode(BufReader::new(file), total, &origin)
+    decode(BufReader::new(file), total, &path.display().to_string())
 }
 
 /// Reads `frames` frames starting at frame `start` of a 32-bit float WAV
@@ -260,7 +265,68 @@ pub fn read_wav_range(
 /// the end of the bytes; any other data chunk longer than the bytes present is
 /// an error.
 pub fn decode_wav_bytes(bytes: &[u8]) -> Result<Pcm, WavError> {
-    decode(bytes, bytes.len() as u64, "in-memory wav")
+    decode(bytes, bytes.len() as u64, "in-memory wav").map(|(pcm, _)| pcm)
+}
+
+/// How a WAV file stores its samples: what [`read_wav_format`] reports and
+/// [`write_wav_as`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleFormat {
+    /// Integer PCM in containers of 8, 16, 24 or 32 bits.
+    Int(u16),
+    /// 32-bit IEEE float (64-bit float files are written back as this).
+    Float32,
+}
+
+impl SampleFormat {
+    /// 16-bit integer PCM, what every reader takes.
+    pub const PCM16: SampleFormat = SampleFormat::Int(16);
+}
+
+impl std::fmt::Display for SampleFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SampleFormat::Int(8) => f.write_str("u8"),
+            SampleFormat::Int(bits) => write!(f, "s{bits}"),
+            SampleFormat::Float32 => f.write_str("f32"),
+        }
+    }
+}
+
+impl std::str::FromStr for SampleFormat {
+    type Err = String;
+
+    /// `u8`, `s16`, `s24`, `s32` or `f32`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "u8" => Ok(SampleFormat::Int(8)),
+            "s16" => Ok(SampleFormat::Int(16)),
+            "s24" => Ok(SampleFormat::Int(24)),
+            "s32" => Ok(SampleFormat::Int(32)),
+            "f32" => Ok(SampleFormat::Float32),
+            other => Err(format!(
+                "a sample format is u8, s16, s24, s32 or f32, not `{other}`"
+            )),
+        }
+    }
+}
+
+/// Writes `pcm` in `format`: [`write_wav`] for float, [`write_wav_pcm16`]'s
+/// dithered rounding for integers of any width (clipping beyond full scale).
+/// Integer files of 8 and 16 bits with one or two channels get the plain
+/// `WAVE_FORMAT_PCM` header every reader takes (Python's `wave` included).
+pub fn write_wav_as(
+    path: impl AsRef<Path>,
+    pcm: &Pcm,
+    format: SampleFormat,
+) -> Result<(), WavError> {
+    match format {
+        SampleFormat::Float32 => write_wav(path, pcm),
+        SampleFormat::Int(bits @ (8 | 16 | 24 | 32)) => write_int(path.as_ref(), pcm, bits),
+        SampleFormat::Int(bits) => Err(WavError::InvalidPcm(format!(
+            "{bits}-bit integer samples cannot be written (8, 16, 24 or 32)"
+        ))),
+    }
 }
 
 /// Writes `pcm` as a 32-bit IEEE float WAV file.
@@ -296,18 +362,24 @@ pub fn write_wav(path: impl AsRef<Path>, pcm: &Pcm) -> Result<(), WavError> {
 /// full scale is clipped. Exact digital silence stays silent (no dither is
 /// added to a zero sample).
 pub fn write_wav_pcm16(path: impl AsRef<Path>, pcm: &Pcm) -> Result<(), WavError> {
+    write_int(path.as_ref(), pcm, 16)
+}
+
+/// Integer PCM of `bits` (8, 16, 24 or 32) with TPDF dither; see
+/// [`write_wav_pcm16`].
+fn write_int(path: &Path, pcm: &Pcm, bits: u16) -> Result<(), WavError> {
     pcm.validate()?;
-    let path = path.as_ref();
     let spec = hound::WavSpec {
         channels: pcm.channels,
         sample_rate: pcm.sample_rate,
-        bits_per_sample: 16,
+        bits_per_sample: bits,
         sample_format: hound::SampleFormat::Int,
     };
     let wrap = |source| WavError::Write {
         path: path.to_path_buf(),
         source,
     };
+    let full = f64::from((1u32 << (bits - 1)) - 1);
     let mut writer = hound::WavWriter::create(path, spec).map_err(wrap)?;
     let mut rng = XorShift32(0x9E37_79B9);
     for &s in &pcm.samples {
@@ -315,11 +387,17 @@ pub fn write_wav_pcm16(path: impl AsRef<Path>, pcm: &Pcm) -> Result<(), WavError
             0
         } else {
             let dither = rng.uniform_half() + rng.uniform_half();
-            (f64::from(s) * 32767.0 + dither)
+            (f64::from(s) * full + dither)
                 .round()
-                .clamp(-32768.0, 32767.0) as i16
+                .clamp(-full - 1.0, full) as i32
         };
-        writer.write_sample(q).map_err(wrap)?;
+        // hound takes 8-bit samples as signed and writes them offset (unsigned).
+        match bits {
+            8 => writer.write_sample(q as i8),
+            16 => writer.write_sample(q as i16),
+            _ => writer.write_sample(q),
+        }
+        .map_err(wrap)?;
     }
     writer.finalize().map_err(wrap)
 }
@@ -406,6 +484,16 @@ struct Format {
     bytes: usize,
 }
 
+impl Format {
+    /// How to write samples back the way this file stored them.
+    fn sample_format(&self) -> SampleFormat {
+        match self.encoding {
+            Encoding::Int => SampleFormat::Int(self.bytes as u16 * 8),
+            Encoding::Float => SampleFormat::Float32,
+        }
+    }
+}
+
 fn parse_fmt(body: &[u8], origin: &str) -> Result<Format, WavError> {
     let invalid = |reason: String| WavError::Invalid {
         origin: origin.to_string(),
@@ -487,7 +575,7 @@ fn parse_fmt(body: &[u8], origin: &str) -> Result<Format, WavError> {
 }
 
 /// Parses a RIFF/WAVE stream of `total` bytes from `r`.
-fn decode(mut r: impl Read, total: u64, origin: &str) -> Result<Pcm, WavError> {
+fn decode(mut r: impl Read, total: u64, origin: &str) -> Result<(Pcm, SampleFormat), WavError> {
     let invalid = |reason: &str| WavError::Invalid {
         origin: origin.to_string(),
         reason: reason.to_string(),
@@ -554,7 +642,7 @@ fn decode(mut r: impl Read, total: u64, origin: &str) -> Result<Pcm, WavError> {
                 // Whole frames only: a trailing partial frame (which a
                 // streaming writer may leave) is dropped.
                 let n = n - n % block;
-                return read_samples(r, &fmt, n, origin);
+                return Ok((read_samples(r, &fmt, n, origin)?, fmt.sample_format()));
             }
             _ => {
                 let padded = u64::from(len) + u64::from(len % 2);
@@ -702,6 +790,32 @@ mod tests {
         for (a, b) in pcm.samples.iter().zip(&back.samples) {
             assert!((a - b).abs() <= 3.0 / 32768.0, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn each_sample_format_is_written_and_read_back_as_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let pcm = sine(22_050, 2, 0.05);
+        for format in ["u8", "s16", "s24", "s32", "f32"] {
+            let format: SampleFormat = format.parse().unwrap();
+            let path = dir.path().join(format!("{format}.wav"));
+            write_wav_as(&path, &pcm, format).unwrap();
+            let (back, read_as) = read_wav_format(&path).unwrap();
+            assert_eq!(read_as, format);
+            assert_eq!((back.sample_rate, back.channels), (22_050, 2));
+            let lsb = match format {
+                SampleFormat::Int(bits) => 1.0 / (1u64 << (bits - 1)) as f32,
+                SampleFormat::Float32 => 0.0,
+            };
+            for (a, b) in pcm.samples.iter().zip(&back.samples) {
+                assert!((a - b).abs() <= 2.5 * lsb + 1e-7, "{format}: {a} vs {b}");
+            }
+        }
+        // Plain PCM (format tag 1) where that is allowed, for readers that
+        // take nothing else.
+        let bytes = std::fs::read(dir.path().join("s16.wav")).unwrap();
+        assert_eq!(u16::from_le_bytes([bytes[20], bytes[21]]), 1);
+        assert!("s12".parse::<SampleFormat>().unwrap_err().contains("s16"));
     }
 
     #[test]
