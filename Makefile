@@ -71,6 +71,7 @@ bench: setup models
 	cargo bench -p kino-tests --bench pipelines
 	cargo bench -p kino-tests --bench native
 	cargo bench -p kino-whisper --bench asr
+	cargo bench -p kino-kernels --bench beats
 
 # `kino serve` under a mixed load (uploads, caption jobs, event streams,
 # listings, bad requests) for SOAK_SECONDS: memory over time, latencies,

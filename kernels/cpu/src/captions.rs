@@ -34,11 +34,18 @@
 //! order, with its times) and why. Segments with no text or no duration
 //! produce no cue and a warning.
 //!
+//! [`caption_cues_with_words`] makes the same cues from segments and the
+//! recogniser's timed words: each cue is then cut between words (silences
+//! count as punctuation) and shown while its words are said, with
+//! [`WordTiming::Transcript`](crate::words::WordTiming) word times for
+//! dynamic captions.
+//!
 //! Characters are Unicode scalar values, which is what a renderer with one
 //! glyph per character shows; a line break counts as one character for
 //! reading speed.
 
 use crate::subtitle::Cue;
+use crate::words::{DynamicCue, TimedWord, WordPlan, fit_words, words_by_cue};
 
 /// Limits for [`caption_cues`].
 #[derive(Debug, Clone, PartialEq)]
@@ -84,40 +91,365 @@ pub struct CaptionPlan {
 /// Turns transcript segments into caption cues; see the
 /// [module documentation](self).
 pub fn caption_cues(segments: &[Cue], rules: &CaptionRules) -> CaptionPlan {
-    let max_line = rules.max_chars_per_line.max(1);
-    let max_lines = rules.max_lines.max(1);
     let mut plan = CaptionPlan::default();
+    let order = captionable(segments, &mut plan.warnings);
+    for (pos, &i) in order.iter().enumerate() {
+        let seg = &segments[i];
+        let next = order.get(pos + 1).map(|&j| (j, segments[j].start_ms));
+        let end = window_end(i, seg, next, rules.gap_ms, &mut plan.warnings);
+        let texts = split_text(&seg.text, rules);
+        place(
+            i,
+            seg,
+            end,
+            texts,
+            rules,
+            &mut plan.cues,
+            &mut plan.warnings,
+        );
+    }
+    plan
+}
 
-    // Segments that can be captioned, in time order.
+/// A silence after a word at least this long (in milliseconds) is as good
+/// a place to end a cue or a line as a clause's end.
+const CLAUSE_PAUSE_MS: u32 = 250;
+/// A silence after a word at least this long is as good a place to end a
+/// cue as a sentence's end.
+const SENTENCE_PAUSE_MS: u32 = 600;
+/// Blank time shorter than this (beyond [`CaptionRules::gap_ms`]) between
+/// two word-timed cues of one segment is closed: the earlier cue stays up
+/// until the gap before the next. A caption that blinks off for a moment is
+/// harder to read than one that stays.
+const CLOSE_GAP_MS: u32 = 500;
+
+/// Turns transcript segments into caption cues timed by the recogniser's
+/// words.
+///
+/// The cues are made as [`caption_cues`] makes them — the same line
+/// length, line count and cue grouping, the same segment windows and the
+/// same warnings — with these differences where a segment's words are
+/// known:
+///
+/// - **Which words are a segment's.** `words` is the flat list of timed
+///   words, in media time. A word belongs to the segment its midpoint falls
+///   in (the earliest-starting one where segments overlap; a word whose
+///   midpoint is in a gap, to the neighbour it overlaps most), exactly as
+///   [`assign_words`](crate::words::assign_words) gives words to cues.
+///   A segment's words are taken in time order (by start, stably) and
+///   fitted into its window; the `k`-th of them times the `k`-th
+///   whitespace-separated word of its text (only the count is compared,
+///   the text's spelling is shown).
+/// - **Where cues are cut.** A silence of at least 250 ms after a word
+///   makes the place after it as good a cut (of a cue or a line) as a
+///   clause's end, one of at least 600 ms as good as a sentence's end.
+///   Cuts are always between words, or inside a word longer than a line,
+///   which is hard-broken as in [`caption_cues`].
+/// - **When each cue is shown.** From its first word's start to its last
+///   word's end (a piece of a hard-broken word gets a share of the word's
+///   time by its characters), then, where that is shorter than
+///   [`CaptionRules::min_cue_ms`] or than its characters need at
+///   [`CaptionRules::max_chars_per_second`], lengthened — first later, into
+///   the silence after it, then earlier — as far as its neighbours allow:
+///   consecutive cues keep [`CaptionRules::gap_ms`] between them (dropped,
+///   as in [`caption_cues`], when the window is too short for it) and stay
+///   inside the segment's window. A silence shorter than 500 ms (beyond the
+///   gap) between two cues of one segment is closed, the earlier cue
+///   staying up until the gap before the next. Every cue lasts at least
+///   1 ms, and every word is inside its cue.
+///
+/// Such cues have [`WordTiming::Transcript`](crate::words::WordTiming)
+/// words, one per word of the cue's text. A rule the speech leaves no room
+/// for is warned about, naming the segment, as [`caption_cues`] does.
+///
+/// A segment whose number of words differs from its text's, or whose window
+/// has fewer milliseconds than it has cues, falls back to
+/// [`caption_cues`]'s split (times shared by characters) with
+/// [`WordTiming::Proportional`](crate::words::WordTiming) words from
+/// [`estimate_words`](crate::words::estimate_words), and a warning naming
+/// the segment says why (none when `words` is empty: nothing was timed, so
+/// nothing was missed). Timed words in no segment are counted in one
+/// warning.
+///
+/// The cues are in time order (segments starting together are the
+/// exception, as in [`caption_cues`]); emphasis is off everywhere.
+pub fn caption_cues_with_words(
+    segments: &[Cue],
+    words: &[TimedWord],
+    rules: &CaptionRules,
+) -> WordPlan {
+    let mut plan = WordPlan::default();
+    let (heard, lost) = words_by_cue(segments, words);
+    let order = captionable(segments, &mut plan.warnings);
+    for (pos, &i) in order.iter().enumerate() {
+        let seg = &segments[i];
+        let next = order.get(pos + 1).map(|&j| (j, segments[j].start_ms));
+        let end = window_end(i, seg, next, rules.gap_ms, &mut plan.warnings);
+        let count = seg.text.split_whitespace().count();
+        if heard[i].len() == count {
+            let mut timed: Vec<TimedWord> = heard[i].iter().map(|w| (*w).clone()).collect();
+            timed.sort_by_key(|w| w.start_ms);
+            fit_words(&mut timed, seg.start_ms, end);
+            if place_words(i, seg, end, &timed, rules, &mut plan) {
+                continue;
+            }
+        } else if !words.is_empty() {
+            plan.warnings.push(format!(
+                "{}: {count} words in the text but {} timed words; captions timed by \
+                 characters and word times estimated from their lengths",
+                describe(i, seg),
+                heard[i].len()
+            ));
+        }
+        let mut cues = Vec::new();
+        let texts = split_text(&seg.text, rules);
+        place(i, seg, end, texts, rules, &mut cues, &mut plan.warnings);
+        plan.cues.extend(cues.iter().map(DynamicCue::proportional));
+    }
+    if lost > 0 {
+        plan.warnings.push(format!(
+            "{lost} timed word{} fell in no segment and {} not shown",
+            if lost == 1 { "" } else { "s" },
+            if lost == 1 { "is" } else { "are" }
+        ));
+    }
+    plan
+}
+
+/// Cuts segment `index` into cues timed by its words (`timed`, one per word
+/// of its text, in order, inside `[seg.start_ms, end]`) and appends them to
+/// `plan`. False, with a warning and nothing appended, when the window has
+/// fewer milliseconds than cues.
+fn place_words(
+    index: usize,
+    seg: &Cue,
+    end: u32,
+    timed: &[TimedWord],
+    rules: &CaptionRules,
+    plan: &mut WordPlan,
+) -> bool {
+    let max_line = rules.max_chars_per_line.max(1);
+    let mut tokens = tokenize(&seg.text, max_line);
+    // Silences make cuts cheaper.
+    for t in 0..tokens.len() {
+        let word = tokens[t].word;
+        if tokens.get(t + 1).is_some_and(|next| next.word == word) {
+            continue; // not the word's last piece
+        }
+        let (Some(this), Some(next)) = (timed.get(word), timed.get(word + 1)) else {
+            continue;
+        };
+        let pause = next.start_ms.saturating_sub(this.end_ms);
+        let b = &mut tokens[t].boundary;
+        if pause >= SENTENCE_PAUSE_MS {
+            *b = Boundary::Sentence;
+        } else if pause >= CLAUSE_PAUSE_MS && *b == Boundary::Word {
+            *b = Boundary::Clause;
+        }
+    }
+    let layout = lay_out(&tokens, rules);
+    let n = layout.len();
+    let (ws, we) = (u64::from(seg.start_ms), u64::from(end));
+    let window = we - ws;
+    if n as u64 > window {
+        plan.warnings.push(format!(
+            "{}: {n} captions do not fit in {window} ms; captions timed by characters \
+             and word times estimated from their lengths",
+            describe(index, seg)
+        ));
+        return false;
+    }
+
+    // Each token's time: its word's, shared among a hard-broken word's
+    // pieces by characters.
+    let mut times: Vec<(u64, u64)> = Vec::with_capacity(tokens.len());
+    let mut t = 0;
+    while t < tokens.len() {
+        let word = tokens[t].word;
+        let pieces = tokens[t..].iter().take_while(|p| p.word == word).count();
+        let total: usize = tokens[t..t + pieces].iter().map(|p| p.chars).sum();
+        let (start, stop) = timed
+            .get(word)
+            .map_or((ws, ws), |w| (u64::from(w.start_ms), u64::from(w.end_ms)));
+        let mut done = 0;
+        for p in &tokens[t..t + pieces] {
+            let at = |chars: usize| start + (stop - start) * chars as u64 / total.max(1) as u64;
+            times.push((at(done), at(done + p.chars)));
+            done += p.chars;
+        }
+        t += pieces;
+    }
+
+    // The cues' texts and words, and the span of their speech.
+    let mut texts = Vec::with_capacity(n);
+    let mut cue_words: Vec<Vec<TimedWord>> = Vec::with_capacity(n);
+    let mut starts = Vec::with_capacity(n);
+    let mut ends = Vec::with_capacity(n);
+    for lines in &layout {
+        texts.push(cue_text(&tokens, lines));
+        let mut shown: Vec<TimedWord> = Vec::new();
+        for &(a, b) in lines {
+            for (k, token) in tokens.iter().enumerate().take(b).skip(a) {
+                let (start, stop) = times[k];
+                match shown.last_mut() {
+                    Some(w) if k > a && !token.spaced => {
+                        w.text.push_str(token.text);
+                        w.end_ms = stop as u32;
+                    }
+                    _ => shown.push(TimedWord::new(token.text, start as u32, stop as u32)),
+                }
+            }
+        }
+        starts.push(shown.first().map_or(ws, |w| u64::from(w.start_ms)));
+        ends.push(shown.last().map_or(ws, |w| u64::from(w.end_ms)));
+        cue_words.push(shown);
+    }
+
+    // The gap between this segment's cues, dropped (as `place` does) when
+    // it would leave them no time at all.
+    let gap = if window >= (n as u64 - 1) * u64::from(rules.gap_ms) + n as u64 {
+        u64::from(rules.gap_ms)
+    } else {
+        0
+    };
+    // Every cue at least 1 ms, `gap` apart, inside the window: push right,
+    // then pull left. (The window holds `n` cues and the gaps, so this
+    // leaves every cue starting at or after `ws`.)
+    let mut lo = ws;
+    for k in 0..n {
+        starts[k] = starts[k].max(lo);
+        ends[k] = ends[k].max(starts[k] + 1);
+        lo = ends[k] + gap;
+    }
+    let mut hi = we;
+    for k in (0..n).rev() {
+        ends[k] = ends[k].min(hi);
+        starts[k] = starts[k].min(ends[k] - 1);
+        hi = starts[k].saturating_sub(gap);
+    }
+    // Long enough to read: later into the silence after, then earlier.
+    let chars: Vec<usize> = texts.iter().map(|t| t.chars().count()).collect();
+    let cps_limit = rules.max_chars_per_second;
+    let reads = cps_limit.is_finite() && cps_limit > 0.0;
+    for k in 0..n {
+        let reading = if reads {
+            (chars[k] as f64 * 1000.0 / cps_limit).ceil() as u64
+        } else {
+            0
+        };
+        let need = reading.max(u64::from(rules.min_cue_ms));
+        let hi = if k + 1 < n { starts[k + 1] - gap } else { we };
+        let lo = if k > 0 { ends[k - 1] + gap } else { ws };
+        if ends[k] - starts[k] < need {
+            ends[k] = hi.min(starts[k] + need).max(ends[k]);
+        }
+        if ends[k] - starts[k] < need {
+            starts[k] = lo.max(ends[k].saturating_sub(need)).min(starts[k]);
+        }
+    }
+    // No blinking between the segment's cues.
+    for k in 1..n {
+        let hi = starts[k] - gap;
+        if hi > ends[k - 1] && hi - ends[k - 1] < u64::from(CLOSE_GAP_MS) {
+            ends[k - 1] = hi;
+        }
+    }
+
+    let min = u64::from(rules.min_cue_ms);
+    let mut shortest: Option<(usize, u64)> = None;
+    let mut worst: Option<(f64, usize, u64)> = None;
+    for (k, (text, shown)) in texts.into_iter().zip(cue_words).enumerate() {
+        let d = ends[k] - starts[k];
+        if d < min && shortest.is_none_or(|(_, s)| d < s) {
+            shortest = Some((k, d));
+        }
+        if reads {
+            let cps = chars[k] as f64 * 1000.0 / d as f64;
+            if cps > cps_limit + 1e-9 && worst.is_none_or(|(w, _, _)| cps > w) {
+                worst = Some((cps, chars[k], d));
+            }
+        }
+        // Inside the window, so within u32.
+        let cue = Cue {
+            start_ms: starts[k] as u32,
+            end_ms: ends[k] as u32,
+            text,
+            speaker: seg.speaker.clone(),
+        };
+        plan.cues.push(DynamicCue::with_times(&cue, &shown));
+    }
+    if let Some((k, d)) = shortest {
+        plan.warnings.push(format!(
+            "{}: caption {} of {n} is shown for {d} ms, under the {min} ms minimum; \
+             the speech around it leaves no room",
+            describe(index, seg),
+            k + 1
+        ));
+    }
+    if let Some((cps, c, d)) = worst {
+        plan.warnings.push(format!(
+            "{}: reads at {cps:.1} characters per second, over the limit of {cps_limit} \
+             ({c} characters in {:.3} s)",
+            describe(index, seg),
+            d as f64 / 1000.0
+        ));
+    }
+    true
+}
+
+/// The segments that can be captioned, in time order; a warning for each
+/// of the others.
+fn captionable(segments: &[Cue], warnings: &mut Vec<String>) -> Vec<usize> {
     let mut order: Vec<usize> = Vec::new();
     for (i, seg) in segments.iter().enumerate() {
         if seg.end_ms <= seg.start_ms {
-            plan.warnings.push(format!(
+            warnings.push(format!(
                 "{}: no duration, no caption made",
                 describe(i, seg)
             ));
         } else if seg.text.split_whitespace().next().is_none() {
-            plan.warnings
-                .push(format!("{}: no text, no caption made", describe(i, seg)));
+            warnings.push(format!("{}: no text, no caption made", describe(i, seg)));
         } else {
             order.push(i);
         }
     }
     order.sort_by_key(|&i| (segments[i].start_ms, segments[i].end_ms, i));
+    order
+}
 
-    for (pos, &i) in order.iter().enumerate() {
-        let seg = &segments[i];
-        let next = order.get(pos + 1).map(|&j| (j, segments[j].start_ms));
-        let end = window_end(i, seg, next, rules.gap_ms, &mut plan.warnings);
-        let tokens = tokenize(&seg.text, max_line);
-        let chunks = chunk(&tokens, max_line, max_lines);
-        let texts: Vec<String> = chunks
-            .iter()
-            .map(|&(a, b)| break_lines(&tokens[a..b], max_line).join("\n"))
-            .collect();
-        place(i, seg, end, texts, rules, &mut plan);
-    }
-    plan
+/// A segment's text as cue texts, by characters alone.
+fn split_text(text: &str, rules: &CaptionRules) -> Vec<String> {
+    let max_line = rules.max_chars_per_line.max(1);
+    let tokens = tokenize(text, max_line);
+    lay_out(&tokens, rules)
+        .iter()
+        .map(|lines| cue_text(&tokens, lines))
+        .collect()
+}
+
+/// Groups tokens into cues and lays each on lines: per cue, its lines as
+/// token ranges.
+fn lay_out(tokens: &[Token<'_>], rules: &CaptionRules) -> Vec<Vec<(usize, usize)>> {
+    let max_line = rules.max_chars_per_line.max(1);
+    let max_lines = rules.max_lines.max(1);
+    chunk(tokens, max_line, max_lines)
+        .into_iter()
+        .map(|(a, b)| {
+            break_lines(&tokens[a..b], max_line)
+                .into_iter()
+                .map(|(i, j)| (a + i, a + j))
+                .collect()
+        })
+        .collect()
+}
+
+/// A cue's text from its lines (token ranges), lines joined with `'\n'`.
+fn cue_text(tokens: &[Token<'_>], lines: &[(usize, usize)]) -> String {
+    lines
+        .iter()
+        .map(|&(a, b)| join(&tokens[a..b]))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `segment N (start–end)` for warnings.
@@ -210,11 +542,13 @@ struct Token<'a> {
     spaced: bool,
     /// Where the token ends.
     boundary: Boundary,
+    /// Which whitespace-separated word of the text it is (or is a piece of).
+    word: usize,
 }
 
 fn tokenize(text: &str, max_line: usize) -> Vec<Token<'_>> {
     let mut tokens = Vec::new();
-    for word in text.split_whitespace() {
+    for (index, word) in text.split_whitespace().enumerate() {
         let boundary = word_boundary(word);
         let chars = word.chars().count();
         if chars <= max_line {
@@ -223,6 +557,7 @@ fn tokenize(text: &str, max_line: usize) -> Vec<Token<'_>> {
                 chars,
                 spaced: !tokens.is_empty(),
                 boundary,
+                word: index,
             });
             continue;
         }
@@ -245,6 +580,7 @@ fn tokenize(text: &str, max_line: usize) -> Vec<Token<'_>> {
                 } else {
                     Boundary::InsideWord
                 },
+                word: index,
             });
         }
     }
@@ -359,11 +695,12 @@ fn join(tokens: &[Token<'_>]) -> String {
 }
 
 /// Lays a cue's tokens on the fewest lines of at most `max_line`
-/// characters, as evenly as possible, preferring breaks after punctuation.
-fn break_lines(tokens: &[Token<'_>], max_line: usize) -> Vec<String> {
+/// characters, as evenly as possible, preferring breaks after punctuation:
+/// the lines as token ranges.
+fn break_lines(tokens: &[Token<'_>], max_line: usize) -> Vec<(usize, usize)> {
     let n = tokens.len();
     if line_len(tokens) <= max_line {
-        return vec![join(tokens)];
+        return vec![(0, n)];
     }
     // The fewest lines, by greedy filling.
     let mut lines = 1;
@@ -407,7 +744,7 @@ fn break_lines(tokens: &[Token<'_>], max_line: usize) -> Vec<String> {
     let mut j = n;
     for k in (1..=lines).rev() {
         let i = from[k][j];
-        out.push(join(&tokens[i..j]));
+        out.push((i, j));
         j = i;
     }
     out.reverse();
@@ -415,21 +752,22 @@ fn break_lines(tokens: &[Token<'_>], max_line: usize) -> Vec<String> {
 }
 
 /// Shares the window `[seg.start_ms, end)` among the cue texts and appends
-/// the cues (and any warnings) to `plan`.
+/// the cues to `cues` (and any warnings to `warnings`).
 fn place(
     index: usize,
     seg: &Cue,
     end: u32,
     texts: Vec<String>,
     rules: &CaptionRules,
-    plan: &mut CaptionPlan,
+    cues: &mut Vec<Cue>,
+    warnings: &mut Vec<String>,
 ) {
     let window = u64::from(end - seg.start_ms);
     // A cue needs a millisecond at least (a cue that ends where it starts is
     // no cue: SRT and WebVTT readers refuse it), so with fewer milliseconds
     // than cues, neighbouring texts share a cue.
     let texts = if texts.len() as u64 > window {
-        plan.warnings.push(format!(
+        warnings.push(format!(
             "{}: {} captions do not fit in {window} ms; shown as {window}",
             describe(index, seg),
             texts.len()
@@ -452,7 +790,7 @@ fn place(
     let durations = if n * min <= available {
         share_with_floor(&chars, available, min as f64)
     } else {
-        plan.warnings.push(format!(
+        warnings.push(format!(
             "{}: {} ms is too short to show {} caption{} for {} ms each",
             describe(index, seg),
             window,
@@ -478,7 +816,7 @@ fn place(
         // Times stay inside [start, end) so they fit in u32.
         let start = t as u32;
         let stop = (t + d) as u32;
-        plan.cues.push(Cue {
+        cues.push(Cue {
             start_ms: start,
             end_ms: stop,
             text,
@@ -487,7 +825,7 @@ fn place(
         t += d + gap;
     }
     if let Some((cps, c, d)) = worst {
-        plan.warnings.push(format!(
+        warnings.push(format!(
             "{}: reads at {cps:.1} characters per second, over the limit of {cps_limit} \
              ({c} characters in {:.3} s)",
             describe(index, seg),
@@ -496,10 +834,6 @@ fn place(
     }
 }
 
-/// Splits `total` in proportion to `weights`, giving every part at least
-/// `floor` (the caller checks that `floor * parts <= total`): parts whose
-/// share would fall below the floor get the floor, the rest share what is
-/// left in proportion.
 /// `texts` joined into `groups` cues (at least one) of consecutive texts,
 /// as even in count as can be.
 fn merge_into(texts: Vec<String>, groups: usize) -> Vec<String> {
@@ -514,6 +848,10 @@ fn merge_into(texts: Vec<String>, groups: usize) -> Vec<String> {
         .collect()
 }
 
+/// Splits `total` in proportion to `weights`, giving every part at least
+/// `floor` (the caller checks that `floor * parts <= total`): parts whose
+/// share would fall below the floor get the floor, the rest share what is
+/// left in proportion.
 fn share_with_floor(weights: &[f64], total: u64, floor: f64) -> Vec<f64> {
     let total = total as f64;
     let mut fixed = vec![false; weights.len()];

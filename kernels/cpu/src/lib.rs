@@ -13,9 +13,14 @@
 //! - [`subtitle`]: SRT and WebVTT parsing and writing
 //! - [`captions`]: transcript segments to readable caption cues (line length, reading speed)
 //! - [`dub`]: voice-over assembly: fitting speech to its windows, ducking, mixing, loudness
+//! - [`beats`]: tempo, beats and downbeats of music (Ellis's dynamic programme); snapping cuts to beats
+//! - [`words`]: word timing for dynamic (word-by-word) captions: estimated or from the transcript
+//! - [`ass`]: ASS (Advanced SubStation Alpha) karaoke export and parsing of dynamic captions
 
 #![deny(missing_docs)]
 
+pub mod ass;
+pub mod beats;
 pub mod captions;
 pub mod dub;
 pub mod interpolate;
@@ -28,3 +33,4 @@ pub mod stretch;
 pub mod subtitle;
 pub mod text;
 pub mod wav;
+pub mod words;

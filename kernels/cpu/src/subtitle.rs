@@ -27,10 +27,17 @@
 //! `>`, so any text round-trips; SRT has no escaping, so text that looks
 //! like a tag does not survive an SRT round trip, and SRT has no speaker
 //! syntax, so [`to_srt`] leaves speakers out.
+//!
+//! Word timing for dynamic captions ([`DynamicCue`]) travels in WebVTT cue
+//! timestamps: [`to_vtt_words`] writes a `<00:00:01.250>` tag before each
+//! word, [`parse_vtt_words`] reads them back (and [`parse_vtt`], as ever,
+//! strips them).
 
 use std::fmt::Write as _;
 
 use thiserror::Error;
+
+use crate::words::{DynamicCue, TimedWord, split_words};
 
 /// One subtitle cue.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -239,6 +246,15 @@ pub fn parse_srt(input: &str) -> Result<Vec<Cue>, SubtitleError> {
 /// cue starts there without a blank line in between (the WebVTT parsing
 /// algorithm ends cue text at a `-->` line too).
 pub fn parse_vtt(input: &str) -> Result<Vec<Cue>, SubtitleError> {
+    parse_vtt_with(input, |cue, _| cue)
+}
+
+/// Parses a WebVTT file as [`parse_vtt`] does, making each cue with `make`
+/// from the cue and its raw text lines.
+fn parse_vtt_with<T>(
+    input: &str,
+    mut make: impl FnMut(Cue, &[String]) -> T,
+) -> Result<Vec<T>, SubtitleError> {
     if !is_vtt(input) {
         let trimmed = input.strip_prefix('\u{feff}').unwrap_or(input);
         if trimmed.trim().is_empty() {
@@ -297,16 +313,18 @@ pub fn parse_vtt(input: &str) -> Result<Vec<Cue>, SubtitleError> {
             .map_or(block.len(), |k| timing + 1 + k);
         // The next cue, if one follows without a blank line, starts here.
         i = block_start + text_end;
-        let (text, speaker) = clean_text(&block[timing + 1..text_end], Format::Vtt);
+        let raw = &block[timing + 1..text_end];
+        let (text, speaker) = clean_text(raw, Format::Vtt);
         if text.is_empty() {
             return Err(SubtitleError::MissingText { line: line_no });
         }
-        cues.push(Cue {
+        let cue = Cue {
             start_ms,
             end_ms,
             text,
             speaker,
-        });
+        };
+        cues.push(make(cue, raw));
     }
     if cues.is_empty() {
         return Err(SubtitleError::Empty);
@@ -394,7 +412,7 @@ fn clean_text(lines: &[String], format: Format) -> (String, Option<String>) {
     let mut speaker = None;
     let mut out: Vec<String> = Vec::new();
     for line in lines {
-        let stripped = strip_markup(line, format, &mut speaker);
+        let stripped = strip_markup(line, format, &mut speaker, None);
         let decoded = match format {
             Format::Vtt => decode_entities(&stripped),
             Format::Srt => stripped,
@@ -413,8 +431,15 @@ fn clean_text(lines: &[String], format: Format) -> (String, Option<String>) {
 
 /// Removes tags (`<...>` whose content starts with a letter, `/` or digit)
 /// and, in SRT, SSA overrides (`{\...}`). The first `<v Name>` sets
-/// `speaker`. A `<` that does not open a tag is kept as text.
-fn strip_markup(line: &str, format: Format, speaker: &mut Option<String>) -> String {
+/// `speaker`. A `<` that does not open a tag is kept as text. With `tags`,
+/// every `<...>` tag removed is recorded (without its brackets) with where
+/// it was in the returned text, as a byte offset.
+fn strip_markup<'a>(
+    line: &'a str,
+    format: Format,
+    speaker: &mut Option<String>,
+    mut tags: Option<&mut Vec<(usize, &'a str)>>,
+) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(pos) = rest.find(['<', '{']) {
@@ -441,6 +466,9 @@ fn strip_markup(line: &str, format: Format, speaker: &mut Option<String>) -> Str
                 let tag = &after[..close];
                 if speaker.is_none() {
                     *speaker = voice_name(tag, format);
+                }
+                if let Some(tags) = tags.as_deref_mut() {
+                    tags.push((out.len(), tag));
                 }
                 rest = &after[close + 1..];
             }
@@ -597,6 +625,210 @@ pub fn to_vtt(cues: &[Cue]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The WebVTT class that marks an emphasised word in [`to_vtt_words`]
+/// (`<c.emphasis>word</c>`; style it with `::cue(.emphasis)`).
+pub const EMPHASIS_CLASS: &str = "emphasis";
+
+/// Writes dynamic cues as a WebVTT file with word timestamps: [`to_vtt`]'s
+/// file, with WebVTT cue timestamps (`<00:00:01.250>`) in the text, which
+/// karaoke-capable players use to style the words already said
+/// (`::cue(:past)`) and those to come (`::cue(:future)`).
+///
+/// Each word after the first is preceded by a timestamp tag with its start;
+/// the first is too when it starts after the cue does. Where a word ends
+/// before the next one starts (or, for the last, before the cue ends), a
+/// tag with its end follows it directly, before the space: players read it
+/// as the time the space is reached, and [`parse_vtt_words`] as the word's
+/// end. Emphasised words are wrapped in `<c.emphasis>…</c>`
+/// ([`EMPHASIS_CLASS`]). Times are [`DynamicCue::word_times`]; the
+/// whitespace between words is kept as written.
+///
+/// For cues that [`to_vtt`] round-trips, whose `words` are fitted into the
+/// cue (as [`DynamicCue::word_times`] leaves them) and whose `emphasis` has
+/// one entry per word, [`parse_vtt_words`] reads back the same cues, except
+/// that `timing` is always [`WordTiming::Transcript`](crate::words::WordTiming::Transcript) (the file does not say
+/// whether its times were estimated).
+pub fn to_vtt_words(cues: &[DynamicCue]) -> String {
+    let mut out = String::from("WEBVTT\n\n");
+    for cue in cues {
+        let _ = writeln!(
+            out,
+            "{} --> {}",
+            format_timestamp(cue.start_ms, '.'),
+            format_timestamp(cue.end_ms, '.')
+        );
+        let words = cue.word_times();
+        let end = cue.end_ms.max(cue.start_ms);
+        let mut k = 0;
+        for (n, line) in text_lines(&cue.text).enumerate() {
+            if n == 0
+                && let Some(name) = &cue.speaker
+            {
+                let _ = write!(out, "<v {}>", escape_vtt(name));
+            }
+            for (gap, word) in split_words(line) {
+                out.push_str(gap);
+                let Some(timed) = words.get(k) else {
+                    out.push_str(&escape_vtt(word));
+                    continue;
+                };
+                if k > 0 || timed.start_ms > cue.start_ms {
+                    let _ = write!(out, "<{}>", format_timestamp(timed.start_ms, '.'));
+                }
+                if cue.is_emphasized(k) {
+                    let _ = write!(out, "<c.{EMPHASIS_CLASS}>{}</c>", escape_vtt(word));
+                } else {
+                    out.push_str(&escape_vtt(word));
+                }
+                let next = words.get(k + 1).map_or(end, |w| w.start_ms);
+                if timed.end_ms < next {
+                    let _ = write!(out, "<{}>", format_timestamp(timed.end_ms, '.'));
+                }
+                k += 1;
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Parses a WebVTT file as [`parse_vtt`] does (same cues, same errors) and
+/// reads each cue's word times from its timestamp tags.
+///
+/// A word starts at the last timestamp before its first character (the
+/// cue's start if none) and ends at a timestamp directly after its last
+/// character (no whitespace between), else where the next word starts, the
+/// last at the cue's end. Timestamps inside a word do not split it. A cue
+/// with timestamp tags gets [`WordTiming::Transcript`](crate::words::WordTiming::Transcript), its times fitted
+/// into the cue (clamped, in order: files in the wild have timestamps
+/// outside their cue); a cue with none gets [`estimate_words`](crate::words::estimate_words)'s times and
+/// [`WordTiming::Proportional`](crate::words::WordTiming::Proportional). A word inside a class span that includes
+/// [`EMPHASIS_CLASS`] (`<c.emphasis>`) is emphasised.
+pub fn parse_vtt_words(input: &str) -> Result<Vec<DynamicCue>, SubtitleError> {
+    parse_vtt_with(input, |cue, raw| {
+        let (timed, emphasis) = timed_words(&cue, raw);
+        let mut dynamic = match timed {
+            Some(words) => DynamicCue::with_times(&cue, &words),
+            None => DynamicCue::proportional(&cue),
+        };
+        if emphasis.len() == dynamic.emphasis.len() {
+            dynamic.emphasis = emphasis;
+        }
+        dynamic
+    })
+}
+
+/// What a cue's raw text holds, in order, for reading word times.
+enum TextEvent {
+    Char(char),
+    Time(u32),
+    /// A class span opens (with whether it is the emphasis class) or closes.
+    Emphasis(Option<bool>),
+}
+
+/// The words of a cue with the times its timestamp tags give (`None` when
+/// it has none, or when the words read do not match the cue's text), and
+/// which words are emphasised.
+fn timed_words(cue: &Cue, raw: &[String]) -> (Option<Vec<TimedWord>>, Vec<bool>) {
+    let mut events = Vec::new();
+    for (n, line) in raw.iter().enumerate() {
+        if n > 0 {
+            events.push(TextEvent::Char('\n'));
+        }
+        let mut tags = Vec::new();
+        let mut speaker = None;
+        let stripped = strip_markup(line, Format::Vtt, &mut speaker, Some(&mut tags));
+        let mut pos = 0;
+        for (at, tag) in tags {
+            events.extend(
+                decode_entities(&stripped[pos..at])
+                    .chars()
+                    .map(TextEvent::Char),
+            );
+            pos = at;
+            if let Ok(ms) = parse_timestamp(tag, Format::Vtt) {
+                events.push(TextEvent::Time(ms));
+            } else if tag == "/c" {
+                events.push(TextEvent::Emphasis(None));
+            } else if let Some(classes) = tag.strip_prefix("c.") {
+                let name = classes.split([' ', '\t']).next().unwrap_or("");
+                let emphasis = name.split('.').any(|c| c == EMPHASIS_CLASS);
+                events.push(TextEvent::Emphasis(Some(emphasis)));
+            } else if tag == "c" || tag.starts_with("c ") {
+                events.push(TextEvent::Emphasis(Some(false)));
+            }
+        }
+        events.extend(
+            decode_entities(&stripped[pos..])
+                .chars()
+                .map(TextEvent::Char),
+        );
+    }
+
+    // (text, start, end if a timestamp closed it, emphasised)
+    let mut words: Vec<(String, u32, Option<u32>, bool)> = Vec::new();
+    let mut current: Option<(String, u32, bool)> = None;
+    let mut closing: Option<u32> = None;
+    let mut now = cue.start_ms;
+    let mut timed = false;
+    let mut spans: Vec<bool> = Vec::new();
+    for event in events {
+        match event {
+            TextEvent::Time(ms) => {
+                timed = true;
+                if current.is_some() && closing.is_none() {
+                    closing = Some(ms);
+                }
+                now = ms;
+            }
+            TextEvent::Emphasis(Some(e)) => spans.push(e),
+            TextEvent::Emphasis(None) => {
+                spans.pop();
+            }
+            TextEvent::Char(c) if c.is_whitespace() => {
+                if let Some((text, start, emphasis)) = current.take() {
+                    words.push((text, start, closing.take(), emphasis));
+                }
+                closing = None;
+            }
+            TextEvent::Char(c) => match &mut current {
+                Some((text, _, _)) => {
+                    text.push(c);
+                    closing = None;
+                }
+                None => current = Some((c.to_string(), now, spans.contains(&true))),
+            },
+        }
+    }
+    if let Some((text, start, emphasis)) = current.take() {
+        words.push((text, start, closing, emphasis));
+    }
+
+    let matches = words
+        .iter()
+        .map(|w| w.0.as_str())
+        .eq(cue.text.split_whitespace());
+    let emphasis = if matches {
+        words.iter().map(|w| w.3).collect()
+    } else {
+        Vec::new()
+    };
+    if !timed || !matches {
+        return (None, emphasis);
+    }
+    let starts: Vec<u32> = words.iter().map(|w| w.1).collect();
+    let timed = words
+        .into_iter()
+        .enumerate()
+        .map(|(k, (text, start, end, _))| {
+            let end = end.unwrap_or_else(|| starts.get(k + 1).copied().unwrap_or(cue.end_ms));
+            TimedWord::new(text, start, end)
+        })
+        .collect();
+    (Some(timed), emphasis)
 }
 
 #[cfg(test)]

@@ -34,6 +34,16 @@
 //! mixed the same way. Pixels that nothing covers are not written at all, so
 //! they stay bit-exact.
 //!
+//! # Dynamic captions
+//!
+//! [`DynamicCaption`] draws a [`DynamicCue`] (a cue with word times, from
+//! [`crate::words`]) word by word: the current word highlighted, words
+//! popping in as they are said, or a karaoke fill ([`DynamicStyle`]). It
+//! lays the cue out once, exactly as [`render_caption`] would, and keeps,
+//! beside the coverage masks, which word owns each pixel; a frame only
+//! picks each word's colour and composites, so nothing moves between
+//! frames and a frame costs about what [`RenderedText::draw`] does.
+//!
 //! # Fonts
 //!
 //! [`Font::system_default`] and [`Font::system_bold`] look for DejaVu Sans
@@ -58,6 +68,7 @@ use ab_glyph::{Font as _, FontArc, Glyph, GlyphId, PxScale, ScaleFont as _, poin
 use rayon::prelude::*;
 
 use crate::interpolate::{Frame, InterpolateError};
+use crate::words::{DynamicCue, TimedWord};
 
 /// Environment variable naming the regular font file; when set it is used
 /// instead of searching, and an unreadable file is an error.
@@ -126,6 +137,20 @@ pub enum TextError {
     /// The frame drawn on is malformed.
     #[error(transparent)]
     Frame(#[from] InterpolateError),
+    /// A frame of another size than the one a caption was laid out for.
+    #[error(
+        "frame is {width}x{height} but the caption was laid out for {expected_width}x{expected_height}"
+    )]
+    FrameSize {
+        /// The width laid out for.
+        expected_width: usize,
+        /// The height laid out for.
+        expected_height: usize,
+        /// The frame's width.
+        width: usize,
+        /// The frame's height.
+        height: usize,
+    },
 }
 
 fn join_paths(paths: &[PathBuf]) -> String {
@@ -434,28 +459,32 @@ pub struct TextLayout {
     /// block's origin, when the style has one.
     pub box_rect: Option<PixelRect>,
     glyphs: Vec<Glyph>,
+    /// For each glyph, where it came from.
+    sources: Vec<GlyphSource>,
     font: Font,
     style: TextStyle,
 }
 
+/// Where a laid-out glyph came from: its line, and which of the text's
+/// non-whitespace characters it draws ([`NOT_INK`] for a whitespace
+/// character that has an outline). Wrapping drops and adds only
+/// whitespace, so the non-whitespace characters of the lines are the text's,
+/// in order: this is how a glyph is traced back to its word.
+#[derive(Debug, Clone, Copy)]
+struct GlyphSource {
+    line: usize,
+    ink: usize,
+}
+
+/// [`GlyphSource::ink`] of a whitespace glyph.
+const NOT_INK: usize = usize::MAX;
+
 /// Lays out `text`: wraps it to [`TextStyle::max_width_px`], aligns the
 /// lines and measures everything it will draw.
 pub fn layout(font: &Font, text: &str, style: &TextStyle) -> Result<TextLayout, TextError> {
-    style.validate()?;
+    let lines = wrap(font, text, style)?;
     let scale = font.scale(style.size_px);
     let sf = font.inner.as_scaled(scale);
-    let max_width = style.max_width_px.unwrap_or(f32::INFINITY);
-
-    let mut lines = Vec::new();
-    for paragraph in text.split('\n') {
-        wrap_paragraph(
-            font,
-            scale,
-            paragraph.trim_end_matches('\r'),
-            max_width,
-            &mut lines,
-        );
-    }
 
     let width = lines.iter().map(|l| l.width).fold(0.0f32, f32::max);
     let line_height = sf.ascent() - sf.descent();
@@ -465,6 +494,8 @@ pub fn layout(font: &Font, text: &str, style: &TextStyle) -> Result<TextLayout, 
     // Position every glyph and collect the ink extents, which can reach past
     // the advance box (italic overhangs, accents above the ascent, 'j').
     let mut glyphs = Vec::new();
+    let mut sources = Vec::new();
+    let mut ink = 0usize;
     let (mut x0, mut y0, mut x1, mut y1) = (0.0f32, 0.0f32, width, height);
     for (i, line) in lines.iter().enumerate() {
         let left = match style.align {
@@ -476,6 +507,15 @@ pub fn layout(font: &Font, text: &str, style: &TextStyle) -> Result<TextLayout, 
         let mut pen = left;
         let mut prev: Option<GlyphId> = None;
         for c in line.text.chars() {
+            let source = GlyphSource {
+                line: i,
+                ink: if c.is_whitespace() {
+                    NOT_INK
+                } else {
+                    ink += 1;
+                    ink - 1
+                },
+            };
             let id = font.inner.glyph_id(c);
             if let Some(p) = prev {
                 pen += sf.kern(p, id);
@@ -490,6 +530,7 @@ pub fn layout(font: &Font, text: &str, style: &TextStyle) -> Result<TextLayout, 
                 x1 = x1.max(b.max.x);
                 y1 = y1.max(b.max.y);
                 glyphs.push(glyph);
+                sources.push(source);
             }
         }
     }
@@ -516,6 +557,7 @@ pub fn layout(font: &Font, text: &str, style: &TextStyle) -> Result<TextLayout, 
         bounds,
         box_rect,
         glyphs,
+        sources,
         font: font.clone(),
         style: *style,
     })
@@ -543,11 +585,41 @@ fn union(a: PixelRect, b: PixelRect) -> PixelRect {
     }
 }
 
+/// The lines [`layout`] breaks `text` into, without placing any glyph.
+fn wrap(font: &Font, text: &str, style: &TextStyle) -> Result<Vec<Line>, TextError> {
+    style.validate()?;
+    let scale = font.scale(style.size_px);
+    let max_width = style.max_width_px.unwrap_or(f32::INFINITY);
+    let mut lines = Vec::new();
+    for paragraph in text.split('\n') {
+        wrap_paragraph(
+            font,
+            scale,
+            paragraph.trim_end_matches('\r'),
+            max_width,
+            &mut lines,
+        );
+    }
+    Ok(lines)
+}
+
 /// Advance width of `s`, kerning included.
+#[cfg(test)]
 fn measure(font: &Font, scale: PxScale, s: &str) -> f32 {
+    extend(font, scale, (0.0, None), s).0
+}
+
+/// The advance width of a run of text after `s` is appended, given the
+/// run's width and last glyph: what [`measure`] gives for the whole run,
+/// bit for bit (the same additions in the same order), without measuring
+/// the run again.
+fn extend(
+    font: &Font,
+    scale: PxScale,
+    (mut w, mut prev): (f32, Option<GlyphId>),
+    s: &str,
+) -> (f32, Option<GlyphId>) {
     let sf = font.inner.as_scaled(scale);
-    let mut w = 0.0;
-    let mut prev: Option<GlyphId> = None;
     for c in s.chars() {
         let id = font.inner.glyph_id(c);
         if let Some(p) = prev {
@@ -556,58 +628,69 @@ fn measure(font: &Font, scale: PxScale, s: &str) -> f32 {
         w += sf.h_advance(id);
         prev = Some(id);
     }
-    w
+    (w, prev)
 }
 
 /// Greedy word wrap of one paragraph. Words are separated by whitespace; a
 /// word wider than `max_width` on its own is split between characters.
+/// Each line's width is kept as it grows, so wrapping is linear in the
+/// text's length.
 fn wrap_paragraph(font: &Font, scale: PxScale, text: &str, max_width: f32, out: &mut Vec<Line>) {
+    let empty = (0.0f32, None);
     let mut current = String::new();
+    // The current line's width and last glyph.
+    let mut run = empty;
     let start = out.len();
     for word in text.split_whitespace() {
         let candidate = if current.is_empty() {
-            word.to_string()
+            extend(font, scale, empty, word)
         } else {
-            format!("{current} {word}")
+            extend(font, scale, extend(font, scale, run, " "), word)
         };
-        let w = measure(font, scale, &candidate);
-        if w <= max_width {
-            current = candidate;
+        if candidate.0 <= max_width {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+            run = candidate;
             continue;
         }
         if !current.is_empty() {
-            let width = measure(font, scale, &current);
             out.push(Line {
                 text: std::mem::take(&mut current),
-                width,
+                width: run.0,
             });
+            run = empty;
         }
-        if measure(font, scale, word) <= max_width {
+        let alone = extend(font, scale, empty, word);
+        if alone.0 <= max_width {
             current = word.to_string();
+            run = alone;
             continue;
         }
         // Too long for any line: break it where it stops fitting (at least
         // one character per line, so narrow limits still terminate).
+        let mut buf = [0u8; 4];
         for c in word.chars() {
-            let mut next = current.clone();
-            next.push(c);
-            if !current.is_empty() && measure(font, scale, &next) > max_width {
-                let width = measure(font, scale, &current);
+            let c_str: &str = c.encode_utf8(&mut buf);
+            let next = extend(font, scale, run, c_str);
+            if !current.is_empty() && next.0 > max_width {
                 out.push(Line {
                     text: std::mem::take(&mut current),
-                    width,
+                    width: run.0,
                 });
                 current.push(c);
+                run = extend(font, scale, empty, c_str);
             } else {
-                current = next;
+                current.push(c);
+                run = next;
             }
         }
     }
     if !current.is_empty() || out.len() == start {
-        let width = measure(font, scale, &current);
         out.push(Line {
             text: current,
-            width,
+            width: run.0,
         });
     }
 }
@@ -753,17 +836,7 @@ impl RenderedText {
         frame_height: usize,
         placement: Placement,
     ) -> (i32, i32) {
-        let (w, h) = (self.bounds.width as f32, self.bounds.height as f32);
-        let centre_x = ((frame_width as f32 - w) / 2.0).round() as i32;
-        match placement {
-            Placement::Top { margin_px } => (centre_x, margin_px.round() as i32),
-            Placement::Center => (centre_x, ((frame_height as f32 - h) / 2.0).round() as i32),
-            Placement::Bottom { margin_px } => (
-                centre_x,
-                (frame_height as f32 - margin_px - h).round() as i32,
-            ),
-            Placement::At { x, y } => (x, y),
-        }
+        place(self.bounds, frame_width, frame_height, placement)
     }
 
     /// Composites the text with its top-left corner at `(x, y)`; what falls
@@ -862,6 +935,26 @@ impl RenderedText {
     ) -> Result<PixelRect, TextError> {
         let (x, y) = self.position(frame.width, frame.height, placement);
         self.draw(frame, x, y)
+    }
+}
+
+/// The top-left corner where `placement` puts a block of `bounds`' size.
+fn place(
+    bounds: PixelRect,
+    frame_width: usize,
+    frame_height: usize,
+    placement: Placement,
+) -> (i32, i32) {
+    let (w, h) = (bounds.width as f32, bounds.height as f32);
+    let centre_x = ((frame_width as f32 - w) / 2.0).round() as i32;
+    match placement {
+        Placement::Top { margin_px } => (centre_x, margin_px.round() as i32),
+        Placement::Center => (centre_x, ((frame_height as f32 - h) / 2.0).round() as i32),
+        Placement::Bottom { margin_px } => (
+            centre_x,
+            (frame_height as f32 - margin_px - h).round() as i32,
+        ),
+        Placement::At { x, y } => (x, y),
     }
 }
 
@@ -973,7 +1066,7 @@ impl CaptionKind {
 /// similar length, shrunk (down to 70%) when it would take more than two
 /// lines. Text that needs more lines still gets them all: nothing is
 /// dropped; keeping cues short is the caller's job. Draw it at
-/// [`caption_placement`].
+/// [`caption_placement`]. This is [`caption_layout`], rendered.
 pub fn render_caption(
     font: &Font,
     text: &str,
@@ -981,34 +1074,47 @@ pub fn render_caption(
     frame_width: usize,
     frame_height: usize,
 ) -> Result<RenderedText, TextError> {
+    Ok(caption_layout(font, text, kind, frame_width, frame_height)?.render())
+}
+
+/// The layout [`render_caption`] renders: the [`CaptionKind::style`],
+/// shrunk to fit two lines where 70% of the size can, lines balanced.
+pub fn caption_layout(
+    font: &Font,
+    text: &str,
+    kind: CaptionKind,
+    frame_width: usize,
+    frame_height: usize,
+) -> Result<TextLayout, TextError> {
     let base = kind.style(frame_width, frame_height);
     let mut style = base;
-    let mut laid = layout(font, text, &style)?;
+    // Trials only wrap: placing glyphs is for the chosen style alone.
+    let mut wrapped = wrap(font, text, &style)?;
     for shrink in [0.9, 0.8, 0.7] {
-        if laid.lines.len() <= 2 {
+        if wrapped.len() <= 2 {
             break;
         }
         style.size_px = base.size_px * shrink;
-        laid = layout(font, text, &style)?;
+        wrapped = wrap(font, text, &style)?;
     }
     // Balance: the narrowest wrap width that keeps the same number of lines.
-    let lines = laid.lines.len();
+    let lines = wrapped.len();
     if lines >= 2 && !text.contains('\n') {
-        let (mut lo, mut hi) = (laid.width / lines as f32, laid.width);
+        let width = wrapped.iter().map(|l| l.width).fold(0.0f32, f32::max);
+        let (mut lo, mut hi) = (width / lines as f32, width);
         for _ in 0..12 {
             let mid = (lo + hi) / 2.0;
             let mut trial = style;
             trial.max_width_px = Some(mid);
-            if layout(font, text, &trial)?.lines.len() == lines {
+            if wrap(font, text, &trial)?.len() == lines {
                 hi = mid;
             } else {
                 lo = mid;
             }
         }
         style.max_width_px = Some(hi);
-        laid = layout(font, text, &style)?;
     }
-    Ok(laid.render())
+    layout(font, text, &style)
 }
 
 /// Where captions sit: bottom-centred, 7% of the frame height above the
@@ -1030,6 +1136,586 @@ pub fn draw_caption(
     frame.validate()?;
     render_caption(font, text, kind, frame.width, frame.height)?
         .draw_placed(frame, caption_placement(frame.height))
+}
+
+/// How the words of a dynamic caption change as they are said (see
+/// [`DynamicCaption`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DynamicStyle {
+    /// Every word is shown for the whole cue; the word being said is in the
+    /// highlight colour, the others in their own colour. Between two words
+    /// the one said last stays highlighted (no flicker in short pauses),
+    /// and after the last word it stays highlighted to the cue's end;
+    /// before the first word starts none is.
+    #[default]
+    Highlight,
+    /// Words appear as they are said: a word is invisible (glyph and
+    /// outline; a box is there from the cue's start) before its start, and
+    /// appears in the highlight colour, fading to its own colour over
+    /// [`POP_MS`] milliseconds (in linear light), so the newest word is the
+    /// brightest.
+    Pop,
+    /// Karaoke: every word is shown; each fills with the highlight colour
+    /// from left to right as it is said, its fill edge moving with the time
+    /// elapsed in the word (anti-aliased across the edge pixel), and stays
+    /// filled once said. A word broken over two lines fills the first
+    /// piece, then the second.
+    Karaoke,
+}
+
+/// How long a word stays brighter after it appears in [`DynamicStyle::Pop`],
+/// in milliseconds.
+pub const POP_MS: u32 = 150;
+
+/// The look of a dynamic caption: the animation, the caption kind (box or
+/// outline, sized as [`CaptionKind::style`]) and the word colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DynamicLook {
+    /// How words change as they are said.
+    pub style: DynamicStyle,
+    /// Boxed or outlined, laid out exactly as [`render_caption`] does.
+    pub kind: CaptionKind,
+    /// A word's colour when it is not highlighted (sRGB).
+    pub base: [u8; 3],
+    /// The highlight colour: the current word, a popping word, the filled
+    /// part in karaoke (sRGB).
+    pub highlight: [u8; 3],
+    /// An emphasised word's colour where another would be in `base`;
+    /// highlighting still applies to it (sRGB).
+    pub emphasis: [u8; 3],
+}
+
+impl DynamicLook {
+    /// The default highlight colour: a warm yellow.
+    pub const HIGHLIGHT: [u8; 3] = [255, 214, 10];
+    /// The default emphasis colour: a light blue.
+    pub const EMPHASIS: [u8; 3] = [90, 200, 255];
+
+    /// `style` and `kind` with white words, a [`DynamicLook::HIGHLIGHT`]
+    /// highlight and [`DynamicLook::EMPHASIS`] emphasis.
+    pub fn new(style: DynamicStyle, kind: CaptionKind) -> Self {
+        Self {
+            style,
+            kind,
+            base: [255, 255, 255],
+            highlight: Self::HIGHLIGHT,
+            emphasis: Self::EMPHASIS,
+        }
+    }
+}
+
+impl Default for DynamicLook {
+    /// [`DynamicLook::new`] with [`DynamicStyle::Highlight`] and
+    /// [`CaptionKind::Boxed`].
+    fn default() -> Self {
+        Self::new(DynamicStyle::Highlight, CaptionKind::Boxed)
+    }
+}
+
+/// Where a word (or the part of it on one line) is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WordBox {
+    /// The word's index in the cue.
+    pub word: usize,
+    /// The line it is on, from 0.
+    pub line: usize,
+    /// The glyphs' ink on that line, in frame coordinates (the outline,
+    /// if any, reaches beyond it).
+    pub rect: PixelRect,
+}
+
+/// A piece of a word: its glyphs on one line.
+#[derive(Debug, Clone)]
+struct Piece {
+    word: usize,
+    /// Ink extent, in mask columns.
+    x0: f32,
+    x1: f32,
+    /// Ink width of the same word's pieces before this one.
+    before: f32,
+}
+
+/// How one piece is drawn on one frame: pixels left of `edge` (a mask
+/// column, fractional) get `left`, the rest `right`; glyph and outline
+/// coverage are scaled by `alpha`.
+#[derive(Debug, Clone, Copy)]
+struct PieceState {
+    alpha: f32,
+    left: [f32; 3],
+    right: [f32; 3],
+    edge: f32,
+}
+
+/// A piece index for pixels no word owns.
+const NO_OWNER: u32 = u32::MAX;
+
+/// A [`DynamicCue`] laid out and rasterised once for a frame size, drawn at
+/// any time in the cue with [`DynamicCaption::draw`].
+///
+/// The layout is [`caption_layout`]'s for the cue's text, placed as
+/// [`draw_caption`] places it ([`caption_placement`]): the same line breaks,
+/// size and position as the plain caption, and the same at every time, so
+/// words never move; only their colours and, in [`DynamicStyle::Pop`], their
+/// visibility change. With every colour equal the frame is bit-identical to
+/// [`draw_caption`]'s.
+///
+/// Construction rasterises the glyphs and the outline into coverage masks
+/// with, for every pixel, the word piece that owns it (the glyph that covers
+/// it most; for outline pixels, the glyph the outline grew from). Drawing a
+/// frame works out each word's colour and visibility (one small table) and
+/// composites the masks, as [`RenderedText::draw`] does, in linear light:
+/// no layout or rasterising per frame.
+///
+/// Emphasised words ([`DynamicCue::emphasis`]) use the
+/// [`DynamicLook::emphasis`] colour where another word uses the base colour;
+/// they are not bolder or larger (that would change the layout). Words are
+/// timed by [`DynamicCue::word_times`].
+///
+/// ```no_run
+/// use kino_kernels::interpolate::Frame;
+/// use kino_kernels::subtitle::Cue;
+/// use kino_kernels::text::{CaptionKind, DynamicCaption, DynamicLook, DynamicStyle, Font};
+/// use kino_kernels::words::DynamicCue;
+///
+/// let font = Font::system_bold()?;
+/// let cue = DynamicCue::proportional(&Cue::new(0, 2000, "Cold brew, ready when you are"));
+/// let look = DynamicLook::new(DynamicStyle::Karaoke, CaptionKind::Outlined);
+/// let caption = DynamicCaption::new(&font, &cue, &look, 1920, 1080)?;
+/// let mut frame = Frame::new(1920, 1080, vec![0; 1920 * 1080 * 3])?;
+/// for t in (0..2000).step_by(40) {
+///     caption.draw(&mut frame, t)?;
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct DynamicCaption {
+    look: DynamicLook,
+    frame_size: (usize, usize),
+    /// Frame position of the masks' top-left corner.
+    origin: (i32, i32),
+    /// The masks' rectangle relative to the text block.
+    bounds: PixelRect,
+    box_rect: Option<PixelRect>,
+    style: TextStyle,
+    fill: Vec<u8>,
+    outline: Option<Vec<u8>>,
+    /// The piece owning each mask pixel, or [`NO_OWNER`].
+    owner: Vec<u32>,
+    pieces: Vec<Piece>,
+    /// Each word's ink width, all its pieces together.
+    word_widths: Vec<f32>,
+    boxes: Vec<WordBox>,
+    words: Vec<TimedWord>,
+    emphasis: Vec<bool>,
+}
+
+impl DynamicCaption {
+    /// Lays out and rasterises `cue` for a `frame_width x frame_height`
+    /// frame.
+    pub fn new(
+        font: &Font,
+        cue: &DynamicCue,
+        look: &DynamicLook,
+        frame_width: usize,
+        frame_height: usize,
+    ) -> Result<Self, TextError> {
+        let laid = caption_layout(font, &cue.text, look.kind, frame_width, frame_height)?;
+        let words = cue.word_times();
+        // The word of each of the text's non-whitespace characters.
+        let mut ink_word = Vec::new();
+        for (k, w) in cue.text.split_whitespace().enumerate() {
+            ink_word.extend(w.chars().map(|_| k));
+        }
+
+        let b = laid.bounds;
+        let (w, h) = (b.width as usize, b.height as usize);
+        let mut fill = vec![0u8; w * h];
+        let mut owner = vec![NO_OWNER; w * h];
+        // The largest single glyph's coverage so far, per pixel.
+        let mut best = vec![0u8; w * h];
+        let mut pieces: Vec<Piece> = Vec::new();
+        // Ink rectangles of the pieces, relative to the block.
+        let mut piece_ink: Vec<(f32, f32, f32, f32, usize)> = Vec::new();
+        let mut last: Option<(usize, usize)> = None;
+        for (glyph, src) in laid.glyphs.iter().zip(&laid.sources) {
+            let Some(outlined) = laid.font.inner.outline_glyph(glyph.clone()) else {
+                continue;
+            };
+            let pb = outlined.px_bounds();
+            let piece = match ink_word.get(src.ink) {
+                None => NO_OWNER,
+                Some(&k) => {
+                    if last != Some((k, src.line)) {
+                        last = Some((k, src.line));
+                        pieces.push(Piece {
+                            word: k,
+                            x0: f32::INFINITY,
+                            x1: f32::NEG_INFINITY,
+                            before: 0.0,
+                        });
+                        piece_ink.push((
+                            f32::INFINITY,
+                            f32::INFINITY,
+                            f32::NEG_INFINITY,
+                            f32::NEG_INFINITY,
+                            src.line,
+                        ));
+                    }
+                    let i = pieces.len() - 1;
+                    let ink = &mut piece_ink[i];
+                    ink.0 = ink.0.min(pb.min.x);
+                    ink.1 = ink.1.min(pb.min.y);
+                    ink.2 = ink.2.max(pb.max.x);
+                    ink.3 = ink.3.max(pb.max.y);
+                    i as u32
+                }
+            };
+            // As `TextLayout::render` does, so the masks are the same.
+            let ox = pb.min.x as i32 - b.x;
+            let oy = pb.min.y as i32 - b.y;
+            outlined.draw(|gx, gy, c| {
+                let (x, y) = (ox + gx as i32, oy + gy as i32);
+                if x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h {
+                    let i = y as usize * w + x as usize;
+                    let v = (c.clamp(0.0, 1.0) * 255.0).round() as u16;
+                    fill[i] = (u16::from(fill[i]) + v).min(255) as u8;
+                    if v as u8 > best[i] {
+                        best[i] = v as u8;
+                        owner[i] = piece;
+                    }
+                }
+            });
+        }
+        drop(best);
+        let style = laid.style;
+        let outline = style.outline.filter(|o| o.width_px > 0.0).map(|o| {
+            let mask = dilate(&fill, w, h, o.width_px);
+            outline_owners(&fill, &mask, &mut owner, w, h, o.width_px);
+            mask
+        });
+
+        let origin = place(
+            b,
+            frame_width,
+            frame_height,
+            caption_placement(frame_height),
+        );
+        let mut word_widths = vec![0.0f32; ink_word.last().map_or(0, |k| k + 1)];
+        let mut boxes = Vec::with_capacity(pieces.len());
+        for (piece, &(x0, y0, x1, y1, line)) in pieces.iter_mut().zip(&piece_ink) {
+            piece.x0 = x0 - b.x as f32;
+            piece.x1 = x1 - b.x as f32;
+            piece.before = word_widths[piece.word];
+            word_widths[piece.word] += x1 - x0;
+            boxes.push(WordBox {
+                word: piece.word,
+                line,
+                rect: PixelRect::covering(x0, y0, x1, y1).translate(origin.0 - b.x, origin.1 - b.y),
+            });
+        }
+        Ok(Self {
+            look: *look,
+            frame_size: (frame_width, frame_height),
+            origin,
+            bounds: b,
+            box_rect: laid.box_rect,
+            style,
+            fill,
+            outline,
+            owner,
+            pieces,
+            word_widths,
+            boxes,
+            words,
+            emphasis: cue.emphasis.clone(),
+        })
+    }
+
+    /// Where each word is drawn, in frame coordinates: one box per word per
+    /// line it is on (a word too long for a line is broken over two), in
+    /// reading order. A word with no ink (none of its characters has a
+    /// glyph) has none.
+    pub fn word_boxes(&self) -> &[WordBox] {
+        &self.boxes
+    }
+
+    /// The frame rectangle the caption may touch (not clipped to the frame).
+    pub fn rect(&self) -> PixelRect {
+        PixelRect {
+            x: self.origin.0,
+            y: self.origin.1,
+            ..self.bounds
+        }
+    }
+
+    /// The words and the times they are drawn by.
+    pub fn words(&self) -> &[TimedWord] {
+        &self.words
+    }
+
+    /// The look it draws with.
+    pub fn look(&self) -> &DynamicLook {
+        &self.look
+    }
+
+    /// A word's resting colour, in linear light.
+    fn resting(&self, k: usize, lin: impl Fn([u8; 3]) -> [f32; 3]) -> [f32; 3] {
+        if self.emphasis.get(k).copied().unwrap_or(false) {
+            lin(self.look.emphasis)
+        } else {
+            lin(self.look.base)
+        }
+    }
+
+    /// Each piece's colours, fill edge and visibility at `t_ms`.
+    fn piece_states(&self, t_ms: u32) -> Vec<PieceState> {
+        let (to_lin, _) = tables();
+        let lin = |c: [u8; 3]| c.map(|v| to_lin[v as usize]);
+        let high = lin(self.look.highlight);
+        // The word being said (or said last): the last to have started.
+        let current = self
+            .words
+            .partition_point(|w| w.start_ms <= t_ms)
+            .checked_sub(1);
+        self.pieces
+            .iter()
+            .map(|p| {
+                let k = p.word;
+                let rest = self.resting(k, lin);
+                let solid = |alpha: f32, c: [f32; 3]| PieceState {
+                    alpha,
+                    left: c,
+                    right: c,
+                    edge: f32::INFINITY,
+                };
+                let Some(word) = self.words.get(k) else {
+                    return solid(1.0, rest);
+                };
+                match self.look.style {
+                    DynamicStyle::Highlight => {
+                        solid(1.0, if current == Some(k) { high } else { rest })
+                    }
+                    DynamicStyle::Pop => {
+                        if t_ms < word.start_ms {
+                            return solid(0.0, rest);
+                        }
+                        let age = t_ms - word.start_ms;
+                        if age >= POP_MS {
+                            return solid(1.0, rest);
+                        }
+                        let f = age as f32 / POP_MS as f32;
+                        let mut c = high;
+                        mix(&mut c, rest, f);
+                        solid(1.0, c)
+                    }
+                    DynamicStyle::Karaoke => {
+                        let progress = if t_ms >= word.end_ms {
+                            1.0
+                        } else if t_ms < word.start_ms {
+                            0.0
+                        } else {
+                            (t_ms - word.start_ms) as f32 / word.duration_ms() as f32
+                        };
+                        let edge = if progress >= 1.0 {
+                            f32::INFINITY
+                        } else if progress <= 0.0 {
+                            f32::NEG_INFINITY
+                        } else {
+                            let filled = progress * self.word_widths[k] - p.before;
+                            p.x0 + filled.clamp(0.0, p.x1 - p.x0)
+                        };
+                        PieceState {
+                            alpha: 1.0,
+                            left: high,
+                            right: rest,
+                            edge,
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Composites the caption as it is at `t_ms` (media time, as the cue's
+    /// and words' times) onto `frame`, which must be the size it was laid
+    /// out for. Drawing does not check that `t_ms` is inside the cue:
+    /// showing the cue only while it is on is the caller's job. Returns the
+    /// frame rectangle written.
+    pub fn draw(&self, frame: &mut Frame, t_ms: u32) -> Result<PixelRect, TextError> {
+        frame.validate()?;
+        if (frame.width, frame.height) != self.frame_size {
+            return Err(TextError::FrameSize {
+                expected_width: self.frame_size.0,
+                expected_height: self.frame_size.1,
+                width: frame.width,
+                height: frame.height,
+            });
+        }
+        let (x, y) = self.origin;
+        let placed = self.rect();
+        let clip = placed.clip(frame.width, frame.height);
+        if clip.width == 0 || clip.height == 0 {
+            return Ok(clip);
+        }
+        let states = self.piece_states(t_ms);
+        let (to_lin, to_srgb) = tables();
+        let lin = |c: [u8; 3]| c.map(|v| to_lin[v as usize]);
+        let unowned = PieceState {
+            alpha: 1.0,
+            left: lin(self.look.base),
+            right: lin(self.look.base),
+            edge: f32::INFINITY,
+        };
+        let outline_c = self.style.outline.map(|o| lin(o.color));
+        let box_ = self.style.background.zip(self.box_rect).map(|(b, r)| {
+            (
+                lin(b.color),
+                b.opacity,
+                r.translate(x - self.bounds.x, y - self.bounds.y),
+            )
+        });
+        let box_only: Option<[[u8; 256]; 3]> = box_.map(|(bc, op, _)| {
+            let mut table = [[0u8; 256]; 3];
+            for (k, t) in table.iter_mut().enumerate() {
+                for (v, out) in t.iter_mut().enumerate() {
+                    let l = to_lin[v] + (bc[k] - to_lin[v]) * op;
+                    *out = to_srgb[(l * LIN_MAX as f32 + 0.5) as usize];
+                }
+            }
+            table
+        });
+        let mask_w = self.bounds.width as usize;
+        let stride = frame.width * 3;
+        let (cx0, cx1) = (clip.x as usize, clip.x as usize + clip.width as usize);
+        let rows = clip.y as usize..clip.y as usize + clip.height as usize;
+        frame.data[rows.start * stride..rows.end * stride]
+            .par_chunks_mut(stride)
+            .enumerate()
+            .for_each(|(i, row)| {
+                let fy = (rows.start + i) as i32;
+                let my = (fy - y) as usize;
+                for fx in cx0..cx1 {
+                    let mx = (fx as i32 - x) as usize;
+                    let m = my * mask_w + mx;
+                    let box_a = match box_ {
+                        Some((_, op, r)) if r.contains(fx as i32, fy) => op,
+                        _ => 0.0,
+                    };
+                    let own = self.owner[m];
+                    let st = if own == NO_OWNER {
+                        &unowned
+                    } else {
+                        &states[own as usize]
+                    };
+                    let (out_a, fill_a) = if st.alpha > 0.0 {
+                        (self.outline.as_ref().map_or(0, |o| o[m]), self.fill[m])
+                    } else {
+                        (0, 0)
+                    };
+                    if box_a == 0.0 && out_a == 0 && fill_a == 0 {
+                        continue;
+                    }
+                    let px = &mut row[fx * 3..fx * 3 + 3];
+                    if let Some(table) = &box_only
+                        && out_a == 0
+                        && fill_a == 0
+                    {
+                        for (k, v) in px.iter_mut().enumerate() {
+                            *v = table[k][*v as usize];
+                        }
+                        continue;
+                    }
+                    let mut c = [0.0f32; 3];
+                    for k in 0..3 {
+                        c[k] = to_lin[px[k] as usize];
+                    }
+                    if let Some((bc, _, _)) = box_ {
+                        mix(&mut c, bc, box_a);
+                    }
+                    let scale = |a: u8| {
+                        let a = f32::from(a) / 255.0;
+                        if st.alpha == 1.0 { a } else { a * st.alpha }
+                    };
+                    if let Some(oc) = outline_c {
+                        mix(&mut c, oc, scale(out_a));
+                    }
+                    // The share of this pixel left of the fill edge.
+                    let left = (st.edge - mx as f32).clamp(0.0, 1.0);
+                    let fill_c = if left >= 1.0 {
+                        st.left
+                    } else if left <= 0.0 {
+                        st.right
+                    } else {
+                        let mut fc = st.right;
+                        mix(&mut fc, st.left, left);
+                        fc
+                    };
+                    mix(&mut c, fill_c, scale(fill_a));
+                    for k in 0..3 {
+                        px[k] = to_srgb[(c[k] * LIN_MAX as f32 + 0.5) as usize];
+                    }
+                }
+            });
+        Ok(clip)
+    }
+}
+
+/// Lays out, rasterises and draws a dynamic caption at `t_ms` in one call
+/// (see [`DynamicCaption`]); returns the frame rectangle written. For more
+/// than one frame of a cue, make a [`DynamicCaption`] once and draw it.
+pub fn draw_dynamic_caption(
+    frame: &mut Frame,
+    font: &Font,
+    cue: &DynamicCue,
+    look: &DynamicLook,
+    t_ms: u32,
+) -> Result<PixelRect, TextError> {
+    frame.validate()?;
+    DynamicCaption::new(font, cue, look, frame.width, frame.height)?.draw(frame, t_ms)
+}
+
+/// Gives each outline pixel outside the glyphs (`fill` 0, `outline` not)
+/// the owner of a glyph pixel its outline value came from: the nearest
+/// source that [`dilate`]'s disc of radius `r` takes the maximum from.
+fn outline_owners(fill: &[u8], outline: &[u8], owner: &mut [u32], w: usize, h: usize, r: f32) {
+    let reach = r.ceil() as i32 + 1;
+    // The disc's taps as `dilate` weighs them, nearest first.
+    let mut taps: Vec<(i32, i32, u16, i32)> = Vec::new();
+    for dy in -reach..=reach {
+        for dx in -reach..=reach {
+            let d = ((dx * dx + dy * dy) as f32).sqrt();
+            let weight = (r + 0.5 - d).clamp(0.0, 1.0);
+            if weight > 0.0 {
+                taps.push((dx, dy, (weight * 256.0).round() as u16, dx * dx + dy * dy));
+            }
+        }
+    }
+    taps.sort_by_key(|t| t.3);
+    let sources: &[u32] = owner;
+    let ring: Vec<(usize, u32)> = (0..h)
+        .into_par_iter()
+        .flat_map_iter(|y| {
+            let taps = &taps;
+            (0..w).filter_map(move |x| {
+                let i = y * w + x;
+                if fill[i] != 0 || outline[i] == 0 {
+                    return None;
+                }
+                taps.iter().find_map(|&(dx, dy, weight, _)| {
+                    let (sx, sy) = (x as i32 + dx, y as i32 + dy);
+                    if sx < 0 || sy < 0 || sx >= w as i32 || sy >= h as i32 {
+                        return None;
+                    }
+                    let s = sy as usize * w + sx as usize;
+                    let v = ((u16::from(fill[s]) * weight + 128) >> 8) as u8;
+                    (v == outline[i]).then_some((i, sources[s]))
+                })
+            })
+        })
+        .collect();
+    for (i, o) in ring {
+        owner[i] = o;
+    }
 }
 
 #[cfg(test)]
