@@ -309,6 +309,173 @@ async fn caption_end_to_end() {
     );
 }
 
+/// Pixels of `rect` in `frame` that are the highlight's warm yellow (after
+/// H.264's 4:2:0, so loosely).
+fn yellow_pixels(frame: &media::RgbFrame, rect: kino_kernels::text::PixelRect) -> usize {
+    let width = frame.width as i32;
+    let mut count = 0;
+    for y in rect.y.max(0)..(rect.y + rect.height as i32).min(frame.height as i32) {
+        for x in rect.x.max(0)..(rect.x + rect.width as i32).min(width) {
+            let i = (y * width + x) as usize * 3;
+            let [r, g, b] = [frame.data[i], frame.data[i + 1], frame.data[i + 2]];
+            if r > 170 && g > 140 && b < 120 {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+async fn dynamic_captions_highlight_each_word_at_its_time() {
+    use kino_kernels::text::{CaptionKind, DynamicCaption, DynamicLook, DynamicStyle, Font};
+    let fx = Fixture::new().await;
+    let video = fx.path("grey.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=0x303030:s=1280x720:r=24:d=5",
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=48000:cl=stereo",
+        "-t",
+        "5",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        video.to_str().expect("utf-8"),
+    ]);
+    let srt = fx.path("words.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:00,500 --> 00:00:04,500\nBright mornings start cold\n",
+    )
+    .expect("write srt");
+    let report = fx
+        .run("caption", &[("video", &video), ("transcript", &srt)], &[])
+        .await
+        .expect("captioning completes");
+    let read = |name: &str| std::fs::read_to_string(&report.outputs[name]).expect(name);
+
+    // The WebVTT carries each word's time; ASS the same times as karaoke.
+    let vtt = subtitle::parse_vtt_words(&read("captions.vtt")).expect("vtt words");
+    assert_eq!(vtt.len(), 1);
+    let cue = &vtt[0];
+    let words = cue.word_times();
+    assert_eq!(words.len(), 4);
+    assert_eq!((words[0].start_ms, words[3].end_ms), (500, 4500));
+    let ass = kino_kernels::ass::parse_ass(&read("captions.ass")).expect("ass");
+    assert_eq!(ass.cues.len(), 1);
+    for (a, v) in ass.cues[0].word_times().iter().zip(&words) {
+        assert!(a.start_ms.abs_diff(v.start_ms) <= 10, "{a:?} vs {v:?}");
+    }
+    // A plain reader still reads the WebVTT.
+    assert_eq!(
+        subtitle::parse(&read("captions.vtt")).expect("plain")[0].text,
+        "Bright mornings start cold"
+    );
+
+    // On the frames: word k is the yellow one from its start (within a
+    // frame) to the next word's start; where each word sits is the
+    // kernel's own layout of that cue.
+    let font = Font::system_bold().expect("font");
+    let look = DynamicLook::new(DynamicStyle::Highlight, CaptionKind::Boxed);
+    let laid = DynamicCaption::new(&font, cue, &look, 1280, 720).expect("layout");
+    let boxes = laid.word_boxes();
+    let captioned = &report.outputs["captioned.mp4"];
+    for (k, word) in words.iter().enumerate() {
+        let after = frame_at(captioned, f64::from(word.start_ms) / 1000.0 + FRAME_24);
+        for (j, b) in boxes.iter().enumerate() {
+            let yellow = yellow_pixels(&after, b.rect);
+            if b.word == k {
+                assert!(
+                    yellow > 20,
+                    "word {k} not highlighted just after {} ms ({yellow})",
+                    word.start_ms
+                );
+            } else {
+                assert!(
+                    yellow < 5,
+                    "word {j} highlighted while word {k} is said ({yellow})"
+                );
+            }
+        }
+        if k > 0 {
+            let before = frame_at(
+                captioned,
+                f64::from(word.start_ms) / 1000.0 - 2.0 * FRAME_24,
+            );
+            let mine: usize = boxes
+                .iter()
+                .filter(|b| b.word == k)
+                .map(|b| yellow_pixels(&before, b.rect))
+                .sum();
+            assert!(
+                mine < 5,
+                "word {k} highlighted before {} ms ({mine})",
+                word.start_ms
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
+)]
+async fn an_ads_cuts_land_on_the_beats_of_its_music() {
+    let fx = Fixture::new().await;
+    let brief = fx.path("brief.toml");
+    write_brief(&brief, 12, "ad-creative");
+    // A click track at 100 bpm: a click every 600 ms from 0.
+    let music = fx.path("clicks.wav");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "aevalsrc='if(lt(mod(t,0.6),0.012),0.8*sin(2*PI*1500*t),0)':s=44100:d=20",
+        music.to_str().expect("utf-8"),
+    ]);
+    let product = workspace_root().join("examples/assets/product.png");
+    let report = fx
+        .run(
+            "ad-creative",
+            &[("brief", &brief), ("product", &product), ("music", &music)],
+            &[("size", "320x180")],
+        )
+        .await
+        .expect("the ad completes");
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report.outputs["plan.json"]).expect("plan"))
+            .expect("json");
+    let sync = &plan["beat_sync"];
+    assert_eq!(sync["source"], "tracked", "{sync}");
+    let tempo = sync["tempo_bpm"].as_f64().expect("tempo");
+    assert!((tempo - 100.0).abs() < 2.0, "tempo {tempo}");
+    let cuts = sync["cuts"].as_array().expect("cuts");
+    assert!(cuts.len() >= 2, "{sync}");
+    for cut in cuts {
+        let at = cut[1].as_u64().expect("cut") as f64;
+        let off = (at / 600.0).round() * 600.0 - at;
+        assert!(
+            off.abs() <= 1000.0 * FRAME_24,
+            "cut at {at} ms is {off} ms off the clicks"
+        );
+    }
+    // The scenes as played start on those cuts.
+    let shots = plan["shots"].as_array().expect("shots");
+    for (shot, cut) in shots.iter().skip(1).zip(cuts) {
+        assert_eq!(shot["scene"]["start_ms"], cut[1]);
+    }
+}
+
 fn write_brief(path: &Path, length_s: u32, mode: &str) {
     let text = std::fs::read_to_string(workspace_root().join("examples/brief.toml"))
         .expect("example brief")
@@ -359,6 +526,20 @@ async fn ad_creative_end_to_end() {
     let pcm = media::decode_audio(ad, 48_000, 2).expect("audio");
     let lufs = mix::integrated_loudness(&pcm).expect("loudness");
     assert!((lufs + 16.0).abs() <= 1.0, "loudness {lufs} LUFS");
+    // Without a track, the cuts sit on the generated bed's beats.
+    let played = fx
+        .executor()
+        .scenes(&fx.job(&report.job).await)
+        .expect("scenes");
+    let sync = played.beat_sync.as_ref().expect("beat sync");
+    let beat_ms = 60_000.0 / sync.tempo_bpm;
+    for [_, cut] in &sync.cuts {
+        let beats = f64::from(*cut) / beat_ms;
+        assert!(
+            (beats - beats.round()).abs() * beat_ms <= 1.0,
+            "cut {cut} off the beat"
+        );
+    }
 
     // Scene editing: trim scene 0 and retitle scene 1. Only those two are
     // rendered again; the original render stays as it was.

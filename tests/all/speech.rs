@@ -157,6 +157,23 @@ async fn caption_without_a_transcript_hears_the_speech_and_reruns_from_the_cache
             cue.0
         );
     }
+    // Every cue's words are timed as heard, and the WebVTT carries them.
+    let notes = notes(&host.events(&report).await).join("\n");
+    let timing = notes
+        .lines()
+        .find_map(|l| l.split("word times: ").nth(1))
+        .unwrap_or_else(|| panic!("no word-times note: {notes}"));
+    let counts: Vec<usize> = timing.split(' ').filter_map(|w| w.parse().ok()).collect();
+    assert!(
+        counts.len() == 2 && counts[0] == counts[1] && counts[0] > 0,
+        "{timing}"
+    );
+    let vtt = std::fs::read_to_string(&report.outputs["captions.vtt"]).expect("vtt");
+    for cue in kino_kernels::subtitle::parse_vtt_words(&vtt).expect("vtt words") {
+        let words = cue.word_times();
+        assert!(words.len() > 1 && words.windows(2).all(|w| w[0].start_ms <= w[1].start_ms));
+        assert!(words[0].start_ms >= cue.start_ms && words[words.len() - 1].end_ms <= cue.end_ms);
+    }
     // Every transcription node ran once; the models stay loaded for the
     // next job (what `/metrics` reports); the second run is all cache hits.
     assert!(report.nodes.iter().any(|n| n.node.starts_with("heard[")));

@@ -14,8 +14,10 @@
 //! - [`local`]: the embedded set-up `kino run` uses.
 //! - [`worker`]: the job queue `kino serve` runs.
 //! - [`brief`]: creative briefs (TOML) for the ad-creative pipeline.
+//! - [`assets`]: a brief's asset folder (product shots, logos, footage, fonts, palette).
 
 pub mod artifacts;
+pub mod assets;
 pub mod brief;
 pub mod catalog;
 pub mod editing;

@@ -4,6 +4,8 @@
 //! is what makes its output cacheable.
 
 pub mod ad;
+pub mod beats;
+pub mod captions;
 mod dub;
 pub mod edit;
 mod native;
@@ -285,8 +287,8 @@ ops! {
     SpokenLanguage = "spoken-language", inputs 2..=2, world None, each false, out Json, version 1;
     /// The original audio -> its background without the voice (stereo), or as it is (mono).
     SeparateBackground = "separate-background", inputs 1..=1, world None, each false, out Audio, version 1;
-    /// Segments JSON -> an SRT or WebVTT file (`params.format`).
-    WriteSubtitles = "write-subtitles", inputs 1..=1, world None, each false, out File, version 1;
+    /// Segments or caption cues -> an SRT, WebVTT or ASS file (`params.format`); word times kept.
+    WriteSubtitles = "write-subtitles", inputs 1..=1, world None, each false, out File, version 2;
     /// A video -> its audio as WAV; fails when it has none.
     ExtractAudio = "extract-audio", inputs 1..=1, world None, each false, out Audio, version 1;
     /// Segments + target (+ source) language -> translated segments, batched (translator plugin).
@@ -299,16 +301,22 @@ ops! {
     MuxAudio = "mux-audio", inputs 2..=2, world None, each false, out Video, version 1;
     /// Segments -> caption cues within line-length and reading-speed limits.
     CaptionCues = "caption-cues", inputs 1..=1, world None, each false, out List, version 1;
+    /// Segments + heard windows -> caption cues with a time for every word (heard, else by word length).
+    CaptionWords = "caption-words", inputs 2..=2, world None, each false, out List, version 1;
+    /// Word cues + the animation -> each cue's look (colours, emphasis, animation).
+    StyleCaptions = "style-captions", inputs 2..=2, world None, each false, out List, version 1;
     /// A video -> fixed-length chunks of it, so long media is processed in parallel.
     ChunkVideo = "chunk-video", inputs 1..=1, world None, each false, out List, version 1;
     /// A chunk of a video + caption cues (+ style) -> that chunk with the captions burned in.
-    BurnCaptions = "burn-captions", inputs 2..=3, world None, each true, out Video, version 2;
+    BurnCaptions = "burn-captions", inputs 2..=3, world None, each true, out Video, version 3;
     /// Video pieces + the original -> the pieces joined (copied) under the original's sound.
     JoinVideo = "join-video", inputs 2..=2, world None, each false, out Video, version 1;
     /// A brief (+ music) -> scored script variations, best first (script-strategy plugin).
     WriteScript = "write-script", inputs 1..=2, world Some(World::ScriptStrategy), each false, out Record, version 1;
-    /// Script + scene edits -> the scenes as played (reordered, trimmed, edited).
-    EditScenes = "edit-scenes", inputs 2..=2, world None, each false, out Record, version 1;
+    /// Script + scene edits (+ the music's beats) -> the scenes as played (reordered, trimmed, edited, cut on the beat).
+    EditScenes = "edit-scenes", inputs 2..=3, world None, each false, out Record, version 2;
+    /// Script (+ a music track) -> where the music's beats and bars fall: tracked in the track, else the generated bed's grid.
+    TrackBeats = "track-beats", inputs 1..=2, world None, each false, out Record, version 1;
     /// A shot (scene + brief) -> its direction (director-style plugin).
     DirectScene = "direct-scene", inputs 0..=0, world Some(World::DirectorStyle), each true, out Record, version 2;
     /// Scene plan + directions -> the plan as delivered, each shot with its direction.
@@ -516,9 +524,12 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::SpokenLanguage => speech::spoken_language,
         Op::SeparateBackground => speech::separate_background,
         Op::EditScenes => edit::edit_scenes,
+        Op::TrackBeats => beats::track_beats,
         Op::PlayedPlan => edit::played_plan,
         Op::WriteSubtitles => transcript::write_subtitles,
         Op::CaptionCues => transcript::caption_cues,
+        Op::CaptionWords => captions::caption_words,
+        Op::StyleCaptions => captions::unstyled,
         Op::ExtractAudio => dub::extract_audio,
         Op::SpeakLine => dub::speak_line,
         Op::VoiceOver => dub::voice_over,

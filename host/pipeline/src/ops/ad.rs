@@ -408,7 +408,7 @@ pub(super) fn mix_narration(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 }
 
 /// The tempo named in a script's music note ("warm acoustic, 96 bpm"), else 96.
-fn bpm_of(note: &str) -> f32 {
+pub(super) fn bpm_of(note: &str) -> f32 {
     let words: Vec<&str> = note.split(|c: char| !c.is_ascii_alphanumeric()).collect();
     words
         .windows(2)

@@ -176,6 +176,9 @@ pub struct ScenePlan {
     pub lines: Vec<Line>,
     /// The edits applied.
     pub edits: Edits,
+    /// How the cuts were put on the music's beats, when they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beat_sync: Option<super::beats::BeatSync>,
 }
 
 /// The direction a scene got, and from whom.
@@ -290,6 +293,7 @@ pub fn apply(script: &ScriptPlan, edits: &Edits) -> Result<ScenePlan> {
         shots,
         lines,
         edits: edits.clone(),
+        beat_sync: None,
     })
 }
 
@@ -299,7 +303,23 @@ pub(super) fn edit_scenes(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         Some(super::Input::Text(t)) => Edits::parse(t)?,
         _ => Edits::default(),
     };
-    write_json(dir, "plan.json", &apply(&script, &edits)?)
+    let mut script = script;
+    let beat_sync = match cx.optional_file(2)? {
+        Some(beats) => {
+            let grid: super::beats::BeatGrid = super::read_json(beats)?;
+            let sync = super::beats::snap_scenes(
+                &mut script.scenes,
+                script.total_ms,
+                &grid,
+                script.brief.mode,
+            );
+            Some(sync)
+        }
+        None => None,
+    };
+    let mut plan = apply(&script, &edits)?;
+    plan.beat_sync = beat_sync;
+    write_json(dir, "plan.json", &plan)
 }
 
 /// The plan as delivered: each shot with the direction it got.

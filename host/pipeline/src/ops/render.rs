@@ -9,10 +9,13 @@ use anyhow::{Context as _, Result, bail};
 use kino_kernels::interpolate::{self, FlowPair, Frame};
 use kino_kernels::lut::CubeLut;
 use kino_kernels::scene::{self, CameraMove, Corner, Image, Shot, ShotSize, Transition};
-use kino_kernels::text::{self, CaptionKind, Font, Outline, Placement, RenderedText, TextStyle};
+use kino_kernels::text::{
+    self, CaptionKind, DynamicCaption, Font, Outline, Placement, RenderedText, TextStyle,
+};
 use kino_kernels::wav;
 use serde::{Deserialize, Serialize};
 
+use super::captions::AnyCues;
 use super::edit::{DirectedShot, ScenePlan};
 use super::write_json;
 use super::{OpCx, read_json};
@@ -60,10 +63,16 @@ pub(super) fn chunk_video(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     write_json(dir, "chunks.json", &chunks)
 }
 
+/// A cue ready to draw on every frame it shows: rasterised once.
+enum Drawn {
+    Still(RenderedText),
+    Dynamic(Box<DynamicCaption>),
+}
+
 pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let (_, chunk): (usize, Chunk) = cx.item()?;
     let video = cx.file(0)?;
-    let cues: Vec<wit::Segment> = cx.json(1)?;
+    let cues = AnyCues::read(cx, 1)?;
     let kind = match cx.inputs.get(2) {
         Some(super::Input::Text(s)) if s == "outlined" => CaptionKind::Outlined,
         Some(super::Input::Text(s)) if s == "boxed" => CaptionKind::Boxed,
@@ -84,16 +93,35 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let path = dir.join("captioned-piece.mp4");
     let mut writer = Mp4Writer::create_piece(&path, w, h, fps)?;
     // Only the cues this chunk shows are rasterised, each once.
-    let shown: Vec<(&wit::Segment, RenderedText)> = cues
-        .iter()
-        .filter(|c| c.end_ms > chunk.start_ms && c.start_ms < chunk.end_ms)
-        .map(|c| {
-            Ok((
-                c,
-                text::render_caption(&font, &c.text, kind, w as usize, h as usize)?,
-            ))
-        })
-        .collect::<Result<_, kino_kernels::text::TextError>>()?;
+    let (w_px, h_px) = (w as usize, h as usize);
+    let shows = |start: u32, end: u32| end > chunk.start_ms && start < chunk.end_ms;
+    let shown: Vec<(u32, u32, Drawn)> = match &cues {
+        AnyCues::Plain(segments) => segments
+            .iter()
+            .filter(|c| shows(c.start_ms, c.end_ms))
+            .map(|c| {
+                let still = text::render_caption(&font, &c.text, kind, w_px, h_px)?;
+                Ok((c.start_ms, c.end_ms, Drawn::Still(still)))
+            })
+            .collect::<Result<_>>()?,
+        AnyCues::Words(word_cues) => word_cues
+            .iter()
+            .filter(|c| shows(c.start_ms, c.end_ms))
+            .map(|c| {
+                let drawn = match c.dynamic_look(kind) {
+                    Some(look) => Drawn::Dynamic(Box::new(DynamicCaption::new(
+                        &font,
+                        &c.dynamic(),
+                        &look,
+                        w_px,
+                        h_px,
+                    )?)),
+                    None => Drawn::Still(text::render_caption(&font, &c.text, kind, w_px, h_px)?),
+                };
+                Ok((c.start_ms, c.end_ms, drawn))
+            })
+            .collect::<Result<_>>()?,
+    };
     let placement = text::caption_placement(h as usize);
     let mut written = 0usize;
     while let Some(frame) = reader.next_frame()? {
@@ -106,11 +134,17 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         let ms = (frame.pts_secs * 1000.0).round().max(0.0) as u32;
         let pts = frame.pts_secs;
         let mut f = frame.into_kernel();
-        if let Some((_, caption)) = shown
+        match shown
             .iter()
-            .find(|(c, _)| c.start_ms <= ms && ms < c.end_ms)
+            .find(|(start, end, _)| *start <= ms && ms < *end)
         {
-            caption.draw_placed(&mut f, placement)?;
+            Some((_, _, Drawn::Still(caption))) => {
+                caption.draw_placed(&mut f, placement)?;
+            }
+            Some((_, _, Drawn::Dynamic(caption))) => {
+                caption.draw(&mut f, ms)?;
+            }
+            None => {}
         }
         writer.write_video_frame(&RgbFrame::from_kernel(f, pts))?;
         written += 1;

@@ -3,20 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
+use kino_kernels::ass;
 use kino_kernels::captions::{CaptionRules, caption_cues as plan_cues};
 use kino_kernels::subtitle::{self, Cue};
+use kino_kernels::text::{CaptionKind, DynamicLook};
+use kino_kernels::words::DynamicCue;
 
+use super::captions::{AnyCues, WordCue, to_cue};
 use super::{OpCx, write_json};
 use kino_runtime::types::Segment;
-
-/// A segment as the subtitle kernels see it.
-fn to_cue(segment: &Segment) -> Cue {
-    let mut cue = Cue::new(segment.start_ms, segment.end_ms, segment.text.clone());
-    if !segment.speaker.is_empty() {
-        cue.speaker = Some(segment.speaker.clone());
-    }
-    cue
-}
 
 /// Reads a transcript file (SRT or WebVTT) into segments (the WIT
 /// `segment`, which is also their JSON form in artifacts).
@@ -50,14 +45,37 @@ pub(super) fn parse_subtitles(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     write_json(dir, "segments.json", &segments)
 }
 
+/// Segments or caption cues -> SRT, WebVTT (with word timestamps when the
+/// cues have word times) or ASS (karaoke tags per word, for editors).
 pub(super) fn write_subtitles(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    let segments: Vec<Segment> = cx.json(0)?;
-    let cues: Vec<Cue> = segments.iter().map(to_cue).collect();
+    let cues = AnyCues::read(cx, 0)?;
     let format: String = cx.param("format", "srt".to_owned())?;
-    let (text, name) = match format.as_str() {
-        "srt" => (subtitle::to_srt(&cues), "subtitles.srt"),
-        "vtt" => (subtitle::to_vtt(&cues), "subtitles.vtt"),
-        other => bail!("param `format` must be `srt` or `vtt`, not `{other}`"),
+    let (text, name) = match (format.as_str(), &cues) {
+        ("srt", _) => (subtitle::to_srt(&cues.cues()), "subtitles.srt"),
+        ("vtt", AnyCues::Words(words)) => {
+            let dynamic: Vec<_> = words.iter().map(WordCue::dynamic).collect();
+            (subtitle::to_vtt_words(&dynamic), "subtitles.vtt")
+        }
+        ("vtt", AnyCues::Plain(_)) => (subtitle::to_vtt(&cues.cues()), "subtitles.vtt"),
+        ("ass", _) => {
+            let (width, height) = (cx.param("width", 1920u32)?, cx.param("height", 1080u32)?);
+            let (dynamic, look) = match &cues {
+                AnyCues::Words(words) => (
+                    words.iter().map(WordCue::dynamic).collect::<Vec<_>>(),
+                    words
+                        .iter()
+                        .find_map(|c| c.dynamic_look(CaptionKind::Boxed))
+                        .unwrap_or_default(),
+                ),
+                AnyCues::Plain(_) => (
+                    cues.cues().iter().map(DynamicCue::proportional).collect(),
+                    DynamicLook::default(),
+                ),
+            };
+            let style = ass::AssStyle::new(&look, width, height);
+            (ass::to_ass(&dynamic, &style), "subtitles.ass")
+        }
+        (other, _) => bail!("param `format` must be `srt`, `vtt` or `ass`, not `{other}`"),
     };
     let path = dir.join(name);
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
