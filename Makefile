@@ -1,6 +1,6 @@
 # Kino's everyday commands. `make demo` runs the main job; `make test` passes the tests.
 
-PLUGINS := kino-script-arc kino-director-styles kino-translator-phrasebook kino-grader-palette kino-fallback-backoff kino-translator-openai
+PLUGINS := kino-script-arc kino-director-styles kino-translator-phrasebook kino-grader-palette kino-fallback-backoff kino-translator-openai kino-caption-emphasis
 # Same place tests/build.rs builds them, so the two share one build.
 PLUGIN_TARGET := $(or $(CARGO_TARGET_DIR),target)/wasm-plugins
 PLUGIN_DIR := $(PLUGIN_TARGET)/wasm32-wasip2/plugin

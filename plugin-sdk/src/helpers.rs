@@ -1,7 +1,10 @@
 //! Rust-friendly helpers on the WIT types.
 
+use std::collections::BTreeSet;
+
 use crate::types::{
-    Brief, ChannelStats, GradeIntent, Lut3d, PluginError, RateLimit, Rgb, ScoreCard,
+    Asset, AssetKind, AssetPick, Brief, CaptionAnimation, CaptionPosition, ChannelStats, CueStyle,
+    Fit, GradeIntent, Lut3d, PluginError, RateLimit, Rgb, ScoreCard, WordCue,
 };
 
 impl PluginError {
@@ -75,6 +78,135 @@ impl Rgb {
     /// Rec. 709 luma of the colour.
     pub fn luma(&self) -> f32 {
         0.2126 * self.r + 0.7152 * self.g + 0.0722 * self.b
+    }
+
+    /// HSV saturation: 0 for greys, 1 for pure hues.
+    pub fn saturation(&self) -> f32 {
+        let max = self.r.max(self.g).max(self.b);
+        let min = self.r.min(self.g).min(self.b);
+        if max > 0.0 { (max - min) / max } else { 0.0 }
+    }
+
+    /// White.
+    pub const WHITE: Rgb = Rgb::new(1.0, 1.0, 1.0);
+}
+
+impl Asset {
+    /// Whether a scene can show it: an image or footage (not a logo or a font).
+    pub fn is_visual(&self) -> bool {
+        matches!(self.kind, AssetKind::Image | AssetKind::Footage)
+    }
+
+    /// Whether it has tag `tag` (case ignored).
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t.trim().eq_ignore_ascii_case(tag))
+    }
+
+    /// How well the asset matches `text` (a scene's visual, say): each
+    /// distinct content word of `text` counts 2 when it is one of the asset's
+    /// tag words and 1 when it is in its name or description. Words are
+    /// compared in lowercase, without a plural `s`; words under three
+    /// letters and common function words (`the`, `with`, `shot`, ...) are
+    /// left out. 0 means nothing in common.
+    ///
+    /// ```
+    /// # use kino_plugin_sdk::{Asset, AssetKind};
+    /// let pour = Asset {
+    ///     name: "pour-over-ice".into(),
+    ///     kind: AssetKind::Footage,
+    ///     tags: vec!["in-use".into(), "kitchen".into()],
+    ///     description: "Cold brew poured over ice".into(),
+    ///     duration_ms: 6000,
+    ///     width: 1920,
+    ///     height: 1080,
+    /// };
+    /// // "kitchen" is a tag (2), "ice" is in the name (1).
+    /// assert_eq!(pour.relevance("A kitchen counter with ice"), 3);
+    /// assert_eq!(pour.relevance("A mountain at dawn"), 0);
+    /// ```
+    pub fn relevance(&self, text: &str) -> u32 {
+        let tags: BTreeSet<String> = self.tags.iter().flat_map(|t| content_words(t)).collect();
+        let other: BTreeSet<String> = content_words(&self.name)
+            .chain(content_words(&self.description))
+            .collect();
+        content_words(text)
+            .collect::<BTreeSet<_>>()
+            .iter()
+            .map(|w| {
+                if tags.contains(w) {
+                    2
+                } else {
+                    u32::from(other.contains(w))
+                }
+            })
+            .sum()
+    }
+}
+
+/// Words that say nothing about what an asset shows.
+const FUNCTION_WORDS: &[&str] = &[
+    "the", "and", "for", "with", "from", "into", "onto", "its", "their", "this", "that", "over",
+    "under", "your", "you", "our", "are", "was", "just", "shot", "frame", "then", "where", "while",
+    "beside", "side", "one", "two",
+];
+
+/// `text`'s content words: lowercase, a plural `s` dropped, short and
+/// function words left out.
+fn content_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .map(|w| match w.strip_suffix('s') {
+            Some(stem) if stem.chars().count() >= 3 && !stem.ends_with('s') => stem.to_owned(),
+            _ => w,
+        })
+        .filter(|w| !FUNCTION_WORDS.contains(&w.as_str()))
+}
+
+impl AssetPick {
+    /// Shows `asset` from its start at normal speed, filling the frame.
+    pub fn of(asset: &Asset) -> Self {
+        AssetPick {
+            name: asset.name.clone(),
+            in_ms: 0,
+            speed_start: 1.0,
+            speed_end: 1.0,
+            fit: Fit::Cover,
+        }
+    }
+
+    /// Starts footage `in_ms` into the clip.
+    pub fn starting_at(mut self, in_ms: u32) -> Self {
+        self.in_ms = in_ms;
+        self
+    }
+
+    /// Ramps footage from speed `start` to `end` across the scene (1.0 normal).
+    pub fn ramped(mut self, start: f32, end: f32) -> Self {
+        self.speed_start = start;
+        self.speed_end = end;
+        self
+    }
+
+    /// Fits the asset into the frame as `fit` says.
+    pub fn fitted(mut self, fit: Fit) -> Self {
+        self.fit = fit;
+        self
+    }
+}
+
+impl CueStyle {
+    /// A plain style for `cue`: the whole cue at once at the bottom, white
+    /// text, a yellow highlight, no word emphasised.
+    pub fn plain(cue: &WordCue) -> Self {
+        CueStyle {
+            index: cue.index,
+            animation: CaptionAnimation::Still,
+            position: CaptionPosition::Bottom,
+            text_color: Rgb::WHITE,
+            highlight_color: Rgb::new(1.0, 0.84, 0.0),
+            emphasis: vec![false; cue.words.len()],
+        }
     }
 }
 
@@ -158,6 +290,51 @@ mod tests {
             Some(Rgb::new(1.0, 0.0, 128.0 / 255.0))
         );
         assert_eq!(Rgb::from_hex("nope"), None);
+    }
+
+    #[test]
+    fn saturation_of_greys_and_hues() {
+        assert_eq!(Rgb::new(0.5, 0.5, 0.5).saturation(), 0.0);
+        assert_eq!(Rgb::new(0.0, 0.0, 0.0).saturation(), 0.0);
+        assert_eq!(Rgb::new(1.0, 0.0, 0.0).saturation(), 1.0);
+        assert!((Rgb::new(1.0, 0.5, 0.5).saturation() - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn picks_and_plain_styles() {
+        let clip = Asset {
+            name: "pour".into(),
+            kind: AssetKind::Footage,
+            tags: vec!["In-Use".into()],
+            description: String::new(),
+            duration_ms: 5000,
+            width: 1920,
+            height: 1080,
+        };
+        assert!(clip.is_visual() && clip.has_tag("in-use") && !clip.has_tag("product"));
+        let pick = AssetPick::of(&clip)
+            .starting_at(1200)
+            .ramped(1.0, 2.0)
+            .fitted(Fit::Contain);
+        assert_eq!(
+            (
+                pick.name.as_str(),
+                pick.in_ms,
+                pick.speed_start,
+                pick.speed_end,
+                pick.fit
+            ),
+            ("pour", 1200, 1.0, 2.0, Fit::Contain)
+        );
+        let cue = WordCue {
+            index: 4,
+            start_ms: 0,
+            end_ms: 900,
+            text: "Two words".into(),
+            words: vec![],
+        };
+        let style = CueStyle::plain(&cue);
+        assert_eq!((style.index, style.emphasis.len()), (4, 0));
     }
 
     #[test]

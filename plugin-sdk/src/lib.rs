@@ -3,10 +3,13 @@
 //!
 //! A plugin implements one world of the `kino:stage@0.1.0` WIT package. For
 //! each world this crate has a trait ([`ScriptStrategy`], [`DirectorStyle`],
-//! [`Translator`], [`Grader`], [`FallbackPolicy`]) and a macro that exports
-//! an implementation as the component's entry points. The WIT types are
-//! re-exported at the crate root with a few helpers; [`log`] and [`config`]
-//! reach the host.
+//! [`Translator`], [`Grader`], [`FallbackPolicy`], [`CaptionStyle`]) and a
+//! macro that exports an implementation as the component's entry points.
+//! Script strategies and director styles may also take the brief's assets
+//! into account: implement [`AssetScripts`] or [`AssetPicker`] too and
+//! export with [`export_script_strategy_with_assets!`] or
+//! [`export_director_style_with_assets!`]. The WIT types are re-exported at
+//! the crate root with a few helpers; [`log`] and [`config`] reach the host.
 //!
 //! ```
 //! use kino_plugin_sdk::{
@@ -131,6 +134,34 @@ pub trait DirectorStyle {
     fn direct(scene: Scene, brief: Brief) -> Result<DirectedScene, PluginError>;
 }
 
+/// The optional `asset-scripts` capability of a script strategy: writing
+/// with the brief's assets in view. Export it with
+/// [`export_script_strategy_with_assets!`]; the host calls
+/// `generate_with_assets` instead of `generate` when a brief has assets.
+pub trait AssetScripts: ScriptStrategy {
+    /// Writes `count` variations for `brief` as [`ScriptStrategy::generate`]
+    /// does, with `assets` (the brief's, never empty) to draw on.
+    fn generate_with_assets(
+        brief: Brief,
+        assets: Vec<Asset>,
+        count: u32,
+    ) -> Result<Vec<Script>, PluginError>;
+}
+
+/// The optional `asset-picker` capability of a director style: choosing
+/// each scene's assets. Export it with [`export_director_style_with_assets!`];
+/// the host asks it for every scene when a brief has assets.
+pub trait AssetPicker: DirectorStyle {
+    /// The assets `scene` shows, in order: at most 3, each an `image` or
+    /// `footage` asset of `assets` (the brief's, never empty); an empty list
+    /// leaves the scene to the host.
+    fn pick_assets(
+        scene: Scene,
+        brief: Brief,
+        assets: Vec<Asset>,
+    ) -> Result<Vec<AssetPick>, PluginError>;
+}
+
 /// A `translator` plugin: translates transcript segments.
 pub trait Translator {
     /// The language pairs this translator handles.
@@ -156,6 +187,13 @@ pub trait Grader {
 pub trait FallbackPolicy {
     /// Decides what to do about `failure`.
     fn decide(failure: Failure) -> Decision;
+}
+
+/// A `caption-style` plugin: styles dynamic, word-by-word captions.
+pub trait CaptionStyle {
+    /// Styles `cues` for a piece of `brand`: exactly one style per cue, in
+    /// order, with the cue's index and one emphasis flag per word.
+    fn style_cues(cues: Vec<WordCue>, brand: BrandLook) -> Result<Vec<CueStyle>, PluginError>;
 }
 
 /// Exports a [`ScriptStrategy`] implementation as this component's `script-strategy` world.
@@ -204,6 +242,89 @@ macro_rules! export_director_style {
                     <$plugin as $crate::DirectorStyle>::direct(scene, brief)
                 }
             }
+            export!($plugin);
+        }
+    };
+}
+
+/// Exports a [`ScriptStrategy`] that is also [`AssetScripts`]: the
+/// `script-strategy` world plus the `asset-scripts` interface (the WIT's
+/// `script-strategy-with-assets`). The manifest still declares
+/// `kino:stage/script-strategy@0.1.0`.
+#[macro_export]
+macro_rules! export_script_strategy_with_assets {
+    ($plugin:ident) => {
+        #[doc(hidden)]
+        #[allow(clippy::all)]
+        mod __kino_script_strategy {
+            use super::*;
+            $crate::__generate_world!("kino:stage/script-strategy-with-assets@0.1.0");
+            impl Guest for $plugin {
+                fn generate(
+                    brief: $crate::Brief,
+                    count: u32,
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::Script>, $crate::PluginError>
+                {
+                    <$plugin as $crate::ScriptStrategy>::generate(brief, count)
+                }
+                fn score(
+                    brief: $crate::Brief,
+                    script: $crate::Script,
+                ) -> ::core::result::Result<$crate::ScoreCard, $crate::PluginError> {
+                    <$plugin as $crate::ScriptStrategy>::score(brief, script)
+                }
+            }
+            impl exports::kino::stage::asset_scripts::Guest for $plugin {
+                fn generate_with_assets(
+                    brief: $crate::Brief,
+                    assets: ::std::vec::Vec<$crate::Asset>,
+                    count: u32,
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::Script>, $crate::PluginError>
+                {
+                    <$plugin as $crate::AssetScripts>::generate_with_assets(brief, assets, count)
+                }
+            }
+            // An interface's exports are named `kino:stage/...#function`,
+            // which a native cdylib's linker refuses; natively (a plugin's
+            // own tests) nothing calls them anyway.
+            #[cfg(target_arch = "wasm32")]
+            export!($plugin);
+        }
+    };
+}
+
+/// Exports a [`DirectorStyle`] that is also an [`AssetPicker`]: the
+/// `director-style` world plus the `asset-picker` interface (the WIT's
+/// `director-style-with-assets`). The manifest still declares
+/// `kino:stage/director-style@0.1.0`.
+#[macro_export]
+macro_rules! export_director_style_with_assets {
+    ($plugin:ident) => {
+        #[doc(hidden)]
+        #[allow(clippy::all)]
+        mod __kino_director_style {
+            use super::*;
+            $crate::__generate_world!("kino:stage/director-style-with-assets@0.1.0");
+            impl Guest for $plugin {
+                fn direct(
+                    scene: $crate::Scene,
+                    brief: $crate::Brief,
+                ) -> ::core::result::Result<$crate::DirectedScene, $crate::PluginError> {
+                    <$plugin as $crate::DirectorStyle>::direct(scene, brief)
+                }
+            }
+            impl exports::kino::stage::asset_picker::Guest for $plugin {
+                fn pick_assets(
+                    scene: $crate::Scene,
+                    brief: $crate::Brief,
+                    assets: ::std::vec::Vec<$crate::Asset>,
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::AssetPick>, $crate::PluginError>
+                {
+                    <$plugin as $crate::AssetPicker>::pick_assets(scene, brief, assets)
+                }
+            }
+            // Natively, see `export_script_strategy_with_assets!`.
+            #[cfg(target_arch = "wasm32")]
             export!($plugin);
         }
     };
@@ -275,6 +396,29 @@ macro_rules! export_fallback_policy {
             impl Guest for $plugin {
                 fn decide(failure: $crate::Failure) -> $crate::Decision {
                     <$plugin as $crate::FallbackPolicy>::decide(failure)
+                }
+            }
+            export!($plugin);
+        }
+    };
+}
+
+/// Exports a [`CaptionStyle`] implementation as this component's `caption-style` world.
+#[macro_export]
+macro_rules! export_caption_style {
+    ($plugin:ident) => {
+        #[doc(hidden)]
+        #[allow(clippy::all)]
+        mod __kino_caption_style {
+            use super::*;
+            $crate::__generate_world!("kino:stage/caption-style@0.1.0");
+            impl Guest for $plugin {
+                fn style_cues(
+                    cues: ::std::vec::Vec<$crate::WordCue>,
+                    brand: $crate::BrandLook,
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::CueStyle>, $crate::PluginError>
+                {
+                    <$plugin as $crate::CaptionStyle>::style_cues(cues, brand)
                 }
             }
             export!($plugin);

@@ -81,6 +81,18 @@ pub enum RegistryError {
         /// The declared type.
         expected: &'static str,
     },
+    /// A config value is not one of the values its key allows.
+    #[error("{plugin}: config key `{key}` = `{value}` is not one of {}", .allowed.join(", "))]
+    ConfigValueNotAllowed {
+        /// The plugin.
+        plugin: String,
+        /// The key.
+        key: String,
+        /// The rejected value.
+        value: String,
+        /// The values the key allows (boxed: the error stays small).
+        allowed: Box<[String]>,
+    },
     /// A path is neither a package directory nor a `.tar.gz` package.
     #[error("{}: not a package: expected a directory or a .tar.gz archive", path.display())]
     NotAPackage {

@@ -25,6 +25,12 @@
 //! default = 1.5
 //! description = "How hard the shadows are"
 //! required = false                    # a required key has no default
+//!
+//! [[config]]
+//! key = "mood"
+//! type = "string"
+//! default = "dark"
+//! values = ["dark", "darker"]         # optional, string keys only: the values allowed
 //! ```
 
 mod config;
@@ -159,6 +165,8 @@ struct RawConfig {
     description: String,
     #[serde(default)]
     required: Option<Spanned<bool>>,
+    #[serde(default)]
+    values: Option<Spanned<Vec<String>>>,
 }
 
 /// Where errors in one manifest text are reported.
@@ -419,12 +427,50 @@ impl Manifest {
                     )
                 })?),
             };
+            let values = match c.values {
+                None => Vec::new(),
+                Some(values) => {
+                    let span = values.span();
+                    let values = values.into_inner();
+                    if c.ty != ConfigType::String {
+                        return Err(src.error(
+                            Some(span),
+                            field("values"),
+                            format!(
+                                "`values` lists the strings `{key}` may take, but it is of type {}",
+                                c.ty
+                            ),
+                        ));
+                    }
+                    if values.is_empty() {
+                        return Err(src.error(
+                            Some(span),
+                            field("values"),
+                            format!("`values` of `{key}` is empty: list the allowed strings, or leave it out to allow any"),
+                        ));
+                    }
+                    if let (Some(ConfigValue::String(d)), Some(raw)) = (&default, &c.default)
+                        && !values.contains(d)
+                    {
+                        return Err(src.error(
+                            Some(raw.span()),
+                            field("default"),
+                            format!(
+                                "default `{d}` of `{key}` is not one of its values: {}",
+                                values.join(", ")
+                            ),
+                        ));
+                    }
+                    values
+                }
+            };
             config.push(ConfigEntry {
                 key: c.key.into_inner(),
                 ty: c.ty,
                 default,
                 description: c.description,
                 required,
+                values,
             });
         }
         Ok(Manifest {
@@ -527,6 +573,12 @@ default = 2
 key = "api-key"
 type = "string"
 required = true
+
+[[config]]
+key = "mood"
+type = "string"
+default = "dark"
+values = ["dark", "darker"]
 "#;
 
     #[test]
@@ -565,11 +617,46 @@ required = true
                 .map(String::as_str),
             Some("0.5")
         );
+        assert_eq!(filled.get("mood").map(String::as_str), Some("dark"));
+        given.insert("mood".to_owned(), "darker".to_owned());
+        assert!(m.validate_config(&given).is_ok());
+        given.insert("mood".to_owned(), "sunny".to_owned());
+        let err = m.validate_config(&given).expect_err("not an allowed value");
+        assert!(matches!(&err, RegistryError::ConfigValueNotAllowed { key, .. } if key == "mood"));
+        assert_eq!(
+            err.to_string(),
+            "director-noir: config key `mood` = `sunny` is not one of dark, darker"
+        );
+        given.insert("mood".to_owned(), "dark".to_owned());
         given.insert("colour".to_owned(), "red".to_owned());
         assert!(matches!(
             m.validate_config(&given),
             Err(RegistryError::UnknownConfigKey { key, .. }) if key == "colour"
         ));
+    }
+
+    #[test]
+    fn config_values_are_for_strings_and_hold_the_default() {
+        for (from, to, problem) in [
+            ("values = [\"dark\", \"darker\"]", "values = []", "is empty"),
+            (
+                "default = \"dark\"\nvalues",
+                "default = \"light\"\nvalues",
+                "default `light` of `mood` is not one of its values",
+            ),
+            (
+                "type = \"string\"\ndefault = \"dark\"",
+                "type = \"integer\"\ndefault = 1",
+                "it is of type integer",
+            ),
+        ] {
+            let text = GOOD.replace(from, to);
+            assert_ne!(text, GOOD, "{from}");
+            let err = Manifest::parse(&text, "kino-plugin.toml").expect_err(problem);
+            let message = err.to_string();
+            assert!(message.contains("config[3]."), "{message}");
+            assert!(message.contains(problem), "{message}");
+        }
     }
 
     #[test]

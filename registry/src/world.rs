@@ -24,16 +24,19 @@ pub enum World {
     Grader,
     /// `fallback-policy`: decides what happens after a failure.
     FallbackPolicy,
+    /// `caption-style`: styles word-by-word captions.
+    CaptionStyle,
 }
 
 impl World {
     /// Every world, in WIT order.
-    pub const ALL: [World; 5] = [
+    pub const ALL: [World; 6] = [
         World::ScriptStrategy,
         World::DirectorStyle,
         World::Translator,
         World::Grader,
         World::FallbackPolicy,
+        World::CaptionStyle,
     ];
 
     /// The world's WIT name, such as `director-style`.
@@ -44,7 +47,13 @@ impl World {
             World::Translator => "translator",
             World::Grader => "grader",
             World::FallbackPolicy => "fallback-policy",
+            World::CaptionStyle => "caption-style",
         }
+    }
+
+    /// Every world's name, comma-separated, for messages.
+    fn names() -> String {
+        World::ALL.map(World::name).join(", ")
     }
 }
 
@@ -58,7 +67,7 @@ impl FromStr for World {
             .find(|w| w.name() == s)
             .ok_or_else(|| RegistryError::InvalidWorld {
                 world: s.to_owned(),
-                reason: "unknown world: expected one of script-strategy, director-style, translator, grader, fallback-policy".to_owned(),
+                reason: format!("unknown world: expected one of {}", World::names()),
             })
     }
 }
@@ -113,7 +122,8 @@ impl FromStr for WorldRef {
         }
         let world = name.parse::<World>().map_err(|_| {
             err(format!(
-                "unknown world `{name}`: expected one of script-strategy, director-style, translator, grader, fallback-policy"
+                "unknown world `{name}`: expected one of {}",
+                World::names()
             ))
         })?;
         let version = semver::Version::parse(version)
@@ -158,6 +168,8 @@ mod tests {
             "kino:stage/director-style",
             "kino:other/grader@0.1.0",
             "kino:stage/painter@0.1.0",
+            // An optional capability's world is not a world plugins declare.
+            "kino:stage/director-style-with-assets@0.1.0",
             "kino:stage/grader@1",
             "grader",
         ] {

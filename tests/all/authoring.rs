@@ -49,6 +49,86 @@ fn the_sdk_carries_the_repositorys_wit() {
     }
 }
 
+/// A caption style from the Rust template: its own tests pass, and `kino
+/// plugin test` calls `style-cues` on the sample fixture and checks it.
+/// The reference plugins, the director and the script strategy (which have
+/// the asset capabilities), pass `kino plugin test` with their `pick-assets`
+/// and `generate-with-assets` answers checked too.
+#[test]
+fn caption_style_and_asset_plugins_pass_kino_plugin_test() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut new = kino();
+    new.args([
+        "plugin",
+        "new",
+        "my-captions",
+        "--world",
+        "caption-style",
+        "--dir",
+    ])
+    .arg(tmp.path());
+    ok(new);
+    let project = tmp.path().join("my-captions");
+    let mut cargo_test = Command::new("cargo");
+    cargo_test
+        .args(["test", "--quiet"])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", authoring_target());
+    ok(cargo_test);
+    let mut test = kino();
+    test.args(["plugin", "test"])
+        .arg(&project)
+        .args(["--config", "animation=pop"])
+        .env("CARGO_TARGET_DIR", authoring_target());
+    let shown = ok(test);
+    assert!(shown.contains("style-cues: answered"), "{shown}");
+    assert!(shown.contains("\"Pop\""), "{shown}");
+    assert!(shown.contains("checks: ok"), "{shown}");
+    // The manifest's `values` refuse an animation the template does not know.
+    let mut test = kino();
+    test.args(["plugin", "test"])
+        .arg(&project)
+        .args(["--config", "animation=wiggle"])
+        .env("CARGO_TARGET_DIR", authoring_target());
+    let out = test.output().expect("spawn");
+    assert!(!out.status.success(), "{}", both(&out));
+    assert!(both(&out).contains("is not one of"), "{}", both(&out));
+
+    for (dir, package, function) in [
+        ("director-styles", "kino-director-styles", "pick-assets"),
+        ("script-arc", "kino-script-arc", "generate-with-assets"),
+    ] {
+        let mut test = kino();
+        test.args(["plugin", "test"])
+            .arg(workspace_root().join("plugins").join(dir))
+            .arg("--wasm")
+            .arg(plugin_path(package));
+        let shown = ok(test);
+        assert!(
+            shown.contains(&format!(
+                "also exports kino:stage/{}@0.1.0",
+                match function {
+                    "pick-assets" => "asset-picker",
+                    _ => "asset-scripts",
+                }
+            )),
+            "{shown}"
+        );
+        assert!(shown.contains(&format!("{function}: answered")), "{shown}");
+        assert!(!shown.contains("checks: `"), "{shown}");
+    }
+    // A plugin without the capability says so and passes.
+    let mut test = kino();
+    test.args(["plugin", "test"])
+        .arg(workspace_root().join("tests/plugins/frozen-director"))
+        .arg("--wasm")
+        .arg(plugin_path("kino-test-frozen-director"))
+        .arg("--fixture")
+        .arg(workspace_root().join("host/cli/templates/fixtures/director-style.json"));
+    let shown = ok(test);
+    assert!(shown.contains("pick-assets: not exported"), "{shown}");
+}
+
 fn write_brief(path: &Path) {
     let text = std::fs::read_to_string(workspace_root().join("examples/brief.toml"))
         .expect("example brief")

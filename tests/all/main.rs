@@ -3,6 +3,7 @@
 //! one per file.
 
 mod api;
+mod assets_and_captions;
 mod authoring;
 mod first_use;
 mod hardening_api;

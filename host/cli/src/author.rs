@@ -59,6 +59,7 @@ fn rust_code(world: World) -> &'static str {
         World::Translator => include_str!("../templates/rust/translator.rs"),
         World::Grader => include_str!("../templates/rust/grader.rs"),
         World::FallbackPolicy => include_str!("../templates/rust/fallback-policy.rs"),
+        World::CaptionStyle => include_str!("../templates/rust/caption-style.rs"),
     }
 }
 
@@ -81,6 +82,12 @@ fn world_manifest(world: World) -> (&'static str, &'static str) {
             "Retries retryable failures with a growing delay, then degrades",
             "\n[[config]]\nkey = \"retries\"\ntype = \"integer\"\ndefault = 2\n\
              description = \"How many times to retry a retryable failure\"\n",
+        ),
+        World::CaptionStyle => (
+            "Word-by-word captions with the numbers in the brand's colour",
+            "\n[[config]]\nkey = \"animation\"\ntype = \"string\"\ndefault = \"highlight\"\n\
+             values = [\"still\", \"highlight\", \"pop\", \"karaoke\"]\n\
+             description = \"How each cue's words animate\"\n",
         ),
     }
 }
@@ -299,6 +306,16 @@ mod tests {
             let parsed = kino_registry::Manifest::parse(&manifest, "kino-plugin.toml")?;
             assert_eq!(parsed.world().world, World::Translator);
             assert!(dir.join("wit/worlds.wit").is_file());
+        }
+        for world in World::ALL {
+            let dir = new_plugin(&format!("rust-{world}"), world, Lang::Rust, parent.path())?;
+            let manifest = std::fs::read_to_string(dir.join("kino-plugin.toml"))?;
+            let parsed = kino_registry::Manifest::parse(&manifest, "kino-plugin.toml")?;
+            assert_eq!(parsed.world().world, world);
+            assert!(
+                parsed.validate_config(&Default::default()).is_ok(),
+                "{world}"
+            );
         }
         let none = new_plugin("js-grader", World::Grader, Lang::Js, parent.path());
         assert!(

@@ -334,7 +334,7 @@ enum PluginCommand {
         /// The plugin's name (lowercase letters, digits and `-`).
         name: String,
         /// The world it implements: script-strategy, director-style,
-        /// translator, grader or fallback-policy.
+        /// translator, grader, fallback-policy or caption-style.
         #[arg(long)]
         world: kino_registry::World,
         /// The language it is written in.

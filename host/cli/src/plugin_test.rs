@@ -10,7 +10,9 @@ use anyhow::{Context as _, Result, bail};
 use kino_registry::{Manifest, Package, World};
 use kino_runtime::answers::{self, BadAnswer};
 use kino_runtime::plugins::{check_component, runtime_limits, runtime_world};
-use kino_runtime::types::{Brief, Failure, FrameStats, GradeIntent, PluginError, Scene, Segment};
+use kino_runtime::types::{
+    Asset, BrandLook, Brief, Failure, FrameStats, GradeIntent, PluginError, Scene, Segment, WordCue,
+};
 use kino_runtime::{
     CallCtx, CallReport, Grant, LogLevel, LogLine, LogSink, Plugin, Runtime, RuntimeConfig, Trap,
 };
@@ -43,6 +45,7 @@ pub fn sample_fixture(world: World) -> &'static str {
         World::Translator => include_str!("../templates/fixtures/translator.json"),
         World::Grader => include_str!("../templates/fixtures/grader.json"),
         World::FallbackPolicy => include_str!("../templates/fixtures/fallback-policy.json"),
+        World::CaptionStyle => include_str!("../templates/fixtures/caption-style.json"),
     }
 }
 
@@ -68,6 +71,9 @@ pub fn run(options: &TestOptions) -> Result<()> {
         limits.timeout.as_millis(),
         limits.fuel
     );
+    for capability in plugin.capabilities() {
+        println!("  also exports {}", capability.export_name());
+    }
     let config = parse_config(&manifest, &options.config)?;
     let fixtures = fixtures(options, world)?;
     let expected = options
@@ -337,6 +343,16 @@ impl<'a> Tester<'a> {
                 let director = rt.director(self.plugin, &self.call).map_err(wrong)?;
                 let outcome = director.direct(&scene, &brief).await;
                 let (_, json) = self.report("direct", outcome, |d| answers::directed(&scene, d))?;
+                if let Some(assets) = assets(fixture)? {
+                    if director.picks_assets() {
+                        let outcome = director.pick_assets(&scene, &brief, &assets).await;
+                        self.report("pick-assets", optional(outcome), |p| {
+                            answers::asset_picks(&assets, p)
+                        })?;
+                    } else {
+                        println!("  pick-assets: not exported (optional: asset-picker)");
+                    }
+                }
                 Ok(json)
             }
             World::ScriptStrategy => {
@@ -350,6 +366,25 @@ impl<'a> Tester<'a> {
                     let outcome = strategy.score(&brief, script).await;
                     self.report(&format!("score [{i}]"), outcome, answers::score_card)?;
                 }
+                if let Some(assets) = assets(fixture)? {
+                    if strategy.writes_with_assets() {
+                        let outcome = strategy.generate_with_assets(&brief, &assets, count).await;
+                        self.report("generate-with-assets", optional(outcome), |s| {
+                            answers::scripts(&brief, count, s)
+                        })?;
+                    } else {
+                        println!("  generate-with-assets: not exported (optional: asset-scripts)");
+                    }
+                }
+                Ok(json)
+            }
+            World::CaptionStyle => {
+                let cues: Vec<WordCue> = field(fixture, "cues")?;
+                let brand: BrandLook = field(fixture, "brand")?;
+                let captions = rt.caption_style(self.plugin, &self.call).map_err(wrong)?;
+                let outcome = captions.style_cues(&cues, &brand).await;
+                let (_, json) =
+                    self.report("style-cues", outcome, |s| answers::cue_styles(&cues, s))?;
                 Ok(json)
             }
             World::Translator => {
@@ -383,6 +418,27 @@ impl<'a> Tester<'a> {
             }
         }
     }
+}
+
+/// The fixture's `assets`, if it has any: a brief's assets, for the
+/// optional asset capabilities.
+fn assets(fixture: &Value) -> Result<Option<Vec<Asset>>, String> {
+    if fixture.get("assets").is_none() {
+        return Ok(None);
+    }
+    let assets: Vec<Asset> = field(fixture, "assets")?;
+    Ok((!assets.is_empty()).then_some(assets))
+}
+
+/// An optional capability's answer, called because the plugin has it.
+fn optional<T>(
+    outcome: Result<Result<Option<T>, PluginError>, Trap>,
+) -> Result<Result<T, PluginError>, Trap> {
+    outcome.map(|answer| {
+        answer.and_then(|value| {
+            value.ok_or_else(|| PluginError::Internal("the capability vanished".to_owned()))
+        })
+    })
 }
 
 fn field<T: DeserializeOwned>(fixture: &Value, name: &str) -> Result<T, String> {
@@ -483,15 +539,26 @@ mod tests {
 
     #[test]
     fn every_sample_fixture_parses() {
-        for world in [
-            World::ScriptStrategy,
-            World::DirectorStyle,
-            World::Translator,
-            World::Grader,
-            World::FallbackPolicy,
-        ] {
+        for world in World::ALL {
             let value: Value = serde_json::from_str(sample_fixture(world)).expect("JSON");
             assert!(value.is_object(), "{world}");
+        }
+        let captions: Value =
+            serde_json::from_str(sample_fixture(World::CaptionStyle)).expect("JSON");
+        let cues: Vec<WordCue> = field(&captions, "cues").expect("cues");
+        assert!(
+            cues.iter()
+                .all(|c| c.words.len() == c.text.split_whitespace().count())
+        );
+        let _: BrandLook = field(&captions, "brand").expect("a brand");
+        for world in [World::DirectorStyle, World::ScriptStrategy] {
+            let value: Value = serde_json::from_str(sample_fixture(world)).expect("JSON");
+            let assets = assets(&value).expect("assets parse").expect("assets");
+            assert!(
+                assets
+                    .iter()
+                    .any(|a| a.kind == kino_runtime::types::AssetKind::Footage)
+            );
         }
         let director: Value =
             serde_json::from_str(sample_fixture(World::DirectorStyle)).expect("JSON");

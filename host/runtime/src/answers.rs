@@ -7,8 +7,8 @@
 //! author the same verdict.
 
 use super::bindings::types::{
-    Brief, Decision, DirectedScene, GradeIntent, LanguagePair, Lut3d, Rgb, Scene, ScoreCard,
-    Script, Segment, TranslatedSegment,
+    Asset, AssetKind, AssetPick, Brief, CueStyle, Decision, DirectedScene, GradeIntent,
+    LanguagePair, Lut3d, Rgb, Scene, ScoreCard, Script, Segment, TranslatedSegment, WordCue,
 };
 
 /// The longest piece the host renders: a brief's 600 s and a margin.
@@ -21,6 +21,11 @@ pub const MAX_TEXT_BYTES: usize = 16 << 10;
 pub const PACING: std::ops::RangeInclusive<f32> = 0.25..=4.0;
 /// The longest transition, in milliseconds.
 pub const MAX_TRANSITION_MS: u32 = 10_000;
+
+/// The most assets a director style may pick for one scene.
+pub const MAX_ASSET_PICKS: usize = 3;
+/// Footage playback speeds outside this range are not a ramp, they are a bug.
+pub const SPEED: std::ops::RangeInclusive<f32> = 0.25..=4.0;
 
 /// An answer that breaks its world's rules: which field, and how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,7 +76,8 @@ fn prefixed(prefix: &str, result: Checked) -> Checked {
     result.map_err(|e| bad(format!("{prefix}{}", e.field), e.problem))
 }
 
-/// `script-strategy.generate`: 1..=`count` scripts, each valid for `brief`.
+/// `script-strategy.generate` (and `asset-scripts.generate-with-assets`):
+/// 1..=`count` scripts, each valid for `brief`.
 pub fn scripts(brief: &Brief, count: u32, scripts: &[Script]) -> Checked {
     if scripts.is_empty() {
         return Err(bad("", "is empty: no script was written"));
@@ -206,6 +212,102 @@ pub fn directed(scene: &Scene, d: &DirectedScene) -> Checked {
         ));
     }
     prefixed("grade.", grade_intent(&d.grade))
+}
+
+/// `asset-picker.pick-assets`: at most [`MAX_ASSET_PICKS`] picks, each
+/// naming an `image` or `footage` asset of `assets` (the brief's), a
+/// footage pick starting inside its clip, speeds finite in [`SPEED`].
+pub fn asset_picks(assets: &[Asset], picks: &[AssetPick]) -> Checked {
+    if picks.len() > MAX_ASSET_PICKS {
+        return Err(bad(
+            "",
+            format!(
+                "has {} picks; a scene shows at most {MAX_ASSET_PICKS}",
+                picks.len()
+            ),
+        ));
+    }
+    for (i, pick) in picks.iter().enumerate() {
+        let field = |f: &str| format!("[{i}].{f}");
+        let Some(asset) = assets.iter().find(|a| a.name == pick.name) else {
+            let mut name = pick.name.clone();
+            name.truncate(name.floor_char_boundary(64));
+            return Err(bad(
+                field("name"),
+                format!("is {name:?}, which is not an asset of the brief"),
+            ));
+        };
+        match asset.kind {
+            AssetKind::Image => {}
+            AssetKind::Footage => {
+                if pick.in_ms >= asset.duration_ms {
+                    return Err(bad(
+                        field("in_ms"),
+                        format!(
+                            "is {}; the clip {:?} is {} ms long",
+                            pick.in_ms, asset.name, asset.duration_ms
+                        ),
+                    ));
+                }
+            }
+            AssetKind::Logo | AssetKind::Font => {
+                return Err(bad(
+                    field("name"),
+                    format!(
+                        "is {:?}, a {} asset; a scene shows images and footage",
+                        asset.name,
+                        if asset.kind == AssetKind::Logo {
+                            "logo"
+                        } else {
+                            "font"
+                        }
+                    ),
+                ));
+            }
+        }
+        in_range(&field("speed_start"), pick.speed_start, SPEED)?;
+        in_range(&field("speed_end"), pick.speed_end, SPEED)?;
+    }
+    Ok(())
+}
+
+/// `caption-style.style-cues`: one style per cue, in order, each with its
+/// cue's index and one emphasis flag per word of that cue; colours finite
+/// in 0..=1.
+pub fn cue_styles(cues: &[WordCue], styles: &[CueStyle]) -> Checked {
+    if styles.len() != cues.len() {
+        return Err(bad(
+            "",
+            format!(
+                "has {} styles for {} cues (one per cue, in order)",
+                styles.len(),
+                cues.len()
+            ),
+        ));
+    }
+    for (i, (style, cue)) in styles.iter().zip(cues).enumerate() {
+        let field = |f: &str| format!("[{i}].{f}");
+        if style.index != cue.index {
+            return Err(bad(
+                field("index"),
+                format!("is {}; the cue styled is {}", style.index, cue.index),
+            ));
+        }
+        if style.emphasis.len() != cue.words.len() {
+            return Err(bad(
+                field("emphasis"),
+                format!(
+                    "has {} flags; cue {} has {} words (one flag per word)",
+                    style.emphasis.len(),
+                    cue.index,
+                    cue.words.len()
+                ),
+            ));
+        }
+        rgb(&field("text_color"), &style.text_color)?;
+        rgb(&field("highlight_color"), &style.highlight_color)?;
+    }
+    Ok(())
 }
 
 /// `translator.translate`: one segment per input, in order, ids and timings unchanged.
@@ -471,6 +573,139 @@ mod tests {
             "[0].segment.id"
         );
         assert!(translation(&input, &[]).is_err());
+    }
+
+    fn asset(name: &str, kind: AssetKind, duration_ms: u32) -> Asset {
+        Asset {
+            name: name.into(),
+            kind,
+            tags: vec![],
+            description: String::new(),
+            duration_ms,
+            width: 1920,
+            height: 1080,
+        }
+    }
+
+    fn pick(name: &str, in_ms: u32) -> AssetPick {
+        AssetPick {
+            name: name.into(),
+            in_ms,
+            speed_start: 1.0,
+            speed_end: 1.0,
+            fit: crate::types::Fit::Cover,
+        }
+    }
+
+    #[test]
+    fn picks_name_visual_assets_of_the_brief() {
+        let assets = vec![
+            asset("bottle", AssetKind::Image, 0),
+            asset("pour", AssetKind::Footage, 4000),
+            asset("logo", AssetKind::Logo, 0),
+            asset("brand-font", AssetKind::Font, 0),
+        ];
+        let check = |picks: &[AssetPick]| asset_picks(&assets, picks);
+        assert_eq!(check(&[]), Ok(()));
+        assert_eq!(check(&[pick("bottle", 0), pick("pour", 3999)]), Ok(()));
+        let field = |picks: &[AssetPick]| check(picks).expect_err("refused").field;
+        assert_eq!(field(&[pick("bottle", 0), pick("cup", 0)]), "[1].name");
+        assert_eq!(field(&[pick("logo", 0)]), "[0].name");
+        assert_eq!(field(&[pick("brand-font", 0)]), "[0].name");
+        assert_eq!(field(&[pick("pour", 4000)]), "[0].in_ms");
+        let mut fast = pick("pour", 0);
+        fast.speed_end = 8.0;
+        assert_eq!(field(&[fast]), "[0].speed_end");
+        let mut nan = pick("bottle", 0);
+        nan.speed_start = f32::NAN;
+        assert_eq!(
+            check(&[nan]).expect_err("refused").to_string(),
+            "`[0].speed_start` is NaN"
+        );
+        let four = vec![pick("bottle", 0); 4];
+        assert!(
+            check(&four)
+                .expect_err("refused")
+                .problem
+                .contains("at most 3")
+        );
+    }
+
+    fn cue(index: u32, words: &[&str]) -> WordCue {
+        WordCue {
+            index,
+            start_ms: index * 2000,
+            end_ms: index * 2000 + 1800,
+            text: words.join(" "),
+            words: words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| crate::types::TimedWord {
+                    text: (*w).into(),
+                    start_ms: index * 2000 + i as u32 * 300,
+                    end_ms: index * 2000 + i as u32 * 300 + 250,
+                })
+                .collect(),
+        }
+    }
+
+    fn style(cue: &WordCue) -> CueStyle {
+        CueStyle {
+            index: cue.index,
+            animation: crate::types::CaptionAnimation::Highlight,
+            position: crate::types::CaptionPosition::Bottom,
+            text_color: Rgb {
+                r: 1.0,
+                g: 1.0,
+                b: 1.0,
+            },
+            highlight_color: Rgb {
+                r: 1.0,
+                g: 0.8,
+                b: 0.1,
+            },
+            emphasis: vec![false; cue.words.len()],
+        }
+    }
+
+    #[test]
+    fn cue_styles_keep_cues_and_words() {
+        let cues = vec![
+            cue(0, &["Only", "$4.99"]),
+            cue(1, &["Order", "today", "now"]),
+        ];
+        let good: Vec<CueStyle> = cues.iter().map(style).collect();
+        assert_eq!(cue_styles(&cues, &good), Ok(()));
+        assert!(
+            cue_styles(&cues, &good[..1])
+                .expect_err("refused")
+                .problem
+                .contains("1 styles for 2 cues")
+        );
+        let mut short = good.clone();
+        short[1].emphasis.pop();
+        assert_eq!(
+            cue_styles(&cues, &short).expect_err("refused").field,
+            "[1].emphasis"
+        );
+        let mut swapped = good.clone();
+        swapped.swap(0, 1);
+        assert_eq!(
+            cue_styles(&cues, &swapped).expect_err("refused").field,
+            "[0].index"
+        );
+        let mut nan = good.clone();
+        nan[0].highlight_color.g = f32::NAN;
+        assert_eq!(
+            cue_styles(&cues, &nan).expect_err("refused").to_string(),
+            "`[0].highlight_color.g` is NaN"
+        );
+        let mut bright = good;
+        bright[1].text_color.r = 1.5;
+        assert_eq!(
+            cue_styles(&cues, &bright).expect_err("refused").field,
+            "[1].text_color.r"
+        );
     }
 
     #[test]

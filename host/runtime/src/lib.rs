@@ -53,8 +53,8 @@ pub use log::{LogLine, LogSink, LogSource, MemorySink, TracingSink};
 pub use meter::{CallReport, PluginUsage};
 pub use trap::Trap;
 pub use worlds::{
-    CallResult, Director, Fallback, Grader, PACKAGE_VERSION, ScriptStrategy, Translator, World,
-    WrongWorld,
+    CallResult, Capability, CaptionStyle, Director, Fallback, Grader, PACKAGE_VERSION,
+    ScriptStrategy, Translator, World, WrongWorld,
 };
 
 use http::{HttpShared, Outbound};
@@ -133,7 +133,8 @@ pub enum LoadError {
         /// The `wasi:http/...` interface it imports.
         import: String,
     },
-    /// The component does not export the functions of the world it claims.
+    /// The component does not export the functions of the world it claims,
+    /// or exports an optional interface ([`Capability`]) of the wrong type.
     #[error("{plugin}: does not implement kino:stage/{world}: {reason}")]
     WrongExports {
         /// The plugin.
@@ -417,6 +418,15 @@ impl Runtime {
     ) -> Result<Fallback<'a>, WrongWorld> {
         Fallback::new(plugin, call)
     }
+
+    /// The caption-style API of `plugin`, for calls made as `call`.
+    pub fn caption_style<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<CaptionStyle<'a>, WrongWorld> {
+        CaptionStyle::new(plugin, call)
+    }
 }
 
 /// Whether `bytes` start with the component-model preamble (magic + layer 1).
@@ -465,6 +475,13 @@ impl Plugin {
     /// The world the plugin implements.
     pub fn world(&self) -> World {
         self.inner.pre.world()
+    }
+
+    /// The optional interfaces the plugin exports beside its world's
+    /// functions ([`Capability`]); empty for a plugin that has none, such
+    /// as every plugin built before they existed.
+    pub fn capabilities(&self) -> Vec<Capability> {
+        self.inner.pre.capabilities()
     }
 
     /// The sha256 of the component, as lowercase hex.

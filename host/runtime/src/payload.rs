@@ -1,7 +1,8 @@
 //! How many bytes a plugin's answer carries, for the output cap.
 
 use super::bindings::types::{
-    Decision, DirectedScene, LanguagePair, Lut3d, PluginError, ScoreCard, Script, TranslatedSegment,
+    AssetPick, CueStyle, Decision, DirectedScene, LanguagePair, Lut3d, PluginError, ScoreCard,
+    Script, TranslatedSegment,
 };
 
 /// The size of the variable-length data in a value: string bytes and list
@@ -90,5 +91,17 @@ impl Payload for Decision {
             Decision::RetryAfterMs(_) => 0,
             Decision::SwitchTo(s) | Decision::Degrade(s) | Decision::Fail(s) => s.len(),
         }
+    }
+}
+
+impl Payload for AssetPick {
+    fn payload_bytes(&self) -> usize {
+        self.name.len()
+    }
+}
+
+impl Payload for CueStyle {
+    fn payload_bytes(&self) -> usize {
+        self.emphasis.len()
     }
 }

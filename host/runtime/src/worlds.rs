@@ -1,16 +1,22 @@
 //! The typed, async API of each `kino:stage` world.
 
-use wasmtime::component::InstancePre;
+use std::fmt;
 
+use wasmtime::component::InstancePre;
+use wasmtime::component::types::ComponentItem;
+
+use super::bindings::caption_style::CaptionStylePre;
 use super::bindings::director_style::DirectorStylePre;
 use super::bindings::fallback_policy::FallbackPolicyPre;
 use super::bindings::grader::GraderPre;
 use super::bindings::script_strategy::ScriptStrategyPre;
 use super::bindings::translator::TranslatorPre;
 use super::bindings::types::{
-    Brief, Decision, DirectedScene, Failure, FrameStats, GradeIntent, LanguagePair, Lut3d,
-    PluginError, Scene, ScoreCard, Script, Segment, TranslatedSegment,
+    Asset, AssetPick, BrandLook, Brief, CueStyle, Decision, DirectedScene, Failure, FrameStats,
+    GradeIntent, LanguagePair, Lut3d, PluginError, Scene, ScoreCard, Script, Segment,
+    TranslatedSegment, WordCue,
 };
+use super::bindings::{asset_picker, asset_scripts};
 use super::{CallCtx, Plugin, StageCtx, Trap};
 
 /// The version of the `kino:stage` package this host implements.
@@ -32,24 +38,153 @@ pub struct WrongWorld {
     pub actual: World,
 }
 
+/// An interface a plugin may export beside its world's functions, which
+/// the host uses when it is there and does without when it is not: plugins
+/// built before it existed keep working unchanged.
+///
+/// A plugin does not declare it: loading finds it among the component's
+/// exports (and checks its type, refusing a component whose export of that
+/// name does not match the WIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// `kino:stage/asset-scripts`: a script strategy writes with the brief's
+    /// assets in view ([`ScriptStrategy::generate_with_assets`]).
+    AssetScripts,
+    /// `kino:stage/asset-picker`: a director style picks each scene's assets
+    /// ([`Director::pick_assets`]).
+    AssetPicker,
+}
+
+impl Capability {
+    /// Every capability.
+    pub const ALL: [Capability; 2] = [Capability::AssetScripts, Capability::AssetPicker];
+
+    /// The interface's WIT name, such as `asset-picker`.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Capability::AssetScripts => "asset-scripts",
+            Capability::AssetPicker => "asset-picker",
+        }
+    }
+
+    /// The world whose plugins may export it.
+    pub fn world(self) -> World {
+        match self {
+            Capability::AssetScripts => World::ScriptStrategy,
+            Capability::AssetPicker => World::DirectorStyle,
+        }
+    }
+
+    /// The component export's name, such as `kino:stage/asset-picker@0.1.0`.
+    pub fn export_name(self) -> String {
+        format!("kino:stage/{}@{PACKAGE_VERSION}", self.interface())
+    }
+
+    /// The interface's one function.
+    fn function(self) -> &'static str {
+        match self {
+            Capability::AssetScripts => "generate-with-assets",
+            Capability::AssetPicker => "pick-assets",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.interface())
+    }
+}
+
+/// Looks up `capability`'s interface among the exports of `pre`'s component:
+/// `None` when it is not exported, an error when it is but its function is
+/// missing or of another type than the WIT's.
+fn optional<I>(
+    pre: &InstancePre<StageCtx>,
+    capability: Capability,
+    typecheck: impl FnOnce(
+        &wasmtime::component::types::ComponentFunc,
+        &InstancePre<StageCtx>,
+    ) -> wasmtime::Result<()>,
+    indices: impl FnOnce(&InstancePre<StageCtx>) -> wasmtime::Result<I>,
+) -> wasmtime::Result<Option<I>> {
+    let name = capability.export_name();
+    let component = pre.component();
+    let Some((item, instance)) = component.get_export(None, name.as_str()) else {
+        return Ok(None);
+    };
+    if !matches!(item, ComponentItem::ComponentInstance(_)) {
+        wasmtime::bail!("export `{name}` is not an instance of the `{capability}` interface");
+    }
+    let function = capability.function();
+    match component.get_export(Some(&instance), function) {
+        Some((ComponentItem::ComponentFunc(func), _)) => typecheck(&func, pre).map_err(|e| {
+            wasmtime::format_err!("`{name}` exports `{function}` of the wrong type: {e:#}")
+        })?,
+        _ => wasmtime::bail!("`{name}` does not export the function `{function}`"),
+    }
+    indices(pre).map(Some)
+}
+
+/// A script strategy's exports, with `asset-scripts` when it has it.
+pub(crate) struct ScriptStrategyExports {
+    world: ScriptStrategyPre<StageCtx>,
+    assets: Option<asset_scripts::GuestIndices>,
+}
+
+/// A director style's exports, with `asset-picker` when it has it.
+pub(crate) struct DirectorStyleExports {
+    world: DirectorStylePre<StageCtx>,
+    assets: Option<asset_picker::GuestIndices>,
+}
+
 /// A plugin prepared for fast instantiation, with its exports resolved.
 pub(crate) enum Pre {
-    ScriptStrategy(ScriptStrategyPre<StageCtx>),
-    DirectorStyle(DirectorStylePre<StageCtx>),
+    ScriptStrategy(ScriptStrategyExports),
+    DirectorStyle(DirectorStyleExports),
     Translator(TranslatorPre<StageCtx>),
     Grader(GraderPre<StageCtx>),
     FallbackPolicy(FallbackPolicyPre<StageCtx>),
+    CaptionStyle(CaptionStylePre<StageCtx>),
 }
 
 impl Pre {
-    /// Resolves `world`'s exports in `pre`; fails if any is missing or mistyped.
+    /// Resolves `world`'s exports in `pre`, and those of the capabilities
+    /// the world may have; fails if any is missing or mistyped.
     pub(crate) fn new(world: World, pre: InstancePre<StageCtx>) -> wasmtime::Result<Self> {
+        // The type checks of `bindgen!`'s own `*Indices::new`, for the
+        // functions of an optional interface (its `GuestIndices::new` only
+        // looks the names up; calls would type-check them too late).
         Ok(match world {
-            World::ScriptStrategy => Pre::ScriptStrategy(ScriptStrategyPre::new(pre)?),
-            World::DirectorStyle => Pre::DirectorStyle(DirectorStylePre::new(pre)?),
+            World::ScriptStrategy => Pre::ScriptStrategy(ScriptStrategyExports {
+                assets: optional(
+                    &pre,
+                    Capability::AssetScripts,
+                    |func, pre| {
+                        func.typecheck::<(&Brief, &[Asset], u32), (Result<Vec<Script>, PluginError>,)>(
+                            &pre.instance_type(),
+                        )
+                    },
+                    asset_scripts::GuestIndices::new,
+                )?,
+                world: ScriptStrategyPre::new(pre)?,
+            }),
+            World::DirectorStyle => Pre::DirectorStyle(DirectorStyleExports {
+                assets: optional(
+                    &pre,
+                    Capability::AssetPicker,
+                    |func, pre| {
+                        func.typecheck::<(&Scene, &Brief, &[Asset]), (Result<Vec<AssetPick>, PluginError>,)>(
+                            &pre.instance_type(),
+                        )
+                    },
+                    asset_picker::GuestIndices::new,
+                )?,
+                world: DirectorStylePre::new(pre)?,
+            }),
             World::Translator => Pre::Translator(TranslatorPre::new(pre)?),
             World::Grader => Pre::Grader(GraderPre::new(pre)?),
             World::FallbackPolicy => Pre::FallbackPolicy(FallbackPolicyPre::new(pre)?),
+            World::CaptionStyle => Pre::CaptionStyle(CaptionStylePre::new(pre)?),
         })
     }
 
@@ -60,6 +195,16 @@ impl Pre {
             Pre::Translator(_) => World::Translator,
             Pre::Grader(_) => World::Grader,
             Pre::FallbackPolicy(_) => World::FallbackPolicy,
+            Pre::CaptionStyle(_) => World::CaptionStyle,
+        }
+    }
+
+    /// The optional interfaces the plugin exports.
+    pub(crate) fn capabilities(&self) -> Vec<Capability> {
+        match self {
+            Pre::ScriptStrategy(p) if p.assets.is_some() => vec![Capability::AssetScripts],
+            Pre::DirectorStyle(p) if p.assets.is_some() => vec![Capability::AssetPicker],
+            _ => Vec::new(),
         }
     }
 }
@@ -93,13 +238,13 @@ world_handle!(
     /// Calls into a `script-strategy` plugin.
     ScriptStrategy,
     ScriptStrategy,
-    ScriptStrategyPre<StageCtx>
+    ScriptStrategyExports
 );
 world_handle!(
     /// Calls into a `director-style` plugin.
     Director,
     DirectorStyle,
-    DirectorStylePre<StageCtx>
+    DirectorStyleExports
 );
 world_handle!(
     /// Calls into a `translator` plugin.
@@ -119,6 +264,12 @@ world_handle!(
     FallbackPolicy,
     FallbackPolicyPre<StageCtx>
 );
+world_handle!(
+    /// Calls into a `caption-style` plugin.
+    CaptionStyle,
+    CaptionStyle,
+    CaptionStylePre<StageCtx>
+);
 
 /// What a call returns: the sandbox's verdict outside, the plugin's answer inside.
 pub type CallResult<T> = Result<Result<T, PluginError>, Trap>;
@@ -126,7 +277,7 @@ pub type CallResult<T> = Result<Result<T, PluginError>, Trap>;
 impl ScriptStrategy<'_> {
     /// Writes `count` script variations for `brief`, best first.
     pub async fn generate(&self, brief: &Brief, count: u32) -> CallResult<Vec<Script>> {
-        let pre = self.pre;
+        let pre = &self.pre.world;
         self.plugin
             .invoke(self.call, async |store| {
                 let instance = pre.instantiate_async(&mut *store).await?;
@@ -137,7 +288,7 @@ impl ScriptStrategy<'_> {
 
     /// Scores how well `script` serves `brief`.
     pub async fn score(&self, brief: &Brief, script: &Script) -> CallResult<ScoreCard> {
-        let pre = self.pre;
+        let pre = &self.pre.world;
         self.plugin
             .invoke(self.call, async |store| {
                 let instance = pre.instantiate_async(&mut *store).await?;
@@ -145,18 +296,81 @@ impl ScriptStrategy<'_> {
             })
             .await
     }
+
+    /// Whether the plugin exports `asset-scripts`
+    /// ([`Capability::AssetScripts`]).
+    pub fn writes_with_assets(&self) -> bool {
+        self.pre.assets.is_some()
+    }
+
+    /// Writes `count` script variations for `brief` with `assets` in view,
+    /// best first; `Ok(Ok(None))`, and no call, when the plugin does not
+    /// export `asset-scripts` (then [`ScriptStrategy::generate`] it).
+    pub async fn generate_with_assets(
+        &self,
+        brief: &Brief,
+        assets: &[Asset],
+        count: u32,
+    ) -> CallResult<Option<Vec<Script>>> {
+        let Some(indices) = &self.pre.assets else {
+            return Ok(Ok(None));
+        };
+        let pre = self.pre.world.instance_pre();
+        let outcome = self
+            .plugin
+            .invoke(self.call, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let exports = indices.load(&mut *store, &instance)?;
+                exports
+                    .call_generate_with_assets(&mut *store, brief, assets, count)
+                    .await
+            })
+            .await;
+        outcome.map(|answer| answer.map(Some))
+    }
 }
 
 impl Director<'_> {
     /// Directs `scene` of a script written for `brief`.
     pub async fn direct(&self, scene: &Scene, brief: &Brief) -> CallResult<DirectedScene> {
-        let pre = self.pre;
+        let pre = &self.pre.world;
         self.plugin
             .invoke(self.call, async |store| {
                 let instance = pre.instantiate_async(&mut *store).await?;
                 instance.call_direct(&mut *store, scene, brief).await
             })
             .await
+    }
+
+    /// Whether the plugin exports `asset-picker` ([`Capability::AssetPicker`]).
+    pub fn picks_assets(&self) -> bool {
+        self.pre.assets.is_some()
+    }
+
+    /// The assets of `assets` (the brief's) that `scene` shows, and how;
+    /// `Ok(Ok(None))`, and no call, when the plugin does not export
+    /// `asset-picker`.
+    pub async fn pick_assets(
+        &self,
+        scene: &Scene,
+        brief: &Brief,
+        assets: &[Asset],
+    ) -> CallResult<Option<Vec<AssetPick>>> {
+        let Some(indices) = &self.pre.assets else {
+            return Ok(Ok(None));
+        };
+        let pre = self.pre.world.instance_pre();
+        let outcome = self
+            .plugin
+            .invoke(self.call, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let exports = indices.load(&mut *store, &instance)?;
+                exports
+                    .call_pick_assets(&mut *store, scene, brief, assets)
+                    .await
+            })
+            .await;
+        outcome.map(|answer| answer.map(Some))
     }
 }
 
@@ -223,6 +437,23 @@ impl Fallback<'_> {
             .invoke(self.call, async |store| {
                 let instance = pre.instantiate_async(&mut *store).await?;
                 instance.call_decide(&mut *store, failure).await
+            })
+            .await
+    }
+}
+
+impl CaptionStyle<'_> {
+    /// Styles `cues` for a piece of `brand`: one style per cue, in order.
+    pub async fn style_cues(
+        &self,
+        cues: &[WordCue],
+        brand: &BrandLook,
+    ) -> CallResult<Vec<CueStyle>> {
+        let pre = self.pre;
+        self.plugin
+            .invoke(self.call, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance.call_style_cues(&mut *store, cues, brand).await
             })
             .await
     }

@@ -15,6 +15,14 @@
 //! or whose narration names the brand, features the product; other scenes
 //! alternate between two framings by index so the coverage varies.
 //!
+//! It also picks the asset of the brief each scene shows (the optional
+//! `asset-picker` export, [`pick_assets`]): the image or clip whose tags and
+//! description best match the scene's words, footage for scenes of the
+//! product in use and people, product images for product scenes, never the
+//! same one in consecutive scenes where the brief has two of that kind, and
+//! clips played at the style's speed (ramped, fast into slow motion, for
+//! `teal-orange-epic`).
+//!
 //! Configuration (all optional):
 //!
 //! | key | default | meaning |
@@ -22,10 +30,15 @@
 //! | `style` | `symmetric-pastel` | one of the styles above |
 //! | `palette` | the style's own | comma-separated `#rrggbb` colours the grade pulls toward (brand colours) |
 
-use kino_plugin_sdk::{Brief, DirectedScene, DirectorStyle, PluginError, Rgb, Scene, config, log};
+use kino_plugin_sdk::{
+    Asset, AssetPick, AssetPicker, Brief, DirectedScene, DirectorStyle, PluginError, Rgb, Scene,
+    config, log,
+};
 
+mod assets;
 mod style;
 
+pub use assets::{KIND_BONUS, Want, pick_assets};
 pub use style::{DEFAULT_STYLE, Framing, STYLES, Style, StyleId};
 
 /// The tenant's choices: the style, and optionally their own palette.
@@ -226,7 +239,24 @@ impl DirectorStyle for DirectorStyles {
     }
 }
 
-kino_plugin_sdk::export_director_style!(DirectorStyles);
+impl AssetPicker for DirectorStyles {
+    fn pick_assets(
+        scene: Scene,
+        brief: Brief,
+        assets: Vec<Asset>,
+    ) -> Result<Vec<AssetPick>, PluginError> {
+        let settings = Settings::from_config()?;
+        let picks = pick_assets(&settings, &scene, &brief, &assets);
+        log::debug(&format!(
+            "scene {} shows {}",
+            scene.index,
+            picks.first().map_or("no asset", |p| p.name.as_str())
+        ));
+        Ok(picks)
+    }
+}
+
+kino_plugin_sdk::export_director_style_with_assets!(DirectorStyles);
 
 #[cfg(test)]
 mod tests;

@@ -38,6 +38,9 @@ pub struct Style {
     pub transition: Transition,
     /// How long that transition lasts, in milliseconds.
     pub transition_ms: u32,
+    /// Footage playback speed at a scene's start and end (1.0 normal): the
+    /// same for a steady style, a ramp for an energetic one.
+    pub footage_speed: (f32, f32),
     /// Colour temperature shift, -1 (cool) ..= 1 (warm).
     pub warmth: f32,
     /// Contrast change, -1 (flat) ..= 1 (punchy).
@@ -99,6 +102,7 @@ pub static STYLES: [Style; 3] = [
         pacing: 0.85,
         transition: Transition::Crossfade,
         transition_ms: 600,
+        footage_speed: (0.85, 0.85),
         warmth: 0.2,
         contrast: -0.25,
         saturation: -0.15,
@@ -117,6 +121,7 @@ pub static STYLES: [Style; 3] = [
         pacing: 0.95,
         transition: Transition::DipToBlack,
         transition_ms: 700,
+        footage_speed: (0.9, 0.9),
         warmth: -0.25,
         contrast: 0.75,
         saturation: -0.85,
@@ -135,6 +140,8 @@ pub static STYLES: [Style; 3] = [
         pacing: 1.2,
         transition: Transition::WhipPan,
         transition_ms: 250,
+        // In fast, landing in slow motion: the blockbuster speed ramp.
+        footage_speed: (1.6, 0.7),
         warmth: 0.1,
         contrast: 0.35,
         saturation: 0.3,

@@ -223,3 +223,227 @@ fn direction_is_deterministic() {
         }
     }
 }
+
+mod assets {
+    //! Which asset each scene shows, and how.
+
+    use kino_plugin_sdk::{Asset, AssetKind, AssetPick, Fit, Scene};
+
+    use super::{brief, scene};
+    use crate::{Settings, Want, pick_assets};
+
+    fn asset(name: &str, kind: AssetKind, tags: &[&str], description: &str) -> Asset {
+        Asset {
+            name: name.into(),
+            kind,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            description: description.into(),
+            duration_ms: if kind == AssetKind::Footage { 8000 } else { 0 },
+            width: if kind == AssetKind::Font { 0 } else { 1920 },
+            height: if kind == AssetKind::Font { 0 } else { 1080 },
+        }
+    }
+
+    /// A brief's assets: two product shots, two clips, a logo and a font.
+    fn assets() -> Vec<Asset> {
+        vec![
+            asset("logo", AssetKind::Logo, &["logo"], "The Brightbrew logo"),
+            asset(
+                "bottle-front",
+                AssetKind::Image,
+                &["product", "hero"],
+                "A bottle of Brightbrew on white",
+            ),
+            asset(
+                "pour",
+                AssetKind::Footage,
+                &["in-use", "kitchen"],
+                "Cold brew poured over ice in a sunny kitchen",
+            ),
+            asset(
+                "bottle-ice",
+                AssetKind::Image,
+                &["product", "ice"],
+                "The bottle in a bucket of ice",
+            ),
+            asset(
+                "commute",
+                AssetKind::Footage,
+                &["lifestyle", "people"],
+                "Young professionals on a morning train",
+            ),
+            asset("brand-font", AssetKind::Font, &[], "Brightbrew Sans"),
+        ]
+    }
+
+    fn with_visual(index: u32, visual: &str, camera: &str) -> Scene {
+        Scene {
+            visual: visual.into(),
+            camera: camera.into(),
+            ..scene(index, "", "")
+        }
+    }
+
+    fn pick(style: &str, scene: &Scene, assets: &[Asset]) -> Vec<AssetPick> {
+        let settings = Settings::parse(Some(style), None).expect("style");
+        pick_assets(&settings, scene, &brief(), assets)
+    }
+
+    fn only(picks: Vec<AssetPick>) -> AssetPick {
+        assert_eq!(picks.len(), 1, "{picks:?}");
+        picks.into_iter().next().expect("one pick")
+    }
+
+    #[test]
+    fn scenes_call_for_footage_or_product_shots() {
+        let cases = [
+            (
+                "Brightbrew cold brew shown in use, making the point",
+                Want::Footage,
+            ),
+            ("One of the commuters speaking to camera", Want::Footage),
+            (
+                "Hero shot of the bottle, the logo clearly visible",
+                Want::Product,
+            ),
+            ("End card: the bottle beside the logo", Want::Product),
+            ("A mountain at dawn", Want::Any),
+        ];
+        for (visual, want) in cases {
+            assert_eq!(Want::of(&with_visual(2, visual, "")), want, "{visual}");
+        }
+    }
+
+    #[test]
+    fn an_in_use_scene_shows_footage_and_a_product_scene_a_product_image() {
+        let assets = assets();
+        let in_use = with_visual(2, "Cold brew poured in use in the kitchen", "handheld");
+        let shown = only(pick("symmetric-pastel", &in_use, &assets));
+        assert_eq!(shown.name, "pour");
+        assert_eq!(shown.fit, Fit::Cover);
+
+        let product = with_visual(
+            1,
+            "Hero shot of the bottle on ice",
+            "slow push-in on the product",
+        );
+        let shown = only(pick("symmetric-pastel", &product, &assets));
+        assert_eq!(shown.name, "bottle-ice");
+        assert_eq!(shown.fit, Fit::Contain, "a product shot is shown whole");
+        assert_eq!(
+            (shown.in_ms, shown.speed_start, shown.speed_end),
+            (0, 1.0, 1.0)
+        );
+
+        let people = with_visual(
+            3,
+            "Montage of young professionals on the train",
+            "quick cuts",
+        );
+        assert_eq!(
+            only(pick("noir-high-contrast", &people, &assets)).name,
+            "commute"
+        );
+    }
+
+    #[test]
+    fn consecutive_scenes_show_different_assets() {
+        let assets = assets();
+        let visuals = [
+            "A striking opening image: commuters in an everyday moment",
+            "Hero shot of Brightbrew cold brew, the logo clearly visible",
+            "Brightbrew shown in use, making the point: brews in 12 hours",
+            "Brightbrew shown in use, making the point: 16 cups per bottle",
+            "Real-time demonstration of Brightbrew in use",
+            "End card: the bottle beside the Brightbrew logo",
+            "Macro detail of the product: texture and label",
+        ];
+        for style in ["symmetric-pastel", "teal-orange-epic"] {
+            let names: Vec<String> = visuals
+                .iter()
+                .zip(0..)
+                .map(|(visual, index)| {
+                    only(pick(style, &with_visual(index, visual, ""), &assets)).name
+                })
+                .collect();
+            for pair in names.windows(2) {
+                assert_ne!(pair[0], pair[1], "{style}: {names:?}");
+            }
+            // Footage for the scenes in use, product shots for the product ones.
+            for (name, visual) in names.iter().zip(visuals) {
+                let footage = ["pour", "commute"].contains(&name.as_str());
+                assert_eq!(
+                    footage,
+                    Want::of(&with_visual(0, visual, "")) == Want::Footage,
+                    "{style}: {visual} -> {name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn picks_keep_the_hosts_rules_and_speeds_follow_the_style() {
+        let assets = assets();
+        for style in ["symmetric-pastel", "noir-high-contrast", "teal-orange-epic"] {
+            for index in 0..12 {
+                let mut scene = with_visual(index, "Brightbrew in use in the kitchen", "handheld");
+                scene.duration_ms = 1500 + index * 900;
+                for shown in pick(style, &scene, &assets) {
+                    let asset = assets
+                        .iter()
+                        .find(|a| a.name == shown.name)
+                        .expect("an asset of the brief");
+                    assert!(asset.is_visual(), "{}", asset.name);
+                    if asset.kind == AssetKind::Footage {
+                        assert!(shown.in_ms < asset.duration_ms, "{shown:?}");
+                    }
+                    for speed in [shown.speed_start, shown.speed_end] {
+                        assert!((0.25..=4.0).contains(&speed), "{speed}");
+                    }
+                }
+            }
+        }
+        let clip = with_visual(2, "Cold brew poured in use", "");
+        let epic = only(pick("teal-orange-epic", &clip, &assets));
+        assert!(
+            epic.speed_start > 1.0 && epic.speed_end < 1.0,
+            "a ramp: {epic:?}"
+        );
+        let calm = only(pick("symmetric-pastel", &clip, &assets));
+        assert_eq!(calm.speed_start, calm.speed_end, "steady: {calm:?}");
+        // Another scene starts elsewhere in the clip.
+        let later = only(pick(
+            "symmetric-pastel",
+            &with_visual(4, "Cold brew poured in use", ""),
+            &assets,
+        ));
+        assert_eq!(later.name, calm.name);
+        assert_ne!(later.in_ms, calm.in_ms, "{later:?} vs {calm:?}");
+    }
+
+    #[test]
+    fn no_visual_asset_means_no_pick() {
+        let assets: Vec<Asset> = assets()
+            .into_iter()
+            .filter(|a| matches!(a.kind, AssetKind::Logo | AssetKind::Font))
+            .collect();
+        assert!(pick("symmetric-pastel", &scene(1, "", ""), &assets).is_empty());
+        assert!(pick("symmetric-pastel", &scene(1, "", ""), &[]).is_empty());
+        // A clip without a length cannot be started anywhere.
+        let mut broken = asset("broken", AssetKind::Footage, &["in-use"], "");
+        broken.duration_ms = 0;
+        assert!(pick("symmetric-pastel", &with_visual(1, "in use", ""), &[broken]).is_empty());
+    }
+
+    #[test]
+    fn picking_is_deterministic() {
+        let assets = assets();
+        for index in 0..6 {
+            let scene = scene(index, "Meet Brightbrew.", "");
+            assert_eq!(
+                pick("teal-orange-epic", &scene, &assets),
+                pick("teal-orange-epic", &scene, &assets)
+            );
+        }
+    }
+}

@@ -26,6 +26,11 @@
 //! `generate` writes all five, scores each with `score`, and returns the best
 //! `count` (at most 5), best first by [`ScoreCard::overall`].
 //!
+//! With the brief's assets (the optional `asset-scripts` export,
+//! [`generate_scripts_with_assets`]) it writes the same scripts and names in
+//! each scene's visual the image or clip of the brief that fits it best, and
+//! the logo asset where the logo shows.
+//!
 //! Configuration: none. Everything comes from the brief.
 //!
 //! | score | what it checks |
@@ -35,8 +40,9 @@
 //! | `call-to-action` | 1 intact in the last scene, 0.5 intact elsewhere, 0 absent |
 //! | `narrative-flow` | timing tiles and matches the target, CTA last, strong opening, narration throughout an ad |
 
-use kino_plugin_sdk::{Brief, PluginError, ScoreCard, Script, ScriptStrategy};
+use kino_plugin_sdk::{Asset, AssetScripts, Brief, PluginError, ScoreCard, Script, ScriptStrategy};
 
+mod assets;
 mod brief;
 mod compose;
 mod plan;
@@ -46,6 +52,7 @@ mod timing;
 mod tone;
 mod write;
 
+pub use assets::{best_asset, generate_scripts_with_assets};
 pub use brief::MIN_TARGET_S;
 pub use plan::Arrangement;
 pub use score::score_script;
@@ -102,7 +109,24 @@ impl ScriptStrategy for ScriptArc {
     }
 }
 
-kino_plugin_sdk::export_script_strategy!(ScriptArc);
+impl AssetScripts for ScriptArc {
+    fn generate_with_assets(
+        brief: Brief,
+        assets: Vec<Asset>,
+        count: u32,
+    ) -> Result<Vec<Script>, PluginError> {
+        let scripts = generate_scripts_with_assets(&brief, &assets, count)?;
+        kino_plugin_sdk::log::info(&format!(
+            "wrote {} variation(s) for {} with {} asset(s) in view",
+            scripts.len(),
+            brief.brand.trim(),
+            assets.len()
+        ));
+        Ok(scripts)
+    }
+}
+
+kino_plugin_sdk::export_script_strategy_with_assets!(ScriptArc);
 
 #[cfg(test)]
 mod tests;

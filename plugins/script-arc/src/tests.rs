@@ -311,3 +311,108 @@ fn an_empty_script_scores_low_without_failing() {
         (0.0, 0.0, 0.0)
     );
 }
+
+mod assets {
+    //! Writing with the brief's assets in view.
+
+    use kino_plugin_sdk::{Asset, AssetKind};
+
+    use super::brief;
+    use crate::{generate_scripts, generate_scripts_with_assets};
+
+    fn asset(name: &str, kind: AssetKind, tags: &[&str], description: &str) -> Asset {
+        Asset {
+            name: name.into(),
+            kind,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            description: description.into(),
+            duration_ms: if kind == AssetKind::Footage { 8000 } else { 0 },
+            width: 1920,
+            height: 1080,
+        }
+    }
+
+    fn assets() -> Vec<Asset> {
+        vec![
+            asset(
+                "brand-logo",
+                AssetKind::Logo,
+                &["logo"],
+                "The Brightbrew logo",
+            ),
+            asset(
+                "bottle-hero",
+                AssetKind::Image,
+                &["product", "hero"],
+                "The Brightbrew bottle on white",
+            ),
+            asset(
+                "pour-clip",
+                AssetKind::Footage,
+                &["in-use", "demonstration"],
+                "Concentrate poured over ice in a sunny kitchen",
+            ),
+            asset("brand-font", AssetKind::Font, &[], "Brightbrew Sans"),
+        ]
+    }
+
+    #[test]
+    fn scenes_name_the_assets_that_fit_them() {
+        let brief = brief(30);
+        let plain = generate_scripts(&brief, 5).unwrap();
+        let with = generate_scripts_with_assets(&brief, &assets(), 5).unwrap();
+        assert_eq!(plain.len(), with.len());
+        let mut named = 0;
+        for (p, w) in plain.iter().zip(&with) {
+            assert_eq!(p.variation, w.variation, "ranked the same");
+            for (a, b) in p.scenes.iter().zip(&w.scenes) {
+                // Only the visual changes: narration, text and timing stay.
+                assert_eq!(
+                    (&a.narration, &a.on_screen_text, a.start_ms, a.duration_ms),
+                    (&b.narration, &b.on_screen_text, b.start_ms, b.duration_ms)
+                );
+                assert!(b.visual.starts_with(a.visual.trim_end_matches(['.', ' '])));
+                assert!(!b.visual.contains("brand-font"), "fonts are not shown");
+                if b.visual != a.visual {
+                    named += 1;
+                }
+                let lower = a.visual.to_lowercase();
+                if lower.contains("in use") || lower.contains("demonstration") {
+                    assert!(b.visual.contains("footage \"pour-clip\""), "{}", b.visual);
+                }
+                if lower.contains("hero shot") || lower.contains("end card") {
+                    assert!(b.visual.contains("image \"bottle-hero\""), "{}", b.visual);
+                }
+                if lower.contains("logo") {
+                    assert!(b.visual.contains("\"brand-logo\""), "{}", b.visual);
+                }
+            }
+        }
+        assert!(named > 10, "most scenes name an asset: {named}");
+    }
+
+    #[test]
+    fn without_visual_assets_only_the_logo_is_named() {
+        let brief = brief(15);
+        let logo_only: Vec<Asset> = assets()
+            .into_iter()
+            .filter(|a| a.kind == AssetKind::Logo)
+            .collect();
+        let plain = generate_scripts(&brief, 5).unwrap();
+        let with = generate_scripts_with_assets(&brief, &logo_only, 5).unwrap();
+        for (p, w) in plain.iter().zip(&with) {
+            for (a, b) in p.scenes.iter().zip(&w.scenes) {
+                assert!(!b.visual.contains("show the brief's"), "{}", b.visual);
+                let shows_logo = crate::text::words(&a.visual).iter().any(|w| w == "logo");
+                assert_eq!(
+                    b.visual.contains("\"brand-logo\""),
+                    shows_logo,
+                    "{}",
+                    b.visual
+                );
+            }
+        }
+        let refused = generate_scripts_with_assets(&brief, &assets(), 0);
+        assert!(refused.is_err(), "count 0 is refused as by generate");
+    }
+}

@@ -110,6 +110,8 @@ pub struct ConfigEntry {
     pub description: String,
     /// Whether a value must be given (then there is no default).
     pub required: bool,
+    /// The values a string key may take (`values = [...]`); empty allows any.
+    pub values: Vec<String>,
 }
 
 pub(crate) fn valid_key(key: &str) -> bool {
@@ -156,6 +158,17 @@ pub(crate) fn validate(
             }
             (None, None) => continue,
         };
+        if let ConfigValue::String(text) = &value
+            && !entry.values.is_empty()
+            && !entry.values.contains(text)
+        {
+            return Err(RegistryError::ConfigValueNotAllowed {
+                plugin: plugin.to_owned(),
+                key: entry.key.clone(),
+                value: text.clone(),
+                allowed: entry.values.clone().into(),
+            });
+        }
         out.insert(entry.key.clone(), value.to_string());
     }
     Ok(out)

@@ -1,9 +1,10 @@
 //! A hostile `director-style` plugin for sandbox tests. The tenant config key
-//! `mode` picks the misbehaviour; any other mode answers normally.
+//! `mode` picks the misbehaviour; any other mode answers normally. It also
+//! exports `asset-picker`, whose answers break the rules in modes of their own.
 
 use kino_plugin_sdk::{
-    Brief, CameraMove, DirectedScene, DirectorStyle, GradeIntent, PluginError, Scene, ShotSize,
-    Transition, config, log,
+    Asset, AssetPick, AssetPicker, Brief, CameraMove, DirectedScene, DirectorStyle, GradeIntent,
+    PluginError, Scene, ShotSize, Transition, config, log,
 };
 
 struct Hostile;
@@ -88,4 +89,29 @@ impl DirectorStyle for Hostile {
     }
 }
 
-kino_plugin_sdk::export_director_style!(Hostile);
+impl AssetPicker for Hostile {
+    fn pick_assets(
+        _scene: Scene,
+        _brief: Brief,
+        assets: Vec<Asset>,
+    ) -> Result<Vec<AssetPick>, PluginError> {
+        let first = assets.first().map(AssetPick::of);
+        let mut picks: Vec<AssetPick> = first.into_iter().collect();
+        match config("mode").unwrap_or_default().as_str() {
+            "too-many-picks" => picks = assets.iter().cycle().take(4).map(AssetPick::of).collect(),
+            "unknown-asset" => {
+                picks = vec![AssetPick::of(&Asset {
+                    name: "elsewhere".into(),
+                    ..assets[0].clone()
+                })]
+            }
+            "nan-speed" => picks.iter_mut().for_each(|p| p.speed_end = f32::NAN),
+            "past-the-clip" => picks.iter_mut().for_each(|p| p.in_ms = u32::MAX),
+            "panic" => panic!("hostile plugin panics on purpose"),
+            _ => {}
+        }
+        Ok(picks)
+    }
+}
+
+kino_plugin_sdk::export_director_style_with_assets!(Hostile);
