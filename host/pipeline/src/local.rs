@@ -55,6 +55,7 @@ pub const BUNDLED: &[Bundled] = &[
         "translator"
     ),
     bundled!("fallback-backoff", "kino-fallback-backoff", FALLBACK_SLOT),
+    bundled!("caption-emphasis", "kino-caption-emphasis", "caption-style"),
 ];
 
 /// The tenant local runs belong to.

@@ -303,8 +303,8 @@ ops! {
     CaptionCues = "caption-cues", inputs 1..=1, world None, each false, out List, version 1;
     /// Segments + heard windows -> caption cues with a time for every word (heard, else by word length).
     CaptionWords = "caption-words", inputs 2..=2, world None, each false, out List, version 1;
-    /// Word cues + the animation -> each cue's look (colours, emphasis, animation).
-    StyleCaptions = "style-captions", inputs 2..=2, world None, each false, out List, version 1;
+    /// Word cues + the animation -> each cue's look: emphasis, colours, animation (caption-style plugin).
+    StyleCaptions = "style-captions", inputs 2..=2, world Some(World::CaptionStyle), each false, out List, version 1;
     /// A video -> fixed-length chunks of it, so long media is processed in parallel.
     ChunkVideo = "chunk-video", inputs 1..=1, world None, each false, out List, version 1;
     /// A chunk of a video + caption cues (+ style) -> that chunk with the captions burned in.
@@ -516,6 +516,7 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::WriteScript => return store(&cx, ad::write_script(&cx, &dir).await?),
         Op::DirectScene => return store(&cx, ad::direct_scene(&cx, &dir).await?),
         Op::GradeScene => return store(&cx, ad::grade_scene(&cx, &dir).await?),
+        Op::StyleCaptions => return store(&cx, captions::style_captions(&cx, &dir).await?),
         Op::ParseSubtitles => transcript::parse_subtitles,
         Op::SpeechAudio => speech::speech_audio,
         Op::FindSpeech => speech::find_speech,
@@ -529,7 +530,6 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::WriteSubtitles => transcript::write_subtitles,
         Op::CaptionCues => transcript::caption_cues,
         Op::CaptionWords => captions::caption_words,
-        Op::StyleCaptions => captions::unstyled,
         Op::ExtractAudio => dub::extract_audio,
         Op::SpeakLine => dub::speak_line,
         Op::VoiceOver => dub::voice_over,
@@ -588,6 +588,7 @@ pub async fn degrade(op: &StageOp, cx: OpCx) -> Option<Result<ArtifactRef, OpErr
         Op::Translate => dub::untranslated(&cx, scratch.path()),
         Op::DirectScene => ad::undirected(&cx, scratch.path()),
         Op::GradeScene => ad::ungraded(&cx, scratch.path()),
+        Op::StyleCaptions => captions::unstyled(&cx, scratch.path()),
         _ => return None,
     };
     Some(out.map_err(OpError::from).and_then(|p| store(&cx, p)))

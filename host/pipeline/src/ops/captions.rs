@@ -13,8 +13,9 @@ use kino_kernels::words::{DynamicCue, TimedWord, WordTiming};
 use serde::{Deserialize, Serialize};
 
 use super::speech::Heard;
-use super::{OpCx, write_json};
-use kino_runtime::types::Segment;
+use super::{OpCx, OpError, checked, plugin_answer, write_json};
+use kino_runtime::answers;
+use kino_runtime::types::{self as wit, Segment};
 
 /// A caption cue with its words, and how it is shown once styled: what
 /// `caption-words` and `style-captions` store.
@@ -141,10 +142,15 @@ impl WordCue {
             Animation::Pop => DynamicStyle::Pop,
             Animation::Karaoke => DynamicStyle::Karaoke,
         };
+        // An emphasised word at rest is a lighter tint of the highlight, so
+        // the word being said still stands out from it.
+        let tint = look
+            .highlight_color
+            .map(|c| ((u16::from(c) + 255) / 2) as u8);
         Some(DynamicLook {
             base: look.text_color,
             highlight: look.highlight_color,
-            emphasis: look.highlight_color,
+            emphasis: tint,
             ..DynamicLook::new(style, kind)
         })
     }
@@ -231,11 +237,85 @@ pub(super) fn host_look(cues: &mut [WordCue], animation: Animation) {
     }
 }
 
-/// Word cues + the animation -> each cue's look, by the host.
+/// The job's `animation`: `None` (empty) leaves it to the styling.
+fn asked_animation(cx: &OpCx) -> Result<Option<Animation>> {
+    let text = cx.text(1)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    Animation::parse(text).map(Some)
+}
+
+/// Word cues (+ the job's animation) -> each cue's look, by the host: the
+/// degraded form of `style-captions`, and what a job without a
+/// caption-style plugin gets.
 pub(super) fn unstyled(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let mut cues: Vec<WordCue> = cx.json(0)?;
-    host_look(&mut cues, Animation::parse(cx.text(1)?)?);
+    host_look(
+        &mut cues,
+        asked_animation(cx)?.unwrap_or(Animation::Highlight),
+    );
     write_json(dir, "styled-cues.json", &cues)
+}
+
+/// Word cues (+ the job's animation) -> each cue's look, by the tenant's
+/// caption-style plugin: which words to emphasise, the colours, the
+/// animation (the job's `animation`, when it names one, wins).
+pub(super) async fn style_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
+    let mut cues: Vec<WordCue> = cx.json(0)?;
+    let asked = asked_animation(cx)?;
+    let plugin = cx.plugin()?;
+    let styler = cx
+        .runtime
+        .caption_style(&plugin.plugin, &plugin.call)
+        .map_err(anyhow::Error::from)?;
+    let wit_cues: Vec<wit::WordCue> = cues
+        .iter()
+        .enumerate()
+        .map(|(i, c)| wit::WordCue {
+            index: i as u32,
+            start_ms: c.start_ms,
+            end_ms: c.end_ms,
+            text: c.text.clone(),
+            words: c
+                .words
+                .iter()
+                .map(|w| wit::TimedWord {
+                    text: w.text.clone(),
+                    start_ms: w.start_ms,
+                    end_ms: w.end_ms,
+                })
+                .collect(),
+        })
+        .collect();
+    let brand = wit::BrandLook {
+        name: String::new(),
+        palette: Vec::new(),
+        font: String::new(),
+    };
+    let what = "styling the captions";
+    let styles = plugin_answer(what, styler.style_cues(&wit_cues, &brand).await)?;
+    let styles = checked(plugin, what, styles, |s| answers::cue_styles(&wit_cues, s))?;
+    for (cue, style) in cues.iter_mut().zip(styles) {
+        cue.look = Some(CueLook {
+            animation: asked.unwrap_or(match style.animation {
+                wit::CaptionAnimation::Still => Animation::Still,
+                wit::CaptionAnimation::Highlight => Animation::Highlight,
+                wit::CaptionAnimation::Pop => Animation::Pop,
+                wit::CaptionAnimation::Karaoke => Animation::Karaoke,
+            }),
+            text_color: rgb8(&style.text_color),
+            highlight_color: rgb8(&style.highlight_color),
+            emphasis: style.emphasis,
+            styled_by: Some(plugin.id.clone()),
+        });
+    }
+    Ok(write_json(dir, "styled-cues.json", &cues)?)
+}
+
+/// A WIT colour (0..=1, checked finite) as sRGB bytes.
+fn rgb8(c: &wit::Rgb) -> [u8; 3] {
+    [c.r, c.g, c.b].map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
 }
 
 /// Caption cues as either op stores them: plain segments (`caption-cues`)
