@@ -487,6 +487,191 @@ async fn an_ads_cuts_land_on_the_beats_of_its_music() {
     }
 }
 
+/// An asset folder: three product shots of distinct colours (alpha around
+/// them), a lifestyle still, two clips, a brand font and its manifest.
+fn asset_folder(dir: &Path) -> PathBuf {
+    let folder = dir.join("brand-assets");
+    std::fs::create_dir_all(&folder).expect("folder");
+    let out = |name: &str| folder.join(name).to_str().expect("utf-8").to_owned();
+    for (name, colour) in [
+        ("bottle-front", "red"),
+        ("bottle-side", "lime"),
+        ("bottle-top", "blue"),
+    ] {
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("color=c={colour}:s=200x320,format=rgba"),
+            "-frames:v",
+            "1",
+            "-vf",
+            "geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='255*lt(abs(X-100),70)'",
+            &out(&format!("{name}.png")),
+        ]);
+    }
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=yellow:s=640x360",
+        "-frames:v",
+        "1",
+        &out("kitchen.png"),
+    ]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=640x360:r=24:d=4",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        &out("pouring.mp4"),
+    ]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=magenta:s=640x360:r=24:d=6",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        &out("commute.mp4"),
+    ]);
+    std::fs::copy(
+        "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
+        folder.join("brand-serif.ttf"),
+    )
+    .expect("font");
+    std::fs::write(
+        folder.join("kino-assets.toml"),
+        r##"palette = ["#10233f", "#f2a541"]
+font = "brand-serif"
+
+[[asset]]
+file = "bottle-front.png"
+tags = ["product", "front"]
+description = "the bottle from the front"
+
+[[asset]]
+file = "pouring.mp4"
+tags = ["in-use", "pour"]
+description = "concentrate poured over ice, in use"
+
+[[asset]]
+file = "commute.mp4"
+tags = ["lifestyle", "commute", "people"]
+description = "busy young professionals on the morning commute"
+
+[[asset]]
+file = "kitchen.png"
+tags = ["lifestyle", "kitchen"]
+description = "a sunny kitchen counter"
+"##,
+    )
+    .expect("manifest");
+    folder
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
+)]
+async fn an_ad_from_an_asset_folder_shows_its_assets_as_directed() {
+    let fx = Fixture::new().await;
+    let brief = fx.path("brief.toml");
+    write_brief(&brief, 20, "ad-creative");
+    let folder = asset_folder(fx.dir.path());
+    let archive = fx.path("assets.tar");
+    kino_pipeline::assets::pack_folder(&folder, &archive).expect("pack");
+    let product = workspace_root().join("examples/assets/product.png");
+    let report = fx
+        .run(
+            "ad-creative",
+            &[
+                ("brief", &brief),
+                ("product", &product),
+                ("assets", &archive),
+            ],
+            &[("size", "320x180")],
+        )
+        .await
+        .expect("the ad completes");
+    let plan = fx
+        .executor()
+        .scenes(&fx.job(&report.job).await)
+        .expect("scenes");
+    let mut shown = std::collections::BTreeSet::new();
+    let mut previous: Option<String> = None;
+    for shot in &plan.shots {
+        let direction = shot.direction.as_ref().expect("direction");
+        let pick = direction.picks.first().expect("every scene shows an asset");
+        assert_eq!(
+            pick.picked_by.as_deref(),
+            Some("kino-director-styles@0.1.0")
+        );
+        assert_ne!(
+            previous.as_deref(),
+            Some(pick.name.as_str()),
+            "two scenes in a row show {}",
+            pick.name
+        );
+        previous = Some(pick.name.clone());
+        shown.insert(pick.name.clone());
+    }
+    assert!(shown.len() >= 3, "{shown:?}");
+    assert!(
+        shown.contains("pouring") || shown.contains("commute"),
+        "no footage: {shown:?}"
+    );
+
+    // On the frames: a scene showing the yellow kitchen is yellow, one
+    // showing the magenta clip is magenta (graded, so loosely), each at
+    // its middle.
+    let ad = &report.outputs["ad.mp4"];
+    let mean = |f: &media::RgbFrame, c: usize| {
+        f.data
+            .iter()
+            .skip(c)
+            .step_by(3)
+            .map(|&v| f64::from(v))
+            .sum::<f64>()
+            / f64::from(f.width * f.height)
+    };
+    let mut checked = 0;
+    for shot in &plan.shots {
+        let name = &shot.direction.as_ref().expect("direction").picks[0].name;
+        let middle = f64::from(shot.scene.start_ms + shot.scene.duration_ms / 2) / 1000.0;
+        let f = frame_at(ad, middle);
+        let (r, g, b) = (mean(&f, 0), mean(&f, 1), mean(&f, 2));
+        match name.as_str() {
+            "kitchen" => {
+                assert!(
+                    r > b + 40.0 && g > b + 40.0,
+                    "kitchen scene at {middle} s: {r:.0} {g:.0} {b:.0}"
+                );
+                checked += 1;
+            }
+            "commute" => {
+                assert!(
+                    r > g + 40.0 && b > g + 40.0,
+                    "commute scene at {middle} s: {r:.0} {g:.0} {b:.0}"
+                );
+                checked += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        checked > 0,
+        "no scene showed the kitchen or the commute: {shown:?}"
+    );
+}
+
 fn write_brief(path: &Path, length_s: u32, mode: &str) {
     let text = std::fs::read_to_string(workspace_root().join("examples/brief.toml"))
         .expect("example brief")

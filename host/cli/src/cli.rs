@@ -571,7 +571,17 @@ fn run(cli: Cli) -> Result<()> {
                     &host.tenant,
                     &pipeline,
                 )?;
-                let (files, texts) = local::parse_inputs(&pipeline.spec, &inputs)?;
+                let (mut files, texts) = local::parse_inputs(&pipeline.spec, &inputs)?;
+                // A folder given for a file input (an asset folder) goes in as
+                // one archive, the same bytes for the same files.
+                let packed = tempfile::tempdir().context("creating a temporary directory")?;
+                for (name, path) in files.iter_mut() {
+                    if path.is_dir() {
+                        let archive = packed.path().join(format!("{name}.tar"));
+                        kino_pipeline::assets::pack_folder(path, &archive)?;
+                        *path = archive;
+                    }
+                }
                 let job = host
                     .executor
                     .submit_local_bound(&host.tenant, &pipeline, &files, &texts, &bindings)

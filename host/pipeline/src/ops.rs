@@ -4,6 +4,7 @@
 //! is what makes its output cacheable.
 
 pub mod ad;
+pub mod assets;
 pub mod beats;
 pub mod captions;
 mod dub;
@@ -311,20 +312,22 @@ ops! {
     BurnCaptions = "burn-captions", inputs 2..=3, world None, each true, out Video, version 3;
     /// Video pieces + the original -> the pieces joined (copied) under the original's sound.
     JoinVideo = "join-video", inputs 2..=2, world None, each false, out Video, version 1;
-    /// A brief (+ music) -> scored script variations, best first (script-strategy plugin).
-    WriteScript = "write-script", inputs 1..=2, world Some(World::ScriptStrategy), each false, out Record, version 1;
+    /// A brief (+ music, + the asset catalog) -> scored script variations, best first (script-strategy plugin).
+    WriteScript = "write-script", inputs 1..=3, world Some(World::ScriptStrategy), each false, out Record, version 2;
     /// Script + scene edits (+ the music's beats) -> the scenes as played (reordered, trimmed, edited, cut on the beat).
     EditScenes = "edit-scenes", inputs 2..=3, world None, each false, out Record, version 2;
     /// Script (+ a music track) -> where the music's beats and bars fall: tracked in the track, else the generated bed's grid.
     TrackBeats = "track-beats", inputs 1..=2, world None, each false, out Record, version 1;
-    /// A shot (scene + brief) -> its direction (director-style plugin).
-    DirectScene = "direct-scene", inputs 0..=0, world Some(World::DirectorStyle), each true, out Record, version 2;
+    /// A shot (scene + brief) (+ the asset catalog) -> its direction and what it shows (director-style plugin).
+    DirectScene = "direct-scene", inputs 0..=1, world Some(World::DirectorStyle), each true, out Record, version 3;
+    /// The asset folder (+ the product image and logo) -> the catalog of assets plugins see.
+    ReadAssets = "read-assets", inputs 0..=3, world None, each false, out Record, version 1;
     /// Scene plan + directions -> the plan as delivered, each shot with its direction.
     PlayedPlan = "played-plan", inputs 2..=2, world None, each false, out Record, version 1;
     /// A directed scene + the product image -> its grading LUT (grader plugin).
     GradeScene = "grade-scene", inputs 1..=1, world Some(World::Grader), each true, out File, version 1;
-    /// A directed shot + its LUT, the assets and the size -> the scene's video.
-    RenderScene = "render-scene", inputs 4..=4, world None, each true, out Video, version 1;
+    /// A directed shot + its LUT, the product, logo, size (+ the asset folder and catalog) -> the scene's video.
+    RenderScene = "render-scene", inputs 4..=6, world None, each true, out Video, version 2;
     /// A scene's line -> its narration, exactly the scene's length.
     Narrate = "narrate", inputs 0..=1, world None, each true, out Audio, version 1;
     /// The scene plan (+ a music track) -> the music bed, as long as the piece.
@@ -525,6 +528,7 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::SpokenLanguage => speech::spoken_language,
         Op::SeparateBackground => speech::separate_background,
         Op::EditScenes => edit::edit_scenes,
+        Op::ReadAssets => assets::read_assets,
         Op::TrackBeats => beats::track_beats,
         Op::PlayedPlan => edit::played_plan,
         Op::WriteSubtitles => transcript::write_subtitles,

@@ -13,9 +13,11 @@ use kino_kernels::speech::{self, Voice};
 use kino_kernels::wav::{self, Pcm};
 use serde::{Deserialize, Serialize};
 
+use super::assets::{Pick, wit_assets};
 use super::dub::silence;
 use super::edit::{DirectedShot, Line, ScenePlan, Shot};
 use super::{OpCx, OpError, checked, plugin_answer, write_json};
+use crate::assets::AssetCatalog;
 use crate::brief::read_brief;
 use kino_media as media;
 use kino_runtime::answers;
@@ -81,10 +83,27 @@ pub(super) async fn write_script(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErr
         .runtime
         .script_strategy(&plugin.plugin, &plugin.call)
         .map_err(anyhow::Error::from)?;
-    let scripts = plugin_answer(
-        "writing scripts",
-        strategy.generate(&brief, variations).await,
-    )?;
+    // With an asset folder, a strategy that writes with assets in view
+    // names them in its scenes' visuals.
+    let catalog: Option<AssetCatalog> = cx.optional_file(2)?.map(super::read_json).transpose()?;
+    let assets = catalog.as_ref().map(wit_assets).unwrap_or_default();
+    let with_assets = if assets.is_empty() || !strategy.writes_with_assets() {
+        None
+    } else {
+        plugin_answer(
+            "writing scripts with the assets",
+            strategy
+                .generate_with_assets(&brief, &assets, variations)
+                .await,
+        )?
+    };
+    let scripts = match with_assets {
+        Some(scripts) => scripts,
+        None => plugin_answer(
+            "writing scripts",
+            strategy.generate(&brief, variations).await,
+        )?,
+    };
     let scripts = checked(plugin, "writing scripts", scripts, |s| {
         answers::scripts(&brief, variations, s)
     })?;
@@ -145,10 +164,36 @@ pub(super) async fn direct_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpErr
     let directed = checked(plugin, &what, directed, |d| {
         answers::directed(&shot.scene, d)
     })?;
+    // What the scene shows: the director's picks where it picks assets,
+    // else the host deals the brief's visuals in turn.
+    let catalog: Option<AssetCatalog> = cx.optional_file(0)?.map(super::read_json).transpose()?;
+    let mut picks = Vec::new();
+    if let Some(catalog) = &catalog {
+        let assets = wit_assets(catalog);
+        if director.picks_assets() && catalog.visuals().count() > 1 {
+            let what = format!("picking assets for scene {}", shot.id);
+            let answer = plugin_answer(
+                &what,
+                director
+                    .pick_assets(&shot.scene, &shot.brief, &assets)
+                    .await,
+            )?;
+            if let Some(answer) = answer {
+                let answer = checked(plugin, &what, answer, |p| answers::asset_picks(&assets, p))?;
+                picks = answer
+                    .iter()
+                    .map(|p| Pick::from_wit(p, &plugin.id))
+                    .collect();
+            }
+        }
+        if picks.is_empty() {
+            picks.extend(Pick::host(catalog, shot.scene.index as usize));
+        }
+    }
     Ok(write_json(
         dir,
         "directed.json",
-        &DirectedShot::new(&shot, directed, Some(plugin.id.clone())),
+        &DirectedShot::new(&shot, directed, Some(plugin.id.clone()), picks),
     )?)
 }
 
@@ -172,10 +217,16 @@ pub(super) fn undirected(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             look: "neutral".to_owned(),
         },
     };
+    let catalog: Option<AssetCatalog> = cx.optional_file(0)?.map(super::read_json).transpose()?;
+    let picks = catalog
+        .as_ref()
+        .and_then(|c| Pick::host(c, shot.scene.index as usize))
+        .into_iter()
+        .collect();
     write_json(
         dir,
         "directed.json",
-        &DirectedShot::new(&shot, directed, None),
+        &DirectedShot::new(&shot, directed, None, picks),
     )
 }
 

@@ -190,6 +190,9 @@ pub struct Direction {
     /// What it answered (its `scene_index` is the written scene's).
     #[serde(flatten)]
     pub directed: DirectedScene,
+    /// What the scene shows from the brief's assets (none: the product).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub picks: Vec<super::assets::Pick>,
 }
 
 /// A directed shot: what grading and rendering need, and nothing about where
@@ -212,14 +215,24 @@ pub struct DirectedShot {
     /// degraded direction.
     #[serde(default)]
     pub directed_by: Option<String>,
+    /// What it shows from the brief's assets, first pick first; none: the
+    /// product image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub picks: Vec<super::assets::Pick>,
 }
 
 impl DirectedShot {
     /// A directed shot for `shot`, directed by `directed_by` (a plugin id).
-    pub fn new(shot: &Shot, mut directed: DirectedScene, directed_by: Option<String>) -> Self {
+    pub fn new(
+        shot: &Shot,
+        mut directed: DirectedScene,
+        directed_by: Option<String>,
+        picks: Vec<super::assets::Pick>,
+    ) -> Self {
         directed.scene_index = 0;
         Self {
             directed_by,
+            picks,
             directed,
             on_screen_text: shot.scene.on_screen_text.clone(),
             duration_ms: shot.scene.duration_ms,
@@ -343,6 +356,7 @@ pub(super) fn played_plan(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         shot.direction = Some(Direction {
             directed_by: d.directed_by,
             directed: scene,
+            picks: d.picks,
         });
     }
     write_json(dir, "plan.json", &plan)

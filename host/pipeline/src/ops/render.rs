@@ -15,10 +15,12 @@ use kino_kernels::text::{
 use kino_kernels::wav;
 use serde::{Deserialize, Serialize};
 
+use super::assets::{AssetFiles, Pick};
 use super::captions::AnyCues;
 use super::edit::{DirectedShot, ScenePlan};
 use super::write_json;
 use super::{OpCx, read_json};
+use crate::assets::{AssetCatalog, AssetKind};
 use kino_media as media;
 use kino_media::{Mp4Writer, RgbFrame, VideoReader};
 use kino_runtime::types as wit;
@@ -288,7 +290,16 @@ fn canvas(
 pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let (_, planned): (usize, DirectedShot) = cx.item()?;
     let lut = CubeLut::read(cx.file(0)?)?;
-    let product = Image::load(cx.file(1)?).context("reading the product image")?;
+    let catalog = cx
+        .optional_file(5)?
+        .map(read_json::<AssetCatalog>)
+        .transpose()?;
+    let files = AssetFiles::new(
+        catalog,
+        cx.optional_file(4)?,
+        cx.file(1)?,
+        cx.optional_file(2)?,
+    );
     let logo = cx
         .optional_file(2)?
         .map(|p| Image::load(p).context("reading the logo"))
@@ -298,20 +309,94 @@ pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 
     let mut palette: Vec<[u8; 3]> = directed.grade.palette.iter().map(rgb8).collect();
     if palette.is_empty() {
+        palette = files.catalog.palette.clone();
+    }
+    if palette.is_empty() {
         palette = vec![[22, 26, 38], [64, 74, 112]];
     }
-    let source = canvas(
-        &product,
-        &palette,
+    let shot = Shot::new(camera(directed.camera_move), shot(directed.shot_size));
+    // The brand's font for the scene's text, when the folder has one.
+    let font = match &files.catalog.font {
+        Some(name) => {
+            let (_, path) = files.file(name, dir)?;
+            Font::load(&path).with_context(|| format!("the brand font `{name}`"))?
+        }
+        None => Font::system_bold()?,
+    };
+    let title = title(&font, &planned.on_screen_text, &format)?;
+    let overlay = |f: &mut Frame| -> Result<()> {
+        lut.apply_rgb8(&mut f.data)?;
+        if let Some(title) = &title {
+            title.draw_placed(
+                f,
+                Placement::Bottom {
+                    margin_px: format.height as f32 * 0.1,
+                },
+            )?;
+        }
+        if let Some(logo) = &logo {
+            scene::overlay_corner(f, logo, Corner::TopRight, 0.09, 0.04, 0.9)?;
+        }
+        Ok(())
+    };
+    let path = dir.join("scene.mp4");
+    let mut writer = Mp4Writer::create(
+        &path,
         format.width,
         format.height,
-        planned.take,
+        f64::from(format.fps),
+        None,
     )?;
-    let shot = Shot::new(camera(directed.camera_move), shot(directed.shot_size));
-
-    // The shot's own length in frames; `compose` lines shots up with the
-    // piece's frame grid.
     let frames = (format.frames_in(planned.duration_ms)).max(1);
+    let picked = match planned.picks.first() {
+        Some(pick) => Some((pick, files.file(&pick.name, dir)?)),
+        None => None,
+    };
+    if let Some((pick, (asset, clip))) = &picked
+        && asset.kind == AssetKind::Footage
+    {
+        footage(
+            clip,
+            pick,
+            &palette,
+            shot,
+            &format,
+            frames,
+            &mut |mut f, i| {
+                overlay(&mut f)?;
+                writer
+                    .write_video_frame(&RgbFrame::from_kernel(f, i as f64 / f64::from(format.fps)))
+            },
+        )?;
+        writer.finish()?;
+        return Ok(path);
+    }
+    let still = match &picked {
+        Some((pick, (_, image))) => {
+            let image = Image::load(image).with_context(|| format!("the asset `{}`", pick.name))?;
+            fitted(
+                &image,
+                pick.contain || !image.is_opaque(),
+                &palette,
+                &format,
+                planned.take,
+            )?
+        }
+        None => {
+            let product = Image::load(cx.file(1)?).context("reading the product image")?;
+            canvas(
+                &product,
+                &palette,
+                format.width,
+                format.height,
+                planned.take,
+            )?
+        }
+    };
+    let source = still;
+
+    // Stills are drawn at the keyframe rate and interpolated to the output
+    // rate with optical flow.
     let step = (format.fps / format.keyframe_fps) as usize;
     // Pacing speeds the camera up or slows it down; the timing stays.
     let pacing = directed.pacing.clamp(0.25, 4.0);
@@ -328,32 +413,6 @@ pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             t_of(k * step),
         )
     };
-    let on_screen_text = &planned.on_screen_text;
-
-    let title = (!on_screen_text.trim().is_empty())
-        .then(|| {
-            let font = Font::system_bold()?;
-            let mut style = TextStyle::new(format.height as f32 * 0.07);
-            style.outline = Some(Outline {
-                width_px: format.height as f32 * 0.005,
-                color: [0, 0, 0],
-            });
-            style.max_width_px = Some(format.width as f32 * 0.8);
-            Ok::<_, anyhow::Error>(text::layout(&font, on_screen_text, &style)?.render())
-        })
-        .transpose()?;
-    let title_at = Placement::Bottom {
-        margin_px: format.height as f32 * 0.1,
-    };
-
-    let path = dir.join("scene.mp4");
-    let mut writer = Mp4Writer::create(
-        &path,
-        format.width,
-        format.height,
-        f64::from(format.fps),
-        None,
-    )?;
     let params = interpolate::Params::default();
     let mut a = key(0)?;
     let mut written = 0usize;
@@ -370,13 +429,7 @@ pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             } else {
                 pair.render(&a, &b, j as f32 / step as f32)?
             };
-            lut.apply_rgb8(&mut f.data)?;
-            if let Some(title) = &title {
-                title.draw_placed(&mut f, title_at)?;
-            }
-            if let Some(logo) = &logo {
-                scene::overlay_corner(&mut f, logo, Corner::TopRight, 0.09, 0.04, 0.9)?;
-            }
+            overlay(&mut f)?;
             writer.write_video_frame(&RgbFrame::from_kernel(
                 f,
                 written as f64 / f64::from(format.fps),
@@ -388,6 +441,93 @@ pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     }
     writer.finish()?;
     Ok(path)
+}
+
+/// The scene's on-screen text in `font`, outlined, wrapped to 80% of the
+/// width; `None` for no text.
+fn title(font: &Font, text: &str, format: &Format) -> Result<Option<RenderedText>> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut style = TextStyle::new(format.height as f32 * 0.07);
+    style.outline = Some(Outline {
+        width_px: format.height as f32 * 0.005,
+        color: [0, 0, 0],
+    });
+    style.max_width_px = Some(format.width as f32 * 0.8);
+    Ok(Some(text::layout(font, text, &style)?.render()))
+}
+
+/// A picked still as the scene's canvas (a quarter larger than the frame,
+/// for the camera to move over): shown whole on the palette's plate
+/// (`contain`, and any image with transparency), else filling it.
+fn fitted(
+    image: &Image,
+    contain: bool,
+    palette: &[[u8; 3]],
+    format: &Format,
+    take: u32,
+) -> Result<Image> {
+    if contain {
+        return canvas(image, palette, format.width, format.height, take);
+    }
+    Ok(image.clone())
+}
+
+/// A footage pick's frames: the clip from `in_ms`, its speed ramped
+/// linearly from the pick's first speed to its last across the scene, each
+/// output frame the clip's frame at that time (the last one held if the
+/// clip ends first), framed by the shot's camera move (cover), or shown
+/// whole on the palette's plate (contain).
+fn footage(
+    clip: &Path,
+    pick: &Pick,
+    palette: &[[u8; 3]],
+    shot: Shot,
+    format: &Format,
+    frames: usize,
+    write: &mut dyn FnMut(Frame, usize) -> Result<()>,
+) -> Result<()> {
+    let mut reader =
+        VideoReader::open(clip).with_context(|| format!("the clip `{}`", pick.name))?;
+    let start = f64::from(pick.in_ms) / 1000.0;
+    if start > 0.0 {
+        reader.seek(start)?;
+    }
+    let [v0, v1] = pick.speed.map(|v| f64::from(v.clamp(0.25, 4.0)));
+    let scene_secs = frames as f64 / f64::from(format.fps);
+    let (w, h) = (format.width as usize, format.height as usize);
+    let mut current: Option<Image> = None;
+    let mut next = reader.next_frame()?;
+    for i in 0..frames {
+        let t = i as f64 / f64::from(format.fps);
+        // Clip time: the integral of the ramped speed.
+        let at = start + v0 * t + (v1 - v0) * t * t / (2.0 * scene_secs.max(1e-3));
+        while let Some(f) = next.take_if(|f| f.pts_secs <= at + 1e-6 || current.is_none()) {
+            let rgba: Vec<u8> = f
+                .data
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect();
+            current = Some(Image::from_rgba(f.width as usize, f.height as usize, rgba)?);
+            next = reader.next_frame()?;
+        }
+        let image = current.as_ref().context("the clip has no frames")?;
+        let frame = if pick.contain {
+            let plate = canvas(image, palette, format.width, format.height, 0)?;
+            scene::ken_burns(
+                &plate,
+                w,
+                h,
+                Shot::new(CameraMove::Locked, ShotSize::Wide),
+                0.0,
+            )?
+        } else {
+            scene::ken_burns(image, w, h, shot, (t / scene_secs.max(1e-3)) as f32)?
+        };
+        write(frame, i)?;
+    }
+    Ok(())
 }
 
 pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
