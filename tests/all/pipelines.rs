@@ -160,6 +160,29 @@ async fn dub_end_to_end() {
         "{:?}",
         translated[0].text
     );
+    // Dynamic captions of the dubbed speech: every word timed inside its
+    // line's window, the same times in the WebVTT and the ASS.
+    let vtt = subtitle::parse_vtt_words(
+        &std::fs::read_to_string(&report.outputs["captions.vtt"]).expect("vtt"),
+    )
+    .expect("word vtt");
+    let ass = kino_kernels::ass::parse_ass(
+        &std::fs::read_to_string(&report.outputs["captions.ass"]).expect("ass"),
+    )
+    .expect("ass");
+    assert_eq!(vtt.len(), ass.cues.len());
+    for (v, a) in vtt.iter().zip(&ass.cues) {
+        assert!(
+            source
+                .iter()
+                .any(|s| s.start_ms <= v.start_ms && v.end_ms <= s.end_ms)
+        );
+        let (vw, aw) = (v.word_times(), a.word_times());
+        assert_eq!(vw.len(), aw.len());
+        for (x, y) in vw.iter().zip(&aw) {
+            assert!(x.start_ms.abs_diff(y.start_ms) <= 10, "{x:?} vs {y:?}");
+        }
+    }
 
     // Each spoken line fits its segment's window.
     for (i, s) in source.iter().enumerate() {

@@ -302,8 +302,8 @@ ops! {
     MuxAudio = "mux-audio", inputs 2..=2, world None, each false, out Video, version 1;
     /// Segments -> caption cues within line-length and reading-speed limits.
     CaptionCues = "caption-cues", inputs 1..=1, world None, each false, out List, version 1;
-    /// Segments + heard windows -> caption cues with a time for every word (heard, else by word length).
-    CaptionWords = "caption-words", inputs 2..=2, world None, each false, out List, version 1;
+    /// Segments (+ heard windows) -> caption cues with a time for every word (heard, else by word length).
+    CaptionWords = "caption-words", inputs 1..=2, world None, each false, out List, version 1;
     /// Word cues + the animation -> each cue's look: emphasis, colours, animation (caption-style plugin).
     StyleCaptions = "style-captions", inputs 2..=2, world Some(World::CaptionStyle), each false, out List, version 1;
     /// A video -> fixed-length chunks of it, so long media is processed in parallel.

@@ -165,12 +165,15 @@ pub(super) fn to_cue(segment: &Segment) -> Cue {
     cue
 }
 
-/// Segments + the heard windows -> readable cues, each word timed: by the
+/// Segments (+ the heard windows) -> readable cues, each word timed: by the
 /// recogniser where it heard the words, else by the words' lengths.
 pub(super) fn caption_words(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let segments: Vec<Segment> = cx.json(0)?;
-    let heard: Vec<TimedWord> = cx
-        .files(1)?
+    let heard_windows = match cx.inputs.get(1) {
+        Some(super::Input::Files(_)) => cx.files(1)?,
+        _ => Vec::new(),
+    };
+    let heard: Vec<TimedWord> = heard_windows
         .into_iter()
         .map(super::read_json::<Heard>)
         .collect::<Result<Vec<_>>>()?

@@ -451,6 +451,7 @@ mod tests {
     fn a_trimmed_shot_moves_through_its_part_of_the_move() {
         let shot = DirectedShot {
             directed_by: None,
+            picks: Vec::new(),
             directed: kino_runtime::types::DirectedScene {
                 scene_index: 0,
                 styled_prompt: String::new(),
