@@ -39,10 +39,14 @@ plugins: setup
 
 # The main job: a 30 s 1080p ad for the example brand, from the brief and the
 # two images in examples/, with the bundled plugins, SQLite and CPU kernels.
-demo: plugins models
+demo: plugins models examples/brightbrew/kino-assets.toml
 	cargo run --release -p kino -- run ad-creative \
 		brief=examples/brief.toml product=examples/assets/product.png logo=examples/assets/logo.png \
-		--plugins $(PLUGIN_DIR) --out out
+		assets=examples/brightbrew --plugins $(PLUGIN_DIR) --out out
+
+# The demo's asset folder, drawn by FFmpeg (examples/make-asset-folder.sh).
+examples/brightbrew/kino-assets.toml: examples/make-asset-folder.sh examples/assets/product.png
+	sh examples/make-asset-folder.sh
 
 # The workspace, then the CUDA build of the device layer (it runs without a
 # GPU: detection reports why there is none). In the release profile, the one
