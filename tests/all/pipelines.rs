@@ -605,6 +605,8 @@ description = "a sunny kitchen counter"
     ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn an_ad_from_an_asset_folder_shows_its_assets_as_directed() {
+    use kino_kernels::interpolate::Frame;
+    use kino_kernels::text::{self, Font, Outline, Placement, TextStyle};
     let fx = Fixture::new().await;
     let brief = fx.path("brief.toml");
     write_brief(&brief, 20, "ad-creative");
@@ -620,7 +622,7 @@ async fn an_ad_from_an_asset_folder_shows_its_assets_as_directed() {
                 ("product", &product),
                 ("assets", &archive),
             ],
-            &[("size", "320x180")],
+            &[("size", "640x360")],
         )
         .await
         .expect("the ad completes");
@@ -692,6 +694,69 @@ async fn an_ad_from_an_asset_folder_shows_its_assets_as_directed() {
     assert!(
         checked > 0,
         "no scene showed the kitchen or the commute: {shown:?}"
+    );
+
+    // The scenes' text is in the brand's serif: where the serif would put
+    // ink, the frame is white far more often than where the host's sans
+    // would.
+    let serif = Font::load(folder.join("brand-serif.ttf")).expect("serif");
+    let sans = Font::system_bold().expect("sans");
+    let probe = media::probe(ad).expect("probe");
+    let video = probe.video().expect("video");
+    let (w, h) = (video.width as usize, video.height as usize);
+    let ink = |font: &Font, text: &str| -> Vec<bool> {
+        let mut style = TextStyle::new(h as f32 * 0.07);
+        style.outline = Some(Outline {
+            width_px: h as f32 * 0.005,
+            color: [0, 0, 0],
+        });
+        style.max_width_px = Some(w as f32 * 0.8);
+        let title = text::layout(font, text, &style).expect("layout").render();
+        let mut grey = Frame::new(w, h, vec![128; w * h * 3]).expect("frame");
+        title
+            .draw_placed(
+                &mut grey,
+                Placement::Bottom {
+                    margin_px: h as f32 * 0.1,
+                },
+            )
+            .expect("draw");
+        grey.data
+            .chunks_exact(3)
+            .map(|p| p.iter().all(|&v| v > 200))
+            .collect()
+    };
+    let white_where = |mask: &[bool], f: &media::RgbFrame| {
+        let (mut white, mut all) = (0usize, 0usize);
+        for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+            all += 1;
+            if f.data[i * 3..i * 3 + 3].iter().all(|&v| v > 170) {
+                white += 1;
+            }
+        }
+        white as f64 / all.max(1) as f64
+    };
+    let mut serif_wins = 0;
+    let mut titled = 0;
+    for shot in &plan.shots {
+        let text = &shot.scene.on_screen_text;
+        if text.trim().is_empty() {
+            continue;
+        }
+        titled += 1;
+        let middle = f64::from(shot.scene.start_ms + shot.scene.duration_ms / 2) / 1000.0;
+        let f = frame_at(ad, middle);
+        let (as_serif, as_sans) = (
+            white_where(&ink(&serif, text), &f),
+            white_where(&ink(&sans, text), &f),
+        );
+        if as_serif > as_sans + 0.1 {
+            serif_wins += 1;
+        }
+    }
+    assert!(
+        titled > 0 && serif_wins == titled,
+        "{serif_wins} of {titled} titles in the brand font"
     );
 }
 

@@ -590,6 +590,29 @@ impl Executor {
         let job = &run.job;
         let inputs: Arc<Vec<Input>> = Arc::new(inputs);
         let plugin = match (&stage.slot, stage.op.world()) {
+            // A slot whose op has a host-made form (captions styled by the
+            // host) may stay empty: the stage says so and runs without one.
+            (Some(slot), Some(world)) if stage.op.plugin_optional() => {
+                let found = self
+                    .inner
+                    .resolver
+                    .slot(&job.tenant_id, &job.id, slot, world)
+                    .await;
+                match found {
+                    Ok(Some(p)) => Some(p),
+                    Ok(None) | Err(_) => {
+                        let why = match found {
+                            Err(e) => format!("{e:#}"),
+                            _ => format!("no plugin is bound to slot `{slot}`"),
+                        };
+                        let note = format!("{why}; the host's own form is used");
+                        let stage = stage.name.clone();
+                        self.event(&job.id, JobEvent::StageNote { stage, note })
+                            .await;
+                        None
+                    }
+                }
+            }
             (Some(slot), Some(world)) => Some(
                 self.inner
                     .resolver

@@ -427,6 +427,12 @@ pub enum StageOp {
 }
 
 impl StageOp {
+    /// Whether its slot may be left unbound: the op then makes its output
+    /// the host's way (its degraded form), said in the job's events.
+    pub fn plugin_optional(&self) -> bool {
+        matches!(self, StageOp::Builtin(Op::StyleCaptions))
+    }
+
     /// The plugin world it calls, for plugin ops.
     pub fn world(&self) -> Option<World> {
         match self {

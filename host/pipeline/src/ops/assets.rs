@@ -115,7 +115,7 @@ pub(super) fn read_assets(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             .and_then(|r| r.with_guessed_format())
             .map_err(anyhow::Error::from)
             .and_then(|r| Ok(r.into_dimensions()?))
-            .with_context(|| format!("the `{name}` input is not a PNG or JPEG image"))?;
+            .with_context(|| format!("{}: not a PNG or JPEG image", path.display()))?;
         catalog.assets.insert(
             if kind == AssetKind::Image {
                 0

@@ -265,9 +265,12 @@ pub(super) fn unstyled(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 /// caption-style plugin: which words to emphasise, the colours, the
 /// animation (the job's `animation`, when it names one, wins).
 pub(super) async fn style_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
+    let Some(plugin) = cx.plugin.as_ref() else {
+        // No caption-style plugin (the slot is optional): the host's look.
+        return Ok(unstyled(cx, dir)?);
+    };
     let mut cues: Vec<WordCue> = cx.json(0)?;
     let asked = asked_animation(cx)?;
-    let plugin = cx.plugin()?;
     let styler = cx
         .runtime
         .caption_style(&plugin.plugin, &plugin.call)
