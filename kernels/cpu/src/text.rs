@@ -1183,6 +1183,33 @@ pub struct DynamicLook {
     /// An emphasised word's colour where another would be in `base`;
     /// highlighting still applies to it (sRGB).
     pub emphasis: [u8; 3],
+    /// Where the cue sits in the frame.
+    pub position: CaptionPosition,
+}
+
+/// Where a caption sits in the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CaptionPosition {
+    /// Above the bottom edge, as [`caption_placement`] puts it.
+    #[default]
+    Bottom,
+    /// Centred vertically.
+    Middle,
+    /// Below the top edge, the same margin as at the bottom.
+    Top,
+}
+
+impl CaptionPosition {
+    /// The placement in a frame `frame_height` pixels tall.
+    pub fn placement(self, frame_height: usize) -> Placement {
+        match self {
+            CaptionPosition::Bottom => caption_placement(frame_height),
+            CaptionPosition::Middle => Placement::Center,
+            CaptionPosition::Top => Placement::Top {
+                margin_px: (frame_height as f32 * 0.07).round(),
+            },
+        }
+    }
 }
 
 impl DynamicLook {
@@ -1200,6 +1227,7 @@ impl DynamicLook {
             base: [255, 255, 255],
             highlight: Self::HIGHLIGHT,
             emphasis: Self::EMPHASIS,
+            position: CaptionPosition::Bottom,
         }
     }
 }
@@ -1398,7 +1426,7 @@ impl DynamicCaption {
             b,
             frame_width,
             frame_height,
-            caption_placement(frame_height),
+            look.position.placement(frame_height),
         );
         let mut word_widths = vec![0.0f32; ink_word.last().map_or(0, |k| k + 1)];
         let mut boxes = Vec::with_capacity(pieces.len());

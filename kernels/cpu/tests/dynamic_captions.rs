@@ -9,8 +9,8 @@ use kino_kernels::captions::{CaptionRules, caption_cues, caption_cues_with_words
 use kino_kernels::interpolate::Frame;
 use kino_kernels::subtitle::{Cue, parse_vtt, parse_vtt_words, to_vtt, to_vtt_words};
 use kino_kernels::text::{
-    CaptionKind, DynamicCaption, DynamicLook, DynamicStyle, Font, PixelRect, TextError,
-    draw_caption,
+    CaptionKind, CaptionPosition, DynamicCaption, DynamicLook, DynamicStyle, Font, PixelRect,
+    TextError, draw_caption,
 };
 use kino_kernels::words::{DynamicCue, TimedWord, WordTiming, assign_words, estimate_words};
 
@@ -1309,4 +1309,33 @@ fn word_timed_captions_survive_hostile_input() {
     let words = estimate_words(&cue);
     let plan = check(std::slice::from_ref(&cue), &words, &rules);
     assert!(plan.cues.iter().all(|c| c.timing == WordTiming::Transcript));
+}
+
+#[test]
+fn a_cue_sits_where_its_position_says_with_the_same_line_breaks() {
+    let cue = DynamicCue::proportional(&Cue::new(0, 2000, "Top, middle or bottom"));
+    let at = |position| {
+        let look = DynamicLook {
+            position,
+            ..DynamicLook::default()
+        };
+        DynamicCaption::new(&font(), &cue, &look, W, H).unwrap()
+    };
+    let (top, middle, bottom) = (
+        at(CaptionPosition::Top).rect(),
+        at(CaptionPosition::Middle).rect(),
+        at(CaptionPosition::Bottom).rect(),
+    );
+    assert!(top.y + (top.height as i32) < H as i32 / 4, "{top:?}");
+    let centre = middle.y + middle.height as i32 / 2;
+    assert!((centre - H as i32 / 2).abs() <= 2, "{middle:?}");
+    assert!(bottom.y > 3 * H as i32 / 4, "{bottom:?}");
+    // Only the place changes.
+    assert_eq!(
+        (top.x, top.width, top.height),
+        (bottom.x, bottom.width, bottom.height)
+    );
+    let mut drawn = frame(0);
+    let rect = at(CaptionPosition::Top).draw(&mut drawn, 500).unwrap();
+    assert_eq!(rect, top);
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use kino_kernels::captions::CaptionRules;
 use kino_kernels::subtitle::Cue;
-use kino_kernels::text::{CaptionKind, DynamicLook, DynamicStyle};
+use kino_kernels::text::{CaptionKind, CaptionPosition, DynamicLook, DynamicStyle};
 use kino_kernels::words::{DynamicCue, TimedWord, WordTiming};
 use serde::{Deserialize, Serialize};
 
@@ -102,9 +102,25 @@ pub struct CueLook {
     pub highlight_color: [u8; 3],
     /// One per word: drawn in the highlight colour at rest.
     pub emphasis: Vec<bool>,
+    /// Where it sits in the frame.
+    #[serde(default)]
+    pub position: Position,
     /// Who styled it: a plugin (`name@version`), or `None` for the host.
     #[serde(default)]
     pub styled_by: Option<String>,
+}
+
+/// Where a cue sits in the frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Position {
+    /// Above the bottom edge.
+    #[default]
+    Bottom,
+    /// Centred vertically.
+    Middle,
+    /// Below the top edge.
+    Top,
 }
 
 impl WordCue {
@@ -132,6 +148,15 @@ impl WordCue {
         }
     }
 
+    /// Where the cue sits (the bottom until styled).
+    pub fn position(&self) -> CaptionPosition {
+        match self.look.as_ref().map_or(Position::Bottom, |l| l.position) {
+            Position::Bottom => CaptionPosition::Bottom,
+            Position::Middle => CaptionPosition::Middle,
+            Position::Top => CaptionPosition::Top,
+        }
+    }
+
     /// The kernels' look for this cue drawn as `kind`; `None` for a still
     /// cue, drawn as a plain caption.
     pub fn dynamic_look(&self, kind: CaptionKind) -> Option<DynamicLook> {
@@ -151,6 +176,7 @@ impl WordCue {
             base: look.text_color,
             highlight: look.highlight_color,
             emphasis: tint,
+            position: self.position(),
             ..DynamicLook::new(style, kind)
         })
     }
@@ -235,6 +261,7 @@ pub(super) fn host_look(cues: &mut [WordCue], animation: Animation) {
             text_color: [255, 255, 255],
             highlight_color: DynamicLook::HIGHLIGHT,
             emphasis: vec![false; cue.words.len()],
+            position: Position::Bottom,
             styled_by: None,
         });
     }
@@ -313,6 +340,11 @@ pub(super) async fn style_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpE
             text_color: rgb8(&style.text_color),
             highlight_color: rgb8(&style.highlight_color),
             emphasis: style.emphasis,
+            position: match style.position {
+                wit::CaptionPosition::Bottom => Position::Bottom,
+                wit::CaptionPosition::Middle => Position::Middle,
+                wit::CaptionPosition::Top => Position::Top,
+            },
             styled_by: Some(plugin.id.clone()),
         });
     }

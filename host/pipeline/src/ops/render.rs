@@ -67,7 +67,7 @@ pub(super) fn chunk_video(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 
 /// A cue ready to draw on every frame it shows: rasterised once.
 enum Drawn {
-    Still(RenderedText),
+    Still(RenderedText, Placement),
     Dynamic(Box<DynamicCaption>),
 }
 
@@ -103,7 +103,8 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             .filter(|c| shows(c.start_ms, c.end_ms))
             .map(|c| {
                 let still = text::render_caption(&font, &c.text, kind, w_px, h_px)?;
-                Ok((c.start_ms, c.end_ms, Drawn::Still(still)))
+                let at = text::caption_placement(h_px);
+                Ok((c.start_ms, c.end_ms, Drawn::Still(still, at)))
             })
             .collect::<Result<_>>()?,
         AnyCues::Words(word_cues) => word_cues
@@ -118,13 +119,15 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
                         w_px,
                         h_px,
                     )?)),
-                    None => Drawn::Still(text::render_caption(&font, &c.text, kind, w_px, h_px)?),
+                    None => Drawn::Still(
+                        text::render_caption(&font, &c.text, kind, w_px, h_px)?,
+                        c.position().placement(h_px),
+                    ),
                 };
                 Ok((c.start_ms, c.end_ms, drawn))
             })
             .collect::<Result<_>>()?,
     };
-    let placement = text::caption_placement(h as usize);
     let mut written = 0usize;
     while let Some(frame) = reader.next_frame()? {
         if !in_chunk(chunk, frame.pts_secs) {
@@ -140,8 +143,8 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             .iter()
             .find(|(start, end, _)| *start <= ms && ms < *end)
         {
-            Some((_, _, Drawn::Still(caption))) => {
-                caption.draw_placed(&mut f, placement)?;
+            Some((_, _, Drawn::Still(caption, at))) => {
+                caption.draw_placed(&mut f, *at)?;
             }
             Some((_, _, Drawn::Dynamic(caption))) => {
                 caption.draw(&mut f, ms)?;
