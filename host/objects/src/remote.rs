@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
 use crate::error::{Error, IoContext, Result};
@@ -161,6 +161,38 @@ impl Remote {
                     None => out.push_str(&format!(" (AWS, region {region})")),
                 }
                 out
+            }
+        }
+    }
+
+    /// Checks that the remote is there, for a worker to call at start: the
+    /// directory exists (a missing mount is an error, not an empty store), or
+    /// the bucket answers a listing. Object lookups cannot tell a missing
+    /// bucket from a missing object (S3 answers 404 to both), so without
+    /// this a wrong bucket only looks like an empty one.
+    pub async fn check(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Directory { root } => match tokio::fs::metadata(root).await {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                Ok(_) => Err(Error::Io {
+                    context: format!("checking {}", self.describe()),
+                    error: std::io::Error::other("not a directory"),
+                }),
+                Err(error) => Err(Error::Io {
+                    context: format!("checking {}", self.describe()),
+                    error,
+                }),
+            },
+            Backend::S3 { store, prefix, .. } => {
+                let under = (!prefix.is_empty()).then(|| ObjectPath::from(prefix.as_str()));
+                store
+                    .list_with_delimiter(under.as_ref())
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| Error::Remote {
+                        context: format!("checking {}", self.describe()),
+                        error,
+                    })
             }
         }
     }
