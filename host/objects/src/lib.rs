@@ -11,6 +11,8 @@
 //! the cache. Hashes are 64 lowercase hex digits ([`is_hash`]); anything else
 //! is refused before it gets near a path or a key.
 
+#![warn(missing_docs)]
+
 mod cache;
 mod error;
 mod remote;
