@@ -701,9 +701,8 @@ impl Store {
     /// Marks the job's stage attempts still `running` as failed with `reason`:
     /// what a host that was killed mid-stage left behind. Returns how many.
     pub async fn fail_running_stages(&self, job: &JobId, reason: &str) -> anyhow::Result<u64> {
-        let done =
-            with_pool!(self, |pool| {
-                sqlx::query(pool.sql(
+        let done = with_pool!(self, |pool| {
+            sqlx::query(pool.sql(
             "UPDATE stages SET state = ?, finished_at = ?, error = ? WHERE job_id = ? AND state = ?"
         ))
         .bind(StageState::Failed.as_str())
@@ -714,8 +713,8 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected())
-            })
-            .with_context(|| format!("closing interrupted stages of job {job}"))?;
+        })
+        .with_context(|| format!("closing interrupted stages of job {job}"))?;
         Ok(done)
     }
 

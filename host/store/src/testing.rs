@@ -333,18 +333,27 @@ fn shell_quote(s: &OsStr) -> String {
     format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"))
 }
 
-/// A directory holding both `initdb` and `pg_ctl`.
+/// The directory of the server's binaries: where `initdb` and `pg_ctl` are,
+/// following a symbolic link on `PATH` to the installation (whose `createdb`
+/// is needed too).
 fn find_bin_dir() -> Option<PathBuf> {
     let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    let installed = |dir: PathBuf| {
+        let initdb = dir.join("initdb").canonicalize().ok()?;
+        initdb
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|dir| has_both(dir))
+    };
     if let Some(dir) = std::env::var_os("KINO_PG_BIN").map(PathBuf::from) {
-        return has_both(&dir).then_some(dir);
+        return has_both(&dir).then_some(dir).and_then(installed);
     }
     if let Some(dir) = std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
         .find(|dir| has_both(dir))
     {
-        return Some(dir);
+        return installed(dir);
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(DEBIAN_ROOT)
         .ok()?
