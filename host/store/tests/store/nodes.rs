@@ -23,7 +23,10 @@ on_both_engines!(
     a_released_node_goes_back,
     workers_are_listed_with_their_counts,
 );
-on_both_engines!(concurrent: concurrent_claimers_never_share_a_node);
+on_both_engines!(
+    concurrent: concurrent_claimers_never_share_a_node,
+    concurrent_enqueuers_get_one_node,
+);
 
 /// Long enough never to lapse during a test.
 const LONG: Duration = Duration::from_secs(600);
@@ -471,5 +474,23 @@ async fn concurrent_claimers_never_share_a_node(store: Store) -> anyhow::Result<
         let row = store.get_node(id).await?.context("node gone")?;
         assert_eq!((row.state, row.claims), (NodeState::Claimed, 1));
     }
+    Ok(())
+}
+
+async fn concurrent_enqueuers_get_one_node(store: Store) -> anyhow::Result<()> {
+    let (t, job) = tenant_and_job(&store, "t").await?;
+    let new = node(&t.id, &job.id, "speak[0]", &[]);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, new) = (store.clone(), new.clone());
+            tokio::spawn(async move { store.enqueue_node(&new).await })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for task in tasks {
+        ids.insert(task.await??.id);
+    }
+    assert_eq!(ids.len(), 1, "two open rows for one node: {ids:?}");
+    assert_eq!(store.nodes_of_job(&job.id).await?.len(), 1);
     Ok(())
 }
