@@ -1,34 +1,47 @@
 //! The job/metadata store: tenants, API keys, installed plugin versions,
-//! bindings, secrets, jobs, stages, the artifact cache index and job events.
+//! bindings, secrets, jobs, stages, the artifact cache index, job events, and
+//! the queue of nodes (stage runs) that workers on any machine claim under a
+//! lease ([`Store::enqueue_node`], [`Store::claim_node`], [`NodeState`]) with
+//! the table of those workers ([`Store::list_workers`]).
 //!
-//! # Backends
+//! # Engines
 //!
-//! SQLite is the embedded default: one file, WAL journal mode, foreign keys on,
-//! a busy timeout, created if missing ([`Store::open_sqlite`]);
-//! [`Store::in_memory`] is the same schema in memory, for tests. Migrations
-//! (`host/store/migrations/`) are embedded and run on open.
+//! One [`Store`] over either engine; callers never see which, beyond
+//! [`Store::engine`]. [`Store::open`] takes a `postgres://` (or
+//! `postgresql://`) URL for PostgreSQL and anything else as a SQLite path.
 //!
-//! PostgreSQL is **not implemented yet**. The layer is shaped so it can be
-//! added without touching callers: callers only use [`Store`] methods and the
-//! plain types of this module (no sqlx type leaks out), and the SQL is kept
-//! portable (TEXT ids, BIGINT millisecond timestamps, `ON CONFLICT` upserts,
-//! compare-and-set `UPDATE`s instead of read-then-write transactions). Where
-//! PostgreSQL would differ:
+//! - SQLite is the embedded default: one file, WAL journal mode, foreign keys
+//!   on, a busy timeout, created if missing ([`Store::open_sqlite`]);
+//!   [`Store::in_memory`] is the same schema in memory, for tests.
+//! - PostgreSQL ([`Store::open_postgres`]) serves several hosts and workers
+//!   on one database.
 //!
-//! - placeholders: SQLite accepts `?`, PostgreSQL wants `$1, $2, ...`; the
-//!   queries here use `?` and would need rewriting (or `sqlx::Any`);
-//! - `events.id` is `INTEGER PRIMARY KEY AUTOINCREMENT` in SQLite and would be
-//!   `BIGINT GENERATED ALWAYS AS IDENTITY` in PostgreSQL, so PostgreSQL gets
-//!   its own migration directory;
-//! - job leasing by several hosts would use `FOR UPDATE SKIP LOCKED`, which
-//!   SQLite has no need (or syntax) for: one host owns the file.
+//! Each engine has its own migrations, embedded and run on open:
+//! `migrations/sqlite/` and `migrations/postgres/`, with the same versions,
+//! file names, tables and columns (tests check both). They differ where the
+//! engines do: `events.id` is `INTEGER PRIMARY KEY AUTOINCREMENT` in SQLite and
+//! `BIGINT GENERATED ALWAYS AS IDENTITY` in PostgreSQL, and every PostgreSQL
+//! integer column is `BIGINT`, so both read back as `i64`.
+//!
+//! The SQL is shared and kept portable (TEXT ids, BIGINT millisecond
+//! timestamps, `ON CONFLICT` upserts, `RETURNING`, compare-and-set `UPDATE`s
+//! instead of read-then-write transactions). Queries are written with `?`
+//! placeholders; a private `with_pool!` macro runs each call on the engine's
+//! own sqlx driver, numbering the placeholders `$1, $2, ...` for PostgreSQL.
+//! No sqlx type appears in this crate's API. The one place the engines take
+//! different paths is claiming a queued node ([`Store::claim_node`]): a
+//! compare-and-set on SQLite (one writer at a time), row locks with
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL (many claimers at once).
+//!
+//! [`testing::PgCluster`] starts a throwaway PostgreSQL server for tests.
 //!
 //! # Tenant isolation
 //!
 //! Every tenant-scoped read and write filters by `tenant_id` in the query
 //! itself, so another tenant's job, binding or secret is simply not found.
-//! Host-internal writes for a running job (stage rows, events) are keyed by
-//! [`JobId`] only: the executor already holds the job it was handed.
+//! Host-internal writes for a running job (stage rows, events, queued nodes
+//! once enqueued) are keyed by [`JobId`] or [`NodeId`] only: the executor or
+//! worker already holds what it was handed.
 //!
 //! # Errors
 //!

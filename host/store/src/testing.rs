@@ -418,6 +418,31 @@ fn unique_dir(parent: &Path) -> anyhow::Result<PathBuf> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_cluster_serves_databases_and_is_gone_once_dropped() -> anyhow::Result<()> {
+        let Some(cluster) = PgCluster::start()? else {
+            eprintln!("skipped: PostgreSQL is not installed");
+            return Ok(());
+        };
+        let store = crate::Store::open(&cluster.url()).await?;
+        assert_eq!(store.engine(), "postgres");
+        let other = crate::Store::open(&cluster.new_database("other_db")?).await?;
+        store.create_tenant("acme").await?;
+        assert_eq!(other.tenant_by_name("acme").await?, None);
+        assert!(cluster.new_database("Bad-Name").is_err());
+        store.close().await;
+        other.close().await;
+
+        let (root, port) = (cluster.root.clone(), cluster.port());
+        drop(cluster);
+        assert!(!root.exists(), "{} left behind", root.display());
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "the server still listens"
+        );
+        Ok(())
+    }
+
     #[test]
     fn shell_quoting() {
         assert_eq!(shell_quote("a b".as_ref()), "'a b'");
