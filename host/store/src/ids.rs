@@ -100,6 +100,11 @@ id_type!(
     "stage id"
 );
 id_type!(
+    /// A node of a job's graph queued for workers: one run of one stage.
+    NodeId,
+    "node id"
+);
+id_type!(
     /// An API key (its record, never the key itself).
     ApiKeyId,
     "api key id"

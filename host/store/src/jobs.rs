@@ -6,7 +6,8 @@ use std::str::FromStr;
 use anyhow::Context as _;
 
 use super::{
-    JobEvent, JobId, StageId, Store, StoreError, TenantId, now_ms, parse_column, parse_json,
+    Dialect as _, JobEvent, JobId, StageId, Store, StoreError, TenantId, now_ms, parse_column,
+    parse_json,
 };
 
 /// The most rows one listing returns.
@@ -16,7 +17,7 @@ const MAX_LIST: u32 = 1000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} state {value:?}")]
 pub struct UnknownState {
-    /// Which state: "job" or "stage".
+    /// Which state: "job", "stage", "node" or "worker".
     pub kind: &'static str,
     /// The rejected value.
     pub value: String,
@@ -59,6 +60,8 @@ macro_rules! state_enum {
         }
     };
 }
+
+pub(crate) use state_enum;
 
 state_enum!(
     /// Where a job is: `pending -> running -> completed | failed`
@@ -128,6 +131,9 @@ pub struct Job {
     pub state: JobState,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// How urgent it is: workers claim the nodes of higher-priority jobs first
+    /// (within a tenant's fair share). 0 unless set.
+    pub priority: i64,
     /// Submission time, in ms since the Unix epoch.
     pub created_at: i64,
     /// Last state change, in ms since the Unix epoch.
@@ -157,6 +163,8 @@ pub struct Stage {
     pub error: Option<String>,
     /// Cache key of its output artifact, when it completed with one.
     pub output_artifact: Option<String>,
+    /// The worker that ran the attempt, when one was recorded.
+    pub worker: Option<String>,
 }
 
 /// How a stage attempt ended.
@@ -234,6 +242,7 @@ struct JobRow {
     inputs_json: String,
     state: String,
     error: Option<String>,
+    priority: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -250,6 +259,7 @@ impl TryFrom<JobRow> for Job {
             inputs: parse_json("jobs.inputs_json", &row.inputs_json)?,
             state: parse_column("jobs.state", &row.state)?,
             error: row.error,
+            priority: row.priority,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -265,8 +275,8 @@ struct OwnedJobRow {
     heartbeat_at: Option<i64>,
 }
 
-const JOB_COLUMNS: &str =
-    "id, tenant_id, pipeline, pipeline_sha256, inputs_json, state, error, created_at, updated_at";
+const JOB_COLUMNS: &str = "id, tenant_id, pipeline, pipeline_sha256, inputs_json, state, error, \
+                           priority, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct StageRow {
@@ -280,6 +290,7 @@ struct StageRow {
     finished_at: Option<i64>,
     error: Option<String>,
     output_artifact: Option<String>,
+    worker: Option<String>,
 }
 
 impl TryFrom<StageRow> for Stage {
@@ -297,12 +308,13 @@ impl TryFrom<StageRow> for Stage {
             finished_at: row.finished_at,
             error: row.error,
             output_artifact: row.output_artifact,
+            worker: row.worker,
         })
     }
 }
 
-const STAGE_COLUMNS: &str =
-    "id, job_id, name, plugin, state, attempt, started_at, finished_at, error, output_artifact";
+const STAGE_COLUMNS: &str = "id, job_id, name, plugin, state, attempt, started_at, finished_at, \
+                             error, output_artifact, worker";
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -368,13 +380,12 @@ impl Store {
             inputs: inputs.clone(),
             state: JobState::Pending,
             error: None,
+            priority: 0,
             created_at: now,
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO jobs (id, tenant_id, pipeline, pipeline_sha256, inputs_json, state, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+        with_pool!(self, |pool| sqlx::query(pool.sql("INSERT INTO jobs (id, tenant_id, pipeline, pipeline_sha256, inputs_json, state, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(job.id.as_str())
         .bind(tenant.as_str())
         .bind(pipeline)
@@ -383,58 +394,58 @@ impl Store {
         .bind(job.state.as_str())
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
-        .await
+        .execute(pool)
+        .await.map(|done| done.rows_affected()))
         .with_context(|| format!("creating a {pipeline:?} job for tenant {tenant}"))?;
         Ok(job)
     }
 
     /// The tenant's job; `None` if it does not exist *or belongs to another tenant*.
     pub async fn get_job(&self, tenant: &TenantId, job: &JobId) -> anyhow::Result<Option<Job>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND tenant_id = ?"
-        ));
-        sqlx::query_as::<_, JobRow>(sql)
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND tenant_id = ?");
+        with_pool!(self, |pool| sqlx::query_as::<_, JobRow>(pool.sql(sql))
             .bind(job.as_str())
             .bind(tenant.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .with_context(|| format!("reading job {job}"))?
-            .map(Job::try_from)
-            .transpose()
+            .fetch_optional(pool)
+            .await)
+        .with_context(|| format!("reading job {job}"))?
+        .map(Job::try_from)
+        .transpose()
     }
 
     /// The tenant's most recent jobs, newest first, at most `limit` (capped at 1000).
     pub async fn list_jobs(&self, tenant: &TenantId, limit: u32) -> anyhow::Result<Vec<Job>> {
-        let sql = sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = ? \
              ORDER BY created_at DESC, id DESC LIMIT ?"
-        ));
-        sqlx::query_as::<_, JobRow>(sql)
+        );
+        with_pool!(self, |pool| sqlx::query_as::<_, JobRow>(pool.sql(sql))
             .bind(tenant.as_str())
             .bind(i64::from(limit.min(MAX_LIST)))
-            .fetch_all(&self.pool)
-            .await
-            .with_context(|| format!("listing jobs of tenant {tenant}"))?
-            .into_iter()
-            .map(Job::try_from)
-            .collect()
+            .fetch_all(pool)
+            .await)
+        .with_context(|| format!("listing jobs of tenant {tenant}"))?
+        .into_iter()
+        .map(Job::try_from)
+        .collect()
     }
 
     /// How many jobs, of every tenant, are in each state (for metrics).
     pub async fn job_state_counts(&self) -> anyhow::Result<Vec<(JobState, u64)>> {
-        sqlx::query_as::<_, (String, i64)>("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-            .fetch_all(&self.pool)
-            .await
-            .context("counting jobs by state")?
-            .into_iter()
-            .map(|(state, count)| {
-                Ok((
-                    parse_column("jobs.state", &state)?,
-                    u64::try_from(count).unwrap_or(0),
-                ))
-            })
-            .collect()
+        with_pool!(self, |pool| sqlx::query_as::<_, (String, i64)>(
+            pool.sql("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        )
+        .fetch_all(pool)
+        .await)
+        .context("counting jobs by state")?
+        .into_iter()
+        .map(|(state, count)| {
+            Ok((
+                parse_column("jobs.state", &state)?,
+                u64::try_from(count).unwrap_or(0),
+            ))
+        })
+        .collect()
     }
 
     /// Moves a job to `to`, recording `error` (kept only for `failed`).
@@ -454,20 +465,21 @@ impl Store {
         let context = || format!("moving job {job} to {to}");
         let error = if to == JobState::Failed { error } else { None };
         for &from in to.predecessors() {
-            let done = sqlx::query(
+            let done = with_pool!(self, |pool| sqlx::query(pool.sql(
                 "UPDATE jobs SET state = ?, error = ?, updated_at = ? \
-                 WHERE id = ? AND tenant_id = ? AND state = ?",
-            )
+                 WHERE id = ? AND tenant_id = ? AND state = ?"
+            ))
             .bind(to.as_str())
             .bind(error)
             .bind(now_ms())
             .bind(job.as_str())
             .bind(tenant.as_str())
             .bind(from.as_str())
-            .execute(&self.pool)
+            .execute(pool)
             .await
+            .map(|done| done.rows_affected()))
             .with_context(context)?;
-            if done.rows_affected() == 1 {
+            if done == 1 {
                 return self.get_job(tenant, job).await?.with_context(context);
             }
         }
@@ -494,6 +506,31 @@ impl Store {
         plugin: Option<&str>,
         attempt: u32,
     ) -> anyhow::Result<Stage> {
+        self.insert_stage(job, name, plugin, attempt, None).await
+    }
+
+    /// [`Store::record_stage_start`] for an attempt that `worker` runs
+    /// (a worker claimed the node: see [`Store::claim_node`]).
+    pub async fn record_stage_start_by(
+        &self,
+        job: &JobId,
+        name: &str,
+        plugin: Option<&str>,
+        attempt: u32,
+        worker: &str,
+    ) -> anyhow::Result<Stage> {
+        self.insert_stage(job, name, plugin, attempt, Some(worker))
+            .await
+    }
+
+    async fn insert_stage(
+        &self,
+        job: &JobId,
+        name: &str,
+        plugin: Option<&str>,
+        attempt: u32,
+        worker: Option<&str>,
+    ) -> anyhow::Result<Stage> {
         let stage = Stage {
             id: StageId::random()?,
             job_id: job.clone(),
@@ -505,11 +542,12 @@ impl Store {
             finished_at: None,
             error: None,
             output_artifact: None,
+            worker: worker.map(str::to_owned),
         };
-        sqlx::query(
-            "INSERT INTO stages (id, job_id, name, plugin, state, attempt, started_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
+        with_pool!(self, |pool| sqlx::query(pool.sql(
+            "INSERT INTO stages (id, job_id, name, plugin, state, attempt, started_at, worker) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
         .bind(stage.id.as_str())
         .bind(job.as_str())
         .bind(name)
@@ -517,10 +555,59 @@ impl Store {
         .bind(stage.state.as_str())
         .bind(i64::from(attempt))
         .bind(stage.started_at)
-        .execute(&self.pool)
+        .bind(worker)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("starting stage {name:?} (attempt {attempt}) of job {job}"))?;
         Ok(stage)
+    }
+
+    /// Marks a running stage attempt failed with `reason`, because whoever ran
+    /// it stopped (a worker gave its node back, or its lease lapsed). `false`
+    /// if the stage was not running (it finished, or is unknown).
+    pub async fn interrupt_stage(&self, stage: &StageId, reason: &str) -> anyhow::Result<bool> {
+        let done = with_pool!(self, |pool| sqlx::query(pool.sql(
+            "UPDATE stages SET state = ?, finished_at = ?, error = ? WHERE id = ? AND state = ?"
+        ))
+        .bind(StageState::Failed.as_str())
+        .bind(now_ms())
+        .bind(reason)
+        .bind(stage.as_str())
+        .bind(StageState::Running.as_str())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .with_context(|| format!("interrupting stage {stage}"))?;
+        Ok(done == 1)
+    }
+
+    /// Sets the priority of the tenant's job ([`Job::priority`]). Another
+    /// tenant's job (or an unknown one) fails with [`StoreError::NotFound`].
+    pub async fn set_job_priority(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+        priority: i64,
+    ) -> anyhow::Result<()> {
+        let done = with_pool!(self, |pool| sqlx::query(
+            pool.sql("UPDATE jobs SET priority = ? WHERE id = ? AND tenant_id = ?")
+        )
+        .bind(priority)
+        .bind(job.as_str())
+        .bind(tenant.as_str())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .with_context(|| format!("setting the priority of job {job}"))?;
+        if done == 0 {
+            return Err(StoreError::NotFound {
+                what: "job",
+                id: job.to_string(),
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// Records how a running stage attempt ended. A stage that is not running
@@ -537,18 +624,19 @@ impl Store {
             }
             StageOutcome::Failed { error } => (StageState::Failed, Some(error.as_str()), None),
         };
-        let done = sqlx::query(
+        let done = with_pool!(self, |pool| sqlx::query(pool.sql(
             "UPDATE stages SET state = ?, finished_at = ?, error = ?, output_artifact = ? \
-             WHERE id = ? AND state = ?",
-        )
+             WHERE id = ? AND state = ?"
+        ))
         .bind(state.as_str())
         .bind(now_ms())
         .bind(error)
         .bind(output)
         .bind(stage.as_str())
         .bind(StageState::Running.as_str())
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(context)?;
         let current = self.stage(stage).await.with_context(context)?;
         match current {
@@ -557,7 +645,7 @@ impl Store {
                 id: stage.to_string(),
             }
             .into()),
-            Some(current) if done.rows_affected() == 1 => Ok(current),
+            Some(current) if done == 1 => Ok(current),
             Some(current) => Err(StoreError::StageNotRunning {
                 stage: stage.clone(),
                 state: current.state,
@@ -567,44 +655,45 @@ impl Store {
     }
 
     async fn stage(&self, stage: &StageId) -> anyhow::Result<Option<Stage>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {STAGE_COLUMNS} FROM stages WHERE id = ?"));
-        sqlx::query_as::<_, StageRow>(sql)
+        let sql = format!("SELECT {STAGE_COLUMNS} FROM stages WHERE id = ?");
+        with_pool!(self, |pool| sqlx::query_as::<_, StageRow>(pool.sql(sql))
             .bind(stage.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .with_context(|| format!("reading stage {stage}"))?
-            .map(Stage::try_from)
-            .transpose()
+            .fetch_optional(pool)
+            .await)
+        .with_context(|| format!("reading stage {stage}"))?
+        .map(Stage::try_from)
+        .transpose()
     }
 
     /// The stage attempts of the tenant's job, in start order (empty for another
     /// tenant's job).
     pub async fn list_stages(&self, tenant: &TenantId, job: &JobId) -> anyhow::Result<Vec<Stage>> {
         let sql = "SELECT s.id, s.job_id, s.name, s.plugin, s.state, s.attempt, s.started_at, \
-                   s.finished_at, s.error, s.output_artifact \
+                   s.finished_at, s.error, s.output_artifact, s.worker \
                    FROM stages s JOIN jobs j ON j.id = s.job_id \
                    WHERE s.job_id = ? AND j.tenant_id = ? ORDER BY s.started_at, s.name, s.attempt";
-        sqlx::query_as::<_, StageRow>(sql)
+        with_pool!(self, |pool| sqlx::query_as::<_, StageRow>(pool.sql(sql))
             .bind(job.as_str())
             .bind(tenant.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .with_context(|| format!("listing stages of job {job}"))?
-            .into_iter()
-            .map(Stage::try_from)
-            .collect()
+            .fetch_all(pool)
+            .await)
+        .with_context(|| format!("listing stages of job {job}"))?
+        .into_iter()
+        .map(Stage::try_from)
+        .collect()
     }
 
     /// The number the next attempt of stage `name` of `job` gets: one past the
     /// highest recorded (so a resumed job never reuses an attempt number).
     pub async fn next_attempt(&self, job: &JobId, name: &str) -> anyhow::Result<u32> {
-        let max: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(attempt) FROM stages WHERE job_id = ? AND name = ?")
-                .bind(job.as_str())
-                .bind(name)
-                .fetch_one(&self.pool)
-                .await
-                .with_context(|| format!("reading attempts of stage {name:?} of job {job}"))?;
+        let max: Option<i64> = with_pool!(self, |pool| sqlx::query_scalar(
+            pool.sql("SELECT MAX(attempt) FROM stages WHERE job_id = ? AND name = ?")
+        )
+        .bind(job.as_str())
+        .bind(name)
+        .fetch_one(pool)
+        .await)
+        .with_context(|| format!("reading attempts of stage {name:?} of job {job}"))?;
         let max = u32::try_from(max.unwrap_or(0)).context("corrupt stages.attempt column")?;
         Ok(max + 1)
     }
@@ -612,35 +701,37 @@ impl Store {
     /// Marks the job's stage attempts still `running` as failed with `reason`:
     /// what a host that was killed mid-stage left behind. Returns how many.
     pub async fn fail_running_stages(&self, job: &JobId, reason: &str) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "UPDATE stages SET state = ?, finished_at = ?, error = ? WHERE job_id = ? AND state = ?",
-        )
+        let done = with_pool!(self, |pool| {
+            sqlx::query(pool.sql(
+            "UPDATE stages SET state = ?, finished_at = ?, error = ? WHERE job_id = ? AND state = ?"
+        ))
         .bind(StageState::Failed.as_str())
         .bind(now_ms())
         .bind(reason)
         .bind(job.as_str())
         .bind(StageState::Running.as_str())
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected())
+        })
         .with_context(|| format!("closing interrupted stages of job {job}"))?;
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     /// Every job in `state`, oldest first, across tenants (for the executor
     /// to pick up or resume).
     pub async fn jobs_in_state(&self, state: JobState, limit: u32) -> anyhow::Result<Vec<Job>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = ? ORDER BY created_at LIMIT ?"
-        ));
-        sqlx::query_as::<_, JobRow>(sql)
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state = ? ORDER BY created_at LIMIT ?");
+        with_pool!(self, |pool| sqlx::query_as::<_, JobRow>(pool.sql(sql))
             .bind(state.as_str())
             .bind(i64::from(limit.min(MAX_LIST)))
-            .fetch_all(&self.pool)
-            .await
-            .with_context(|| format!("listing {state} jobs"))?
-            .into_iter()
-            .map(Job::try_from)
-            .collect()
+            .fetch_all(pool)
+            .await)
+        .with_context(|| format!("listing {state} jobs"))?
+        .into_iter()
+        .map(Job::try_from)
+        .collect()
     }
 
     /// Records that `tenant` uploaded content `sha256` (idempotent).
@@ -651,29 +742,32 @@ impl Store {
         size: u64,
     ) -> anyhow::Result<()> {
         let size = i64::try_from(size).context("upload size out of range")?;
-        sqlx::query(
+        with_pool!(self, |pool| sqlx::query(pool.sql(
             "INSERT INTO uploads (tenant_id, sha256, size, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (tenant_id, sha256) DO NOTHING",
-        )
+             ON CONFLICT (tenant_id, sha256) DO NOTHING"
+        ))
         .bind(tenant.as_str())
         .bind(sha256)
         .bind(size)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("recording an upload of tenant {tenant}"))?;
         Ok(())
     }
 
     /// Whether `tenant` uploaded content `sha256`.
     pub async fn has_upload(&self, tenant: &TenantId, sha256: &str) -> anyhow::Result<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM uploads WHERE tenant_id = ? AND sha256 = ?")
-                .bind(tenant.as_str())
-                .bind(sha256)
-                .fetch_optional(&self.pool)
-                .await
-                .with_context(|| format!("reading uploads of tenant {tenant}"))?;
+        // `size`, not `SELECT 1`: a literal is INT4 in PostgreSQL, not an i64.
+        let found: Option<i64> = with_pool!(self, |pool| sqlx::query_scalar(
+            pool.sql("SELECT size FROM uploads WHERE tenant_id = ? AND sha256 = ?")
+        )
+        .bind(tenant.as_str())
+        .bind(sha256)
+        .fetch_optional(pool)
+        .await)
+        .with_context(|| format!("reading uploads of tenant {tenant}"))?;
         Ok(found.is_some())
     }
 
@@ -693,11 +787,11 @@ impl Store {
         let Some((before, _)) = self.job_by_id(job).await? else {
             return Ok(None);
         };
-        let done = sqlx::query(
+        let done = with_pool!(self, |pool| sqlx::query(pool.sql(
             "UPDATE jobs SET state = ?, owner = ?, heartbeat_at = ?, updated_at = ? \
              WHERE id = ? AND (state = ? OR (state = ? AND (owner IS NULL \
-             OR heartbeat_at IS NULL OR heartbeat_at < ? OR owner = ?)))",
-        )
+             OR heartbeat_at IS NULL OR heartbeat_at < ? OR owner = ?)))"
+        ))
         .bind(JobState::Running.as_str())
         .bind(owner)
         .bind(now)
@@ -707,10 +801,11 @@ impl Store {
         .bind(JobState::Running.as_str())
         .bind(stale_before)
         .bind(dead_owner.unwrap_or(""))
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("claiming job {job}"))?;
-        if done.rows_affected() != 1 {
+        if done != 1 {
             return Ok(None);
         }
         let claimed = self
@@ -727,28 +822,27 @@ impl Store {
 
     /// Keeps `owner`'s lease on a running `job`; `false` if it lost it.
     pub async fn heartbeat(&self, job: &JobId, owner: &str) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND owner = ? AND state = ?",
-        )
+        let done = with_pool!(self, |pool| sqlx::query(pool.sql(
+            "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND owner = ? AND state = ?"
+        ))
         .bind(now_ms())
         .bind(job.as_str())
         .bind(owner)
         .bind(JobState::Running.as_str())
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("renewing the lease on job {job}"))?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     async fn job_by_id(&self, job: &JobId) -> anyhow::Result<Option<(Job, Option<(String, i64)>)>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS}, owner, heartbeat_at FROM jobs WHERE id = ?"
-        ));
-        let row: Option<OwnedJobRow> = sqlx::query_as(sql)
+        let sql = format!("SELECT {JOB_COLUMNS}, owner, heartbeat_at FROM jobs WHERE id = ?");
+        let row: Option<OwnedJobRow> = with_pool!(self, |pool| sqlx::query_as(pool.sql(sql))
             .bind(job.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .with_context(|| format!("reading job {job}"))?;
+            .fetch_optional(pool)
+            .await)
+        .with_context(|| format!("reading job {job}"))?;
         row.map(|r| {
             let owner = r.owner.zip(r.heartbeat_at);
             Ok((Job::try_from(r.job)?, owner))
@@ -760,15 +854,15 @@ impl Store {
     pub async fn append_event(&self, job: &JobId, event: &JobEvent) -> anyhow::Result<i64> {
         let kind = event.kind();
         // `RETURNING` is in SQLite (3.35+) and PostgreSQL alike.
-        sqlx::query_scalar::<_, i64>(
-            "INSERT INTO events (job_id, at, kind, data_json) VALUES (?, ?, ?, ?) RETURNING id",
-        )
+        with_pool!(self, |pool| sqlx::query_scalar::<_, i64>(pool.sql(
+            "INSERT INTO events (job_id, at, kind, data_json) VALUES (?, ?, ?, ?) RETURNING id"
+        ))
         .bind(job.as_str())
         .bind(now_ms())
         .bind(kind)
         .bind(event.data().to_string())
-        .fetch_one(&self.pool)
-        .await
+        .fetch_one(pool)
+        .await)
         .with_context(|| format!("recording a {kind:?} event of job {job}"))
     }
 
@@ -781,17 +875,17 @@ impl Store {
         after_id: i64,
         limit: u32,
     ) -> anyhow::Result<Vec<Event>> {
-        sqlx::query_as::<_, EventRow>(
+        with_pool!(self, |pool| sqlx::query_as::<_, EventRow>(pool.sql(
             "SELECT e.id, e.job_id, e.at, e.kind, e.data_json FROM events e \
              JOIN jobs j ON j.id = e.job_id \
-             WHERE e.job_id = ? AND j.tenant_id = ? AND e.id > ? ORDER BY e.id LIMIT ?",
-        )
+             WHERE e.job_id = ? AND j.tenant_id = ? AND e.id > ? ORDER BY e.id LIMIT ?"
+        ))
         .bind(job.as_str())
         .bind(tenant.as_str())
         .bind(after_id)
         .bind(i64::from(limit.min(MAX_LIST)))
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(pool)
+        .await)
         .with_context(|| format!("reading events of job {job}"))?
         .into_iter()
         .map(Event::try_from)
@@ -809,30 +903,31 @@ impl Store {
             created_at: now_ms(),
         };
         let size = i64::try_from(new.size).context("artifact size out of range")?;
-        sqlx::query(
+        with_pool!(self, |pool| sqlx::query(pool.sql(
             "INSERT INTO artifacts (key, hash, path, size, created_at) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, path = excluded.path, \
-             size = excluded.size, created_at = excluded.created_at",
-        )
+             size = excluded.size, created_at = excluded.created_at"
+        ))
         .bind(&artifact.key)
         .bind(&artifact.hash)
         .bind(&artifact.path)
         .bind(size)
         .bind(artifact.created_at)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("recording artifact {}", new.key))?;
         Ok(artifact)
     }
 
     /// The cached output for a stage cache key, if any.
     pub async fn artifact_by_key(&self, key: &str) -> anyhow::Result<Option<Artifact>> {
-        sqlx::query_as::<_, ArtifactRow>(
-            "SELECT key, hash, path, size, created_at FROM artifacts WHERE key = ?",
-        )
+        with_pool!(self, |pool| sqlx::query_as::<_, ArtifactRow>(pool.sql(
+            "SELECT key, hash, path, size, created_at FROM artifacts WHERE key = ?"
+        ))
         .bind(key)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .with_context(|| format!("reading artifact {key}"))?
         .map(Artifact::try_from)
         .transpose()

@@ -5,7 +5,7 @@ use std::fmt;
 
 use anyhow::Context as _;
 
-use super::{JobId, Store, StoreError, TenantId, now_ms, parse_column, parse_json};
+use super::{Dialect as _, JobId, Store, StoreError, TenantId, now_ms, parse_column, parse_json};
 
 /// A plugin version as the registry installed it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -171,14 +171,14 @@ impl Store {
         new: &NewPluginVersion,
     ) -> anyhow::Result<PluginVersion> {
         let context = || format!("recording plugin {}@{}", new.name, new.version);
-        sqlx::query(
+        with_pool!(self, |pool| sqlx::query(pool.sql(
             "INSERT INTO plugin_versions \
              (name, version, world, component_sha256, package_digest, signer, installed_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (name, version) DO UPDATE SET \
              world = excluded.world, component_sha256 = excluded.component_sha256, \
-             package_digest = excluded.package_digest, signer = excluded.signer",
-        )
+             package_digest = excluded.package_digest, signer = excluded.signer"
+        ))
         .bind(&new.name)
         .bind(&new.version)
         .bind(&new.world)
@@ -186,8 +186,9 @@ impl Store {
         .bind(&new.package_digest)
         .bind(new.signer.as_deref())
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(context)?;
         self.plugin_version(&new.name, &new.version)
             .await?
@@ -200,16 +201,20 @@ impl Store {
         name: &str,
         version: &str,
     ) -> anyhow::Result<Option<PluginVersion>> {
-        let sql = sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT {PLUGIN_VERSION_COLUMNS} FROM plugin_versions WHERE name = ? AND version = ?"
-        ));
-        Ok(sqlx::query_as::<_, PluginVersionRow>(sql)
+        );
+        Ok(
+            with_pool!(self, |pool| sqlx::query_as::<_, PluginVersionRow>(
+                pool.sql(sql)
+            )
             .bind(name)
             .bind(version)
-            .fetch_optional(&self.pool)
-            .await
+            .fetch_optional(pool)
+            .await)
             .with_context(|| format!("reading plugin {name}@{version}"))?
-            .map(PluginVersion::from))
+            .map(PluginVersion::from),
+        )
     }
 
     /// Installed versions of one plugin (`Some(name)`) or of all plugins, by name
@@ -218,19 +223,23 @@ impl Store {
         &self,
         name: Option<&str>,
     ) -> anyhow::Result<Vec<PluginVersion>> {
-        let sql = sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT {PLUGIN_VERSION_COLUMNS} FROM plugin_versions \
              WHERE (? IS NULL OR name = ?) ORDER BY name, installed_at, version"
-        ));
-        Ok(sqlx::query_as::<_, PluginVersionRow>(sql)
+        );
+        Ok(
+            with_pool!(self, |pool| sqlx::query_as::<_, PluginVersionRow>(
+                pool.sql(sql)
+            )
             .bind(name)
             .bind(name)
-            .fetch_all(&self.pool)
-            .await
+            .fetch_all(pool)
+            .await)
             .context("listing plugin versions")?
             .into_iter()
             .map(PluginVersion::from)
-            .collect())
+            .collect(),
+        )
     }
 
     /// Marks a version yanked (or not). `false` if it is not installed.
@@ -240,15 +249,17 @@ impl Store {
         version: &str,
         yanked: bool,
     ) -> anyhow::Result<bool> {
-        let done =
-            sqlx::query("UPDATE plugin_versions SET yanked = ? WHERE name = ? AND version = ?")
-                .bind(yanked)
-                .bind(name)
-                .bind(version)
-                .execute(&self.pool)
-                .await
-                .with_context(|| format!("yanking plugin {name}@{version}"))?;
-        Ok(done.rows_affected() == 1)
+        let done = with_pool!(self, |pool| sqlx::query(
+            pool.sql("UPDATE plugin_versions SET yanked = ? WHERE name = ? AND version = ?")
+        )
+        .bind(yanked)
+        .bind(name)
+        .bind(version)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .with_context(|| format!("yanking plugin {name}@{version}"))?;
+        Ok(done == 1)
     }
 
     /// Enables or disables a version. `false` if it is not installed.
@@ -258,15 +269,17 @@ impl Store {
         version: &str,
         enabled: bool,
     ) -> anyhow::Result<bool> {
-        let done =
-            sqlx::query("UPDATE plugin_versions SET enabled = ? WHERE name = ? AND version = ?")
-                .bind(enabled)
-                .bind(name)
-                .bind(version)
-                .execute(&self.pool)
-                .await
-                .with_context(|| format!("enabling plugin {name}@{version}"))?;
-        Ok(done.rows_affected() == 1)
+        let done = with_pool!(self, |pool| sqlx::query(
+            pool.sql("UPDATE plugin_versions SET enabled = ? WHERE name = ? AND version = ?")
+        )
+        .bind(enabled)
+        .bind(name)
+        .bind(version)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .with_context(|| format!("enabling plugin {name}@{version}"))?;
+        Ok(done == 1)
     }
 
     /// Removes a version's record, refusing with [`StoreError::PluginVersionInUse`]
@@ -284,13 +297,16 @@ impl Store {
             }
             .into());
         }
-        let done = sqlx::query("DELETE FROM plugin_versions WHERE name = ? AND version = ?")
-            .bind(name)
-            .bind(version)
-            .execute(&self.pool)
-            .await
-            .with_context(|| format!("removing plugin {name}@{version}"))?;
-        Ok(done.rows_affected() == 1)
+        let done = with_pool!(self, |pool| sqlx::query(
+            pool.sql("DELETE FROM plugin_versions WHERE name = ? AND version = ?")
+        )
+        .bind(name)
+        .bind(version)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .with_context(|| format!("removing plugin {name}@{version}"))?;
+        Ok(done == 1)
     }
 
     /// Binds a plugin to one of the tenant's slots, replacing what was there.
@@ -308,15 +324,15 @@ impl Store {
             grants: new.grants.clone(),
             updated_at: now_ms(),
         };
-        sqlx::query(
+        with_pool!(self, |pool| sqlx::query(pool.sql(
             "INSERT INTO bindings \
              (tenant_id, slot, plugin_name, requirement, config_json, grants_json, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (tenant_id, slot) DO UPDATE SET \
              plugin_name = excluded.plugin_name, requirement = excluded.requirement, \
              config_json = excluded.config_json, grants_json = excluded.grants_json, \
-             updated_at = excluded.updated_at",
-        )
+             updated_at = excluded.updated_at"
+        ))
         .bind(tenant.as_str())
         .bind(&binding.slot)
         .bind(&binding.plugin_name)
@@ -324,8 +340,9 @@ impl Store {
         .bind(binding.config.to_string())
         .bind(binding.grants.to_string())
         .bind(binding.updated_at)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("binding slot {:?} of tenant {tenant}", new.slot))?;
         Ok(binding)
     }
@@ -336,14 +353,12 @@ impl Store {
         tenant: &TenantId,
         slot: &str,
     ) -> anyhow::Result<Option<Binding>> {
-        sqlx::query_as::<_, BindingRow>(
-            "SELECT tenant_id, slot, plugin_name, requirement, config_json, grants_json, updated_at \
-             FROM bindings WHERE tenant_id = ? AND slot = ?",
-        )
+        with_pool!(self, |pool| sqlx::query_as::<_, BindingRow>(pool.sql("SELECT tenant_id, slot, plugin_name, requirement, config_json, grants_json, updated_at \
+             FROM bindings WHERE tenant_id = ? AND slot = ?"))
         .bind(tenant.as_str())
         .bind(slot)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .with_context(|| format!("reading slot {slot:?} of tenant {tenant}"))?
         .map(Binding::try_from)
         .transpose()
@@ -351,37 +366,39 @@ impl Store {
 
     /// Binds a plugin to one slot of one job, over the tenant's binding.
     pub async fn set_job_binding(&self, job: &JobId, new: &NewBinding) -> anyhow::Result<()> {
-        sqlx::query(
+        with_pool!(self, |pool| sqlx::query(pool.sql(
             "INSERT INTO job_bindings \
              (job_id, slot, plugin_name, requirement, config_json, grants_json) \
              VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (job_id, slot) DO UPDATE SET \
              plugin_name = excluded.plugin_name, requirement = excluded.requirement, \
-             config_json = excluded.config_json, grants_json = excluded.grants_json",
-        )
+             config_json = excluded.config_json, grants_json = excluded.grants_json"
+        ))
         .bind(job.as_str())
         .bind(&new.slot)
         .bind(&new.plugin_name)
         .bind(&new.requirement)
         .bind(new.config.to_string())
         .bind(new.grants.to_string())
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("binding slot {:?} of job {job}", new.slot))?;
         Ok(())
     }
 
     /// The job's own binding for `slot`, if it was given one.
     pub async fn job_binding(&self, job: &JobId, slot: &str) -> anyhow::Result<Option<NewBinding>> {
-        let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT slot, plugin_name, requirement, config_json, grants_json \
-             FROM job_bindings WHERE job_id = ? AND slot = ?",
-        )
-        .bind(job.as_str())
-        .bind(slot)
-        .fetch_optional(&self.pool)
-        .await
-        .with_context(|| format!("reading slot {slot:?} of job {job}"))?;
+        let row: Option<(String, String, String, String, String)> =
+            with_pool!(self, |pool| sqlx::query_as(pool.sql(
+                "SELECT slot, plugin_name, requirement, config_json, grants_json \
+             FROM job_bindings WHERE job_id = ? AND slot = ?"
+            ))
+            .bind(job.as_str())
+            .bind(slot)
+            .fetch_optional(pool)
+            .await)
+            .with_context(|| format!("reading slot {slot:?} of job {job}"))?;
         row.map(|(slot, plugin_name, requirement, config, grants)| {
             Ok(NewBinding {
                 slot,
@@ -396,13 +413,11 @@ impl Store {
 
     /// All of the tenant's bindings, by slot.
     pub async fn list_bindings(&self, tenant: &TenantId) -> anyhow::Result<Vec<Binding>> {
-        sqlx::query_as::<_, BindingRow>(
-            "SELECT tenant_id, slot, plugin_name, requirement, config_json, grants_json, updated_at \
-             FROM bindings WHERE tenant_id = ? ORDER BY slot",
-        )
+        with_pool!(self, |pool| sqlx::query_as::<_, BindingRow>(pool.sql("SELECT tenant_id, slot, plugin_name, requirement, config_json, grants_json, updated_at \
+             FROM bindings WHERE tenant_id = ? ORDER BY slot"))
         .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(pool)
+        .await)
         .with_context(|| format!("listing bindings of tenant {tenant}"))?
         .into_iter()
         .map(Binding::try_from)
@@ -411,13 +426,16 @@ impl Store {
 
     /// Unbinds a slot. `false` if it was not bound.
     pub async fn delete_binding(&self, tenant: &TenantId, slot: &str) -> anyhow::Result<bool> {
-        let done = sqlx::query("DELETE FROM bindings WHERE tenant_id = ? AND slot = ?")
-            .bind(tenant.as_str())
-            .bind(slot)
-            .execute(&self.pool)
-            .await
-            .with_context(|| format!("unbinding slot {slot:?} of tenant {tenant}"))?;
-        Ok(done.rows_affected() == 1)
+        let done = with_pool!(self, |pool| sqlx::query(
+            pool.sql("DELETE FROM bindings WHERE tenant_id = ? AND slot = ?")
+        )
+        .bind(tenant.as_str())
+        .bind(slot)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .with_context(|| format!("unbinding slot {slot:?} of tenant {tenant}"))?;
+        Ok(done == 1)
     }
 
     /// Every binding, of any tenant, whose requirement `version` of `plugin_name`
@@ -428,13 +446,11 @@ impl Store {
         plugin_name: &str,
         version: &str,
     ) -> anyhow::Result<Vec<Binding>> {
-        let bindings = sqlx::query_as::<_, BindingRow>(
-            "SELECT tenant_id, slot, plugin_name, requirement, config_json, grants_json, updated_at \
-             FROM bindings WHERE plugin_name = ? ORDER BY tenant_id, slot",
-        )
+        let bindings = with_pool!(self, |pool| sqlx::query_as::<_, BindingRow>(pool.sql("SELECT tenant_id, slot, plugin_name, requirement, config_json, grants_json, updated_at \
+             FROM bindings WHERE plugin_name = ? ORDER BY tenant_id, slot"))
         .bind(plugin_name)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(pool)
+        .await)
         .with_context(|| format!("finding bindings of {plugin_name}@{version}"))?
         .into_iter()
         .map(Binding::try_from)
@@ -456,41 +472,45 @@ impl Store {
         name: &str,
         value: &str,
     ) -> anyhow::Result<()> {
-        sqlx::query(
+        with_pool!(self, |pool| sqlx::query(pool.sql(
             "INSERT INTO secrets (tenant_id, name, value, updated_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (tenant_id, name) DO UPDATE SET \
-             value = excluded.value, updated_at = excluded.updated_at",
-        )
+             value = excluded.value, updated_at = excluded.updated_at"
+        ))
         .bind(tenant.as_str())
         .bind(name)
         .bind(value)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("setting secret {name:?} of tenant {tenant}"))?;
         Ok(())
     }
 
     /// The names (never the values) of the tenant's secrets.
     pub async fn secret_names(&self, tenant: &TenantId) -> anyhow::Result<Vec<String>> {
-        sqlx::query_scalar::<_, String>(
-            "SELECT name FROM secrets WHERE tenant_id = ? ORDER BY name",
+        with_pool!(self, |pool| sqlx::query_scalar::<_, String>(
+            pool.sql("SELECT name FROM secrets WHERE tenant_id = ? ORDER BY name")
         )
         .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(pool)
+        .await)
         .with_context(|| format!("listing secrets of tenant {tenant}"))
     }
 
     /// Deletes a secret. `false` if there was none.
     pub async fn delete_secret(&self, tenant: &TenantId, name: &str) -> anyhow::Result<bool> {
-        let done = sqlx::query("DELETE FROM secrets WHERE tenant_id = ? AND name = ?")
-            .bind(tenant.as_str())
-            .bind(name)
-            .execute(&self.pool)
-            .await
-            .with_context(|| format!("deleting secret {name:?} of tenant {tenant}"))?;
-        Ok(done.rows_affected() == 1)
+        let done = with_pool!(self, |pool| sqlx::query(
+            pool.sql("DELETE FROM secrets WHERE tenant_id = ? AND name = ?")
+        )
+        .bind(tenant.as_str())
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .with_context(|| format!("deleting secret {name:?} of tenant {tenant}"))?;
+        Ok(done == 1)
     }
 
     /// A secret's value, **for the host only** (to inject credentials into a plugin's
@@ -500,13 +520,13 @@ impl Store {
         tenant: &TenantId,
         name: &str,
     ) -> anyhow::Result<Option<SecretValue>> {
-        Ok(sqlx::query_scalar::<_, String>(
-            "SELECT value FROM secrets WHERE tenant_id = ? AND name = ?",
+        Ok(with_pool!(self, |pool| sqlx::query_scalar::<_, String>(
+            pool.sql("SELECT value FROM secrets WHERE tenant_id = ? AND name = ?")
         )
         .bind(tenant.as_str())
         .bind(name)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .with_context(|| format!("reading secret {name:?} of tenant {tenant}"))?
         .map(SecretValue))
     }

@@ -6,7 +6,9 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
 use super::ids::random_hex;
-use super::{ApiKeyId, Store, StoreError, TenantId, is_unique_violation, now_ms, parse_column};
+use super::{
+    ApiKeyId, Dialect as _, Store, StoreError, TenantId, is_unique_violation, now_ms, parse_column,
+};
 
 /// What every plaintext API key starts with, so a leaked one is recognisable.
 const KEY_PREFIX: &str = "kino_";
@@ -23,6 +25,9 @@ pub struct Tenant {
     pub name: String,
     /// When it was created, in ms since the Unix epoch.
     pub created_at: i64,
+    /// How many of its nodes workers may hold at once ([`Store::claim_node`]);
+    /// `None`: no limit.
+    pub node_quota: Option<u32>,
 }
 
 /// An API key as stored: never the key itself.
@@ -70,6 +75,7 @@ struct TenantRow {
     id: String,
     name: String,
     created_at: i64,
+    node_quota: Option<i64>,
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -80,6 +86,11 @@ impl TryFrom<TenantRow> for Tenant {
             id: parse_column("tenants.id", &row.id)?,
             name: row.name,
             created_at: row.created_at,
+            node_quota: row
+                .node_quota
+                .map(u32::try_from)
+                .transpose()
+                .context("corrupt tenants.node_quota column")?,
         })
     }
 }
@@ -115,13 +126,17 @@ impl Store {
             id: TenantId::random()?,
             name: name.to_owned(),
             created_at: now_ms(),
+            node_quota: None,
         };
-        let inserted = sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(tenant.id.as_str())
-            .bind(&tenant.name)
-            .bind(tenant.created_at)
-            .execute(&self.pool)
-            .await;
+        let inserted = with_pool!(self, |pool| sqlx::query(
+            pool.sql("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)")
+        )
+        .bind(tenant.id.as_str())
+        .bind(&tenant.name)
+        .bind(tenant.created_at)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()));
         match inserted {
             Ok(_) => Ok(tenant),
             Err(e) if is_unique_violation(&e) => Err(StoreError::TenantNameTaken {
@@ -134,22 +149,24 @@ impl Store {
 
     /// The tenant with this id, if any.
     pub async fn get_tenant(&self, id: &TenantId) -> anyhow::Result<Option<Tenant>> {
-        sqlx::query_as::<_, TenantRow>("SELECT id, name, created_at FROM tenants WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .with_context(|| format!("reading tenant {id}"))?
-            .map(Tenant::try_from)
-            .transpose()
+        with_pool!(self, |pool| sqlx::query_as::<_, TenantRow>(pool.sql(
+            "SELECT id, name, created_at, node_quota FROM tenants WHERE id = ?"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await)
+        .with_context(|| format!("reading tenant {id}"))?
+        .map(Tenant::try_from)
+        .transpose()
     }
 
     /// Every tenant, oldest first.
     pub async fn list_tenants(&self) -> anyhow::Result<Vec<Tenant>> {
-        sqlx::query_as::<_, TenantRow>(
-            "SELECT id, name, created_at FROM tenants ORDER BY created_at, name",
-        )
-        .fetch_all(&self.pool)
-        .await
+        with_pool!(self, |pool| sqlx::query_as::<_, TenantRow>(pool.sql(
+            "SELECT id, name, created_at, node_quota FROM tenants ORDER BY created_at, name"
+        ))
+        .fetch_all(pool)
+        .await)
         .context("listing tenants")?
         .into_iter()
         .map(Tenant::try_from)
@@ -158,13 +175,41 @@ impl Store {
 
     /// The tenant with this name, if any.
     pub async fn tenant_by_name(&self, name: &str) -> anyhow::Result<Option<Tenant>> {
-        sqlx::query_as::<_, TenantRow>("SELECT id, name, created_at FROM tenants WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .with_context(|| format!("reading tenant {name:?}"))?
-            .map(Tenant::try_from)
-            .transpose()
+        with_pool!(self, |pool| sqlx::query_as::<_, TenantRow>(pool.sql(
+            "SELECT id, name, created_at, node_quota FROM tenants WHERE name = ?"
+        ))
+        .bind(name)
+        .fetch_optional(pool)
+        .await)
+        .with_context(|| format!("reading tenant {name:?}"))?
+        .map(Tenant::try_from)
+        .transpose()
+    }
+
+    /// Sets how many of the tenant's nodes workers may hold at once (`None`:
+    /// no limit). An unknown tenant fails with [`StoreError::NotFound`].
+    pub async fn set_tenant_node_quota(
+        &self,
+        tenant: &TenantId,
+        quota: Option<u32>,
+    ) -> anyhow::Result<()> {
+        let done = with_pool!(self, |pool| sqlx::query(
+            pool.sql("UPDATE tenants SET node_quota = ? WHERE id = ?")
+        )
+        .bind(quota.map(i64::from))
+        .bind(tenant.as_str())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .with_context(|| format!("setting the node quota of tenant {tenant}"))?;
+        if done == 0 {
+            return Err(StoreError::NotFound {
+                what: "tenant",
+                id: tenant.to_string(),
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// Issues a new API key for `tenant`: 32 random bytes, hex, prefixed `kino_`.
@@ -180,16 +225,17 @@ impl Store {
             created_at: now_ms(),
             revoked_at: None,
         };
-        sqlx::query(
-            "INSERT INTO api_keys (id, tenant_id, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
+        with_pool!(self, |pool| sqlx::query(pool.sql(
+            "INSERT INTO api_keys (id, tenant_id, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)"
+        ))
         .bind(record.id.as_str())
         .bind(tenant.as_str())
         .bind(key_hash(&key))
         .bind(&record.prefix)
         .bind(record.created_at)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("issuing an api key for tenant {tenant}"))?;
         Ok(IssuedApiKey { record, key })
     }
@@ -202,14 +248,14 @@ impl Store {
         if !key.starts_with(KEY_PREFIX) {
             return Ok(None);
         }
-        sqlx::query_as::<_, TenantRow>(
-            "SELECT t.id, t.name, t.created_at FROM api_keys k \
+        with_pool!(self, |pool| sqlx::query_as::<_, TenantRow>(pool.sql(
+            "SELECT t.id, t.name, t.created_at, t.node_quota FROM api_keys k \
              JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.hash = ? AND k.revoked_at IS NULL",
-        )
+             WHERE k.hash = ? AND k.revoked_at IS NULL"
+        ))
         .bind(key_hash(key))
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .context("looking up an api key")?
         .map(Tenant::try_from)
         .transpose()
@@ -217,13 +263,13 @@ impl Store {
 
     /// The tenant's keys (records only), oldest first.
     pub async fn list_api_keys(&self, tenant: &TenantId) -> anyhow::Result<Vec<ApiKey>> {
-        sqlx::query_as::<_, ApiKeyRow>(
+        with_pool!(self, |pool| sqlx::query_as::<_, ApiKeyRow>(pool.sql(
             "SELECT id, tenant_id, prefix, created_at, revoked_at FROM api_keys \
-             WHERE tenant_id = ? ORDER BY created_at, id",
-        )
+             WHERE tenant_id = ? ORDER BY created_at, id"
+        ))
         .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(pool)
+        .await)
         .with_context(|| format!("listing api keys of tenant {tenant}"))?
         .into_iter()
         .map(ApiKey::try_from)
@@ -232,17 +278,18 @@ impl Store {
 
     /// Revokes one of the tenant's keys. `false` if the tenant has no such live key.
     pub async fn revoke_api_key(&self, tenant: &TenantId, key: &ApiKeyId) -> anyhow::Result<bool> {
-        let done = sqlx::query(
+        let done = with_pool!(self, |pool| sqlx::query(pool.sql(
             "UPDATE api_keys SET revoked_at = ? \
-             WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
-        )
+             WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL"
+        ))
         .bind(now_ms())
         .bind(key.as_str())
         .bind(tenant.as_str())
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .with_context(|| format!("revoking api key {key} of tenant {tenant}"))?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 }
 

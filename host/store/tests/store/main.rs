@@ -1,7 +1,13 @@
-//! The job/metadata store: SQLite in memory and on disk, tenant isolation, job
-//! state machine, events, bindings, secrets, API keys.
+//! The job/metadata store on both engines (SQLite in memory and on disk, and
+//! PostgreSQL when it is installed: see `harness.rs`): tenant isolation, job
+//! state machine, events, bindings, secrets, API keys, and the node queue
+//! (`nodes.rs`).
+
+mod harness;
+mod nodes;
 
 use anyhow::Context as _;
+use harness::on_both_engines;
 use kino_store::{
     JobEvent, JobState, NewArtifact, NewBinding, NewPluginVersion, StageOutcome, StageState, Store,
     StoreError,
@@ -9,29 +15,53 @@ use kino_store::{
 use serde_json::json;
 use sqlx::ConnectOptions as _;
 
-fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
+on_both_engines!(
+    store_applies_migrations,
+    tenant_names_are_unique,
+    api_keys_are_issued_looked_up_and_revoked,
+    a_tenant_cannot_see_another_tenants_jobs,
+    list_jobs_is_newest_first_and_limited,
+    job_state_transitions,
+    stages_record_start_and_finish,
+    artifacts_by_key,
+    events_are_ordered_and_resumable,
+    bindings_crud_and_bindings_using,
+    plugin_versions_are_recorded_and_yanked,
+    secrets_are_write_only_but_readable_by_the_host,
+    unknown_tenants_are_refused_by_foreign_keys,
+    one_host_at_a_time_holds_a_job,
+    stage_workers_and_interruptions,
+    job_priority_and_tenant_quota_are_kept,
+);
+on_both_engines!(concurrent: only_one_executor_starts_a_job);
+
+pub(crate) fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
     err.downcast_ref::<StoreError>()
 }
 
 /// The hash of the pipeline spec a job is submitted with, as the host records it.
-const SPEC_SHA256: &str = "5f2b4a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a";
+pub(crate) const SPEC_SHA256: &str =
+    "5f2b4a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a";
 
-#[tokio::test]
-async fn in_memory_store_applies_migrations() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn store_applies_migrations(store: Store) -> anyhow::Result<()> {
     let tenant = store.create_tenant("acme").await?;
     assert_eq!(store.get_tenant(&tenant.id).await?, Some(tenant.clone()));
     assert_eq!(store.tenant_by_name("acme").await?, Some(tenant));
     assert_eq!(store.tenant_by_name("nobody").await?, None);
-    // Two in-memory stores are separate databases.
+    Ok(())
+}
+
+#[tokio::test]
+async fn in_memory_stores_are_separate() -> anyhow::Result<()> {
+    let store = Store::in_memory().await?;
+    assert_eq!(store.engine(), "sqlite");
+    store.create_tenant("acme").await?;
     let other = Store::in_memory().await?;
     assert_eq!(other.tenant_by_name("acme").await?, None);
     Ok(())
 }
 
-#[tokio::test]
-async fn tenant_names_are_unique() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn tenant_names_are_unique(store: Store) -> anyhow::Result<()> {
     store.create_tenant("acme").await?;
     let err = store
         .create_tenant("acme")
@@ -46,9 +76,7 @@ async fn tenant_names_are_unique() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn api_keys_are_issued_looked_up_and_revoked() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn api_keys_are_issued_looked_up_and_revoked(store: Store) -> anyhow::Result<()> {
     let acme = store.create_tenant("acme").await?;
     let globex = store.create_tenant("globex").await?;
 
@@ -105,9 +133,7 @@ async fn api_keys_are_issued_looked_up_and_revoked() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_tenant_cannot_see_another_tenants_jobs() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn a_tenant_cannot_see_another_tenants_jobs(store: Store) -> anyhow::Result<()> {
     let a = store.create_tenant("a").await?;
     let b = store.create_tenant("b").await?;
 
@@ -157,9 +183,7 @@ async fn a_tenant_cannot_see_another_tenants_jobs() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn list_jobs_is_newest_first_and_limited() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn list_jobs_is_newest_first_and_limited(store: Store) -> anyhow::Result<()> {
     let t = store.create_tenant("t").await?;
     let mut ids = Vec::new();
     for _ in 0..5 {
@@ -177,9 +201,7 @@ async fn list_jobs_is_newest_first_and_limited() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn job_state_transitions() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn job_state_transitions(store: Store) -> anyhow::Result<()> {
     let t = store.create_tenant("t").await?;
 
     let job = store
@@ -272,9 +294,7 @@ async fn job_state_transitions() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn stages_record_start_and_finish() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn stages_record_start_and_finish(store: Store) -> anyhow::Result<()> {
     let t = store.create_tenant("t").await?;
     let job = store
         .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
@@ -349,9 +369,7 @@ async fn stages_record_start_and_finish() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn artifacts_by_key() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn artifacts_by_key(store: Store) -> anyhow::Result<()> {
     assert_eq!(store.artifact_by_key("k").await?, None);
     let new = NewArtifact {
         key: "k".into(),
@@ -382,9 +400,7 @@ async fn artifacts_by_key() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn events_are_ordered_and_resumable() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn events_are_ordered_and_resumable(store: Store) -> anyhow::Result<()> {
     let t = store.create_tenant("t").await?;
     let job = store
         .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
@@ -456,9 +472,7 @@ fn binding(slot: &str, plugin: &str, requirement: &str) -> NewBinding {
     }
 }
 
-#[tokio::test]
-async fn bindings_crud_and_bindings_using() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn bindings_crud_and_bindings_using(store: Store) -> anyhow::Result<()> {
     let a = store.create_tenant("a").await?;
     let b = store.create_tenant("b").await?;
 
@@ -543,9 +557,7 @@ async fn bindings_crud_and_bindings_using() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn plugin_versions_are_recorded_and_yanked() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn plugin_versions_are_recorded_and_yanked(store: Store) -> anyhow::Result<()> {
     let mut new = NewPluginVersion {
         name: "noir".into(),
         version: "1.0.0".into(),
@@ -580,9 +592,7 @@ async fn plugin_versions_are_recorded_and_yanked() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn secrets_are_write_only_but_readable_by_the_host() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn secrets_are_write_only_but_readable_by_the_host(store: Store) -> anyhow::Result<()> {
     let a = store.create_tenant("a").await?;
     let b = store.create_tenant("b").await?;
 
@@ -612,9 +622,7 @@ async fn secrets_are_write_only_but_readable_by_the_host() -> anyhow::Result<()>
     Ok(())
 }
 
-#[tokio::test]
-async fn unknown_tenants_are_refused_by_foreign_keys() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn unknown_tenants_are_refused_by_foreign_keys(store: Store) -> anyhow::Result<()> {
     let ghost: kino_store::TenantId = "0123456789abcdef0123456789abcdef".parse()?;
     assert!(
         store
@@ -686,10 +694,7 @@ async fn on_disk_store_persists_and_uses_wal() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn only_one_executor_starts_a_job() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let store = Store::open_sqlite(dir.path().join("kino.db")).await?;
+async fn only_one_executor_starts_a_job(store: Store) -> anyhow::Result<()> {
     let t = store.create_tenant("t").await?;
     let job = store
         .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
@@ -711,13 +716,10 @@ async fn only_one_executor_starts_a_job() -> anyhow::Result<()> {
         started += usize::from(task.await?);
     }
     assert_eq!(started, 1, "{started} executors started the same job");
-    store.close().await;
     Ok(())
 }
 
-#[tokio::test]
-async fn one_host_at_a_time_holds_a_job() -> anyhow::Result<()> {
-    let store = Store::in_memory().await?;
+async fn one_host_at_a_time_holds_a_job(store: Store) -> anyhow::Result<()> {
     let tenant = store.create_tenant("acme").await?;
     let job = store
         .create_job(&tenant.id, "dub", SPEC_SHA256, &json!({}))
@@ -775,4 +777,156 @@ async fn one_host_at_a_time_holds_a_job() -> anyhow::Result<()> {
             .is_none()
     );
     Ok(())
+}
+
+async fn stage_workers_and_interruptions(store: Store) -> anyhow::Result<()> {
+    let t = store.create_tenant("t").await?;
+    let job = store
+        .create_job(&t.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
+    let local = store.record_stage_start(&job.id, "speak", None, 1).await?;
+    assert_eq!(local.worker, None);
+    let remote = store
+        .record_stage_start_by(&job.id, "speak", Some("tts@1.0.0"), 2, "w1")
+        .await?;
+    assert_eq!(remote.worker.as_deref(), Some("w1"));
+
+    assert!(
+        store
+            .interrupt_stage(&remote.id, "interrupted: test")
+            .await?
+    );
+    assert!(
+        !store.interrupt_stage(&remote.id, "again").await?,
+        "a failed stage was interrupted again"
+    );
+    let stages = store.list_stages(&t.id, &job.id).await?;
+    let remote = stages
+        .iter()
+        .find(|s| s.id == remote.id)
+        .context("stage gone")?;
+    assert_eq!(remote.state, StageState::Failed);
+    assert_eq!(remote.error.as_deref(), Some("interrupted: test"));
+    assert_eq!(remote.worker.as_deref(), Some("w1"));
+    assert!(remote.finished_at.is_some());
+    Ok(())
+}
+
+async fn job_priority_and_tenant_quota_are_kept(store: Store) -> anyhow::Result<()> {
+    let a = store.create_tenant("a").await?;
+    let b = store.create_tenant("b").await?;
+    assert_eq!(a.node_quota, None);
+    let job = store
+        .create_job(&a.id, "dub", SPEC_SHA256, &json!({}))
+        .await?;
+    assert_eq!(job.priority, 0);
+    store.set_job_priority(&a.id, &job.id, -7).await?;
+    let job = store.get_job(&a.id, &job.id).await?.context("job gone")?;
+    assert_eq!(job.priority, -7);
+    // Another tenant's job is not found.
+    let err = store
+        .set_job_priority(&b.id, &job.id, 9)
+        .await
+        .err()
+        .context("tenant b set the priority of a's job")?;
+    assert!(matches!(
+        store_error(&err),
+        Some(StoreError::NotFound { what: "job", .. })
+    ));
+
+    store.set_tenant_node_quota(&a.id, Some(3)).await?;
+    let read = store.get_tenant(&a.id).await?.context("tenant gone")?;
+    assert_eq!(read.node_quota, Some(3));
+    store.set_tenant_node_quota(&a.id, None).await?;
+    assert_eq!(
+        store.tenant_by_name("a").await?.context("gone")?.node_quota,
+        None
+    );
+    let ghost: kino_store::TenantId = "0123456789abcdef0123456789abcdef".parse()?;
+    assert!(store.set_tenant_node_quota(&ghost, Some(1)).await.is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn open_picks_the_engine_from_its_argument() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("kino.db");
+    let store = Store::open(path.to_str().context("path not UTF-8")?).await?;
+    assert_eq!(store.engine(), "sqlite");
+    store.close().await;
+    assert!(path.exists());
+    let Some(url) = harness::postgres_database("open_picks_the_engine")? else {
+        return Ok(());
+    };
+    let store = Store::open(&url).await?;
+    assert_eq!(store.engine(), "postgres");
+    let alias = url.replacen("postgres://", "postgresql://", 1);
+    assert_eq!(Store::open(&alias).await?.engine(), "postgres");
+    Ok(())
+}
+
+/// Table name -> column names, and the names of the indexes the migrations
+/// create, for one engine.
+type Schema = (
+    std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    std::collections::BTreeSet<String>,
+);
+
+#[tokio::test]
+async fn both_engines_migrate_to_the_same_tables_and_columns() -> anyhow::Result<()> {
+    let Some(url) = harness::postgres_database("same_schema")? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("kino.db");
+    Store::open_sqlite(&path).await?.close().await;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .connect()
+        .await?;
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    let sqlite = schema(columns, indexes);
+
+    Store::open_postgres(&url).await?.close().await;
+    let mut conn = url
+        .parse::<sqlx::postgres::PgConnectOptions>()?
+        .connect()
+        .await?;
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    // Primary keys and UNIQUE constraints get indexes of their own names in
+    // PostgreSQL (`_pkey`, `_key`) and unnamed ones in SQLite.
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = 'public' \
+         AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE '%\\_key'",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    let postgres = schema(columns, indexes);
+
+    assert!(sqlite.0.contains_key("nodes") && sqlite.0.contains_key("workers"));
+    assert_eq!(sqlite, postgres);
+    Ok(())
+}
+
+fn schema(columns: Vec<(String, String)>, indexes: Vec<String>) -> Schema {
+    let mut tables = std::collections::BTreeMap::<_, std::collections::BTreeSet<_>>::new();
+    for (table, column) in columns {
+        tables.entry(table).or_default().insert(column);
+    }
+    (tables, indexes.into_iter().collect())
 }
