@@ -245,13 +245,19 @@ struct Candidate {
 
 /// The ready nodes, best first (see [`Store::claim_node`]), a page at a time.
 /// A tenant at its quota has none.
+/// How far back a tenant's last claim counts for taking turns: an hour.
+const TURNS_WINDOW_MS: i64 = 3_600_000;
+
 const CANDIDATES_SQL: &str = "SELECT n.id, n.tenant_id, n.needs_json FROM nodes n \
      JOIN jobs j ON j.id = n.job_id \
      JOIN tenants t ON t.id = n.tenant_id \
      LEFT JOIN (SELECT tenant_id, COUNT(*) AS held FROM nodes WHERE state = 'claimed' \
                 GROUP BY tenant_id) h ON h.tenant_id = n.tenant_id \
+     LEFT JOIN (SELECT tenant_id, MAX(claimed_at) AS last FROM nodes WHERE claimed_at > ? \
+                GROUP BY tenant_id) r ON r.tenant_id = n.tenant_id \
      WHERE n.state = 'ready' AND (t.node_quota IS NULL OR COALESCE(h.held, 0) < t.node_quota) \
-     ORDER BY COALESCE(h.held, 0), j.priority DESC, n.priority DESC, n.created_at, n.id \
+     ORDER BY COALESCE(h.held, 0), COALESCE(r.last, 0), j.priority DESC, n.priority DESC, \
+              n.created_at, n.id \
      LIMIT ? OFFSET ?";
 
 /// Claims one ready node, unless its tenant already holds its quota. Binds:
@@ -387,7 +393,9 @@ impl Store {
     ///
     /// A node fits when `caps` holds every one of its needs and its tenant
     /// holds fewer claimed nodes than its quota. Among those, the tenant that
-    /// holds the fewest claimed nodes goes first (fair share), then the job with
+    /// holds the fewest claimed nodes goes first (fair share), then the one
+    /// whose last claim (within the hour) is the oldest, so that tenants take
+    /// turns even when no node is held at the moment, then the job with
     /// the higher [`priority`](crate::Job::priority), then the node with the
     /// higher priority, then the oldest, then the lowest id. Two concurrent
     /// claimers never get the same node.
@@ -447,9 +455,12 @@ impl Store {
     async fn claim_candidates(&self, offset: usize) -> anyhow::Result<Vec<Candidate>> {
         let limit = i64::try_from(CLAIM_BATCH).context("batch out of range")?;
         let offset = i64::try_from(offset).context("offset out of range")?;
+        // Turns: among tenants holding as many, the one served longest ago.
+        let since = now_ms().saturating_sub(TURNS_WINDOW_MS);
         with_pool!(self, |pool| sqlx::query_as::<_, Candidate>(
             pool.sql(CANDIDATES_SQL)
         )
+        .bind(since)
         .bind(limit)
         .bind(offset)
         .fetch_all(pool)

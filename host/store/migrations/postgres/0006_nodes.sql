@@ -36,6 +36,8 @@ CREATE UNIQUE INDEX nodes_open ON nodes (job_id, node, cache_key)
 CREATE INDEX nodes_state ON nodes (state, tenant_id);
 CREATE INDEX nodes_job ON nodes (job_id, created_at);
 CREATE INDEX nodes_owner ON nodes (owner, state);
+-- Whose turn it is: each tenant's latest claim.
+CREATE INDEX nodes_tenant_claimed ON nodes (tenant_id, claimed_at);
 
 CREATE TABLE workers (
     id            TEXT PRIMARY KEY NOT NULL,

@@ -17,6 +17,7 @@ on_both_engines!(
     claims_follow_capabilities,
     claims_respect_the_tenant_quota,
     the_tenant_holding_fewest_nodes_goes_first,
+    tenants_take_turns_when_none_holds_a_node,
     higher_priority_jobs_go_first,
     results_need_a_live_lease,
     a_lapsed_lease_is_reaped,
@@ -207,6 +208,40 @@ async fn the_tenant_holding_fewest_nodes_goes_first(store: Store) -> anyhow::Res
     // Then a again: b has nothing ready.
     let got = store.claim_node("w", &[], LONG).await?.context("none")?;
     assert_eq!(got.tenant_id, a.id);
+    Ok(())
+}
+
+async fn tenants_take_turns_when_none_holds_a_node(store: Store) -> anyhow::Result<()> {
+    // One worker slot: nothing is ever held when it claims, so the count of
+    // held nodes cannot tell the tenants apart; their last claims do.
+    let (a, job_a) = tenant_and_job(&store, "a").await?;
+    let (b, job_b) = tenant_and_job(&store, "b").await?;
+    for i in 0..6 {
+        store
+            .enqueue_node(&node(&a.id, &job_a.id, &format!("a[{i}]"), &[]))
+            .await?;
+    }
+    let first = store.claim_node("w", &[], LONG).await?.context("none")?;
+    assert_eq!(first.tenant_id, a.id, "the oldest first");
+    assert!(store.complete_node(&first.id, "w", &"0".repeat(64)).await?);
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    for i in 0..2 {
+        store
+            .enqueue_node(&node(&b.id, &job_b.id, &format!("b[{i}]"), &[]))
+            .await?;
+    }
+    let mut order = Vec::new();
+    while let Some(got) = store.claim_node("w", &[], LONG).await? {
+        order.push(if got.tenant_id == a.id { 'a' } else { 'b' });
+        assert!(store.complete_node(&got.id, "w", &"0".repeat(64)).await?);
+        // Claims a millisecond apart at least: turns go by claim times.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    assert_eq!(
+        order.iter().collect::<String>(),
+        "babaaaa",
+        "b, never served, first; then turns while both have nodes"
+    );
     Ok(())
 }
 
