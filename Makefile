@@ -9,11 +9,11 @@ PLUGIN_DIR := $(PLUGIN_TARGET)/wasm32-wasip2/plugin
 # .kino/models beside its data).
 KINO_MODELS ?= .kino/models
 
-.PHONY: setup models plugins demo test conformance bench lint fuzz soak
+.PHONY: setup models plugins demo test conformance bench lint fuzz soak s3-venv
 
 # What a fresh Debian machine lacks: FFmpeg (CLI and dev libraries), clang for
 # bindgen, espeak-ng for speech, and the wasm32-wasip2 target for plugins.
-SYSTEM_PACKAGES := make pkg-config clang ffmpeg espeak-ng fonts-dejavu-core python3 python3-venv \
+SYSTEM_PACKAGES := make pkg-config clang ffmpeg espeak-ng fonts-dejavu-core python3 python3-venv postgresql \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libswresample-dev libavfilter-dev libavdevice-dev
 
@@ -48,10 +48,17 @@ demo: plugins models examples/brightbrew/kino-assets.toml
 examples/brightbrew/kino-assets.toml: examples/make-asset-folder.sh examples/assets/product.png
 	sh examples/make-asset-folder.sh
 
+# A local S3-compatible server for the shared-artifact tests (moto, pinned by
+# hash in host/objects/tests/s3/requirements.txt, in .kino/s3-venv).
+s3-venv: setup
+	sh scripts/s3-venv.sh
+
 # The workspace, then the CUDA build of the device layer (it runs without a
 # GPU: detection reports why there is none). In the release profile, the one
-# `make demo` builds: the second command reuses the first's build.
-test: setup models
+# `make demo` builds: the second command reuses the first's build. The
+# distributed tests start their own PostgreSQL (the Debian package) and S3
+# server (s3-venv).
+test: setup models s3-venv
 	cargo test --workspace --release
 	cargo test -p kino-cuda --features cuda --release
 	$(MAKE) conformance
@@ -76,6 +83,7 @@ bench: setup models
 	cargo bench -p kino-tests --bench native
 	cargo bench -p kino-whisper --bench asr
 	cargo bench -p kino-kernels --bench beats
+	cargo bench -p kino-tests --bench workers
 
 # `kino serve` under a mixed load (uploads, caption jobs, event streams,
 # listings, bad requests) for SOAK_SECONDS: memory over time, latencies,

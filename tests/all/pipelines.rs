@@ -2,7 +2,6 @@
 //! (and music-video mode), the artifact cache, fallback policies, bad inputs,
 //! and a job resumed after its host was killed.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kino_kernels::{mix, subtitle};
@@ -65,14 +64,7 @@ impl Fixture {
         files: &[(&str, &Path)],
         texts: &[(&str, &str)],
     ) -> anyhow::Result<kino_store::Job> {
-        let files: BTreeMap<String, PathBuf> = files
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.to_path_buf()))
-            .collect();
-        let texts: BTreeMap<String, String> = texts
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let (files, texts) = kino_tests::job_inputs(files, texts);
         let pipeline = self.executor().catalog().get(&self.host.tenant, pipeline)?;
         self.executor()
             .submit_local(&self.host.tenant, &pipeline, &files, &texts)

@@ -4,7 +4,6 @@
 //! with models: none installed, one corrupted, a language the model lacks,
 //! a host killed mid-transcription.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -52,14 +51,7 @@ impl Host {
         files: &[(&str, &Path)],
         texts: &[(&str, &str)],
     ) -> anyhow::Result<JobReport> {
-        let files: BTreeMap<String, PathBuf> = files
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.to_path_buf()))
-            .collect();
-        let texts: BTreeMap<String, String> = texts
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let (files, texts) = kino_tests::job_inputs(files, texts);
         let pipeline = self.executor().catalog().get(&self.host.tenant, pipeline)?;
         let job = self
             .executor()

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+pub mod cluster;
+
 use kino_runtime::types::{Brief, BriefMode, Scene};
 use kino_runtime::{Limits, Plugin, Runtime, RuntimeConfig, World};
 
@@ -89,6 +91,25 @@ pub fn bundled_plugins() -> kino_pipeline::local::BundledPlugins {
     kino_pipeline::local::BundledPlugins {
         components: PathBuf::from(PLUGIN_DIR),
     }
+}
+
+/// A job's inputs as `submit_local` takes them: files and texts by name.
+pub fn job_inputs(
+    files: &[(&str, &std::path::Path)],
+    texts: &[(&str, &str)],
+) -> (
+    std::collections::BTreeMap<String, PathBuf>,
+    std::collections::BTreeMap<String, String>,
+) {
+    let files = files
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.to_path_buf()))
+        .collect();
+    let texts = texts
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    (files, texts)
 }
 
 /// Runs the `ffmpeg` CLI to make a fixture, panicking with its stderr on failure.

@@ -460,3 +460,25 @@ pub(super) async fn set_secret(
     state.store.set_secret(&tenant, &name, &body.value).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `PUT /admin/tenants/{id}/quota` body and answer: how many of the
+/// tenant's nodes workers run at once; `null` for no limit.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    node_quota: Option<u32>,
+}
+
+pub(super) async fn set_quota(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<Quota>,
+) -> Result<Json<Quota>, ApiError> {
+    let tenant = existing_tenant(&state, &id).await?;
+    state
+        .store
+        .set_tenant_node_quota(&tenant, body.node_quota)
+        .await?;
+    Ok(Json(body))
+}

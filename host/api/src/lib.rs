@@ -35,6 +35,7 @@ mod pipelines;
 pub mod serve;
 mod tenant;
 mod upload;
+pub mod worker;
 
 use std::sync::Arc;
 
@@ -427,6 +428,20 @@ pub const ROUTES: &[Route] = &[
             NO_TENANT,
         ],
         handler: |_| put(admin::set_secret),
+    },
+    Route {
+        method: "put",
+        path: "/admin/tenants/{id}/quota",
+        summary: "Set how many of a tenant's nodes workers run at once (null: no limit)",
+        access: Access::Admin,
+        params: &[TENANT_ID],
+        body: Some(Body::Json("Quota")),
+        responses: &[
+            Reply::json(200, "the quota now", "Quota"),
+            Reply::error(400, "the body is malformed"),
+            NO_TENANT,
+        ],
+        handler: |_| put(admin::set_quota),
     },
     Route {
         method: "post",

@@ -115,6 +115,96 @@ impl PluginMetrics {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkerLabels {
+    worker: String,
+    state: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkerOnlyLabels {
+    worker: String,
+}
+
+/// What the store says of each worker sharing it.
+#[derive(Clone, Default)]
+struct WorkerMetrics {
+    up: Family<WorkerLabels, Gauge>,
+    seen: Family<WorkerOnlyLabels, Gauge>,
+    leases: Family<WorkerOnlyLabels, Gauge>,
+    completed: Family<WorkerOnlyLabels, Gauge>,
+    failed: Family<WorkerOnlyLabels, Gauge>,
+    nodes: Family<StateLabels, Gauge>,
+}
+
+impl WorkerMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "worker",
+            "Workers sharing the store, by state (running, draining, stopped): 1 each",
+            self.up.clone(),
+        );
+        registry.register_with_unit(
+            "worker_heartbeat_age",
+            "Time since each worker's last heartbeat",
+            prometheus_client::registry::Unit::Seconds,
+            self.seen.clone(),
+        );
+        registry.register(
+            "worker_leases",
+            "Nodes each worker holds now",
+            self.leases.clone(),
+        );
+        registry.register(
+            "worker_nodes_completed",
+            "Nodes each worker completed",
+            self.completed.clone(),
+        );
+        registry.register(
+            "worker_nodes_failed",
+            "Nodes each worker failed",
+            self.failed.clone(),
+        );
+        registry.register("nodes", "Nodes on the queue, by state", self.nodes.clone());
+    }
+
+    fn update(&self, workers: &[kino_store::WorkerInfo], nodes: &[(kino_store::NodeState, u64)]) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.up.clear();
+        for w in workers {
+            let worker = WorkerOnlyLabels {
+                worker: w.id.clone(),
+            };
+            self.up
+                .get_or_create(&WorkerLabels {
+                    worker: w.id.clone(),
+                    state: w.state.as_str().to_owned(),
+                })
+                .set(1);
+            self.seen
+                .get_or_create(&worker)
+                .set((now - w.heartbeat_at).max(0) / 1000);
+            let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            self.leases.get_or_create(&worker).set(count(w.leases));
+            self.completed
+                .get_or_create(&worker)
+                .set(count(w.nodes_completed));
+            self.failed
+                .get_or_create(&worker)
+                .set(count(w.nodes_failed));
+        }
+        for (state, n) in nodes {
+            self.nodes
+                .get_or_create(&StateLabels {
+                    state: state.as_str().to_owned(),
+                })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabels {
     model: String,
     kind: String,
@@ -131,6 +221,7 @@ pub struct Metrics {
     plugin_usage: PluginMetrics,
     models_loaded: Family<ModelLabels, Gauge>,
     sqlite_memory: Gauge,
+    workers: WorkerMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -177,6 +268,8 @@ impl Metrics {
         );
         let plugin_usage = PluginMetrics::default();
         plugin_usage.register(&mut registry);
+        let workers = WorkerMetrics::default();
+        workers.register(&mut registry);
         let sqlite_memory = Gauge::default();
         registry.register_with_unit(
             "sqlite_memory",
@@ -201,6 +294,7 @@ impl Metrics {
             plugin_usage,
             models_loaded,
             sqlite_memory,
+            workers,
         }
     }
 
@@ -285,6 +379,9 @@ pub(super) async fn track(State(state): State<AppState>, request: Request, next:
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let counts = state.store.job_state_counts().await?;
     state.metrics.set_job_states(&counts);
+    let workers = state.store.list_workers().await?;
+    let nodes = state.store.node_state_counts().await?;
+    state.metrics.workers.update(&workers, &nodes);
     state
         .metrics
         .set_models(&state.jobs.executor().models().loaded());

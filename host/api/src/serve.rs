@@ -12,7 +12,16 @@
 //! header-read-timeout = 10            # seconds to send a request's headers
 //! max-connections = 1024              # connections served at once
 //! allow-private-hosts = ["127.0.0.1:11434"] # private host:ports plugins may reach
+//! database = "postgres://kino@db/kino" # KINO_DATABASE overrides; default DATA_DIR/kino.db (SQLite)
+//! shared-artifacts = "s3://bucket/kino?endpoint=http://minio:9000" # KINO_SHARED_ARTIFACTS overrides
+//! workers = 0                         # node workers in this process; 0: API only (see below)
 //! ```
+//!
+//! Without `workers`, each job runs whole on the host that claims it (the
+//! embedded default). With `workers = N`, jobs' nodes go on the store's
+//! node queue for any `kino worker` sharing the database and the shared
+//! artifacts, this process running N of them at once itself (0: none, it
+//! only serves the API and walks the jobs' graphs).
 //!
 //! The admin token comes only from `KINO_ADMIN_TOKEN`, never from the file.
 //! Under the data directory: `kino.db` (the store), `registry/`, `cache/`,
@@ -43,9 +52,10 @@ use super::{
     AppState, DEFAULT_UPLOAD_BUDGET, DEFAULT_UPLOAD_LIMIT, Metrics, UploadBudget, admin_token_hash,
     router_with,
 };
+use kino_pipeline::nodes::{self, NodeWorker};
 use kino_pipeline::slots::Resolver;
 use kino_pipeline::worker::JobQueue;
-use kino_pipeline::{Executor, Observer};
+use kino_pipeline::{Dispatch, Executor, Observer};
 use kino_runtime::plugins;
 
 /// How many jobs `kino serve` runs at once (their stages share the CPU limit).
@@ -69,6 +79,9 @@ struct RawConfig {
     max_connections: Option<usize>,
     #[serde(default)]
     allow_private_hosts: Vec<String>,
+    database: Option<String>,
+    shared_artifacts: Option<String>,
+    workers: Option<usize>,
 }
 
 /// How long a client has to send a request's headers, by default.
@@ -138,6 +151,15 @@ pub struct ServeConfig {
     /// Private `host:port`s plugins may reach (normally none: private and
     /// loopback addresses are refused after DNS resolution).
     pub allow_private_hosts: Vec<String>,
+    /// The store: a PostgreSQL URL, or a SQLite file (default
+    /// `DATA_DIR/kino.db`).
+    pub database: String,
+    /// The artifact store the hosts share (a directory or an S3 URL), the
+    /// data directory's `artifacts/` being its local cache.
+    pub shared_artifacts: Option<String>,
+    /// Node workers in this process: `None` runs each job whole here;
+    /// `Some(n)` puts nodes on the queue and runs `n` at once here.
+    pub workers: Option<usize>,
 }
 
 impl ServeConfig {
@@ -205,7 +227,14 @@ impl ServeConfig {
                 limits.upload_budget
             );
         }
+        let database = env("KINO_DATABASE")
+            .or(raw.database)
+            .unwrap_or_else(|| data_dir.join("kino.db").display().to_string());
+        let shared_artifacts = env("KINO_SHARED_ARTIFACTS").or(raw.shared_artifacts);
         Ok(Self {
+            database,
+            shared_artifacts,
+            workers: raw.workers,
             listen,
             data_dir,
             pipelines,
@@ -220,26 +249,11 @@ impl ServeConfig {
 
     /// Opens the store, the registry and the runtime under the data directory.
     pub async fn state(&self) -> Result<AppState> {
-        let store = Store::open_sqlite(self.data_dir.join("kino.db")).await?;
-        let registry = kino_registry::Store::open(self.data_dir.join("registry"))
-            .with_context(|| format!("opening the registry in {}", self.data_dir.display()))?;
-        let runtime = Runtime::new(RuntimeConfig {
-            cache_dir: Some(self.data_dir.join("cache")),
-            allow_private: self.allow_private_hosts.clone(),
-            ..RuntimeConfig::default()
-        })?;
+        let store = Store::open(&self.database).await?;
         let trusted = plugins::read_trusted_keys(&self.trusted_keys)?;
         if self.signature_policy == SignaturePolicy::Required && trusted.is_empty() {
             tracing::warn!("signatures are required but no trusted keys are configured");
         }
-        // Served tenants bind their own plugins: no slot has a default.
-        let resolver = Resolver::new(
-            runtime.clone(),
-            registry.clone(),
-            store.clone(),
-            BTreeMap::new(),
-        );
-        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let metrics = Metrics::new();
         let counted = metrics.clone();
         // Every plugin stage attempt is counted by outcome (a native
@@ -259,13 +273,27 @@ impl ServeConfig {
             }
             _ => {}
         });
-        let executor = Executor::new(
-            store.clone(),
-            resolver,
+        let dispatch = match self.workers {
+            None => Dispatch::Here,
+            Some(_) => Dispatch::Queue,
+        };
+        let host = ServedHost::open(
             &self.data_dir,
-            parallel,
-            Some(observer),
-        )?;
+            store.clone(),
+            HostOptions {
+                allow_private_hosts: self.allow_private_hosts.clone(),
+                shared_artifacts: self.shared_artifacts.clone(),
+                dispatch,
+                lease: lease_from_env()?,
+                observer: Some(observer),
+            },
+        )
+        .await?;
+        let ServedHost {
+            executor,
+            registry,
+            runtime,
+        } = host;
         let catalog = kino_pipeline::Catalog::new(
             Some(self.pipelines.clone()),
             executor.catalog().kernels().clone(),
@@ -294,6 +322,16 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
         .with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!("serving the Kino API on http://{}", listener.local_addr()?);
     tokio::spawn(state.jobs.clone().work(JOBS_AT_ONCE));
+    if let Some(slots @ 1..) = config.workers {
+        let executor = state.jobs.executor().clone();
+        let caps = nodes::capabilities(&executor, &state.registry)?;
+        let worker = NodeWorker::new(executor, caps, slots);
+        tokio::spawn(async move {
+            if let Err(e) = worker.run(std::future::pending()).await {
+                tracing::error!("the node worker stopped: {e:#}");
+            }
+        });
+    }
     serve_on(listener, state, config.limits).await
 }
 
@@ -348,6 +386,87 @@ async fn accept_failed(err: &std::io::Error) {
     }
     tracing::error!("accepting a connection: {err}");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// How a served host (`kino serve`, `kino worker`) runs its nodes.
+pub struct HostOptions {
+    /// Private `host:port`s plugins may reach.
+    pub allow_private_hosts: Vec<String>,
+    /// The artifact store the hosts share, if any.
+    pub shared_artifacts: Option<String>,
+    /// Where its jobs' nodes run.
+    pub dispatch: Dispatch,
+    /// How long its claims last without a heartbeat.
+    pub lease: Duration,
+    /// Who sees its jobs' events as they happen.
+    pub observer: Option<Observer>,
+}
+
+/// The parts of a served host over one store and data directory: the
+/// registry, the plugin runtime, and an executor whose tenants bind their
+/// own plugins (no slot has a default).
+pub struct ServedHost {
+    /// The executor.
+    pub executor: Executor,
+    /// The plugin registry (`DATA_DIR/registry`).
+    pub registry: kino_registry::Store,
+    /// The plugin runtime (compiled components in `DATA_DIR/cache`).
+    pub runtime: Runtime,
+}
+
+impl ServedHost {
+    /// Opens the registry, runtime and executor under `data_dir`.
+    pub async fn open(data_dir: &Path, store: Store, options: HostOptions) -> Result<Self> {
+        let registry = kino_registry::Store::open(data_dir.join("registry"))
+            .with_context(|| format!("opening the registry in {}", data_dir.display()))?;
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(data_dir.join("cache")),
+            allow_private: options.allow_private_hosts,
+            ..RuntimeConfig::default()
+        })?;
+        let resolver = Resolver::new(
+            runtime.clone(),
+            registry.clone(),
+            store.clone(),
+            BTreeMap::new(),
+        );
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut executor = Executor::new(store, resolver, data_dir, parallel, options.observer)?
+            .with_dispatch(options.dispatch, options.lease);
+        if let Some(spec) = &options.shared_artifacts {
+            let shared = kino_pipeline::artifacts::Remote::parse(spec)
+                .with_context(|| format!("the shared artifact store `{spec}`"))?;
+            // A wrong bucket or an unmounted directory reads as empty: say so now.
+            shared
+                .check()
+                .await
+                .with_context(|| format!("the shared artifact store `{spec}`"))?;
+            executor = executor.with_shared_artifacts(shared);
+        }
+        Ok(Self {
+            executor,
+            registry,
+            runtime,
+        })
+    }
+}
+
+/// The lease of jobs' and nodes' claims: `KINO_LEASE_MS`, or 30 s.
+pub fn lease_from_env() -> Result<Duration> {
+    match std::env::var("KINO_LEASE_MS") {
+        Err(_) => Ok(kino_pipeline::exec::DEFAULT_LEASE),
+        Ok(ms) => {
+            let ms: u64 = ms
+                .parse()
+                .with_context(|| format!("KINO_LEASE_MS `{ms}` is not a number of milliseconds"))?;
+            if ms < 600 {
+                bail!(
+                    "KINO_LEASE_MS must be at least 600 (ms): claims are renewed every sixth of it"
+                );
+            }
+            Ok(Duration::from_millis(ms))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -28,11 +28,17 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How many events one poll reads at most.
 const EVENTS_PER_POLL: u32 = 500;
 
+/// The largest job priority, either way.
+const MAX_PRIORITY: i64 = 1000;
+
 /// `POST /jobs` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewJob {
     pipeline: String,
+    /// Among the tenant's jobs, higher runs first.
+    #[serde(default)]
+    priority: i64,
     #[serde(default = "empty_object")]
     inputs: serde_json::Value,
 }
@@ -72,6 +78,11 @@ pub(super) async fn submit_job(
     if !body.inputs.is_object() {
         return Err(ApiError::Unprocessable("`inputs` must be an object".into()));
     }
+    if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&body.priority) {
+        return Err(ApiError::Unprocessable(format!(
+            "`priority` must be between -{MAX_PRIORITY} and {MAX_PRIORITY}"
+        )));
+    }
     let executor = state.jobs.executor();
     let pipeline = executor
         .catalog()
@@ -88,7 +99,14 @@ pub(super) async fn submit_job(
             )));
         }
     }
-    let job = executor.submit(&tenant.id, &pipeline, &inputs).await?;
+    let mut job = executor.submit(&tenant.id, &pipeline, &inputs).await?;
+    if body.priority != 0 {
+        state
+            .store
+            .set_job_priority(&tenant.id, &job.id, body.priority)
+            .await?;
+        job.priority = body.priority;
+    }
     state.metrics.job_submitted();
     state.jobs.wake();
     Ok((StatusCode::CREATED, Json(job)))
@@ -126,9 +144,14 @@ pub(super) async fn upload_input(
     }
     let size = received.size();
     // The scratch directory (and the budget's share) go once the file is stored.
-    let stored = tokio::task::spawn_blocking(move || artifacts.put_file(received.path()))
-        .await
-        .map_err(|e| anyhow::anyhow!("storing an upload: {e}"))??;
+    let stored = {
+        let artifacts = artifacts.clone();
+        tokio::task::spawn_blocking(move || artifacts.put_file(received.path()))
+            .await
+            .map_err(|e| anyhow::anyhow!("storing an upload: {e}"))??
+    };
+    // Jobs may run on other hosts: they find it in the shared store.
+    artifacts.publish(&stored).await?;
     state
         .store
         .record_upload(&tenant.id, &stored.hash, size)
@@ -155,7 +178,19 @@ pub(super) async fn job_output(
     if !spec.outputs.contains_key(&name) || job.state != JobState::Completed {
         return Err(missing());
     }
-    let path = state.jobs.executor().job_dir(&job.id).join(&name);
+    let mut path = state.jobs.executor().job_dir(&job.id).join(&name);
+    if !path.is_file() {
+        // Another host ran the job: its output is in the artifact store.
+        let key = kino_pipeline::exec::output_key(&job.id, &name);
+        let Some(recorded) = state.store.artifact_by_key(&key).await? else {
+            return Err(missing());
+        };
+        let artifacts = state.jobs.executor().artifacts();
+        path = match artifacts.fetch(&recorded.hash).await? {
+            Some(artifact) => artifact.path,
+            None => return Err(missing()),
+        };
+    }
     // Streamed: an output can be gigabytes, and many can be downloading.
     let file = tokio::fs::File::open(&path).await.map_err(|_| missing())?;
     let length = file.metadata().await.map_err(|_| missing())?.len();

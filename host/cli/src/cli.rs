@@ -140,6 +140,41 @@ enum Command {
         /// The configuration file (TOML); KINO_LISTEN and KINO_DATA_DIR override it.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The store: `postgres://...`, or a SQLite file (default
+        /// DATA_DIR/kino.db); overrides the file and KINO_DATABASE.
+        #[arg(long)]
+        database: Option<String>,
+        /// Node workers in this process; 0 serves the API only, leaving the
+        /// nodes to `kino worker`s (default: each job runs whole here).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Run jobs' nodes from a shared store's queue, until SIGTERM (which
+    /// drains: the nodes held are finished, no more are claimed).
+    Worker {
+        /// The store the `kino serve`s and workers share (`postgres://...`).
+        #[arg(long, env = "KINO_DATABASE")]
+        database: String,
+        /// The artifact store they share: a directory, or
+        /// `s3://BUCKET/PREFIX?endpoint=URL&region=R` (AWS_* credentials).
+        #[arg(long, env = "KINO_SHARED_ARTIFACTS")]
+        artifacts: Option<String>,
+        /// Its own directory: registry, compiled plugins, artifact cache.
+        #[arg(long, default_value = ".kino-worker")]
+        data_dir: PathBuf,
+        /// Nodes run at once (default: one per core).
+        #[arg(long)]
+        slots: Option<usize>,
+        /// Built plugin components to install first (default: the bundled
+        /// ones beside this binary's build, when they are there).
+        #[arg(long, env = "KINO_PLUGINS")]
+        plugins: Option<PathBuf>,
+    },
+    /// List the workers of a shared store: state, leases held, nodes run.
+    Workers {
+        /// The store (`postgres://...`).
+        #[arg(long, env = "KINO_DATABASE")]
+        database: String,
     },
     /// Speak text into a WAV file: with the neural voice installed for the
     /// language (Piper), else espeak-ng.
@@ -751,12 +786,53 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", tools::describe(&input)?);
             Ok(())
         }
-        Command::Serve { config } => {
-            let config = kino_api::serve::ServeConfig::load(config.as_deref(), |name| {
+        Command::Serve {
+            config,
+            database,
+            workers,
+        } => {
+            let mut config = kino_api::serve::ServeConfig::load(config.as_deref(), |name| {
                 std::env::var(name).ok()
             })?;
+            if let Some(database) = database {
+                config.database = database;
+            }
+            if workers.is_some() {
+                config.workers = workers;
+            }
             let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
             tokio.block_on(kino_api::serve::serve(config))
+        }
+        Command::Worker {
+            database,
+            artifacts,
+            data_dir,
+            slots,
+            plugins,
+        } => {
+            let bundled = match plugins {
+                Some(dir) => Some(BundledPlugins { components: dir }),
+                None => std::env::current_exe()
+                    .ok()
+                    .map(|exe| BundledPlugins::beside(&exe))
+                    .filter(|b| b.components.is_dir()),
+            };
+            let config = kino_api::worker::WorkerConfig {
+                database,
+                data_dir,
+                shared_artifacts: artifacts,
+                slots: slots
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+                bundled,
+                allow_private_hosts: Vec::new(),
+            };
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(kino_api::worker::work(config))
+        }
+        Command::Workers { database } => {
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            print!("{}", tokio.block_on(kino_api::worker::list(&database))?);
+            Ok(())
         }
         Command::Devices { repo } => {
             let found = kino_cuda::detect();

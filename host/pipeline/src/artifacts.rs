@@ -16,6 +16,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::owner;
 
+use kino_objects::Cache;
+pub use kino_objects::Remote;
+
 /// A stored artifact: its content hash and where it lies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactRef {
@@ -29,6 +32,8 @@ pub struct ArtifactRef {
 #[derive(Debug, Clone)]
 pub struct Artifacts {
     dir: PathBuf,
+    /// This directory as the local cache of the store the hosts share.
+    shared: Option<Cache>,
 }
 
 impl Artifacts {
@@ -36,7 +41,21 @@ impl Artifacts {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Self { dir })
+        Ok(Self { dir, shared: None })
+    }
+
+    /// The same directory as the local cache of `shared`, the store the
+    /// hosts share: what is not here is fetched from it, what is made here
+    /// is published to it.
+    #[must_use]
+    pub fn with_shared(mut self, shared: Remote) -> Self {
+        self.shared = Some(Cache::new(self.dir.clone(), Some(shared)));
+        self
+    }
+
+    /// The shared store, if any.
+    pub fn shared(&self) -> Option<&Remote> {
+        self.shared.as_ref().and_then(Cache::remote)
     }
 
     /// The directory.
@@ -60,6 +79,62 @@ impl Artifacts {
             hash: hash.to_owned(),
             path,
         })
+    }
+
+    /// The artifact `hash` names, where it lies or will lie here, whether
+    /// or not it is here yet; `None` for anything that is not a SHA-256.
+    pub fn reference(&self, hash: &str) -> Option<ArtifactRef> {
+        is_sha256(hash).then(|| ArtifactRef {
+            hash: hash.to_owned(),
+            path: self.path_of(hash),
+        })
+    }
+
+    /// The artifact with `hash` if it is stored here or in the shared store
+    /// (not fetched: see [`Artifacts::fetch`]).
+    pub async fn find(&self, hash: &str) -> Result<Option<ArtifactRef>> {
+        if let Some(here) = self.get(hash) {
+            return Ok(Some(here));
+        }
+        match self.shared.as_ref().and_then(|c| c.remote()) {
+            Some(remote) if is_sha256(hash) => Ok(remote
+                .has(hash)
+                .await?
+                .then(|| self.reference(hash))
+                .flatten()),
+            _ => Ok(None),
+        }
+    }
+
+    /// The artifact with `hash`, here: fetched from the shared store (and
+    /// its content checked) when only that has it; `None` when neither does.
+    pub async fn fetch(&self, hash: &str) -> Result<Option<ArtifactRef>> {
+        if let Some(here) = self.get(hash) {
+            return Ok(Some(here));
+        }
+        let Some(cache) = self.shared.as_ref().filter(|_| is_sha256(hash)) else {
+            return Ok(None);
+        };
+        let fetched = cache.ensure_local(hash).await.with_context(|| {
+            let from = cache.remote().map_or_else(String::new, |r| r.describe());
+            format!("fetching {hash} from {from}")
+        })?;
+        Ok(fetched.map(|path| ArtifactRef {
+            hash: hash.to_owned(),
+            path,
+        }))
+    }
+
+    /// Puts `artifact` (stored here) in the shared store too, if there is
+    /// one, for the other hosts.
+    pub async fn publish(&self, artifact: &ArtifactRef) -> Result<()> {
+        if let Some(cache) = &self.shared {
+            cache.publish(&artifact.hash).await.with_context(|| {
+                let to = cache.remote().map_or_else(String::new, |r| r.describe());
+                format!("storing {} in {to}", artifact.hash)
+            })?;
+        }
+        Ok(())
     }
 
     /// A scratch directory inside the artifact directory (same filesystem, so

@@ -26,11 +26,20 @@ use kino_runtime::World;
 use kino_runtime::types::{Decision, Failure};
 use kino_store::{Job, JobEvent, JobId, JobState, NewArtifact, StageOutcome, Store, TenantId};
 
-/// How long a job stays claimed by a host that stopped renewing it.
-const LEASE: Duration = Duration::from_secs(30);
+/// How long a job (or a node) stays claimed by a host that stopped
+/// renewing it, unless the executor is given another lease.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
-/// How often a running job's lease is renewed.
-const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Where an executor runs its jobs' nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// In this process, as the graph reaches them: one host, one store.
+    Here,
+    /// On the store's node queue, for whichever worker (this process's or
+    /// another machine's) claims them first ([`crate::nodes`]); this
+    /// process only advances the graph.
+    Queue,
+}
 
 /// Aborts a task when dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -137,6 +146,10 @@ pub struct Executor {
 struct Inner {
     /// This executor's name as a job owner.
     owner: String,
+    /// How long its claims last without a heartbeat.
+    lease: Duration,
+    /// Where its nodes run.
+    dispatch: Dispatch,
     store: Store,
     artifacts: Artifacts,
     resolver: Resolver,
@@ -165,6 +178,8 @@ impl Executor {
         Ok(Self {
             inner: Arc::new(Inner {
                 owner: owner_name(),
+                lease: DEFAULT_LEASE,
+                dispatch: Dispatch::Here,
                 store,
                 artifacts,
                 resolver,
@@ -200,6 +215,51 @@ impl Executor {
             None => tracing::warn!("with_catalog on a shared executor: keeping its catalog"),
         }
         self
+    }
+
+    /// Runs its nodes as `dispatch` says, its claims lasting `lease`
+    /// without a heartbeat (renewed every sixth of it). Call it before the
+    /// executor is shared.
+    pub fn with_dispatch(mut self, dispatch: Dispatch, lease: Duration) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.dispatch = dispatch;
+                inner.lease = lease.max(Duration::from_millis(600));
+            }
+            None => tracing::warn!("with_dispatch on a shared executor: keeping its dispatch"),
+        }
+        self
+    }
+
+    /// Shares artifacts with other hosts through `shared`, the data
+    /// directory's `artifacts/` being its local cache. Call it before the
+    /// executor is shared.
+    pub fn with_shared_artifacts(mut self, shared: crate::artifacts::Remote) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.artifacts = inner.artifacts.clone().with_shared(shared),
+            None => tracing::warn!("with_shared_artifacts on a shared executor: not sharing"),
+        }
+        self
+    }
+
+    /// Where its nodes run.
+    pub fn dispatch(&self) -> Dispatch {
+        self.inner.dispatch
+    }
+
+    /// How long its claims last without a heartbeat.
+    pub fn lease(&self) -> Duration {
+        self.inner.lease
+    }
+
+    /// This executor's name as the owner of jobs and nodes it claims.
+    pub fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// The plugin resolver.
+    pub(crate) fn resolver(&self) -> &Resolver {
+        &self.inner.resolver
     }
 
     /// The pipelines jobs can be submitted to.
@@ -260,6 +320,7 @@ impl Executor {
             .await
             .context("storing an input")?
             .with_context(|| format!("input `{name}`"))?;
+            self.inner.artifacts.publish(&stored).await?;
             let file_name = path
                 .file_name()
                 .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
@@ -289,6 +350,8 @@ impl Executor {
     ) -> Result<Job> {
         let stored = self.inner.artifacts.put_bytes(pipeline.text.as_bytes())?;
         debug_assert_eq!(stored.hash, pipeline.sha256);
+        // Whichever host runs the job reads the spec from the shared store.
+        self.inner.artifacts.publish(&stored).await?;
         let json = serde_json::to_value(inputs).context("encoding job inputs")?;
         let job = self
             .inner
@@ -365,7 +428,8 @@ impl Executor {
     /// in; `None` when another host is running it or it has ended.
     pub async fn claim(&self, job: &Job) -> Result<Option<(Job, JobState)>> {
         let store = &self.inner.store;
-        let stale_before = now_ms() - i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let stale_before =
+            now_ms() - i64::try_from(self.inner.lease.as_millis()).unwrap_or(i64::MAX);
         let dead = store
             .job_owner(&job.id)
             .await?
@@ -405,9 +469,10 @@ impl Executor {
         // The lease is kept while the job runs, and dropped with this guard.
         let heartbeat = {
             let (store, id, owner) = (store.clone(), job.id.clone(), self.inner.owner.clone());
+            let every = self.inner.lease / 6;
             AbortOnDrop(tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(HEARTBEAT).await;
+                    tokio::time::sleep(every).await;
                     match store.heartbeat(&id, &owner).await {
                         Ok(true) => {}
                         Ok(false) => break,
@@ -417,9 +482,19 @@ impl Executor {
             }))
         };
         if was == JobState::Running {
-            let interrupted = store
-                .fail_running_stages(&job.id, "interrupted: the host stopped during the stage")
-                .await?;
+            // Queued nodes' attempts belong to their workers, whose leases
+            // say when they stopped; only this host's own can be closed here.
+            let interrupted = match self.inner.dispatch {
+                Dispatch::Here => {
+                    store
+                        .fail_running_stages(
+                            &job.id,
+                            "interrupted: the host stopped during the stage",
+                        )
+                        .await?
+                }
+                Dispatch::Queue => 0,
+            };
             self.event(
                 &job.id,
                 JobEvent::Resumed {
@@ -469,6 +544,10 @@ impl Executor {
     }
 
     async fn run_graph(&self, job: &Job, names: &Arc<Names>) -> Result<JobReport> {
+        // Submitted on another host, perhaps: its spec is in the shared store.
+        if let Some(sha256) = &job.pipeline_sha256 {
+            self.inner.artifacts.fetch(sha256).await?;
+        }
         let spec = Arc::new(self.spec_of(job)?);
         let inputs: BTreeMap<String, JobInput> =
             serde_json::from_value(job.inputs.clone()).context("reading the job's inputs")?;
@@ -479,7 +558,7 @@ impl Executor {
         for (name, decl) in &spec.inputs {
             let value = match (inputs.get(name), decl.kind) {
                 (Some(JobInput::File { sha256, name: file }), _) => {
-                    let artifact = self.inner.artifacts.get(sha256).ok_or_else(|| {
+                    let artifact = self.inner.artifacts.find(sha256).await?.ok_or_else(|| {
                         anyhow!("input `{name}` ({file}) is missing from the artifact store")
                     })?;
                     names.add(&artifact.path, file.clone());
@@ -564,6 +643,22 @@ impl Executor {
             let Input::File(artifact) = &done[stage] else {
                 bail!("output `{file}` names stage `{stage}`, which has one output per element");
             };
+            let artifact = self
+                .inner
+                .artifacts
+                .fetch(&artifact.hash)
+                .await?
+                .ok_or_else(|| anyhow!("output `{file}` is missing from the artifact store"))?;
+            // Any host can serve it, by this key, whoever ran the job.
+            self.inner
+                .store
+                .put_artifact(&NewArtifact {
+                    key: output_key(&job.id, file),
+                    hash: artifact.hash.clone(),
+                    path: artifact.path.display().to_string(),
+                    size: std::fs::metadata(&artifact.path).map_or(0, |m| m.len()),
+                })
+                .await?;
             let to = dir.join(file);
             // A hard link where possible: the artifact is immutable.
             let _ = std::fs::remove_file(&to);
@@ -648,12 +743,19 @@ impl Executor {
             )),
             StageOp::Builtin(_) => plugin.map(Worker::Plugin),
         };
+        let choice = match (&stage.op, &plugin) {
+            (StageOp::Native(name), _) => Choice::Native(name.clone()),
+            (StageOp::Builtin(_), Some(_)) => Choice::Slot,
+            (StageOp::Builtin(_), None) => Choice::None,
+        };
         let Some((source, field)) = each else {
             let (artifact, report) = self
-                .run_node(run, stage, &stage.name, None, &inputs, plugin)
+                .run_node(run, stage, &stage.name, None, &inputs, plugin, choice)
                 .await?;
             return Ok((Input::File(artifact), vec![report]));
         };
+        // Run elsewhere, perhaps: the elements are read here.
+        let source = source.fetched(&self.inner.artifacts).await?;
         let items = each_items(&stage.name, &source, field.as_deref())?;
         let count = items.len();
         self.event(
@@ -666,7 +768,7 @@ impl Executor {
         .await;
         let runs = items.into_iter().enumerate().map(|(i, item)| {
             let node = format!("{}[{i}]", stage.name);
-            let plugin = plugin.clone();
+            let (plugin, choice) = (plugin.clone(), choice.clone());
             // `name[]` inputs give each node its own element.
             let inputs = stage
                 .inputs
@@ -686,7 +788,7 @@ impl Executor {
                 .map(Arc::new);
             async move {
                 let inputs = inputs?;
-                self.run_node(run, stage, &node, Some((i, item)), &inputs, plugin)
+                self.run_node(run, stage, &node, Some((i, item)), &inputs, plugin, choice)
                     .await
             }
         });
@@ -700,8 +802,10 @@ impl Executor {
         Ok((Input::Files(artifacts), reports))
     }
 
-    /// Runs one node: from the cache if its key is known, else the op, with
-    /// the fallback policy deciding after each failure of a plugin op.
+    /// Runs one node: from the cache if its key is known, else the op (here
+    /// or on the node queue, as the executor dispatches), with the fallback
+    /// policy deciding after each failure of a plugin op.
+    #[allow(clippy::too_many_arguments)]
     async fn run_node(
         &self,
         run: &Run,
@@ -710,17 +814,19 @@ impl Executor {
         item: Option<(usize, Value)>,
         inputs: &Arc<Vec<Input>>,
         mut worker: Option<Worker>,
+        mut choice: Choice,
     ) -> Result<(ArtifactRef, NodeReport)> {
-        let (job, names) = (&run.job, &run.names);
+        let job = &run.job;
         let store = &self.inner.store;
         let mut fallback: Option<Option<SlotPlugin>> = None;
         loop {
             let models = stage.op.builtin().and_then(|op| {
                 ops::speech::model_identity(op, &stage.params, inputs, &self.inner.models)
             });
+            let needs = crate::nodes::needs(worker.as_ref(), models.as_ref());
             let key = cache_key(stage, worker.as_ref(), inputs, item.as_ref(), models)?;
             if let Some(hit) = store.artifact_by_key(&key).await?
-                && let Some(artifact) = self.inner.artifacts.get(&hit.hash)
+                && let Some(artifact) = self.inner.artifacts.find(&hit.hash).await?
             {
                 let stage = node.to_owned();
                 self.event(&job.id, JobEvent::StageCached { stage }).await;
@@ -732,62 +838,37 @@ impl Executor {
                 return Ok((artifact, report));
             }
 
-            // A CPU slot before the attempt starts: its row and its time
-            // are the run, not the wait for a core.
-            let permit = self.inner.cpu.acquire().await.context("executor closed")?;
-            let attempt = store.next_attempt(&job.id, node).await?;
-            let plugin_id = worker.as_ref().map(Worker::id);
-            let row = store
-                .record_stage_start(&job.id, node, plugin_id.as_deref(), attempt)
-                .await?;
-            self.event(
-                &job.id,
-                JobEvent::StageStarted {
-                    stage: node.to_owned(),
-                    attempt,
-                    plugin: plugin_id.clone(),
-                },
-            )
-            .await;
-            let started = Instant::now();
-            let cx = self.op_cx(stage, node, &item, inputs, worker.clone());
-            let notes = cx.notes.clone();
-            let result = ops::run(&stage.op, cx).await;
-            let notes = std::mem::take(&mut *notes.lock().unwrap_or_else(PoisonError::into_inner));
-            for note in notes {
-                let stage = node.to_owned();
-                self.event(&job.id, JobEvent::StageNote { stage, note })
-                    .await;
-            }
-            drop(permit);
-            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let Attempted {
+                attempt,
+                ms,
+                result,
+            } = match self.inner.dispatch {
+                Dispatch::Here => {
+                    let mine = Attempt {
+                        stage,
+                        node,
+                        item: &item,
+                        inputs,
+                        key: &key,
+                    };
+                    self.attempt(run, mine, worker.clone(), None)
+                        .await?
+                        .context("an attempt of this host's own was taken from it")?
+                }
+                Dispatch::Queue => {
+                    let task = crate::nodes::Task::new(
+                        stage,
+                        node,
+                        &item,
+                        inputs,
+                        choice.clone(),
+                        worker.as_ref().map(Worker::id),
+                    );
+                    crate::nodes::dispatch(self, job, node, &key, &task, needs).await?
+                }
+            };
             let error = match result {
                 Ok(artifact) => {
-                    store
-                        .put_artifact(&NewArtifact {
-                            key: key.clone(),
-                            hash: artifact.hash.clone(),
-                            path: artifact.path.display().to_string(),
-                            size: std::fs::metadata(&artifact.path).map_or(0, |m| m.len()),
-                        })
-                        .await?;
-                    store
-                        .record_stage_finish(
-                            &row.id,
-                            &StageOutcome::Completed {
-                                output_artifact: Some(key),
-                            },
-                        )
-                        .await?;
-                    self.event(
-                        &job.id,
-                        JobEvent::StageFinished {
-                            stage: node.to_owned(),
-                            ms,
-                            plugin: plugin_id.clone(),
-                        },
-                    )
-                    .await;
                     let report = NodeReport {
                         node: node.to_owned(),
                         cached: false,
@@ -795,30 +876,8 @@ impl Executor {
                     };
                     return Ok((artifact, report));
                 }
-                Err(mut error) => {
-                    error.message = names.redact(&error.message);
-                    error
-                }
+                Err(error) => error,
             };
-            store
-                .record_stage_finish(
-                    &row.id,
-                    &StageOutcome::Failed {
-                        error: error.message.clone(),
-                    },
-                )
-                .await?;
-            self.event(
-                &job.id,
-                JobEvent::StageFailed {
-                    stage: node.to_owned(),
-                    attempt,
-                    error: error.message.clone(),
-                    plugin: plugin_id.clone(),
-                    plugin_outcome: error.plugin_outcome.map(str::to_owned),
-                },
-            )
-            .await;
             let failed = || anyhow!("stage `{node}` failed: {}", error.message);
             // Only what a plugin or native kernel did goes to the policy:
             // the host failing on its input (an image it cannot decode)
@@ -895,21 +954,28 @@ impl Executor {
                         )));
                     };
                     let world = current.plugin.world();
-                    worker = Some(Worker::Plugin(
-                        self.inner
-                            .resolver
-                            .alternative(&job.tenant_id, &job.id, &requirement, world)
-                            .await
-                            .with_context(failed)
-                            .with_context(|| format!("switching to {requirement}"))?,
-                    ));
+                    let switched = self
+                        .inner
+                        .resolver
+                        .alternative(&job.tenant_id, &job.id, &requirement, world)
+                        .await
+                        .with_context(failed)
+                        .with_context(|| format!("switching to {requirement}"))?;
+                    choice = Choice::Alternative;
+                    worker = Some(Worker::Plugin(switched));
                 }
                 Decision::Degrade(reason) => {
-                    let cx = self.op_cx(stage, node, &item, inputs, None);
+                    // The host's own form, here: its inputs come here first.
+                    let mut local = Vec::with_capacity(inputs.len());
+                    for input in inputs.iter() {
+                        local.push(input.fetched(&self.inner.artifacts).await?);
+                    }
+                    let cx = self.op_cx(stage, node, &item, &Arc::new(local), None);
                     let artifact = ops::degrade(&stage.op, cx)
                         .await
                         .ok_or_else(|| failed().context(format!("op `{}` has no degraded form; the policy wanted to degrade: {reason}", stage.op)))?
                         .map_err(|e| anyhow!("stage `{node}`: degrading: {}", e.message))?;
+                    self.inner.artifacts.publish(&artifact).await?;
                     self.event(
                         &job.id,
                         JobEvent::StageDegraded {
@@ -933,6 +999,207 @@ impl Executor {
             }
         }
     }
+
+    /// Makes one attempt at a node, here: its stage row, its events, the op,
+    /// and its output in the cache. With `claim` (a worker running a node it
+    /// claimed from the queue), the outcome is committed to the node row
+    /// first, and only while the claim's lease holds: `None` when it was
+    /// lost, the attempt then recorded as interrupted and its outcome kept
+    /// from the job (another worker has the node by then).
+    pub(crate) async fn attempt(
+        &self,
+        run: &Run,
+        at: Attempt<'_>,
+        worker: Option<Worker>,
+        claim: Option<&Claim<'_>>,
+    ) -> Result<Option<Attempted>> {
+        let Attempt {
+            stage,
+            node,
+            item,
+            inputs,
+            key,
+        } = at;
+        let (job, names) = (&run.job, &run.names);
+        let store = &self.inner.store;
+        // A CPU slot before the attempt starts: its row and its time are
+        // the run, not the wait for a core.
+        let permit = self.inner.cpu.acquire().await.context("executor closed")?;
+        let attempt = store.next_attempt(&job.id, node).await?;
+        let plugin_id = worker.as_ref().map(Worker::id);
+        let row = match claim {
+            None => {
+                store
+                    .record_stage_start(&job.id, node, plugin_id.as_deref(), attempt)
+                    .await?
+            }
+            Some(claim) => {
+                let row = store
+                    .record_stage_start_by(
+                        &job.id,
+                        node,
+                        plugin_id.as_deref(),
+                        attempt,
+                        claim.worker,
+                    )
+                    .await?;
+                if !store
+                    .link_node_stage(claim.node, claim.worker, &row.id)
+                    .await?
+                {
+                    store.interrupt_stage(&row.id, LEASE_LOST).await?;
+                    return Ok(None);
+                }
+                row
+            }
+        };
+        self.event(
+            &job.id,
+            JobEvent::StageStarted {
+                stage: node.to_owned(),
+                attempt,
+                plugin: plugin_id.clone(),
+            },
+        )
+        .await;
+        let started = Instant::now();
+        let cx = self.op_cx(stage, node, item, inputs, worker);
+        let notes = cx.notes.clone();
+        let result = ops::run(&stage.op, cx).await;
+        let notes = std::mem::take(&mut *notes.lock().unwrap_or_else(PoisonError::into_inner));
+        for note in notes {
+            let stage = node.to_owned();
+            self.event(&job.id, JobEvent::StageNote { stage, note })
+                .await;
+        }
+        drop(permit);
+        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match result {
+            Ok(artifact) => {
+                store
+                    .put_artifact(&NewArtifact {
+                        key: key.to_owned(),
+                        hash: artifact.hash.clone(),
+                        path: artifact.path.display().to_string(),
+                        size: std::fs::metadata(&artifact.path).map_or(0, |m| m.len()),
+                    })
+                    .await?;
+                if let Some(claim) = claim {
+                    self.inner.artifacts.publish(&artifact).await?;
+                    if !store
+                        .complete_node(claim.node, claim.worker, &artifact.hash)
+                        .await?
+                    {
+                        store.interrupt_stage(&row.id, LEASE_LOST).await?;
+                        return Ok(None);
+                    }
+                }
+                store
+                    .record_stage_finish(
+                        &row.id,
+                        &StageOutcome::Completed {
+                            output_artifact: Some(key.to_owned()),
+                        },
+                    )
+                    .await?;
+                self.event(
+                    &job.id,
+                    JobEvent::StageFinished {
+                        stage: node.to_owned(),
+                        ms,
+                        plugin: plugin_id,
+                    },
+                )
+                .await;
+                Ok(Some(Attempted {
+                    attempt,
+                    ms,
+                    result: Ok(artifact),
+                }))
+            }
+            Err(mut error) => {
+                error.message = names.redact(&error.message);
+                if let Some(claim) = claim {
+                    let failure = crate::nodes::failure_json(&error, attempt, ms);
+                    if !store.fail_node(claim.node, claim.worker, &failure).await? {
+                        store.interrupt_stage(&row.id, LEASE_LOST).await?;
+                        return Ok(None);
+                    }
+                }
+                store
+                    .record_stage_finish(
+                        &row.id,
+                        &StageOutcome::Failed {
+                            error: error.message.clone(),
+                        },
+                    )
+                    .await?;
+                self.event(
+                    &job.id,
+                    JobEvent::StageFailed {
+                        stage: node.to_owned(),
+                        attempt,
+                        error: error.message.clone(),
+                        plugin: plugin_id,
+                        plugin_outcome: error.plugin_outcome.map(str::to_owned),
+                    },
+                )
+                .await;
+                Ok(Some(Attempted {
+                    attempt,
+                    ms,
+                    result: Err(error),
+                }))
+            }
+        }
+    }
+}
+
+/// Why a worker's attempt ended without its outcome being kept.
+const LEASE_LOST: &str = "interrupted: the worker lost its lease on the node (another worker has it); its result was not kept";
+
+/// One node attempt: what runs, on what.
+#[derive(Clone, Copy)]
+pub(crate) struct Attempt<'a> {
+    pub stage: &'a StageSpec,
+    pub node: &'a str,
+    pub item: &'a Option<(usize, Value)>,
+    pub inputs: &'a Arc<Vec<Input>>,
+    pub key: &'a str,
+}
+
+/// A node a worker claimed from the queue, and the worker.
+pub(crate) struct Claim<'a> {
+    pub node: &'a kino_store::NodeId,
+    pub worker: &'a str,
+}
+
+/// How an attempt went.
+pub(crate) struct Attempted {
+    /// Its number among the node's attempts (1 for the first).
+    pub attempt: u32,
+    /// How long the op ran, in milliseconds.
+    pub ms: u64,
+    /// Its output, or why it failed.
+    pub result: Result<ArtifactRef, OpError>,
+}
+
+/// How a node's worker was chosen, so that a worker elsewhere finds the
+/// same one: none, the stage's slot binding, the fallback policy's
+/// alternative (both held to the version the job's host resolved), or a
+/// native kernel by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Choice {
+    None,
+    Slot,
+    Alternative,
+    Native(String),
+}
+
+/// The artifact-index key under which a job's delivered output is recorded.
+pub fn output_key(job: &JobId, file: &str) -> String {
+    format!("output:{job}:{file}")
 }
 
 impl Executor {
@@ -966,9 +1233,20 @@ impl Executor {
 }
 
 /// A job being run, and the names its messages use for its files.
-struct Run {
+pub(crate) struct Run {
     job: Job,
     names: Arc<Names>,
+}
+
+impl Run {
+    /// `job`, its messages naming only the host's own directories.
+    pub(crate) fn new(executor: &Executor, job: Job) -> Self {
+        let names = Names::new(&executor.inner.artifacts, &executor.inner.jobs_dir);
+        Self {
+            job,
+            names: Arc::new(names),
+        }
+    }
 }
 
 /// The user's names for the files of one job, for the messages it records:
@@ -1047,14 +1325,14 @@ pub fn sweep(artifacts: &Artifacts) {
 /// What does a node's work besides the host's own code: the slot's plugin,
 /// or an operator's native kernel. Either fails into the fallback policy.
 #[derive(Clone)]
-enum Worker {
+pub(crate) enum Worker {
     Plugin(SlotPlugin),
     Native(kino_native::KernelHandle),
 }
 
 impl Worker {
     /// How events, stage rows and the fallback policy name it.
-    fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         match self {
             Worker::Plugin(p) => p.id.clone(),
             Worker::Native(k) => format!("{}{}", ops::NATIVE_PREFIX, k.info().name),

@@ -23,6 +23,7 @@ pub mod catalog;
 pub mod editing;
 pub mod exec;
 pub mod local;
+pub mod nodes;
 pub mod ops;
 pub mod owner;
 pub mod slots;
@@ -30,6 +31,7 @@ pub mod spec;
 pub mod worker;
 
 pub use catalog::{Catalog, Pipeline, PipelineSource};
-pub use exec::{Executor, JobInput, JobReport, NodeReport, Observer, Reporter};
+pub use exec::{Dispatch, Executor, JobInput, JobReport, NodeReport, Observer, Reporter};
+pub use nodes::NodeWorker;
 pub use ops::edit::{Edits, SceneEdit, ScenePlan};
 pub use spec::PipelineSpec;

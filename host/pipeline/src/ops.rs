@@ -42,6 +42,28 @@ pub enum Input {
 }
 
 impl Input {
+    /// The same input with its files here: fetched from the shared
+    /// artifact store where this host does not have them.
+    pub async fn fetched(&self, artifacts: &Artifacts) -> anyhow::Result<Input> {
+        let fetch = |hash: String| async move {
+            artifacts
+                .fetch(&hash)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("{hash} is in no artifact store"))
+        };
+        Ok(match self {
+            Input::File(a) => Input::File(fetch(a.hash.clone()).await?),
+            Input::Files(all) => {
+                let mut files = Vec::with_capacity(all.len());
+                for a in all {
+                    files.push(fetch(a.hash.clone()).await?);
+                }
+                Input::Files(files)
+            }
+            other => other.clone(),
+        })
+    }
+
     /// What identifies the value in a cache key.
     pub fn identity(&self) -> Value {
         match self {

@@ -70,6 +70,16 @@ fn slots_of(pipeline: &crate::PipelineSpec) -> BTreeMap<String, World> {
     slots
 }
 
+/// The requirement for exactly the version `id` (`name@version`) names.
+pub fn pinned(id: &str) -> Result<String> {
+    match id.split_once('@') {
+        Some((name, version)) if !name.is_empty() && !version.is_empty() => {
+            Ok(format!("{name}@={version}"))
+        }
+        _ => bail!("`{id}` is not a plugin version (name@version)"),
+    }
+}
+
 /// Checks that `slot` exists and that a plugin of `world` can fill it; the
 /// error names the valid slots, or the world the slot needs.
 pub fn check_slot(slot: &str, world: World) -> Result<()> {
@@ -197,6 +207,20 @@ impl Resolver {
         slot: &str,
         world: World,
     ) -> Result<Option<SlotPlugin>> {
+        self.slot_pinned(tenant, job, slot, world, None).await
+    }
+
+    /// [`Resolver::slot`], held to exactly the version `pin` (`name@version`)
+    /// when given: a worker runs the version its job's coordinator resolved,
+    /// whatever its own registry would resolve the binding to.
+    pub async fn slot_pinned(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+        slot: &str,
+        world: World,
+        pin: Option<&str>,
+    ) -> Result<Option<SlotPlugin>> {
         // A job's own binding (`kino run --bind`) comes before the tenant's.
         let binding = match self.store.job_binding(job, slot).await? {
             Some(b) => Some(b),
@@ -231,6 +255,10 @@ impl Resolver {
                     None => return Ok(None),
                 },
             },
+        };
+        let requirement = match pin {
+            Some(id) => pinned(id)?,
+            None => requirement,
         };
         self.load(
             tenant,

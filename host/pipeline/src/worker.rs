@@ -3,14 +3,20 @@
 //! [`Executor::claim`]) are resumed. Several hosts may share a store: each
 //! job is run by the one that claims it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
 
 use super::Executor;
-use kino_store::{JobId, JobState};
+use super::exec::Dispatch;
+use kino_store::{JobId, JobState, TenantId};
+
+/// How many jobs a host dispatching to the node queue walks at once: each
+/// only waits on its nodes, so enough that every queued job has a host and
+/// the node queue's fair share decides what runs.
+const QUEUED_JOBS_AT_ONCE: usize = 256;
 
 /// How often the queue looks for work when nobody wakes it.
 const POLL: Duration = Duration::from_secs(2);
@@ -46,8 +52,14 @@ impl JobQueue {
     }
 
     /// Runs jobs until the process ends, at most `max_jobs` at once (their
-    /// stages share the executor's CPU limit).
+    /// stages share the executor's CPU limit; an executor dispatching to the
+    /// node queue only walks their graphs, and takes many more), tenants
+    /// taking turns.
     pub async fn work(self, max_jobs: usize) {
+        let max_jobs = match self.executor.dispatch() {
+            Dispatch::Here => max_jobs,
+            Dispatch::Queue => max_jobs.max(QUEUED_JOBS_AT_ONCE),
+        };
         let slots = Arc::new(Semaphore::new(max_jobs.max(1)));
         let active: Arc<Mutex<HashSet<JobId>>> = Arc::default();
         let mut swept = tokio::time::Instant::now();
@@ -57,14 +69,31 @@ impl JobQueue {
                 let artifacts = self.executor.artifacts().clone();
                 let _ = tokio::task::spawn_blocking(move || crate::exec::sweep(&artifacts)).await;
             }
+            let mut running_per_tenant: HashMap<TenantId, usize> = HashMap::new();
             for state in [JobState::Running, JobState::Pending] {
-                let jobs = match self.executor.store().jobs_in_state(state, 100).await {
+                let mut jobs = match self.executor.store().jobs_in_state(state, 1000).await {
                     Ok(jobs) => jobs,
                     Err(e) => {
                         tracing::error!("job queue: {e:#}");
                         continue;
                     }
                 };
+                if state == JobState::Running {
+                    for job in &jobs {
+                        *running_per_tenant.entry(job.tenant_id.clone()).or_default() += 1;
+                    }
+                } else {
+                    // A fair share: the tenant running the fewest jobs first,
+                    // then the higher priority, then the oldest.
+                    jobs.sort_by_key(|job| {
+                        let running = running_per_tenant.get(&job.tenant_id).copied();
+                        (
+                            running.unwrap_or(0),
+                            std::cmp::Reverse(job.priority),
+                            job.created_at,
+                        )
+                    });
+                }
                 for job in jobs {
                     // Ours already, or another host's (a claim says which).
                     if active.lock().expect("queue lock").contains(&job.id) {
@@ -87,6 +116,7 @@ impl JobQueue {
                         tracing::info!(job = %job.id, "resuming a job whose host stopped");
                     }
                     active.lock().expect("queue lock").insert(job.id.clone());
+                    *running_per_tenant.entry(job.tenant_id.clone()).or_default() += 1;
                     let (executor, active) = (self.executor.clone(), active.clone());
                     tokio::spawn(async move {
                         match executor.run_claimed(&job, was).await {

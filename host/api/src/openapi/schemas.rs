@@ -154,6 +154,18 @@ pub fn schemas() -> Value {
             "properties": { "value": { "type": "string" } },
             "examples": [{ "value": "sk-..." }],
         },
+        "Quota": {
+            "type": "object",
+            "required": ["node_quota"],
+            "additionalProperties": false,
+            "properties": {
+                "node_quota": {
+                    "type": ["integer", "null"], "minimum": 0, "maximum": 4294967295u64,
+                    "description": "the most of the tenant's nodes workers run at once; null: no limit",
+                },
+            },
+            "examples": [{ "node_quota": 8 }],
+        },
         "InstalledVersion": {
             "type": "object",
             "required": ["name", "version", "world", "component", "manifest", "assets",
@@ -250,6 +262,10 @@ pub fn schemas() -> Value {
             "additionalProperties": false,
             "properties": {
                 "pipeline": { "type": "string", "description": "a pipeline of `GET /pipelines`" },
+                "priority": {
+                    "type": "integer", "minimum": -1000, "maximum": 1000,
+                    "description": "among this tenant's jobs, higher runs first (default 0)",
+                },
                 "inputs": {
                     "type": "object",
                     "description": "by the pipeline's input names: a file as `{sha256, name}` of an upload, text as a string",
@@ -280,6 +296,7 @@ pub fn schemas() -> Value {
                 "tenant_id": id(),
                 "pipeline": { "type": "string" },
                 "pipeline_sha256": sha256(),
+                "priority": { "type": "integer", "description": "among its tenant's jobs, higher runs first" },
                 "inputs": { "type": "object" },
                 "state": { "enum": ["pending", "running", "completed", "failed"] },
                 "error": { "type": ["string", "null"], "description": "why it failed, in words" },
@@ -357,6 +374,7 @@ mod tests {
         example_parses::<NewTenant>("NewTenant");
         example_parses::<BindingRequest>("BindingRequest");
         example_parses::<SecretRequest>("SecretRequest");
+        example_parses::<crate::admin::Quota>("Quota");
         example_parses::<NewJob>("NewJob");
         example_parses::<Edits>("Edits");
     }
