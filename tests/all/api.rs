@@ -200,6 +200,96 @@ async fn upload(app: &App, bytes: Vec<u8>) -> (StatusCode, Value) {
 }
 
 #[tokio::test]
+async fn quotas_and_priorities_are_set_through_the_api() {
+    let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
+    let (tenant, key) = app.tenant("acme").await;
+    let uri = format!("/admin/tenants/{tenant}/quota");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &uri,
+            Some(ADMIN),
+            Some(json!({ "node_quota": 3 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["node_quota"], 3);
+    let id: kino_store::TenantId = tenant.parse().expect("tenant id");
+    let stored = app
+        .store
+        .get_tenant(&id)
+        .await
+        .expect("read")
+        .expect("tenant");
+    assert_eq!(stored.node_quota, Some(3));
+    // null lifts it; a body without the field is refused, not read as null.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &uri,
+            Some(ADMIN),
+            Some(json!({ "node_quota": null })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let stored = app
+        .store
+        .get_tenant(&id)
+        .await
+        .expect("read")
+        .expect("tenant");
+    assert_eq!(stored.node_quota, None);
+    let (status, body) = app
+        .call(Method::PUT, &uri, Some(ADMIN), Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &uri,
+            Some(&key),
+            Some(json!({ "node_quota": 1 })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a tenant key is not the admin's"
+    );
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/admin/tenants/{}/quota", "0".repeat(32)),
+            Some(ADMIN),
+            Some(json!({ "node_quota": 1 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A job's priority, and one out of range.
+    let video = app.input(&key, b"v".to_vec(), "v.mp4").await;
+    let submit = |priority: i64| json!({ "pipeline": "caption", "priority": priority, "inputs": { "video": video.clone() } });
+    let (status, job) = app
+        .call(Method::POST, "/jobs", Some(&key), Some(submit(7)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(job["priority"], 7);
+    let (_, got) = app
+        .call(
+            Method::GET,
+            &format!("/jobs/{}", job["id"].as_str().expect("id")),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(got["priority"], 7);
+    let (status, _) = app
+        .call(Method::POST, "/jobs", Some(&key), Some(submit(5000)))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
 async fn tenants_submit_get_list_and_watch_jobs() {
     let app = app(api::DEFAULT_UPLOAD_LIMIT).await;
     let (_, key) = app.tenant("acme").await;

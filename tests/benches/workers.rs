@@ -5,7 +5,7 @@
 //!    PostgreSQL: what the job's host and the worker say to the database
 //!    for one node (enqueue, claim, stage row, link, events, commit, cache
 //!    entry, the host's first poll), timed over 300 nodes.
-//! 2. Throughput: 20 short caption jobs (3 s of 320x180 each, distinct, so
+//! 2. Throughput: 20 caption jobs (8 s of 480x270 each, distinct, so
 //!    nothing comes from the cache) with 1, 2 and 4 `kino worker`s of one
 //!    slot each. They share this machine's cores: the figure says how the
 //!    queue scales the work there is, not what more machines would add.
@@ -50,7 +50,7 @@ fn main() {
             let shared = Shared::new(pg.clone(), kino).await;
             rows.push((workers, throughput(&shared, workers, dirs.path()).await));
         }
-        println!("\n20 caption jobs (3 s, 320x180), 1-slot workers on this machine:");
+        println!("\n20 caption jobs (8 s, 480x270), 1-slot workers on this machine:");
         println!("workers  wall s  jobs/min  node s (sum)  speed-up");
         let base = rows[0].1.0;
         for (workers, (wall, node_s)) in &rows {
@@ -156,8 +156,8 @@ async fn throughput(shared: &Shared, workers: usize, dirs: &Path) -> (f64, f64) 
     let mut videos = Vec::new();
     for i in 0..20 {
         let video = shared.path(&format!("clip{i}.mp4"));
-        // 320x180 and 321 columns' worth of variety: each video its own.
-        test_video(&video, 3, &format!("{}x180", 320 + 2 * i), true);
+        // A width of its own: each video different.
+        test_video(&video, 8, &format!("{}x270", 480 + 2 * i), true);
         videos.push(video);
     }
     let mut children: Vec<_> = (0..workers)

@@ -466,7 +466,14 @@ pub(super) async fn set_secret(
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
-    node_quota: Option<u32>,
+    /// Required, `null` included: a body that forgot it must not lift the limit.
+    #[serde(default, deserialize_with = "present")]
+    node_quota: Option<Option<u32>>,
+}
+
+/// A field that is there, `null` or not.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(d).map(Some)
 }
 
 pub(super) async fn set_quota(
@@ -476,9 +483,11 @@ pub(super) async fn set_quota(
     Json(body): Json<Quota>,
 ) -> Result<Json<Quota>, ApiError> {
     let tenant = existing_tenant(&state, &id).await?;
-    state
-        .store
-        .set_tenant_node_quota(&tenant, body.node_quota)
-        .await?;
+    let Some(quota) = body.node_quota else {
+        return Err(ApiError::Unprocessable(
+            "`node_quota` is required: a number of nodes, or null for no limit".into(),
+        ));
+    };
+    state.store.set_tenant_node_quota(&tenant, quota).await?;
     Ok(Json(body))
 }

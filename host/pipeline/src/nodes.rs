@@ -43,6 +43,10 @@ use kino_store::{Job, JobEvent, NewNode, Node, NodeId, NodeState, Store, WorkerS
 /// events say what the node is waiting for.
 const UNCLAIMED_NOTE_AFTER: Duration = Duration::from_secs(20);
 
+/// The longest a job's host waits between two looks at a node's row: a
+/// finished node is noticed within this (a long one; a short one sooner).
+const POLL_AT_MOST: Duration = Duration::from_millis(250);
+
 /// What a worker needs to run one node: written by the job's host on the
 /// node's row, read by the worker that claims it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -275,7 +279,7 @@ pub(crate) async fn dispatch(
             NodeState::Ready | NodeState::Claimed => {}
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(500));
+        delay = (delay * 2).min(POLL_AT_MOST);
     }
 }
 
