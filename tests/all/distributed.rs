@@ -294,6 +294,30 @@ async fn send(
     (status, bytes.to_vec())
 }
 
+/// Waits until the job `get` answers (as `GET /jobs/{id}` does) has
+/// completed, failing the test if it fails or takes three minutes.
+async fn until_completed<F, Answer>(shared: &Shared, mut get: F)
+where
+    F: FnMut() -> Answer,
+    Answer: std::future::Future<Output = serde_json::Value>,
+{
+    let started = Instant::now();
+    loop {
+        let got = get().await;
+        match got["state"].as_str() {
+            Some("completed") => return,
+            Some("failed") => panic!("the job failed: {got}"),
+            _ => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "still {got}; logs in {}",
+            shared.dir.path().display()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 fn json_of(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
@@ -391,26 +415,15 @@ async fn kino_serve_with_no_worker_of_its_own_serves_what_a_worker_ran() {
     );
 
     let mut worker = shared.worker(0, 2);
-    let started = Instant::now();
-    loop {
-        let (_, got) = send(
-            &router,
-            call("GET", &format!("/jobs/{job}"), &key, Body::empty()),
+    until_completed(&shared, || async {
+        let uri = format!("/jobs/{job}");
+        json_of(
+            &send(&router, call("GET", &uri, &key, Body::empty()))
+                .await
+                .1,
         )
-        .await;
-        let got = json_of(&got);
-        match got["state"].as_str() {
-            Some("completed") => break,
-            Some("failed") => panic!("the job failed: {got}"),
-            _ => {}
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "still {got}; log in {}",
-            shared.dir.path().display()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await;
     // Served from the shared store: serve's own directory never had it.
     let (status, video_out) = send(
         &router,
@@ -458,4 +471,116 @@ async fn kino_serve_with_no_worker_of_its_own_serves_what_a_worker_ran() {
     assert_eq!(workers.len(), 1);
     assert_eq!(workers[0].state, kino_store::WorkerState::Stopped);
     assert!(workers[0].nodes_completed > 0);
+}
+
+/// `kino serve` and a worker as the processes an operator runs, sharing
+/// their artifacts through a real S3-compatible server (moto): an upload
+/// reaches the worker, the worker's output reaches serve, only through the
+/// bucket.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+async fn serve_and_a_worker_share_artifacts_through_s3() {
+    use kino_objects::testing::{self, MotoServer};
+    let Some(moto) = testing::moto_server() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set and {}",
+            testing::MISSING
+        );
+        eprintln!("skipped: {}", testing::MISSING);
+        return;
+    };
+    let Some(shared) = postgres_shared().await else {
+        return;
+    };
+    let s3 = MotoServer::start(&moto, shared.dir.path()).expect("moto_server");
+    s3.create_bucket("kino").expect("bucket");
+    let spec = s3.spec("kino", "e2e");
+    // moto checks no signature; the processes read these, the test never sets them.
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "kino-test-key"),
+        ("AWS_SECRET_ACCESS_KEY", "kino-test-secret"),
+    ];
+    let (mut serve, port) = shared.serve(&spec, &aws);
+    let http = |method: &str, path: &str, token: &str, body: &[u8]| {
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let (status, _, body) =
+            testing::http(port, method, path, &headers, body).expect("an HTTP answer");
+        (status, body)
+    };
+    let admin = cluster::ADMIN_TOKEN;
+    let (status, tenant) = http("POST", "/admin/tenants", admin, br#"{"name":"acme"}"#);
+    assert_eq!(status, 201, "{}", json_of(&tenant));
+    let tenant = json_of(&tenant)["id"].as_str().expect("id").to_owned();
+    let (status, key) = http("POST", &format!("/admin/tenants/{tenant}/keys"), admin, b"");
+    assert_eq!(status, 201);
+    let key = json_of(&key)["key"].as_str().expect("key").to_owned();
+    let video = shared.path("talk.mp4");
+    test_video(&video, 3, "320x180", true);
+    let mut inputs = serde_json::Map::new();
+    let mut video_sha256 = String::new();
+    for (name, bytes) in [
+        ("video", std::fs::read(&video).expect("video")),
+        ("transcript", TRANSCRIPT.as_bytes().to_vec()),
+    ] {
+        let (status, up) = http("POST", "/inputs", &key, &bytes);
+        assert_eq!(status, 201, "{}", json_of(&up));
+        let sha256 = json_of(&up)["sha256"].as_str().expect("sha256").to_owned();
+        if name == "video" {
+            video_sha256 = sha256.clone();
+        }
+        inputs.insert(
+            name.into(),
+            serde_json::json!({ "sha256": sha256, "name": name }),
+        );
+    }
+    let body = serde_json::json!({ "pipeline": "caption", "inputs": inputs }).to_string();
+    let (status, job) = http("POST", "/jobs", &key, body.as_bytes());
+    assert_eq!(status, 201, "{}", json_of(&job));
+    let job = json_of(&job)["id"].as_str().expect("job id").to_owned();
+
+    let worker_dir = shared.path("s3-worker");
+    let mut worker = shared.worker_with(&worker_dir, 2, &spec, &aws);
+    until_completed(&shared, || async {
+        json_of(&http("GET", &format!("/jobs/{job}"), &key, b"").1)
+    })
+    .await;
+    let (status, captioned) = http(
+        "GET",
+        &format!("/jobs/{job}/outputs/captioned.mp4"),
+        &key,
+        b"",
+    );
+    assert_eq!(status, 200);
+    let out = shared.path("captioned.mp4");
+    std::fs::write(&out, captioned).expect("write");
+    let info = media::probe(&out).expect("a video");
+    assert!((info.duration_secs - 3.0).abs() < 0.2);
+    // The upload came to the worker through the bucket, the only way
+    // between their directories: serve put it there under its hash, the
+    // worker got it from there into its cache.
+    let cached = worker_dir
+        .join("artifacts")
+        .join(&video_sha256[..2])
+        .join(&video_sha256);
+    assert!(
+        cached.is_file(),
+        "{} is not in the worker's cache",
+        cached.display()
+    );
+    let object = format!("/kino/e2e/sha256/{}/{video_sha256}", &video_sha256[..2]);
+    let log = s3.log();
+    for method in ["PUT", "GET"] {
+        assert!(
+            log.contains(&format!("\"{method} {object} HTTP/1.1\" 200")),
+            "no {method} of {object} in moto's log:\n{}",
+            s3.log_tail()
+        );
+    }
+    kill(&mut worker);
+    kill(&mut serve);
 }

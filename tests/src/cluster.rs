@@ -16,6 +16,9 @@ use kino_store::{Job, JobId, NewBinding, Store, TenantId};
 
 use crate::{bundled_plugins, job_inputs};
 
+/// The admin token of [`Shared::serve`].
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
+
 /// Claims lapse after 3 s without a heartbeat here (30 s by default).
 pub const LEASE_MS: &str = "3000";
 
@@ -133,26 +136,79 @@ impl Shared {
         self.worker_at(&self.path(&format!("w{n}")), slots)
     }
 
-    /// `kino worker` on the data directory `data` (its log beside it).
+    /// `kino worker` on the data directory `data` (its log beside it),
+    /// sharing the set-up's artifact directory.
     pub fn worker_at(&self, data: &Path, slots: usize) -> Child {
+        let shared = self.path("shared").display().to_string();
+        self.worker_with(data, slots, &shared, &[])
+    }
+
+    /// `kino worker` on `data`, sharing the artifact store `artifacts`, with
+    /// `env` set.
+    pub fn worker_with(
+        &self,
+        data: &Path,
+        slots: usize,
+        artifacts: &str,
+        env: &[(&str, &str)],
+    ) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(data.with_extension("log"))
             .expect("worker log");
         Command::new(&self.kino)
-            .args(["worker", "--database", &self.url, "--artifacts"])
-            .arg(self.path("shared"))
+            .args(["worker", "--database", &self.url, "--artifacts", artifacts])
             .arg("--data-dir")
             .arg(data)
             .args(["--slots", &slots.to_string(), "--plugins"])
             .arg(&bundled_plugins().components)
             .env("KINO_LEASE_MS", LEASE_MS)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn kino worker")
+    }
+
+    /// `kino serve` with no worker of its own (`--workers 0`), on a free
+    /// port of 127.0.0.1, sharing the artifact store `artifacts`, with `env`
+    /// set; answers the process and its port once it answers `/healthz`.
+    pub fn serve(&self, artifacts: &str, env: &[(&str, &str)]) -> (Child, u16) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log = std::fs::File::create(self.path("serve.log")).expect("serve log");
+        let mut child = Command::new(&self.kino)
+            .args(["serve", "--database", &self.url, "--workers", "0"])
+            .env("KINO_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("KINO_LISTEN", format!("127.0.0.1:{port}"))
+            .env("KINO_DATA_DIR", self.path("serve"))
+            .env("KINO_SHARED_ARTIFACTS", artifacts)
+            .env("KINO_LEASE_MS", LEASE_MS)
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn kino serve");
+        let started = Instant::now();
+        while kino_objects::testing::http(port, "GET", "/healthz", &[], b"").is_err() {
+            if let Ok(Some(exit)) = child.try_wait() {
+                panic!(
+                    "kino serve exited ({exit}): {}",
+                    std::fs::read_to_string(self.path("serve.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "kino serve never answered"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (child, port)
     }
 
     /// The jobs, as the store has them now.

@@ -5,8 +5,8 @@
 //! [`kino_pipeline::nodes`]) and also walks the graphs of jobs no other
 //! host is walking, so jobs go on while every `kino serve` is down. On
 //! SIGTERM (or Ctrl-C) it drains: it finishes the nodes it holds, claims no
-//! more, and exits; the jobs whose graphs it walked are taken over by
-//! another host once their leases lapse.
+//! more, gives up the jobs whose graphs it walked (another host takes them
+//! over at once) and exits.
 
 use std::path::PathBuf;
 
@@ -39,6 +39,9 @@ pub struct WorkerConfig {
     pub bundled: Option<BundledPlugins>,
     /// Private `host:port`s plugins may reach.
     pub allow_private_hosts: Vec<String>,
+    /// What it offers besides its plugins, kernels and models: its devices
+    /// (`device:cuda:0`), which nodes that need a GPU will ask for.
+    pub devices: Vec<String>,
 }
 
 /// Runs a worker until SIGTERM or Ctrl-C, then drains it.
@@ -67,11 +70,23 @@ pub async fn work(config: WorkerConfig) -> Result<()> {
             tracing::warn!("{m}");
         }
     }
-    let caps = nodes::capabilities(&host.executor, &host.registry)?;
+    let mut caps = nodes::capabilities(&host.executor, &host.registry)?;
+    caps.extend(config.devices.iter().cloned());
+    let (store, owner) = (
+        host.executor.store().clone(),
+        host.executor.owner().to_owned(),
+    );
     let jobs = tokio::spawn(JobQueue::new(host.executor.clone()).work(JOBS_AT_ONCE));
     let worker = NodeWorker::new(host.executor, caps, config.slots);
     let result = worker.run(stop_signal()).await;
+    // The jobs whose graphs it walked go to another host now, not when
+    // their leases lapse.
     jobs.abort();
+    match store.release_jobs(&owner).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("gave up {n} job(s) for another host to walk"),
+        Err(e) => tracing::warn!("giving up its jobs: {e:#}"),
+    }
     result
 }
 

@@ -825,6 +825,16 @@ fn run(cli: Cli) -> Result<()> {
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
                 bundled,
                 allow_private_hosts: Vec::new(),
+                devices: kino_cuda::detect()
+                    .devices
+                    .iter()
+                    .filter_map(|d| match d {
+                        kino_cuda::Device::Cuda { ordinal, .. } => {
+                            Some(format!("device:cuda:{ordinal}"))
+                        }
+                        kino_cuda::Device::Cpu { .. } => None,
+                    })
+                    .collect(),
             };
             let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
             tokio.block_on(kino_api::worker::work(config))

@@ -16,6 +16,7 @@
 mod cache;
 mod error;
 mod remote;
+pub mod testing;
 mod verify;
 
 pub use cache::Cache;

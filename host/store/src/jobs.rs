@@ -815,6 +815,22 @@ impl Store {
         Ok(Some((claimed, before.state)))
     }
 
+    /// Gives up `owner`'s leases on the running jobs it holds (a host
+    /// leaving): another host may claim them at once, not when they lapse.
+    /// Answers how many it gave up.
+    pub async fn release_jobs(&self, owner: &str) -> anyhow::Result<u64> {
+        with_pool!(self, |pool| sqlx::query(pool.sql(
+            "UPDATE jobs SET owner = NULL, heartbeat_at = NULL \
+             WHERE owner = ? AND state = ?"
+        ))
+        .bind(owner)
+        .bind(JobState::Running.as_str())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .with_context(|| format!("releasing the jobs of {owner}"))
+    }
+
     /// Who holds `job` and their last heartbeat (ms since the Unix epoch).
     pub async fn job_owner(&self, job: &JobId) -> anyhow::Result<Option<(String, i64)>> {
         Ok(self.job_by_id(job).await?.and_then(|(_, owner)| owner))

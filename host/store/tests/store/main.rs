@@ -766,6 +766,15 @@ async fn one_host_at_a_time_holds_a_job(store: Store) -> anyhow::Result<()> {
         store.job_owner(&job.id).await?.map(|(o, _)| o).as_deref(),
         Some("c:3:z")
     );
+    // A host that leaves gives its jobs up: another takes them at once.
+    assert_eq!(store.release_jobs("c:3:z").await?, 1);
+    assert!(!store.heartbeat(&job.id, "c:3:z").await?, "given up");
+    let (_, was) = store
+        .claim_job(&job.id, "e:5:v", now - 30_000, None)
+        .await?
+        .context("a given-up job is claimed before its lease would lapse")?;
+    assert_eq!(was, JobState::Running);
+    assert_eq!(store.release_jobs("c:3:z").await?, 0);
     // An ended job is nobody's to claim.
     store
         .set_job_state(&tenant.id, &job.id, JobState::Completed, None)
