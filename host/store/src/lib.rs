@@ -223,12 +223,19 @@ impl Store {
     /// Opens the store `url_or_path` names: a `postgres://` or `postgresql://`
     /// URL is a PostgreSQL database ([`Store::open_postgres`]); anything else is
     /// the path of a SQLite file ([`Store::open_sqlite`]).
+    /// A URL of any other scheme (`postgress://`, `mysql://`) is refused,
+    /// naming it, rather than taken for a file path: a typo must not become
+    /// a new, empty SQLite store.
     pub async fn open(url_or_path: &str) -> anyhow::Result<Self> {
         if is_postgres_url(url_or_path) {
-            Self::open_postgres(url_or_path).await
-        } else {
-            Self::open_sqlite(url_or_path).await
+            return Self::open_postgres(url_or_path).await;
         }
+        if let Some((scheme, _)) = url_or_path.split_once("://") {
+            anyhow::bail!(
+                "`{scheme}://` is not a store Kino can open: give a postgres:// (or postgresql://) URL, or the path of a SQLite file"
+            );
+        }
+        Self::open_sqlite(url_or_path).await
     }
 
     /// Opens (creating it and its directory if missing) the SQLite store at `path`
@@ -372,6 +379,15 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_url_of_another_scheme_is_refused_not_taken_for_a_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let typo = format!("postgress://kino@{}/kino", dir.path().display());
+        let err = Store::open(&typo).await.expect_err("refused");
+        assert!(format!("{err:#}").contains("`postgress://`"), "{err:#}");
+        assert!(!std::path::Path::new("postgress:").exists());
+    }
 
     #[test]
     fn now_is_after_2020() {
