@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use kino_media as media;
 use kino_pipeline::Dispatch;
-use kino_store::{JobState, StageState};
+use kino_store::{JobState, NodeState, StageState};
 use kino_tests::cluster::{self, Shared};
 use kino_tests::{test_video, workspace_root};
 
@@ -41,6 +41,31 @@ See you tomorrow.
 fn kill(child: &mut Child) {
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
+}
+
+/// The indices of the `workers` that hold a claimed node of the jobs `ids`.
+async fn holders(
+    shared: &Shared,
+    ids: &[(kino_store::TenantId, kino_store::JobId)],
+    workers: &[Child],
+) -> Vec<usize> {
+    let mut owners = Vec::new();
+    for (_, job) in ids {
+        let nodes = shared.store.nodes_of_job(job).await.expect("nodes");
+        owners.extend(
+            nodes
+                .into_iter()
+                .filter(|n| n.state == NodeState::Claimed)
+                .filter_map(|n| n.owner),
+        );
+    }
+    // An owner is `host:pid:nonce`.
+    (0..workers.len())
+        .filter(|&i| {
+            let pid = format!(":{}:", workers[i].id());
+            owners.iter().any(|o| o.contains(&pid))
+        })
+        .collect()
 }
 
 /// A small random number from the clock (no dependency for one choice).
@@ -114,21 +139,31 @@ async fn workers_killed_mid_node_lose_nothing_and_repeat_nothing() {
     }
 
     let mut workers: Vec<Child> = (0..3).map(|n| shared.worker(n, 1)).collect();
-    // A worker killed every few seconds (SIGKILL: no drain, no goodbye),
-    // and started again on its machine's directory.
+    // A worker killed (SIGKILL: no drain, no goodbye) while it holds a node,
+    // at most once a second, and started again on its machine's directory.
+    // Chosen by what it holds, not by the clock, so that a fast machine
+    // finishing the batch in seconds still sees its nodes interrupted.
     let mut kills = 0;
-    let mut last_kill = Instant::now();
-    shared
-        .wait(&ids, Duration::from_secs(600), || {
-            if kills < 12 && last_kill.elapsed() >= Duration::from_millis(1500) {
-                let n = pick(workers.len());
+    let mut last_kill = Instant::now() - Duration::from_secs(1);
+    let started = Instant::now();
+    while !shared.all_finished(&ids).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "jobs still running after 10 min; logs in {}",
+            shared.dir.path().display()
+        );
+        if kills < 12 && last_kill.elapsed() >= Duration::from_secs(1) {
+            let holding = holders(&shared, &ids, &workers).await;
+            if !holding.is_empty() {
+                let n = holding[pick(holding.len())];
                 kill(&mut workers[n]);
                 workers[n] = shared.worker(n, 1);
                 kills += 1;
                 last_kill = Instant::now();
             }
-        })
-        .await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for w in &mut workers {
         kill(w);
     }

@@ -180,7 +180,7 @@ async fn throughput(shared: &Shared, workers: usize, dirs: &Path) -> (f64, f64) 
             .await;
         ids.push((tenant.clone(), job.id));
     }
-    shared.wait(&ids, Duration::from_secs(1200), || {}).await;
+    shared.wait(&ids, Duration::from_secs(1200)).await;
     let wall = started.elapsed().as_secs_f64();
     for child in &mut children {
         let _ = child.kill();

@@ -226,13 +226,13 @@ impl Shared {
         jobs
     }
 
-    /// Waits until every job has ended, doing `meanwhile` every second.
-    pub async fn wait(
-        &self,
-        ids: &[(TenantId, JobId)],
-        limit: Duration,
-        mut meanwhile: impl FnMut(),
-    ) {
+    /// Whether every job of `ids` has reached a final state.
+    pub async fn all_finished(&self, ids: &[(TenantId, JobId)]) -> bool {
+        self.jobs(ids).await.iter().all(|j| j.state.is_terminal())
+    }
+
+    /// Waits until every job has ended.
+    pub async fn wait(&self, ids: &[(TenantId, JobId)], limit: Duration) {
         let started = Instant::now();
         loop {
             let jobs = self.jobs(ids).await;
@@ -248,8 +248,7 @@ impl Shared {
                     .collect::<Vec<_>>(),
                 self.dir.path().display()
             );
-            meanwhile();
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
