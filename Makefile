@@ -14,6 +14,7 @@ KINO_MODELS ?= .kino/models
 # What a fresh Debian machine lacks: FFmpeg (CLI and dev libraries), clang for
 # bindgen, espeak-ng for speech, and the wasm32-wasip2 target for plugins.
 SYSTEM_PACKAGES := make pkg-config clang ffmpeg espeak-ng fonts-dejavu-core python3 python3-venv postgresql \
+	chromium chromium-driver \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libswresample-dev libavfilter-dev libavdevice-dev
 

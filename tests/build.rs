@@ -29,11 +29,14 @@ fn package_names(dir: &Path) -> Vec<String> {
 }
 
 fn main() {
-    // Tests that run ffmpeg or espeak-ng are ignored where it is missing (not in CI).
+    // Tests that run ffmpeg, espeak-ng or a browser are ignored where it is
+    // missing (not in CI).
     kino_tool_probe::probe(&[
         kino_tool_probe::FFMPEG,
         kino_tool_probe::ESPEAK_NG,
         kino_tool_probe::NPM,
+        kino_tool_probe::CHROMIUM,
+        kino_tool_probe::CHROMEDRIVER,
     ]);
     let tests_dir =
         PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));

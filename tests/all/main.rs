@@ -5,6 +5,7 @@
 mod api;
 mod assets_and_captions;
 mod authoring;
+mod console;
 mod distributed;
 mod first_use;
 mod hardening_api;

@@ -205,6 +205,15 @@ pub(super) async fn issue_key(
     ))
 }
 
+pub(super) async fn list_keys(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<kino_store::ApiKey>>, ApiError> {
+    let tenant = existing_tenant(&state, &id).await?;
+    Ok(Json(state.store.list_api_keys(&tenant).await?))
+}
+
 pub(super) async fn revoke_key(
     _: Admin,
     State(state): State<AppState>,
@@ -316,6 +325,67 @@ pub(super) async fn get_plugin(
     Ok(Json(
         blocking(move || Ok(registry.get_version(&name, &version)?)).await?,
     ))
+}
+
+/// What a binding form needs of a plugin version's manifest.
+#[derive(Debug, Serialize)]
+pub struct PluginManifestView {
+    name: String,
+    version: String,
+    world: String,
+    description: String,
+    outbound_hosts: Vec<String>,
+    config: Vec<ConfigEntryView>,
+}
+
+/// One `[[config]]` entry of a manifest.
+#[derive(Debug, Serialize)]
+pub struct ConfigEntryView {
+    key: String,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    default: Option<String>,
+    description: String,
+    required: bool,
+    values: Vec<String>,
+}
+
+pub(super) async fn get_manifest(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<PluginManifestView>, ApiError> {
+    let (name, version) = plugin_version(&name, &version)?;
+    let registry = state.registry.clone();
+    let (installed, manifest) = blocking(move || {
+        let installed = registry.get_version(&name, &version)?;
+        let manifest = registry.manifest(&installed)?;
+        Ok((installed, manifest))
+    })
+    .await?;
+    Ok(Json(PluginManifestView {
+        name: installed.name.to_string(),
+        version: installed.version.to_string(),
+        world: installed.world.to_string(),
+        description: manifest.description().to_owned(),
+        outbound_hosts: manifest
+            .outbound_hosts()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        config: manifest
+            .config()
+            .iter()
+            .map(|entry| ConfigEntryView {
+                key: entry.key.clone(),
+                ty: entry.ty.name(),
+                default: entry.default.as_ref().map(ToString::to_string),
+                description: entry.description.clone(),
+                required: entry.required,
+                values: entry.values.clone(),
+            })
+            .collect(),
+    }))
 }
 
 pub(super) async fn yank_plugin(

@@ -5,7 +5,9 @@
 //!   time.
 //! - Tenant routes (`/jobs...`) need `Authorization: Bearer <tenant API key>`.
 //!   A tenant only ever sees its own jobs: another tenant's job is a 404.
-//! - `/healthz`, `/metrics` (Prometheus) and `/openapi.json` are open.
+//! - `/healthz`, `/metrics` (Prometheus) and `/openapi.json` are open, and so
+//!   is the web console's static front end (`/console`, [`console`]), which
+//!   calls the routes above with the credential its user types.
 //!
 //! Every route is declared once in [`ROUTES`]: the router and the OpenAPI
 //! document are both built from that table, so they cannot drift apart.
@@ -26,6 +28,7 @@
 
 mod admin;
 mod auth;
+mod console;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -284,6 +287,9 @@ const NO_JOB: Reply = Reply::error(404, "no such job of this tenant");
 /// A tenant that is not there.
 const NO_TENANT: Reply = Reply::error(404, "no such tenant");
 
+/// No such plugin version in the registry.
+const NOT_INSTALLED: Reply = Reply::error(404, "not installed");
+
 /// A plugin name or version in the path that cannot be one.
 const BAD_PLUGIN_PATH: Reply = Reply::error(400, "not a plugin name, or not a semver version");
 
@@ -359,6 +365,19 @@ pub const ROUTES: &[Route] = &[
         body: None,
         responses: &[Reply::json(201, "the key", "IssuedKey"), NO_TENANT],
         handler: |_| post(admin::issue_key),
+    },
+    Route {
+        method: "get",
+        path: "/admin/tenants/{id}/keys",
+        summary: "A tenant's API keys: ids, display prefixes, issue and revoke times (never the keys)",
+        access: Access::Admin,
+        params: &[TENANT_ID],
+        body: None,
+        responses: &[
+            Reply::list(200, "the keys, oldest first", "ApiKey"),
+            NO_TENANT,
+        ],
+        handler: |_| get(admin::list_keys),
     },
     Route {
         method: "delete",
@@ -508,9 +527,27 @@ pub const ROUTES: &[Route] = &[
         responses: &[
             Reply::json(200, "the version", "InstalledVersion"),
             BAD_PLUGIN_PATH,
-            Reply::error(404, "not installed"),
+            NOT_INSTALLED,
         ],
         handler: |_| get(admin::get_plugin),
+    },
+    Route {
+        method: "get",
+        path: "/admin/plugins/{name}/{version}/manifest",
+        summary: "What a binding needs of a plugin version: its config entries and the hosts it requests",
+        access: Access::Admin,
+        params: PLUGIN_VERSION,
+        body: None,
+        responses: &[
+            Reply::json(
+                200,
+                "the manifest's binding-relevant parts",
+                "PluginManifest",
+            ),
+            BAD_PLUGIN_PATH,
+            NOT_INSTALLED,
+        ],
+        handler: |_| get(admin::get_manifest),
     },
     Route {
         method: "delete",
@@ -522,7 +559,7 @@ pub const ROUTES: &[Route] = &[
         responses: &[
             Reply::empty(204, "removed"),
             BAD_PLUGIN_PATH,
-            Reply::error(404, "not installed"),
+            NOT_INSTALLED,
             Reply::error(409, "bound by a tenant"),
         ],
         handler: |_| delete(admin::remove_plugin),
@@ -542,7 +579,7 @@ pub const ROUTES: &[Route] = &[
                 "YankedVersion",
             ),
             BAD_PLUGIN_PATH,
-            Reply::error(404, "not installed"),
+            NOT_INSTALLED,
         ],
         handler: |_| post(admin::yank_plugin),
     },
@@ -698,6 +735,7 @@ pub fn router_with(state: AppState, uploads: UploadBudget) -> Router {
             state.clone(),
             metrics::track,
         ))
+        .merge(console::routes())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(Extension(uploads))
         .with_state(state)

@@ -53,8 +53,22 @@ pub const NPM: Tool = Tool {
     install: "install Node.js 20+ with npm",
 };
 
+/// Chromium, the browser the console's tests drive.
+pub const CHROMIUM: Tool = Tool {
+    name: "chromium",
+    version_args: &["--version"],
+    install: "apt-get install chromium",
+};
+
+/// chromedriver, the WebDriver server that drives Chromium.
+pub const CHROMEDRIVER: Tool = Tool {
+    name: "chromedriver",
+    version_args: &["--version"],
+    install: "apt-get install chromium-driver",
+};
+
 /// Every tool a `missing` cfg may name.
-pub const ALL: [Tool; 3] = [FFMPEG, ESPEAK_NG, NPM];
+pub const ALL: [Tool; 5] = [FFMPEG, ESPEAK_NG, NPM, CHROMIUM, CHROMEDRIVER];
 
 /// Whether `tool` runs here.
 pub fn present(tool: &Tool) -> bool {

@@ -184,6 +184,43 @@ pub fn schemas() -> Value {
                 "enabled": { "type": "boolean" },
             },
         },
+        "ApiKey": {
+            "type": "object",
+            "required": ["id", "tenant_id", "prefix", "created_at", "revoked_at"],
+            "properties": {
+                "id": id(),
+                "tenant_id": id(),
+                "prefix": { "type": "string", "description": "the key's first characters, for display" },
+                "created_at": millis(),
+                "revoked_at": { "oneOf": [millis(), { "type": "null" }] },
+            },
+        },
+        "PluginManifest": {
+            "type": "object",
+            "required": ["name", "version", "world", "description", "outbound_hosts", "config"],
+            "properties": {
+                "name": { "type": "string" },
+                "version": { "type": "string", "description": "semver" },
+                "world": { "type": "string", "description": "`kino:stage/WORLD@VERSION`" },
+                "description": { "type": "string" },
+                "outbound_hosts": { "type": "array", "items": { "type": "string" }, "description": "origins the plugin requests; a binding grants them" },
+                "config": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["key", "type", "default", "description", "required", "values"],
+                        "properties": {
+                            "key": { "type": "string" },
+                            "type": { "enum": ["string", "integer", "number", "boolean"] },
+                            "default": { "type": ["string", "null"] },
+                            "description": { "type": "string" },
+                            "required": { "type": "boolean" },
+                            "values": { "type": "array", "items": { "type": "string" }, "description": "the values a string may take; empty: any" },
+                        },
+                    },
+                },
+            },
+        },
         "YankedVersion": {
             "allOf": [
                 { "$ref": "#/components/schemas/InstalledVersion" },
