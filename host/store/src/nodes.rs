@@ -650,8 +650,16 @@ impl Store {
         if done != 1 {
             return Ok(false);
         }
-        if let Some(stage) = &node.stage_id {
-            self.interrupt_stage(stage, reason).await?;
+        match &node.stage_id {
+            Some(stage) => {
+                self.interrupt_stage(stage, reason).await?;
+            }
+            // Its holder stopped after recording its attempt but before
+            // linking it here: the attempt is found by what it ran.
+            None => {
+                self.interrupt_stages_of(&node.job_id, &node.node, owner, reason)
+                    .await?;
+            }
         }
         Ok(true)
     }
