@@ -402,6 +402,7 @@ async fn an_operator_and_tenants_do_their_work_in_the_console() {
     let srt = dir.path().join("talk.srt");
     std::fs::write(&srt, TRANSCRIPT).expect("srt");
     browser.sign_in(&acme_key).await;
+    assert_eq!(browser.text("#signed-in-as").await, "Tenant acme");
     browser.go("#/new").await;
     browser.select("#pipeline", "caption").await;
     browser.attach("#input-video", path_str(&video)).await;

@@ -86,8 +86,8 @@ function signInPage() {
       session.set(value, 'admin', 'operator');
     } catch (adminError) {
       try {
-        await api('/jobs?limit=1', { token: value });
-        session.set(value, 'tenant', `${value.slice(0, 13)}…`);
+        const me = await api('/me', { token: value });
+        session.set(value, 'tenant', me.name);
       } catch (tenantError) {
         say(`Not signed in: ${tenantError.message}`, 'error');
         token.focus();

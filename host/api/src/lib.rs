@@ -584,6 +584,16 @@ pub const ROUTES: &[Route] = &[
         handler: |_| post(admin::yank_plugin),
     },
     Route {
+        method: "get",
+        path: "/me",
+        summary: "The tenant this API key belongs to",
+        access: Access::Tenant,
+        params: &[],
+        body: None,
+        responses: &[Reply::json(200, "the tenant", "Tenant")],
+        handler: |_| get(tenant::me),
+    },
+    Route {
         method: "post",
         path: "/inputs",
         summary: "Upload an input file; answers its sha256 for a job's `inputs`",

@@ -220,6 +220,11 @@ pub(super) async fn get_job(
     Ok(Json(own_job(&state, &tenant.id, &id).await?))
 }
 
+/// `GET /me`: the tenant the key belongs to (what the console shows).
+pub(super) async fn me(TenantAuth(tenant): TenantAuth) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "id": tenant.id, "name": tenant.name }))
+}
+
 pub(super) async fn list_jobs(
     TenantAuth(tenant): TenantAuth,
     State(state): State<AppState>,
