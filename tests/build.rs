@@ -28,6 +28,50 @@ fn package_names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The reference plugins also built against `kino:stage@0.1.0`.
+const FROZEN: [&str; 3] = [
+    "kino-director-styles",
+    "kino-translator-phrasebook",
+    "kino-grader-palette",
+];
+
+/// Builds `packages` for wasm32-wasip2 into `target_dir`, with `features`.
+fn build_plugins(
+    root: &Path,
+    target_dir: &Path,
+    packages: &[impl AsRef<str>],
+    features: Option<&str>,
+) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin"])
+        .args(packages.iter().flat_map(|p| ["-p", p.as_ref()]))
+        .env("CARGO_TARGET_DIR", target_dir);
+    if let Some(features) = features {
+        command.args(["--features", features]);
+    }
+    // Settings meant for the outer (host) build must not leak into the wasm one.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTC_WRAPPER",
+    ] {
+        command.env_remove(var);
+    }
+    let status = command
+        .status()
+        .expect("running cargo to build the plugins");
+    assert!(
+        status.success(),
+        "building the plugins for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+    );
+}
+
 fn main() {
     // Tests that run ffmpeg, espeak-ng or a browser are ignored where it is
     // missing (not in CI).
@@ -63,30 +107,19 @@ fn main() {
     let mut packages = package_names(&root.join("plugins"));
     packages.extend(package_names(&tests_dir.join("plugins")));
 
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(&root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin"])
-        .args(packages.iter().flat_map(|p| ["-p", p.as_str()]))
-        .env("CARGO_TARGET_DIR", &target_dir);
-    // Settings meant for the outer (host) build must not leak into the wasm one.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_BUILD_RUSTC_WRAPPER",
-    ] {
-        command.env_remove(var);
-    }
-    let status = command
-        .status()
-        .expect("running cargo to build the plugins");
-    assert!(
-        status.success(),
-        "building the plugins for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+    build_plugins(&root, &target_dir, &packages, None);
+    // The reference plugins as a plugin author built them before 0.2.0:
+    // against the frozen kino:stage@0.1.0, which hosts keep running.
+    let frozen_dir = target_dir.join("stage-0-1");
+    build_plugins(
+        &root,
+        &frozen_dir,
+        &FROZEN,
+        Some("kino-plugin-sdk/stage-0-1"),
+    );
+    println!(
+        "cargo:rustc-env=KINO_PLUGIN_DIR_0_1={}",
+        frozen_dir.join("wasm32-wasip2").join("plugin").display()
     );
     let out = target_dir.join("wasm32-wasip2").join("plugin");
     println!("cargo:rustc-env=KINO_PLUGIN_DIR={}", out.display());

@@ -67,26 +67,34 @@ pub use wit_bindgen as __wit_bindgen;
 /// and reused by every world a plugin crate generates.
 #[allow(missing_docs, clippy::all)]
 mod bindings {
-    wit_bindgen::generate!({
-        inline: "
-            package kino:sdk;
-            world imports {
-                import kino:stage/types@0.1.0;
-                import kino:stage/host@0.1.0;
-            }
-        ",
-        path: "wit",
-        additional_derives: [Clone, PartialEq],
-        generate_all,
-    });
+    include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 
 pub use bindings::kino::stage::{host, types};
 pub use types::*;
+#[cfg(not(feature = "stage-0-1"))]
+pub use {
+    backend_types::{
+        ClipRequest, Pending, SpeechAudio, SpeechProgress, SpeechRequest, TranscribeProgress,
+        TranscribeRequest, Transcript, TranscriptSegment, VideoInfo, VideoProgress, Voice,
+    },
+    bindings::kino::stage::{backend_types, media},
+    media::{MediaIn, MediaOut},
+};
+
+#[doc(hidden)]
+#[cfg(not(feature = "stage-0-1"))]
+pub use wasip2 as __wasip2;
 
 include!(concat!(env!("OUT_DIR"), "/generate_world.rs"));
 
+#[cfg(not(feature = "stage-0-1"))]
+mod backends;
+#[cfg(not(feature = "stage-0-1"))]
+pub use backends::{ClipGenerator, Lipsync, Speech, Transcriber};
 mod helpers;
+#[cfg(not(feature = "stage-0-1"))]
+pub mod http;
 pub mod log;
 pub mod testing;
 
@@ -204,7 +212,7 @@ macro_rules! export_script_strategy {
         #[allow(clippy::all)]
         mod __kino_script_strategy {
             use super::*;
-            $crate::__generate_world!("kino:stage/script-strategy@0.1.0");
+            $crate::__generate_world!("script-strategy");
             impl Guest for $plugin {
                 fn generate(
                     brief: $crate::Brief,
@@ -233,7 +241,7 @@ macro_rules! export_director_style {
         #[allow(clippy::all)]
         mod __kino_director_style {
             use super::*;
-            $crate::__generate_world!("kino:stage/director-style@0.1.0");
+            $crate::__generate_world!("director-style");
             impl Guest for $plugin {
                 fn direct(
                     scene: $crate::Scene,
@@ -258,7 +266,7 @@ macro_rules! export_script_strategy_with_assets {
         #[allow(clippy::all)]
         mod __kino_script_strategy {
             use super::*;
-            $crate::__generate_world!("kino:stage/script-strategy-with-assets@0.1.0");
+            $crate::__generate_world!("script-strategy-with-assets");
             impl Guest for $plugin {
                 fn generate(
                     brief: $crate::Brief,
@@ -304,7 +312,7 @@ macro_rules! export_director_style_with_assets {
         #[allow(clippy::all)]
         mod __kino_director_style {
             use super::*;
-            $crate::__generate_world!("kino:stage/director-style-with-assets@0.1.0");
+            $crate::__generate_world!("director-style-with-assets");
             impl Guest for $plugin {
                 fn direct(
                     scene: $crate::Scene,
@@ -338,7 +346,7 @@ macro_rules! export_translator {
         #[allow(clippy::all)]
         mod __kino_translator {
             use super::*;
-            $crate::__generate_world!("kino:stage/translator@0.1.0");
+            $crate::__generate_world!("translator");
             impl Guest for $plugin {
                 fn supported_pairs() -> ::std::vec::Vec<$crate::LanguagePair> {
                     <$plugin as $crate::Translator>::supported_pairs()
@@ -370,7 +378,7 @@ macro_rules! export_grader {
         #[allow(clippy::all)]
         mod __kino_grader {
             use super::*;
-            $crate::__generate_world!("kino:stage/grader@0.1.0");
+            $crate::__generate_world!("grader");
             impl Guest for $plugin {
                 fn grade(
                     stats: $crate::FrameStats,
@@ -392,7 +400,7 @@ macro_rules! export_fallback_policy {
         #[allow(clippy::all)]
         mod __kino_fallback_policy {
             use super::*;
-            $crate::__generate_world!("kino:stage/fallback-policy@0.1.0");
+            $crate::__generate_world!("fallback-policy");
             impl Guest for $plugin {
                 fn decide(failure: $crate::Failure) -> $crate::Decision {
                     <$plugin as $crate::FallbackPolicy>::decide(failure)
@@ -411,7 +419,7 @@ macro_rules! export_caption_style {
         #[allow(clippy::all)]
         mod __kino_caption_style {
             use super::*;
-            $crate::__generate_world!("kino:stage/caption-style@0.1.0");
+            $crate::__generate_world!("caption-style");
             impl Guest for $plugin {
                 fn style_cues(
                     cues: ::std::vec::Vec<$crate::WordCue>,

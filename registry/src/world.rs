@@ -26,17 +26,29 @@ pub enum World {
     FallbackPolicy,
     /// `caption-style`: styles word-by-word captions.
     CaptionStyle,
+    /// `transcriber`: audio in, timed segments and words out (since 0.2.0).
+    Transcriber,
+    /// `speech`: text in, audio out; voices, and voice cloning (since 0.2.0).
+    Speech,
+    /// `clip-generator`: a scene prompt in, a video clip out (since 0.2.0).
+    ClipGenerator,
+    /// `lipsync`: a video and speech in, the video lip-synced out (since 0.2.0).
+    Lipsync,
 }
 
 impl World {
     /// Every world, in WIT order.
-    pub const ALL: [World; 6] = [
+    pub const ALL: [World; 10] = [
         World::ScriptStrategy,
         World::DirectorStyle,
         World::Translator,
         World::Grader,
         World::FallbackPolicy,
         World::CaptionStyle,
+        World::Transcriber,
+        World::Speech,
+        World::ClipGenerator,
+        World::Lipsync,
     ];
 
     /// The world's WIT name, such as `director-style`.
@@ -48,7 +60,36 @@ impl World {
             World::Grader => "grader",
             World::FallbackPolicy => "fallback-policy",
             World::CaptionStyle => "caption-style",
+            World::Transcriber => "transcriber",
+            World::Speech => "speech",
+            World::ClipGenerator => "clip-generator",
+            World::Lipsync => "lipsync",
         }
+    }
+
+    /// The `kino:stage` version that introduced the world: a plugin must
+    /// target that version or a later one.
+    pub fn since(self) -> semver::Version {
+        match self {
+            World::ScriptStrategy
+            | World::DirectorStyle
+            | World::Translator
+            | World::Grader
+            | World::FallbackPolicy
+            | World::CaptionStyle => semver::Version::new(0, 1, 0),
+            World::Transcriber | World::Speech | World::ClipGenerator | World::Lipsync => {
+                semver::Version::new(0, 2, 0)
+            }
+        }
+    }
+
+    /// Whether the world moves media (`kino:stage/media`) and answers in
+    /// the submit/poll shape of remote jobs.
+    pub fn is_backend(self) -> bool {
+        matches!(
+            self,
+            World::Transcriber | World::Speech | World::ClipGenerator | World::Lipsync
+        )
     }
 
     /// Every world's name, comma-separated, for messages.

@@ -167,7 +167,7 @@ async fn caption_answers_that_break_the_rules_are_named() {
 }
 
 /// A brief's assets: two product shots, two clips, a logo and a font.
-fn assets() -> Vec<Asset> {
+pub(crate) fn assets() -> Vec<Asset> {
     let asset = |name: &str, kind, tags: &[&str], description: &str| Asset {
         name: name.into(),
         kind,

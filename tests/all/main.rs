@@ -17,6 +17,7 @@ mod pipelines;
 mod reference_plugins;
 mod sandbox;
 mod speech;
+mod stage_versions;
 mod truncated_media;
 mod video_tools;
 

@@ -970,7 +970,7 @@ impl Executor {
                     for input in inputs.iter() {
                         local.push(input.fetched(&self.inner.artifacts).await?);
                     }
-                    let cx = self.op_cx(stage, node, &item, &Arc::new(local), None);
+                    let cx = self.op_cx(stage, node, &item, &Arc::new(local), None, &key);
                     let artifact = ops::degrade(&stage.op, cx)
                         .await
                         .ok_or_else(|| failed().context(format!("op `{}` has no degraded form; the policy wanted to degrade: {reason}", stage.op)))?
@@ -1063,7 +1063,7 @@ impl Executor {
         )
         .await;
         let started = Instant::now();
-        let cx = self.op_cx(stage, node, item, inputs, worker);
+        let cx = self.op_cx(stage, node, item, inputs, worker, key);
         let notes = cx.notes.clone();
         let result = ops::run(&stage.op, cx).await;
         let notes = std::mem::take(&mut *notes.lock().unwrap_or_else(PoisonError::into_inner));
@@ -1211,6 +1211,7 @@ impl Executor {
         item: &Option<(usize, Value)>,
         inputs: &Arc<Vec<Input>>,
         worker: Option<Worker>,
+        key: &str,
     ) -> OpCx {
         let (plugin, native) = match worker {
             Some(Worker::Plugin(p)) => (Some(p), None),
@@ -1228,6 +1229,8 @@ impl Executor {
             artifacts: self.inner.artifacts.clone(),
             models: self.inner.models.clone(),
             notes: Notes::default(),
+            store: self.inner.store.clone(),
+            key: key.to_owned(),
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod local;
 pub mod nodes;
 pub mod ops;
 pub mod owner;
+pub mod remote;
 pub mod slots;
 pub mod spec;
 pub mod worker;

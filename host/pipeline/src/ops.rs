@@ -121,6 +121,11 @@ pub struct OpCx {
     /// What the op wants the job's events to say (a fallback it took, the
     /// model it used).
     pub notes: Notes,
+    /// The job store: where remote jobs' tickets are kept.
+    pub store: kino_store::Store,
+    /// The node's cache key: names its work to backends (idempotency) and
+    /// to the store (remote jobs).
+    pub key: String,
 }
 
 /// Notes an op leaves for the job's events.
@@ -302,8 +307,9 @@ ops! {
     SpeechAudio = "speech-audio", inputs 1..=2, world None, each false, out Audio, version 1;
     /// Speech audio -> windows of at most 30 s cut at silences (voice activity, Silero VAD).
     FindSpeech = "find-speech", inputs 1..=1, world None, each false, out List, version 1;
-    /// A window of speech audio + its language (`auto` detects) -> its segments and words (Whisper).
-    Transcribe = "transcribe", inputs 2..=2, world None, each true, out Json, version 1;
+    /// A window of speech audio + its language (`auto` detects) -> its segments and words
+    /// (transcriber plugin; the host's Whisper when the slot is unbound).
+    Transcribe = "transcribe", inputs 2..=2, world Some(World::Transcriber), each true, out Json, version 1;
     /// A transcript (optional) + heard windows -> segments JSON: the transcript's, else what was heard.
     TranscriptSegments = "transcript-segments", inputs 2..=2, world None, each false, out List, version 1;
     /// A language (`auto`) + heard windows -> the source language, detected when `auto`.
@@ -452,7 +458,7 @@ impl StageOp {
     /// Whether its slot may be left unbound: the op then makes its output
     /// the host's way (its degraded form), said in the job's events.
     pub fn plugin_optional(&self) -> bool {
-        matches!(self, StageOp::Builtin(Op::StyleCaptions))
+        matches!(self, StageOp::Builtin(Op::StyleCaptions | Op::Transcribe))
     }
 
     /// The plugin world it calls, for plugin ops.
@@ -551,6 +557,9 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::ParseSubtitles => transcript::parse_subtitles,
         Op::SpeechAudio => speech::speech_audio,
         Op::FindSpeech => speech::find_speech,
+        Op::Transcribe if cx.plugin.is_some() => {
+            return store(&cx, speech::transcribe_remote(&cx, &dir).await?);
+        }
         Op::Transcribe => speech::transcribe,
         Op::TranscriptSegments => speech::transcript_segments,
         Op::SpokenLanguage => speech::spoken_language,

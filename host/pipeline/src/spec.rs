@@ -365,6 +365,8 @@ impl PipelineSpec {
             ));
         }
         match (stage.op.world(), &stage.slot) {
+            // An op with a host-made form runs it when no slot is named.
+            (Some(_), None) if stage.op.plugin_optional() => {}
             (Some(_), None) => {
                 return Err((
                     At::Field(i, "op"),

@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::{host, types};
+use super::bindings::{backend_types, host, types, v0_1};
 use super::http::{Credential, InvalidCredential, Outbound};
 use super::limits::Limits;
 use super::log::{LogLine, LogSink, LogSource, TracingSink};
@@ -265,6 +265,11 @@ impl StageCtx {
         }
     }
 
+    /// The call's resource table (media handles, streams).
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
     fn emit(&self, level: host::LogLevel, source: LogSource, message: String) {
         self.call.log.log(LogLine {
             plugin: self.plugin.clone(),
@@ -348,5 +353,27 @@ impl host::Host for StageCtx {
 
     fn config(&mut self, key: String) -> Option<String> {
         self.call.config.get(&key).cloned()
+    }
+}
+
+impl backend_types::Host for StageCtx {}
+
+impl v0_1::kino::stage::types::Host for StageCtx {}
+
+/// A plugin built against `kino:stage@0.1.0` reaches the same host.
+impl v0_1::kino::stage::host::Host for StageCtx {
+    fn log(&mut self, level: v0_1::kino::stage::host::LogLevel, message: String) {
+        use v0_1::kino::stage::host::LogLevel as Old;
+        let level = match level {
+            Old::Debug => host::LogLevel::Debug,
+            Old::Info => host::LogLevel::Info,
+            Old::Warn => host::LogLevel::Warn,
+            Old::Error => host::LogLevel::Error,
+        };
+        host::Host::log(self, level, message);
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        host::Host::config(self, key)
     }
 }

@@ -22,12 +22,14 @@
 //! what every outbound request is checked against.
 
 pub mod answers;
+mod backends;
 mod bindings;
 mod cache;
 mod ctx;
 pub mod http;
 mod limits;
 mod log;
+pub mod media;
 mod meter;
 mod payload;
 pub mod plugins;
@@ -44,17 +46,19 @@ use anyhow::{Context as _, Result};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
-pub use bindings::{host::LogLevel, types};
+pub use backends::{ClipGenerator, Lipsync, Speech, Transcriber};
+pub use bindings::{backend_types, host::LogLevel, types};
 pub use cache::{CacheOutcome, ComponentCache, sha256_hex};
 pub use ctx::{CallCtx, StageCtx};
 pub use http::{Grant, HttpLimits, InvalidCredential, NotRequested};
 pub use limits::Limits;
 pub use log::{LogLine, LogSink, LogSource, MemorySink, TracingSink};
+pub use media::{MediaFile, MediaSink};
 pub use meter::{CallReport, PluginUsage};
 pub use trap::Trap;
 pub use worlds::{
     CallResult, Capability, CaptionStyle, Director, Fallback, Grader, PACKAGE_VERSION,
-    ScriptStrategy, Translator, World, WrongWorld,
+    SUPPORTED_VERSIONS, ScriptStrategy, Translator, World, WrongWorld,
 };
 
 use http::{HttpShared, Outbound};
@@ -226,6 +230,17 @@ impl Runtime {
             &mut linker,
             |ctx| ctx,
         )
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        bindings::media::add_to_linker::<StageCtx, wasmtime::component::HasSelf<StageCtx>>(
+            &mut linker,
+            |ctx| ctx,
+        )
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        // What plugins built against the frozen kino:stage@0.1.0 import.
+        bindings::v0_1::kino::stage::host::add_to_linker::<
+            StageCtx,
+            wasmtime::component::HasSelf<StageCtx>,
+        >(&mut linker, |ctx| ctx)
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let mut http_linker = linker.clone();
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)
@@ -426,6 +441,42 @@ impl Runtime {
         call: &'a CallCtx,
     ) -> Result<CaptionStyle<'a>, WrongWorld> {
         CaptionStyle::new(plugin, call)
+    }
+
+    /// The transcriber API of `plugin`, for calls made as `call`.
+    pub fn transcriber<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<Transcriber<'a>, WrongWorld> {
+        Transcriber::new(plugin, call)
+    }
+
+    /// The speech API of `plugin`, for calls made as `call`.
+    pub fn speech<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<Speech<'a>, WrongWorld> {
+        Speech::new(plugin, call)
+    }
+
+    /// The clip-generator API of `plugin`, for calls made as `call`.
+    pub fn clip_generator<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<ClipGenerator<'a>, WrongWorld> {
+        ClipGenerator::new(plugin, call)
+    }
+
+    /// The lipsync API of `plugin`, for calls made as `call`.
+    pub fn lipsync<'a>(
+        &self,
+        plugin: &'a Plugin,
+        call: &'a CallCtx,
+    ) -> Result<Lipsync<'a>, WrongWorld> {
+        Lipsync::new(plugin, call)
     }
 }
 

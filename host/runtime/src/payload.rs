@@ -1,5 +1,8 @@
 //! How many bytes a plugin's answer carries, for the output cap.
 
+use super::bindings::backend_types::{
+    Pending, SpeechProgress, TranscribeProgress, VideoProgress, Voice,
+};
 use super::bindings::types::{
     AssetPick, CueStyle, Decision, DirectedScene, LanguagePair, Lut3d, PluginError, ScoreCard,
     Script, TranslatedSegment,
@@ -103,5 +106,55 @@ impl Payload for AssetPick {
 impl Payload for CueStyle {
     fn payload_bytes(&self) -> usize {
         self.emphasis.len()
+    }
+}
+
+impl Payload for Voice {
+    fn payload_bytes(&self) -> usize {
+        self.id.len() + self.name.len() + self.languages.payload_bytes()
+    }
+}
+
+impl Payload for Pending {
+    fn payload_bytes(&self) -> usize {
+        self.ticket.len()
+    }
+}
+
+impl Payload for TranscribeProgress {
+    fn payload_bytes(&self) -> usize {
+        match self {
+            TranscribeProgress::Done(transcript) => {
+                transcript.language.len()
+                    + transcript
+                        .segments
+                        .iter()
+                        .map(|s| {
+                            s.text.len()
+                                + s.speaker.as_ref().map_or(0, String::len)
+                                + s.words.iter().map(|w| w.text.len() + 8).sum::<usize>()
+                        })
+                        .sum::<usize>()
+            }
+            TranscribeProgress::Pending(pending) => pending.payload_bytes(),
+        }
+    }
+}
+
+impl Payload for SpeechProgress {
+    fn payload_bytes(&self) -> usize {
+        match self {
+            SpeechProgress::Done(_) => 0,
+            SpeechProgress::Pending(pending) => pending.payload_bytes(),
+        }
+    }
+}
+
+impl Payload for VideoProgress {
+    fn payload_bytes(&self) -> usize {
+        match self {
+            VideoProgress::Done(_) => 0,
+            VideoProgress::Pending(pending) => pending.payload_bytes(),
+        }
     }
 }

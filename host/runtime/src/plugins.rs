@@ -11,7 +11,7 @@ use kino_registry::{
     InstalledVersion, Manifest, Origin, Package, SignaturePolicy, Store, VerifyingKey, signing,
 };
 
-use crate::{Grant, Limits, LoadError, PACKAGE_VERSION, Plugin, Runtime, World};
+use crate::{Grant, Limits, LoadError, Plugin, Runtime, SUPPORTED_VERSIONS, World};
 
 /// The limits a manifest asks for, as the runtime applies them.
 pub fn runtime_limits(manifest: &Manifest) -> Limits {
@@ -26,10 +26,40 @@ pub fn runtime_limits(manifest: &Manifest) -> Limits {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     /// The manifest targets a `kino:stage` version this host does not run.
-    #[error("targets kino:stage@{declared}, but this host runs kino:stage@{PACKAGE_VERSION}")]
+    #[error(
+        "targets kino:stage@{declared}, but this host runs kino:stage@{}",
+        SUPPORTED_VERSIONS.join(" and @")
+    )]
     UnsupportedVersion {
         /// The version the manifest declares.
         declared: semver::Version,
+    },
+    /// The manifest declares a world at a package version older than the world.
+    #[error(
+        "declares kino:stage/{world}@{declared}, but {world} is a world of kino:stage@{since} \
+         and later: declare kino:stage/{world}@{since}"
+    )]
+    WorldTooNew {
+        /// The world.
+        world: World,
+        /// The version the manifest declares.
+        declared: semver::Version,
+        /// The version that introduced the world.
+        since: semver::Version,
+    },
+    /// The component was built against another `kino:stage` version than its
+    /// manifest declares.
+    #[error(
+        "{plugin}: its manifest declares kino:stage@{declared}, but the component imports \
+         {import}: build it against the declared version or fix the manifest's `world`"
+    )]
+    VersionMismatch {
+        /// The plugin, as `name@version`.
+        plugin: String,
+        /// The version the manifest declares.
+        declared: semver::Version,
+        /// The `kino:stage` import of another version.
+        import: String,
     },
     /// The component imports `wasi:http` but its manifest requests no hosts.
     #[error(
@@ -50,23 +80,57 @@ pub enum CheckError {
     Load(#[from] LoadError),
 }
 
+/// Whether this host runs plugins built against `kino:stage@version`: one
+/// of [`SUPPORTED_VERSIONS`], or a later patch of one.
+pub fn runs_version(version: &semver::Version) -> bool {
+    SUPPORTED_VERSIONS.iter().any(|supported| {
+        let supported =
+            semver::Version::parse(supported).expect("SUPPORTED_VERSIONS are semver versions");
+        // Within 0.x, a minor bump may break: each minor is its own package.
+        version.major == 0
+            && version.minor == supported.minor
+            && version.patch <= supported.patch
+            && version.pre.is_empty()
+    })
+}
+
 /// The runtime world a manifest declares, if this host can run it.
 pub fn runtime_world(manifest: &Manifest) -> Result<World, CheckError> {
     let declared = manifest.world();
-    let supported = semver::Version::parse(PACKAGE_VERSION)
-        .expect("PACKAGE_VERSION, a constant, is a semver version");
-    // Within 0.x, a minor bump may break; within 1.x+, only the major may.
-    let compatible = if supported.major == 0 {
-        declared.version.major == 0 && declared.version.minor == supported.minor
-    } else {
-        declared.version.major == supported.major
-    };
-    if !compatible || declared.version > supported {
+    if !runs_version(&declared.version) {
         return Err(CheckError::UnsupportedVersion {
             declared: declared.version.clone(),
         });
     }
+    let since = declared.world.since();
+    if declared.version < since {
+        return Err(CheckError::WorldTooNew {
+            world: declared.world,
+            declared: declared.version.clone(),
+            since,
+        });
+    }
     Ok(declared.world)
+}
+
+/// The first `kino:stage` import of `wasm` whose version is not `declared`'s
+/// minor (the one a 0.1 manifest on a 0.2 component would show).
+fn mismatched_import(runtime: &Runtime, wasm: &[u8], declared: &semver::Version) -> Option<String> {
+    let (component, _) = runtime.compile(wasm).ok()?;
+    let engine = runtime.engine();
+    let ty = component.component_type();
+    ty.imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .find(|name| {
+            let Some(version) = name
+                .strip_prefix("kino:stage/")
+                .and_then(|rest| rest.split_once('@'))
+                .and_then(|(_, v)| semver::Version::parse(v).ok())
+            else {
+                return false;
+            };
+            (version.major, version.minor) != (declared.major, declared.minor)
+        })
 }
 
 /// The host's checks on a package before the registry records it: the world
@@ -85,13 +149,21 @@ pub fn check_component(
     let requested = Grant::all_requested(manifest.outbound_hosts());
     runtime
         .load_granted(&id, wasm, world, runtime_limits(manifest), requested)
-        .map(drop)
         .map_err(|e| match e {
             LoadError::HttpNotGranted { plugin, import } => {
                 CheckError::UndeclaredHttp { plugin, import }
             }
             other => CheckError::Load(other),
-        })
+        })?;
+    let declared = &manifest.world().version;
+    if let Some(import) = mismatched_import(runtime, wasm, declared) {
+        return Err(CheckError::VersionMismatch {
+            plugin: id,
+            declared: declared.clone(),
+            import,
+        });
+    }
+    Ok(())
 }
 
 /// Reads trusted public keys (`kino-ed25519-public:...` files).

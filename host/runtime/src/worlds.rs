@@ -2,25 +2,33 @@
 
 use std::fmt;
 
-use wasmtime::component::InstancePre;
 use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{ComponentExportIndex, InstancePre};
 
 use super::bindings::caption_style::CaptionStylePre;
+use super::bindings::clip_generator::ClipGeneratorPre;
 use super::bindings::director_style::DirectorStylePre;
 use super::bindings::fallback_policy::FallbackPolicyPre;
 use super::bindings::grader::GraderPre;
+use super::bindings::lipsync::LipsyncPre;
 use super::bindings::script_strategy::ScriptStrategyPre;
+use super::bindings::speech::SpeechPre;
+use super::bindings::transcriber::TranscriberPre;
 use super::bindings::translator::TranslatorPre;
 use super::bindings::types::{
     Asset, AssetPick, BrandLook, Brief, CueStyle, Decision, DirectedScene, Failure, FrameStats,
     GradeIntent, LanguagePair, Lut3d, PluginError, Scene, ScoreCard, Script, Segment,
     TranslatedSegment, WordCue,
 };
-use super::bindings::{asset_picker, asset_scripts};
 use super::{CallCtx, Plugin, StageCtx, Trap};
 
-/// The version of the `kino:stage` package this host implements.
-pub const PACKAGE_VERSION: &str = "0.1.0";
+/// The newest version of the `kino:stage` package this host implements:
+/// the one in `wit/`, which the SDK builds plugins against.
+pub const PACKAGE_VERSION: &str = "0.2.0";
+
+/// Every `kino:stage` version whose plugins this host runs, oldest first:
+/// `0.1.0` is frozen in `wit/since_v0.1.0/`.
+pub const SUPPORTED_VERSIONS: [&str; 2] = ["0.1.0", PACKAGE_VERSION];
 
 /// One world of the `kino:stage` package. The registry owns the type (it
 /// validates manifests against it); the runtime maps each world to bindings.
@@ -75,9 +83,13 @@ impl Capability {
         }
     }
 
-    /// The component export's name, such as `kino:stage/asset-picker@0.1.0`.
-    pub fn export_name(self) -> String {
-        format!("kino:stage/{}@{PACKAGE_VERSION}", self.interface())
+    /// The component export's names, such as `kino:stage/asset-picker@0.2.0`,
+    /// one per version of [`SUPPORTED_VERSIONS`], newest first.
+    pub fn export_names(self) -> impl Iterator<Item = String> {
+        SUPPORTED_VERSIONS
+            .into_iter()
+            .rev()
+            .map(move |version| format!("kino:stage/{}@{version}", self.interface()))
     }
 
     /// The interface's one function.
@@ -95,21 +107,26 @@ impl fmt::Display for Capability {
     }
 }
 
-/// Looks up `capability`'s interface among the exports of `pre`'s component:
-/// `None` when it is not exported, an error when it is but its function is
-/// missing or of another type than the WIT's.
-fn optional<I>(
+/// Looks up `capability`'s interface among the exports of `pre`'s component,
+/// at any supported package version: `None` when it is not exported, the
+/// index of its function when it is, an error when the function is missing
+/// or of another type than the WIT's.
+///
+/// The export is found by hand rather than by `bindgen!`'s `GuestIndices`,
+/// which know only the `kino:stage` version they were generated from.
+fn optional(
     pre: &InstancePre<StageCtx>,
     capability: Capability,
     typecheck: impl FnOnce(
         &wasmtime::component::types::ComponentFunc,
         &InstancePre<StageCtx>,
     ) -> wasmtime::Result<()>,
-    indices: impl FnOnce(&InstancePre<StageCtx>) -> wasmtime::Result<I>,
-) -> wasmtime::Result<Option<I>> {
-    let name = capability.export_name();
+) -> wasmtime::Result<Option<ComponentExportIndex>> {
     let component = pre.component();
-    let Some((item, instance)) = component.get_export(None, name.as_str()) else {
+    let Some((name, (item, instance))) = capability
+        .export_names()
+        .find_map(|name| Some((name.clone(), component.get_export(None, &name)?)))
+    else {
         return Ok(None);
     };
     if !matches!(item, ComponentItem::ComponentInstance(_)) {
@@ -117,24 +134,26 @@ fn optional<I>(
     }
     let function = capability.function();
     match component.get_export(Some(&instance), function) {
-        Some((ComponentItem::ComponentFunc(func), _)) => typecheck(&func, pre).map_err(|e| {
-            wasmtime::format_err!("`{name}` exports `{function}` of the wrong type: {e:#}")
-        })?,
+        Some((ComponentItem::ComponentFunc(func), index)) => {
+            typecheck(&func, pre).map_err(|e| {
+                wasmtime::format_err!("`{name}` exports `{function}` of the wrong type: {e:#}")
+            })?;
+            Ok(Some(index))
+        }
         _ => wasmtime::bail!("`{name}` does not export the function `{function}`"),
     }
-    indices(pre).map(Some)
 }
 
 /// A script strategy's exports, with `asset-scripts` when it has it.
 pub(crate) struct ScriptStrategyExports {
     world: ScriptStrategyPre<StageCtx>,
-    assets: Option<asset_scripts::GuestIndices>,
+    assets: Option<ComponentExportIndex>,
 }
 
 /// A director style's exports, with `asset-picker` when it has it.
 pub(crate) struct DirectorStyleExports {
     world: DirectorStylePre<StageCtx>,
-    assets: Option<asset_picker::GuestIndices>,
+    assets: Option<ComponentExportIndex>,
 }
 
 /// A plugin prepared for fast instantiation, with its exports resolved.
@@ -145,6 +164,10 @@ pub(crate) enum Pre {
     Grader(GraderPre<StageCtx>),
     FallbackPolicy(FallbackPolicyPre<StageCtx>),
     CaptionStyle(CaptionStylePre<StageCtx>),
+    Transcriber(TranscriberPre<StageCtx>),
+    Speech(SpeechPre<StageCtx>),
+    ClipGenerator(ClipGeneratorPre<StageCtx>),
+    Lipsync(LipsyncPre<StageCtx>),
 }
 
 impl Pre {
@@ -156,35 +179,29 @@ impl Pre {
         // looks the names up; calls would type-check them too late).
         Ok(match world {
             World::ScriptStrategy => Pre::ScriptStrategy(ScriptStrategyExports {
-                assets: optional(
-                    &pre,
-                    Capability::AssetScripts,
-                    |func, pre| {
-                        func.typecheck::<(&Brief, &[Asset], u32), (Result<Vec<Script>, PluginError>,)>(
-                            &pre.instance_type(),
-                        )
-                    },
-                    asset_scripts::GuestIndices::new,
-                )?,
+                assets: optional(&pre, Capability::AssetScripts, |func, pre| {
+                    func.typecheck::<(&Brief, &[Asset], u32), (Result<Vec<Script>, PluginError>,)>(
+                        &pre.instance_type(),
+                    )
+                })?,
                 world: ScriptStrategyPre::new(pre)?,
             }),
             World::DirectorStyle => Pre::DirectorStyle(DirectorStyleExports {
-                assets: optional(
-                    &pre,
-                    Capability::AssetPicker,
-                    |func, pre| {
-                        func.typecheck::<(&Scene, &Brief, &[Asset]), (Result<Vec<AssetPick>, PluginError>,)>(
+                assets: optional(&pre, Capability::AssetPicker, |func, pre| {
+                    func.typecheck::<(&Scene, &Brief, &[Asset]), (Result<Vec<AssetPick>, PluginError>,)>(
                             &pre.instance_type(),
                         )
-                    },
-                    asset_picker::GuestIndices::new,
-                )?,
+                })?,
                 world: DirectorStylePre::new(pre)?,
             }),
             World::Translator => Pre::Translator(TranslatorPre::new(pre)?),
             World::Grader => Pre::Grader(GraderPre::new(pre)?),
             World::FallbackPolicy => Pre::FallbackPolicy(FallbackPolicyPre::new(pre)?),
             World::CaptionStyle => Pre::CaptionStyle(CaptionStylePre::new(pre)?),
+            World::Transcriber => Pre::Transcriber(TranscriberPre::new(pre)?),
+            World::Speech => Pre::Speech(SpeechPre::new(pre)?),
+            World::ClipGenerator => Pre::ClipGenerator(ClipGeneratorPre::new(pre)?),
+            World::Lipsync => Pre::Lipsync(LipsyncPre::new(pre)?),
         })
     }
 
@@ -196,6 +213,10 @@ impl Pre {
             Pre::Grader(_) => World::Grader,
             Pre::FallbackPolicy(_) => World::FallbackPolicy,
             Pre::CaptionStyle(_) => World::CaptionStyle,
+            Pre::Transcriber(_) => World::Transcriber,
+            Pre::Speech(_) => World::Speech,
+            Pre::ClipGenerator(_) => World::ClipGenerator,
+            Pre::Lipsync(_) => World::Lipsync,
         }
     }
 
@@ -233,6 +254,8 @@ macro_rules! world_handle {
         }
     };
 }
+
+pub(crate) use world_handle;
 
 world_handle!(
     /// Calls into a `script-strategy` plugin.
@@ -316,16 +339,20 @@ impl ScriptStrategy<'_> {
             return Ok(Ok(None));
         };
         let pre = self.pre.world.instance_pre();
-        let outcome = self
-            .plugin
-            .invoke(self.call, async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let exports = indices.load(&mut *store, &instance)?;
-                exports
-                    .call_generate_with_assets(&mut *store, brief, assets, count)
-                    .await
-            })
-            .await;
+        let outcome =
+            self.plugin
+                .invoke(self.call, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    let func = instance.get_typed_func::<
+                    (&Brief, &[Asset], u32),
+                    (Result<Vec<Script>, PluginError>,),
+                >(&mut *store, indices)?;
+                    Ok(func
+                        .call_async(&mut *store, (brief, assets, count))
+                        .await?
+                        .0)
+                })
+                .await;
         outcome.map(|answer| answer.map(Some))
     }
 }
@@ -364,10 +391,14 @@ impl Director<'_> {
             .plugin
             .invoke(self.call, async |store| {
                 let instance = pre.instantiate_async(&mut *store).await?;
-                let exports = indices.load(&mut *store, &instance)?;
-                exports
-                    .call_pick_assets(&mut *store, scene, brief, assets)
-                    .await
+                let func = instance.get_typed_func::<
+                    (&Scene, &Brief, &[Asset]),
+                    (Result<Vec<AssetPick>, PluginError>,),
+                >(&mut *store, indices)?;
+                Ok(func
+                    .call_async(&mut *store, (scene, brief, assets))
+                    .await?
+                    .0)
             })
             .await;
         outcome.map(|answer| answer.map(Some))

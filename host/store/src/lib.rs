@@ -69,6 +69,7 @@ mod ids;
 mod jobs;
 mod nodes;
 mod plugins;
+mod remote;
 mod tenants;
 pub mod testing;
 
@@ -91,6 +92,7 @@ pub use jobs::{
 };
 pub use nodes::{NewNode, Node, NodeState, WorkerInfo, WorkerState};
 pub use plugins::{Binding, NewBinding, NewPluginVersion, PluginVersion, SecretValue};
+pub use remote::{RemoteJob, RemoteState};
 pub use tenants::{ApiKey, IssuedApiKey, Tenant};
 
 /// How long a connection waits on a locked database before giving up.

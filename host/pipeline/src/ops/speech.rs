@@ -209,6 +209,122 @@ pub(super) fn transcribe(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     write_json(dir, "heard.json", &out)
 }
 
+/// One window heard by the tenant's transcriber plugin: the window's audio
+/// (16 kHz mono WAV) lent to it as a stream, its answer (at once or as a
+/// remote job, whose ticket the store keeps) put in the media's time.
+pub(super) async fn transcribe_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, super::OpError> {
+    let plugin = cx
+        .plugin
+        .as_ref()
+        .context("transcribe_remote runs with a transcriber plugin")?;
+    let (index, window): (usize, Window) = cx.item()?;
+    let language = cx.text(1)?.to_owned();
+    let pcm = wav::read_wav_range(
+        cx.file(0)?,
+        window.start,
+        window.end.saturating_sub(window.start),
+    )
+    .context("reading the window's audio")?;
+    let audio_path = dir.join(format!("window-{index}.wav"));
+    wav::write_wav_pcm16(&audio_path, &pcm).context("writing the window's audio")?;
+    let audio = kino_runtime::MediaFile::new(&audio_path, "audio/wav")
+        .context("lending the window's audio")?;
+    let request = kino_runtime::backend_types::TranscribeRequest {
+        language: (language != "auto").then(|| language.clone()),
+        diarize: false,
+    };
+    let transcriber = cx
+        .runtime
+        .transcriber(&plugin.plugin, &plugin.call)
+        .map_err(anyhow::Error::from)?;
+    let (transcript, driven) = crate::remote::drive(
+        &cx.store,
+        &plugin.id,
+        &cx.key,
+        crate::remote::Backoff::default(),
+        async || transcriber.submit(&audio, &request, &cx.key).await,
+        |ticket| {
+            let transcriber = &transcriber;
+            async move { transcriber.check(&ticket).await }
+        },
+    )
+    .await?;
+    if let Some(note) = driven.note(&plugin.id) {
+        cx.notes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(note);
+    }
+    let heard = heard_from_plugin(&plugin.id, &window, transcript)
+        .map_err(|e| super::OpError::bad_answer(format!("{}: {e}", plugin.id)))?;
+    Ok(write_json(dir, "heard.json", &heard)?)
+}
+
+/// A transcriber plugin's answer for `window`, checked and moved into the
+/// media's time: every time inside the window, segments in order, words
+/// inside their segment.
+fn heard_from_plugin(
+    plugin: &str,
+    window: &Window,
+    transcript: kino_runtime::backend_types::Transcript,
+) -> Result<Heard> {
+    let length_ms =
+        (window.end.saturating_sub(window.start) as u64 * 1000 / u64::from(SPEECH_RATE)) as u32;
+    let offset_ms = (window.start as u64 * 1000 / u64::from(SPEECH_RATE)) as u32;
+    // A backend's rounding may overshoot the window's end a little.
+    let slack = 250;
+    let mut last_start = 0;
+    for (i, s) in transcript.segments.iter().enumerate() {
+        if s.start_ms > s.end_ms || s.end_ms > length_ms + slack || s.start_ms < last_start {
+            bail!(
+                "segment {i} spans {}..{} ms, outside the {length_ms} ms window or out of order",
+                s.start_ms,
+                s.end_ms
+            );
+        }
+        last_start = s.start_ms;
+        for w in &s.words {
+            if w.start_ms > w.end_ms
+                || w.start_ms + slack < s.start_ms
+                || w.end_ms > s.end_ms + slack
+            {
+                bail!(
+                    "word {:?} spans {}..{} ms, outside its segment ({}..{} ms)",
+                    w.text,
+                    w.start_ms,
+                    w.end_ms,
+                    s.start_ms,
+                    s.end_ms
+                );
+            }
+        }
+    }
+    let at = |ms: u32| offset_ms + ms.min(length_ms);
+    Ok(Heard {
+        language: transcript.language,
+        model: plugin.to_owned(),
+        segments: transcript
+            .segments
+            .into_iter()
+            .filter(|s| !s.text.trim().is_empty())
+            .map(|s| HeardSegment {
+                start_ms: at(s.start_ms),
+                end_ms: at(s.end_ms),
+                text: s.text.trim().to_owned(),
+                words: s
+                    .words
+                    .into_iter()
+                    .map(|w| HeardWord {
+                        start_ms: at(w.start_ms),
+                        end_ms: at(w.end_ms),
+                        text: w.text,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
 /// A window's speech regions in seconds from its start.
 fn speech_in(window: &Window) -> Vec<(f32, f32)> {
     let secs = |x: usize| x.saturating_sub(window.start) as f32 / SPEECH_RATE as f32;

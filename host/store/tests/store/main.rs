@@ -32,6 +32,7 @@ on_both_engines!(
     one_host_at_a_time_holds_a_job,
     stage_workers_and_interruptions,
     job_priority_and_tenant_quota_are_kept,
+    remote_jobs_keep_their_tickets,
 );
 on_both_engines!(concurrent: only_one_executor_starts_a_job);
 
@@ -938,4 +939,54 @@ fn schema(columns: Vec<(String, String)>, indexes: Vec<String>) -> Schema {
         tables.entry(table).or_default().insert(column);
     }
     (tables, indexes.into_iter().collect())
+}
+
+async fn remote_jobs_keep_their_tickets(store: Store) -> anyhow::Result<()> {
+    assert_eq!(store.remote_job("clip:abc").await?, None);
+    store
+        .record_remote_job("clip:abc", "kino-clips-replicate@0.1.0", "pred-1")
+        .await?;
+    store.remote_job_checked("clip:abc").await?;
+    store.remote_job_checked("clip:abc").await?;
+    let job = store.remote_job("clip:abc").await?.context("recorded")?;
+    assert_eq!(job.ticket, "pred-1");
+    assert_eq!(job.plugin, "kino-clips-replicate@0.1.0");
+    assert_eq!(job.state, kino_store::RemoteState::Pending);
+    assert_eq!(job.checks, 2);
+    assert!(job.updated_at >= job.created_at);
+
+    store
+        .finish_remote_job("clip:abc", Some("the backend said no"))
+        .await?;
+    let failed = store.remote_job("clip:abc").await?.context("still there")?;
+    assert_eq!(failed.state, kino_store::RemoteState::Failed);
+    assert_eq!(failed.error.as_deref(), Some("the backend said no"));
+    // Checks after the end count nothing.
+    store.remote_job_checked("clip:abc").await?;
+    assert_eq!(
+        store.remote_job("clip:abc").await?.context("there")?.checks,
+        2
+    );
+
+    // Starting the work again replaces the failed job.
+    store
+        .record_remote_job("clip:abc", "kino-clips-replicate@0.2.0", "pred-2")
+        .await?;
+    let again = store.remote_job("clip:abc").await?.context("recorded")?;
+    assert_eq!(
+        (
+            again.ticket.as_str(),
+            again.state,
+            again.checks,
+            again.error
+        ),
+        ("pred-2", kino_store::RemoteState::Pending, 0, None)
+    );
+    store.finish_remote_job("clip:abc", None).await?;
+    assert_eq!(
+        store.remote_job("clip:abc").await?.context("there")?.state,
+        kino_store::RemoteState::Done
+    );
+    assert_eq!(store.remote_job("clip:other").await?, None);
+    Ok(())
 }

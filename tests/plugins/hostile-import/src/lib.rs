@@ -3,7 +3,7 @@
 
 wit_bindgen::generate!({
     world: "kino:hostile/director-with-escape",
-    path: ["../../../wit", "wit"],
+    path: ["../../../wit/since_v0.1.0", "wit"],
     with: {
         "kino:stage/types@0.1.0": kino_plugin_sdk::types,
         "kino:stage/host@0.1.0": kino_plugin_sdk::host,
