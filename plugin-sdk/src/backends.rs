@@ -38,7 +38,7 @@ pub trait Speech {
     fn check(ticket: String, out: &MediaOut) -> Result<SpeechProgress, PluginError>;
     /// Makes a voice from `samples` of one speaker; answer
     /// [`PluginError::invalid_input`] if the backend cannot clone.
-    fn create_voice(name: String, samples: Vec<&MediaIn>) -> Result<Voice, PluginError>;
+    fn create_voice(name: String, samples: Vec<MediaIn>) -> Result<Voice, PluginError>;
 }
 
 /// A `clip-generator` plugin: a scene prompt in, a video clip out.
@@ -46,7 +46,7 @@ pub trait ClipGenerator {
     /// Generates the clip `request` describes into `out`, guided by `references`.
     fn submit(
         request: ClipRequest,
-        references: Vec<&MediaIn>,
+        references: Vec<MediaIn>,
         out: &MediaOut,
         key: String,
     ) -> Result<VideoProgress, PluginError>;
@@ -127,7 +127,7 @@ macro_rules! export_speech {
                 }
                 fn create_voice(
                     name: ::std::string::String,
-                    samples: ::std::vec::Vec<&$crate::MediaIn>,
+                    samples: ::std::vec::Vec<$crate::MediaIn>,
                 ) -> ::core::result::Result<$crate::Voice, $crate::PluginError> {
                     <$plugin as $crate::Speech>::create_voice(name, samples)
                 }
@@ -149,7 +149,7 @@ macro_rules! export_clip_generator {
             impl Guest for $plugin {
                 fn submit(
                     request: $crate::ClipRequest,
-                    references: ::std::vec::Vec<&$crate::MediaIn>,
+                    references: ::std::vec::Vec<$crate::MediaIn>,
                     out: &$crate::MediaOut,
                     key: ::std::string::String,
                 ) -> ::core::result::Result<$crate::VideoProgress, $crate::PluginError> {

@@ -23,12 +23,15 @@
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    ErrorCode, Fields, IncomingBody, IncomingResponse, OutgoingBody, OutgoingRequest,
     RequestOptions, Scheme,
 };
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::{MediaIn, MediaOut, PluginError};
+
+/// The request method, as `wasi:http` names it.
+pub use wasip2::http::types::Method;
 
 /// The most bytes [`Response::bytes`] and [`Response::json`] read.
 pub const MAX_REPLY_BYTES: usize = 16 << 20;
@@ -309,19 +312,32 @@ fn write_body(outgoing: &OutgoingBody, body: &[Body<'_>]) -> Result<(), PluginEr
     };
     for part in body {
         match part {
-            Body::Bytes(bytes) => {
-                // `blocking-write-and-flush` takes at most 4096 bytes at a time.
-                for chunk in bytes.chunks(4096) {
-                    stream.blocking_write_and_flush(chunk).map_err(sending)?;
-                }
-            }
+            Body::Bytes(bytes) => write_all(&stream, bytes).map_err(sending)?,
             Body::Media(media) => {
                 let input = media.open()?;
                 splice_all(&stream, &input, media.size()).map_err(sending)?;
             }
         }
     }
-    stream.blocking_flush().map_err(sending)?;
+    // No flush: the body stream does not buffer, and once the last declared
+    // byte is sent the host may already have closed it.
+    Ok(())
+}
+
+/// Writes `bytes` as the stream permits, waiting for room; no flush.
+fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
+    while !bytes.is_empty() {
+        let permit = stream.check_write()?;
+        if permit == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let n = bytes
+            .len()
+            .min(usize::try_from(permit).unwrap_or(usize::MAX));
+        stream.write(&bytes[..n])?;
+        bytes = &bytes[n..];
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 mod api;
 mod assets_and_captions;
 mod authoring;
+mod backends;
 mod console;
 mod distributed;
 mod first_use;

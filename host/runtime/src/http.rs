@@ -48,7 +48,7 @@ use super::bindings::host::LogLevel;
 /// How outbound HTTP is bounded, for every plugin of a runtime.
 ///
 /// Defaults: 5 s to connect (TLS included), 30 s to the first response byte,
-/// 10 s between body chunks, 4 MiB of response body. A plugin may ask for
+/// 10 s between body chunks, 256 MiB of response body. A plugin may ask for
 /// shorter timeouts, never longer, and the call's deadline caps them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpLimits {
@@ -59,7 +59,9 @@ pub struct HttpLimits {
     /// The longest between two chunks of the response body.
     pub between_bytes_timeout: Duration,
     /// The most response body bytes a plugin may receive per request; a
-    /// longer body ends with an error at this size.
+    /// longer body ends with an error at this size. Large enough for
+    /// generated clips: a body spliced into a media sink never enters the
+    /// plugin's memory, which its own cap bounds anyway.
     pub max_response_bytes: u64,
 }
 
@@ -69,7 +71,7 @@ impl Default for HttpLimits {
             connect_timeout: Duration::from_secs(5),
             first_byte_timeout: Duration::from_secs(30),
             between_bytes_timeout: Duration::from_secs(10),
-            max_response_bytes: 4 << 20,
+            max_response_bytes: 256 << 20,
         }
     }
 }

@@ -1,0 +1,660 @@
+//! Backend worlds against local mock servers speaking the real APIs'
+//! shapes: an OpenAI-compatible `/audio/transcriptions` and a
+//! Replicate-style predictions API. Media streams through the plugins
+//! without entering their memory; remote jobs are resumed, not repeated,
+//! after a host restart; throttling, outages, slow servers, cut-off bodies
+//! and failed predictions become the errors the host acts on.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::StreamExt as _;
+use kino_pipeline::remote::{Backoff, drive};
+use kino_registry::Manifest;
+use kino_runtime::backend_types::{ClipRequest, TranscribeProgress, TranscribeRequest};
+use kino_runtime::plugins;
+use kino_runtime::types::PluginError;
+use kino_runtime::{
+    CallCtx, Grant, HttpLimits, MediaFile, MediaSink, Plugin, Runtime, RuntimeConfig, World,
+};
+use kino_store::{RemoteState, Store};
+use kino_tests::plugin_wasm;
+
+/// How the mock answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Mode {
+    /// As a healthy service does.
+    #[default]
+    Ok,
+    /// 429 with `retry-after: 2`.
+    Throttled,
+    /// 503.
+    Down,
+    /// The reply's head only after 3 s.
+    Slow,
+    /// A body shorter than its `content-length`.
+    Truncated,
+    /// Predictions fail remotely.
+    Failing,
+}
+
+#[derive(Default)]
+struct Mock {
+    mode: Mode,
+    /// Bytes of request bodies received, by route.
+    received: HashMap<&'static str, u64>,
+    /// Predictions created, by idempotency key: id.
+    created: HashMap<String, String>,
+    creates: usize,
+    /// Checks per prediction.
+    checks: HashMap<String, usize>,
+    /// Checks before a prediction succeeds.
+    ready_after: usize,
+}
+
+type Shared = Arc<Mutex<Mock>>;
+
+struct Server {
+    addr: SocketAddr,
+    mock: Shared,
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn set(&self, f: impl FnOnce(&mut Mock)) {
+        f(&mut self.mock.lock().expect("lock"));
+    }
+
+    fn get<T>(&self, f: impl FnOnce(&Mock) -> T) -> T {
+        f(&self.mock.lock().expect("lock"))
+    }
+}
+
+/// Reads a request body as it streams in, counting its bytes.
+async fn count(body: Body) -> u64 {
+    let mut stream = body.into_data_stream();
+    let mut n = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        n += chunk.len() as u64;
+    }
+    n
+}
+
+/// The mode's failure, if it is one that every route shows.
+async fn failure(mode: Mode) -> Option<Response> {
+    match mode {
+        Mode::Throttled => Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "2")],
+                "slow down",
+            )
+                .into_response(),
+        ),
+        Mode::Down => Some((StatusCode::SERVICE_UNAVAILABLE, "maintenance").into_response()),
+        Mode::Slow => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            None
+        }
+        _ => None,
+    }
+}
+
+/// A reply whose `content-length` promises more than it sends when truncating.
+fn reply(mode: Mode, content_type: &str, body: Vec<u8>) -> Response {
+    let declared = if mode == Mode::Truncated {
+        body.len() + 1000
+    } else {
+        body.len()
+    };
+    let stream = futures::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from(body))]);
+    Response::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_LENGTH, declared)
+        .body(Body::from_stream(stream))
+        .expect("response")
+}
+
+async fn transcriptions(State(mock): State<Shared>, body: Body) -> Response {
+    let bytes = count(body).await;
+    let mode = {
+        let mut m = mock.lock().expect("lock");
+        *m.received.entry("transcriptions").or_default() += bytes;
+        m.mode
+    };
+    if let Some(failed) = failure(mode).await {
+        return failed;
+    }
+    let json = serde_json::json!({
+        "task": "transcribe", "language": "english", "duration": 2.0,
+        "text": "Hello there. Fresh coffee.",
+        "segments": [
+            {"id": 0, "start": 0.0, "end": 1.0, "text": " Hello there."},
+            {"id": 1, "start": 1.0, "end": 2.0, "text": " Fresh coffee."}
+        ],
+        "words": [
+            {"word": "Hello", "start": 0.0, "end": 0.4}, {"word": "there.", "start": 0.5, "end": 0.9},
+            {"word": "Fresh", "start": 1.1, "end": 1.4}, {"word": "coffee.", "start": 1.5, "end": 1.9}
+        ]
+    });
+    reply(mode, "application/json", json.to_string().into_bytes())
+}
+
+async fn files(State(mock): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = count(body).await;
+    let n = {
+        let mut m = mock.lock().expect("lock");
+        *m.received.entry("files").or_default() += bytes;
+        m.received.len()
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    axum::Json(serde_json::json!({"id": n, "urls": {"get": format!("http://{host}/v1/files/{n}")}}))
+        .into_response()
+}
+
+async fn create(
+    State(mock): State<Shared>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> Response {
+    let mode = mock.lock().expect("lock").mode;
+    if let Some(failed) = failure(mode).await {
+        return failed;
+    }
+    if body["input"]["prompt"].as_str().is_none_or(str::is_empty) {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "input.prompt is required").into_response();
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut m = mock.lock().expect("lock");
+    // The same key is the same prediction: no second render.
+    let id = match m.created.get(&key) {
+        Some(id) if !key.is_empty() => id.clone(),
+        _ => {
+            m.creates += 1;
+            let id = format!("pred{}", m.creates);
+            m.created.insert(key, id.clone());
+            id
+        }
+    };
+    (
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({"id": id, "status": "starting"})),
+    )
+        .into_response()
+}
+
+async fn prediction(
+    State(mock): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    let (mode, checks, ready_after) = {
+        let mut m = mock.lock().expect("lock");
+        let checks = m.checks.entry(id.clone()).or_default();
+        *checks += 1;
+        let checks = *checks;
+        (m.mode, checks, m.ready_after)
+    };
+    if mode == Mode::Failing {
+        return axum::Json(serde_json::json!({
+            "id": id, "status": "failed", "error": "the prompt was flagged as sensitive"
+        }))
+        .into_response();
+    }
+    if checks < ready_after {
+        return axum::Json(serde_json::json!({"id": id, "status": "processing"})).into_response();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    axum::Json(serde_json::json!({
+        "id": id, "status": "succeeded", "output": [format!("http://{host}/delivery/{id}.mp4")]
+    }))
+    .into_response()
+}
+
+/// The bytes of a delivered clip: 3 MB, each prediction's its own.
+fn clip_bytes(id: &str) -> Vec<u8> {
+    let seed = id
+        .bytes()
+        .fold(7u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
+    (0..3_000_000u32)
+        .map(|i| (i as u8).wrapping_mul(seed))
+        .collect()
+}
+
+async fn delivery(State(mock): State<Shared>, UrlPath(file): UrlPath<String>) -> Response {
+    let mode = mock.lock().expect("lock").mode;
+    let id = file.trim_end_matches(".mp4");
+    reply(mode, "video/mp4", clip_bytes(id))
+}
+
+async fn server() -> Server {
+    let mock: Shared = Arc::new(Mutex::new(Mock {
+        ready_after: 3,
+        ..Mock::default()
+    }));
+    let app = Router::new()
+        .route("/v1/audio/transcriptions", post(transcriptions))
+        .route("/v1/files", post(files))
+        .route("/v1/models/{owner}/{name}/predictions", post(create))
+        .route("/v1/predictions/{id}", get(prediction))
+        .route("/delivery/{file}", get(delivery))
+        .with_state(mock.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Server { addr, mock }
+}
+
+fn runtime(server: &Server, http: HttpLimits) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("backends-cache")),
+        max_instances: 8,
+        allow_private: vec![server.addr.to_string()],
+        http,
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime")
+}
+
+/// Loads `package` as the operator of a self-hosted endpoint would: its
+/// manifest's outbound hosts pointed at the mock, and granted.
+fn load(runtime: &Runtime, server: &Server, package: &str, dir: &str, world: World) -> Plugin {
+    let path = kino_tests::workspace_root()
+        .join("plugins")
+        .join(dir)
+        .join("kino-plugin.toml");
+    let text = std::fs::read_to_string(path).expect("manifest");
+    let start = text.find("outbound-hosts").expect("requests hosts");
+    let end = start + text[start..].find('\n').expect("line");
+    let origin = server.url("");
+    let text = format!(
+        "{}outbound-hosts = [\"{origin}\"]{}",
+        &text[..start],
+        &text[end..]
+    );
+    let manifest = Manifest::parse(&text, "kino-plugin.toml").expect("manifest");
+    let grant =
+        Grant::new(manifest.outbound_hosts(), [origin.parse().expect("origin")]).expect("a subset");
+    runtime
+        .load_granted(
+            &format!("{package}@0.1.0"),
+            &plugin_wasm(package),
+            world,
+            plugins::runtime_limits(&manifest),
+            grant,
+        )
+        .unwrap_or_else(|e| panic!("loading {package}: {e}"))
+}
+
+fn call(server: &Server, peak: &Arc<Mutex<usize>>) -> CallCtx {
+    let peak = peak.clone();
+    CallCtx::new("acme")
+        .with_config([
+            ("endpoint", server.url("/v1")),
+            ("model", "acme/video-1".to_owned()),
+        ])
+        .with_call_observer(move |report| {
+            let mut p = peak.lock().expect("lock");
+            *p = (*p).max(report.peak_memory_bytes);
+        })
+}
+
+/// A file of `bytes` bytes that is not all one value.
+fn media(dir: &Path, name: &str, bytes: usize) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let block: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut file = std::fs::File::create(&path).expect("create");
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(block.len());
+        std::io::Write::write_all(&mut file, &block[..n]).expect("write");
+        left -= n;
+    }
+    path
+}
+
+#[tokio::test]
+async fn a_hundred_megabytes_stream_through_a_transcriber_whose_memory_stays_small() {
+    let server = server().await;
+    let rt = runtime(&server, HttpLimits::default());
+    let plugin = load(
+        &rt,
+        &server,
+        "kino-transcriber-openai",
+        "transcriber-openai",
+        World::Transcriber,
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let size = 100 << 20;
+    let audio = MediaFile::new(media(tmp.path(), "long.wav", size), "audio/wav").expect("media");
+    let peak = Arc::new(Mutex::new(0));
+    let call = call(&server, &peak);
+    let transcriber = rt.transcriber(&plugin, &call).expect("world");
+    let request = TranscribeRequest {
+        language: None,
+        diarize: false,
+    };
+    let started = Instant::now();
+    let answer = transcriber
+        .submit(&audio, &request, "work-1")
+        .await
+        .expect("no trap")
+        .expect("an answer");
+    let elapsed = started.elapsed();
+    let TranscribeProgress::Done(transcript) = answer else {
+        panic!("the endpoint answers at once: {answer:?}");
+    };
+    assert_eq!(transcript.language, "en");
+    assert_eq!(transcript.segments.len(), 2);
+    assert_eq!(transcript.segments[1].words[1].text, "coffee.");
+    let received = server.get(|m| m.received["transcriptions"]);
+    assert!(
+        received > size as u64 && received < size as u64 + 4096,
+        "the whole file and the form around it reached the server: {received}"
+    );
+    let peak = *peak.lock().expect("lock");
+    println!(
+        "100 MiB through the plugin in {:.2} s ({:.0} MiB/s), plugin memory peak {:.1} MiB",
+        elapsed.as_secs_f64(),
+        100.0 / elapsed.as_secs_f64(),
+        peak as f64 / f64::from(1 << 20)
+    );
+    assert!(
+        peak < 8 << 20,
+        "the audio never entered the plugin's memory: peak {peak} bytes"
+    );
+}
+
+#[tokio::test]
+async fn throttling_outages_slow_servers_and_cut_off_replies_become_plugin_errors() {
+    let server = server().await;
+    let rt = runtime(
+        &server,
+        HttpLimits {
+            first_byte_timeout: Duration::from_millis(1500),
+            ..HttpLimits::default()
+        },
+    );
+    let plugin = load(
+        &rt,
+        &server,
+        "kino-transcriber-openai",
+        "transcriber-openai",
+        World::Transcriber,
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let audio = MediaFile::new(media(tmp.path(), "a.wav", 64 << 10), "audio/wav").expect("media");
+    let peak = Arc::new(Mutex::new(0));
+    let call = call(&server, &peak);
+    let transcriber = rt.transcriber(&plugin, &call).expect("world");
+    let request = TranscribeRequest {
+        language: Some("en".into()),
+        diarize: false,
+    };
+    let answer = async |mode| {
+        server.set(|m| m.mode = mode);
+        transcriber
+            .submit(&audio, &request, "work-2")
+            .await
+            .expect("no trap")
+    };
+    assert!(matches!(
+        answer(Mode::Throttled).await,
+        Err(PluginError::RateLimited(limit)) if limit.retry_after_ms == 2000
+    ));
+    assert!(matches!(
+        answer(Mode::Down).await,
+        Err(PluginError::Unavailable(m)) if m.contains("503")
+    ));
+    assert!(matches!(
+        answer(Mode::Slow).await,
+        Err(PluginError::Unavailable(m)) if m.to_lowercase().contains("timeout")
+    ));
+    assert!(matches!(
+        answer(Mode::Truncated).await,
+        Err(PluginError::Unavailable(_))
+    ));
+    assert!(matches!(
+        answer(Mode::Ok).await,
+        Ok(TranscribeProgress::Done(_))
+    ));
+}
+
+fn clip_request() -> ClipRequest {
+    ClipRequest {
+        prompt: "slow push-in on a bottle of cold brew, morning light".into(),
+        negative_prompt: String::new(),
+        duration_ms: 4000,
+        width: 1280,
+        height: 720,
+        seed: 7,
+    }
+}
+
+fn fast() -> Backoff {
+    Backoff {
+        first: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+        give_up_after: Duration::from_secs(30),
+        transient_failures: 2,
+    }
+}
+
+#[tokio::test]
+async fn a_clip_rendering_remotely_when_the_host_dies_is_resumed_never_submitted_twice() {
+    let server = server().await;
+    server.set(|m| m.ready_after = 4);
+    let rt = runtime(&server, HttpLimits::default());
+    let plugin = load(
+        &rt,
+        &server,
+        "kino-clips-replicate",
+        "clips-replicate",
+        World::ClipGenerator,
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let still =
+        MediaFile::new(media(tmp.path(), "product.png", 200_000), "image/png").expect("media");
+    let out = MediaSink::new(tmp.path().join("clip.mp4"), 64 << 20);
+    let peak = Arc::new(Mutex::new(0));
+    let call = call(&server, &peak);
+    let clips = rt.clip_generator(&plugin, &call).expect("world");
+    let db = tmp.path().join("kino.db");
+    let id = plugin.id().to_owned();
+    let key = "render-scene:3f2a";
+    let request = clip_request();
+    let references = [still];
+
+    // The first host submits and is killed while the clip renders.
+    {
+        let store = Store::open_sqlite(&db).await.expect("store");
+        let run = drive(
+            &store,
+            &id,
+            key,
+            fast(),
+            async || clips.submit(&request, &references, &out, key).await,
+            |ticket| {
+                let (clips, out) = (&clips, &out);
+                async move { clips.check(&ticket, out).await }
+            },
+        );
+        // Killed once the prediction is recorded and checked at least once.
+        let rendering = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                if server.get(|m| m.checks.values().sum::<usize>()) >= 1 {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            done = run => panic!("the render takes longer than the first host lives: {done:?}"),
+            () = rendering => {}
+        }
+        let job = store
+            .remote_job(key)
+            .await
+            .expect("read")
+            .expect("recorded");
+        assert_eq!(
+            (job.ticket.as_str(), job.state),
+            ("pred1", RemoteState::Pending)
+        );
+    }
+    assert_eq!(server.get(|m| m.creates), 1);
+    assert_eq!(server.get(|m| m.received["files"]) > 200_000, true);
+
+    // The restarted host checks the same prediction until it is done.
+    let store = Store::open_sqlite(&db).await.expect("store");
+    let (info, driven) = drive(
+        &store,
+        &id,
+        key,
+        fast(),
+        async || panic!("a pending remote job must not be submitted again"),
+        |ticket| {
+            let (clips, out) = (&clips, &out);
+            async move { clips.check(&ticket, out).await }
+        },
+    )
+    .await
+    .expect("the clip");
+    assert!(driven.resumed);
+    assert_eq!(driven.ticket.as_deref(), Some("pred1"));
+    assert_eq!(info.width, None);
+    assert_eq!(server.get(|m| m.creates), 1, "one render, paid once");
+    assert_eq!(out.content_type().as_deref(), Some("video/mp4"));
+    assert_eq!(
+        std::fs::read(out.path()).expect("clip"),
+        clip_bytes("pred1"),
+        "the delivered clip, byte for byte"
+    );
+    let job = store.remote_job(key).await.expect("read").expect("kept");
+    assert_eq!(job.state, RemoteState::Done);
+    assert!(job.checks >= 2, "{job:?}");
+
+    // A create retried with the same key is the same prediction.
+    let again = clips
+        .submit(&request, &[], &out, key)
+        .await
+        .expect("no trap")
+        .expect("answer");
+    assert!(format!("{again:?}").contains("pred1"), "{again:?}");
+    assert_eq!(server.get(|m| m.creates), 1);
+    assert!(*peak.lock().expect("lock") < 8 << 20);
+}
+
+#[tokio::test]
+async fn failed_predictions_and_cut_off_deliveries_fail_the_attempt_as_they_should() {
+    let server = server().await;
+    server.set(|m| m.ready_after = 1);
+    let rt = runtime(&server, HttpLimits::default());
+    let plugin = load(
+        &rt,
+        &server,
+        "kino-clips-replicate",
+        "clips-replicate",
+        World::ClipGenerator,
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = MediaSink::new(tmp.path().join("clip.mp4"), 64 << 20);
+    let peak = Arc::new(Mutex::new(0));
+    let call = call(&server, &peak);
+    let clips = rt.clip_generator(&plugin, &call).expect("world");
+    let store = Store::in_memory().await.expect("store");
+    let id = plugin.id().to_owned();
+    let request = clip_request();
+    let run = async |key: &str| {
+        drive(
+            &store,
+            &id,
+            key,
+            fast(),
+            async || clips.submit(&request, &[], &out, key).await,
+            |ticket| {
+                let (clips, out) = (&clips, &out);
+                async move { clips.check(&ticket, out).await }
+            },
+        )
+        .await
+    };
+
+    // Flagged remotely: not retryable, and the ticket is forgotten.
+    server.set(|m| m.mode = Mode::Failing);
+    let error = run("k-failing").await.expect_err("the prediction failed");
+    assert!(!error.retryable, "{error:?}");
+    assert!(
+        error.message.contains("flagged as sensitive"),
+        "{}",
+        error.message
+    );
+    let job = store
+        .remote_job("k-failing")
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(job.state, RemoteState::Failed);
+
+    // The delivery is cut off every time: transient, so the ticket is kept
+    // for the next attempt, which then completes once the server recovers.
+    server.set(|m| m.mode = Mode::Ok);
+    let created = run("k-cut");
+    let first_check_cut = async {
+        // Let the create through, then cut the deliveries off.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        server.set(|m| m.mode = Mode::Truncated);
+    };
+    let (result, ()) = tokio::join!(created, first_check_cut);
+    let error = result.expect_err("every delivery was cut off");
+    assert!(error.retryable, "{error:?}");
+    assert!(
+        error.message.contains("kept for the next attempt"),
+        "{}",
+        error.message
+    );
+    let kept = store
+        .remote_job("k-cut")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(kept.state, RemoteState::Pending);
+    server.set(|m| m.mode = Mode::Ok);
+    let creates = server.get(|m| m.creates);
+    run("k-cut").await.expect("the next attempt completes");
+    assert_eq!(
+        server.get(|m| m.creates),
+        creates,
+        "resumed, not created again"
+    );
+    assert_eq!(
+        std::fs::read(out.path()).expect("clip"),
+        clip_bytes(&kept.ticket)
+    );
+}
