@@ -35,16 +35,59 @@ fn authoring_target() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("authoring")
 }
 
+/// Where the backend template projects build: their own, so their builds
+/// do not race the other tests' in one target directory.
+fn backend_target() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("authoring-backends")
+}
+
+/// Every file under `dir`, as sorted paths relative to it.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(next) = dirs.pop() {
+        for entry in std::fs::read_dir(&next).expect("a readable directory") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path.strip_prefix(dir).expect("under dir").to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The SDK's WIT (which `kino plugin new` copies into every Rust project)
+/// is the repository's: the current package, its wasi:io, and the frozen
+/// 0.1.0.
 #[test]
 fn the_sdk_carries_the_repositorys_wit() {
-    for file in ["types.wit", "host.wit", "worlds.wit"] {
-        let root = workspace_root();
-        let canonical = std::fs::read_to_string(root.join("wit").join(file)).expect("wit/");
-        let copy = std::fs::read_to_string(root.join("plugin-sdk/wit").join(file))
+    let root = workspace_root();
+    let files = files_under(&root.join("wit"));
+    for file in [
+        "worlds.wit",
+        "media.wit",
+        "deps/io/io.wit",
+        "since_v0.1.0/worlds.wit",
+    ] {
+        assert!(files.contains(&PathBuf::from(file)), "wit/{file}");
+    }
+    assert_eq!(
+        files,
+        files_under(&root.join("plugin-sdk/wit")),
+        "plugin-sdk/wit/ has other files than wit/"
+    );
+    for file in files {
+        let canonical = std::fs::read_to_string(root.join("wit").join(&file)).expect("wit/");
+        let copy = std::fs::read_to_string(root.join("plugin-sdk/wit").join(&file))
             .expect("plugin-sdk/wit/");
         assert_eq!(
-            canonical, copy,
-            "plugin-sdk/wit/{file} differs from wit/{file}: copy it over"
+            canonical,
+            copy,
+            "plugin-sdk/wit/{0} differs from wit/{0}: copy it over",
+            file.display()
         );
     }
 }
@@ -106,11 +149,12 @@ fn caption_style_and_asset_plugins_pass_kino_plugin_test() {
         let shown = ok(test);
         assert!(
             shown.contains(&format!(
-                "also exports kino:stage/{}@0.1.0",
+                "also exports kino:stage/{}@{}",
                 match function {
                     "pick-assets" => "asset-picker",
                     _ => "asset-scripts",
-                }
+                },
+                kino_runtime::PACKAGE_VERSION
             )),
             "{shown}"
         );
@@ -127,6 +171,128 @@ fn caption_style_and_asset_plugins_pass_kino_plugin_test() {
         .arg(workspace_root().join("host/cli/templates/fixtures/director-style.json"));
     let shown = ok(test);
     assert!(shown.contains("pick-assets: not exported"), "{shown}");
+}
+
+/// A backend plugin from the Rust template, for `world`: its own tests
+/// pass, and `kino plugin test` drives it on the sample fixture (media made
+/// up by the test) through submit and check to a checked `done`. Answers
+/// what `kino plugin test` printed.
+fn backend_template_passes(root: &Path, world: &str) -> String {
+    let name = format!("my-{world}");
+    ok({
+        let mut c = kino();
+        c.args(["plugin", "new", &name, "--world", world, "--dir"])
+            .arg(root);
+        c
+    });
+    let project = root.join(&name);
+    let manifest = std::fs::read_to_string(project.join("kino-plugin.toml")).expect("manifest");
+    assert!(
+        manifest.contains(&format!("world = \"kino:stage/{world}@0.2.0\"")),
+        "{manifest}"
+    );
+    let mut cargo_test = Command::new("cargo");
+    cargo_test
+        .args(["test", "--quiet"])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", backend_target());
+    ok(cargo_test);
+    let shown = ok({
+        let mut c = kino();
+        c.args(["plugin", "test"])
+            .arg(&project)
+            .env("CARGO_TARGET_DIR", backend_target());
+        c
+    });
+    assert!(shown.contains(&format!("kino:stage/{world},")), "{shown}");
+    assert!(shown.contains("\"Done\""), "{shown}");
+    assert!(!shown.contains("checks: `"), "{shown}");
+    assert!(shown.contains("ok: 1 fixture(s)"), "{shown}");
+    shown
+}
+
+/// The backend worlds' Rust templates pass `kino plugin test`: a
+/// transcript checked segment by segment, speech and video written to the
+/// call's output, a pending clip checked until it is done; a fixture's
+/// media can be a file beside it, and one that is missing is named.
+#[test]
+fn backend_plugins_from_the_templates_pass_kino_plugin_test() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path();
+
+    let shown = backend_template_passes(root, "transcriber");
+    // The sample: one second of 16 kHz 16-bit mono WAV.
+    assert!(shown.contains("32044 bytes of audio/wav"), "{shown}");
+    assert!(shown.contains("\"end_ms\": 1000"), "{shown}");
+    // A fixture naming its own audio, beside it: two seconds of silence.
+    let media = root.join("media");
+    std::fs::create_dir_all(&media).expect("mkdir");
+    let mut wav = Vec::new();
+    for (chunk, value) in [
+        (&b"RIFF"[..], 36 + 64_000u32),
+        (b"WAVEfmt ", 16),
+        (b"", 0x0001_0001), // PCM, mono
+        (b"", 16_000),
+        (b"", 32_000),
+        (b"", 0x0010_0002), // 2 bytes a frame, 16 bits
+        (b"data", 64_000),
+    ] {
+        wav.extend_from_slice(chunk);
+        wav.extend_from_slice(&value.to_le_bytes());
+    }
+    wav.resize(44 + 64_000, 0);
+    std::fs::write(media.join("two-seconds.wav"), &wav).expect("write wav");
+    let fixture = root.join("own-audio.json");
+    std::fs::write(
+        &fixture,
+        r#"{"audio": {"path": "media/two-seconds.wav", "content_type": "audio/wav"},
+            "request": {"language": null, "diarize": true}}"#,
+    )
+    .expect("write fixture");
+    let shown = ok({
+        let mut c = kino();
+        c.args(["plugin", "test"])
+            .arg(root.join("my-transcriber"))
+            .arg("--fixture")
+            .arg(&fixture)
+            .env("CARGO_TARGET_DIR", backend_target());
+        c
+    });
+    assert!(shown.contains("64044 bytes of audio/wav"), "{shown}");
+    assert!(shown.contains("\"end_ms\": 2000"), "{shown}");
+    assert!(shown.contains("\"speaker-0\""), "{shown}");
+    // A fixture naming a file that is not there fails, naming it.
+    std::fs::write(
+        &fixture,
+        r#"{"audio": {"path": "media/missing.wav", "content_type": "audio/wav"},
+            "request": {"language": "en", "diarize": false}}"#,
+    )
+    .expect("write fixture");
+    let out = {
+        let mut c = kino();
+        c.args(["plugin", "test"])
+            .arg(root.join("my-transcriber"))
+            .arg("--fixture")
+            .arg(&fixture)
+            .env("CARGO_TARGET_DIR", backend_target());
+        c.output().expect("spawn")
+    };
+    assert!(!out.status.success(), "{}", both(&out));
+    assert!(both(&out).contains("missing.wav"), "{}", both(&out));
+
+    let shown = backend_template_passes(root, "speech");
+    assert!(shown.contains("voices: answered"), "{shown}");
+    assert!(shown.contains("bytes of audio/wav"), "{shown}");
+
+    // The clip generator answers `pending` first; the test checks the job.
+    let shown = backend_template_passes(root, "clip-generator");
+    assert!(shown.contains("\"Pending\""), "{shown}");
+    assert!(shown.contains("check [1]: answered"), "{shown}");
+    assert!(shown.contains("bytes of video/x-yuv4mpeg"), "{shown}");
+
+    // The lipsync stand-in passes the sample video (4 KiB and a header) through.
+    let shown = backend_template_passes(root, "lipsync");
+    assert!(shown.contains("output: 4128 bytes of video/mp4"), "{shown}");
 }
 
 fn write_brief(path: &Path) {

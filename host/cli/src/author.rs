@@ -22,7 +22,12 @@ pub enum Lang {
 /// workspace's by a test.
 const WIT_BINDGEN: &str = "0.63";
 
-/// The kino:stage WIT, as the SDK carries it.
+/// The wasip2 requirement of the SDK copy; kept equal to the workspace's
+/// by a test.
+const WASIP2: &str = "2";
+
+/// The kino:stage WIT, as the SDK carries it: the current package, the
+/// wasi:io it uses, and the frozen 0.1.0 (the SDK's `stage-0-1` feature).
 const WIT: &[(&str, &str)] = &[
     (
         "types.wit",
@@ -30,10 +35,38 @@ const WIT: &[(&str, &str)] = &[
     ),
     ("host.wit", include_str!("../../../plugin-sdk/wit/host.wit")),
     (
+        "media.wit",
+        include_str!("../../../plugin-sdk/wit/media.wit"),
+    ),
+    (
+        "backends.wit",
+        include_str!("../../../plugin-sdk/wit/backends.wit"),
+    ),
+    (
         "worlds.wit",
         include_str!("../../../plugin-sdk/wit/worlds.wit"),
     ),
+    (
+        "deps/io/io.wit",
+        include_str!("../../../plugin-sdk/wit/deps/io/io.wit"),
+    ),
+    (
+        "since_v0.1.0/types.wit",
+        include_str!("../../../plugin-sdk/wit/since_v0.1.0/types.wit"),
+    ),
+    (
+        "since_v0.1.0/host.wit",
+        include_str!("../../../plugin-sdk/wit/since_v0.1.0/host.wit"),
+    ),
+    (
+        "since_v0.1.0/worlds.wit",
+        include_str!("../../../plugin-sdk/wit/since_v0.1.0/worlds.wit"),
+    ),
 ];
+
+/// The version of `kino:stage` the JavaScript and Python templates target:
+/// the frozen 0.1.0, whose WIT (`since_v0.1.0/`) their projects carry as `wit/`.
+const SCRIPT_STAGE: &str = "since_v0.1.0/";
 
 /// The SDK's sources (its Cargo.toml is written from a template).
 const SDK: &[(&str, &str)] = &[
@@ -41,8 +74,16 @@ const SDK: &[(&str, &str)] = &[
     ("README.md", include_str!("../../../plugin-sdk/README.md")),
     ("src/lib.rs", include_str!("../../../plugin-sdk/src/lib.rs")),
     (
+        "src/backends.rs",
+        include_str!("../../../plugin-sdk/src/backends.rs"),
+    ),
+    (
         "src/helpers.rs",
         include_str!("../../../plugin-sdk/src/helpers.rs"),
+    ),
+    (
+        "src/http.rs",
+        include_str!("../../../plugin-sdk/src/http.rs"),
     ),
     ("src/log.rs", include_str!("../../../plugin-sdk/src/log.rs")),
     (
@@ -60,6 +101,10 @@ fn rust_code(world: World) -> &'static str {
         World::Grader => include_str!("../templates/rust/grader.rs"),
         World::FallbackPolicy => include_str!("../templates/rust/fallback-policy.rs"),
         World::CaptionStyle => include_str!("../templates/rust/caption-style.rs"),
+        World::Transcriber => include_str!("../templates/rust/transcriber.rs"),
+        World::Speech => include_str!("../templates/rust/speech.rs"),
+        World::ClipGenerator => include_str!("../templates/rust/clip-generator.rs"),
+        World::Lipsync => include_str!("../templates/rust/lipsync.rs"),
     }
 }
 
@@ -88,6 +133,16 @@ fn world_manifest(world: World) -> (&'static str, &'static str) {
             "\n[[config]]\nkey = \"animation\"\ntype = \"string\"\ndefault = \"highlight\"\n\
              values = [\"still\", \"highlight\", \"pop\", \"karaoke\"]\n\
              description = \"How each cue's words animate\"\n",
+        ),
+        World::Transcriber => (
+            "Transcribes audio (an offline stand-in for a real backend)",
+            "",
+        ),
+        World::Speech => ("Speaks text (an offline stand-in: a tone per word)", ""),
+        World::ClipGenerator => ("Generates clips (an offline stand-in for a remote job)", ""),
+        World::Lipsync => (
+            "Lip-syncs video (an offline stand-in: the video unchanged)",
+            "",
         ),
     }
 }
@@ -137,6 +192,7 @@ fn manifest(name: &PluginName, world: World, limits: (&str, u32, u64)) -> String
         &[
             ("name", name.as_str()),
             ("world", &world.to_string()),
+            ("stage_version", kino_runtime::PACKAGE_VERSION),
             ("description", description),
             ("author", "you <you@example.com>"),
             ("memory", memory),
@@ -150,6 +206,16 @@ fn manifest(name: &PluginName, world: World, limits: (&str, u32, u64)) -> String
 fn wit_files(prefix: &str) -> Vec<(String, String)> {
     WIT.iter()
         .map(|(file, text)| (format!("{prefix}/{file}"), (*text).to_owned()))
+        .collect()
+}
+
+/// The frozen `kino:stage@0.1.0` WIT, under `prefix`.
+fn frozen_wit_files(prefix: &str) -> Vec<(String, String)> {
+    WIT.iter()
+        .filter_map(|(file, text)| {
+            let file = file.strip_prefix(SCRIPT_STAGE)?;
+            Some((format!("{prefix}/{file}"), (*text).to_owned()))
+        })
         .collect()
 }
 
@@ -168,7 +234,17 @@ fn rust_project(name: &PluginName, world: World) -> Vec<(String, String)> {
         ("src/lib.rs".to_owned(), fill(rust_code(world), &values)),
         (
             "kino-plugin.toml".to_owned(),
-            manifest(name, world, ("16MiB", 1000, 1_000_000_000)),
+            // A backend waits on a remote service: a minute, as the
+            // reference backends have.
+            manifest(
+                name,
+                world,
+                (
+                    "16MiB",
+                    if world.is_backend() { 60_000 } else { 1000 },
+                    1_000_000_000,
+                ),
+            ),
         ),
         (
             "fixture.json".to_owned(),
@@ -189,6 +265,7 @@ fn rust_project(name: &PluginName, world: World) -> Vec<(String, String)> {
                 &[
                     ("sdk_version", env!("CARGO_PKG_VERSION")),
                     ("wit_bindgen", WIT_BINDGEN),
+                    ("wasip2", WASIP2),
                 ],
             ),
         ),
@@ -242,7 +319,7 @@ fn script_project(name: &PluginName, world: World, lang: Lang) -> Result<Vec<(St
         "node_modules/\n.venv/\nplugin.wasm\n*.tar.gz\nwit_world/\ncomponentize_py_*\npoll_loop.py\n__pycache__/\n"
             .to_owned(),
     ));
-    files.extend(wit_files("wit"));
+    files.extend(frozen_wit_files("wit"));
     Ok(files)
 }
 
@@ -266,6 +343,60 @@ mod tests {
     }
 
     #[test]
+    fn the_sdk_copy_uses_the_workspace_wasip2() {
+        let workspace =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"))
+                .expect("the workspace manifest");
+        let line = workspace
+            .lines()
+            .find(|l| l.starts_with("wasip2 ="))
+            .expect("wasip2 in the workspace");
+        assert_eq!(line, format!("wasip2 = \"{WASIP2}\""), "update WASIP2");
+    }
+
+    /// Every file under `dir`, as paths relative to it.
+    fn files_under(dir: &Path) -> Vec<String> {
+        let mut files = Vec::new();
+        let mut dirs = vec![dir.to_path_buf()];
+        while let Some(next) = dirs.pop() {
+            for entry in std::fs::read_dir(&next).expect("readable") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let relative = path.strip_prefix(dir).expect("under dir");
+                    files.push(relative.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// The embedded copy holds every file of the SDK's WIT and sources (a
+    /// file added to the SDK must be added here too, or a new project
+    /// would not build).
+    #[test]
+    fn the_sdk_copy_is_whole() {
+        let sdk = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugin-sdk"));
+        let mut wit: Vec<String> = WIT.iter().map(|(f, _)| (*f).to_owned()).collect();
+        wit.sort();
+        assert_eq!(wit, files_under(&sdk.join("wit")), "update WIT");
+        let mut src: Vec<String> = SDK
+            .iter()
+            .filter_map(|(f, _)| f.strip_prefix("src/").map(str::to_owned))
+            .collect();
+        src.sort();
+        assert_eq!(src, files_under(&sdk.join("src")), "update SDK");
+        let wit_files = WIT.iter().map(|(f, text)| (format!("wit/{f}"), text));
+        let sdk_files = SDK.iter().map(|(f, text)| ((*f).to_owned(), text));
+        for (file, text) in wit_files.chain(sdk_files) {
+            let on_disk = std::fs::read_to_string(sdk.join(&file)).expect("the SDK's file");
+            assert_eq!(**text, on_disk, "{file}");
+        }
+    }
+
+    #[test]
     fn a_project_is_written_whole_or_not_at_all() -> Result<()> {
         let parent = tempfile::tempdir()?;
         let dir = new_plugin(
@@ -277,6 +408,10 @@ mod tests {
         let manifest = std::fs::read_to_string(dir.join("kino-plugin.toml"))?;
         let parsed = kino_registry::Manifest::parse(&manifest, "kino-plugin.toml")?;
         assert_eq!(parsed.world().world, World::DirectorStyle);
+        assert!(manifest.contains(&format!(
+            "\"kino:stage/director-style@{}\"",
+            kino_runtime::PACKAGE_VERSION
+        )));
         assert_eq!(parsed.config()[0].key, "style");
         assert!(dir.join("vendor/kino-plugin-sdk/wit/worlds.wit").is_file());
         assert!(!std::fs::read_to_string(dir.join("src/lib.rs"))?.contains("{{"));
@@ -305,7 +440,10 @@ mod tests {
             let manifest = std::fs::read_to_string(dir.join("kino-plugin.toml"))?;
             let parsed = kino_registry::Manifest::parse(&manifest, "kino-plugin.toml")?;
             assert_eq!(parsed.world().world, World::Translator);
-            assert!(dir.join("wit/worlds.wit").is_file());
+            // The script templates target the frozen 0.1.0, and carry its WIT.
+            assert!(manifest.contains("\"kino:stage/translator@0.1.0\""));
+            let worlds = std::fs::read_to_string(dir.join("wit/worlds.wit"))?;
+            assert!(worlds.starts_with("package kino:stage@0.1.0;"));
         }
         for world in World::ALL {
             let dir = new_plugin(&format!("rust-{world}"), world, Lang::Rust, parent.path())?;
@@ -322,6 +460,12 @@ mod tests {
             none.expect_err("refused")
                 .to_string()
                 .contains("no Js template for grader")
+        );
+        let none = new_plugin("py-speech", World::Speech, Lang::Python, parent.path());
+        assert!(
+            none.expect_err("refused")
+                .to_string()
+                .contains("no Python template for speech")
         );
         Ok(())
     }

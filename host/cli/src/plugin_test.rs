@@ -5,16 +5,22 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use kino_registry::{Manifest, Package, World};
 use kino_runtime::answers::{self, BadAnswer};
+use kino_runtime::backend_types::{
+    ClipRequest, Pending, SpeechProgress, SpeechRequest, TranscribeProgress, TranscribeRequest,
+    Transcript, VideoProgress, Voice,
+};
 use kino_runtime::plugins::{check_component, runtime_limits, runtime_world};
 use kino_runtime::types::{
     Asset, BrandLook, Brief, Failure, FrameStats, GradeIntent, PluginError, Scene, Segment, WordCue,
 };
 use kino_runtime::{
-    CallCtx, CallReport, Grant, LogLevel, LogLine, LogSink, Plugin, Runtime, RuntimeConfig, Trap,
+    CallCtx, CallReport, CallResult, Grant, LogLevel, LogLine, LogSink, MediaFile, MediaSink,
+    Plugin, Runtime, RuntimeConfig, Trap,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -46,6 +52,10 @@ pub fn sample_fixture(world: World) -> &'static str {
         World::Grader => include_str!("../templates/fixtures/grader.json"),
         World::FallbackPolicy => include_str!("../templates/fixtures/fallback-policy.json"),
         World::CaptionStyle => include_str!("../templates/fixtures/caption-style.json"),
+        World::Transcriber => include_str!("../templates/fixtures/transcriber.json"),
+        World::Speech => include_str!("../templates/fixtures/speech.json"),
+        World::ClipGenerator => include_str!("../templates/fixtures/clip-generator.json"),
+        World::Lipsync => include_str!("../templates/fixtures/lipsync.json"),
     }
 }
 
@@ -72,7 +82,10 @@ pub fn run(options: &TestOptions) -> Result<()> {
         limits.fuel
     );
     for capability in plugin.capabilities() {
-        println!("  also exports {}", capability.export_name());
+        println!(
+            "  also exports {}",
+            capability.export_names().next().unwrap_or_default()
+        );
     }
     let config = parse_config(&manifest, &options.config)?;
     let fixtures = fixtures(options, world)?;
@@ -83,10 +96,10 @@ pub fn run(options: &TestOptions) -> Result<()> {
         .transpose()?;
     let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
     let mut failures = Vec::new();
-    for (name, fixture) in &fixtures {
+    for Fixture { name, value, dir } in &fixtures {
         println!("\nfixture {name}");
         let tester = Tester::new(&runtime, &plugin, &config);
-        let answer = tokio.block_on(tester.call_world(world, fixture));
+        let answer = tokio.block_on(tester.call_world(world, value, dir));
         match answer {
             Ok(main) => {
                 if let Some(expected) = &expected
@@ -221,20 +234,37 @@ fn parse_config(manifest: &Manifest, given: &[String]) -> Result<Vec<(String, St
     Ok(manifest.validate_config(&map)?.into_iter().collect())
 }
 
-fn fixtures(options: &TestOptions, world: World) -> Result<Vec<(String, Value)>> {
+/// One fixture: its name, its inputs, and the directory its media paths
+/// are relative to.
+struct Fixture {
+    name: String,
+    value: Value,
+    dir: PathBuf,
+}
+
+fn fixtures(options: &TestOptions, world: World) -> Result<Vec<Fixture>> {
+    let from_file = |path: &PathBuf| -> Result<Fixture> {
+        Ok(Fixture {
+            name: path.display().to_string(),
+            value: read_json(path)?,
+            dir: path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        })
+    };
     if !options.fixtures.is_empty() {
-        return options
-            .fixtures
-            .iter()
-            .map(|path| Ok((path.display().to_string(), read_json(path)?)))
-            .collect();
+        return options.fixtures.iter().map(from_file).collect();
     }
     let own = options.target.join("fixture.json");
     if options.target.is_dir() && own.is_file() {
-        return Ok(vec![(own.display().to_string(), read_json(&own)?)]);
+        return Ok(vec![from_file(&own)?]);
     }
     let sample = serde_json::from_str(sample_fixture(world)).expect("the sample fixtures parse");
-    Ok(vec![(format!("the {world} sample"), sample)])
+    Ok(vec![Fixture {
+        name: format!("the {world} sample"),
+        value: sample,
+        dir: PathBuf::from("."),
+    }])
 }
 
 /// Prints the plugin's log lines as they come.
@@ -333,7 +363,7 @@ impl<'a> Tester<'a> {
     }
 
     /// Calls the world's functions on `fixture`; answers the main call's answer.
-    async fn call_world(&self, world: World, fixture: &Value) -> Result<Value, String> {
+    async fn call_world(&self, world: World, fixture: &Value, dir: &Path) -> Result<Value, String> {
         let rt = self.runtime;
         let wrong = |e| format!("{e}");
         match world {
@@ -416,7 +446,399 @@ impl<'a> Tester<'a> {
                 let (_, json) = self.report("decide", outcome, answers::decision)?;
                 Ok(json)
             }
+            World::Transcriber | World::Speech | World::ClipGenerator | World::Lipsync => {
+                self.call_backend(world, fixture, dir).await
+            }
         }
+    }
+}
+
+/// The most bytes a backend may write in a plugin test.
+const MAX_OUTPUT_BYTES: u64 = 1 << 30;
+/// How many times a pending job is checked before the test gives up.
+const MAX_CHECKS: u32 = 30;
+/// The wait before a check when the backend leaves it to the host.
+const DEFAULT_CHECK_WAIT: Duration = Duration::from_millis(500);
+/// The longest wait before a check (a pending answer's `check-after-ms`, capped).
+const MAX_CHECK_WAIT: Duration = Duration::from_secs(2);
+/// The key a backend call is made with, unless the fixture gives one.
+const TEST_KEY: &str = "kino-plugin-test";
+
+/// A backend answer that may be a pending job.
+trait Progress: Serialize {
+    fn pending(&self) -> Option<&Pending>;
+}
+
+impl Progress for TranscribeProgress {
+    fn pending(&self) -> Option<&Pending> {
+        match self {
+            Self::Pending(pending) => Some(pending),
+            Self::Done(_) => None,
+        }
+    }
+}
+
+impl Progress for SpeechProgress {
+    fn pending(&self) -> Option<&Pending> {
+        match self {
+            Self::Pending(pending) => Some(pending),
+            Self::Done(_) => None,
+        }
+    }
+}
+
+impl Progress for VideoProgress {
+    fn pending(&self) -> Option<&Pending> {
+        match self {
+            Self::Pending(pending) => Some(pending),
+            Self::Done(_) => None,
+        }
+    }
+}
+
+impl Tester<'_> {
+    /// Calls a backend world's functions on `fixture`, its media named
+    /// relative to `dir`; answers the main call's last answer.
+    async fn call_backend(
+        &self,
+        world: World,
+        fixture: &Value,
+        dir: &Path,
+    ) -> Result<Value, String> {
+        let rt = self.runtime;
+        let wrong = |e| format!("{e}");
+        let temp = tempfile::tempdir().map_err(|e| format!("making a temporary directory: {e}"))?;
+        let media = |name: &str| media_file(fixture, name, dir, temp.path());
+        let key: String = field(fixture, "key").unwrap_or_else(|_| TEST_KEY.to_owned());
+        let out = MediaSink::new(temp.path().join("output"), MAX_OUTPUT_BYTES);
+        match world {
+            World::Transcriber => {
+                let audio = media("audio")?;
+                let request: TranscribeRequest = field(fixture, "request")?;
+                let transcriber = rt.transcriber(self.plugin, &self.call).map_err(wrong)?;
+                let first = transcriber.submit(&audio, &request, &key).await;
+                let check = async |ticket: &str| transcriber.check(ticket).await;
+                let (_, json) = self
+                    .drive("submit", first, check, |answer| match answer {
+                        TranscribeProgress::Done(transcript) => transcript_checks(transcript),
+                        TranscribeProgress::Pending(_) => Ok(()),
+                    })
+                    .await?;
+                Ok(json)
+            }
+            World::Speech => {
+                let request: SpeechRequest = field(fixture, "request")?;
+                let speech = rt.speech(self.plugin, &self.call).map_err(wrong)?;
+                let voices = speech.voices().await;
+                self.report("voices", voices, |v| voice_checks(v))?;
+                // Voice cloning, when the fixture asks for it:
+                // `"clone": {"name": ..., "samples": [media...]}`.
+                if let Some(clone) = fixture.get("clone") {
+                    let name: String = field(clone, "name")?;
+                    let samples = media_files(clone, "samples", dir, temp.path())?;
+                    let voice = speech.create_voice(&name, &samples).await;
+                    self.report("create-voice", voice, |v| {
+                        voice_checks(std::slice::from_ref(v))
+                    })?;
+                }
+                let first = speech.synthesize(&request, &out, &key).await;
+                let check = async |ticket: &str| speech.check(ticket, &out).await;
+                let (_, json) = self
+                    .drive("synthesize", first, check, |_| output_written(&out))
+                    .await?;
+                Ok(json)
+            }
+            World::ClipGenerator => {
+                let request: ClipRequest = field(fixture, "request")?;
+                let references = media_files(fixture, "references", dir, temp.path())?;
+                let clips = rt.clip_generator(self.plugin, &self.call).map_err(wrong)?;
+                let first = clips.submit(&request, &references, &out, &key).await;
+                let check = async |ticket: &str| clips.check(ticket, &out).await;
+                let (_, json) = self
+                    .drive("submit", first, check, |_| output_written(&out))
+                    .await?;
+                Ok(json)
+            }
+            World::Lipsync => {
+                let (video, audio) = (media("video")?, media("audio")?);
+                let lipsync = rt.lipsync(self.plugin, &self.call).map_err(wrong)?;
+                let first = lipsync.submit(&video, &audio, &out, &key).await;
+                let check = async |ticket: &str| lipsync.check(ticket, &out).await;
+                let (_, json) = self
+                    .drive("submit", first, check, |_| output_written(&out))
+                    .await?;
+                Ok(json)
+            }
+            _ => Err(format!("{world} is not a backend world")),
+        }
+    }
+
+    /// Reports `first`, then checks its job while it is pending (waiting
+    /// as it asks, at most [`MAX_CHECK_WAIT`]); answers the last answer.
+    /// `done` checks a finished answer.
+    async fn drive<T: Progress>(
+        &self,
+        function: &str,
+        first: CallResult<T>,
+        check: impl AsyncFn(&str) -> CallResult<T>,
+        done: impl Fn(&T) -> Result<(), BadAnswer>,
+    ) -> Result<(T, Value), String> {
+        let checks = |answer: &T| match answer.pending() {
+            Some(pending) => pending_checks(pending),
+            None => done(answer),
+        };
+        let mut answer = self.report(function, first, checks)?;
+        for n in 1..=MAX_CHECKS {
+            let Some(pending) = answer.0.pending() else {
+                return Ok(answer);
+            };
+            let wait = match pending.check_after_ms {
+                0 => DEFAULT_CHECK_WAIT,
+                ms => Duration::from_millis(ms.into()).min(MAX_CHECK_WAIT),
+            };
+            let ticket = pending.ticket.clone();
+            println!("  waiting {} ms to check {ticket:?}", wait.as_millis());
+            tokio::time::sleep(wait).await;
+            answer = self.report(&format!("check [{n}]"), check(&ticket).await, checks)?;
+        }
+        if answer.0.pending().is_some() {
+            println!("  still pending after {MAX_CHECKS} checks: giving up");
+            return Err(format!(
+                "{function}: the job was still pending after {MAX_CHECKS} checks"
+            ));
+        }
+        Ok(answer)
+    }
+}
+
+/// A media input of a fixture: a file (its path relative to the fixture),
+/// or, without a `path`, a small sample the test writes.
+#[derive(Debug, serde::Deserialize)]
+struct MediaInput {
+    path: Option<PathBuf>,
+    content_type: String,
+}
+
+/// The media `name` of `fixture`, lent as a file.
+fn media_file(fixture: &Value, name: &str, dir: &Path, temp: &Path) -> Result<MediaFile, String> {
+    media_input(&field(fixture, name)?, name, dir, temp)
+}
+
+/// The media list `name` of `fixture` (none if it has no `name`), lent as files.
+fn media_files(
+    fixture: &Value,
+    name: &str,
+    dir: &Path,
+    temp: &Path,
+) -> Result<Vec<MediaFile>, String> {
+    if fixture.get(name).is_none() {
+        return Ok(Vec::new());
+    }
+    let inputs: Vec<MediaInput> = field(fixture, name)?;
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| media_input(input, &format!("{name}-{i}"), dir, temp))
+        .collect()
+}
+
+/// `input` as a file: read from `dir`, or a sample written to `temp`.
+fn media_input(
+    input: &MediaInput,
+    name: &str,
+    dir: &Path,
+    temp: &Path,
+) -> Result<MediaFile, String> {
+    let path = match &input.path {
+        Some(path) => dir.join(path),
+        None => {
+            let Some((extension, bytes)) = sample_media(&input.content_type) else {
+                return Err(format!(
+                    "the fixture's `{name}` has no `path`, and there is no sample {} to make \
+                     (there are audio/wav, video/mp4 and image/png): name a file",
+                    input.content_type
+                ));
+            };
+            let path = temp.join(format!("{name}.{extension}"));
+            std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+            path
+        }
+    };
+    MediaFile::new(&path, &input.content_type)
+        .map_err(|e| format!("the fixture's `{name}`: {}: {e}", path.display()))
+}
+
+/// A sample of `content_type` for fixtures that name no file: one second
+/// of a 440 Hz tone (16 kHz mono 16-bit WAV), a 2x2 PNG, or, for video, an
+/// MP4 file-type box and filler: bytes a backend can read and upload, not
+/// a playable video (a plugin test checks the plugin's contract, not its
+/// media).
+fn sample_media(content_type: &str) -> Option<(&'static str, Vec<u8>)> {
+    match content_type {
+        "audio/wav" | "audio/wave" | "audio/x-wav" => Some(("wav", sine_wav(16_000, 440.0))),
+        "image/png" => Some(("png", SAMPLE_PNG.to_vec())),
+        "video/mp4" => {
+            let mut mp4 = vec![0, 0, 0, 24];
+            mp4.extend_from_slice(b"ftypisom\0\0\x02\0isommp41");
+            mp4.extend_from_slice(&(8u32 + 4096).to_be_bytes());
+            mp4.extend_from_slice(b"free");
+            mp4.resize(mp4.len() + 4096, 0);
+            Some(("mp4", mp4))
+        }
+        _ => None,
+    }
+}
+
+/// A 2x2 orange PNG.
+const SAMPLE_PNG: [u8; 73] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 2, 0, 0, 0, 2, 8, 2, 0,
+    0, 0, 253, 212, 154, 115, 0, 0, 0, 16, 73, 68, 65, 84, 120, 218, 99, 56, 81, 161, 1, 68, 12,
+    16, 10, 0, 41, 238, 5, 161, 100, 8, 97, 7, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+/// One second of a `hz` sine at `rate` samples a second, as a mono 16-bit WAV.
+fn sine_wav(rate: u32, hz: f32) -> Vec<u8> {
+    let data_len = rate * 2;
+    let mut wav = Vec::with_capacity(44 + data_len as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..rate {
+        let t = i as f32 / rate as f32;
+        let sample = ((t * hz * std::f32::consts::TAU).sin() * 0.25 * f32::from(i16::MAX)) as i16;
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    wav
+}
+
+fn bad(field: impl Into<String>, problem: impl Into<String>) -> BadAnswer {
+    BadAnswer {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// A pending job: a ticket to check it by, and progress in 0..=1.
+fn pending_checks(pending: &Pending) -> Result<(), BadAnswer> {
+    if pending.ticket.is_empty() {
+        return Err(bad(
+            "pending.ticket",
+            "is empty: the host checks the job by it",
+        ));
+    }
+    if pending.ticket.len() > answers::MAX_TEXT_BYTES {
+        return Err(bad("pending.ticket", "is too long"));
+    }
+    if let Some(progress) = pending.progress
+        && !(0.0..=1.0).contains(&progress)
+    {
+        return Err(bad(
+            "pending.progress",
+            format!("is {progress}, outside 0..=1"),
+        ));
+    }
+    Ok(())
+}
+
+/// A transcript: a language; segments in time order, each starting no
+/// later than it ends, with its words inside it and in order.
+fn transcript_checks(transcript: &Transcript) -> Result<(), BadAnswer> {
+    if transcript.language.trim().is_empty() {
+        return Err(bad("language", "is empty"));
+    }
+    let mut previous_start = 0;
+    for (i, segment) in transcript.segments.iter().enumerate() {
+        let at = format!("segments[{i}]");
+        if segment.start_ms > segment.end_ms {
+            return Err(bad(
+                at,
+                format!(
+                    "ends ({} ms) before it starts ({} ms)",
+                    segment.end_ms, segment.start_ms
+                ),
+            ));
+        }
+        if segment.start_ms < previous_start {
+            return Err(bad(
+                at,
+                format!(
+                    "starts ({} ms) before the segment before it ({previous_start} ms)",
+                    segment.start_ms
+                ),
+            ));
+        }
+        if segment.text.len() > answers::MAX_TEXT_BYTES {
+            return Err(bad(format!("{at}.text"), "is too long"));
+        }
+        previous_start = segment.start_ms;
+        let mut previous_word = segment.start_ms;
+        for (j, word) in segment.words.iter().enumerate() {
+            let at = format!("{at}.words[{j}]");
+            if word.start_ms > word.end_ms {
+                return Err(bad(
+                    at,
+                    format!(
+                        "ends ({} ms) before it starts ({} ms)",
+                        word.end_ms, word.start_ms
+                    ),
+                ));
+            }
+            if word.start_ms < segment.start_ms || word.end_ms > segment.end_ms {
+                return Err(bad(
+                    at,
+                    format!(
+                        "({}..{} ms) is outside its segment ({}..{} ms)",
+                        word.start_ms, word.end_ms, segment.start_ms, segment.end_ms
+                    ),
+                ));
+            }
+            if word.start_ms < previous_word {
+                return Err(bad(at, "starts before the word before it"));
+            }
+            previous_word = word.start_ms;
+        }
+    }
+    Ok(())
+}
+
+/// Voices: each with an id, no id twice.
+fn voice_checks(voices: &[Voice]) -> Result<(), BadAnswer> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, voice) in voices.iter().enumerate() {
+        if voice.id.is_empty() {
+            return Err(bad(format!("[{i}].id"), "is empty"));
+        }
+        if !seen.insert(voice.id.as_str()) {
+            return Err(bad(
+                format!("[{i}].id"),
+                format!("{:?} is given twice", voice.id),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A `done` answer's media: written, with a content type. Prints it.
+fn output_written(out: &MediaSink) -> Result<(), BadAnswer> {
+    let written = out.written();
+    match out.content_type() {
+        Some(content_type) if written > 0 => {
+            println!("  output: {written} bytes of {content_type}");
+            Ok(())
+        }
+        _ => Err(bad(
+            "out",
+            "is empty: a `done` answer must have written its media",
+        )),
     }
 }
 
@@ -573,5 +995,83 @@ mod tests {
         let translator: Value =
             serde_json::from_str(sample_fixture(World::Translator)).expect("JSON");
         let _: Vec<Segment> = field(&translator, "segments").expect("segments");
+        // The backend samples: requests, and media the test can make.
+        let temp = tempfile::tempdir().expect("a temp dir");
+        let sample =
+            |world| -> Value { serde_json::from_str(sample_fixture(world)).expect("JSON") };
+        let media = |fixture: &Value, name| {
+            media_file(fixture, name, Path::new("."), temp.path()).expect("sample media")
+        };
+        let transcriber = sample(World::Transcriber);
+        let _: TranscribeRequest = field(&transcriber, "request").expect("a request");
+        assert_eq!(media(&transcriber, "audio").size(), 44 + 32_000);
+        let _: SpeechRequest = field(&sample(World::Speech), "request").expect("a request");
+        let clips = sample(World::ClipGenerator);
+        let _: ClipRequest = field(&clips, "request").expect("a request");
+        let references = media_files(&clips, "references", Path::new("."), temp.path());
+        assert_eq!(references.expect("references").len(), 1);
+        let lipsync = sample(World::Lipsync);
+        assert!(media(&lipsync, "video").size() > 0);
+        assert!(media(&lipsync, "audio").size() > 0);
+    }
+
+    #[test]
+    fn media_without_a_path_or_a_sample_is_refused() {
+        let temp = tempfile::tempdir().expect("a temp dir");
+        let fixture = json!({"audio": {"content_type": "audio/mpeg"}});
+        let err =
+            media_file(&fixture, "audio", Path::new("."), temp.path()).expect_err("no sample");
+        assert!(err.contains("no sample audio/mpeg"), "{err}");
+        let fixture = json!({"audio": {"path": "nowhere.wav", "content_type": "audio/wav"}});
+        let err = media_file(&fixture, "audio", temp.path(), temp.path()).expect_err("no file");
+        assert!(err.contains("nowhere.wav"), "{err}");
+    }
+
+    #[test]
+    fn transcripts_keep_time_order() {
+        use kino_runtime::backend_types::TranscriptSegment;
+        use kino_runtime::types::TimedWord;
+        let word = |text: &str, start_ms, end_ms| TimedWord {
+            text: text.to_owned(),
+            start_ms,
+            end_ms,
+        };
+        let segment = |start_ms, end_ms, words| TranscriptSegment {
+            start_ms,
+            end_ms,
+            text: "hello there".to_owned(),
+            speaker: None,
+            words,
+        };
+        let transcript = |segments| Transcript {
+            language: "en".to_owned(),
+            segments,
+        };
+        let good = transcript(vec![
+            segment(0, 900, vec![word("hello", 0, 400), word("there", 450, 900)]),
+            segment(1000, 1500, vec![]),
+        ]);
+        assert_eq!(transcript_checks(&good), Ok(()));
+        let backwards = transcript(vec![segment(900, 100, vec![])]);
+        assert_eq!(
+            transcript_checks(&backwards).expect_err("bad").field,
+            "segments[0]"
+        );
+        let unordered = transcript(vec![segment(1000, 1500, vec![]), segment(0, 900, vec![])]);
+        assert_eq!(
+            transcript_checks(&unordered).expect_err("bad").field,
+            "segments[1]"
+        );
+        let outside = transcript(vec![segment(0, 900, vec![word("hello", 800, 1200)])]);
+        assert_eq!(
+            transcript_checks(&outside).expect_err("bad").field,
+            "segments[0].words[0]"
+        );
+        let pending = Pending {
+            ticket: String::new(),
+            progress: None,
+            check_after_ms: 0,
+        };
+        assert!(pending_checks(&pending).is_err());
     }
 }

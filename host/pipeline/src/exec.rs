@@ -695,6 +695,7 @@ impl Executor {
                     .await;
                 match found {
                     Ok(Some(p)) => Some(p),
+                    Ok(None) if stage.op.host_form_is_default() => None,
                     Ok(None) | Err(_) => {
                         let why = match found {
                             Err(e) => format!("{e:#}"),

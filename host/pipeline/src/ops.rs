@@ -461,6 +461,14 @@ impl StageOp {
         matches!(self, StageOp::Builtin(Op::StyleCaptions | Op::Transcribe))
     }
 
+    /// Whether its host-made form is the default rather than a stand-in:
+    /// an unbound slot then goes unremarked (the host's Whisper is how
+    /// speech is heard unless a tenant binds a transcriber), where an
+    /// unbound caption-style slot is said in the job's events.
+    pub fn host_form_is_default(&self) -> bool {
+        matches!(self, StageOp::Builtin(Op::Transcribe))
+    }
+
     /// The plugin world it calls, for plugin ops.
     pub fn world(&self) -> Option<World> {
         match self {
