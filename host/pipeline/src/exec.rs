@@ -1085,24 +1085,29 @@ impl Executor {
                         size: std::fs::metadata(&artifact.path).map_or(0, |m| m.len()),
                     })
                     .await?;
-                if let Some(claim) = claim {
-                    self.inner.artifacts.publish(&artifact).await?;
-                    if !store
-                        .complete_node(claim.node, claim.worker, &artifact.hash)
-                        .await?
-                    {
-                        store.interrupt_stage(&row.id, LEASE_LOST).await?;
-                        return Ok(None);
+                match claim {
+                    // The node and its attempt complete in one commit.
+                    Some(claim) => {
+                        self.inner.artifacts.publish(&artifact).await?;
+                        if !store
+                            .complete_node(claim.node, claim.worker, &artifact.hash)
+                            .await?
+                        {
+                            store.interrupt_stage(&row.id, LEASE_LOST).await?;
+                            return Ok(None);
+                        }
+                    }
+                    None => {
+                        store
+                            .record_stage_finish(
+                                &row.id,
+                                &StageOutcome::Completed {
+                                    output_artifact: Some(key.to_owned()),
+                                },
+                            )
+                            .await?;
                     }
                 }
-                store
-                    .record_stage_finish(
-                        &row.id,
-                        &StageOutcome::Completed {
-                            output_artifact: Some(key.to_owned()),
-                        },
-                    )
-                    .await?;
                 self.event(
                     &job.id,
                     JobEvent::StageFinished {
@@ -1120,21 +1125,25 @@ impl Executor {
             }
             Err(mut error) => {
                 error.message = names.redact(&error.message);
-                if let Some(claim) = claim {
-                    let failure = crate::nodes::failure_json(&error, attempt, ms);
-                    if !store.fail_node(claim.node, claim.worker, &failure).await? {
-                        store.interrupt_stage(&row.id, LEASE_LOST).await?;
-                        return Ok(None);
+                match claim {
+                    Some(claim) => {
+                        let failure = crate::nodes::failure_json(&error, attempt, ms);
+                        if !store.fail_node(claim.node, claim.worker, &failure).await? {
+                            store.interrupt_stage(&row.id, LEASE_LOST).await?;
+                            return Ok(None);
+                        }
+                    }
+                    None => {
+                        store
+                            .record_stage_finish(
+                                &row.id,
+                                &StageOutcome::Failed {
+                                    error: error.message.clone(),
+                                },
+                            )
+                            .await?;
                     }
                 }
-                store
-                    .record_stage_finish(
-                        &row.id,
-                        &StageOutcome::Failed {
-                            error: error.message.clone(),
-                        },
-                    )
-                    .await?;
                 self.event(
                     &job.id,
                     JobEvent::StageFailed {

@@ -582,32 +582,6 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// [`Store::interrupt_stage`] for every attempt of stage (or node) `name`
-    /// of `job` that `worker` is running; how many there were.
-    pub async fn interrupt_stages_of(
-        &self,
-        job: &JobId,
-        name: &str,
-        worker: &str,
-        reason: &str,
-    ) -> anyhow::Result<u64> {
-        with_pool!(self, |pool| sqlx::query(pool.sql(
-            "UPDATE stages SET state = ?, finished_at = ?, error = ? \
-             WHERE job_id = ? AND name = ? AND worker = ? AND state = ?"
-        ))
-        .bind(StageState::Failed.as_str())
-        .bind(now_ms())
-        .bind(reason)
-        .bind(job.as_str())
-        .bind(name)
-        .bind(worker)
-        .bind(StageState::Running.as_str())
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .with_context(|| format!("interrupting {worker}'s attempts at {name:?} of job {job}"))
-    }
-
     /// Sets the priority of the tenant's job ([`Job::priority`]). Another
     /// tenant's job (or an unknown one) fails with [`StoreError::NotFound`].
     pub async fn set_job_priority(

@@ -36,7 +36,7 @@ use anyhow::Context as _;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
-use super::jobs::state_enum;
+use super::jobs::{StageState, state_enum};
 use super::{
     Dialect as _, JobId, NodeId, Pool, StageId, Store, StoreError, TenantId, UnknownState, now_ms,
     parse_column, parse_json,
@@ -293,18 +293,30 @@ fn duration_ms(d: Duration) -> anyhow::Result<i64> {
 }
 
 impl Store {
-    /// Queues a node `ready`, or returns the node already open for it: a row of
-    /// the same job, node and cache key that is ready or claimed (so two
-    /// executors enqueueing the same node get one row). Once that row has
-    /// completed or failed, a new one is queued.
+    /// Queues a node `ready`, or returns the row already there for it: one of
+    /// the same job, node and cache key that is ready, claimed or completed
+    /// (so two executors enqueueing the same node get one row, and a job's
+    /// host that restarts waits on the rows its predecessor queued). Only
+    /// after that row failed is a new one queued.
+    ///
+    /// The row is looked for before inserting: a node's states only move
+    /// forward to `completed`, so a row seen open is either still open or
+    /// completed when the caller reads it again, and an insert can only
+    /// collide with a row another executor queued meanwhile. (Inserting first
+    /// would let a host whose cache lookup raced a worker's completion queue
+    /// the node a second time.)
     ///
     /// A job that is not the tenant's (or unknown) fails with [`StoreError::NotFound`].
     pub async fn enqueue_node(&self, new: &NewNode) -> anyhow::Result<Node> {
         let context = || format!("enqueueing node {:?} of job {}", new.node, new.job);
         let task = new.task.to_string();
         let needs = serde_json::to_string(&new.needs).with_context(context)?;
+        let existing = format!(
+            "SELECT {NODE_COLUMNS} FROM nodes WHERE job_id = ? AND node = ? AND cache_key = ? \
+             AND state IN ('ready', 'claimed', 'completed') ORDER BY created_at DESC LIMIT 1"
+        );
         // The partial unique index `nodes_open` turns a second open row into a
-        // conflict; the insert then returns nothing and the open row is read.
+        // conflict; the insert then returns nothing and the row is read again.
         let insert = format!(
             "INSERT INTO nodes (id, job_id, tenant_id, node, cache_key, task_json, needs_json, \
              priority, state, claims, created_at) \
@@ -312,11 +324,22 @@ impl Store {
              WHERE id = ? AND tenant_id = ? \
              ON CONFLICT DO NOTHING RETURNING {NODE_COLUMNS}"
         );
-        let open = format!(
-            "SELECT {NODE_COLUMNS} FROM nodes WHERE job_id = ? AND node = ? AND cache_key = ? \
-             AND state IN ('ready', 'claimed')"
-        );
         for _ in 0..ENQUEUE_ROUNDS {
+            let found: Option<NodeRow> =
+                with_pool!(self, |pool| sqlx::query_as(pool.sql(existing.clone()))
+                    .bind(new.job.as_str())
+                    .bind(&new.node)
+                    .bind(&new.key)
+                    .fetch_optional(pool)
+                    .await)
+                .with_context(context)?;
+            if let Some(row) = found {
+                let node = Node::try_from(row)?;
+                if node.tenant_id != new.tenant {
+                    break;
+                }
+                return Ok(node);
+            }
             let id = NodeId::random()?;
             let inserted: Option<NodeRow> =
                 with_pool!(self, |pool| sqlx::query_as(pool.sql(insert.clone()))
@@ -336,28 +359,20 @@ impl Store {
             if let Some(row) = inserted {
                 return Node::try_from(row);
             }
-            let existing: Option<NodeRow> =
-                with_pool!(self, |pool| sqlx::query_as(pool.sql(open.clone()))
-                    .bind(new.job.as_str())
-                    .bind(&new.node)
-                    .bind(&new.key)
-                    .fetch_optional(pool)
-                    .await)
-                .with_context(context)?;
-            if let Some(row) = existing {
-                return Node::try_from(row);
-            }
             if self.get_job(&new.tenant, &new.job).await?.is_none() {
-                return Err(StoreError::NotFound {
-                    what: "job",
-                    id: new.job.to_string(),
-                }
-                .into());
+                break;
             }
-            // The open row finished between the two statements: queue anew.
+            // Another executor queued it between the two statements: read it.
+        }
+        if self.get_job(&new.tenant, &new.job).await?.is_none() {
+            return Err(StoreError::NotFound {
+                what: "job",
+                id: new.job.to_string(),
+            }
+            .into());
         }
         anyhow::bail!(
-            "{}: the open node kept finishing under the insert",
+            "{}: another executor's row kept changing under the insert",
             context()
         )
     }
@@ -543,6 +558,11 @@ impl Store {
             .with_context(|| format!("failing node {id}"))
     }
 
+    /// Moves a node `worker` holds to `to` and, in the same transaction, the
+    /// stage attempt linked to it (see [`Store::link_node_stage`]): completed
+    /// with the node's cache key as its output, or failed with the failure's
+    /// `message`. One commit, so a worker killed after it leaves no attempt
+    /// running forever, and one killed before it leaves the node to the reaper.
     async fn finish_node(
         &self,
         id: &NodeId,
@@ -552,21 +572,51 @@ impl Store {
         error: Option<&serde_json::Value>,
     ) -> anyhow::Result<bool> {
         let now = now_ms();
-        let done = with_pool!(self, |pool| sqlx::query(pool.sql(
-            "UPDATE nodes SET state = ?, output = ?, error_json = ?, finished_at = ? \
-             WHERE id = ? AND state = 'claimed' AND owner = ? AND lease_until >= ?"
-        ))
-        .bind(to.as_str())
-        .bind(output)
-        .bind(error.map(serde_json::Value::to_string))
-        .bind(now)
-        .bind(id.as_str())
-        .bind(worker)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
-        Ok(done == 1)
+        let stage_state = match to {
+            NodeState::Completed => StageState::Completed,
+            _ => StageState::Failed,
+        };
+        let stage_error = error.map(|e| match e.get("message").and_then(|m| m.as_str()) {
+            Some(message) => message.to_owned(),
+            None => e.to_string(),
+        });
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(pool.sql(
+                "UPDATE nodes SET state = ?, output = ?, error_json = ?, finished_at = ? \
+                 WHERE id = ? AND state = 'claimed' AND owner = ? AND lease_until >= ?",
+            ))
+            .bind(to.as_str())
+            .bind(output)
+            .bind(error.map(serde_json::Value::to_string))
+            .bind(now)
+            .bind(id.as_str())
+            .bind(worker)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(pool.sql(
+                "UPDATE stages SET state = ?, finished_at = ?, error = ?, output_artifact = \
+                 CASE WHEN ? THEN (SELECT cache_key FROM nodes WHERE id = ?) END \
+                 WHERE id = (SELECT stage_id FROM nodes WHERE id = ?) AND state = ?",
+            ))
+            .bind(stage_state.as_str())
+            .bind(now)
+            .bind(stage_error.as_deref())
+            .bind(to == NodeState::Completed)
+            .bind(id.as_str())
+            .bind(id.as_str())
+            .bind(StageState::Running.as_str())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Gives a node `worker` holds back to the queue (`ready`), as a draining
@@ -631,37 +681,50 @@ impl Store {
         reason: &str,
     ) -> anyhow::Result<bool> {
         // `claims` tells this claim from a later one by the same owner, so the
-        // stage read with it is this claim's.
-        let done = with_pool!(self, |pool| {
+        // stage read with it is this claim's. The node and its attempt move in
+        // one transaction: a reaper stopped between the two would otherwise
+        // leave the attempt running with no node pointing at it.
+        let (job, name) = (node.job_id.as_str(), node.node.as_str());
+        let stage = node.stage_id.as_ref().map(StageId::as_str);
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(pool.sql(
+                "UPDATE nodes SET state = 'ready', owner = NULL, lease_until = NULL, stage_id = NULL \
+                 WHERE id = ? AND state = 'claimed' AND owner = ? AND claims = ? \
+                 AND (? IS NULL OR lease_until < ?)",
+            ))
+            .bind(node.id.as_str())
+            .bind(owner)
+            .bind(i64::from(node.claims))
+            .bind(lapsed_at)
+            .bind(lapsed_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            // Without a linked attempt (its holder stopped after recording it
+            // but before linking it here) the attempt is found by what it ran.
             sqlx::query(pool.sql(
-            "UPDATE nodes SET state = 'ready', owner = NULL, lease_until = NULL, stage_id = NULL \
-             WHERE id = ? AND state = 'claimed' AND owner = ? AND claims = ? \
-             AND (? IS NULL OR lease_until < ?)"
-        ))
-        .bind(node.id.as_str())
-        .bind(owner)
-        .bind(i64::from(node.claims))
-        .bind(lapsed_at)
-        .bind(lapsed_at)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected())
-        })?;
-        if done != 1 {
-            return Ok(false);
-        }
-        match &node.stage_id {
-            Some(stage) => {
-                self.interrupt_stage(stage, reason).await?;
-            }
-            // Its holder stopped after recording its attempt but before
-            // linking it here: the attempt is found by what it ran.
-            None => {
-                self.interrupt_stages_of(&node.job_id, &node.node, owner, reason)
-                    .await?;
-            }
-        }
-        Ok(true)
+                "UPDATE stages SET state = ?, finished_at = ?, error = ? WHERE state = ? AND \
+                 CASE WHEN ? IS NULL THEN job_id = ? AND name = ? AND worker = ? ELSE id = ? END",
+            ))
+            .bind(StageState::Failed.as_str())
+            .bind(now_ms())
+            .bind(reason)
+            .bind(StageState::Running.as_str())
+            .bind(stage)
+            .bind(job)
+            .bind(name)
+            .bind(owner)
+            .bind(stage)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// How many nodes, of every job, are in each state (for metrics).

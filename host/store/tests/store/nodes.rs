@@ -85,11 +85,21 @@ async fn enqueue_returns_the_open_node(store: Store) -> anyhow::Result<()> {
     };
     assert_ne!(store.enqueue_node(&other_key).await?.id, first.id);
 
-    // Once it failed, enqueueing it again queues a new row.
-    assert!(store.fail_node(&first.id, "w1", &json!("oom")).await?);
+    // Once it failed, enqueueing it again queues a new row; the attempt
+    // linked to it failed with the failure's message.
+    let stage = store
+        .record_stage_start_by(&job.id, "speak[3]", None, 1, "w1")
+        .await?;
+    assert!(store.link_node_stage(&first.id, "w1", &stage.id).await?);
+    let oom = json!({ "message": "out of memory", "retryable": true });
+    assert!(store.fail_node(&first.id, "w1", &oom).await?);
     let failed = store.get_node(&first.id).await?.context("node gone")?;
     assert_eq!(failed.state, NodeState::Failed);
-    assert_eq!(failed.error, Some(json!("oom")));
+    assert_eq!(failed.error, Some(oom));
+    let stages = store.list_stages(&t.id, &job.id).await?;
+    assert_eq!(stages[0].state, StageState::Failed);
+    assert_eq!(stages[0].error.as_deref(), Some("out of memory"));
+    assert_eq!(stages[0].output_artifact, None);
     let again = store.enqueue_node(&new).await?;
     assert_ne!(again.id, first.id);
     assert_eq!(again.state, NodeState::Ready);
@@ -303,8 +313,18 @@ async fn results_need_a_live_lease(store: Store) -> anyhow::Result<()> {
     let done = store.get_node(&got.id).await?.context("node gone")?;
     assert_eq!(done.state, NodeState::Completed);
     assert_eq!(done.output.as_deref(), Some("hash"));
-    assert_eq!(done.stage_id, Some(stage.id));
+    assert_eq!(done.stage_id, Some(stage.id.clone()));
     assert!(done.finished_at.is_some());
+    // Its attempt completed in the same commit, its output the node's key.
+    let stages = store.list_stages(&t.id, &job.id).await?;
+    assert_eq!(stages[0].id, stage.id);
+    assert_eq!(stages[0].state, StageState::Completed);
+    assert_eq!(stages[0].output_artifact.as_deref(), Some("key-of-n"));
+    assert_eq!(stages[0].finished_at, done.finished_at);
+    // Once completed, the node is that row: a host whose cache lookup raced
+    // the completion waits on it rather than queueing the node again.
+    let again = store.enqueue_node(&node(&t.id, &job.id, "n", &[])).await?;
+    assert_eq!(again.id, got.id);
     // Finished is final.
     assert!(!store.complete_node(&got.id, "w1", "other").await?);
     assert!(!store.fail_node(&got.id, "w1", &json!("late")).await?);
@@ -400,6 +420,18 @@ async fn a_released_node_goes_back(store: Store) -> anyhow::Result<()> {
     assert!(!store.complete_node(&got.id, "w1", "late").await?);
     let again = store.claim_node("w2", &[], LONG).await?.context("none")?;
     assert_eq!(again.id, got.id);
+    // An attempt recorded but not yet linked is found by what it runs.
+    let unlinked = store
+        .record_stage_start_by(&job.id, "n", None, 2, "w2")
+        .await?;
+    assert!(store.release_node(&got.id, "w2").await?);
+    let stages = store.list_stages(&t.id, &job.id).await?;
+    let second = stages.iter().find(|s| s.id == unlinked.id).context("gone")?;
+    assert_eq!(second.state, StageState::Failed);
+    assert_eq!(
+        second.error.as_deref(),
+        Some("interrupted: worker w2 gave the node back")
+    );
     Ok(())
 }
 
