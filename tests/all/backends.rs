@@ -59,6 +59,10 @@ struct Mock {
     checks: HashMap<String, usize>,
     /// Checks before a prediction succeeds.
     ready_after: usize,
+    /// The `input` of each prediction created.
+    inputs: Vec<serde_json::Value>,
+    /// Files uploaded.
+    uploads: usize,
 }
 
 type Shared = Arc<Mutex<Mock>>;
@@ -157,7 +161,8 @@ async fn files(State(mock): State<Shared>, headers: HeaderMap, body: Body) -> Re
     let n = {
         let mut m = mock.lock().expect("lock");
         *m.received.entry("files").or_default() += bytes;
-        m.received.len()
+        m.uploads += 1;
+        m.uploads
     };
     let host = headers
         .get(header::HOST)
@@ -177,8 +182,15 @@ async fn create(
     if let Some(failed) = failure(mode).await {
         return failed;
     }
-    if body["input"]["prompt"].as_str().is_none_or(str::is_empty) {
-        return (StatusCode::UNPROCESSABLE_ENTITY, "input.prompt is required").into_response();
+    // A video model wants a prompt; a lip-sync model a video and an audio.
+    let given = |field: &str| body["input"][field].as_str().is_some_and(|v| !v.is_empty());
+    let lipsync = given("video") && given("audio");
+    if !given("prompt") && !lipsync {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "input.prompt, or input.video and input.audio, are required",
+        )
+            .into_response();
     }
     let key = headers
         .get("idempotency-key")
@@ -186,6 +198,7 @@ async fn create(
         .unwrap_or_default()
         .to_owned();
     let mut m = mock.lock().expect("lock");
+    m.inputs.push(body["input"].clone());
     // The same key is the same prediction: no second render.
     let id = match m.created.get(&key) {
         Some(id) if !key.is_empty() => id.clone(),
@@ -569,6 +582,74 @@ async fn a_clip_rendering_remotely_when_the_host_dies_is_resumed_never_submitted
     assert!(format!("{again:?}").contains("pred1"), "{again:?}");
     assert_eq!(server.get(|m| m.creates), 1);
     assert!(*peak.lock().expect("lock") < 8 << 20);
+}
+
+#[tokio::test]
+async fn a_lipsync_streams_the_video_and_audio_up_and_the_synced_video_down() {
+    let server = server().await;
+    server.set(|m| m.ready_after = 2);
+    let rt = runtime(&server, HttpLimits::default());
+    let plugin = load(
+        &rt,
+        &server,
+        "kino-lipsync-replicate",
+        "lipsync-replicate",
+        World::Lipsync,
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let video =
+        MediaFile::new(media(tmp.path(), "scene.mp4", 6_000_000), "video/mp4").expect("media");
+    let audio =
+        MediaFile::new(media(tmp.path(), "line.wav", 1_000_000), "audio/wav").expect("media");
+    let out = MediaSink::new(tmp.path().join("synced.mp4"), 64 << 20);
+    let peak = Arc::new(Mutex::new(0));
+    let call = call(&server, &peak);
+    let lipsync = rt.lipsync(&plugin, &call).expect("world");
+    let store = Store::open_sqlite(&tmp.path().join("kino.db"))
+        .await
+        .expect("store");
+    let key = "lipsync:9c1d";
+    let (_, driven) = drive(
+        &store,
+        plugin.id(),
+        key,
+        fast(),
+        async || lipsync.submit(&video, &audio, &out, key).await,
+        |ticket| {
+            let (lipsync, out) = (&lipsync, &out);
+            async move { lipsync.check(&ticket, out).await }
+        },
+    )
+    .await
+    .expect("the synced video");
+    assert_eq!(driven.ticket.as_deref(), Some("pred1"));
+    assert!(!driven.resumed);
+    assert_eq!(server.get(|m| m.creates), 1);
+    // Both uploads, whole, and the prediction names each by its URL.
+    assert!(server.get(|m| m.received["files"]) > 7_000_000);
+    let input = server.get(|m| m.inputs[0].clone());
+    let (v, a) = (
+        input["video"].as_str().expect("video url"),
+        input["audio"].as_str().expect("audio url"),
+    );
+    assert!(
+        v.contains("/v1/files/") && a.contains("/v1/files/") && v != a,
+        "{input}"
+    );
+    assert_eq!(out.content_type().as_deref(), Some("video/mp4"));
+    assert_eq!(
+        std::fs::read(out.path()).expect("video"),
+        clip_bytes("pred1"),
+        "the delivered video, byte for byte"
+    );
+    assert_eq!(
+        store.remote_job(key).await.expect("read").map(|j| j.state),
+        Some(RemoteState::Done)
+    );
+    assert!(
+        *peak.lock().expect("lock") < 8 << 20,
+        "7 MB passed through a small plugin"
+    );
 }
 
 #[tokio::test]

@@ -584,26 +584,14 @@ async fn a_bound_translator_reaches_its_granted_host_with_the_tenants_secret() {
     .expect("local host");
 
     // The operator packages the plugin for this endpoint and installs it.
-    let dir = tmp.path().join("translator-openai");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let source =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/translator-openai/kino-plugin.toml");
-    let manifest = std::fs::read_to_string(source).expect("manifest").replace(
-        r#"outbound-hosts = ["https://api.openai.com"]"#,
-        &format!("outbound-hosts = [{:?}]", mock.origin().to_string()),
+    kino_tests::install_for_endpoint(
+        &data,
+        tmp.path(),
+        "translator-openai",
+        PACKAGE,
+        r#"["https://api.openai.com"]"#,
+        &mock.origin().to_string(),
     );
-    std::fs::write(dir.join("kino-plugin.toml"), manifest).expect("write");
-    let package = tmp.path().join("openai.tar.gz");
-    plugins::pack(&dir, Some(&kino_tests::plugin_path(PACKAGE)), &package).expect("pack");
-    let registry = kino_registry::Store::open(data.join("registry")).expect("registry");
-    plugins::install(
-        kino_tests::runtime(),
-        &registry,
-        &package,
-        kino_registry::SignaturePolicy::Optional,
-        &[],
-    )
-    .expect("install");
 
     let store = host.executor.store();
     store

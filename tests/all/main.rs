@@ -21,6 +21,7 @@ mod speech;
 mod stage_versions;
 mod truncated_media;
 mod video_tools;
+mod voices;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

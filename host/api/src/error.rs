@@ -109,6 +109,7 @@ impl From<anyhow::Error> for ApiError {
             return match store {
                 StoreError::NotFound { .. } => Self::NotFound(message),
                 StoreError::TenantNameTaken { .. }
+                | StoreError::VoiceNameTaken { .. }
                 | StoreError::IllegalJobTransition { .. }
                 | StoreError::StageNotRunning { .. }
                 | StoreError::PluginVersionInUse { .. } => Self::Conflict(message),

@@ -56,6 +56,10 @@ enum Command {
     /// List or edit the scenes of a finished local ad-creative job.
     #[command(subcommand)]
     Scenes(ScenesCommand),
+    /// Make, list and forget the local tenant's voices, cloned by the speech
+    /// plugin bound to the `speech` slot; a dub speaks with one by `voice=NAME`.
+    #[command(subcommand)]
+    Voices(VoicesCommand),
     /// Resume a local job that was interrupted (finished stages are not recomputed).
     Resume {
         /// The job's id, as `kino run` printed it.
@@ -257,6 +261,32 @@ enum ScenesCommand {
         /// The playing order, as scene ids: `2,0,1,3,4`.
         #[arg(long)]
         order: Option<String>,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum VoicesCommand {
+    /// The voices made so far, with the plugin and the backend's id of each.
+    List {
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+    /// Make a voice from recordings of one speaker (WAV, MP3, ...).
+    Add {
+        /// The name jobs ask for it by.
+        name: String,
+        /// The recordings.
+        #[arg(required = true)]
+        samples: Vec<PathBuf>,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+    /// Forget a voice (the backend keeps it).
+    Rm {
+        /// The voice's name.
+        name: String,
         #[command(flatten)]
         local: LocalArgs,
     },
@@ -700,6 +730,10 @@ fn run(cli: Cli) -> Result<()> {
                 Ok(())
             })
         }
+        Command::Voices(command) => {
+            let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
+            tokio.block_on(voices(command))
+        }
         Command::Resume { job, local } => {
             let tokio = tokio::runtime::Runtime::new().context("starting tokio")?;
             tokio.block_on(async {
@@ -902,4 +936,47 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Models(command) => crate::models::run(command),
     }
+}
+
+async fn voices(command: VoicesCommand) -> Result<()> {
+    match command {
+        VoicesCommand::List { local } => {
+            let host = local.open().await?;
+            let voices = host.executor.store().list_voices(&host.tenant).await?;
+            if voices.is_empty() {
+                println!("no voices yet: `kino voices add NAME RECORDING...` makes one");
+            }
+            for v in voices {
+                println!("{}\t{}\t{}", v.name, v.plugin, v.voice_id);
+            }
+        }
+        VoicesCommand::Add {
+            name,
+            samples,
+            local,
+        } => {
+            let host = local.open().await?;
+            let voice = host
+                .executor
+                .make_voice(&host.tenant, &name, &samples)
+                .await?;
+            println!(
+                "voice {} made by {} (its id there: {}); dub with voice={}",
+                voice.name, voice.plugin, voice.voice_id, voice.name
+            );
+        }
+        VoicesCommand::Rm { name, local } => {
+            let host = local.open().await?;
+            if !host
+                .executor
+                .store()
+                .delete_voice(&host.tenant, &name)
+                .await?
+            {
+                anyhow::bail!("there is no voice {name:?}");
+            }
+            println!("forgot voice {name} (the backend keeps it)");
+        }
+    }
+    Ok(())
 }

@@ -971,7 +971,7 @@ impl Executor {
                     for input in inputs.iter() {
                         local.push(input.fetched(&self.inner.artifacts).await?);
                     }
-                    let cx = self.op_cx(stage, node, &item, &Arc::new(local), None, &key);
+                    let cx = self.op_cx(job, stage, node, &item, &Arc::new(local), None, &key);
                     let artifact = ops::degrade(&stage.op, cx)
                         .await
                         .ok_or_else(|| failed().context(format!("op `{}` has no degraded form; the policy wanted to degrade: {reason}", stage.op)))?
@@ -1064,7 +1064,7 @@ impl Executor {
         )
         .await;
         let started = Instant::now();
-        let cx = self.op_cx(stage, node, item, inputs, worker, key);
+        let cx = self.op_cx(job, stage, node, item, inputs, worker, key);
         let notes = cx.notes.clone();
         let result = ops::run(&stage.op, cx).await;
         let notes = std::mem::take(&mut *notes.lock().unwrap_or_else(PoisonError::into_inner));
@@ -1214,8 +1214,10 @@ pub fn output_key(job: &JobId, file: &str) -> String {
 
 impl Executor {
     /// What an op of `stage` sees when it runs as `node`.
+    #[allow(clippy::too_many_arguments)]
     fn op_cx(
         &self,
+        job: &Job,
         stage: &StageSpec,
         node: &str,
         item: &Option<(usize, Value)>,
@@ -1240,6 +1242,7 @@ impl Executor {
             models: self.inner.models.clone(),
             notes: Notes::default(),
             store: self.inner.store.clone(),
+            tenant: job.tenant_id.clone(),
             key: key.to_owned(),
         }
     }

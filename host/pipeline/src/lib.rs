@@ -29,6 +29,7 @@ pub mod owner;
 pub mod remote;
 pub mod slots;
 pub mod spec;
+pub mod voices;
 pub mod worker;
 
 pub use catalog::{Catalog, Pipeline, PipelineSource};

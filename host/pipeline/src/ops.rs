@@ -123,6 +123,8 @@ pub struct OpCx {
     pub notes: Notes,
     /// The job store: where remote jobs' tickets are kept.
     pub store: kino_store::Store,
+    /// The job's tenant (whose voices a speech stage may name).
+    pub tenant: kino_store::TenantId,
     /// The node's cache key: names its work to backends (idempotency) and
     /// to the store (remote jobs).
     pub key: String,
@@ -322,8 +324,9 @@ ops! {
     ExtractAudio = "extract-audio", inputs 1..=1, world None, each false, out Audio, version 1;
     /// Segments + target (+ source) language -> translated segments, batched (translator plugin).
     Translate = "translate", inputs 2..=3, world Some(World::Translator), each false, out List, version 1;
-    /// A translated segment + language -> its speech, fitted to the segment's window.
-    SpeakLine = "speak-line", inputs 1..=1, world None, each true, out Audio, version 2;
+    /// A translated segment + language (+ a voice) -> its speech, fitted to the segment's window
+    /// (speech plugin; the host's Piper or espeak-ng voice when the slot is unbound).
+    SpeakLine = "speak-line", inputs 1..=2, world Some(World::Speech), each true, out Audio, version 2;
     /// Original audio + spoken lines + their segments -> the voice-over mix.
     VoiceOver = "voice-over", inputs 3..=3, world None, each false, out Audio, version 1;
     /// A video + audio -> the video with that audio, video packets copied.
@@ -458,15 +461,19 @@ impl StageOp {
     /// Whether its slot may be left unbound: the op then makes its output
     /// the host's way (its degraded form), said in the job's events.
     pub fn plugin_optional(&self) -> bool {
-        matches!(self, StageOp::Builtin(Op::StyleCaptions | Op::Transcribe))
+        matches!(
+            self,
+            StageOp::Builtin(Op::StyleCaptions | Op::Transcribe | Op::SpeakLine)
+        )
     }
 
     /// Whether its host-made form is the default rather than a stand-in:
     /// an unbound slot then goes unremarked (the host's Whisper is how
-    /// speech is heard unless a tenant binds a transcriber), where an
-    /// unbound caption-style slot is said in the job's events.
+    /// speech is heard, and its Piper voices how lines are spoken, unless a
+    /// tenant binds a backend), where an unbound caption-style slot is said
+    /// in the job's events.
     pub fn host_form_is_default(&self) -> bool {
-        matches!(self, StageOp::Builtin(Op::Transcribe))
+        matches!(self, StageOp::Builtin(Op::Transcribe | Op::SpeakLine))
     }
 
     /// The plugin world it calls, for plugin ops.
@@ -580,6 +587,9 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::CaptionCues => transcript::caption_cues,
         Op::CaptionWords => captions::caption_words,
         Op::ExtractAudio => dub::extract_audio,
+        Op::SpeakLine if cx.plugin.is_some() => {
+            return store(&cx, dub::speak_line_remote(&cx, &dir).await?);
+        }
         Op::SpeakLine => dub::speak_line,
         Op::VoiceOver => dub::voice_over,
         Op::MuxAudio => dub::mux_audio,
@@ -638,6 +648,8 @@ pub async fn degrade(op: &StageOp, cx: OpCx) -> Option<Result<ArtifactRef, OpErr
         Op::DirectScene => ad::undirected(&cx, scratch.path()),
         Op::GradeScene => ad::ungraded(&cx, scratch.path()),
         Op::StyleCaptions => captions::unstyled(&cx, scratch.path()),
+        // The host's own voice: what an unbound speech slot speaks with.
+        Op::SpeakLine => dub::speak_line(&cx, scratch.path()),
         _ => return None,
     };
     Some(out.map_err(OpError::from).and_then(|p| store(&cx, p)))

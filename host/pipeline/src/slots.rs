@@ -221,8 +221,35 @@ impl Resolver {
         world: World,
         pin: Option<&str>,
     ) -> Result<Option<SlotPlugin>> {
+        self.resolve(tenant, Some(job), slot, world, pin).await
+    }
+
+    /// The plugin the tenant binds to `slot` (or the host's default), outside
+    /// any job: for work a tenant asks of a plugin directly, such as making
+    /// a voice with its speech backend.
+    pub async fn tenant_slot(
+        &self,
+        tenant: &TenantId,
+        slot: &str,
+        world: World,
+    ) -> Result<Option<SlotPlugin>> {
+        self.resolve(tenant, None, slot, world, None).await
+    }
+
+    async fn resolve(
+        &self,
+        tenant: &TenantId,
+        job: Option<&JobId>,
+        slot: &str,
+        world: World,
+        pin: Option<&str>,
+    ) -> Result<Option<SlotPlugin>> {
         // A job's own binding (`kino run --bind`) comes before the tenant's.
-        let binding = match self.store.job_binding(job, slot).await? {
+        let job_binding = match job {
+            Some(job) => self.store.job_binding(job, slot).await?,
+            None => None,
+        };
+        let binding = match job_binding {
             Some(b) => Some(b),
             None => self
                 .store
@@ -345,7 +372,7 @@ impl Resolver {
     ) -> Result<SlotPlugin> {
         self.load(
             tenant,
-            job,
+            Some(job),
             Wanted {
                 requirement,
                 config: BTreeMap::new(),
@@ -360,7 +387,7 @@ impl Resolver {
     async fn load(
         &self,
         tenant: &TenantId,
-        job: &JobId,
+        job: Option<&JobId>,
         wanted: Wanted<'_>,
         world: World,
     ) -> Result<SlotPlugin> {
@@ -432,9 +459,11 @@ impl Resolver {
         let config_json = serde_json::to_string(&config).context("encoding plugin config")?;
         let grants_json = serde_json::to_string(grants).context("encoding grants")?;
         let mut call = CallCtx::new(tenant.as_str())
-            .with_job(job.as_str())
             .with_config(config)
             .with_outbound(origins);
+        if let Some(job) = job {
+            call = call.with_job(job.as_str());
+        }
         for grant in grants {
             if let GrantSpec::WithCredential {
                 origin,

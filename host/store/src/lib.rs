@@ -72,6 +72,7 @@ mod plugins;
 mod remote;
 mod tenants;
 pub mod testing;
+mod voices;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -94,6 +95,7 @@ pub use nodes::{NewNode, Node, NodeState, WorkerInfo, WorkerState};
 pub use plugins::{Binding, NewBinding, NewPluginVersion, PluginVersion, SecretValue};
 pub use remote::{RemoteJob, RemoteState};
 pub use tenants::{ApiKey, IssuedApiKey, Tenant};
+pub use voices::StoredVoice;
 
 /// How long a connection waits on a locked database before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -126,6 +128,12 @@ pub enum StoreError {
     /// A tenant with that name exists already.
     #[error("tenant name {name:?} is already taken")]
     TenantNameTaken {
+        /// The name asked for.
+        name: String,
+    },
+    /// The tenant has a voice of that name already.
+    #[error("voice name {name:?} is already taken")]
+    VoiceNameTaken {
         /// The name asked for.
         name: String,
     },

@@ -14,146 +14,18 @@
 //!
 //! Configuration: `endpoint` (default `https://api.replicate.com/v1`) and
 //! `model` (default `google/veo-3`). The host adds the tenant's token.
+//!
+//! The API's client is `kino-replicate-api` (`plugins/replicate-api`),
+//! shared with the other Replicate plugins.
 
-use kino_plugin_sdk::http::{Multipart, Request, Url};
-use kino_plugin_sdk::{
-    ClipGenerator, ClipRequest, MediaIn, MediaOut, Pending, PluginError, VideoInfo, VideoProgress,
-};
-use serde::Deserialize;
+use kino_plugin_sdk::{ClipGenerator, ClipRequest, MediaIn, MediaOut, PluginError, VideoProgress};
+use kino_replicate_api as api;
 use serde_json::json;
 
 /// The default base URL.
 pub const DEFAULT_ENDPOINT: &str = "https://api.replicate.com/v1";
 /// The default model.
 pub const DEFAULT_MODEL: &str = "google/veo-3";
-
-/// A prediction as the API describes it.
-#[derive(Debug, Deserialize)]
-pub struct Prediction {
-    /// Its id: the ticket.
-    pub id: String,
-    /// `starting`, `processing`, `succeeded`, `failed` or `canceled`.
-    pub status: String,
-    /// The output: a URL, or a list of them (the first is the clip).
-    #[serde(default)]
-    pub output: Option<serde_json::Value>,
-    /// Why it failed.
-    #[serde(default)]
-    pub error: Option<serde_json::Value>,
-}
-
-/// What a prediction's state means for the host.
-#[derive(Debug, PartialEq)]
-pub enum State {
-    /// Still running.
-    Running,
-    /// Done: the output's URL.
-    Succeeded(String),
-}
-
-impl Prediction {
-    /// Reads the prediction's state: running, done with its output URL, or
-    /// the error a failed, canceled or malformed one means.
-    pub fn state(&self) -> Result<State, PluginError> {
-        match self.status.as_str() {
-            "starting" | "processing" => Ok(State::Running),
-            "succeeded" => {
-                let url = match &self.output {
-                    Some(serde_json::Value::String(url)) => Some(url.clone()),
-                    Some(serde_json::Value::Array(urls)) => {
-                        urls.first().and_then(|u| u.as_str()).map(str::to_owned)
-                    }
-                    _ => None,
-                };
-                url.map(State::Succeeded).ok_or_else(|| {
-                    PluginError::unavailable(format!(
-                        "prediction {} succeeded without an output URL",
-                        self.id
-                    ))
-                })
-            }
-            "failed" | "canceled" => {
-                let why = match &self.error {
-                    Some(serde_json::Value::String(e)) => e.clone(),
-                    Some(other) => other.to_string(),
-                    None => "no reason given".to_owned(),
-                };
-                Err(PluginError::invalid_input(format!(
-                    "prediction {} {}: {why}",
-                    self.id, self.status
-                )))
-            }
-            other => Err(PluginError::unavailable(format!(
-                "prediction {} has an unknown status `{other}`",
-                self.id
-            ))),
-        }
-    }
-}
-
-fn endpoint() -> Result<Url, PluginError> {
-    let text = kino_plugin_sdk::config("endpoint").unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-    Url::parse(text.trim_end_matches('/'))
-}
-
-fn path(base: &Url, rest: &str) -> Url {
-    base.with_path(&format!("{}{rest}", base.path.trim_end_matches('/')))
-}
-
-/// Uploads `media` to the API's file store; answers the URL to pass as input.
-fn upload(base: &Url, media: &MediaIn) -> Result<String, PluginError> {
-    #[derive(Deserialize)]
-    struct Urls {
-        get: String,
-    }
-    #[derive(Deserialize)]
-    struct File {
-        urls: Urls,
-    }
-    let file: File = Request::to(kino_plugin_sdk::http::Method::Post, path(base, "/files"))
-        .multipart(Multipart::new().media("content", media))
-        .send()?
-        .success()?
-        .json()?;
-    Ok(file.urls.get)
-}
-
-/// Reads prediction `id`; once it succeeded, saves its output into `out`.
-fn advance(base: &Url, id: &str, out: &MediaOut) -> Result<VideoProgress, PluginError> {
-    let prediction: Prediction = Request::to(
-        kino_plugin_sdk::http::Method::Get,
-        path(base, &format!("/predictions/{id}")),
-    )
-    .send()?
-    .success()?
-    .json()?;
-    answer(prediction, out)
-}
-
-fn answer(prediction: Prediction, out: &MediaOut) -> Result<VideoProgress, PluginError> {
-    match prediction.state()? {
-        State::Running => Ok(VideoProgress::Pending(Pending {
-            ticket: prediction.id,
-            progress: None,
-            check_after_ms: 0,
-        })),
-        State::Succeeded(url) => {
-            let bytes = Request::get(&url)?
-                .send()?
-                .success()?
-                .save(out, Some("video/mp4"))?;
-            kino_plugin_sdk::log::info(&format!(
-                "prediction {} delivered {bytes} bytes",
-                prediction.id
-            ));
-            Ok(VideoProgress::Done(VideoInfo {
-                width: None,
-                height: None,
-                duration_ms: None,
-            }))
-        }
-    }
-}
 
 /// The plugin.
 pub struct ReplicateClips;
@@ -168,11 +40,11 @@ impl ClipGenerator for ReplicateClips {
         if request.prompt.trim().is_empty() {
             return Err(PluginError::invalid_input("the clip request has no prompt"));
         }
-        let base = endpoint()?;
+        let base = api::endpoint(DEFAULT_ENDPOINT)?;
         let model = kino_plugin_sdk::config("model").unwrap_or_else(|| DEFAULT_MODEL.to_owned());
         let images = references
             .iter()
-            .map(|media| upload(&base, media))
+            .map(|media| api::upload(&base, media))
             .collect::<Result<Vec<_>, _>>()?;
         let mut input = json!({
             "prompt": request.prompt,
@@ -187,60 +59,15 @@ impl ClipGenerator for ReplicateClips {
         if let Some(first) = images.first() {
             input["image"] = json!(first);
         }
-        let prediction: Prediction = Request::to(
-            kino_plugin_sdk::http::Method::Post,
-            path(&base, &format!("/models/{model}/predictions")),
-        )
-        .header("idempotency-key", &key)
-        .json(&json!({ "input": input }))?
-        .send()?
-        .success()?
-        .json()?;
-        kino_plugin_sdk::log::info(&format!("prediction {} created on {model}", prediction.id));
-        answer(prediction, out)
+        let prediction = api::create(&base, &model, input, &key)?;
+        Ok(prediction.deliver(out, "video/mp4")?.into_video())
     }
 
     fn check(ticket: String, out: &MediaOut) -> Result<VideoProgress, PluginError> {
-        if ticket.is_empty() || ticket.contains('/') || ticket.contains('?') {
-            return Err(PluginError::invalid_input(format!(
-                "`{ticket}` is not a prediction id"
-            )));
-        }
-        advance(&endpoint()?, &ticket, out)
+        let id = api::prediction_id(&ticket)?;
+        let prediction = api::get(&api::endpoint(DEFAULT_ENDPOINT)?, id)?;
+        Ok(prediction.deliver(out, "video/mp4")?.into_video())
     }
 }
 
 kino_plugin_sdk::export_clip_generator!(ReplicateClips);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn prediction(json: &str) -> Prediction {
-        serde_json::from_str(json).expect("valid")
-    }
-
-    #[test]
-    fn states_follow_the_status() {
-        assert_eq!(
-            prediction(r#"{"id":"p1","status":"processing"}"#).state(),
-            Ok(State::Running)
-        );
-        assert_eq!(
-            prediction(r#"{"id":"p1","status":"succeeded","output":["https://x/a.mp4"]}"#).state(),
-            Ok(State::Succeeded("https://x/a.mp4".into()))
-        );
-        assert_eq!(
-            prediction(r#"{"id":"p1","status":"succeeded","output":"https://x/b.mp4"}"#).state(),
-            Ok(State::Succeeded("https://x/b.mp4".into()))
-        );
-        assert!(matches!(
-            prediction(r#"{"id":"p1","status":"failed","error":"NSFW"}"#).state(),
-            Err(PluginError::InvalidInput(m)) if m.contains("NSFW")
-        ));
-        assert!(matches!(
-            prediction(r#"{"id":"p1","status":"succeeded"}"#).state(),
-            Err(PluginError::Unavailable(_))
-        ));
-    }
-}

@@ -11,7 +11,9 @@ use kino_kernels::wav::{self, Pcm};
 
 use super::{OpCx, OpError, checked, plugin_answer, write_json};
 use kino_media as media;
+use kino_runtime::MediaSink;
 use kino_runtime::answers;
+use kino_runtime::backend_types::SpeechRequest;
 use kino_runtime::types::Segment;
 
 /// The rate the dub mixes at.
@@ -71,34 +73,133 @@ pub(super) fn untranslated(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 pub(super) fn speak_line(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let (_, segment): (usize, Segment) = cx.item()?;
     let language = cx.text(0)?;
-    let window_ms = segment.end_ms.saturating_sub(segment.start_ms);
     let rate: u32 = cx.param("rate-wpm", 175)?;
-    let pcm = if segment.text.trim().is_empty() || window_ms == 0 {
-        silence(window_ms, MIX_RATE)
-    } else {
-        let spoken = match super::speech::voice(&cx.models, language)? {
-            Some((voice, installed)) => {
-                let samples = voice.synthesize(&segment.text, 1.0).with_context(|| {
-                    format!("speaking segment {} with {}", segment.id, installed.id())
-                })?;
-                Pcm {
-                    sample_rate: voice.sample_rate(),
-                    channels: 1,
-                    samples,
-                }
+    if is_silent(&segment) {
+        return write_line(dir, &segment, None);
+    }
+    let spoken = match super::speech::voice(&cx.models, language)? {
+        Some((voice, installed)) => {
+            let samples = voice.synthesize(&segment.text, 1.0).with_context(|| {
+                format!("speaking segment {} with {}", segment.id, installed.id())
+            })?;
+            Pcm {
+                sample_rate: voice.sample_rate(),
+                channels: 1,
+                samples,
             }
-            None => {
-                cx.note(format!(
-                    "no neural voice for `{language}` is installed: spoken with espeak-ng"
-                ));
-                let voice = Voice::for_language(language).with_rate(rate);
-                speech::synthesize(&segment.text, &voice)
-                    .with_context(|| format!("speaking segment {}", segment.id))?
-                    .pcm
-            }
-        };
-        dubk::fit_to_window(&spoken, window_ms, MIX_RATE)
-            .with_context(|| format!("fitting segment {} into {window_ms} ms", segment.id))?
+        }
+        None => {
+            cx.note(format!(
+                "no neural voice for `{language}` is installed: spoken with espeak-ng"
+            ));
+            let voice = Voice::for_language(language).with_rate(rate);
+            speech::synthesize(&segment.text, &voice)
+                .with_context(|| format!("speaking segment {}", segment.id))?
+                .pcm
+        }
+    };
+    write_line(dir, &segment, Some(&spoken))
+}
+
+/// The most audio a speech plugin may write for one line: minutes of
+/// lossless audio, far past any subtitle's length.
+const MAX_LINE_BYTES: u64 = 64 << 20;
+
+/// One line spoken by the tenant's speech plugin: the voice named by input
+/// 2 (one of the tenant's cloned voices, else the backend's own id, else
+/// the plugin's default), the audio written to a sink the host lends, read
+/// back whatever its format and fitted to the segment's window.
+pub(super) async fn speak_line_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
+    let plugin = cx.plugin()?;
+    let (_, segment): (usize, Segment) = cx.item()?;
+    if is_silent(&segment) {
+        return Ok(write_line(dir, &segment, None)?);
+    }
+    let voice_id = match cx.inputs.get(1) {
+        Some(super::Input::Text(name)) if !name.trim().is_empty() => {
+            voice_id(cx, &plugin.id, name.trim()).await?
+        }
+        _ => String::new(),
+    };
+    let request = SpeechRequest {
+        text: segment.text.clone(),
+        voice_id,
+        language: cx.text(0)?.to_owned(),
+        rate: 1.0,
+    };
+    let sink = MediaSink::new(dir.join("spoken"), MAX_LINE_BYTES);
+    let speech = cx
+        .runtime
+        .speech(&plugin.plugin, &plugin.call)
+        .map_err(anyhow::Error::from)?;
+    let (_, driven) = crate::remote::drive(
+        &cx.store,
+        &plugin.id,
+        &cx.key,
+        crate::remote::Backoff::default(),
+        async || speech.synthesize(&request, &sink, &cx.key).await,
+        |ticket| {
+            let (speech, sink) = (&speech, &sink);
+            async move { speech.check(&ticket, sink).await }
+        },
+    )
+    .await?;
+    if let Some(note) = driven.note(&plugin.id) {
+        cx.note(note);
+    }
+    if sink.written() == 0 {
+        return Err(OpError::bad_answer(format!(
+            "{}: segment {} was answered with no audio",
+            plugin.id, segment.id
+        )));
+    }
+    let spoken = media::decode_audio(sink.path(), MIX_RATE, 1).map_err(|e| {
+        OpError::bad_answer(format!(
+            "{}: the audio for segment {} ({}, {} bytes) cannot be read: {e:#}",
+            plugin.id,
+            segment.id,
+            sink.content_type()
+                .unwrap_or_else(|| "no content type".into()),
+            sink.written()
+        ))
+    })?;
+    Ok(write_line(dir, &segment, Some(&spoken))?)
+}
+
+/// The backend's id for the voice `name`: the tenant's cloned voice of that
+/// name (made by this plugin's backend), else `name` itself as the
+/// backend's own id.
+async fn voice_id(cx: &OpCx, plugin_id: &str, name: &str) -> Result<String, OpError> {
+    let Some(stored) = cx.store.voice(&cx.tenant, name).await? else {
+        return Ok(name.to_owned());
+    };
+    let plugin_name = plugin_id.split_once('@').map_or(plugin_id, |(n, _)| n);
+    if stored.plugin != plugin_name {
+        return Err(OpError {
+            message: format!(
+                "voice `{name}` was made with {}, not {plugin_name}: bind that plugin to the speech slot, or name another voice",
+                stored.plugin
+            ),
+            retryable: false,
+            plugin_outcome: None,
+        });
+    }
+    Ok(stored.voice_id)
+}
+
+/// Whether a segment is spoken as silence: no text, or no time to say it in.
+fn is_silent(segment: &Segment) -> bool {
+    segment.text.trim().is_empty() || segment.end_ms <= segment.start_ms
+}
+
+/// Writes a segment's line: `spoken` fitted to its window (time-stretched,
+/// padded), or silence as long as the window.
+fn write_line(dir: &Path, segment: &Segment, spoken: Option<&Pcm>) -> Result<PathBuf> {
+    let window_ms = segment.end_ms.saturating_sub(segment.start_ms);
+    let pcm = match spoken {
+        Some(spoken) => dubk::fit_to_window(spoken, window_ms, MIX_RATE)
+            .with_context(|| format!("fitting segment {} into {window_ms} ms", segment.id))?,
+        None => silence(window_ms, MIX_RATE),
     };
     let path = dir.join("line.wav");
     wav::write_wav(&path, &pcm)?;

@@ -33,6 +33,7 @@ on_both_engines!(
     stage_workers_and_interruptions,
     job_priority_and_tenant_quota_are_kept,
     remote_jobs_keep_their_tickets,
+    voices_are_kept_per_tenant,
 );
 on_both_engines!(concurrent: only_one_executor_starts_a_job);
 
@@ -988,5 +989,60 @@ async fn remote_jobs_keep_their_tickets(store: Store) -> anyhow::Result<()> {
         kino_store::RemoteState::Done
     );
     assert_eq!(store.remote_job("clip:other").await?, None);
+    Ok(())
+}
+
+async fn voices_are_kept_per_tenant(store: Store) -> anyhow::Result<()> {
+    let a = store.create_tenant("a").await?;
+    let b = store.create_tenant("b").await?;
+    let kept = store
+        .add_voice(&a.id, "ana", "kino-speech-elevenlabs", "v-123")
+        .await?;
+    assert_eq!(
+        (
+            kept.name.as_str(),
+            kept.plugin.as_str(),
+            kept.voice_id.as_str()
+        ),
+        ("ana", "kino-speech-elevenlabs", "v-123")
+    );
+    assert_eq!(store.voice(&a.id, "ana").await?, Some(kept.clone()));
+    // Names are the tenant's own: another tenant may use it, nobody sees
+    // another's voices, and a name is taken once per tenant.
+    assert_eq!(store.voice(&b.id, "ana").await?, None);
+    let theirs = store.add_voice(&b.id, "ana", "other", "v-9").await?;
+    assert_eq!(store.list_voices(&b.id).await?, vec![theirs]);
+    let err = store
+        .add_voice(&a.id, "ana", "kino-speech-elevenlabs", "v-456")
+        .await
+        .expect_err("taken");
+    assert_eq!(
+        store_error(&err),
+        Some(&StoreError::VoiceNameTaken { name: "ana".into() })
+    );
+    assert_eq!(
+        store.voice(&a.id, "ana").await?.map(|v| v.voice_id),
+        Some("v-123".into())
+    );
+    store.add_voice(&a.id, "bo", "p", "v-2").await?;
+    let names: Vec<String> = store
+        .list_voices(&a.id)
+        .await?
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["ana", "bo"]);
+    assert!(
+        store.add_voice(&a.id, " ", "p", "v").await.is_err(),
+        "an empty name"
+    );
+
+    assert!(store.delete_voice(&a.id, "ana").await?);
+    assert!(!store.delete_voice(&a.id, "ana").await?);
+    assert_eq!(store.voice(&a.id, "ana").await?, None);
+    assert!(
+        store.voice(&b.id, "ana").await?.is_some(),
+        "b's voice stays"
+    );
     Ok(())
 }

@@ -426,7 +426,10 @@ async fn a_released_node_goes_back(store: Store) -> anyhow::Result<()> {
         .await?;
     assert!(store.release_node(&got.id, "w2").await?);
     let stages = store.list_stages(&t.id, &job.id).await?;
-    let second = stages.iter().find(|s| s.id == unlinked.id).context("gone")?;
+    let second = stages
+        .iter()
+        .find(|s| s.id == unlinked.id)
+        .context("gone")?;
     assert_eq!(second.state, StageState::Failed);
     assert_eq!(
         second.error.as_deref(),
