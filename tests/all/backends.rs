@@ -48,40 +48,43 @@ enum Mode {
 }
 
 #[derive(Default)]
-struct Mock {
+pub(crate) struct Mock {
     mode: Mode,
     /// Bytes of request bodies received, by route.
     received: HashMap<&'static str, u64>,
     /// Predictions created, by idempotency key: id.
     created: HashMap<String, String>,
-    creates: usize,
+    pub(crate) creates: usize,
     /// Checks per prediction.
-    checks: HashMap<String, usize>,
+    pub(crate) checks: HashMap<String, usize>,
     /// Checks before a prediction succeeds.
-    ready_after: usize,
+    pub(crate) ready_after: usize,
     /// The `input` of each prediction created.
     inputs: Vec<serde_json::Value>,
     /// Files uploaded.
     uploads: usize,
+    /// What every delivery answers, when set (else each prediction's own bytes).
+    pub(crate) delivered: Option<Arc<Vec<u8>>>,
 }
 
 type Shared = Arc<Mutex<Mock>>;
 
-struct Server {
-    addr: SocketAddr,
+/// The mock, listening on a port of 127.0.0.1.
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
     mock: Shared,
 }
 
 impl Server {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    fn set(&self, f: impl FnOnce(&mut Mock)) {
+    pub(crate) fn set(&self, f: impl FnOnce(&mut Mock)) {
         f(&mut self.mock.lock().expect("lock"));
     }
 
-    fn get<T>(&self, f: impl FnOnce(&Mock) -> T) -> T {
+    pub(crate) fn get<T>(&self, f: impl FnOnce(&Mock) -> T) -> T {
         f(&self.mock.lock().expect("lock"))
     }
 }
@@ -259,12 +262,18 @@ fn clip_bytes(id: &str) -> Vec<u8> {
 }
 
 async fn delivery(State(mock): State<Shared>, UrlPath(file): UrlPath<String>) -> Response {
-    let mode = mock.lock().expect("lock").mode;
+    let (mode, delivered) = {
+        let m = mock.lock().expect("lock");
+        (m.mode, m.delivered.clone())
+    };
     let id = file.trim_end_matches(".mp4");
-    reply(mode, "video/mp4", clip_bytes(id))
+    let bytes = delivered.map_or_else(|| clip_bytes(id), |d| d.as_ref().clone());
+    reply(mode, "video/mp4", bytes)
 }
 
-async fn server() -> Server {
+/// A Replicate-style (and OpenAI-compatible transcription) mock; predictions
+/// succeed on their third check.
+pub(crate) async fn server() -> Server {
     let mock: Shared = Arc::new(Mutex::new(Mock {
         ready_after: 3,
         ..Mock::default()
@@ -512,6 +521,7 @@ async fn a_clip_rendering_remotely_when_the_host_dies_is_resumed_never_submitted
             &id,
             key,
             fast(),
+            None,
             async || clips.submit(&request, &references, &out, key).await,
             |ticket| {
                 let (clips, out) = (&clips, &out);
@@ -551,6 +561,7 @@ async fn a_clip_rendering_remotely_when_the_host_dies_is_resumed_never_submitted
         &id,
         key,
         fast(),
+        None,
         async || panic!("a pending remote job must not be submitted again"),
         |ticket| {
             let (clips, out) = (&clips, &out);
@@ -614,6 +625,7 @@ async fn a_lipsync_streams_the_video_and_audio_up_and_the_synced_video_down() {
         plugin.id(),
         key,
         fast(),
+        None,
         async || lipsync.submit(&video, &audio, &out, key).await,
         |ticket| {
             let (lipsync, out) = (&lipsync, &out);
@@ -678,6 +690,7 @@ async fn failed_predictions_and_cut_off_deliveries_fail_the_attempt_as_they_shou
             &id,
             key,
             fast(),
+            None,
             async || clips.submit(&request, &[], &out, key).await,
             |ticket| {
                 let (clips, out) = (&clips, &out);
@@ -738,4 +751,129 @@ async fn failed_predictions_and_cut_off_deliveries_fail_the_attempt_as_they_shou
         std::fs::read(out.path()).expect("clip"),
         clip_bytes(&kept.ticket)
     );
+}
+
+/// The clip-generator slot end to end: an ad whose every scene is filmed by
+/// `kino-clips-replicate` (each render a remote job, checked until done)
+/// and then graded, titled and branded by the host like any footage; the
+/// same ad again comes from the cache, with no render paid twice.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
+)]
+async fn an_ad_filmed_by_a_bound_clip_generator_renders_each_scene_once() {
+    use kino_pipeline::local::LocalHost;
+
+    let server = server().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let generated = tmp.path().join("generated.mp4");
+    kino_tests::test_video(&generated, 3, "320x180", false);
+    server.set(|m| {
+        m.ready_after = 2;
+        m.delivered = Some(Arc::new(std::fs::read(&generated).expect("clip")));
+    });
+    let data = tmp.path().join("data");
+    let host = LocalHost::open_with(
+        &data,
+        &kino_tests::bundled_plugins(),
+        None,
+        RuntimeConfig {
+            allow_private: vec![server.addr.to_string()],
+            ..RuntimeConfig::default()
+        },
+    )
+    .await
+    .expect("local host");
+    let origin = server.url("");
+    kino_tests::install_for_endpoint(
+        &data,
+        tmp.path(),
+        "clips-replicate",
+        "kino-clips-replicate",
+        r#"["https://api.replicate.com", "https://replicate.delivery"]"#,
+        &origin,
+    );
+    host.executor
+        .store()
+        .set_binding(
+            &host.tenant,
+            &kino_store::NewBinding {
+                slot: "clip-generator".into(),
+                plugin_name: "kino-clips-replicate".into(),
+                requirement: "*".into(),
+                config: serde_json::json!({ "endpoint": server.url("/v1"), "model": "acme/video-1" }),
+                grants: serde_json::json!([origin]),
+            },
+        )
+        .await
+        .expect("bind");
+    let brief = tmp.path().join("brief.toml");
+    let text = std::fs::read_to_string(kino_tests::workspace_root().join("examples/brief.toml"))
+        .expect("brief")
+        .replace("target-length-s = 30", "target-length-s = 8");
+    std::fs::write(&brief, text).expect("write");
+    let product = kino_tests::workspace_root().join("examples/assets/product.png");
+    let run = async || {
+        let spec = host
+            .executor
+            .catalog()
+            .get(&host.tenant, "ad-creative")
+            .expect("ad-creative");
+        let files = [
+            ("brief".to_owned(), brief.clone()),
+            ("product".to_owned(), product.clone()),
+        ]
+        .into();
+        let texts = [("size".to_owned(), "320x180".to_owned())].into();
+        let job = host
+            .executor
+            .submit_local(&host.tenant, &spec, &files, &texts)
+            .await
+            .expect("submit");
+        let report = host.executor.run(&job).await.expect("the ad completes");
+        (job.id, report)
+    };
+    let (job, report) = run().await;
+    let stages = host
+        .executor
+        .store()
+        .list_stages(&host.tenant, &job)
+        .await
+        .expect("stages");
+    let renders: Vec<_> = stages
+        .iter()
+        .filter(|s| s.name.starts_with("render["))
+        .collect();
+    assert!(!renders.is_empty(), "{stages:#?}");
+    for r in &renders {
+        assert_eq!(r.plugin.as_deref(), Some("kino-clips-replicate@0.1.0"));
+    }
+    // One prediction per scene, each asked with its direction's prompt and
+    // the product image uploaded as its reference.
+    let inputs = server.get(|m| m.inputs.clone());
+    assert_eq!(inputs.len(), renders.len(), "{inputs:#?}");
+    assert_eq!(server.get(|m| m.creates), renders.len());
+    for input in &inputs {
+        assert!(
+            input["prompt"].as_str().is_some_and(|p| !p.is_empty()),
+            "{input}"
+        );
+        assert_eq!(
+            (input["width"].clone(), input["height"].clone()),
+            (320.into(), 180.into())
+        );
+        assert!(
+            input["image"]
+                .as_str()
+                .is_some_and(|u| u.contains("/v1/files/")),
+            "{input}"
+        );
+    }
+    let info = kino_media::probe(&report.outputs["ad.mp4"]).expect("a video");
+    assert_eq!(info.video().map(|v| (v.width, v.height)), Some((320, 180)));
+
+    // The same ad again: every scene from the cache, no render paid twice.
+    run().await;
+    assert_eq!(server.get(|m| m.creates), renders.len());
 }

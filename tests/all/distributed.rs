@@ -306,12 +306,37 @@ async fn a_tenant_with_one_job_is_not_starved_by_a_tenant_with_twenty() {
             }
         }
     }
+    // What the scheduler decided: once the one job had a node ready, how
+    // many of the batch's were claimed before it. At most the one claim
+    // already under way: with one slot, the single job goes next. (Before
+    // its node was queued, its host was still walking its graph: that wait
+    // is the job host's, not the queue's, and is only printed.)
+    let small_nodes = shared.store.nodes_of_job(&small_job).await.expect("nodes");
+    let ready = small_nodes
+        .iter()
+        .map(|n| n.created_at)
+        .min()
+        .expect("queued");
+    let claimed = small_nodes
+        .iter()
+        .filter_map(|n| n.claimed_at)
+        .min()
+        .expect("claimed");
+    let mut overtaken = 0;
+    for (_, id) in &ids[..20] {
+        for node in shared.store.nodes_of_job(id).await.expect("nodes") {
+            if node.claimed_at.is_some_and(|at| ready < at && at < claimed) {
+                overtaken += 1;
+            }
+        }
+    }
     eprintln!(
-        "fair share: {before} batch node(s) started before the single job's first (the longest node ran {longest} ms)"
+        "fair share: {before} batch node(s) started before the single job's first, \
+         {overtaken} claimed after its node was ready (the longest node ran {longest} ms)"
     );
     assert!(
-        before <= 2,
-        "{before} of the batch's nodes ran before the single job's first (one worker slot)"
+        overtaken <= 1,
+        "{overtaken} of the batch's nodes were claimed after the single job's was ready (one worker slot)"
     );
 }
 
@@ -618,4 +643,155 @@ async fn serve_and_a_worker_share_artifacts_through_s3() {
     }
     kill(&mut worker);
     kill(&mut serve);
+}
+
+/// A worker process killed (SIGKILL) while a remote lip-sync renders: the
+/// worker that takes the node over checks the same prediction, whose
+/// ticket the first one left in the shared store, and never creates (and
+/// pays for) a second one; the dub completes under its own mix.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
+)]
+async fn a_worker_killed_while_a_remote_lipsync_renders_is_followed_by_one_checking_the_same_job() {
+    let Some(shared) = postgres_shared().await else {
+        return;
+    };
+    let backend = crate::backends::server().await;
+    let synced = shared.path("synced-by-backend.mp4");
+    test_video(&synced, 4, "160x120", true);
+    let synced = std::fs::read(&synced).expect("video");
+    // Processing until the test says otherwise.
+    backend.set(|m| {
+        m.ready_after = usize::MAX;
+        m.delivered = Some(std::sync::Arc::new(synced));
+    });
+    let origin = backend.url("");
+    // The operator installs the plugin on the submitting host and on each
+    // worker's machine.
+    for data in ["submitter", "w0", "w1"] {
+        kino_tests::install_for_endpoint(
+            &shared.path(data),
+            &shared.path(&format!("{data}-packages")),
+            "lipsync-replicate",
+            "kino-lipsync-replicate",
+            r#"["https://api.replicate.com", "https://replicate.delivery"]"#,
+            &origin,
+        );
+    }
+    let tenant = shared.tenant("sync").await;
+    shared
+        .store
+        .set_binding(
+            &tenant,
+            &kino_store::NewBinding {
+                slot: "lipsync".into(),
+                plugin_name: "kino-lipsync-replicate".into(),
+                requirement: "*".into(),
+                config: serde_json::json!({ "endpoint": backend.url("/v1") }),
+                grants: serde_json::json!([origin]),
+            },
+        )
+        .await
+        .expect("bind");
+    let video = shared.path("clip.mp4");
+    test_video(&video, 4, "160x120", true);
+    let srt = shared.path("clip.srt");
+    std::fs::write(&srt, TRANSCRIPT).expect("srt");
+    let job = shared
+        .submit(
+            &tenant,
+            "dub",
+            &[("video", &video), ("transcript", &srt)],
+            &[("language", "es")],
+        )
+        .await;
+    let ids = [(tenant.clone(), job.id.clone())];
+    let private = [("KINO_ALLOW_PRIVATE_HOSTS", backend.addr.to_string())];
+    let private: Vec<(&str, &str)> = private.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let shared_dir = shared.path("shared").display().to_string();
+
+    let mut first = shared.worker_with(&shared.path("w0"), 1, &shared_dir, &private);
+    let started = Instant::now();
+    while backend.get(|m| m.checks.values().sum::<usize>()) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "the lip-sync was never submitted and checked; logs in {}",
+            shared.dir.path().display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kill(&mut first);
+    assert_eq!(backend.get(|m| m.creates), 1);
+    let nodes = shared.store.nodes_of_job(&job.id).await.expect("nodes");
+    let node = nodes
+        .iter()
+        .find(|n| n.node == "synced")
+        .expect("the lipsync node");
+    let remote = shared
+        .store
+        .remote_job(&node.key)
+        .await
+        .expect("read")
+        .expect("the ticket is in the store");
+    assert_eq!(
+        (remote.ticket.as_str(), remote.state),
+        ("pred1", kino_store::RemoteState::Pending)
+    );
+
+    // The render finishes; another worker takes the node over.
+    backend.set(|m| m.ready_after = 0);
+    let mut second = shared.worker_with(&shared.path("w1"), 1, &shared_dir, &private);
+    shared.wait(&ids, Duration::from_secs(180)).await;
+    kill(&mut second);
+    let done = shared.jobs(&ids).await.remove(0);
+    assert_eq!(done.state, JobState::Completed, "{:?}", done.error);
+    assert_eq!(backend.get(|m| m.creates), 1, "one prediction, paid once");
+    let remote = shared
+        .store
+        .remote_job(&node.key)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(remote.state, kino_store::RemoteState::Done);
+    let stages = shared
+        .store
+        .list_stages(&tenant, &job.id)
+        .await
+        .expect("stages");
+    let attempts: Vec<_> = stages.iter().filter(|s| s.name == "synced").collect();
+    assert_eq!(attempts.len(), 2, "{attempts:#?}");
+    assert_eq!(attempts[0].state, StageState::Failed);
+    assert!(
+        attempts[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("interrupted")),
+        "{attempts:#?}"
+    );
+    assert_eq!(attempts[1].state, StageState::Completed);
+    assert_ne!(attempts[0].worker, attempts[1].worker);
+    // The job's events said the render was pending, then resumed.
+    let events = shared
+        .store
+        .events_since(&tenant, &job.id, 0, 1000)
+        .await
+        .expect("events");
+    let notes: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == "stage-note")
+        .map(|e| e.data.to_string())
+        .collect();
+    for said in ["remote job pred1 pending", "remote job pred1 resumed"] {
+        assert!(notes.iter().any(|n| n.contains(said)), "{said}: {notes:#?}");
+    }
+    let out = shared.output(&job.id, "dubbed.mp4").await;
+    let info = media::probe(&out).expect("a video");
+    assert!(info.video().is_some() && info.audio().is_some());
+    assert!(
+        (info.duration_secs - 4.0).abs() < 0.5,
+        "{}",
+        info.duration_secs
+    );
 }

@@ -250,6 +250,13 @@ async fn a_bound_speech_plugin_speaks_every_line_with_the_tenants_key() {
             .any(|e| e.data.to_string().contains("espeak-ng")),
         "no line fell back to the host's voice"
     );
+    // No lipsync plugin is bound: the video passes through, and the job says so.
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "stage-note" && e.data.to_string().contains("not lip-synced")),
+        "{events:#?}"
+    );
     let info = kino_media::probe(&dubbed).expect("a video");
     assert!(info.audio().is_some() && info.video().is_some());
 

@@ -173,6 +173,16 @@ enum Command {
         /// ones beside this binary's build, when they are there).
         #[arg(long, env = "KINO_PLUGINS")]
         plugins: Option<PathBuf>,
+        /// A private `host:port` its plugins may reach, as `kino serve`'s
+        /// `allow-private-hosts` (a self-hosted backend on the local
+        /// network); repeat, or separate with commas.
+        #[arg(
+            long = "allow-private-host",
+            value_name = "HOST:PORT",
+            env = "KINO_ALLOW_PRIVATE_HOSTS",
+            value_delimiter = ','
+        )]
+        allow_private_hosts: Vec<String>,
     },
     /// List the workers of a shared store: state, leases held, nodes run.
     Workers {
@@ -843,6 +853,7 @@ fn run(cli: Cli) -> Result<()> {
             data_dir,
             slots,
             plugins,
+            allow_private_hosts,
         } => {
             let bundled = match plugins {
                 Some(dir) => Some(BundledPlugins { components: dir }),
@@ -858,7 +869,7 @@ fn run(cli: Cli) -> Result<()> {
                 slots: slots
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
                 bundled,
-                allow_private_hosts: Vec::new(),
+                allow_private_hosts,
                 devices: kino_cuda::detect()
                     .devices
                     .iter()

@@ -1243,6 +1243,7 @@ impl Executor {
             notes: Notes::default(),
             store: self.inner.store.clone(),
             tenant: job.tenant_id.clone(),
+            job: job.id.clone(),
             key: key.to_owned(),
         }
     }

@@ -125,6 +125,8 @@ pub struct OpCx {
     pub store: kino_store::Store,
     /// The job's tenant (whose voices a speech stage may name).
     pub tenant: kino_store::TenantId,
+    /// The job (whose events a long remote job's progress goes to).
+    pub job: kino_store::JobId,
     /// The node's cache key: names its work to backends (idempotency) and
     /// to the store (remote jobs).
     pub key: String,
@@ -196,6 +198,38 @@ impl OpCx {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(note);
+    }
+
+    /// Runs this node's work on its backend plugin ([`crate::remote::drive`]
+    /// with the default backoff): a pending remote job of an earlier attempt
+    /// resumed, else submitted; checked until done, its progress said in the
+    /// job's events as it goes and how it went in this node's notes.
+    pub async fn remote<T, P, S, C, F>(&self, submit: S, check: C) -> Result<T, OpError>
+    where
+        P: Into<crate::remote::Progress<T>>,
+        S: AsyncFnOnce() -> kino_runtime::CallResult<P>,
+        C: FnMut(String) -> F,
+        F: std::future::Future<Output = kino_runtime::CallResult<P>>,
+    {
+        let plugin = self.plugin()?;
+        let watch = crate::remote::Watch {
+            job: &self.job,
+            stage: &self.stage,
+        };
+        let (value, driven) = crate::remote::drive(
+            &self.store,
+            &plugin.id,
+            &self.key,
+            crate::remote::Backoff::default(),
+            Some(watch),
+            submit,
+            check,
+        )
+        .await?;
+        if let Some(note) = driven.note(&plugin.id) {
+            self.note(note);
+        }
+        Ok(value)
     }
 
     /// The stage's plugin.
@@ -331,6 +365,9 @@ ops! {
     VoiceOver = "voice-over", inputs 3..=3, world None, each false, out Audio, version 1;
     /// A video + audio -> the video with that audio, video packets copied.
     MuxAudio = "mux-audio", inputs 2..=2, world None, each false, out Video, version 1;
+    /// A video + the audio its speakers should mouth -> the video lip-synced, under that audio
+    /// (lipsync plugin; unbound, the video as it is, said in the job's events).
+    Lipsync = "lipsync", inputs 2..=2, world Some(World::Lipsync), each false, out Video, version 1;
     /// Segments -> caption cues within line-length and reading-speed limits.
     CaptionCues = "caption-cues", inputs 1..=1, world None, each false, out List, version 1;
     /// Segments (+ heard windows) -> caption cues with a time for every word (heard, else by word length).
@@ -357,8 +394,9 @@ ops! {
     PlayedPlan = "played-plan", inputs 2..=2, world None, each false, out Record, version 1;
     /// A directed scene + the product image -> its grading LUT (grader plugin).
     GradeScene = "grade-scene", inputs 1..=1, world Some(World::Grader), each true, out File, version 1;
-    /// A directed shot + its LUT, the product, logo, size (+ the asset folder and catalog) -> the scene's video.
-    RenderScene = "render-scene", inputs 4..=6, world None, each true, out Video, version 2;
+    /// A directed shot + its LUT, the product, logo, size (+ the asset folder and catalog) -> the scene's video
+    /// (its footage from the clip-generator plugin when one is bound; else the host's camera moves on the assets).
+    RenderScene = "render-scene", inputs 4..=6, world Some(World::ClipGenerator), each true, out Video, version 2;
     /// A scene's line -> its narration, exactly the scene's length.
     Narrate = "narrate", inputs 0..=1, world None, each true, out Audio, version 1;
     /// The scene plan (+ a music track) -> the music bed, as long as the piece.
@@ -463,17 +501,24 @@ impl StageOp {
     pub fn plugin_optional(&self) -> bool {
         matches!(
             self,
-            StageOp::Builtin(Op::StyleCaptions | Op::Transcribe | Op::SpeakLine)
+            StageOp::Builtin(
+                Op::StyleCaptions | Op::Transcribe | Op::SpeakLine | Op::Lipsync | Op::RenderScene
+            )
         )
     }
 
-    /// Whether its host-made form is the default rather than a stand-in:
-    /// an unbound slot then goes unremarked (the host's Whisper is how
-    /// speech is heard, and its Piper voices how lines are spoken, unless a
-    /// tenant binds a backend), where an unbound caption-style slot is said
-    /// in the job's events.
+    /// Whether the executor leaves an unbound slot unremarked: the host's
+    /// form is the default (the host's Whisper is how speech is heard, its
+    /// Piper voices how lines are spoken, and its camera moves on the
+    /// assets how scenes are filmed, unless a tenant binds a backend), or
+    /// the op says itself what it skipped (an unbound lipsync passes the
+    /// video through). An unbound caption-style slot is said in
+    /// the job's events by the executor.
     pub fn host_form_is_default(&self) -> bool {
-        matches!(self, StageOp::Builtin(Op::Transcribe | Op::SpeakLine))
+        matches!(
+            self,
+            StageOp::Builtin(Op::Transcribe | Op::SpeakLine | Op::Lipsync | Op::RenderScene)
+        )
     }
 
     /// The plugin world it calls, for plugin ops.
@@ -593,9 +638,24 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::SpeakLine => dub::speak_line,
         Op::VoiceOver => dub::voice_over,
         Op::MuxAudio => dub::mux_audio,
+        Op::Lipsync if cx.plugin.is_some() => {
+            return store(&cx, dub::lipsync_remote(&cx, &dir).await?);
+        }
+        Op::Lipsync => dub::unsynced,
         Op::ChunkVideo => render::chunk_video,
         Op::BurnCaptions => render::burn_captions,
         Op::JoinVideo => render::join_video,
+        Op::RenderScene if cx.plugin.is_some() => {
+            let clip = render::generate_clip(&cx, &dir).await?;
+            return blocking(move || {
+                let out = render::render_scene_from(&cx, &dir, Some(&clip))
+                    .with_context(|| format!("stage `{}`", cx.stage))?;
+                let stored = cx.artifacts.put_file(&out)?;
+                drop(scratch);
+                Ok(stored)
+            })
+            .await;
+        }
         Op::RenderScene => render::render_scene,
         Op::Narrate => ad::narrate,
         Op::MusicBed => ad::music_bed,
@@ -650,6 +710,7 @@ pub async fn degrade(op: &StageOp, cx: OpCx) -> Option<Result<ArtifactRef, OpErr
         Op::StyleCaptions => captions::unstyled(&cx, scratch.path()),
         // The host's own voice: what an unbound speech slot speaks with.
         Op::SpeakLine => dub::speak_line(&cx, scratch.path()),
+        Op::Lipsync => dub::unsynced(&cx, scratch.path()),
         _ => return None,
     };
     Some(out.map_err(OpError::from).and_then(|p| store(&cx, p)))

@@ -16,7 +16,7 @@ use kino_runtime::backend_types::{
     Pending, SpeechAudio, SpeechProgress, TranscribeProgress, Transcript, VideoInfo, VideoProgress,
 };
 use kino_runtime::types::PluginError;
-use kino_store::{RemoteState, Store};
+use kino_store::{JobEvent, JobId, RemoteState, Store};
 
 use crate::ops::{OpError, plugin_answer};
 
@@ -106,6 +106,57 @@ impl Driven {
     }
 }
 
+/// Where a remote job's progress is said while the host waits on it: the
+/// job's events, as notes of its stage.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch<'a> {
+    /// The job.
+    pub job: &'a JobId,
+    /// The node (`render[2]`).
+    pub stage: &'a str,
+}
+
+/// What has been said of a remote job's progress, so that a long job is
+/// reported when it starts and at each quarter, not at every check.
+#[derive(Debug, Default)]
+struct Told {
+    said: bool,
+    quarter: Option<u8>,
+}
+
+impl Told {
+    /// A note for the job's events, if `pending` says something new.
+    fn note(&mut self, plugin: &str, pending: &Pending, checks: u32) -> Option<String> {
+        let percent = pending
+            .progress
+            .filter(|p| p.is_finite())
+            .map(|p| (p.clamp(0.0, 1.0) * 100.0).round() as u8);
+        let quarter = percent.map(|p| p / 25);
+        let news = !self.said || quarter.is_some_and(|q| q > 0 && Some(q) > self.quarter);
+        self.said = true;
+        self.quarter = self.quarter.max(quarter);
+        news.then(|| {
+            let at = percent.map_or_else(String::new, |p| format!(" at {p}%"));
+            format!(
+                "{plugin}: remote job {} pending{at} ({checks} checks)",
+                pending.ticket
+            )
+        })
+    }
+}
+
+impl Watch<'_> {
+    async fn say(&self, store: &Store, note: String) {
+        let event = JobEvent::StageNote {
+            stage: self.stage.to_owned(),
+            note,
+        };
+        if let Err(e) = store.append_event(self.job, &event).await {
+            tracing::warn!(job = %self.job, "could not record a remote job's progress: {e:#}");
+        }
+    }
+}
+
 /// Runs the work `key` on `plugin` (its id, `name@version`): resumes the
 /// pending remote job recorded for `key` by the same plugin, else calls
 /// `submit`; then `check`s a pending job until it is done.
@@ -115,11 +166,16 @@ impl Driven {
 /// wait and check again, as do traps, up to [`Backoff::transient_failures`]
 /// in a row; past those, or past [`Backoff::give_up_after`], the attempt
 /// fails retryably and the ticket stays for the next attempt.
+///
+/// With `watch`, a pending job is said in the job's events when it starts
+/// (or is resumed) and as its progress passes each quarter.
+#[allow(clippy::too_many_arguments)]
 pub async fn drive<T, P, S, C, F>(
     store: &Store,
     plugin: &str,
     key: &str,
     backoff: Backoff,
+    watch: Option<Watch<'_>>,
     submit: S,
     mut check: C,
 ) -> Result<(T, Driven), OpError>
@@ -135,10 +191,19 @@ where
         checks: 0,
     };
     let mut wait = backoff.first;
+    let mut told = Told::default();
     let ticket = match store.remote_job(key).await? {
         Some(job) if job.plugin == plugin && job.state == RemoteState::Pending => {
             tracing::info!(key, ticket = %job.ticket, "resuming a remote job");
             driven.resumed = true;
+            if let Some(watch) = &watch {
+                told.said = true;
+                let note = format!(
+                    "{plugin}: remote job {} resumed (started by an earlier attempt)",
+                    job.ticket
+                );
+                watch.say(store, note).await;
+            }
             job.ticket
         }
         // Nothing to resume: errors end the attempt (the fallback policy
@@ -149,6 +214,9 @@ where
                 store
                     .record_remote_job(key, plugin, &pending.ticket)
                     .await?;
+                if let (Some(watch), Some(note)) = (&watch, told.note(plugin, &pending, 0)) {
+                    watch.say(store, note).await;
+                }
                 wait = pause(&pending, backoff.first, backoff.max);
                 tokio::time::sleep(wait).await;
                 pending.ticket
@@ -190,6 +258,11 @@ where
                                 .await?;
                             ticket.clone_from(&pending.ticket);
                             driven.ticket = Some(pending.ticket.clone());
+                        }
+                        if let (Some(watch), Some(note)) =
+                            (&watch, told.note(plugin, &pending, driven.checks))
+                        {
+                            watch.say(store, note).await;
                         }
                         wait = pause(&pending, wait.mul_f32(1.5), backoff.max);
                     }
@@ -254,5 +327,46 @@ fn pause(pending: &Pending, ours: Duration, max: Duration) -> Duration {
     match pending.check_after_ms {
         0 => ours.min(max),
         ms => Duration::from_millis(u64::from(ms)).min(max),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(progress: Option<f32>) -> Pending {
+        Pending {
+            ticket: "p1".into(),
+            progress,
+            check_after_ms: 0,
+        }
+    }
+
+    #[test]
+    fn progress_is_told_at_the_start_and_each_quarter() {
+        let mut told = Told::default();
+        let said = |told: &mut Told, p, checks| told.note("x@1", &pending(p), checks);
+        assert_eq!(
+            said(&mut told, None, 0).as_deref(),
+            Some("x@1: remote job p1 pending (0 checks)")
+        );
+        assert_eq!(said(&mut told, None, 1), None);
+        assert_eq!(
+            said(&mut told, Some(0.1), 2),
+            None,
+            "still the first quarter"
+        );
+        assert_eq!(
+            said(&mut told, Some(0.3), 3).as_deref(),
+            Some("x@1: remote job p1 pending at 30% (3 checks)")
+        );
+        assert_eq!(said(&mut told, Some(0.4), 4), None);
+        assert_eq!(
+            said(&mut told, Some(0.2), 5),
+            None,
+            "a step back says nothing"
+        );
+        assert!(said(&mut told, Some(1.0), 6).is_some_and(|n| n.contains("100%")));
+        assert_eq!(said(&mut told, Some(f32::NAN), 7), None);
     }
 }

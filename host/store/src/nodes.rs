@@ -299,47 +299,34 @@ impl Store {
     /// host that restarts waits on the rows its predecessor queued). Only
     /// after that row failed is a new one queued.
     ///
-    /// The row is looked for before inserting: a node's states only move
-    /// forward to `completed`, so a row seen open is either still open or
-    /// completed when the caller reads it again, and an insert can only
-    /// collide with a row another executor queued meanwhile. (Inserting first
-    /// would let a host whose cache lookup raced a worker's completion queue
-    /// the node a second time.)
+    /// The insert is conditional on no such row being there, in the same
+    /// statement: a node's states only move forward to `completed`, so a row
+    /// the statement sees open is open or completed when it is read back,
+    /// and a completed one is never queued again. (Checking the cache and
+    /// then inserting unconditionally let a host whose cache lookup raced a
+    /// worker's completion queue the node a second time.) Two inserts at
+    /// once collide on the partial unique index `nodes_open`.
     ///
     /// A job that is not the tenant's (or unknown) fails with [`StoreError::NotFound`].
     pub async fn enqueue_node(&self, new: &NewNode) -> anyhow::Result<Node> {
         let context = || format!("enqueueing node {:?} of job {}", new.node, new.job);
         let task = new.task.to_string();
         let needs = serde_json::to_string(&new.needs).with_context(context)?;
-        let existing = format!(
-            "SELECT {NODE_COLUMNS} FROM nodes WHERE job_id = ? AND node = ? AND cache_key = ? \
-             AND state IN ('ready', 'claimed', 'completed') ORDER BY created_at DESC LIMIT 1"
-        );
-        // The partial unique index `nodes_open` turns a second open row into a
-        // conflict; the insert then returns nothing and the row is read again.
         let insert = format!(
             "INSERT INTO nodes (id, job_id, tenant_id, node, cache_key, task_json, needs_json, \
              priority, state, claims, created_at) \
              SELECT ?, id, tenant_id, ?, ?, ?, ?, ?, ?, 0, ? FROM jobs \
-             WHERE id = ? AND tenant_id = ? \
+             WHERE id = ? AND tenant_id = ? AND NOT EXISTS (SELECT 1 FROM nodes \
+             WHERE job_id = ? AND node = ? AND cache_key = ? \
+             AND state IN ('ready', 'claimed', 'completed')) \
              ON CONFLICT DO NOTHING RETURNING {NODE_COLUMNS}"
         );
+        let existing = format!(
+            "SELECT {NODE_COLUMNS} FROM nodes WHERE job_id = ? AND node = ? AND cache_key = ? \
+             AND tenant_id = ? AND state IN ('ready', 'claimed', 'completed') \
+             ORDER BY created_at DESC LIMIT 1"
+        );
         for _ in 0..ENQUEUE_ROUNDS {
-            let found: Option<NodeRow> =
-                with_pool!(self, |pool| sqlx::query_as(pool.sql(existing.clone()))
-                    .bind(new.job.as_str())
-                    .bind(&new.node)
-                    .bind(&new.key)
-                    .fetch_optional(pool)
-                    .await)
-                .with_context(context)?;
-            if let Some(row) = found {
-                let node = Node::try_from(row)?;
-                if node.tenant_id != new.tenant {
-                    break;
-                }
-                return Ok(node);
-            }
             let id = NodeId::random()?;
             let inserted: Option<NodeRow> =
                 with_pool!(self, |pool| sqlx::query_as(pool.sql(insert.clone()))
@@ -353,26 +340,38 @@ impl Store {
                     .bind(now_ms())
                     .bind(new.job.as_str())
                     .bind(new.tenant.as_str())
+                    .bind(new.job.as_str())
+                    .bind(&new.node)
+                    .bind(&new.key)
                     .fetch_optional(pool)
                     .await)
                 .with_context(context)?;
             if let Some(row) = inserted {
                 return Node::try_from(row);
             }
+            let found: Option<NodeRow> =
+                with_pool!(self, |pool| sqlx::query_as(pool.sql(existing.clone()))
+                    .bind(new.job.as_str())
+                    .bind(&new.node)
+                    .bind(&new.key)
+                    .bind(new.tenant.as_str())
+                    .fetch_optional(pool)
+                    .await)
+                .with_context(context)?;
+            if let Some(row) = found {
+                return Node::try_from(row);
+            }
             if self.get_job(&new.tenant, &new.job).await?.is_none() {
-                break;
+                return Err(StoreError::NotFound {
+                    what: "job",
+                    id: new.job.to_string(),
+                }
+                .into());
             }
-            // Another executor queued it between the two statements: read it.
-        }
-        if self.get_job(&new.tenant, &new.job).await?.is_none() {
-            return Err(StoreError::NotFound {
-                what: "job",
-                id: new.job.to_string(),
-            }
-            .into());
+            // What stopped the insert failed before it could be read: again.
         }
         anyhow::bail!(
-            "{}: another executor's row kept changing under the insert",
+            "{}: the row in the way kept changing under the insert",
             context()
         )
     }

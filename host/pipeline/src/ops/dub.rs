@@ -132,21 +132,15 @@ pub(super) async fn speak_line_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, 
         .runtime
         .speech(&plugin.plugin, &plugin.call)
         .map_err(anyhow::Error::from)?;
-    let (_, driven) = crate::remote::drive(
-        &cx.store,
-        &plugin.id,
-        &cx.key,
-        crate::remote::Backoff::default(),
-        async || speech.synthesize(&request, &sink, &cx.key).await,
-        |ticket| {
-            let (speech, sink) = (&speech, &sink);
-            async move { speech.check(&ticket, sink).await }
-        },
-    )
-    .await?;
-    if let Some(note) = driven.note(&plugin.id) {
-        cx.note(note);
-    }
+    let _ = cx
+        .remote(
+            async || speech.synthesize(&request, &sink, &cx.key).await,
+            |ticket| {
+                let (speech, sink) = (&speech, &sink);
+                async move { speech.check(&ticket, sink).await }
+            },
+        )
+        .await?;
     if sink.written() == 0 {
         return Err(OpError::bad_answer(format!(
             "{}: segment {} was answered with no audio",
@@ -239,6 +233,62 @@ pub(super) fn mux_audio(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let pcm = wav::read_wav(cx.file(1)?)?;
     let path = dir.join("muxed.mp4");
     media::mux_audio_pcm(cx.file(0)?, &pcm, &path)?;
+    Ok(path)
+}
+
+/// The most a lipsync plugin may write: a long video at a high bitrate.
+const MAX_SYNCED_BYTES: u64 = 4 << 30;
+
+/// The video lip-synced by the tenant's lipsync plugin: the video and the
+/// audio lent to it as streams, its answer (at once or as a remote job whose
+/// ticket the store keeps) checked to be a video, then put under the job's
+/// own audio, so whatever the backend did to the sound, the mix is the dub's.
+pub(super) async fn lipsync_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
+    let plugin = cx.plugin()?;
+    let (video_path, audio_path) = (cx.file(0)?, cx.file(1)?);
+    let lend = |path: &Path, content_type: &str, name: &str| {
+        kino_runtime::MediaFile::new(path, content_type)
+            .map(|m| m.with_file_name(name))
+            .with_context(|| format!("lending {name}"))
+    };
+    let video = lend(video_path, "video/mp4", "video.mp4")?;
+    let audio = lend(audio_path, "audio/wav", "audio.wav")?;
+    let sink = MediaSink::new(dir.join("from-backend"), MAX_SYNCED_BYTES);
+    let lipsync = cx
+        .runtime
+        .lipsync(&plugin.plugin, &plugin.call)
+        .map_err(anyhow::Error::from)?;
+    let _ = cx
+        .remote(
+            async || lipsync.submit(&video, &audio, &sink, &cx.key).await,
+            |ticket| {
+                let (lipsync, sink) = (&lipsync, &sink);
+                async move { lipsync.check(&ticket, sink).await }
+            },
+        )
+        .await?;
+    let not_a_video = |why: String| {
+        OpError::bad_answer(format!(
+            "{}: what it delivered ({} bytes) is not a video: {why}",
+            plugin.id,
+            sink.written()
+        ))
+    };
+    let info = media::probe(sink.path()).map_err(|e| not_a_video(format!("{e:#}")))?;
+    if info.video().is_none() {
+        return Err(not_a_video("it has no video stream".into()));
+    }
+    let pcm = wav::read_wav(audio_path).context("reading the audio to sync to")?;
+    let path = dir.join("synced.mp4");
+    media::mux_audio_pcm(sink.path(), &pcm, &path).map_err(|e| not_a_video(format!("{e:#}")))?;
+    Ok(path)
+}
+
+/// The video as it is, for an unbound lipsync slot, said in the job's events.
+pub(super) fn unsynced(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    cx.note("no lipsync plugin is bound to this slot: the video is not lip-synced".into());
+    let path = dir.join("unsynced.mp4");
+    std::fs::copy(cx.file(0)?, &path).context("copying the video")?;
     Ok(path)
 }
 

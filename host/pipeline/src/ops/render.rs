@@ -290,7 +290,86 @@ fn canvas(
     Ok(scene::product_plate(product, palette, w, h, fill)?)
 }
 
+/// The most a clip generator may write for one scene.
+const MAX_CLIP_BYTES: u64 = 2 << 30;
+
+/// The scene's clip from the tenant's clip generator: the director's styled
+/// prompt at the scene's length and the output's size, the product image
+/// as its reference, seeded from the node's key (the same work, the same
+/// seed); a remote render's ticket is kept in the store. The clip is then
+/// rendered as footage ([`render_scene_from`]): graded, titled and branded
+/// like any scene.
+pub(super) async fn generate_clip(cx: &OpCx, dir: &Path) -> Result<PathBuf, super::OpError> {
+    let plugin = cx.plugin()?;
+    let (_, planned): (usize, DirectedShot) = cx.item()?;
+    let format = Format::from(cx)?;
+    let product = cx.file(1)?;
+    let content_type = match product.extension().and_then(|e| e.to_str()) {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        _ => "image/png",
+    };
+    let reference =
+        kino_runtime::MediaFile::new(product, content_type).context("lending the product image")?;
+    let request = kino_runtime::backend_types::ClipRequest {
+        prompt: planned.directed.styled_prompt.clone(),
+        negative_prompt: String::new(),
+        duration_ms: planned.duration_ms,
+        width: format.width,
+        height: format.height,
+        seed: seed_of(&cx.key),
+    };
+    let sink = kino_runtime::MediaSink::new(dir.join("generated"), MAX_CLIP_BYTES);
+    let clips = cx
+        .runtime
+        .clip_generator(&plugin.plugin, &plugin.call)
+        .map_err(anyhow::Error::from)?;
+    let _ = cx
+        .remote(
+            async || {
+                let references = [reference.clone()];
+                clips.submit(&request, &references, &sink, &cx.key).await
+            },
+            |ticket| {
+                let (clips, sink) = (&clips, &sink);
+                async move { clips.check(&ticket, sink).await }
+            },
+        )
+        .await?;
+    let video = media::probe(sink.path())
+        .ok()
+        .filter(|info| info.video().is_some());
+    if video.is_none() {
+        return Err(super::OpError::bad_answer(format!(
+            "{}: the clip for scene {} ({} bytes) is not a video",
+            plugin.id,
+            cx.stage,
+            sink.written()
+        )));
+    }
+    Ok(sink.path().to_path_buf())
+}
+
+/// A clip's seed from the node's cache key: stable for the same work.
+fn seed_of(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
+    render_scene_from(cx, dir, None)
+}
+
+/// Renders a scene: `generated` (a clip generator's clip) as its footage
+/// when given, else the director's first pick (footage, or a still with the
+/// camera's move), else the product on the palette; graded, with the
+/// scene's text and the logo.
+pub(super) fn render_scene_from(
+    cx: &OpCx,
+    dir: &Path,
+    generated: Option<&Path>,
+) -> Result<PathBuf> {
     let (_, planned): (usize, DirectedShot) = cx.item()?;
     let lut = CubeLut::read(cx.file(0)?)?;
     let catalog = cx
@@ -355,9 +434,25 @@ pub(super) fn render_scene(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         Some(pick) => Some((pick, files.file(&pick.name, dir)?)),
         None => None,
     };
-    if let Some((pick, (asset, clip))) = &picked
-        && asset.kind == AssetKind::Footage
-    {
+    // Footage plays under the overlay: the clip generator's, else a picked clip.
+    let generated = generated.map(|clip| {
+        let pick = Pick {
+            name: "the generated clip".into(),
+            in_ms: 0,
+            speed: [1.0, 1.0],
+            contain: false,
+            picked_by: cx.plugin.as_ref().map(|p| p.id.clone()),
+        };
+        (pick, clip.to_path_buf())
+    });
+    let played = generated
+        .as_ref()
+        .map(|(pick, clip)| (pick, clip))
+        .or(match &picked {
+            Some((pick, (asset, clip))) if asset.kind == AssetKind::Footage => Some((*pick, clip)),
+            _ => None,
+        });
+    if let Some((pick, clip)) = played {
         footage(
             clip,
             pick,

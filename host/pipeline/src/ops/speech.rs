@@ -237,24 +237,15 @@ pub(super) async fn transcribe_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, 
         .runtime
         .transcriber(&plugin.plugin, &plugin.call)
         .map_err(anyhow::Error::from)?;
-    let (transcript, driven) = crate::remote::drive(
-        &cx.store,
-        &plugin.id,
-        &cx.key,
-        crate::remote::Backoff::default(),
-        async || transcriber.submit(&audio, &request, &cx.key).await,
-        |ticket| {
-            let transcriber = &transcriber;
-            async move { transcriber.check(&ticket).await }
-        },
-    )
-    .await?;
-    if let Some(note) = driven.note(&plugin.id) {
-        cx.notes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(note);
-    }
+    let transcript = cx
+        .remote(
+            async || transcriber.submit(&audio, &request, &cx.key).await,
+            |ticket| {
+                let transcriber = &transcriber;
+                async move { transcriber.check(&ticket).await }
+            },
+        )
+        .await?;
     let heard = heard_from_plugin(&plugin.id, &window, transcript)
         .map_err(|e| super::OpError::bad_answer(format!("{}: {e}", plugin.id)))?;
     Ok(write_json(dir, "heard.json", &heard)?)
