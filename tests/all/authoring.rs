@@ -425,7 +425,8 @@ fn a_rust_plugin_written_outside_the_repository_ships_and_runs() {
     let out = wrong.output().expect("spawn");
     assert!(!out.status.success());
     assert!(
-        both(&out).contains("has no slot `director`; its slots are: clip-generator, director-style"),
+        both(&out)
+            .contains("has no slot `director`; its slots are: clip-generator, director-style"),
         "{}",
         both(&out)
     );
