@@ -59,24 +59,31 @@ s3-venv: setup
 # `make demo` builds: the second command reuses the first's build. The
 # distributed tests start their own PostgreSQL (the Debian package) and S3
 # server (s3-venv).
+#
+# schemathesis then runs `kino-cli`, the copy of `kino` the test build just
+# made from the same source: building `-p kino` on its own resolves other
+# features for shared dependencies (wasmtime, sqlx), so it would compile them,
+# and all that depends on them, a second time.
 test: setup models s3-venv
 	cargo test --workspace --release
 	cargo test -p kino-cuda --features cuda --release
-	$(MAKE) conformance
+	$(MAKE) conformance CONFORMANCE_BIN=$(or $(CARGO_TARGET_DIR),target)/release/kino-cli
 
 # schemathesis (pinned by hash in tests/conformance/requirements.txt, in its
 # own virtualenv) against a running `kino serve`: every operation of its
 # OpenAPI document, CONFORMANCE_EXAMPLES cases each; any failure fails.
 CONFORMANCE_VENV := .kino/conformance
 CONFORMANCE_EXAMPLES ?= 100
+# The binary it serves with; unset, `kino` is built for it.
+CONFORMANCE_BIN ?=
 
 conformance: setup
 	@test -x $(CONFORMANCE_VENV)/bin/st || { \
 		python3 -m venv $(CONFORMANCE_VENV) && \
 		$(CONFORMANCE_VENV)/bin/pip install -q --require-hashes -r tests/conformance/requirements.txt; }
-	cargo build --release -p kino
+	$(if $(CONFORMANCE_BIN),,cargo build --release -p kino)
 	$(CONFORMANCE_VENV)/bin/python tests/conformance/run.py \
-		$(or $(CARGO_TARGET_DIR),target)/release/kino $(CONFORMANCE_EXAMPLES)
+		$(or $(CONFORMANCE_BIN),$(or $(CARGO_TARGET_DIR),target)/release/kino) $(CONFORMANCE_EXAMPLES)
 
 bench: setup models
 	cargo bench -p kino-tests --bench runtime

@@ -426,7 +426,7 @@ fn a_rust_plugin_written_outside_the_repository_ships_and_runs() {
     assert!(!out.status.success());
     assert!(
         both(&out)
-            .contains("has no slot `director`; its slots are: clip-generator, director-style"),
+            .contains("has no slot `director`; its slots are: clip-generator, clip-generator-backup, director-style"),
         "{}",
         both(&out)
     );

@@ -63,6 +63,8 @@ pub(crate) struct Mock {
     inputs: Vec<serde_json::Value>,
     /// Files uploaded.
     uploads: usize,
+    /// The sizes of the uploads that were WAV files (forms included).
+    wav_uploads: Vec<u64>,
     /// What every delivery answers, when set (else each prediction's own bytes).
     pub(crate) delivered: Option<Arc<Vec<u8>>>,
 }
@@ -160,10 +162,17 @@ async fn transcriptions(State(mock): State<Shared>, body: Body) -> Response {
 }
 
 async fn files(State(mock): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = count(body).await;
+    let Ok(body) = axum::body::to_bytes(body, 256 << 20).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let bytes = body.len() as u64;
+    let is_wav = body.windows(7).take(4096).any(|w| w == b".wav\"\r\n");
     let n = {
         let mut m = mock.lock().expect("lock");
         *m.received.entry("files").or_default() += bytes;
+        if is_wav {
+            m.wav_uploads.push(bytes);
+        }
         m.uploads += 1;
         m.uploads
     };
@@ -348,7 +357,7 @@ fn call(server: &Server, peak: &Arc<Mutex<usize>>) -> CallCtx {
 }
 
 /// A file of `bytes` bytes that is not all one value.
-fn media(dir: &Path, name: &str, bytes: usize) -> std::path::PathBuf {
+pub(crate) fn media(dir: &Path, name: &str, bytes: usize) -> std::path::PathBuf {
     let path = dir.join(name);
     let block: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
     let mut file = std::fs::File::create(&path).expect("create");
@@ -757,95 +766,208 @@ async fn failed_predictions_and_cut_off_deliveries_fail_the_attempt_as_they_shou
 /// `kino-clips-replicate` (each render a remote job, checked until done)
 /// and then graded, titled and branded by the host like any footage; the
 /// same ad again comes from the cache, with no render paid twice.
+/// A local host filming ads with `kino-clips-replicate` (and lip-syncing
+/// music videos with `kino-lipsync-replicate`), installed to reach the
+/// mocks `servers`, each delivering a 10 s 320x180 24 fps clip.
+struct AdHost {
+    host: kino_pipeline::local::LocalHost,
+    _tmp: tempfile::TempDir,
+    brief: std::path::PathBuf,
+    music_video: std::path::PathBuf,
+    track: std::path::PathBuf,
+}
+
+impl AdHost {
+    async fn new(servers: &[&Server]) -> Self {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let generated = tmp.path().join("generated.mp4");
+        kino_tests::test_video(&generated, 10, "320x180", false);
+        let clip = Arc::new(std::fs::read(&generated).expect("clip"));
+        for server in servers {
+            server.set(|m| {
+                m.ready_after = 2;
+                m.delivered = Some(clip.clone());
+            });
+        }
+        let data = tmp.path().join("data");
+        let host = kino_pipeline::local::LocalHost::open_with(
+            &data,
+            &kino_tests::bundled_plugins(),
+            None,
+            RuntimeConfig {
+                allow_private: servers.iter().map(|s| s.addr.to_string()).collect(),
+                ..RuntimeConfig::default()
+            },
+        )
+        .await
+        .expect("local host");
+        let origins: Vec<String> = servers.iter().map(|s| s.url("")).collect();
+        let origins: Vec<&str> = origins.iter().map(String::as_str).collect();
+        for (dir, package) in [
+            ("clips-replicate", "kino-clips-replicate"),
+            ("lipsync-replicate", "kino-lipsync-replicate"),
+        ] {
+            kino_tests::install_for_endpoint(
+                &data,
+                tmp.path(),
+                dir,
+                package,
+                r#"["https://api.replicate.com", "https://replicate.delivery"]"#,
+                &origins,
+            );
+        }
+        let text =
+            std::fs::read_to_string(kino_tests::workspace_root().join("examples/brief.toml"))
+                .expect("brief")
+                .replace("target-length-s = 30", "target-length-s = 8");
+        let brief = tmp.path().join("brief.toml");
+        std::fs::write(&brief, &text).expect("write");
+        let music_video = tmp.path().join("music-video.toml");
+        let text = text.replace("mode = \"ad-creative\"", "mode = \"music-video\"");
+        assert!(
+            text.contains("music-video"),
+            "the example brief names its mode"
+        );
+        std::fs::write(&music_video, text).expect("write");
+        let track = tmp.path().join("track.m4a");
+        kino_tests::ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=330:sample_rate=48000:duration=9",
+            "-c:a",
+            "aac",
+            track.to_str().expect("utf-8"),
+        ]);
+        Self {
+            host,
+            _tmp: tmp,
+            brief,
+            music_video,
+            track,
+        }
+    }
+
+    /// Binds `slot` to `plugin` with `config`, granted the mock `server`.
+    async fn bind(
+        &self,
+        slot: &str,
+        plugin: &str,
+        config: serde_json::Value,
+        server: Option<&Server>,
+    ) {
+        let grants =
+            server.map_or_else(|| serde_json::json!([]), |s| serde_json::json!([s.url("")]));
+        self.host
+            .executor
+            .store()
+            .set_binding(
+                &self.host.tenant,
+                &kino_store::NewBinding {
+                    slot: slot.into(),
+                    plugin_name: plugin.into(),
+                    requirement: "*".into(),
+                    config,
+                    grants,
+                },
+            )
+            .await
+            .expect("bind");
+    }
+
+    /// Binds `slot` to the clip generator on `server`.
+    async fn bind_clips(&self, slot: &str, server: &Server, model: &str) {
+        let config = serde_json::json!({ "endpoint": server.url("/v1"), "model": model });
+        self.bind(slot, "kino-clips-replicate", config, Some(server))
+            .await;
+    }
+
+    /// Makes an 8 s 320x180 ad of the example brief.
+    async fn run(&self) -> (kino_store::JobId, kino_pipeline::JobReport) {
+        self.run_with(&[("brief", &self.brief)]).await
+    }
+
+    /// Makes a 320x180 music video of the example brief to a 9 s track.
+    async fn run_music_video(&self) -> (kino_store::JobId, kino_pipeline::JobReport) {
+        self.run_with(&[("brief", &self.music_video), ("music", &self.track)])
+            .await
+    }
+
+    async fn run_with(
+        &self,
+        given: &[(&str, &Path)],
+    ) -> (kino_store::JobId, kino_pipeline::JobReport) {
+        let executor = &self.host.executor;
+        let spec = executor
+            .catalog()
+            .get(&self.host.tenant, "ad-creative")
+            .expect("ad-creative");
+        let product = kino_tests::workspace_root().join("examples/assets/product.png");
+        let mut files: std::collections::BTreeMap<String, std::path::PathBuf> = given
+            .iter()
+            .map(|(name, path)| ((*name).to_owned(), path.to_path_buf()))
+            .collect();
+        files.insert("product".to_owned(), product);
+        let texts = [("size".to_owned(), "320x180".to_owned())].into();
+        let job = executor
+            .submit_local(&self.host.tenant, &spec, &files, &texts)
+            .await
+            .expect("submit");
+        let report = executor.run(&job).await.expect("the ad completes");
+        (job.id, report)
+    }
+
+    /// The job's scene renders.
+    async fn renders(&self, job: &kino_store::JobId) -> Vec<kino_store::Stage> {
+        self.stages(job, "render[").await
+    }
+
+    /// The job's stage attempts whose name starts with `prefix`.
+    async fn stages(&self, job: &kino_store::JobId, prefix: &str) -> Vec<kino_store::Stage> {
+        let stages = self
+            .host
+            .executor
+            .store()
+            .list_stages(&self.host.tenant, job)
+            .await
+            .expect("stages");
+        let found: Vec<_> = stages
+            .into_iter()
+            .filter(|s| s.name.starts_with(prefix))
+            .collect();
+        assert!(!found.is_empty(), "the job has `{prefix}` stages");
+        found
+    }
+
+    /// The job's events of `kind`, as text.
+    async fn events(&self, job: &kino_store::JobId, kind: &str) -> Vec<String> {
+        let events = self
+            .host
+            .executor
+            .store()
+            .events_since(&self.host.tenant, job, 0, 1000)
+            .await
+            .expect("events");
+        events
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.data.to_string())
+            .collect()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(
     any(missing = "ffmpeg", missing = "espeak-ng"),
     ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
 )]
 async fn an_ad_filmed_by_a_bound_clip_generator_renders_each_scene_once() {
-    use kino_pipeline::local::LocalHost;
-
     let server = server().await;
-    let tmp = tempfile::tempdir().expect("tmp");
-    let generated = tmp.path().join("generated.mp4");
-    kino_tests::test_video(&generated, 3, "320x180", false);
-    server.set(|m| {
-        m.ready_after = 2;
-        m.delivered = Some(Arc::new(std::fs::read(&generated).expect("clip")));
-    });
-    let data = tmp.path().join("data");
-    let host = LocalHost::open_with(
-        &data,
-        &kino_tests::bundled_plugins(),
-        None,
-        RuntimeConfig {
-            allow_private: vec![server.addr.to_string()],
-            ..RuntimeConfig::default()
-        },
-    )
-    .await
-    .expect("local host");
-    let origin = server.url("");
-    kino_tests::install_for_endpoint(
-        &data,
-        tmp.path(),
-        "clips-replicate",
-        "kino-clips-replicate",
-        r#"["https://api.replicate.com", "https://replicate.delivery"]"#,
-        &origin,
-    );
-    host.executor
-        .store()
-        .set_binding(
-            &host.tenant,
-            &kino_store::NewBinding {
-                slot: "clip-generator".into(),
-                plugin_name: "kino-clips-replicate".into(),
-                requirement: "*".into(),
-                config: serde_json::json!({ "endpoint": server.url("/v1"), "model": "acme/video-1" }),
-                grants: serde_json::json!([origin]),
-            },
-        )
-        .await
-        .expect("bind");
-    let brief = tmp.path().join("brief.toml");
-    let text = std::fs::read_to_string(kino_tests::workspace_root().join("examples/brief.toml"))
-        .expect("brief")
-        .replace("target-length-s = 30", "target-length-s = 8");
-    std::fs::write(&brief, text).expect("write");
-    let product = kino_tests::workspace_root().join("examples/assets/product.png");
-    let run = async || {
-        let spec = host
-            .executor
-            .catalog()
-            .get(&host.tenant, "ad-creative")
-            .expect("ad-creative");
-        let files = [
-            ("brief".to_owned(), brief.clone()),
-            ("product".to_owned(), product.clone()),
-        ]
-        .into();
-        let texts = [("size".to_owned(), "320x180".to_owned())].into();
-        let job = host
-            .executor
-            .submit_local(&host.tenant, &spec, &files, &texts)
-            .await
-            .expect("submit");
-        let report = host.executor.run(&job).await.expect("the ad completes");
-        (job.id, report)
-    };
-    let (job, report) = run().await;
-    let stages = host
-        .executor
-        .store()
-        .list_stages(&host.tenant, &job)
-        .await
-        .expect("stages");
-    let renders: Vec<_> = stages
-        .iter()
-        .filter(|s| s.name.starts_with("render["))
-        .collect();
-    assert!(!renders.is_empty(), "{stages:#?}");
+    let ad = AdHost::new(&[&server]).await;
+    ad.bind_clips("clip-generator", &server, "acme/video-1")
+        .await;
+    let (job, report) = ad.run().await;
+    let renders = ad.renders(&job).await;
     for r in &renders {
         assert_eq!(r.plugin.as_deref(), Some("kino-clips-replicate@0.1.0"));
     }
@@ -874,6 +996,136 @@ async fn an_ad_filmed_by_a_bound_clip_generator_renders_each_scene_once() {
     assert_eq!(info.video().map(|v| (v.width, v.height)), Some((320, 180)));
 
     // The same ad again: every scene from the cache, no render paid twice.
-    run().await;
+    ad.run().await;
     assert_eq!(server.get(|m| m.creates), renders.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
+)]
+async fn a_clip_backend_that_fails_is_switched_for_the_backup_then_the_host_render() {
+    // "Veo" fails every prediction; "Gemini", the same API shape with
+    // another model, renders; the policy switches once, then degrades.
+    let veo = server().await;
+    let gemini = server().await;
+    veo.set(|m| m.mode = Mode::Failing);
+    let ad = AdHost::new(&[&veo, &gemini]).await;
+    ad.bind_clips("clip-generator", &veo, "google/veo-3").await;
+    ad.bind_clips("clip-generator-backup", &gemini, "google/gemini-video")
+        .await;
+    let policy = serde_json::json!({ "alternative": "backup", "on-exhausted": "degrade" });
+    ad.bind("fallback-policy", "kino-fallback-backoff", policy, None)
+        .await;
+    let (job, report) = ad.run().await;
+    let renders = ad.renders(&job).await;
+    let scenes = renders
+        .iter()
+        .filter(|r| r.state == kino_store::StageState::Completed)
+        .count();
+    assert_eq!(
+        veo.get(|m| m.creates),
+        scenes,
+        "each scene was tried on the first backend once (its failure is not retryable)"
+    );
+    assert_eq!(
+        gemini.get(|m| m.creates),
+        scenes,
+        "and filmed by the backup"
+    );
+    for input in gemini.get(|m| m.inputs.clone()) {
+        assert!(
+            input["prompt"].as_str().is_some_and(|p| !p.is_empty()),
+            "{input}"
+        );
+    }
+    let fallbacks = ad.events(&job, "fallback").await;
+    assert_eq!(fallbacks.len(), scenes, "{fallbacks:#?}");
+    assert!(
+        fallbacks.iter().all(|f| f.contains("switch to backup")),
+        "{fallbacks:#?}"
+    );
+    assert!(ad.events(&job, "stage-degraded").await.is_empty());
+    let info = kino_media::probe(&report.outputs["ad.mp4"]).expect("a video");
+    assert_eq!(info.video().map(|v| (v.width, v.height)), Some((320, 180)));
+
+    // Both fail: after the backup, the host's own render (camera moves),
+    // said in the job's events; the ad is still made.
+    gemini.set(|m| m.mode = Mode::Failing);
+    // (Other models, so that no scene comes from the cache.)
+    ad.bind_clips("clip-generator", &veo, "google/veo-3.1")
+        .await;
+    ad.bind_clips("clip-generator-backup", &gemini, "google/gemini-video-2")
+        .await;
+    let (job, report) = ad.run().await;
+    let degraded = ad.events(&job, "stage-degraded").await;
+    assert_eq!(degraded.len(), scenes, "{degraded:#?}");
+    assert!(
+        degraded.iter().all(|d| d.contains("+backup")),
+        "the reason names the backup that failed last: {degraded:#?}"
+    );
+    assert_eq!(gemini.get(|m| m.creates), 2 * scenes);
+    let info = kino_media::probe(&report.outputs["ad.mp4"]).expect("a video");
+    assert_eq!(info.video().map(|v| (v.width, v.height)), Some((320, 180)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng"),
+    ignore = "needs ffmpeg and espeak-ng (apt-get install ffmpeg espeak-ng)"
+)]
+async fn a_music_video_lip_syncs_each_scene_to_the_track_under_it_and_an_ad_does_not() {
+    let server = server().await;
+    let ad = AdHost::new(&[&server]).await;
+    let config =
+        serde_json::json!({ "endpoint": server.url("/v1"), "model": "sync/lipsync-2-pro" });
+    ad.bind("lipsync", "kino-lipsync-replicate", config, Some(&server))
+        .await;
+
+    // An ad: nobody sings; the bound lipsync plugin is not called.
+    let (job, _) = ad.run().await;
+    let passed = ad.stages(&job, "synced[").await;
+    assert_eq!(passed.len(), ad.renders(&job).await.len());
+    assert_eq!(server.get(|m| m.creates), 0, "no scene of an ad is synced");
+
+    // A music video: every scene synced to its span of the track.
+    let (job, report) = ad.run_music_video().await;
+    let synced = ad.stages(&job, "synced[").await;
+    for stage in &synced {
+        assert_eq!(
+            stage.plugin.as_deref(),
+            Some("kino-lipsync-replicate@0.1.0")
+        );
+        assert_eq!(stage.state, kino_store::StageState::Completed);
+    }
+    assert_eq!(server.get(|m| m.creates), synced.len());
+    assert_eq!(
+        server.get(|m| m.uploads),
+        2 * synced.len(),
+        "a scene and its span each"
+    );
+    for input in server.get(|m| m.inputs.clone()) {
+        assert!(
+            input["video"].is_string() && input["audio"].is_string(),
+            "{input}"
+        );
+    }
+    // Each scene got its own span of the track, and the spans add up to
+    // the track (float stereo WAVs at 48 kHz; forms and headers are a few
+    // hundred bytes).
+    let spans = server.get(|m| m.wav_uploads.clone());
+    assert_eq!(spans.len(), synced.len(), "{spans:?}");
+    let seconds = spans.iter().sum::<u64>() as f64 / (48_000.0 * 2.0 * 4.0);
+    assert!(
+        (seconds - 9.0).abs() < 0.05,
+        "{seconds} s of the 9 s track were sent"
+    );
+    let info = kino_media::probe(&report.outputs["ad.mp4"]).expect("a video");
+    assert_eq!(info.video().map(|v| (v.width, v.height)), Some((320, 180)));
+    assert!(
+        (info.duration_secs - 9.0).abs() < 0.1,
+        "{}",
+        info.duration_secs
+    );
 }

@@ -677,7 +677,7 @@ async fn a_worker_killed_while_a_remote_lipsync_renders_is_followed_by_one_check
             "lipsync-replicate",
             "kino-lipsync-replicate",
             r#"["https://api.replicate.com", "https://replicate.delivery"]"#,
-            &origin,
+            &[origin.as_str()],
         );
     }
     let tenant = shared.tenant("sync").await;

@@ -590,7 +590,7 @@ async fn a_bound_translator_reaches_its_granted_host_with_the_tenants_secret() {
         "translator-openai",
         PACKAGE,
         r#"["https://api.openai.com"]"#,
-        &mock.origin().to_string(),
+        &[mock.origin().to_string().as_str()],
     );
 
     let store = host.executor.store();

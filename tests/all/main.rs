@@ -13,6 +13,7 @@ mod hardening_api;
 mod http;
 mod install;
 mod media;
+mod media_streams;
 mod operator;
 mod pipelines;
 mod reference_plugins;

@@ -2,14 +2,16 @@
 //!
 //! 1. instantiate + call + drop of a director-style call (pooling allocator):
 //!    p50, p99 on one task, and calls/s with two worker threads;
-//! 2. one call carrying 8 MiB in and 8 MiB out (the echo translator);
-//! 3. a compute-bound call: the palette grader's 33-point LUT (where fuel
+//! 2. a compute-bound call: the palette grader's 33-point LUT (where fuel
 //!    metering costs most);
-//! 4. compiling each plugin vs loading it from the compiled-component cache.
+//! 3. compiling each plugin vs loading it from the compiled-component cache.
+//!
+//! Bulk data through a plugin (`list<u8>` values and media streams) is
+//! measured side by side in `--bench backends`.
 
 use std::time::{Duration, Instant};
 
-use kino_runtime::{CallCtx, Limits, Plugin, Runtime, RuntimeConfig, World, types::Segment};
+use kino_runtime::{CallCtx, Limits, Plugin, Runtime, RuntimeConfig, World};
 use kino_tests::{brief, plugin_wasm, scene};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -95,54 +97,6 @@ fn bench_call_latency(runtime: &Runtime) {
         calls / elapsed.as_secs_f64(),
         calls,
         elapsed.as_secs_f64()
-    );
-}
-
-fn bench_bulk_transfer(runtime: &Runtime) {
-    const SIZE: usize = 8 << 20;
-    let plugin = runtime
-        .load(
-            "kino-test-echo@0.1.0",
-            &plugin_wasm("kino-test-echo"),
-            World::Translator,
-            Limits::default()
-                .with_memory_bytes(64 << 20)
-                .with_max_output_bytes(SIZE + 1024),
-        )
-        .expect("loading the echo translator");
-    let segments = vec![Segment {
-        id: "s1".into(),
-        start_ms: 0,
-        end_ms: 1000,
-        speaker: String::new(),
-        text: "a".repeat(SIZE),
-    }];
-    let call = CallCtx::new("bench");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("tokio");
-    let mut samples = rt.block_on(async {
-        let translator = runtime.translator(&plugin, &call).expect("translator");
-        let mut samples = Vec::new();
-        for i in 0..60 {
-            let started = Instant::now();
-            let out = translator.translate("en", "en", &segments).await;
-            let elapsed = started.elapsed();
-            let out = out.expect("no trap").expect("no plugin error");
-            assert_eq!(out[0].segment.text.len(), SIZE);
-            if i >= 10 {
-                samples.push(elapsed);
-            }
-        }
-        samples
-    });
-    samples.sort();
-    let p50 = percentile(&samples, 0.5);
-    let moved = (2 * SIZE) as f64 / (1u64 << 30) as f64;
-    println!(
-        "8 MiB in + 8 MiB out (echo translator, instantiate included): p50 {:.2} ms, {:.2} GiB/s (in + out)",
-        p50.as_secs_f64() * 1e3,
-        moved / p50.as_secs_f64()
     );
 }
 
@@ -241,7 +195,6 @@ fn bench_grade(runtime: &Runtime) {
 fn main() {
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     bench_call_latency(&runtime);
-    bench_bulk_transfer(&runtime);
     bench_grade(&runtime);
     bench_compile_vs_cache();
 }

@@ -277,15 +277,15 @@ pub fn speech_video(
 /// Installs the reference plugin `plugin_dir` (under `plugins/`), built as
 /// `package`, into the registry of the data directory `data`, packaged as an
 /// operator would for a self-hosted endpoint: its manifest's outbound hosts
-/// (`hosts`, as the manifest writes them) replaced by `origin`. `work` holds
-/// the package.
+/// (`hosts`, as the manifest writes them) replaced by `origins`. `work`
+/// holds the package.
 pub fn install_for_endpoint(
     data: &std::path::Path,
     work: &std::path::Path,
     plugin_dir: &str,
     package: &str,
     hosts: &str,
-    origin: &str,
+    origins: &[&str],
 ) {
     let dir = work.join(plugin_dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -296,7 +296,7 @@ pub fn install_for_endpoint(
     let manifest = std::fs::read_to_string(source).expect("manifest");
     let from = format!("outbound-hosts = {hosts}");
     assert!(manifest.contains(&from), "{plugin_dir} asks for {hosts}");
-    let manifest = manifest.replace(&from, &format!("outbound-hosts = [{origin:?}]"));
+    let manifest = manifest.replace(&from, &format!("outbound-hosts = {origins:?}"));
     std::fs::write(dir.join("kino-plugin.toml"), manifest).expect("write");
     let packed = work.join(format!("{plugin_dir}.tar.gz"));
     kino_runtime::plugins::pack(&dir, Some(&plugin_path(package)), &packed).expect("pack");

@@ -34,6 +34,9 @@ pub enum ApiError {
     Unprocessable(String),
     /// 500: logged, never shown.
     Internal(anyhow::Error),
+    /// 502: a backend the tenant's plugin calls failed or refused; the
+    /// message is the plugin's.
+    BadGateway(String),
     /// 503 with `Retry-After:` [`UPLOAD_RETRY_AFTER_SECS`](crate::UPLOAD_RETRY_AFTER_SECS):
     /// the server is at a limit (the uploads in flight); the message says
     /// which, and the request can be retried as it is.
@@ -52,6 +55,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -67,6 +71,7 @@ impl ApiError {
             | Self::PayloadTooLarge(m)
             | Self::UnsupportedMediaType(m)
             | Self::Unprocessable(m)
+            | Self::BadGateway(m)
             | Self::Busy(m) => m.clone(),
         }
     }

@@ -38,6 +38,7 @@ mod pipelines;
 pub mod serve;
 mod tenant;
 mod upload;
+mod voices;
 pub mod worker;
 
 use std::sync::Arc;
@@ -607,6 +608,56 @@ pub const ROUTES: &[Route] = &[
             UPLOAD_BUSY,
         ],
         handler: |_| post(tenant::upload_input),
+    },
+    Route {
+        method: "post",
+        path: "/voices",
+        summary: "Make a voice from uploaded recordings of one speaker with the tenant's speech \
+                  plugin (voice cloning); a dub's `voice` names it",
+        access: Access::Tenant,
+        params: &[],
+        body: Some(Body::Json("NewVoice")),
+        responses: &[
+            Reply::json(201, "the voice", "Voice"),
+            Reply::error(
+                409,
+                "the tenant has a voice of that name, or binds no speech plugin",
+            ),
+            Reply::error(
+                422,
+                "the body is not a voice, or a sample is not an upload of this tenant",
+            ),
+            Reply::error(502, "the speech plugin or its backend failed or refused"),
+        ],
+        handler: |_| post(voices::create_voice),
+    },
+    Route {
+        method: "get",
+        path: "/voices",
+        summary: "The tenant's voices",
+        access: Access::Tenant,
+        params: &[],
+        body: None,
+        responses: &[Reply::list(200, "the voices, by name", "Voice")],
+        handler: |_| get(voices::list_voices),
+    },
+    Route {
+        method: "delete",
+        path: "/voices/{name}",
+        summary: "Forget a voice (the backend keeps its own copy)",
+        access: Access::Tenant,
+        params: &[Param {
+            location: Location::Path,
+            name: "name",
+            description: "the voice's name",
+            schema: openapi::not_blank,
+        }],
+        body: None,
+        responses: &[
+            Reply::empty(204, "forgotten"),
+            Reply::error(404, "no such voice of this tenant"),
+        ],
+        handler: |_| delete(voices::delete_voice),
     },
     Route {
         method: "post",

@@ -913,7 +913,12 @@ impl Executor {
             }
             let failure = Failure {
                 stage: node.to_owned(),
-                plugin: current.id(),
+                // A backup binding says so (semver build metadata), so that
+                // a policy does not switch to the backup it is running.
+                plugin: match choice {
+                    Choice::Backup => format!("{}+{}", current.id(), crate::slots::BACKUP),
+                    _ => current.id(),
+                },
                 attempt,
                 error: error.message.clone(),
                 retryable: error.retryable,
@@ -955,14 +960,18 @@ impl Executor {
                         )));
                     };
                     let world = current.plugin.world();
-                    let switched = self
-                        .inner
-                        .resolver
-                        .alternative(&job.tenant_id, &job.id, &requirement, world)
-                        .await
-                        .with_context(failed)
-                        .with_context(|| format!("switching to {requirement}"))?;
-                    choice = Choice::Alternative;
+                    let switched = if requirement == crate::slots::BACKUP {
+                        choice = Choice::Backup;
+                        self.backup(job, stage, world).await.with_context(failed)?
+                    } else {
+                        choice = Choice::Alternative;
+                        self.inner
+                            .resolver
+                            .alternative(&job.tenant_id, &job.id, &requirement, world)
+                            .await
+                            .with_context(failed)
+                            .with_context(|| format!("switching to {requirement}"))?
+                    };
                     worker = Some(Worker::Plugin(switched));
                 }
                 Decision::Degrade(reason) => {
@@ -999,6 +1008,39 @@ impl Executor {
                 }
             }
         }
+    }
+
+    /// The plugin the tenant binds as the backup of `stage`'s slot.
+    pub(crate) async fn backup(
+        &self,
+        job: &Job,
+        stage: &StageSpec,
+        world: World,
+    ) -> Result<SlotPlugin> {
+        self.backup_pinned(job, stage, world, None).await
+    }
+
+    /// [`Executor::backup`], held to exactly `pin` (`name@version`) when
+    /// given: what a worker running the node elsewhere loads.
+    pub(crate) async fn backup_pinned(
+        &self,
+        job: &Job,
+        stage: &StageSpec,
+        world: World,
+        pin: Option<&str>,
+    ) -> Result<SlotPlugin> {
+        let slot = stage
+            .slot
+            .as_deref()
+            .with_context(|| format!("stage `{}` has no slot to back up", stage.name))?;
+        let backup = crate::slots::backup_slot(slot);
+        self.inner
+            .resolver
+            .slot_pinned(&job.tenant_id, &job.id, &backup, world, pin)
+            .await?
+            .with_context(|| {
+                format!("switching to the backup of slot `{slot}`: the tenant binds no `{backup}`")
+            })
     }
 
     /// Makes one attempt at a node, here: its stage row, its events, the op,
@@ -1195,14 +1237,15 @@ pub(crate) struct Attempted {
 }
 
 /// How a node's worker was chosen, so that a worker elsewhere finds the
-/// same one: none, the stage's slot binding, the fallback policy's
-/// alternative (both held to the version the job's host resolved), or a
-/// native kernel by name.
+/// same one: none, the stage's slot binding, its backup binding or the
+/// fallback policy's alternative (each held to the version the job's host
+/// resolved), or a native kernel by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Choice {
     None,
     Slot,
+    Backup,
     Alternative,
     Native(String),
 }

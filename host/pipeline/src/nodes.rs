@@ -372,6 +372,11 @@ impl Executor {
                     .with_context(|| format!("no plugin is bound to slot `{slot}`"))?;
                 Some(Worker::Plugin(plugin))
             }
+            Choice::Backup => {
+                let pin = pin.context("a backup plugin names its version")?;
+                let plugin = self.backup_pinned(job, stage, world()?, Some(pin)).await?;
+                Some(Worker::Plugin(plugin))
+            }
             Choice::Alternative => {
                 let pin = pin.context("a switched-to plugin names its version")?;
                 let requirement = crate::slots::pinned(pin)?;

@@ -7,8 +7,10 @@ pub mod ad;
 pub mod assets;
 pub mod beats;
 pub mod captions;
+mod clone;
 mod dub;
 pub mod edit;
+mod lipsync;
 mod native;
 mod render;
 pub mod speech;
@@ -358,9 +360,12 @@ ops! {
     ExtractAudio = "extract-audio", inputs 1..=1, world None, each false, out Audio, version 1;
     /// Segments + target (+ source) language -> translated segments, batched (translator plugin).
     Translate = "translate", inputs 2..=3, world Some(World::Translator), each false, out List, version 1;
-    /// A translated segment + language (+ a voice) -> its speech, fitted to the segment's window
-    /// (speech plugin; the host's Piper or espeak-ng voice when the slot is unbound).
-    SpeakLine = "speak-line", inputs 1..=2, world Some(World::Speech), each true, out Audio, version 2;
+    /// Segments + the original audio + the voice -> with `voice=clone`, each speaker's voice
+    /// cloned from their speech (speech plugin); otherwise, or unbound, no clones.
+    CloneVoices = "clone-voices", inputs 3..=3, world Some(World::Speech), each false, out Json, version 1;
+    /// A translated segment + language (+ a voice, + the cloned voices) -> its speech, fitted to
+    /// the segment's window (speech plugin; the host's Piper or espeak-ng voice when unbound).
+    SpeakLine = "speak-line", inputs 1..=3, world Some(World::Speech), each true, out Audio, version 2;
     /// Original audio + spoken lines + their segments -> the voice-over mix.
     VoiceOver = "voice-over", inputs 3..=3, world None, each false, out Audio, version 1;
     /// A video + audio -> the video with that audio, video packets copied.
@@ -397,6 +402,9 @@ ops! {
     /// A directed shot + its LUT, the product, logo, size (+ the asset folder and catalog) -> the scene's video
     /// (its footage from the clip-generator plugin when one is bound; else the host's camera moves on the assets).
     RenderScene = "render-scene", inputs 4..=6, world Some(World::ClipGenerator), each true, out Video, version 2;
+    /// A rendered scene + the music bed + the plan -> a music video's scene lip-synced to the
+    /// bed's span under it (lipsync plugin); an ad's scene, or any when unbound, as it is.
+    LipsyncScene = "lipsync-scene", inputs 3..=3, world Some(World::Lipsync), each true, out Video, version 1;
     /// A scene's line -> its narration, exactly the scene's length.
     Narrate = "narrate", inputs 0..=1, world None, each true, out Audio, version 1;
     /// The scene plan (+ a music track) -> the music bed, as long as the piece.
@@ -502,7 +510,13 @@ impl StageOp {
         matches!(
             self,
             StageOp::Builtin(
-                Op::StyleCaptions | Op::Transcribe | Op::SpeakLine | Op::Lipsync | Op::RenderScene
+                Op::StyleCaptions
+                    | Op::Transcribe
+                    | Op::CloneVoices
+                    | Op::SpeakLine
+                    | Op::Lipsync
+                    | Op::LipsyncScene
+                    | Op::RenderScene
             )
         )
     }
@@ -517,7 +531,14 @@ impl StageOp {
     pub fn host_form_is_default(&self) -> bool {
         matches!(
             self,
-            StageOp::Builtin(Op::Transcribe | Op::SpeakLine | Op::Lipsync | Op::RenderScene)
+            StageOp::Builtin(
+                Op::Transcribe
+                    | Op::CloneVoices
+                    | Op::SpeakLine
+                    | Op::Lipsync
+                    | Op::LipsyncScene
+                    | Op::RenderScene
+            )
         )
     }
 
@@ -632,6 +653,10 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::CaptionCues => transcript::caption_cues,
         Op::CaptionWords => captions::caption_words,
         Op::ExtractAudio => dub::extract_audio,
+        Op::CloneVoices if cx.plugin.is_some() => {
+            return store(&cx, clone::clone_voices_remote(&cx, &dir).await?);
+        }
+        Op::CloneVoices => clone::no_clones,
         Op::SpeakLine if cx.plugin.is_some() => {
             return store(&cx, dub::speak_line_remote(&cx, &dir).await?);
         }
@@ -639,9 +664,13 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::VoiceOver => dub::voice_over,
         Op::MuxAudio => dub::mux_audio,
         Op::Lipsync if cx.plugin.is_some() => {
-            return store(&cx, dub::lipsync_remote(&cx, &dir).await?);
+            return store(&cx, lipsync::lipsync_remote(&cx, &dir).await?);
         }
-        Op::Lipsync => dub::unsynced,
+        Op::Lipsync => lipsync::unsynced,
+        Op::LipsyncScene if cx.plugin.is_some() => {
+            return store(&cx, lipsync::lipsync_scene_remote(&cx, &dir).await?);
+        }
+        Op::LipsyncScene => lipsync::scene_as_is,
         Op::ChunkVideo => render::chunk_video,
         Op::BurnCaptions => render::burn_captions,
         Op::JoinVideo => render::join_video,
@@ -703,15 +732,27 @@ pub async fn degrade(op: &StageOp, cx: OpCx) -> Option<Result<ArtifactRef, OpErr
             );
         }
     };
-    let out = match op {
-        Op::Translate => dub::untranslated(&cx, scratch.path()),
-        Op::DirectScene => ad::undirected(&cx, scratch.path()),
-        Op::GradeScene => ad::ungraded(&cx, scratch.path()),
-        Op::StyleCaptions => captions::unstyled(&cx, scratch.path()),
-        // The host's own voice: what an unbound speech slot speaks with.
-        Op::SpeakLine => dub::speak_line(&cx, scratch.path()),
-        Op::Lipsync => dub::unsynced(&cx, scratch.path()),
+    let kernel: Kernel = match op {
+        Op::Translate => dub::untranslated,
+        Op::DirectScene => ad::undirected,
+        Op::GradeScene => ad::ungraded,
+        Op::StyleCaptions => captions::unstyled,
+        // The host's own forms: what an unbound backend slot does.
+        Op::CloneVoices => clone::no_clones,
+        Op::SpeakLine => dub::speak_line,
+        Op::Lipsync => lipsync::unsynced,
+        Op::LipsyncScene => lipsync::scene_as_is,
+        Op::RenderScene => render::render_scene,
+        Op::Transcribe => speech::transcribe,
         _ => return None,
     };
-    Some(out.map_err(OpError::from).and_then(|p| store(&cx, p)))
+    Some(
+        blocking(move || {
+            let out = kernel(&cx, scratch.path())?;
+            let stored = store(&cx, out);
+            drop(scratch);
+            stored
+        })
+        .await,
+    )
 }

@@ -59,13 +59,24 @@ pub fn known_slots() -> BTreeMap<String, World> {
         .collect()
 }
 
-/// The slots a job of `pipeline` can bind: its stages' and the fallback policy's.
+/// What a fallback policy answers (`switch-to("backup")`) to run a stage
+/// with its slot's backup binding.
+pub const BACKUP: &str = "backup";
+
+/// The slot whose binding backs up `slot`: the plugin (and its config and
+/// grants) a fallback policy's `switch-to("backup")` runs a failed stage with.
+pub fn backup_slot(slot: &str) -> String {
+    format!("{slot}-{BACKUP}")
+}
+
+/// The slots a job of `pipeline` can bind: its stages', each one's backup,
+/// and the fallback policy's.
 fn slots_of(pipeline: &crate::PipelineSpec) -> BTreeMap<String, World> {
-    let mut slots: BTreeMap<String, World> = pipeline
-        .slots()
-        .into_iter()
-        .map(|(slot, world)| (slot.to_owned(), world))
-        .collect();
+    let mut slots = BTreeMap::new();
+    for (slot, world) in pipeline.slots() {
+        slots.insert(slot.to_owned(), world);
+        slots.insert(backup_slot(slot), world);
+    }
     slots.insert(crate::exec::FALLBACK_SLOT.to_owned(), World::FallbackPolicy);
     slots
 }

@@ -13,6 +13,7 @@ use super::bindings::{backend_types, host, types, v0_1};
 use super::http::{Credential, InvalidCredential, Outbound};
 use super::limits::Limits;
 use super::log::{LogLine, LogSink, LogSource, TracingSink};
+use super::media::OpenStreams;
 use super::meter::CallReport;
 use super::stdio::BoundedPipe;
 
@@ -219,6 +220,7 @@ pub struct StageCtx {
     http: WasiHttpCtx,
     outbound: Outbound,
     table: ResourceTable,
+    pub(crate) open_streams: OpenStreams,
     pub(crate) memory: MemoryCap,
     call: CallCtx,
     plugin: Arc<str>,
@@ -250,6 +252,7 @@ impl StageCtx {
             http: WasiHttpCtx::new(),
             outbound,
             table: ResourceTable::new(),
+            open_streams: OpenStreams::default(),
             memory: MemoryCap {
                 max_bytes: limits.memory_bytes,
                 refused: None,

@@ -53,7 +53,7 @@ pub use ctx::{CallCtx, StageCtx};
 pub use http::{Grant, HttpLimits, InvalidCredential, NotRequested};
 pub use limits::Limits;
 pub use log::{LogLine, LogSink, LogSource, MemorySink, TracingSink};
-pub use media::{MediaFile, MediaSink};
+pub use media::{MAX_OPEN_STREAMS, MediaFile, MediaSink};
 pub use meter::{CallReport, PluginUsage};
 pub use trap::Trap;
 pub use worlds::{

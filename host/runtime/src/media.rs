@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -22,6 +23,37 @@ use super::ctx::StageCtx;
 /// The most bytes one read or write moves: a splice into an HTTP body
 /// moves this much per step.
 const CHUNK: usize = 256 << 10;
+
+/// The most media streams (read or write) one call may hold open at once.
+/// Each is an open file in the host: a plugin that opens streams and never
+/// reads or drops them must not run the host process out of files.
+pub const MAX_OPEN_STREAMS: usize = 16;
+
+/// How many media streams a call holds open.
+#[derive(Debug, Default)]
+pub(crate) struct OpenStreams(Arc<AtomicUsize>);
+
+/// One open stream's place in its call's [`OpenStreams`], given back when
+/// the stream is dropped (by the plugin, or with the call).
+struct StreamSlot(Arc<AtomicUsize>);
+
+impl OpenStreams {
+    fn take(&self) -> Result<StreamSlot, PluginError> {
+        if self.0.fetch_add(1, Ordering::Relaxed) >= MAX_OPEN_STREAMS {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+            return Err(PluginError::Internal(format!(
+                "a call may hold at most {MAX_OPEN_STREAMS} media streams open at once: drop one before opening another"
+            )));
+        }
+        Ok(StreamSlot(self.0.clone()))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// A file the host lends a plugin to read (`media-in`).
 #[derive(Debug, Clone)]
@@ -135,6 +167,7 @@ pub struct MediaOut(pub(crate) MediaSink);
 /// Reads a file in chunks.
 struct FileInput {
     file: File,
+    _slot: StreamSlot,
 }
 
 #[async_trait::async_trait]
@@ -161,6 +194,7 @@ impl InputStream for FileInput {
 struct FileOutput {
     file: std::io::BufWriter<File>,
     sink: MediaSink,
+    _slot: StreamSlot,
 }
 
 #[async_trait::async_trait]
@@ -224,13 +258,17 @@ impl media::HostMediaIn for StageCtx {
     }
 
     fn open(&mut self, media: Resource<MediaIn>) -> Result<Resource<DynInputStream>, PluginError> {
+        let slot = self.open_streams.take()?;
         let file = self
             .media_in(&media)
             .ok_or_else(|| PluginError::Internal("no such media".into()))?;
         let opened = File::open(&file.path).map_err(|e| {
             PluginError::Internal(format!("the host could not open {}: {e}", file.file_name))
         })?;
-        let stream: DynInputStream = Box::new(FileInput { file: opened });
+        let stream: DynInputStream = Box::new(FileInput {
+            file: opened,
+            _slot: slot,
+        });
         self.table()
             .push(stream)
             .map_err(|e| PluginError::Internal(format!("opening a stream: {e}")))
@@ -251,6 +289,7 @@ impl media::HostMediaOut for StageCtx {
         out: Resource<MediaOut>,
         content_type: String,
     ) -> Result<Resource<DynOutputStream>, PluginError> {
+        let slot = self.open_streams.take()?;
         let sink = self
             .table()
             .get(&out)
@@ -267,6 +306,7 @@ impl media::HostMediaOut for StageCtx {
         let stream: DynOutputStream = Box::new(FileOutput {
             file: std::io::BufWriter::with_capacity(CHUNK, file),
             sink,
+            _slot: slot,
         });
         self.table()
             .push(stream)

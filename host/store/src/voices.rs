@@ -118,6 +118,27 @@ impl Store {
         .collect()
     }
 
+    /// Whether `voice_id` of `plugin` is a voice another tenant made: a
+    /// tenant may speak with its own cloned voices and the backend's stock
+    /// ones, never with another tenant's clone, even knowing its id.
+    pub async fn voice_of_another_tenant(
+        &self,
+        tenant: &TenantId,
+        plugin: &str,
+        voice_id: &str,
+    ) -> anyhow::Result<bool> {
+        let found: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(pool.sql(
+            "SELECT tenant_id FROM voices WHERE plugin = ? AND voice_id = ? AND tenant_id <> ? LIMIT 1"
+        ))
+        .bind(plugin)
+        .bind(voice_id)
+        .bind(tenant.as_str())
+        .fetch_optional(pool)
+        .await)
+        .with_context(|| format!("looking up voice id {voice_id:?}"))?;
+        Ok(found.is_some())
+    }
+
     /// Forgets the tenant's voice `name` (the backend keeps it); `false` if
     /// there was none.
     pub async fn delete_voice(&self, tenant: &TenantId, name: &str) -> anyhow::Result<bool> {

@@ -4,7 +4,9 @@
 //! up to `max-retries` attempts. Once retries are spent (or the failure is
 //! not retryable) it switches to the configured `alternative` plugin, if
 //! that is not the plugin that just failed; otherwise it degrades or fails,
-//! as `on-exhausted` says.
+//! as `on-exhausted` says. An `alternative` of `backup` switches to the
+//! tenant's backup binding of the failed stage's slot (`<slot>-backup`,
+//! with its own config and grants: Veo, then Gemini on the same API), once.
 //!
 //! Configuration (all optional):
 //!
@@ -13,7 +15,7 @@
 //! | `max-retries` | 3 | retries of a retryable failure before giving up on the plugin |
 //! | `base-delay-ms` | 200 | delay before the first retry |
 //! | `max-delay-ms` | 10000 | cap on any one delay |
-//! | `alternative` | — | plugin to switch to, as `name` or `name@requirement` |
+//! | `alternative` | — | plugin to switch to, as `name` or `name@requirement`; or `backup`, the slot's backup binding |
 //! | `on-exhausted` | `fail` | `fail` or `degrade` once nothing else is left |
 //!
 //! The jitter is derived from the failure itself (stage, plugin, attempt), so
@@ -64,7 +66,9 @@ impl Policy {
             max_retries: config_parsed("max-retries", defaults.max_retries)?,
             base_delay_ms: config_parsed("base-delay-ms", defaults.base_delay_ms)?,
             max_delay_ms: config_parsed("max-delay-ms", defaults.max_delay_ms)?,
-            alternative: config("alternative").filter(|a| !a.trim().is_empty()),
+            alternative: config("alternative")
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty()),
             degrade_when_exhausted,
         })
     }
@@ -75,7 +79,7 @@ impl Policy {
             return Decision::RetryAfterMs(self.delay_ms(failure));
         }
         if let Some(alternative) = &self.alternative
-            && plugin_name(alternative) != plugin_name(&failure.plugin)
+            && !is_running(alternative, &failure.plugin)
         {
             return Decision::SwitchTo(alternative.clone());
         }
@@ -119,6 +123,20 @@ impl Policy {
         half + jitter
     }
 }
+
+/// Whether `alternative` is what just failed: the plugin of that name, or
+/// for `backup`, the slot's backup binding (which the host names
+/// `name@version+backup`).
+fn is_running(alternative: &str, failed: &str) -> bool {
+    if alternative.trim() == BACKUP {
+        failed.ends_with(&format!("+{BACKUP}"))
+    } else {
+        plugin_name(alternative) == plugin_name(failed)
+    }
+}
+
+/// What `switch-to` names to run a stage with its slot's backup binding.
+const BACKUP: &str = "backup";
 
 /// The name part of `name@version` or `name@requirement`.
 fn plugin_name(id: &str) -> &str {
@@ -211,5 +229,29 @@ mod tests {
             degrading.decide(&failure(1, false)),
             Decision::Degrade(_)
         ));
+    }
+
+    #[test]
+    fn switches_to_the_backup_binding_once_then_degrades() {
+        let policy = Policy {
+            alternative: Some("backup".into()),
+            degrade_when_exhausted: true,
+            ..Policy::default()
+        };
+        assert_eq!(
+            policy.decide(&failure(1, false)),
+            Decision::SwitchTo("backup".into())
+        );
+        let mut on_backup = failure(2, false);
+        on_backup.plugin = "kino-translator-http@1.0.0+backup".into();
+        assert!(matches!(policy.decide(&on_backup), Decision::Degrade(_)));
+        // The same plugin by name is no reason not to: the backup binding
+        // configures it apart (another model, another account).
+        let mut same_name = failure(4, true);
+        same_name.plugin = "kino-translator-http@1.0.0".into();
+        assert_eq!(
+            policy.decide(&same_name),
+            Decision::SwitchTo("backup".into())
+        );
     }
 }

@@ -293,6 +293,30 @@ pub fn schemas() -> Value {
             "properties": { "sha256": sha256(), "size": { "type": "integer", "minimum": 0 } },
             "examples": [{ "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "size": 1048576 }],
         },
+        "NewVoice": {
+            "type": "object",
+            "required": ["name", "samples"],
+            "additionalProperties": false,
+            "properties": {
+                "name": { "allOf": [not_blank()], "description": "the tenant's name for it; unique among its voices" },
+                "samples": {
+                    "type": "array", "minItems": 1, "maxItems": 25, "items": sha256(),
+                    "description": "recordings of the speaker, as the sha256 of `POST /inputs` uploads",
+                },
+            },
+            "examples": [{ "name": "ana", "samples": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"] }],
+        },
+        "Voice": {
+            "type": "object",
+            "required": ["name", "plugin", "voice_id", "created_at"],
+            "properties": {
+                "name": { "type": "string" },
+                "plugin": { "type": "string", "description": "the speech plugin that made it" },
+                "voice_id": { "type": "string", "description": "the backend's id for it" },
+                "created_at": { "type": "integer", "description": "ms since the Unix epoch" },
+            },
+            "examples": [{ "name": "ana", "plugin": "kino-speech-elevenlabs", "voice_id": "21m00Tcm4TlvDq8ikWAM", "created_at": 1764547200000u64 }],
+        },
         "NewJob": {
             "type": "object",
             "required": ["pipeline"],
@@ -413,6 +437,7 @@ mod tests {
         example_parses::<SecretRequest>("SecretRequest");
         example_parses::<crate::admin::Quota>("Quota");
         example_parses::<NewJob>("NewJob");
+        example_parses::<crate::voices::NewVoice>("NewVoice");
         example_parses::<Edits>("Edits");
     }
 
@@ -454,6 +479,7 @@ mod tests {
             "SecretRequest",
             "NewJob",
             "Edits",
+            "NewVoice",
         ] {
             assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
         }

@@ -9,7 +9,7 @@ use kino_kernels::mix::Ducker;
 use kino_kernels::speech::{self, Voice};
 use kino_kernels::wav::{self, Pcm};
 
-use super::{OpCx, OpError, checked, plugin_answer, write_json};
+use super::{OpCx, OpError, checked, clone, plugin_answer, write_json};
 use kino_media as media;
 use kino_runtime::MediaSink;
 use kino_runtime::answers;
@@ -59,7 +59,12 @@ pub(super) async fn translate(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError>
         let what = format!("translating {source} -> {target}");
         let out = plugin_answer(&what, translator.translate(&source, &target, &input).await)?;
         let out = checked(plugin, &what, out, |out| answers::translation(&input, out))?;
-        translated.extend(out.into_iter().map(|t| t.segment));
+        // Who says it is the source's to say, whatever the plugin answered:
+        // lines are spoken (and voices cloned) by speaker.
+        translated.extend(out.into_iter().zip(chunk).map(|(t, s)| Segment {
+            speaker: s.speaker.clone(),
+            ..t.segment
+        }));
     }
     Ok(write_json(dir, "translated.json", &translated)?)
 }
@@ -116,6 +121,18 @@ pub(super) async fn speak_line_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, 
         return Ok(write_line(dir, &segment, None)?);
     }
     let voice_id = match cx.inputs.get(1) {
+        Some(super::Input::Text(name)) if name.trim() == clone::CLONE => {
+            // The speaker's clone; one with too little speech to clone
+            // speaks in the plugin's default voice.
+            let clones: clone::Clones = match cx.inputs.get(2) {
+                Some(_) => cx.json(2)?,
+                None => clone::Clones::new(),
+            };
+            clones
+                .get(clone::speaker_of(&segment))
+                .cloned()
+                .unwrap_or_default()
+        }
         Some(super::Input::Text(name)) if !name.trim().is_empty() => {
             voice_id(cx, &plugin.id, name.trim()).await?
         }
@@ -164,10 +181,21 @@ pub(super) async fn speak_line_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, 
 /// name (made by this plugin's backend), else `name` itself as the
 /// backend's own id.
 async fn voice_id(cx: &OpCx, plugin_id: &str, name: &str) -> Result<String, OpError> {
+    let plugin_name = plugin_id.split_once('@').map_or(plugin_id, |(n, _)| n);
     let Some(stored) = cx.store.voice(&cx.tenant, name).await? else {
+        if cx
+            .store
+            .voice_of_another_tenant(&cx.tenant, plugin_name, name)
+            .await?
+        {
+            return Err(OpError {
+                message: format!("voice `{name}` is another tenant's cloned voice"),
+                retryable: false,
+                plugin_outcome: None,
+            });
+        }
         return Ok(name.to_owned());
     };
-    let plugin_name = plugin_id.split_once('@').map_or(plugin_id, |(n, _)| n);
     if stored.plugin != plugin_name {
         return Err(OpError {
             message: format!(
@@ -233,62 +261,6 @@ pub(super) fn mux_audio(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let pcm = wav::read_wav(cx.file(1)?)?;
     let path = dir.join("muxed.mp4");
     media::mux_audio_pcm(cx.file(0)?, &pcm, &path)?;
-    Ok(path)
-}
-
-/// The most a lipsync plugin may write: a long video at a high bitrate.
-const MAX_SYNCED_BYTES: u64 = 4 << 30;
-
-/// The video lip-synced by the tenant's lipsync plugin: the video and the
-/// audio lent to it as streams, its answer (at once or as a remote job whose
-/// ticket the store keeps) checked to be a video, then put under the job's
-/// own audio, so whatever the backend did to the sound, the mix is the dub's.
-pub(super) async fn lipsync_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
-    let plugin = cx.plugin()?;
-    let (video_path, audio_path) = (cx.file(0)?, cx.file(1)?);
-    let lend = |path: &Path, content_type: &str, name: &str| {
-        kino_runtime::MediaFile::new(path, content_type)
-            .map(|m| m.with_file_name(name))
-            .with_context(|| format!("lending {name}"))
-    };
-    let video = lend(video_path, "video/mp4", "video.mp4")?;
-    let audio = lend(audio_path, "audio/wav", "audio.wav")?;
-    let sink = MediaSink::new(dir.join("from-backend"), MAX_SYNCED_BYTES);
-    let lipsync = cx
-        .runtime
-        .lipsync(&plugin.plugin, &plugin.call)
-        .map_err(anyhow::Error::from)?;
-    let _ = cx
-        .remote(
-            async || lipsync.submit(&video, &audio, &sink, &cx.key).await,
-            |ticket| {
-                let (lipsync, sink) = (&lipsync, &sink);
-                async move { lipsync.check(&ticket, sink).await }
-            },
-        )
-        .await?;
-    let not_a_video = |why: String| {
-        OpError::bad_answer(format!(
-            "{}: what it delivered ({} bytes) is not a video: {why}",
-            plugin.id,
-            sink.written()
-        ))
-    };
-    let info = media::probe(sink.path()).map_err(|e| not_a_video(format!("{e:#}")))?;
-    if info.video().is_none() {
-        return Err(not_a_video("it has no video stream".into()));
-    }
-    let pcm = wav::read_wav(audio_path).context("reading the audio to sync to")?;
-    let path = dir.join("synced.mp4");
-    media::mux_audio_pcm(sink.path(), &pcm, &path).map_err(|e| not_a_video(format!("{e:#}")))?;
-    Ok(path)
-}
-
-/// The video as it is, for an unbound lipsync slot, said in the job's events.
-pub(super) fn unsynced(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    cx.note("no lipsync plugin is bound to this slot: the video is not lip-synced".into());
-    let path = dir.join("unsynced.mp4");
-    std::fs::copy(cx.file(0)?, &path).context("copying the video")?;
     Ok(path)
 }
 

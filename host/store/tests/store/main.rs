@@ -1037,6 +1037,27 @@ async fn voices_are_kept_per_tenant(store: Store) -> anyhow::Result<()> {
         "an empty name"
     );
 
+    // A's clone is not B's to use by its id; B's own and stock ids are.
+    assert!(
+        store
+            .voice_of_another_tenant(&b.id, "kino-speech-elevenlabs", "v-123")
+            .await?
+    );
+    assert!(
+        !store
+            .voice_of_another_tenant(&a.id, "kino-speech-elevenlabs", "v-123")
+            .await?
+    );
+    assert!(
+        !store
+            .voice_of_another_tenant(&b.id, "other-plugin", "v-123")
+            .await?
+    );
+    assert!(
+        !store
+            .voice_of_another_tenant(&b.id, "kino-speech-elevenlabs", "stock")
+            .await?
+    );
     assert!(store.delete_voice(&a.id, "ana").await?);
     assert!(!store.delete_voice(&a.id, "ana").await?);
     assert_eq!(store.voice(&a.id, "ana").await?, None);
