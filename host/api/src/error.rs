@@ -202,6 +202,13 @@ fn rejected(rejection: JsonRejection) -> ApiError {
 /// it is not refused. A value of the wrong shape is a 422 naming where
 /// (`scenes.1.trim[0]: ...`).
 fn decode_value<T: DeserializeOwned>(mut value: Value) -> Result<T, ApiError> {
+    // Every JSON body of the API is an object; serde would also read a
+    // struct from an array of its fields (`[null]` as `{"node_quota": null}`).
+    if !value.is_object() {
+        return Err(ApiError::Unprocessable(
+            "the JSON body must be an object".into(),
+        ));
+    }
     integral_floats_as_integers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         ApiError::Unprocessable(format!(
@@ -261,6 +268,19 @@ mod tests {
     fn internal_errors_are_opaque() {
         let response = ApiError::Internal(anyhow::anyhow!("secret path /etc")).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_body_must_be_an_object_not_an_array_of_its_fields() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Quota {
+            #[allow(dead_code)]
+            node_quota: Option<u32>,
+        }
+        let refused = decode::<Quota>(b"[null]").expect_err("an array");
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.message().contains("must be an object"));
+        assert!(decode::<Quota>(br#"{"node_quota": null}"#).is_ok());
     }
 
     #[test]
