@@ -205,9 +205,10 @@ fn decode_value<T: DeserializeOwned>(mut value: Value) -> Result<T, ApiError> {
     // Every JSON body of the API is an object; serde would also read a
     // struct from an array of its fields (`[null]` as `{"node_quota": null}`).
     if !value.is_object() {
-        return Err(ApiError::Unprocessable(
-            "the JSON body must be an object".into(),
-        ));
+        return Err(ApiError::Unprocessable(format!(
+            "{NOT_AN_OBJECT}, not {}",
+            json_kind(&value)
+        )));
     }
     integral_floats_as_integers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -217,6 +218,20 @@ fn decode_value<T: DeserializeOwned>(mut value: Value) -> Result<T, ApiError> {
             e.inner()
         ))
     })
+}
+
+/// The API's own rule, stricter than serde's: see [`decode_value`].
+pub(crate) const NOT_AN_OBJECT: &str = "the JSON body must be an object";
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 pub(crate) fn integral_floats_as_integers(value: &mut Value) {
@@ -279,7 +294,9 @@ mod tests {
         }
         let refused = decode::<Quota>(b"[null]").expect_err("an array");
         assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(refused.message().contains("must be an object"));
+        assert!(refused.message().contains("must be an object, not an array"));
+        let refused = decode::<Quota>(b"0").expect_err("a number");
+        assert!(refused.message().ends_with("must be an object, not a number"));
         assert!(decode::<Quota>(br#"{"node_quota": null}"#).is_ok());
     }
 

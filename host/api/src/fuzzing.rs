@@ -16,7 +16,8 @@ pub struct Rejected {
     /// The text of the API's answer (it starts with the JSON path).
     pub text: String,
     /// serde_json's own message for the same bytes and type, read the same
-    /// way: the cause without the path, whose keys are the input's.
+    /// way: the cause without the path, whose keys are the input's. A body
+    /// that is not an object is refused by the API's own rule first.
     pub cause: String,
 }
 
@@ -27,6 +28,10 @@ fn serde_cause<T: DeserializeOwned>(bytes: &[u8]) -> String {
         Ok(value) => value,
         Err(e) => return e.to_string(),
     };
+    if !value.is_object() {
+        // serde would read a struct from an array of its fields.
+        return crate::error::NOT_AN_OBJECT.to_owned();
+    }
     crate::error::integral_floats_as_integers(&mut value);
     serde_json::from_value::<T>(value)
         .err()
