@@ -12,6 +12,7 @@ mod first_use;
 mod hardening_api;
 mod http;
 mod install;
+mod lipsync;
 mod media;
 mod media_streams;
 mod operator;

@@ -81,6 +81,11 @@ impl Fixture {
             .expect("the job exists")
     }
 
+    /// The notes the job's stages left in its events, as `stage: note`.
+    async fn notes(&self, job: &kino_store::JobId) -> Vec<String> {
+        kino_tests::stage_notes(self.executor().store(), &self.host.tenant, job).await
+    }
+
     /// The output artifact of a completed stage node.
     async fn node_output(&self, job: &kino_store::JobId, node: &str) -> PathBuf {
         let stages = self
@@ -191,19 +196,7 @@ async fn dub_end_to_end() {
     }
     // No neural voice is installed for Spanish here: each line says it fell
     // back to espeak-ng; with a transcript, nothing was heard or detected.
-    let events = fx
-        .executor()
-        .store()
-        .events_since(&fx.host.tenant, &report.job, 0, 1000)
-        .await
-        .expect("events");
-    let notes: Vec<String> = events
-        .iter()
-        .filter_map(|e| match e.job_event() {
-            Ok(kino_store::JobEvent::StageNote { stage, note }) => Some(format!("{stage}: {note}")),
-            _ => None,
-        })
-        .collect();
+    let notes = fx.notes(&report.job).await;
     for i in 0..source.len() {
         assert!(
             notes
@@ -816,6 +809,40 @@ async fn ad_creative_end_to_end() {
             "cut {cut} off the beat"
         );
     }
+
+    // Each scene is copied into the ad as it was encoded between its
+    // transition windows: most frames were not encoded twice, and scene 1's
+    // middle frame decodes to the same pixels in both.
+    let notes = fx.notes(&report.job).await;
+    let (copied, frames) = notes
+        .iter()
+        .find_map(|n| {
+            let (copied, rest) = n.strip_prefix("ad: ")?.split_once(" of ")?;
+            let (frames, _) = rest.split_once(" frames copied")?;
+            Some((copied.parse::<usize>().ok()?, frames.parse::<usize>().ok()?))
+        })
+        .unwrap_or_else(|| panic!("compose says what it copied: {notes:#?}"));
+    assert_eq!(frames, (info.duration_secs * 24.0).round() as usize);
+    assert!(copied * 4 > frames * 3, "{copied} of {frames} copied");
+    let played_plan = fx
+        .executor()
+        .scenes(&fx.job(&report.job).await)
+        .expect("scenes");
+    let scene = &played_plan.shots[1].scene;
+    let first = (f64::from(scene.start_ms) * 24.0 / 1000.0).round() as usize;
+    let middle = (f64::from(scene.duration_ms) * 24.0 / 1000.0 / 2.0).round() as usize;
+    let nth = |path: &Path, n: usize| {
+        let mut reader = media::VideoReader::open(path).expect("open");
+        for _ in 0..n {
+            reader.next_frame().expect("decodes").expect("a frame");
+        }
+        reader.next_frame().expect("decodes").expect("a frame")
+    };
+    let rendered = fx.node_output(&report.job, "synced[1]").await;
+    assert!(
+        nth(ad, first + middle).data == nth(&rendered, middle).data,
+        "scene 1's frame {middle} was encoded again"
+    );
 
     // Scene editing: trim scene 0 and retitle scene 1. Only those two are
     // rendered again; the original render stays as it was.

@@ -86,6 +86,24 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The notes a job's stages left in its events, as `stage: note`.
+pub async fn stage_notes(
+    store: &kino_store::Store,
+    tenant: &kino_store::TenantId,
+    job: &kino_store::JobId,
+) -> Vec<String> {
+    store
+        .events_since(tenant, job, 0, 1000)
+        .await
+        .expect("the job's events")
+        .iter()
+        .filter_map(|e| match e.job_event() {
+            Ok(kino_store::JobEvent::StageNote { stage, note }) => Some(format!("{stage}: {note}")),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Where the bundled plugins come from: the components `build.rs` built.
 pub fn bundled_plugins() -> kino_pipeline::local::BundledPlugins {
     kino_pipeline::local::BundledPlugins {

@@ -294,9 +294,17 @@ mod tests {
         }
         let refused = decode::<Quota>(b"[null]").expect_err("an array");
         assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(refused.message().contains("must be an object, not an array"));
+        assert!(
+            refused
+                .message()
+                .contains("must be an object, not an array")
+        );
         let refused = decode::<Quota>(b"0").expect_err("a number");
-        assert!(refused.message().ends_with("must be an object, not a number"));
+        assert!(
+            refused
+                .message()
+                .ends_with("must be an object, not a number")
+        );
         assert!(decode::<Quota>(br#"{"node_quota": null}"#).is_ok());
     }
 

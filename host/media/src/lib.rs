@@ -23,6 +23,9 @@
 //! carry the information instead.
 
 mod demux;
+#[cfg(test)]
+mod fixtures;
+mod piece;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -36,6 +39,7 @@ use ff::{ChannelLayout, Dictionary, Packet, Rational, codec, encoder, format, fr
 use ffmpeg_next as ff;
 
 use demux::Demuxer;
+pub use piece::Piece;
 
 pub use kino_kernels::wav::Pcm;
 
@@ -160,7 +164,6 @@ impl RgbFrame {
 fn rgb24_to_yuv420p(rgb: &[u8], width: usize, height: usize, yuv: &mut frame::Video) {
     use rayon::prelude::*;
     let (ys, us, vs) = (yuv.stride(0), yuv.stride(1), yuv.stride(2));
-    let luma = |r: i32, g: i32, b: i32| ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16;
     // The three planes are separate allocations inside the frame; split them
     // into per-row-pair chunks so threads never share a row.
     let (y_plane, rest) = yuv_planes(yuv);
@@ -178,27 +181,58 @@ fn rgb24_to_yuv420p(rgb: &[u8], width: usize, height: usize, yuv: &mut frame::Vi
             let bottom = (top + 1).min(height - 1);
             let row = |y: usize| &rgb[y * width * 3..(y + 1) * width * 3];
             let (rt, rb) = (row(top), row(bottom));
-            for x in 0..width {
-                let (t, b) = (&rt[3 * x..3 * x + 3], &rb[3 * x..3 * x + 3]);
-                y_rows[x] = luma(t[0].into(), t[1].into(), t[2].into()) as u8;
-                if top + 1 < height {
-                    y_rows[ys + x] = luma(b[0].into(), b[1].into(), b[2].into()) as u8;
-                }
+            let (y_top, y_bottom) = y_rows.split_at_mut(ys.min(y_rows.len()));
+            luma_row(rt, &mut y_top[..width]);
+            if top + 1 < height {
+                luma_row(rb, &mut y_bottom[..width]);
             }
-            for cx in 0..width.div_ceil(2) {
-                let x0 = 2 * cx;
-                let x1 = (x0 + 1).min(width - 1);
-                let (mut r, mut g, mut b) = (0i32, 0i32, 0i32);
-                for px in [&rt[3 * x0..], &rt[3 * x1..], &rb[3 * x0..], &rb[3 * x1..]] {
-                    r += i32::from(px[0]);
-                    g += i32::from(px[1]);
-                    b += i32::from(px[2]);
-                }
-                let (r, g, b) = ((r + 2) >> 2, (g + 2) >> 2, (b + 2) >> 2);
-                u_row[cx] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128) as u8;
-                v_row[cx] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128) as u8;
-            }
+            chroma_row(
+                rt,
+                rb,
+                &mut u_row[..width.div_ceil(2)],
+                &mut v_row[..width.div_ceil(2)],
+            );
         });
+}
+
+/// BT.601 limited-range luma of one row of RGB24 pixels. Written over
+/// exact chunks, so the compiler drops the bounds checks and vectorises.
+fn luma_row(rgb: &[u8], y: &mut [u8]) {
+    for (out, px) in y.iter_mut().zip(rgb.chunks_exact(3)) {
+        let (r, g, b) = (u32::from(px[0]), u32::from(px[1]), u32::from(px[2]));
+        *out = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8;
+    }
+}
+
+/// BT.601 limited-range chroma of a pair of RGB24 rows, each sample the
+/// mean of a 2×2 block (an odd last column repeats itself).
+fn chroma_row(top: &[u8], bottom: &[u8], u: &mut [u8], v: &mut [u8]) {
+    let width = top.len() / 3;
+    let pairs = width / 2;
+    let block = |t0: &[u8], t1: &[u8], b0: &[u8], b1: &[u8]| {
+        let sum = |c: usize| {
+            (i32::from(t0[c]) + i32::from(t1[c]) + i32::from(b0[c]) + i32::from(b1[c]) + 2) >> 2
+        };
+        let (r, g, b) = (sum(0), sum(1), sum(2));
+        (
+            (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128) as u8,
+            (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128) as u8,
+        )
+    };
+    for (((t, b), u), v) in top
+        .chunks_exact(6)
+        .zip(bottom.chunks_exact(6))
+        .zip(u.iter_mut())
+        .zip(v.iter_mut())
+        .take(pairs)
+    {
+        (*u, *v) = block(&t[..3], &t[3..], &b[..3], &b[3..]);
+    }
+    if width % 2 == 1 {
+        let last = &top[3 * (width - 1)..];
+        let last_b = &bottom[3 * (width - 1)..];
+        (u[pairs], v[pairs]) = block(last, last, last_b, last_b);
+    }
 }
 
 /// The Y, U and V planes of a YUV 4:2:0 frame, borrowed at once.
@@ -805,6 +839,55 @@ fn open_output(path: &Path) -> Result<format::context::Output> {
         .map_err(|e| anyhow!("{}: cannot create mp4 file: {e}", path.display()))
 }
 
+/// What an [`Mp4Writer`] opens libx264 with: kept so that it can open a
+/// fresh encoder, with the same parameter sets, after copying packets.
+struct H264 {
+    width: u32,
+    height: u32,
+    rate: Rational,
+    global: bool,
+    b_frames: bool,
+}
+
+impl H264 {
+    fn codec(&self, path: &Path) -> Result<ff::Codec> {
+        encoder::find_by_name("libx264").ok_or_else(|| {
+            anyhow!(
+                "{}: the libx264 encoder is not available in this ffmpeg",
+                path.display()
+            )
+        })
+    }
+
+    fn open(&self, path: &Path) -> Result<encoder::Video> {
+        let codec = self.codec(path)?;
+        let mut ctx = codec::context::Context::new_with_codec(codec);
+        ctx.set_threading(auto_threads());
+        let mut enc = ctx
+            .encoder()
+            .video()
+            .map_err(|e| anyhow!("{}: cannot create h264 encoder: {e}", path.display()))?;
+        enc.set_width(self.width);
+        enc.set_height(self.height);
+        enc.set_format(Pixel::YUV420P);
+        enc.set_time_base(self.rate.invert());
+        enc.set_frame_rate(Some(self.rate));
+        if self.global {
+            enc.set_flags(codec::flag::Flags::GLOBAL_HEADER);
+        }
+        let mut opts = Dictionary::new();
+        opts.set("preset", X264_PRESET);
+        opts.set("crf", X264_CRF);
+        // A frame sent as an I picture is an IDR: a place to cut or join.
+        opts.set("forced-idr", "1");
+        if !self.b_frames {
+            opts.set("bf", "0");
+        }
+        enc.open_as_with(codec, opts)
+            .map_err(|e| anyhow!("{}: cannot open libx264 encoder: {e}", path.display()))
+    }
+}
+
 /// Writes an MP4 with one H.264 video stream (libx264, yuv420p,
 /// `preset=veryfast`, `crf=20`) and optionally one AAC audio stream.
 ///
@@ -815,7 +898,10 @@ fn open_output(path: &Path) -> Result<format::context::Output> {
 pub struct Mp4Writer {
     path: std::path::PathBuf,
     octx: format::context::Output,
+    settings: H264,
     video: encoder::Video,
+    /// Whether `video` has been sent frames since it was opened.
+    frames_sent: bool,
     video_index: usize,
     video_tb: Rational,
     video_stream_tb: Rational,
@@ -847,6 +933,19 @@ impl Mp4Writer {
         Self::create_with(path, width, height, fps, None, false)
     }
 
+    /// Creates a video (optionally with audio) into which whole runs of a
+    /// [`Piece`]'s packets can be copied between encoded frames
+    /// ([`Mp4Writer::copy_frame`]): no B-frames, like the pieces themselves.
+    pub fn create_joinable(
+        path: impl AsRef<Path>,
+        width: u32,
+        height: u32,
+        fps: f64,
+        audio: Option<(u32, u16)>,
+    ) -> Result<Self> {
+        Self::create_with(path, width, height, fps, audio, false)
+    }
+
     fn create_with(
         path: impl AsRef<Path>,
         width: u32,
@@ -866,49 +965,27 @@ impl Mp4Writer {
             bail!("{}: invalid frame rate {fps}", path.display());
         }
         let mut octx = open_output(path)?;
-        let codec = encoder::find_by_name("libx264").ok_or_else(|| {
-            anyhow!(
-                "{}: the libx264 encoder is not available in this ffmpeg",
-                path.display()
-            )
-        })?;
-        let global = octx
-            .format()
-            .flags()
-            .contains(format::flag::Flags::GLOBAL_HEADER);
         let rate = Rational::from(fps).reduce();
         let rate = if rate.numerator() > 0 && rate.denominator() > 0 {
             rate
         } else {
             Rational(30, 1)
         };
+        let settings = H264 {
+            width,
+            height,
+            rate,
+            global: octx
+                .format()
+                .flags()
+                .contains(format::flag::Flags::GLOBAL_HEADER),
+            b_frames,
+        };
+        let enc = settings.open(path)?;
         let tb = rate.invert();
-        let mut ctx = codec::context::Context::new_with_codec(codec);
-        ctx.set_threading(auto_threads());
-        let mut enc = ctx
-            .encoder()
-            .video()
-            .map_err(|e| anyhow!("{}: cannot create h264 encoder: {e}", path.display()))?;
-        enc.set_width(width);
-        enc.set_height(height);
-        enc.set_format(Pixel::YUV420P);
-        enc.set_time_base(tb);
-        enc.set_frame_rate(Some(rate));
-        if global {
-            enc.set_flags(codec::flag::Flags::GLOBAL_HEADER);
-        }
-        let mut opts = Dictionary::new();
-        opts.set("preset", X264_PRESET);
-        opts.set("crf", X264_CRF);
-        if !b_frames {
-            opts.set("bf", "0");
-        }
-        let enc = enc
-            .open_as_with(codec, opts)
-            .map_err(|e| anyhow!("{}: cannot open libx264 encoder: {e}", path.display()))?;
         let video_index = {
             let mut stream = octx
-                .add_stream(codec)
+                .add_stream(settings.codec(path)?)
                 .map_err(|e| anyhow!("{}: cannot add video stream: {e}", path.display()))?;
             stream.set_parameters(&enc);
             stream.set_time_base(tb);
@@ -931,7 +1008,9 @@ impl Mp4Writer {
         Ok(Self {
             path: path.to_path_buf(),
             octx,
+            settings,
             video: enc,
+            frames_sent: false,
             video_index,
             video_tb: tb,
             video_stream_tb,
@@ -946,6 +1025,16 @@ impl Mp4Writer {
 
     /// Encodes one frame; it must have the writer's size.
     pub fn write_video_frame(&mut self, frame: &RgbFrame) -> Result<()> {
+        self.encode(frame, false)
+    }
+
+    /// Encodes one frame as a key frame (an IDR picture): a reader can start
+    /// there, and [`Mp4Writer::copy_frame`] can copy the video from there on.
+    pub fn write_key_frame(&mut self, frame: &RgbFrame) -> Result<()> {
+        self.encode(frame, true)
+    }
+
+    fn encode(&mut self, frame: &RgbFrame, key: bool) -> Result<()> {
         let (w, h) = (self.width as usize, self.height as usize);
         if frame.width != self.width || frame.height != self.height || frame.data.len() != w * h * 3
         {
@@ -962,11 +1051,55 @@ impl Mp4Writer {
         }
         rgb24_to_yuv420p(&frame.data, w, h, &mut self.yuv);
         self.yuv.set_pts(Some(self.frame_index));
+        self.yuv.set_kind(if key {
+            ff::picture::Type::I
+        } else {
+            ff::picture::Type::None
+        });
         self.frame_index += 1;
+        self.frames_sent = true;
         self.video
             .send_frame(&self.yuv)
             .map_err(|e| anyhow!("{}: h264 encoding failed: {e}", self.path.display()))?;
         self.drain_video()
+    }
+
+    /// Why `piece`'s packets cannot be copied into this video, if they
+    /// cannot: another codec, size or frame rate, B-frames, or other
+    /// parameter sets (SPS/PPS) than this writer's encoder makes.
+    pub fn cannot_copy(&self, piece: &Piece) -> Option<String> {
+        let ours = self.octx.stream(self.video_index)?.parameters();
+        piece.incompatibility(&ours, self.video_tb.invert())
+    }
+
+    /// Copies `piece`'s next frame as it is (its packet, retimed), and
+    /// answers whether there was one. The encoder is flushed first if it
+    /// has frames in flight (the next encoded frame starts a new IDR), so
+    /// a run of copies must start at a key frame of the piece; the caller
+    /// checks [`Mp4Writer::cannot_copy`] first.
+    pub fn copy_frame(&mut self, piece: &mut Piece) -> Result<bool> {
+        if self.frames_sent {
+            self.video
+                .send_eof()
+                .map_err(|e| anyhow!("{}: h264 encoding failed: {e}", self.path.display()))?;
+            self.drain_video()?;
+            self.video = self.settings.open(&self.path)?;
+            self.frames_sent = false;
+        }
+        let Some(mut packet) = piece.next_annex_b()? else {
+            return Ok(false);
+        };
+        packet.set_pts(Some(self.frame_index));
+        packet.set_dts(Some(self.frame_index));
+        packet.set_duration(1);
+        packet.set_position(-1);
+        packet.set_stream(self.video_index);
+        packet.rescale_ts(self.video_tb, self.video_stream_tb);
+        self.frame_index += 1;
+        packet
+            .write_interleaved(&mut self.octx)
+            .map_err(|e| anyhow!("{}: cannot write video: {e}", self.path.display()))?;
+        Ok(true)
     }
 
     /// Encodes interleaved samples (any count; buffered to whole AAC frames).

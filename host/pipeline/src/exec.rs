@@ -821,7 +821,13 @@ impl Executor {
         let store = &self.inner.store;
         let mut fallback: Option<Option<SlotPlugin>> = None;
         loop {
-            let models = stage.op.builtin().and_then(|op| {
+            // A bound lipsync plugin syncs without the host's model.
+            let plugin_syncs = worker.is_some()
+                && matches!(
+                    stage.op.builtin(),
+                    Some(ops::Op::Lipsync | ops::Op::LipsyncScene)
+                );
+            let models = stage.op.builtin().filter(|_| !plugin_syncs).and_then(|op| {
                 ops::speech::model_identity(op, &stage.params, inputs, &self.inner.models)
             });
             let needs = crate::nodes::needs(worker.as_ref(), models.as_ref());

@@ -3,6 +3,7 @@
 //!
 //! - [`interpolate`]: optical-flow frame interpolation (bidirectional, occlusion-aware, scene-cut aware)
 //! - [`lut`]: `.cube` 3D LUTs (parser, tetrahedral application on 8-bit and float frames)
+//! - [`mel`]: mel spectrograms as models were trained on them (Slaney filters; Wav2Lip's features)
 //! - [`stretch`]: WSOLA time-stretch of speech, pitch kept, exact output length
 //! - [`mix`]: gain, sidechain ducking, summing without clipping, EBU R128 loudness
 //! - [`separate`]: dialogue removal from stereo mixes (centre extraction in the speech band), for dubbing
@@ -25,6 +26,7 @@ pub mod captions;
 pub mod dub;
 pub mod interpolate;
 pub mod lut;
+pub mod mel;
 pub mod mix;
 pub mod scene;
 pub mod separate;

@@ -1,4 +1,5 @@
-//! Piper neural voices and Silero voice-activity detection on ONNX Runtime.
+//! Piper neural voices, Silero voice-activity detection and Wav2Lip-class
+//! lip-sync on ONNX Runtime.
 //!
 //! ONNX Runtime is a shared library loaded at run time ([`init_runtime`]),
 //! once per process, before any model is loaded.
@@ -24,12 +25,14 @@
 //! ```
 
 mod error;
+mod lipsync;
 mod phonemes;
 mod piper;
 mod runtime;
 mod vad;
 
 pub use error::{Error, Result};
+pub use lipsync::{FaceBox, LipSync};
 pub use piper::PiperVoice;
 pub use runtime::{SessionOptions, init_runtime, runtime_library};
 pub use vad::{Region, SileroVad, VAD_FRAME, VAD_SAMPLE_RATE, VadOptions};

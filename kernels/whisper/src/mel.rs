@@ -5,6 +5,7 @@
 
 use std::f64::consts::PI;
 
+use kino_kernels::mel::{slaney_filters, support};
 use realfft::RealFftPlanner;
 
 /// Sample rate the model hears.
@@ -82,64 +83,22 @@ pub fn log_mel(pcm: &[f32], n_mels: usize) -> Vec<f32> {
     mel
 }
 
-/// The range of bins where a filter is non-zero.
-fn support(filter: &[f32]) -> (usize, usize) {
-    let first = filter.iter().position(|&w| w > 0.0).unwrap_or(0);
-    let last = filter.iter().rposition(|&w| w > 0.0).map_or(0, |l| l + 1);
-    (first, last.max(first))
-}
-
 /// Slaney-scale, area-normalised triangular mel filters over the FFT bins
 /// from 0 to 8 kHz, `n_mels × (N_FFT/2 + 1)` row-major.
 pub fn mel_filters(n_mels: usize) -> Vec<f32> {
-    let bins = N_FFT / 2 + 1;
-    let nyquist = SAMPLE_RATE as f64 / 2.0;
-    let fft_freqs: Vec<f64> = (0..bins)
-        .map(|k| k as f64 * nyquist / (bins - 1) as f64)
-        .collect();
-    let (lo, hi) = (hz_to_mel(0.0), hz_to_mel(nyquist));
-    let points: Vec<f64> = (0..n_mels + 2)
-        .map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64))
-        .collect();
-    let mut filters = vec![0f32; n_mels * bins];
-    for m in 0..n_mels {
-        let (left, centre, right) = (points[m], points[m + 1], points[m + 2]);
-        let norm = 2.0 / (right - left);
-        for (k, &f) in fft_freqs.iter().enumerate() {
-            let rising = (f - left) / (centre - left);
-            let falling = (right - f) / (right - centre);
-            filters[m * bins + k] = (rising.min(falling).max(0.0) * norm) as f32;
-        }
-    }
-    filters
-}
-
-const F_SP: f64 = 200.0 / 3.0;
-const MIN_LOG_HZ: f64 = 1000.0;
-const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
-
-fn log_step() -> f64 {
-    6.4f64.ln() / 27.0
-}
-
-fn hz_to_mel(hz: f64) -> f64 {
-    if hz < MIN_LOG_HZ {
-        hz / F_SP
-    } else {
-        MIN_LOG_MEL + (hz / MIN_LOG_HZ).ln() / log_step()
-    }
-}
-
-fn mel_to_hz(mel: f64) -> f64 {
-    if mel < MIN_LOG_MEL {
-        mel * F_SP
-    } else {
-        MIN_LOG_HZ * ((mel - MIN_LOG_MEL) * log_step()).exp()
-    }
+    slaney_filters(
+        SAMPLE_RATE as u32,
+        N_FFT,
+        n_mels,
+        0.0,
+        SAMPLE_RATE as f64 / 2.0,
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use kino_kernels::mel::{hz_to_mel, mel_to_hz};
+
     use super::*;
 
     #[test]
@@ -166,12 +125,5 @@ mod tests {
         // After the tone (1 s) the window is padded with zeros.
         assert_eq!(mel[loudest * WINDOW_FRAMES + 2000], 0.0);
         assert!(mel[loudest * WINDOW_FRAMES + frame] > 0.5);
-    }
-
-    #[test]
-    fn slaney_scale_is_linear_below_1khz_and_continuous() {
-        assert!((hz_to_mel(500.0) - 7.5).abs() < 1e-9);
-        assert!((mel_to_hz(hz_to_mel(3456.0)) - 3456.0).abs() < 1e-6);
-        assert!((hz_to_mel(999.999) - hz_to_mel(1000.0)).abs() < 1e-3);
     }
 }

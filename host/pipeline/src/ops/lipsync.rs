@@ -1,13 +1,18 @@
 //! Lip-sync ops: a video's speakers (or singers) made to mouth an audio
 //! track by the tenant's lipsync plugin. The dub syncs its whole video to
 //! its mix; a music video syncs each scene to the track's span under it.
-//! Unbound (or, for an ad, always), the video passes through as it is.
+//! Unbound, the host's own lip-sync model does it when the model
+//! repository has one (Wav2Lip-class, ONNX); else (and for an ad, always)
+//! the video passes through as it is.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use kino_kernels::mel::wav2lip;
 use kino_kernels::wav::{self, Pcm};
 use kino_media as media;
+use kino_models::{Format, Kind, Models};
+use kino_onnx::LipSync;
 use kino_runtime::MediaSink;
 use kino_runtime::types::BriefMode;
 
@@ -80,9 +85,87 @@ pub(super) async fn lipsync_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpE
     Ok(path)
 }
 
-/// The video as it is, for an unbound lipsync slot, said in the job's events.
+/// The host's lip-sync model: the first ONNX `lipsync` model of the
+/// repository by name (a folder with `face.onnx` and `lipsync.onnx`, see
+/// `kino_onnx::LipSync`), if there is one.
+pub(crate) fn host_model(models: &Models) -> Option<String> {
+    models
+        .repository()
+        .list()
+        .ok()?
+        .into_iter()
+        .filter(|m| m.manifest.kind == Kind::Lipsync && m.manifest.format == Format::Onnx)
+        .map(|m| m.manifest.name)
+        .min()
+}
+
+/// Frames read, synced and written at a time.
+const FRAMES_AT_ONCE: usize = 16;
+
+/// `video` lip-synced to `audio` by the host's lip-sync model, written as a
+/// video-only piece at `out`; `None` when the repository has no such model.
+/// Frames with no face pass through as they are; the events say how many.
+fn synced_by_host(cx: &OpCx, video: &Path, audio: &Path, out: &Path) -> Result<Option<()>> {
+    let Some(name) = host_model(&cx.models) else {
+        return Ok(None);
+    };
+    super::speech::runtime(&cx.models)?;
+    let (model, installed) = cx.models.load(&name, |m| {
+        Ok(LipSync::load(
+            &m.file("face.onnx")?,
+            &m.file("lipsync.onnx")?,
+        )?)
+    })?;
+    let pcm = media::decode_audio(audio, wav2lip::SAMPLE_RATE, 1)
+        .context("reading the audio to sync to")?;
+    let mel = wav2lip::mel(&pcm.samples);
+    let mut reader = media::VideoReader::open(video).context("reading the video to sync")?;
+    let fps = if reader.fps() > 0.0 {
+        reader.fps()
+    } else {
+        25.0
+    };
+    let mut writer = media::Mp4Writer::create_piece(out, reader.width(), reader.height(), fps)?;
+    let (mut total, mut found) = (0usize, 0usize);
+    loop {
+        let mut frames = Vec::with_capacity(FRAMES_AT_ONCE);
+        while frames.len() < FRAMES_AT_ONCE
+            && let Some(f) = reader.next_frame()?
+        {
+            frames.push(f.into_kernel());
+        }
+        if frames.is_empty() {
+            break;
+        }
+        let faces = model.sync(&mut frames, total, fps, &mel)?;
+        found += faces.iter().flatten().count();
+        for f in frames {
+            writer.write_video_frame(&media::RgbFrame::from_kernel(f, total as f64 / fps))?;
+            total += 1;
+        }
+    }
+    writer.finish()?;
+    cx.note(format!(
+        "lip-synced by the host's model {}: a face in {found} of {total} frames (the others as they were)",
+        installed.id()
+    ));
+    Ok(Some(()))
+}
+
+/// The video lip-synced by the host's model under the dub's mix, or, with
+/// none installed, as it is; either said in the job's events.
 pub(super) fn unsynced(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    cx.note("no lipsync plugin is bound to this slot: the video is not lip-synced".into());
+    let picture = dir.join("picture.mp4");
+    if synced_by_host(cx, cx.file(0)?, cx.file(1)?, &picture)?.is_some() {
+        let pcm = wav::read_wav(cx.file(1)?).context("reading the dub's mix")?;
+        let path = dir.join("synced.mp4");
+        media::mux_audio_pcm(&picture, &pcm, &path)?;
+        return Ok(path);
+    }
+    cx.note(
+        "no lipsync plugin is bound to this slot and no lip-sync model is installed: the video is not lip-synced"
+            .into(),
+    );
     let path = dir.join("unsynced.mp4");
     std::fs::copy(cx.file(0)?, &path).context("copying the video")?;
     Ok(path)
@@ -190,8 +273,20 @@ impl Shape {
 /// A scene as it was rendered: an ad's always, a music video's when no
 /// lipsync plugin runs (said in the job's events).
 pub(super) fn scene_as_is(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
-    if cx.plugin.is_none() && scene_span(cx)?.is_some() {
-        cx.note("no lipsync plugin ran: the scene is not lip-synced".into());
+    if cx.plugin.is_none()
+        && let Some(at) = scene_span(cx)?
+    {
+        let bed = wav::read_wav(cx.file(1)?).context("reading the music bed")?;
+        let audio = dir.join("span.wav");
+        wav::write_wav(&audio, &span(&bed, at)).context("writing the scene's span of the bed")?;
+        let path = dir.join("synced.mp4");
+        if synced_by_host(cx, cx.file(0)?, &audio, &path)?.is_some() {
+            return Ok(path);
+        }
+        cx.note(
+            "no lipsync plugin ran and no lip-sync model is installed: the scene is not lip-synced"
+                .into(),
+        );
     }
     let path = dir.join("scene.mp4");
     std::fs::copy(cx.file(0)?, &path).context("copying the scene")?;

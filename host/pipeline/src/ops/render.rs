@@ -1,12 +1,13 @@
-//! Picture ops: burned-in captions, scene rendering (Ken Burns keyframes ->
-//! optical-flow interpolation -> grade -> text and logo), and composition
-//! with transitions and the soundtrack.
+//! Picture ops: burned-in captions, scene rendering (footage or a still
+//! under a camera move, drawn at every frame -> grade -> text and logo), and
+//! composition with transitions and the soundtrack, copying each scene's
+//! frames between its transition windows instead of encoding them again.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use kino_kernels::interpolate::{self, FlowPair, Frame};
+use kino_kernels::interpolate::Frame;
 use kino_kernels::lut::CubeLut;
 use kino_kernels::scene::{self, CameraMove, Corner, Image, Shot, ShotSize, Transition};
 use kino_kernels::text::{
@@ -185,7 +186,6 @@ struct Format {
     width: u32,
     height: u32,
     fps: u32,
-    keyframe_fps: u32,
 }
 
 impl Format {
@@ -203,7 +203,6 @@ impl Format {
             width,
             height,
             fps: cx.param("fps", 24)?,
-            keyframe_fps: cx.param("keyframe-fps", 8)?,
         };
         // 4K at most: every render node holds a few frames of this size.
         if !f.width.is_multiple_of(2)
@@ -220,13 +219,6 @@ impl Format {
         if !(1..=120).contains(&f.fps) {
             bail!("fps must be from 1 to 120, not {}", f.fps);
         }
-        if f.keyframe_fps == 0 || !f.fps.is_multiple_of(f.keyframe_fps) {
-            bail!(
-                "fps ({}) must be a multiple of keyframe-fps ({})",
-                f.fps,
-                f.keyframe_fps
-            );
-        }
         Ok(f)
     }
 
@@ -234,6 +226,40 @@ impl Format {
     fn frames_in(&self, ms: u32) -> usize {
         ((u64::from(ms) * u64::from(self.fps) + 500) / 1000) as usize
     }
+}
+
+/// The frames of a transition window on each side of a cut: the director's
+/// transition length, halved, at most half of either scene it joins (`0`
+/// for a cut and after the last scene). [`compose`] blends these and copies
+/// the frames between them.
+fn transition_half(
+    transition: wit::Transition,
+    transition_ms: u32,
+    fps: f64,
+    scene_frames: usize,
+    next_scene_frames: Option<usize>,
+) -> usize {
+    match next_scene_frames {
+        Some(next) if transition != wit::Transition::Cut => {
+            ((f64::from(transition_ms) / 1000.0 * fps / 2.0).round() as usize)
+                .min(scene_frames / 2)
+                .min(next / 2)
+        }
+        _ => 0,
+    }
+}
+
+/// Whether frame `k` of a scene render of `frames` frames is an IDR picture:
+/// where [`compose`] can start copying the scene's packets after the window
+/// of the transition into it. A scene does not know its predecessor's
+/// transition, so the windows' likely ends are covered: the start, powers of
+/// two from 4 (a window of `w` frames costs at most `w` more re-encoded
+/// frames) and where its own outgoing window starts if the next scene is no
+/// shorter (so the frames after the copy decode from there).
+fn is_join_point(k: usize, frames: usize, outgoing: usize) -> bool {
+    k == 0
+        || (k >= 4 && k.is_power_of_two() && k <= frames / 2)
+        || (outgoing > 0 && k == frames.saturating_sub(outgoing))
 }
 
 fn camera(m: wit::CameraMove) -> CameraMove {
@@ -422,14 +448,26 @@ pub(super) fn render_scene_from(
         Ok(())
     };
     let path = dir.join("scene.mp4");
-    let mut writer = Mp4Writer::create(
-        &path,
-        format.width,
-        format.height,
-        f64::from(format.fps),
-        None,
-    )?;
+    // A piece (no B-frames) that compose copies between transition windows.
+    let mut writer =
+        Mp4Writer::create_piece(&path, format.width, format.height, f64::from(format.fps))?;
     let frames = (format.frames_in(planned.duration_ms)).max(1);
+    let outgoing = transition_half(
+        directed.transition,
+        directed.transition_ms,
+        f64::from(format.fps),
+        frames,
+        Some(frames),
+    );
+    let mut write = |mut f: Frame, i: usize| -> Result<()> {
+        overlay(&mut f)?;
+        let f = RgbFrame::from_kernel(f, i as f64 / f64::from(format.fps));
+        if is_join_point(i, frames, outgoing) {
+            writer.write_key_frame(&f)
+        } else {
+            writer.write_video_frame(&f)
+        }
+    };
     let picked = match planned.picks.first() {
         Some(pick) => Some((pick, files.file(&pick.name, dir)?)),
         None => None,
@@ -453,19 +491,7 @@ pub(super) fn render_scene_from(
             _ => None,
         });
     if let Some((pick, clip)) = played {
-        footage(
-            clip,
-            pick,
-            &palette,
-            shot,
-            &format,
-            frames,
-            &mut |mut f, i| {
-                overlay(&mut f)?;
-                writer
-                    .write_video_frame(&RgbFrame::from_kernel(f, i as f64 / f64::from(format.fps)))
-            },
-        )?;
+        footage(clip, pick, &palette, shot, &format, frames, &mut write)?;
         writer.finish()?;
         return Ok(path);
     }
@@ -491,51 +517,21 @@ pub(super) fn render_scene_from(
             )?
         }
     };
-    let source = still;
-
-    // Stills are drawn at the keyframe rate and interpolated to the output
-    // rate with optical flow.
-    let step = (format.fps / format.keyframe_fps) as usize;
+    // A procedural camera move is drawn at every output frame: resampling
+    // the still costs less than estimating optical flow between keyframes.
     // Pacing speeds the camera up or slows it down; the timing stays.
     let pacing = directed.pacing.clamp(0.25, 4.0);
-    let t_of = |frame: usize| {
-        let ms = frame as f32 * 1000.0 / format.fps as f32;
-        (planned.move_at(ms * pacing)).min(1.0)
-    };
-    let key = |k: usize| {
-        scene::ken_burns(
-            &source,
+    for i in 0..frames {
+        let ms = i as f32 * 1000.0 / format.fps as f32;
+        let t = planned.move_at(ms * pacing).min(1.0);
+        let f = scene::ken_burns(
+            &still,
             format.width as usize,
             format.height as usize,
             shot,
-            t_of(k * step),
-        )
-    };
-    let params = interpolate::Params::default();
-    let mut a = key(0)?;
-    let mut written = 0usize;
-    let mut k = 0usize;
-    while written < frames {
-        let b = key(k + 1)?;
-        let pair = FlowPair::estimate(&a, &b, &params)?;
-        for j in 0..step {
-            if written >= frames {
-                break;
-            }
-            let mut f = if j == 0 {
-                a.clone()
-            } else {
-                pair.render(&a, &b, j as f32 / step as f32)?
-            };
-            overlay(&mut f)?;
-            writer.write_video_frame(&RgbFrame::from_kernel(
-                f,
-                written as f64 / f64::from(format.fps),
-            ))?;
-            written += 1;
-        }
-        a = b;
-        k += 1;
+            t,
+        )?;
+        write(f, i)?;
     }
     writer.finish()?;
     Ok(path)
@@ -655,61 +651,81 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let v = first.video().context("a scene video has no video stream")?;
     let (w, h, fps) = (v.width, v.height, v.fps);
     let path = dir.join("ad.mp4");
-    let mut writer = Mp4Writer::create(
-        &path,
-        w,
-        h,
+    let mut out = Timeline {
+        writer: Mp4Writer::create_joinable(
+            &path,
+            w,
+            h,
+            fps,
+            Some((soundtrack.sample_rate, soundtrack.channels)),
+        )?,
+        soundtrack: &soundtrack,
         fps,
-        Some((soundtrack.sample_rate, soundtrack.channels)),
-    )?;
-    let ch = usize::from(soundtrack.channels);
-    let mut audio_at = 0usize;
-    let mut out_frames = 0usize;
-    // Writes a frame, then the audio up to its end, so the file interleaves.
-    let mut emit = |writer: &mut Mp4Writer, f: Frame| -> Result<()> {
-        writer.write_video_frame(&RgbFrame::from_kernel(f, out_frames as f64 / fps))?;
-        out_frames += 1;
-        let until = ((out_frames as f64 / fps * f64::from(soundtrack.sample_rate)) as usize * ch)
-            .min(soundtrack.samples.len());
-        if until > audio_at {
-            writer.write_audio(&soundtrack.samples[audio_at..until])?;
-            audio_at = until;
-        }
-        Ok(())
+        frames: 0,
+        audio_at: 0,
+        copied: 0,
     };
+
+    // Scene boundaries are rounded to frames once, on the whole timeline, so
+    // the piece is as long as the plan says to the frame.
+    let frame_at = |ms: u32| (f64::from(ms) * fps / 1000.0).round() as usize;
+    let targets: Vec<usize> = plan
+        .shots
+        .iter()
+        .map(|shot| {
+            let s = &shot.scene;
+            frame_at(s.start_ms + s.duration_ms) - frame_at(s.start_ms)
+        })
+        .collect();
+    let halves: Vec<usize> = (0..scenes.len())
+        .map(|s| {
+            let d = &directions[s].directed;
+            transition_half(
+                d.transition,
+                d.transition_ms,
+                fps,
+                targets[s],
+                targets.get(s + 1).copied(),
+            )
+        })
+        .collect();
 
     // A transition spans the cut: the outgoing scene's last frames blend
     // toward the incoming scene's first frame, then the outgoing scene's
     // last frame toward the incoming scene's frames, so every scene keeps its
-    // length on the timeline.
+    // length on the timeline. Between the windows, a scene's frames are
+    // copied as they were encoded from its first key frame after the
+    // incoming window (decoded and encoded again up to there).
     let mut tail: VecDeque<Frame> = VecDeque::new();
     // (kind, half length in frames, the outgoing scene's held last frames)
     let mut incoming: Option<(Transition, usize, Vec<Frame>)> = None;
-    // Scene boundaries are rounded to frames once, on the whole timeline, so
-    // the piece is as long as the plan says to the frame.
-    let frame_at = |ms: u32| (f64::from(ms) * fps / 1000.0).round() as usize;
     for (s, scene_path) in scenes.iter().enumerate() {
-        let d = &directions[s].directed;
-        let planned = &plan.shots[s].scene;
-        let target = frame_at(planned.start_ms + planned.duration_ms) - frame_at(planned.start_ms);
-        // A transition spans at most half of each scene it joins, however
-        // long the director asked for.
-        let half = if s + 1 < scenes.len() && d.transition != wit::Transition::Cut {
-            let next = &plan.shots[s + 1].scene;
-            let next_target = frame_at(next.start_ms + next.duration_ms) - frame_at(next.start_ms);
-            ((f64::from(d.transition_ms) / 1000.0 * fps / 2.0).round() as usize)
-                .min(target / 2)
-                .min(next_target / 2)
-        } else {
-            0
-        };
-        let mut reader = VideoReader::open(scene_path)?;
+        let target = targets[s];
+        let half = halves[s];
+        let in_half = incoming.as_ref().map_or(0, |(_, n, _)| *n);
+        let mut copy = copy_run(cx, &out.writer, scene_path, in_half, target - half)?;
+        let mut reader = SceneFrames::open(scene_path)?;
         let mut k = 0usize;
         let mut last: Option<Frame> = None;
         while k < target {
+            if let Some((mut piece, from, to)) = copy.take_if(|(_, from, _)| k == *from) {
+                // The body's frames held back in case they were the tail.
+                for f in tail.drain(..) {
+                    out.encode(f)?;
+                }
+                piece.skip(from)?;
+                for _ in from..to {
+                    out.copy(&mut piece)?;
+                }
+                k = to;
+                let (rest, before) = SceneFrames::from_frame(scene_path, to, piece.frames(), fps)?;
+                reader = rest;
+                last = before.or(last);
+                continue;
+            }
             // A render a frame short of the grid repeats its last frame.
-            let f = match reader.next_frame()? {
-                Some(frame) => frame.into_kernel(),
+            let f = match reader.next()? {
+                Some(frame) => frame,
                 None => last
                     .clone()
                     .with_context(|| format!("scene {s}'s video is empty"))?,
@@ -730,18 +746,18 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
                     if k == 0 {
                         for (n, from) in held.iter().enumerate() {
                             let t = (n as f32 + 0.5) / span;
-                            emit(&mut writer, scene::transition(from, &f, *kind, t)?)?;
+                            out.encode(scene::transition(from, &f, *kind, t)?)?;
                         }
                     }
                     let from = held.last().expect("a transition holds frames");
                     let t = (*in_half + k) as f32 / span + 0.5 / span;
-                    emit(&mut writer, scene::transition(from, &f, *kind, t)?)?;
+                    out.encode(scene::transition(from, &f, *kind, t)?)?;
                 }
                 _ => {
                     tail.push_back(f);
                     while tail.len() > half {
-                        if let Some(out) = tail.pop_front() {
-                            emit(&mut writer, out)?;
+                        if let Some(f) = tail.pop_front() {
+                            out.encode(f)?;
                         }
                     }
                 }
@@ -751,20 +767,154 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         incoming = None;
         if half > 0 && !tail.is_empty() {
             let held: Vec<Frame> = tail.drain(..).collect();
-            incoming = Some((transition(d.transition), held.len(), held));
+            let kind = transition(directions[s].directed.transition);
+            incoming = Some((kind, held.len(), held));
         }
     }
     if let Some((_, _, held)) = incoming {
         for f in held {
-            emit(&mut writer, f)?;
+            out.encode(f)?;
         }
     }
     for f in tail.drain(..) {
-        emit(&mut writer, f)?;
+        out.encode(f)?;
     }
-    if audio_at < soundtrack.samples.len() {
-        writer.write_audio(&soundtrack.samples[audio_at..])?;
-    }
-    writer.finish()?;
+    let (frames, copied) = (out.frames, out.copied);
+    out.finish()?;
+    cx.note(format!(
+        "{copied} of {frames} frames copied from the scenes as they were encoded"
+    ));
     Ok(path)
+}
+
+/// The composed video as it is written: each frame followed by the
+/// soundtrack up to its end, so the file interleaves.
+struct Timeline<'a> {
+    writer: Mp4Writer,
+    soundtrack: &'a wav::Pcm,
+    fps: f64,
+    frames: usize,
+    audio_at: usize,
+    copied: usize,
+}
+
+impl Timeline<'_> {
+    fn encode(&mut self, f: Frame) -> Result<()> {
+        let pts = self.frames as f64 / self.fps;
+        self.writer
+            .write_video_frame(&RgbFrame::from_kernel(f, pts))?;
+        self.next_frame()
+    }
+
+    fn copy(&mut self, piece: &mut media::Piece) -> Result<()> {
+        if !self.writer.copy_frame(piece)? {
+            bail!("a scene ended before the frames it listed");
+        }
+        self.copied += 1;
+        self.next_frame()
+    }
+
+    fn next_frame(&mut self) -> Result<()> {
+        self.frames += 1;
+        let track = self.soundtrack;
+        let ch = usize::from(track.channels);
+        let until = ((self.frames as f64 / self.fps * f64::from(track.sample_rate)) as usize * ch)
+            .min(track.samples.len());
+        if until > self.audio_at {
+            self.writer
+                .write_audio(&track.samples[self.audio_at..until])?;
+            self.audio_at = until;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        if self.audio_at < self.soundtrack.samples.len() {
+            self.writer
+                .write_audio(&self.soundtrack.samples[self.audio_at..])?;
+        }
+        self.writer.finish()
+    }
+}
+
+/// The frames of a scene `[from, to)` that compose can copy: from its first
+/// key frame at or after `after` (the end of the incoming transition) to
+/// `body_end` (the start of the outgoing one) or its last frame. `None`
+/// when there are none, or when the scene was not encoded as the composed
+/// video is (a lip-sync plugin's video, a render of an older version): then
+/// every frame is decoded and encoded again, and the events say why.
+fn copy_run(
+    cx: &OpCx,
+    writer: &Mp4Writer,
+    scene: &Path,
+    after: usize,
+    body_end: usize,
+) -> Result<Option<(media::Piece, usize, usize)>> {
+    let piece = media::Piece::open(scene)?;
+    if let Some(why) = writer.cannot_copy(&piece) {
+        cx.note(format!("encoding the scene again: {why}"));
+        return Ok(None);
+    }
+    let to = body_end.min(piece.frames());
+    Ok(piece
+        .key_frames()
+        .iter()
+        .copied()
+        .find(|&k| k >= after)
+        .filter(|&from| from < to)
+        .map(|from| (piece, from, to)))
+}
+
+/// A scene's decoded frames, in order.
+struct SceneFrames {
+    reader: VideoReader,
+    /// A frame read ahead while seeking, returned next.
+    pending: Option<Frame>,
+}
+
+impl SceneFrames {
+    fn open(scene: &Path) -> Result<Self> {
+        Ok(Self {
+            reader: VideoReader::open(scene)?,
+            pending: None,
+        })
+    }
+
+    /// `scene`'s frames from frame `k` (of its `frames`), with the frame
+    /// before `k` when it was decoded on the way: past the end, the next
+    /// frame is `None` and that last frame is the one to repeat.
+    fn from_frame(
+        scene: &Path,
+        k: usize,
+        frames: usize,
+        fps: f64,
+    ) -> Result<(Self, Option<Frame>)> {
+        let mut reader = VideoReader::open(scene)?;
+        let want = k.min(frames.saturating_sub(1));
+        // A quarter of a frame in, so the seek finds frame `want`'s key frame
+        // however its time rounds.
+        reader.seek((want as f64 + 0.25) / fps)?;
+        let mut before = None;
+        while let Some(f) = reader.next_frame()? {
+            if (f.pts_secs * fps).round() as usize >= k {
+                let pending = Some(f.into_kernel());
+                return Ok((Self { reader, pending }, before));
+            }
+            before = Some(f.into_kernel());
+        }
+        Ok((
+            Self {
+                reader,
+                pending: None,
+            },
+            before,
+        ))
+    }
+
+    fn next(&mut self) -> Result<Option<Frame>> {
+        match self.pending.take() {
+            Some(f) => Ok(Some(f)),
+            None => Ok(self.reader.next_frame()?.map(RgbFrame::into_kernel)),
+        }
+    }
 }

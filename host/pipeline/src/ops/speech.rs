@@ -68,6 +68,9 @@ pub(crate) fn model_identity(
             Some(name) => vec![name],
             None => vec!["espeak-ng".to_owned()],
         },
+        Op::Lipsync | Op::LipsyncScene => {
+            vec![super::lipsync::host_model(models).unwrap_or_else(|| "lipsync".to_owned())]
+        }
         _ => return None,
     };
     let ids = names
@@ -464,7 +467,7 @@ fn vad(models: &Models) -> Result<Arc<SileroVad>> {
 }
 
 /// Loads ONNX Runtime from the repository, once per process.
-fn runtime(models: &Models) -> Result<()> {
+pub(super) fn runtime(models: &Models) -> Result<()> {
     struct Loaded;
     models.load(ONNX_RUNTIME, |m| {
         let library = m.file("libonnxruntime.so")?;
