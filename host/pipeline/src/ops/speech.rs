@@ -468,16 +468,25 @@ fn vad(models: &Models) -> Result<Arc<SileroVad>> {
 
 /// Loads ONNX Runtime from the repository, once per process.
 pub(super) fn runtime(models: &Models) -> Result<()> {
+    /// The sha256 of the library loaded, as the manifest that loaded it says.
+    static LOADED_RUNTIME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     struct Loaded;
     models.load(ONNX_RUNTIME, |m| {
         let library = m.file("libonnxruntime.so")?;
         // The library is process-wide: another repository (a test's, an
         // operator's second) may use it if it is the same file.
+        let digest = m.manifest.files.get("libonnxruntime.so");
         if let Some(loaded) = kino_onnx::runtime_library()
             && loaded != library
         {
-            let same = kino_models::repository::sha256_file(loaded)
-                .is_ok_and(|h| Some(&h) == m.manifest.files.get("libonnxruntime.so"));
+            // By the digest it was loaded with: that file may be gone since
+            // (a test's repository, removed when the test ended).
+            let same = match LOADED_RUNTIME.get() {
+                Some(loaded) => Some(loaded) == digest,
+                None => {
+                    kino_models::repository::sha256_file(loaded).is_ok_and(|h| Some(&h) == digest)
+                }
+            };
             if !same {
                 bail!(
                     "ONNX Runtime is already loaded from {}, a different library than {}",
@@ -488,6 +497,9 @@ pub(super) fn runtime(models: &Models) -> Result<()> {
             return Ok(Loaded);
         }
         kino_onnx::init_runtime(&library)?;
+        if let Some(digest) = digest {
+            let _ = LOADED_RUNTIME.set(digest.clone());
+        }
         Ok(Loaded)
     })?;
     Ok(())
