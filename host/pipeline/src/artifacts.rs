@@ -91,9 +91,13 @@ impl Artifacts {
     }
 
     /// The artifact with `hash` if it is stored here or in the shared store
-    /// (not fetched: see [`Artifacts::fetch`]).
+    /// (not fetched: see [`Artifacts::fetch`]). One found only here is put
+    /// in the shared store first: a host killed between storing an output
+    /// and sharing it, and started again on the same directory, must not
+    /// hand the other hosts a hash they cannot fetch.
     pub async fn find(&self, hash: &str) -> Result<Option<ArtifactRef>> {
         if let Some(here) = self.get(hash) {
+            self.publish(&here).await?;
             return Ok(Some(here));
         }
         match self.shared.as_ref().and_then(|c| c.remote()) {
@@ -344,6 +348,36 @@ mod tests {
         assert!(store.get("00ff").is_none());
         assert!(store.get("../../../../etc/passwd").is_none());
         assert!(is_sha256(&a.hash) && !is_sha256("2CF24DBA") && !is_sha256(&"é".repeat(32)));
+    }
+
+    #[tokio::test]
+    async fn what_is_found_only_here_is_shared_before_it_is_used() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = Remote::directory(dir.path().join("shared"));
+        let restarted = Artifacts::open(dir.path().join("a"))
+            .expect("open")
+            .with_shared(shared.clone());
+        // Stored here, never shared: the host died before publishing it.
+        let output = restarted.put_bytes(b"a stage's output").expect("put");
+        let elsewhere = Artifacts::open(dir.path().join("b"))
+            .expect("open")
+            .with_shared(shared);
+        assert!(
+            elsewhere
+                .fetch(&output.hash)
+                .await
+                .expect("fetch")
+                .is_none()
+        );
+
+        let found = restarted.find(&output.hash).await.expect("find");
+        assert_eq!(found.as_ref(), Some(&output));
+        let fetched = elsewhere.fetch(&output.hash).await.expect("fetch");
+        let fetched = fetched.expect("shared once found");
+        assert_eq!(
+            std::fs::read(&fetched.path).expect("read"),
+            b"a stage's output"
+        );
     }
 
     #[test]

@@ -1125,6 +1125,9 @@ impl Executor {
         let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {
             Ok(artifact) => {
+                // Shared before it is recorded: a cache row must never name
+                // what only a killed host had.
+                self.inner.artifacts.publish(&artifact).await?;
                 store
                     .put_artifact(&NewArtifact {
                         key: key.to_owned(),
@@ -1136,7 +1139,6 @@ impl Executor {
                 match claim {
                     // The node and its attempt complete in one commit.
                     Some(claim) => {
-                        self.inner.artifacts.publish(&artifact).await?;
                         if !store
                             .complete_node(claim.node, claim.worker, &artifact.hash)
                             .await?
