@@ -4,7 +4,8 @@
 //! 1. The queue's own cost per node, on a fresh database of a local
 //!    PostgreSQL: what the job's host and the worker say to the database
 //!    for one node (enqueue, claim, stage row, link, events, commit, cache
-//!    entry, the host's first poll), timed over 300 nodes.
+//!    entry, the host's first poll), timed over 300 nodes; and a claim
+//!    that finds nothing (an idle worker's poll).
 //! 2. Throughput: 20 caption jobs (8 s of 480x270 each, distinct, so
 //!    nothing comes from the cache) with 1, 2 and 4 `kino worker`s of one
 //!    slot each. They share this machine's cores: the figure says how the
@@ -15,7 +16,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kino_store::{JobEvent, NewArtifact, NewNode, StageOutcome, Store};
+use kino_store::{JobEvent, NewArtifact, NewNode, Store};
 use kino_tests::cluster::{self, Shared};
 use kino_tests::test_video;
 
@@ -40,6 +41,10 @@ fn main() {
         println!(
             "queue cost per node (PostgreSQL {}, local socket): {per_node:.2} ms of database time, host and worker together",
             shared.store.engine()
+        );
+        let empty = empty_claim_cost(&shared.store, 300).await;
+        println!(
+            "an empty claim (an idle worker's poll of an empty queue): {empty:.2} ms"
         );
         drop(shared);
 
@@ -121,21 +126,13 @@ async fn queue_cost(store: &Store, nodes: usize) -> f64 {
             })
             .await
             .expect("artifact");
+        // The node and its linked stage attempt complete in one commit.
         assert!(
             store
                 .complete_node(&node.id, "bench-worker", &key)
                 .await
                 .expect("complete")
         );
-        store
-            .record_stage_finish(
-                &stage.id,
-                &StageOutcome::Completed {
-                    output_artifact: Some(key),
-                },
-            )
-            .await
-            .expect("finish");
         let event = JobEvent::StageFinished {
             stage: name,
             ms: 1,
@@ -145,6 +142,20 @@ async fn queue_cost(store: &Store, nodes: usize) -> f64 {
         store.get_node(&node.id).await.expect("poll");
     }
     started.elapsed().as_secs_f64() * 1000.0 / nodes as f64
+}
+
+/// The mean time of a claim that finds nothing, over `polls` polls: what
+/// each idle worker costs the database per poll.
+async fn empty_claim_cost(store: &Store, polls: usize) -> f64 {
+    let started = Instant::now();
+    for _ in 0..polls {
+        let got = store
+            .claim_node("idle-worker", &[], Duration::from_secs(30))
+            .await
+            .expect("claim");
+        assert!(got.is_none(), "the queue is empty");
+    }
+    started.elapsed().as_secs_f64() * 1000.0 / polls as f64
 }
 
 /// Runs 20 caption jobs with `workers` workers: the wall time from the
