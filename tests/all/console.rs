@@ -171,8 +171,28 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no {css}: {e}"))
     }
 
+    /// Runs `act` on the element `css`, finding it again when the console
+    /// re-rendered it between the find and the act (a stale reference:
+    /// the page redraws as data arrives).
+    async fn on<T, Act>(&self, css: &str, act: impl Fn(fantoccini::elements::Element) -> Act) -> T
+    where
+        Act: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+    {
+        let mut tries = 0;
+        loop {
+            match act(self.find(css).await).await {
+                Ok(value) => return value,
+                Err(e) if e.is_stale_element_reference() && tries < 20 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
+    }
+
     async fn click(&self, css: &str) {
-        self.find(css).await.click().await.expect(css);
+        self.on(css, |e| async move { e.click().await }).await;
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -200,7 +220,7 @@ impl Browser {
     }
 
     async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect(css)
+        self.on(css, |e| async move { e.text().await }).await
     }
 
     async fn sign_in(&self, token: &str) {
