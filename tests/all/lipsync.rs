@@ -6,40 +6,20 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use kino_models::repository::sha256_file;
 use kino_models::{Models, Repository};
 use kino_pipeline::local::LocalHost;
-use kino_tests::{bundled_plugins, job_inputs, models_dir, test_video, workspace_root};
+use kino_tests::{bundled_plugins, job_inputs, onnx_repository, test_video, workspace_root};
 
 /// A repository with ONNX Runtime and, when `with_model`, the tiny
 /// lip-sync model installed as an operator would (`model.toml` with hashes).
 fn repository(dir: &Path, with_model: bool) -> Repository {
-    let repo = Repository::new(dir.join("models"));
-    let runtime = Repository::new(models_dir())
-        .get("onnxruntime")
-        .expect("onnxruntime installed (make models)");
-    repo.add(&runtime.dir).expect("adding onnxruntime");
-    if with_model {
-        let source = dir.join("tiny-lipsync");
-        std::fs::create_dir_all(&source).expect("mkdir");
-        let fixtures = workspace_root().join("kernels/onnx/tests/fixtures/lipsync");
-        let mut files = String::new();
-        for name in ["face.onnx", "lipsync.onnx"] {
-            std::fs::copy(fixtures.join(name), source.join(name)).expect("copy");
-            let hash = sha256_file(&source.join(name)).expect("hash");
-            files.push_str(&format!("\"{name}\" = \"{hash}\"\n"));
-        }
-        std::fs::write(
-            source.join("model.toml"),
-            format!(
-                "name = \"tiny-lipsync\"\nversion = \"1\"\nkind = \"lipsync\"\nformat = \"onnx\"\n\
-                 licence = \"test fixture\"\n[files]\n{files}"
-            ),
-        )
-        .expect("manifest");
-        repo.add(&source).expect("adding the lip-sync model");
-    }
-    repo
+    let fixtures = workspace_root().join("kernels/onnx/tests/fixtures/lipsync");
+    let models: &[(&str, &str, &Path)] = if with_model {
+        &[("tiny-lipsync", "lipsync", &fixtures)]
+    } else {
+        &[]
+    };
+    onnx_repository(dir, models)
 }
 
 async fn dub(dir: &Path, repo: Repository) -> (kino_pipeline::JobReport, Vec<String>) {

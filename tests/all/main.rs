@@ -7,6 +7,7 @@ mod assets_and_captions;
 mod authoring;
 mod backends;
 mod console;
+mod diffusion;
 mod distributed;
 mod first_use;
 mod hardening_api;

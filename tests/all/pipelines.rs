@@ -9,7 +9,7 @@ use kino_media as media;
 use kino_pipeline::local::LocalHost;
 use kino_pipeline::{Executor, JobReport};
 use kino_store::{JobState, NewBinding, StageState};
-use kino_tests::{bundled_plugins, ffmpeg, test_video, video_md5, workspace_root};
+use kino_tests::{bundled_plugins, ffmpeg, test_video, video_md5, workspace_root, write_brief};
 
 const FRAME_24: f64 = 1.0 / 24.0;
 
@@ -744,18 +744,6 @@ async fn an_ad_from_an_asset_folder_shows_its_assets_as_directed() {
         "{serif_wins} of {titled} titles in the brand font"
     );
 }
-
-fn write_brief(path: &Path, length_s: u32, mode: &str) {
-    let text = std::fs::read_to_string(workspace_root().join("examples/brief.toml"))
-        .expect("example brief")
-        .replace(
-            "target-length-s = 30",
-            &format!("target-length-s = {length_s}"),
-        )
-        .replace("mode = \"ad-creative\"", &format!("mode = \"{mode}\""));
-    std::fs::write(path, text).expect("write brief");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(
     any(missing = "ffmpeg", missing = "espeak-ng"),

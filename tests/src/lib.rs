@@ -191,6 +191,56 @@ pub fn models_dir() -> PathBuf {
     kino_tool_probe::models_dir(&workspace_root())
 }
 
+/// A model repository at `dir/models` with ONNX Runtime (from `make
+/// models`) and each of `models` — `(name, kind, folder)`: every file under
+/// the folder (a test fixture), installed as an operator would, with a
+/// `model.toml` listing each by its path and hash.
+pub fn onnx_repository(
+    dir: &std::path::Path,
+    models: &[(&str, &str, &std::path::Path)],
+) -> kino_models::Repository {
+    fn files_under(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read dir") {
+            let entry = entry.expect("entry");
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.path().is_dir() {
+                files_under(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    let repo = kino_models::Repository::new(dir.join("models"));
+    let runtime = kino_models::Repository::new(models_dir())
+        .get("onnxruntime")
+        .expect("onnxruntime installed (make models)");
+    repo.add(&runtime.dir).expect("adding onnxruntime");
+    for (name, kind, folder) in models {
+        let source = dir.join(name);
+        let mut names = Vec::new();
+        files_under(folder, "", &mut names);
+        let mut files = String::new();
+        for file in &names {
+            let to = source.join(file);
+            std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(folder.join(file), &to).expect("copy");
+            let hash = kino_models::repository::sha256_file(&to).expect("hash");
+            files.push_str(&format!("\"{file}\" = \"{hash}\"\n"));
+        }
+        std::fs::write(
+            source.join("model.toml"),
+            format!(
+                "name = \"{name}\"\nversion = \"1\"\nkind = \"{kind}\"\nformat = \"onnx\"\n\
+                 licence = \"test fixture\"\n[files]\n{files}"
+            ),
+        )
+        .expect("manifest");
+        repo.add(&source)
+            .unwrap_or_else(|e| panic!("adding the model {name}: {e}"));
+    }
+    repo
+}
+
 /// Speaks `text` into a mono WAV: the Piper voice for English, espeak-ng
 /// for anything else.
 pub fn speak(text: &str, language: &str, out: &std::path::Path) {
@@ -327,4 +377,17 @@ pub fn install_for_endpoint(
         &[],
     )
     .expect("install");
+}
+
+/// The example brief (`examples/brief.toml`) at `length_s` seconds in
+/// `mode` (`ad-creative`, `music-video`), written to `path`.
+pub fn write_brief(path: &std::path::Path, length_s: u32, mode: &str) {
+    let text = std::fs::read_to_string(workspace_root().join("examples/brief.toml"))
+        .expect("example brief")
+        .replace(
+            "target-length-s = 30",
+            &format!("target-length-s = {length_s}"),
+        )
+        .replace("mode = \"ad-creative\"", &format!("mode = \"{mode}\""));
+    std::fs::write(path, text).expect("write brief");
 }

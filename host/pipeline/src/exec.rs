@@ -821,15 +821,20 @@ impl Executor {
         let store = &self.inner.store;
         let mut fallback: Option<Option<SlotPlugin>> = None;
         loop {
-            // A bound lipsync plugin syncs without the host's model.
-            let plugin_syncs = worker.is_some()
+            // A bound lipsync plugin syncs, and a bound clip generator
+            // films, without the host's model.
+            let plugin_instead = worker.is_some()
                 && matches!(
                     stage.op.builtin(),
-                    Some(ops::Op::Lipsync | ops::Op::LipsyncScene)
+                    Some(ops::Op::Lipsync | ops::Op::LipsyncScene | ops::Op::RenderScene)
                 );
-            let models = stage.op.builtin().filter(|_| !plugin_syncs).and_then(|op| {
-                ops::speech::model_identity(op, &stage.params, inputs, &self.inner.models)
-            });
+            let models = stage
+                .op
+                .builtin()
+                .filter(|_| !plugin_instead)
+                .and_then(|op| {
+                    ops::speech::model_identity(op, &stage.params, inputs, &self.inner.models)
+                });
             let needs = crate::nodes::needs(worker.as_ref(), models.as_ref());
             let key = cache_key(stage, worker.as_ref(), inputs, item.as_ref(), models)?;
             if let Some(hit) = store.artifact_by_key(&key).await?

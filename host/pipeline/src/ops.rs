@@ -10,6 +10,7 @@ pub mod captions;
 mod clone;
 mod dub;
 pub mod edit;
+mod keyframes;
 mod lipsync;
 mod native;
 mod render;

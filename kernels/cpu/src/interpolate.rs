@@ -156,6 +156,39 @@ impl Frame {
         }
         Ok(())
     }
+
+    /// The frame resampled to `width × height` (bilinear, pixel centres
+    /// aligned); itself when the size is already that. A zero size is
+    /// taken as 1.
+    pub fn resized(&self, width: usize, height: usize) -> Frame {
+        let (w, h) = (width.max(1), height.max(1));
+        if self.width == w && self.height == h {
+            return self.clone();
+        }
+        let mut data = vec![0u8; 3 * w * h];
+        let (sx, sy) = (self.width as f32 / w as f32, self.height as f32 / h as f32);
+        let at = |x: usize, y: usize, c: usize| f32::from(self.data[3 * (y * self.width + x) + c]);
+        for (y, row) in data.chunks_exact_mut(3 * w).enumerate() {
+            let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (self.height - 1) as f32);
+            let (y0, ty) = (fy as usize, fy.fract());
+            let y1 = (y0 + 1).min(self.height - 1);
+            for (x, px) in row.chunks_exact_mut(3).enumerate() {
+                let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (self.width - 1) as f32);
+                let (x0, tx) = (fx as usize, fx.fract());
+                let x1 = (x0 + 1).min(self.width - 1);
+                for (c, v) in px.iter_mut().enumerate() {
+                    let top = at(x0, y0, c) * (1.0 - tx) + at(x1, y0, c) * tx;
+                    let bottom = at(x0, y1, c) * (1.0 - tx) + at(x1, y1, c) * tx;
+                    *v = (top * (1.0 - ty) + bottom * ty).round() as u8;
+                }
+            }
+        }
+        Frame {
+            width: w,
+            height: h,
+            data,
+        }
+    }
 }
 
 /// Tuning of the flow estimate and the scene-cut test.
@@ -1108,6 +1141,22 @@ mod tests {
     use super::*;
     use std::path::Path;
     use std::process::Command;
+
+    #[test]
+    fn resizing_keeps_flat_areas_and_blends_between() {
+        // Left half black, right half white.
+        let src = Frame::new(4, 2, [[0u8; 6], [255; 6]].concat().repeat(2)).expect("frame");
+        assert_eq!(src.resized(4, 2), src);
+        let big = src.resized(8, 4);
+        assert_eq!((big.width, big.height, big.data.len()), (8, 4, 96));
+        for row in big.data.chunks_exact(24) {
+            assert_eq!(row[..3], [0, 0, 0]);
+            assert_eq!(row[21..], [255, 255, 255]);
+            let middle = row[3 * 3];
+            assert!(middle > 0 && middle < 255, "{row:?}");
+        }
+        assert_eq!(src.resized(0, 0).data.len(), 3);
+    }
 
     fn ffmpeg_frames(dir: &Path, lavfi: &str, frames: usize, w: usize, h: usize) -> Vec<Frame> {
         let out = dir.join("out.rgb");

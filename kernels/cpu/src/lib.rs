@@ -1,6 +1,7 @@
 //! Kino's native kernels. Each has a CPU implementation that is the reference
 //! every faster path is checked against.
 //!
+//! - [`diffusion`]: diffusion samplers (DDIM, DPM-Solver++(2M)), noise schedules, guidance, seeded noise
 //! - [`interpolate`]: optical-flow frame interpolation (bidirectional, occlusion-aware, scene-cut aware)
 //! - [`lut`]: `.cube` 3D LUTs (parser, tetrahedral application on 8-bit and float frames)
 //! - [`mel`]: mel spectrograms as models were trained on them (Slaney filters; Wav2Lip's features)
@@ -23,6 +24,7 @@
 pub mod ass;
 pub mod beats;
 pub mod captions;
+pub mod diffusion;
 pub mod dub;
 pub mod interpolate;
 pub mod lut;

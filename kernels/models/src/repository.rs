@@ -206,6 +206,17 @@ impl Repository {
         &self.dir
     }
 
+    /// The name of the first model (by name) of `kind` in `format`, if any:
+    /// the one a pipeline uses when nothing names another.
+    pub fn first_of(&self, kind: Kind, format: Format) -> Option<String> {
+        self.list()
+            .ok()?
+            .into_iter()
+            .filter(|m| m.manifest.kind == kind && m.manifest.format == format)
+            .map(|m| m.manifest.name)
+            .min()
+    }
+
     /// Every installed model, by name then version.
     pub fn list(&self) -> Result<Vec<Installed>, Error> {
         let mut all = Vec::new();
@@ -262,6 +273,9 @@ impl Repository {
             .chain(["model.toml"])
         {
             let to = staging.join(file);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(io(parent))?;
+            }
             fs::copy(source.join(file), &to).map_err(io(&to))?;
         }
         if final_dir.exists() {
@@ -328,9 +342,9 @@ fn read_manifest(dir: &Path) -> Result<Installed, Error> {
     if manifest.files.is_empty() {
         return Err(bad("it lists no files".into()));
     }
-    if let Some(file) = manifest.files.keys().find(|f| !is_plain_name(f)) {
+    if let Some(file) = manifest.files.keys().find(|f| !is_inner_path(f)) {
         return Err(bad(format!(
-            "file `{file}` must be a plain name in the model's folder"
+            "file `{file}` must be a plain name in the model's folder (or in a folder of it: `unet/model.onnx`)"
         )));
     }
     if let Some((file, _)) = manifest
@@ -347,6 +361,12 @@ fn read_manifest(dir: &Path) -> Result<Installed, Error> {
         dir: dir.to_path_buf(),
         digest: hex::encode(Sha256::digest(text.as_bytes())),
     })
+}
+
+/// Paths that stay inside the model's folder: plain names joined by `/`
+/// (a diffusers export keeps each network in a folder of its own).
+fn is_inner_path(s: &str) -> bool {
+    s.split('/').all(is_plain_name)
 }
 
 /// Names that stay inside their folder.

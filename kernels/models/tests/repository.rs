@@ -15,6 +15,9 @@ fn model(dir: &Path, name: &str, version: &str, files: &[(&str, &[u8])]) -> std:
          licence = \"MIT\"\n\n[files]\n"
     );
     for (file, bytes) in files {
+        if let Some(parent) = folder.join(file).parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
         std::fs::write(folder.join(file), bytes).expect("write");
         let hash = kino_models::repository::sha256_file(&folder.join(file)).expect("hash");
         manifest.push_str(&format!("\"{file}\" = \"{hash}\"\n"));
@@ -83,6 +86,27 @@ fn a_source_that_does_not_match_its_manifest_is_not_installed() {
     .expect("write");
     let err = repo.add(&evil).expect_err("path escape").to_string();
     assert!(err.contains("plain name"), "{err}");
+    for escape in ["unet/../../x.bin", "/x.bin", "unet//x.bin", "unet/.x.bin"] {
+        std::fs::write(
+            evil.join("model.toml"),
+            text.replace("\"x.bin\"", &format!("\"{escape}\"")),
+        )
+        .expect("write");
+        let err = repo.add(&evil).expect_err("path escape").to_string();
+        assert!(err.contains("plain name"), "{escape}: {err}");
+    }
+
+    // Files in folders of the model's folder (a diffusers export's layout).
+    let nested = model(
+        tmp.path(),
+        "sd",
+        "1",
+        &[("unet/model.onnx", b"u"), ("tokenizer/vocab.json", b"{}")],
+    );
+    let installed = repo.add(&nested).expect("nested files install");
+    let unet = installed.file("unet/model.onnx").expect("listed");
+    assert_eq!(std::fs::read(unet).expect("read"), b"u");
+    installed.verify().expect("verified");
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Piper neural voices, Silero voice-activity detection and Wav2Lip-class
-//! lip-sync on ONNX Runtime.
+//! Piper neural voices, Silero voice-activity detection, Wav2Lip-class
+//! lip-sync and Stable-Diffusion-class image generation on ONNX Runtime.
 //!
 //! ONNX Runtime is a shared library loaded at run time ([`init_runtime`]),
 //! once per process, before any model is loaded.
@@ -24,6 +24,8 @@
 //! # }
 //! ```
 
+mod clip;
+mod diffusion;
 mod error;
 mod lipsync;
 mod phonemes;
@@ -31,6 +33,8 @@ mod piper;
 mod runtime;
 mod vad;
 
+pub use clip::ClipTokenizer;
+pub use diffusion::{Diffusion, Request as DiffusionRequest};
 pub use error::{Error, Result};
 pub use lipsync::{FaceBox, LipSync};
 pub use piper::PiperVoice;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use kino_kernels::interpolate::Frame;
 use kino_kernels::mel::wav2lip;
-use kino_onnx::{Error, LipSync, init_runtime};
+use kino_onnx::{Error, LipSync};
+
+mod common;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,14 +17,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn lipsync() -> LipSync {
-    let models = kino_tool_probe::models_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
-    let ort = models.join("onnxruntime/1.31.1/libonnxruntime.so");
-    assert!(
-        ort.is_file(),
-        "{} is missing: run `make models`",
-        ort.display()
-    );
-    init_runtime(&ort).expect("loading onnx runtime");
+    common::init_ort();
     LipSync::load(&fixture("face.onnx"), &fixture("lipsync.onnx")).expect("loading the models")
 }
 

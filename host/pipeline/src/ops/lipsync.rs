@@ -89,14 +89,7 @@ pub(super) async fn lipsync_remote(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpE
 /// repository by name (a folder with `face.onnx` and `lipsync.onnx`, see
 /// `kino_onnx::LipSync`), if there is one.
 pub(crate) fn host_model(models: &Models) -> Option<String> {
-    models
-        .repository()
-        .list()
-        .ok()?
-        .into_iter()
-        .filter(|m| m.manifest.kind == Kind::Lipsync && m.manifest.format == Format::Onnx)
-        .map(|m| m.manifest.name)
-        .min()
+    models.repository().first_of(Kind::Lipsync, Format::Onnx)
 }
 
 /// Frames read, synced and written at a time.

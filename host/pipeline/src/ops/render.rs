@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::assets::{AssetFiles, Pick};
 use super::captions::AnyCues;
 use super::edit::{DirectedShot, ScenePlan};
+use super::keyframes;
 use super::write_json;
 use super::{OpCx, read_json};
 use crate::assets::{AssetCatalog, AssetKind};
@@ -517,21 +518,44 @@ pub(super) fn render_scene_from(
             )?
         }
     };
-    // A procedural camera move is drawn at every output frame: resampling
-    // the still costs less than estimating optical flow between keyframes.
     // Pacing speeds the camera up or slows it down; the timing stays.
     let pacing = directed.pacing.clamp(0.25, 4.0);
-    for i in 0..frames {
+    let camera = |i: usize| -> Result<Frame> {
         let ms = i as f32 * 1000.0 / format.fps as f32;
         let t = planned.move_at(ms * pacing).min(1.0);
-        let f = scene::ken_burns(
+        Ok(scene::ken_burns(
             &still,
             format.width as usize,
             format.height as usize,
             shot,
             t,
-        )?;
-        write(f, i)?;
+        )?)
+    };
+    match keyframes::host_model(&cx.models) {
+        Some(model) => {
+            let settings = keyframes::Settings::of(cx)?;
+            let prompt = &directed.styled_prompt;
+            let seed = seed_of(&cx.key);
+            let drawn = keyframes::draw(
+                cx, &model, &settings, prompt, seed, frames, camera, &mut write,
+            )?;
+            cx.note(format!(
+                "{drawn} keyframes drawn by the diffusion model {model} over the camera move, {} frames between them interpolated",
+                frames - drawn
+            ));
+        }
+        // A procedural camera move is drawn at every output frame:
+        // resampling the still costs less than estimating optical flow
+        // between keyframes.
+        None => {
+            for i in 0..frames {
+                write(camera(i)?, i)?;
+            }
+            cx.note(
+                "no diffusion model is installed: the scene is its still with the camera's move"
+                    .into(),
+            );
+        }
     }
     writer.finish()?;
     Ok(path)

@@ -71,6 +71,9 @@ pub(crate) fn model_identity(
         Op::Lipsync | Op::LipsyncScene => {
             vec![super::lipsync::host_model(models).unwrap_or_else(|| "lipsync".to_owned())]
         }
+        // Without a diffusion model the render is the camera's move, as it
+        // was before there were any: its key stays as it was.
+        Op::RenderScene => vec![super::keyframes::host_model(models)?],
         _ => return None,
     };
     let ids = names

@@ -1,0 +1,184 @@
+//! Diffusion keyframes: when the model repository has a diffusion model,
+//! a still's scene is redrawn by it every few frames and optical flow
+//! fills the frames between (the seed's "one keyframe per 5–10 frames,
+//! interpolated").
+//!
+//! Each keyframe is image-to-image from the camera move's frame at that
+//! time: the product on the brand palette's plate, framed by the camera,
+//! is what the model starts from, and the director's styled prompt says
+//! what to make of it. One seed (from the node's cache key) serves every
+//! keyframe of a scene, so neighbouring keyframes start from the same
+//! noise and the flow between them stays short.
+
+use anyhow::{Context as _, Result, bail};
+use kino_kernels::diffusion::Sampler;
+use kino_kernels::interpolate::{FlowPair, Frame, Params};
+use kino_models::{Format, Kind, Models};
+use kino_onnx::{Diffusion, DiffusionRequest};
+
+use super::OpCx;
+
+/// The host's diffusion model: the first ONNX `diffusion` model of the
+/// repository by name (an `optimum-cli export onnx` folder, see
+/// `kino_onnx::Diffusion`), if there is one.
+pub(crate) fn host_model(models: &Models) -> Option<String> {
+    models.repository().first_of(Kind::Diffusion, Format::Onnx)
+}
+
+/// How a scene's keyframes are drawn: the render stage's params
+/// `keyframe-every` (frames, default 8), `diffusion-steps` (20),
+/// `diffusion-strength` (0.6: how far from the camera's frame the model may
+/// go), `guidance` (7.5), `sampler` (`dpm++2m` or `ddim`) and
+/// `diffusion-size` (the longer side the model draws at, default 512; the
+/// keyframe is then scaled to the output).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Settings {
+    every: usize,
+    steps: usize,
+    strength: f32,
+    guidance: f32,
+    sampler: Sampler,
+    size: usize,
+}
+
+impl Settings {
+    pub(super) fn of(cx: &OpCx) -> Result<Self> {
+        let number = |key: &str, default: f64, range: std::ops::RangeInclusive<f64>| {
+            let value = match cx.params.get(key) {
+                None => default,
+                Some(v) => v
+                    .as_f64()
+                    .with_context(|| format!("param `{key}` must be a number, not {v}"))?,
+            };
+            if !range.contains(&value) {
+                bail!(
+                    "param `{key}` is {value}: expected {} to {}",
+                    range.start(),
+                    range.end()
+                );
+            }
+            Ok(value)
+        };
+        let sampler = match cx.params.get("sampler") {
+            None => Sampler::DpmSolverPlusPlus2M,
+            Some(v) => v
+                .as_str()
+                .context("param `sampler` must be a string")?
+                .parse()
+                .map_err(anyhow::Error::msg)?,
+        };
+        Ok(Self {
+            every: number("keyframe-every", 8.0, 1.0..=240.0)? as usize,
+            steps: number("diffusion-steps", 20.0, 1.0..=1000.0)? as usize,
+            strength: number("diffusion-strength", 0.6, 0.0..=1.0)? as f32,
+            guidance: number("guidance", 7.5, 1.0..=30.0)? as f32,
+            sampler,
+            size: number("diffusion-size", 512.0, 64.0..=2048.0)? as usize,
+        })
+    }
+
+    /// The size the model draws at: the output's shape with its longer side
+    /// at most `size`, each side a multiple of 8.
+    fn model_size(&self, width: usize, height: usize) -> (usize, usize) {
+        let scale = (self.size as f64 / width.max(height) as f64).min(1.0);
+        let side = |v: usize| ((v as f64 * scale / 8.0).round() as usize).max(1) * 8;
+        (side(width), side(height))
+    }
+}
+
+/// The frames that are keyframes among `frames`: every `every`-th and the last.
+fn keyframe_indices(frames: usize, every: usize) -> Vec<usize> {
+    let mut at: Vec<usize> = (0..frames).step_by(every.max(1)).collect();
+    if at.last() != Some(&(frames - 1)) {
+        at.push(frames - 1);
+    }
+    at
+}
+
+/// Draws a scene of `frames` frames through `write`, in order: keyframes
+/// by the diffusion model `name` from `camera(i)` (the camera move's frame
+/// i), the frames between interpolated by optical flow. Answers how many
+/// keyframes were drawn.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn draw(
+    cx: &OpCx,
+    name: &str,
+    settings: &Settings,
+    prompt: &str,
+    seed: u64,
+    frames: usize,
+    camera: impl Fn(usize) -> Result<Frame>,
+    write: &mut impl FnMut(Frame, usize) -> Result<()>,
+) -> Result<usize> {
+    super::speech::runtime(&cx.models)?;
+    let (model, _) = cx
+        .models
+        .load(name, |m| Ok(Diffusion::load(&m.dir)?))
+        .with_context(|| format!("loading the diffusion model `{name}`"))?;
+    let keyframe = |i: usize| -> Result<Frame> {
+        let base = camera(i)?;
+        let (w, h) = settings.model_size(base.width, base.height);
+        let init = base.resized(w, h);
+        let request = DiffusionRequest {
+            prompt,
+            negative: "",
+            width: w,
+            height: h,
+            steps: settings.steps,
+            guidance: settings.guidance,
+            seed,
+            sampler: settings.sampler,
+            init: Some((&init, settings.strength)),
+        };
+        let drawn = model
+            .generate(&request, |_, _| {})
+            .with_context(|| format!("drawing keyframe {i}"))?;
+        Ok(drawn.resized(base.width, base.height))
+    };
+    let at = keyframe_indices(frames, settings.every);
+    let mut previous = (at[0], keyframe(at[0])?);
+    for &next_at in &at[1..] {
+        let next = keyframe(next_at)?;
+        let (from_at, from) = &previous;
+        write(from.clone(), *from_at)?;
+        let span = next_at - from_at;
+        if span > 1 {
+            let flow = FlowPair::estimate(from, &next, &Params::default())?;
+            for i in from_at + 1..next_at {
+                let t = (i - from_at) as f32 / span as f32;
+                write(flow.render(from, &next, t)?, i)?;
+            }
+        }
+        previous = (next_at, next);
+    }
+    write(previous.1, previous.0)?;
+    Ok(at.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyframes_fall_every_few_frames_and_on_the_last() {
+        assert_eq!(keyframe_indices(1, 8), [0]);
+        assert_eq!(keyframe_indices(9, 8), [0, 8]);
+        assert_eq!(keyframe_indices(20, 8), [0, 8, 16, 19]);
+        assert_eq!(keyframe_indices(3, 1), [0, 1, 2]);
+    }
+
+    #[test]
+    fn the_model_draws_at_most_its_size_in_multiples_of_8() {
+        let s = Settings {
+            every: 8,
+            steps: 20,
+            strength: 0.6,
+            guidance: 7.5,
+            sampler: Sampler::DpmSolverPlusPlus2M,
+            size: 512,
+        };
+        assert_eq!(s.model_size(1920, 1080), (512, 288));
+        assert_eq!(s.model_size(320, 180), (320, 184));
+        assert_eq!(s.model_size(1080, 1920), (288, 512));
+    }
+}
