@@ -902,6 +902,8 @@ pub struct Mp4Writer {
     video: encoder::Video,
     /// Whether `video` has been sent frames since it was opened.
     frames_sent: bool,
+    /// Whether `yuv` holds a frame written (for `repeat_frame`).
+    converted: bool,
     video_index: usize,
     video_tb: Rational,
     video_stream_tb: Rational,
@@ -1011,6 +1013,7 @@ impl Mp4Writer {
             settings,
             video: enc,
             frames_sent: false,
+            converted: false,
             video_index,
             video_tb: tb,
             video_stream_tb,
@@ -1050,6 +1053,21 @@ impl Mp4Writer {
             );
         }
         rgb24_to_yuv420p(&frame.data, w, h, &mut self.yuv);
+        self.converted = true;
+        self.send_converted(key)
+    }
+
+    /// Encodes the last frame given to [`Mp4Writer::write_video_frame`] or
+    /// [`Mp4Writer::write_key_frame`] again, as the next frame (a key frame
+    /// when `key`), without converting it again: a still shot's frames.
+    pub fn repeat_frame(&mut self, key: bool) -> Result<()> {
+        if !self.converted {
+            bail!("{}: no frame was written to repeat", self.path.display());
+        }
+        self.send_converted(key)
+    }
+
+    fn send_converted(&mut self, key: bool) -> Result<()> {
         self.yuv.set_pts(Some(self.frame_index));
         self.yuv.set_kind(if key {
             ff::picture::Type::I

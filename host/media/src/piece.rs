@@ -274,6 +274,39 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_frame_encodes_as_the_same_frame_written_again() {
+        let dir = Scratch::new("piece-repeat");
+        // The same picture six times (a key frame at 4), then another one:
+        // repeated, and written in full each time.
+        let write = |name: &str, repeat: bool| {
+            let path = dir.join(name);
+            let mut w = Mp4Writer::create_piece(&path, W, H, FPS).expect("piece");
+            assert!(w.repeat_frame(false).is_err(), "nothing to repeat yet");
+            w.write_key_frame(&frame(3)).expect("key frame");
+            for i in 1..6 {
+                match (repeat, i == 4) {
+                    (true, key) => w.repeat_frame(key).expect("repeat"),
+                    (false, true) => w.write_key_frame(&frame(3)).expect("key frame"),
+                    (false, false) => w.write_video_frame(&frame(3)).expect("frame"),
+                }
+            }
+            w.write_video_frame(&frame(9)).expect("frame");
+            w.finish().expect("finish");
+            path
+        };
+        let repeated = write("repeated.mp4", true);
+        let written = write("written.mp4", false);
+        let frames = decoded(&repeated);
+        assert_eq!(frames.len(), 7);
+        assert!(
+            frames == decoded(&written),
+            "repeating differs from writing again"
+        );
+        let keys = Piece::open(&repeated).expect("open").key_frames().to_vec();
+        assert!(keys.starts_with(&[0, 4]), "{keys:?}");
+    }
+
+    #[test]
     fn copied_frames_decode_as_they_did_in_their_piece() {
         let dir = Scratch::new("piece-copy");
         let a = piece(&dir.join("a.mp4"), 0, 20, &[0, 8, 13]);

@@ -42,6 +42,8 @@ use rayon::prelude::*;
 
 use crate::interpolate::{Frame, InterpolateError};
 
+mod resample;
+
 /// Largest image side accepted, in pixels (fixed-point sampling positions
 /// must fit in 32 bits).
 pub const MAX_SIDE: usize = 16384;
@@ -168,6 +170,12 @@ impl CameraMove {
         CameraMove::Handheld,
         CameraMove::Orbit,
     ];
+
+    /// Whether the camera frames the same window all through the scene, so
+    /// every frame of a still under it is the same picture.
+    pub fn is_static(self) -> bool {
+        self == CameraMove::Locked
+    }
 }
 
 /// How much of the image a shot shows (mirrors the WIT `shot-size`).
@@ -356,6 +364,25 @@ impl Image {
             },
             true,
         ))
+    }
+
+    /// The image over black as an RGB24 frame (for an opaque image, its
+    /// pixels).
+    pub fn to_frame(&self) -> Frame {
+        let data = self
+            .base
+            .px
+            .iter()
+            .flat_map(|p| {
+                let [r, g, b, _] = p.to_le_bytes();
+                [r, g, b]
+            })
+            .collect();
+        Frame {
+            width: self.width(),
+            height: self.height(),
+            data,
+        }
     }
 
     fn from_level(base: Level, opaque: bool) -> Self {
@@ -557,86 +584,37 @@ pub fn ken_burns_into(src: &Image, shot: Shot, t: f32, out: &mut Frame) -> Resul
     let ox = 0.5 - out_w as f32 / 2.0;
     let oy0 = 0.5 - out_h as f32 / 2.0;
     let (cx, cy) = (win.cx * k, win.cy * k);
-    let axis_aligned = win.angle == 0.0;
-    out.data
-        .par_chunks_mut(out_w * 3)
-        .enumerate()
-        .for_each_init(Vec::new, |tmp, (y, row)| {
-            let oy = y as f32 + oy0;
-            // Pixel-centre convention: continuous position p samples around
-            // index p - 0.5.
-            let u = cx + ox * du_dx + oy * du_dy - 0.5;
-            let v = cy + ox * dv_dx + oy * dv_dy - 0.5;
-            if axis_aligned {
-                sample_row_axis(level, u, v, du_dx, row, tmp);
-            } else {
-                sample_row_rgb(level, u, v, du_dx, dv_dx, row);
-            }
+    // Pixel-centre convention: continuous position p samples around index
+    // p - 0.5.
+    let u_at = |oy: f32| cx + ox * du_dx + oy * du_dy - 0.5;
+    let v_at = |oy: f32| cy + ox * dv_dx + oy * dv_dy - 0.5;
+    let rows = out.data.par_chunks_mut(out_w * 3).enumerate();
+    if win.angle == 0.0 {
+        // Every row samples the same columns (du_dy is 0).
+        let columns = resample::Columns::new(level, u_at(oy0), du_dx, out_w);
+        let max_v = (level.height as i32 - 1) << 16;
+        rows.for_each_init(Vec::new, |tmp, (y, row)| {
+            let cv = ((v_at(y as f32 + oy0) * FIX) as i32).clamp(0, max_v);
+            let y0 = (cv >> 16) as usize;
+            let y1 = (y0 + 1).min(level.height - 1);
+            columns.sample_row(level, y0, y1, ((cv >> 8) & 0xFF) as u32, row, tmp);
         });
+    } else {
+        rows.for_each(|(y, row)| {
+            let oy = y as f32 + oy0;
+            sample_row_rgb(level, u_at(oy), v_at(oy), du_dx, dv_dx, row);
+        });
+    }
     Ok(())
 }
 
 const FIX: f32 = 65536.0;
 
-/// Bilinear blend of four packed pixels with 8-bit weights, two channels per
-/// operation.
+/// Bilinear blend of four packed pixels with 8-bit weights.
 #[inline(always)]
 fn bilerp(p00: u32, p01: u32, p10: u32, p11: u32, fx: u32, fy: u32) -> u32 {
-    const MASK: u32 = 0x00FF_00FF;
-    const ROUND: u32 = 0x0080_0080;
-    let lerp2 = |a: u32, b: u32, f: u32| -> u32 {
-        // Each 16-bit lane holds at most 255 * 256 + 128: no carry between
-        // lanes.
-        let rb = ((a & MASK) * (256 - f) + (b & MASK) * f + ROUND) >> 8 & MASK;
-        let ga = (((a >> 8) & MASK) * (256 - f) + ((b >> 8) & MASK) * f + ROUND) >> 8 & MASK;
-        rb | ga << 8
-    };
+    use resample::lerp2;
     lerp2(lerp2(p00, p01, fx), lerp2(p10, p11, fx), fy)
-}
-
-/// [`sample_row_rgb`] for a row that runs along the source's rows (no
-/// rotation): the two source rows are first blended vertically over the span
-/// the row covers (contiguous, so it vectorises), then each output pixel
-/// needs only two taps of that blend.
-fn sample_row_axis(level: &Level, u: f32, v: f32, du: f32, row: &mut [u8], tmp: &mut Vec<u32>) {
-    const MASK: u32 = 0x00FF_00FF;
-    const ROUND: u32 = 0x0080_0080;
-    let (w, h) = (level.width as i32, level.height as i32);
-    let max_u = (w - 1) << 16;
-    let cv = ((v * FIX) as i32).clamp(0, (h - 1) << 16);
-    let iy = (cv >> 16) as usize;
-    let fy = ((cv >> 8) & 0xFF) as u32;
-    let y1 = (iy + 1).min(level.height - 1);
-    let n = row.len() / 3;
-    let u0 = (u * FIX) as i32;
-    let duf = (du * FIX) as i32;
-    let first = (u0.clamp(0, max_u) >> 16) as usize;
-    let last_u = i64::from(u0) + i64::from(duf) * (n as i64 - 1);
-    let last = ((last_u.clamp(0, i64::from(max_u)) >> 16) as usize + 1).min(level.width - 1);
-    let r0 = &level.px[iy * level.width + first..=iy * level.width + last];
-    let r1 = &level.px[y1 * level.width + first..=y1 * level.width + last];
-    tmp.clear();
-    tmp.extend(r0.iter().zip(r1).map(|(&a, &b)| {
-        let rb = ((a & MASK) * (256 - fy) + (b & MASK) * fy + ROUND) >> 8 & MASK;
-        let ga = (((a >> 8) & MASK) * (256 - fy) + ((b >> 8) & MASK) * fy + ROUND) >> 8 & MASK;
-        rb | ga << 8
-    }));
-    let span = tmp.len() as i32 - 1;
-    let mut uf = u0;
-    for out in row.chunks_exact_mut(3) {
-        let cu = uf.clamp(0, max_u);
-        let ix = (cu >> 16) - first as i32;
-        let fx = ((cu >> 8) & 0xFF) as u32;
-        let i0 = ix.clamp(0, span) as usize;
-        let i1 = (ix + 1).clamp(0, span) as usize;
-        let (a, b) = (tmp[i0], tmp[i1]);
-        let rb = ((a & MASK) * (256 - fx) + (b & MASK) * fx + ROUND) >> 8 & MASK;
-        let ga = (((a >> 8) & MASK) * (256 - fx) + ((b >> 8) & MASK) * fx + ROUND) >> 8 & MASK;
-        out[0] = rb as u8;
-        out[1] = ga as u8;
-        out[2] = (rb >> 16) as u8;
-        uf += duf;
-    }
 }
 
 /// Samples one output row along `(u, v) + x * (du, dv)` (level pixel
@@ -1219,6 +1197,29 @@ mod tests {
         let c = ken_burns(&src, 320, 180, shot, 0.6).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn only_a_static_camera_frames_the_same_picture_throughout() {
+        let src = coords_image(510, 256);
+        for m in CameraMove::ALL {
+            let shot = Shot::new(m, ShotSize::Medium);
+            let first = ken_burns(&src, 160, 90, shot, 0.0).unwrap();
+            let later = ken_burns(&src, 160, 90, shot, 0.7).unwrap();
+            assert_eq!(first == later, m.is_static(), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn an_opaque_image_round_trips_through_a_frame() {
+        let src = coords_image(31, 17);
+        let frame = src.to_frame();
+        assert_eq!((frame.width, frame.height), (31, 17));
+        assert_eq!(Image::from_frame(&frame).unwrap().to_frame(), frame);
+        assert_eq!(
+            at(&frame, 30, 16)[..],
+            src.premultiplied(30, 16).unwrap()[..3]
+        );
     }
 
     #[test]

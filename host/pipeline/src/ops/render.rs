@@ -433,8 +433,12 @@ pub(super) fn render_scene_from(
         None => Font::system_bold()?,
     };
     let title = title(&font, &planned.on_screen_text, &format)?;
-    let overlay = |f: &mut Frame| -> Result<()> {
-        lut.apply_rgb8(&mut f.data)?;
+    // `graded`: the grade was applied to the picture already (a still's,
+    // once for the whole scene).
+    let overlay = |f: &mut Frame, graded: bool| -> Result<()> {
+        if !graded {
+            lut.apply_rgb8(&mut f.data)?;
+        }
         if let Some(title) = &title {
             title.draw_placed(
                 f,
@@ -460,10 +464,16 @@ pub(super) fn render_scene_from(
         frames,
         Some(frames),
     );
-    let mut write = |mut f: Frame, i: usize| -> Result<()> {
-        overlay(&mut f)?;
+    // Frame `i`: a picture to grade (unless `graded`), overlay and encode,
+    // or `None` for the last one again.
+    let mut write = |f: Option<Frame>, i: usize, graded: bool| -> Result<()> {
+        let key = is_join_point(i, frames, outgoing);
+        let Some(mut f) = f else {
+            return writer.repeat_frame(key);
+        };
+        overlay(&mut f, graded)?;
         let f = RgbFrame::from_kernel(f, i as f64 / f64::from(format.fps));
-        if is_join_point(i, frames, outgoing) {
+        if key {
             writer.write_key_frame(&f)
         } else {
             writer.write_video_frame(&f)
@@ -492,7 +502,9 @@ pub(super) fn render_scene_from(
             _ => None,
         });
     if let Some((pick, clip)) = played {
-        footage(clip, pick, &palette, shot, &format, frames, &mut write)?;
+        footage(clip, pick, &palette, shot, &format, frames, &mut |f, i| {
+            write(Some(f), i, false)
+        })?;
         writer.finish()?;
         return Ok(path);
     }
@@ -520,11 +532,11 @@ pub(super) fn render_scene_from(
     };
     // Pacing speeds the camera up or slows it down; the timing stays.
     let pacing = directed.pacing.clamp(0.25, 4.0);
-    let camera = |i: usize| -> Result<Frame> {
+    let camera = |still: &Image, i: usize| -> Result<Frame> {
         let ms = i as f32 * 1000.0 / format.fps as f32;
         let t = planned.move_at(ms * pacing).min(1.0);
         Ok(scene::ken_burns(
-            &still,
+            still,
             format.width as usize,
             format.height as usize,
             shot,
@@ -532,12 +544,20 @@ pub(super) fn render_scene_from(
         )?)
     };
     match keyframes::host_model(&cx.models) {
+        // The model draws over the ungraded still; its pictures are graded.
         Some(model) => {
             let settings = keyframes::Settings::of(cx)?;
             let prompt = &directed.styled_prompt;
             let seed = seed_of(&cx.key);
             let drawn = keyframes::draw(
-                cx, &model, &settings, prompt, seed, frames, camera, &mut write,
+                cx,
+                &model,
+                &settings,
+                prompt,
+                seed,
+                frames,
+                |i| camera(&still, i),
+                &mut |f, i| write(Some(f), i, false),
             )?;
             cx.note(format!(
                 "{drawn} keyframes drawn by the diffusion model {model} over the camera move, {} frames between them interpolated",
@@ -547,9 +567,18 @@ pub(super) fn render_scene_from(
         // A procedural camera move is drawn at every output frame:
         // resampling the still costs less than estimating optical flow
         // between keyframes.
+        //
+        // The grade is a per-pixel colour map, so it is applied to the still
+        // once, not to every frame; a locked camera frames one picture, so
+        // it is drawn and converted once and encoded again for every frame.
         None => {
+            let mut graded = still.to_frame();
+            lut.apply_rgb8(&mut graded.data)?;
+            let graded = Image::from_frame(&graded)?;
+            let once = shot.camera_move.is_static();
             for i in 0..frames {
-                write(camera(i)?, i)?;
+                let picture = (i == 0 || !once).then(|| camera(&graded, i)).transpose()?;
+                write(picture, i, true)?;
             }
             cx.note(
                 "no diffusion model is installed: the scene is its still with the camera's move"
