@@ -833,6 +833,123 @@ impl AudioEncoder {
     }
 }
 
+/// A joinable writer's audio: encoded from samples it is given, or copied
+/// from an AAC file.
+enum AudioTrack<'a> {
+    Encode { rate: u32, channels: u16 },
+    Copy(&'a Path),
+}
+
+/// The audio track of an AAC file, copied into a writer's output packet by
+/// packet.
+struct AudioCopy {
+    source: Demuxer,
+    in_index: usize,
+    in_tb: Rational,
+    out_index: usize,
+    out_tb: Rational,
+    /// A packet read past the time copied so far, written next.
+    held: Option<Packet>,
+    ended: bool,
+}
+
+impl AudioCopy {
+    fn add(octx: &mut format::context::Output, path: &Path, aac: &Path) -> Result<Self> {
+        let source = Demuxer::open(aac)?;
+        let (in_index, in_tb, params) = {
+            let s = source
+                .input()
+                .streams()
+                .best(media::Type::Audio)
+                .ok_or_else(|| anyhow!("{}: no audio stream", aac.display()))?;
+            (s.index(), s.time_base(), s.parameters())
+        };
+        if params.id() != codec::Id::AAC {
+            bail!(
+                "{}: its audio is {:?}, not AAC: encode it first",
+                aac.display(),
+                params.id()
+            );
+        }
+        let mut stream = octx
+            .add_stream(encoder::find(codec::Id::None))
+            .map_err(|e| anyhow!("{}: cannot add audio stream: {e}", path.display()))?;
+        stream.set_parameters(params);
+        stream.set_time_base(in_tb);
+        Ok(Self {
+            source,
+            in_index,
+            in_tb,
+            out_index: stream.index(),
+            out_tb: in_tb,
+            held: None,
+            ended: false,
+        })
+    }
+
+    /// Call after `write_header`, which may change the stream time base.
+    fn header_written(&mut self, octx: &format::context::Output) {
+        if let Some(s) = octx.stream(self.out_index) {
+            self.out_tb = s.time_base();
+        }
+    }
+
+    fn copy_until(
+        &mut self,
+        octx: &mut format::context::Output,
+        path: &Path,
+        secs: f64,
+    ) -> Result<()> {
+        loop {
+            let mut packet = match self.held.take() {
+                Some(p) => p,
+                None if self.ended => return Ok(()),
+                None => {
+                    let mut p = Packet::empty();
+                    if !self.source.read(&mut p)? {
+                        self.ended = true;
+                        return Ok(());
+                    }
+                    if p.stream() != self.in_index {
+                        continue;
+                    }
+                    p
+                }
+            };
+            let start =
+                packet.pts().or(packet.dts()).unwrap_or(0) as f64 * rational_f64(self.in_tb);
+            if start >= secs {
+                self.held = Some(packet);
+                return Ok(());
+            }
+            packet.rescale_ts(self.in_tb, self.out_tb);
+            packet.set_position(-1);
+            packet.set_stream(self.out_index);
+            packet
+                .write_interleaved(octx)
+                .map_err(|e| anyhow!("{}: cannot write audio: {e}", path.display()))?;
+        }
+    }
+}
+
+/// Encodes `pcm` as AAC (the settings of every video Kino writes) into an
+/// MP4 audio file at `output`, for [`Mp4Writer::create_joinable_with_aac`]
+/// to copy.
+pub fn write_aac(pcm: &Pcm, output: impl AsRef<Path>) -> Result<()> {
+    let output = output.as_ref();
+    pcm.validate()
+        .with_context(|| format!("audio for {}", output.display()))?;
+    let mut octx = open_output(output)?;
+    let mut audio = AudioEncoder::add(&mut octx, output, pcm.sample_rate, pcm.channels)?;
+    octx.write_header()
+        .map_err(|e| anyhow!("{}: cannot write mp4 header: {e}", output.display()))?;
+    audio.header_written(&octx);
+    audio.push(&mut octx, output, &pcm.samples)?;
+    audio.finish(&mut octx, output)?;
+    octx.write_trailer()
+        .map_err(|e| anyhow!("{}: cannot finish mp4: {e}", output.display()))
+}
+
 fn open_output(path: &Path) -> Result<format::context::Output> {
     init()?;
     format::output_as(&path, "mp4")
@@ -912,6 +1029,8 @@ pub struct Mp4Writer {
     height: u32,
     frame_index: i64,
     audio: Option<AudioEncoder>,
+    /// The AAC track copied in, when created with one.
+    audio_copy: Option<AudioCopy>,
     finished: bool,
 }
 
@@ -925,6 +1044,7 @@ impl Mp4Writer {
         fps: f64,
         audio: Option<(u32, u16)>,
     ) -> Result<Self> {
+        let audio = audio.map(|(rate, channels)| AudioTrack::Encode { rate, channels });
         Self::create_with(path, width, height, fps, audio, true)
     }
 
@@ -945,7 +1065,22 @@ impl Mp4Writer {
         fps: f64,
         audio: Option<(u32, u16)>,
     ) -> Result<Self> {
+        let audio = audio.map(|(rate, channels)| AudioTrack::Encode { rate, channels });
         Self::create_with(path, width, height, fps, audio, false)
+    }
+
+    /// [`Mp4Writer::create_joinable`] with the AAC track of `aac` (written
+    /// by [`write_aac`]) copied in packet by packet as the video is written
+    /// ([`Mp4Writer::copy_audio_until`]), so the soundtrack is encoded once,
+    /// where it was made, not again here.
+    pub fn create_joinable_with_aac(
+        path: impl AsRef<Path>,
+        width: u32,
+        height: u32,
+        fps: f64,
+        aac: &Path,
+    ) -> Result<Self> {
+        Self::create_with(path, width, height, fps, Some(AudioTrack::Copy(aac)), false)
     }
 
     fn create_with(
@@ -953,7 +1088,7 @@ impl Mp4Writer {
         width: u32,
         height: u32,
         fps: f64,
-        audio: Option<(u32, u16)>,
+        audio: Option<AudioTrack<'_>>,
         b_frames: bool,
     ) -> Result<Self> {
         let path = path.as_ref();
@@ -994,9 +1129,13 @@ impl Mp4Writer {
             stream.set_avg_frame_rate(rate);
             stream.index()
         };
-        let mut audio = match audio {
-            Some((sr, ch)) => Some(AudioEncoder::add(&mut octx, path, sr, ch)?),
-            None => None,
+        let (mut audio, mut audio_copy) = match audio {
+            Some(AudioTrack::Encode { rate, channels }) => (
+                Some(AudioEncoder::add(&mut octx, path, rate, channels)?),
+                None,
+            ),
+            Some(AudioTrack::Copy(aac)) => (None, Some(AudioCopy::add(&mut octx, path, aac)?)),
+            None => (None, None),
         };
         octx.write_header()
             .map_err(|e| anyhow!("{}: cannot write mp4 header: {e}", path.display()))?;
@@ -1005,6 +1144,9 @@ impl Mp4Writer {
             .map(|s| s.time_base())
             .unwrap_or(tb);
         if let Some(a) = audio.as_mut() {
+            a.header_written(&octx);
+        }
+        if let Some(a) = audio_copy.as_mut() {
             a.header_written(&octx);
         }
         Ok(Self {
@@ -1022,6 +1164,7 @@ impl Mp4Writer {
             height,
             frame_index: 0,
             audio,
+            audio_copy,
             finished: false,
         })
     }
@@ -1131,6 +1274,18 @@ impl Mp4Writer {
         a.push(&mut self.octx, &self.path, samples)
     }
 
+    /// Copies the AAC track's packets that start before `secs` (call it
+    /// as the video advances, so the file interleaves).
+    pub fn copy_audio_until(&mut self, secs: f64) -> Result<()> {
+        let Some(a) = self.audio_copy.as_mut() else {
+            bail!(
+                "{}: this writer was created without an AAC track to copy",
+                self.path.display()
+            );
+        };
+        a.copy_until(&mut self.octx, &self.path, secs)
+    }
+
     fn drain_video(&mut self) -> Result<()> {
         let mut packet = Packet::empty();
         while self.video.receive_packet(&mut packet).is_ok() {
@@ -1152,6 +1307,9 @@ impl Mp4Writer {
         self.drain_video()?;
         if let Some(a) = self.audio.as_mut() {
             a.finish(&mut self.octx, &self.path)?;
+        }
+        if let Some(a) = self.audio_copy.as_mut() {
+            a.copy_until(&mut self.octx, &self.path, f64::INFINITY)?;
         }
         self.octx
             .write_trailer()

@@ -307,6 +307,59 @@ mod tests {
     }
 
     #[test]
+    fn an_aac_track_is_copied_in_as_the_video_is_written() {
+        let dir = Scratch::new("piece-aac");
+        let (rate, secs) = (48_000u32, 1.5f64);
+        let n = (f64::from(rate) * secs) as usize;
+        let samples = (0..n)
+            .flat_map(|i| {
+                let t = i as f32 / rate as f32;
+                [
+                    (t * 440.0 * std::f32::consts::TAU).sin() * 0.3,
+                    (t * 660.0 * std::f32::consts::TAU).sin() * 0.2,
+                ]
+            })
+            .collect();
+        let pcm = crate::Pcm {
+            sample_rate: rate,
+            channels: 2,
+            samples,
+        };
+        let aac = dir.join("soundtrack.m4a");
+        crate::write_aac(&pcm, &aac).expect("aac");
+
+        let out = dir.join("joined.mp4");
+        let mut w = Mp4Writer::create_joinable_with_aac(&out, W, H, FPS, &aac).expect("joinable");
+        let frames = (secs * FPS) as usize;
+        for i in 0..frames {
+            w.write_video_frame(&frame(i)).expect("frame");
+            w.copy_audio_until((i + 1) as f64 / FPS).expect("audio");
+        }
+        w.finish().expect("finish");
+
+        assert_eq!(decoded(&out).len(), frames);
+        let copied = crate::decode_audio(&out, rate, 2).expect("the video's audio");
+        let encoded = crate::decode_audio(&aac, rate, 2).expect("the aac's audio");
+        assert!(copied.samples.len() >= pcm.samples.len());
+        assert_eq!(
+            copied.samples, encoded.samples,
+            "the packets were not copied as they were"
+        );
+
+        let plain = dir.join("plain.mp4");
+        assert!(
+            Mp4Writer::create_joinable_with_aac(&plain, W, H, FPS, &out).is_ok(),
+            "any file with an AAC track will do"
+        );
+        let wav = dir.join("soundtrack.wav");
+        kino_kernels::wav::write_wav(&wav, &pcm).expect("wav");
+        let err = Mp4Writer::create_joinable_with_aac(&plain, W, H, FPS, &wav)
+            .err()
+            .expect("a WAV is refused");
+        assert!(format!("{err:#}").contains("not AAC"), "{err:#}");
+    }
+
+    #[test]
     fn copied_frames_decode_as_they_did_in_their_piece() {
         let dir = Scratch::new("piece-copy");
         let a = piece(&dir.join("a.mp4"), 0, 20, &[0, 8, 13]);

@@ -410,10 +410,10 @@ ops! {
     Narrate = "narrate", inputs 0..=1, world None, each true, out Audio, version 1;
     /// The scene plan (+ a music track) -> the music bed, as long as the piece.
     MusicBed = "music-bed", inputs 1..=2, world None, each false, out Audio, version 1;
-    /// Music bed + narration lines + scene plan -> the mixed, loudness-normalised soundtrack.
-    MixNarration = "mix-narration", inputs 3..=3, world None, each false, out Audio, version 1;
-    /// Scene videos + directions + soundtrack + scene plan -> the finished piece.
-    Compose = "compose", inputs 4..=4, world None, each false, out Video, version 2;
+    /// Music bed + narration lines + scene plan -> the mixed, loudness-normalised soundtrack (AAC).
+    MixNarration = "mix-narration", inputs 3..=3, world None, each false, out Audio, version 2;
+    /// Scene videos + directions + soundtrack (AAC) + scene plan -> the finished piece.
+    Compose = "compose", inputs 4..=4, world None, each false, out Video, version 3;
 }
 
 impl fmt::Display for Op {

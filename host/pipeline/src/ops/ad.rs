@@ -453,8 +453,10 @@ pub(super) fn mix_narration(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         ..Ducker::default()
     };
     let mixed = dubk::voice_over(&music, &voice, &ducker, AD_LUFS)?;
-    let path = dir.join("soundtrack.wav");
-    wav::write_wav(&path, &mixed)?;
+    // Encoded here, beside the scenes' renders, so composing the piece at
+    // the end only copies its packets.
+    let path = dir.join("soundtrack.m4a");
+    media::write_aac(&mixed, &path)?;
     Ok(path)
 }
 

@@ -13,7 +13,6 @@ use kino_kernels::scene::{self, CameraMove, Corner, Image, Shot, ShotSize, Trans
 use kino_kernels::text::{
     self, CaptionKind, DynamicCaption, Font, Outline, Placement, RenderedText, TextStyle,
 };
-use kino_kernels::wav;
 use serde::{Deserialize, Serialize};
 
 use super::assets::{AssetFiles, Pick};
@@ -684,7 +683,6 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         .iter()
         .map(|p| read_json(p))
         .collect::<Result<_>>()?;
-    let soundtrack = wav::read_wav(cx.file(2)?)?;
     let plan: ScenePlan = cx.json(3)?;
     if plan.shots.len() != scenes.len() {
         bail!(
@@ -705,17 +703,9 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let (w, h, fps) = (v.width, v.height, v.fps);
     let path = dir.join("ad.mp4");
     let mut out = Timeline {
-        writer: Mp4Writer::create_joinable(
-            &path,
-            w,
-            h,
-            fps,
-            Some((soundtrack.sample_rate, soundtrack.channels)),
-        )?,
-        soundtrack: &soundtrack,
+        writer: Mp4Writer::create_joinable_with_aac(&path, w, h, fps, cx.file(2)?)?,
         fps,
         frames: 0,
-        audio_at: 0,
         copied: 0,
     };
 
@@ -841,17 +831,15 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
 }
 
 /// The composed video as it is written: each frame followed by the
-/// soundtrack up to its end, so the file interleaves.
-struct Timeline<'a> {
+/// soundtrack's packets up to its end, so the file interleaves.
+struct Timeline {
     writer: Mp4Writer,
-    soundtrack: &'a wav::Pcm,
     fps: f64,
     frames: usize,
-    audio_at: usize,
     copied: usize,
 }
 
-impl Timeline<'_> {
+impl Timeline {
     fn encode(&mut self, f: Frame) -> Result<()> {
         let pts = self.frames as f64 / self.fps;
         self.writer
@@ -869,23 +857,10 @@ impl Timeline<'_> {
 
     fn next_frame(&mut self) -> Result<()> {
         self.frames += 1;
-        let track = self.soundtrack;
-        let ch = usize::from(track.channels);
-        let until = ((self.frames as f64 / self.fps * f64::from(track.sample_rate)) as usize * ch)
-            .min(track.samples.len());
-        if until > self.audio_at {
-            self.writer
-                .write_audio(&track.samples[self.audio_at..until])?;
-            self.audio_at = until;
-        }
-        Ok(())
+        self.writer.copy_audio_until(self.frames as f64 / self.fps)
     }
 
-    fn finish(mut self) -> Result<()> {
-        if self.audio_at < self.soundtrack.samples.len() {
-            self.writer
-                .write_audio(&self.soundtrack.samples[self.audio_at..])?;
-        }
+    fn finish(self) -> Result<()> {
         self.writer.finish()
     }
 }
