@@ -23,7 +23,10 @@
 //! the output, sampling the full image would alias, so the sample is taken
 //! from a mipmap level (2x2 box-filtered halvings, built on first use and
 //! kept with the image) chosen to bring the scale near 1. Rows are rendered
-//! in parallel on the current rayon pool.
+//! in parallel on the current rayon pool. A window that is not rotated
+//! reads the same source columns on every row: those are worked out once
+//! per frame, and the rows sampled eight pixels at a time where the CPU has
+//! AVX2, writing the same bytes as the scalar path (`scene/resample.rs`).
 //!
 //! # Colour
 //!
