@@ -887,6 +887,35 @@ async fn ad_creative_end_to_end() {
         "the original render changed"
     );
 
+    // Text alone: the plan changed, so the soundtrack is mixed again, but to
+    // the same samples, so its encoding comes from the cache.
+    let text_only: kino_pipeline::Edits = serde_json::from_value(serde_json::json!({
+        "scenes": { "1": { "on-screen-text": "Brewed for twelve hours" } }
+    }))
+    .expect("edits");
+    let retitled = fx.executor().edit(&job, &text_only).await.expect("edit");
+    let retitled_report = fx
+        .executor()
+        .run(&retitled)
+        .await
+        .expect("the edit renders");
+    let cached = |name: &str| {
+        retitled_report
+            .nodes
+            .iter()
+            .find(|n| n.node == name)
+            .unwrap_or_else(|| panic!("no node {name}: {:?}", retitled_report.nodes))
+            .cached
+    };
+    assert!(
+        !cached("soundtrack"),
+        "the plan changed: the soundtrack is mixed again"
+    );
+    assert!(
+        cached("soundtrack-aac"),
+        "the same soundtrack was encoded again"
+    );
+
     // Edits that do not fit the scenes are refused, naming the scene.
     let bad: kino_pipeline::Edits =
         serde_json::from_value(serde_json::json!({ "scenes": { "42": { "narration": "x" } } }))

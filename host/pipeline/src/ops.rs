@@ -410,8 +410,11 @@ ops! {
     Narrate = "narrate", inputs 0..=1, world None, each true, out Audio, version 1;
     /// The scene plan (+ a music track) -> the music bed, as long as the piece.
     MusicBed = "music-bed", inputs 1..=2, world None, each false, out Audio, version 1;
-    /// Music bed + narration lines + scene plan -> the mixed, loudness-normalised soundtrack (AAC).
-    MixNarration = "mix-narration", inputs 3..=3, world None, each false, out Audio, version 2;
+    /// Music bed + narration lines + scene plan -> the mixed, loudness-normalised soundtrack.
+    MixNarration = "mix-narration", inputs 3..=3, world None, each false, out Audio, version 1;
+    /// A soundtrack -> the same as AAC, for compose to copy (encoded beside the scenes'
+    /// renders; an edit that mixes the same soundtrack again finds it in the cache).
+    EncodeAac = "encode-aac", inputs 1..=1, world None, each false, out Audio, version 1;
     /// Scene videos + directions + soundtrack (AAC) + scene plan -> the finished piece.
     Compose = "compose", inputs 4..=4, world None, each false, out Video, version 3;
 }
@@ -690,6 +693,7 @@ pub async fn run(op: &StageOp, cx: OpCx) -> Result<ArtifactRef, OpError> {
         Op::Narrate => ad::narrate,
         Op::MusicBed => ad::music_bed,
         Op::MixNarration => ad::mix_narration,
+        Op::EncodeAac => ad::encode_aac,
         Op::Compose => render::compose,
     };
     blocking(move || {

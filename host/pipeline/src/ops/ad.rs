@@ -453,10 +453,16 @@ pub(super) fn mix_narration(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         ..Ducker::default()
     };
     let mixed = dubk::voice_over(&music, &voice, &ducker, AD_LUFS)?;
-    // Encoded here, beside the scenes' renders, so composing the piece at
-    // the end only copies its packets.
+    let path = dir.join("soundtrack.wav");
+    wav::write_wav(&path, &mixed)?;
+    Ok(path)
+}
+
+/// The soundtrack as AAC: encoded while the scenes render, so composing the
+/// piece at the end only copies its packets.
+pub(super) fn encode_aac(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let path = dir.join("soundtrack.m4a");
-    media::write_aac(&mixed, &path)?;
+    media::write_aac(&wav::read_wav(cx.file(0)?)?, &path)?;
     Ok(path)
 }
 
