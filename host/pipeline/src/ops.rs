@@ -402,7 +402,7 @@ ops! {
     GradeScene = "grade-scene", inputs 1..=1, world Some(World::Grader), each true, out File, version 1;
     /// A directed shot + its LUT, the product, logo, size (+ the asset folder and catalog) -> the scene's video
     /// (its footage from the clip-generator plugin when one is bound; else the host's camera moves on the assets).
-    RenderScene = "render-scene", inputs 4..=6, world Some(World::ClipGenerator), each true, out Video, version 3;
+    RenderScene = "render-scene", inputs 4..=6, world Some(World::ClipGenerator), each true, out Video, version 4;
     /// A rendered scene + the music bed + the plan -> a music video's scene lip-synced to the
     /// bed's span under it (lipsync plugin); an ad's scene, or any when unbound, as it is.
     LipsyncScene = "lipsync-scene", inputs 3..=3, world Some(World::Lipsync), each true, out Video, version 1;
