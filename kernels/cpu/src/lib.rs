@@ -5,6 +5,7 @@
 //! - [`interpolate`]: optical-flow frame interpolation (bidirectional, occlusion-aware, scene-cut aware)
 //! - [`lut`]: `.cube` 3D LUTs (parser, tetrahedral application on 8-bit and float frames)
 //! - [`mel`]: mel spectrograms as models were trained on them (Slaney filters; Wav2Lip's features)
+//! - [`vocoder`]: mel spectrograms as vocoders take them, and Griffin-Lim back to audio
 //! - [`stretch`]: WSOLA time-stretch of speech, pitch kept, exact output length
 //! - [`mix`]: gain, sidechain ducking, summing without clipping, EBU R128 loudness
 //! - [`separate`]: dialogue removal from stereo mixes (centre extraction in the speech band), for dubbing
@@ -36,5 +37,6 @@ pub mod speech;
 pub mod stretch;
 pub mod subtitle;
 pub mod text;
+pub mod vocoder;
 pub mod wav;
 pub mod words;

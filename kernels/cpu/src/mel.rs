@@ -105,18 +105,6 @@ pub mod wav2lip {
             .map(|i| pcm[i] - if i > 0 { 0.97 * pcm[i - 1] } else { 0.0 })
             .collect();
         let pad = N_FFT / 2;
-        let at = |i: isize| -> f32 {
-            // Reflect at both ends (a signal shorter than the pad is zero).
-            let n = emphasised.len() as isize;
-            if n < 2 {
-                return 0.0;
-            }
-            let mut i = i;
-            while i < 0 || i >= n {
-                i = if i < 0 { -i } else { 2 * (n - 1) - i };
-            }
-            emphasised[i as usize]
-        };
         let frames = 1 + pcm.len() / HOP;
         let window: Vec<f32> = (0..N_FFT)
             .map(|i| (0.5 - 0.5 * (2.0 * PI * i as f64 / N_FFT as f64).cos()) as f32)
@@ -133,7 +121,7 @@ pub mod wav2lip {
         for frame in 0..frames {
             let start = (frame * HOP) as isize - pad as isize;
             for (i, x) in input.iter_mut().enumerate() {
-                *x = at(start + i as isize) * window[i];
+                *x = crate::vocoder::reflected(&emphasised, start + i as isize) * window[i];
             }
             // Sizes are fixed above, so the transform cannot fail.
             let _ = fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch);
