@@ -15,4 +15,7 @@ pub mod cache;
 pub mod repository;
 
 pub use cache::{DEFAULT_BUDGET, LoadedModel, Models};
-pub use repository::{Error, Format, INSTALL_HINT, Installed, Kind, Manifest, Repository};
+pub use repository::{
+    Dim, Dtype, Error, Format, INSTALL_HINT, Installed, Kind, Manifest, Repository, Signature,
+    TensorSpec,
+};

@@ -85,6 +85,112 @@ pub struct Manifest {
     pub source: String,
     /// Every file, by name in the folder, with its sha256 (hex).
     pub files: BTreeMap<String, String>,
+    /// The networks of a model whose format doesn't describe itself
+    /// (TorchScript), by the name its kernel knows each by (`vocoder`;
+    /// `text_encoder`, `unet`, `vae_decoder`): the file and the tensors it
+    /// takes and returns.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub signatures: BTreeMap<String, Signature>,
+    /// Numbers the kernel using the model needs that its files don't carry
+    /// (a vocoder's mel spectrogram: `sample_rate`, `n_fft`, `hop`, …).
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub parameters: toml::Table,
+}
+
+/// One network of a model: the file holding it and the tensors its
+/// `forward` takes and returns, in order.
+///
+/// ```toml
+/// [signatures.vocoder]
+/// file = "vocoder.pt"
+/// inputs = [{ name = "mel", dtype = "f32", shape = [1, 80, "frames"] }]
+/// outputs = [{ name = "audio", dtype = "f32", shape = [1, 1, "samples"] }]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signature {
+    /// The file, one of the manifest's `files`.
+    pub file: String,
+    /// What `forward` takes, in order.
+    pub inputs: Vec<TensorSpec>,
+    /// What it returns, in order (a tuple when there are several).
+    pub outputs: Vec<TensorSpec>,
+}
+
+/// One tensor of a [`Signature`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TensorSpec {
+    /// Its name, for the kernel and for errors.
+    pub name: String,
+    /// Its element type.
+    pub dtype: Dtype,
+    /// Its dimensions: a size, or a name that stands for any size (the same
+    /// name must be the same size wherever it appears in one call).
+    pub shape: Vec<Dim>,
+}
+
+/// A tensor's element type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dtype {
+    /// 32-bit float.
+    F32,
+    /// 64-bit integer (token ids, timesteps).
+    I64,
+}
+
+/// One dimension of a [`TensorSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Dim {
+    /// Exactly this size.
+    Fixed(u64),
+    /// Any size, named.
+    Named(String),
+}
+
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Named(name) => f.write_str(name),
+        }
+    }
+}
+
+impl Signature {
+    /// What is wrong with it for a model listing `files`, if anything.
+    fn problem(&self, files: &BTreeMap<String, String>) -> Option<String> {
+        if !files.contains_key(&self.file) {
+            return Some(format!(
+                "file `{}` is not among the model's files",
+                self.file
+            ));
+        }
+        if self.inputs.is_empty() || self.outputs.is_empty() {
+            return Some("it needs at least one input and one output".into());
+        }
+        let tensors = self.inputs.iter().chain(&self.outputs);
+        let mut seen = std::collections::BTreeSet::new();
+        for t in tensors {
+            if !seen.insert(&t.name) {
+                return Some(format!("tensor `{}` is named twice", t.name));
+            }
+            if t.shape.is_empty() {
+                return Some(format!("tensor `{}` has no dimensions", t.name));
+            }
+            if let Some(d) = t.shape.iter().find(|d| {
+                matches!(d, Dim::Fixed(0)) || matches!(d, Dim::Named(n) if !is_plain_name(n))
+            }) {
+                return Some(format!(
+                    "tensor `{}`: dimension `{d}` must be a positive size or a plain name",
+                    t.name
+                ));
+            }
+        }
+        None
+    }
 }
 
 /// An installed model: its manifest and folder.
@@ -355,6 +461,17 @@ fn read_manifest(dir: &Path) -> Result<Installed, Error> {
         return Err(bad(format!(
             "file `{file}`: the sha256 is not 64 hex digits"
         )));
+    }
+    if manifest.signatures.is_empty() && manifest.format == Format::Torchscript {
+        return Err(bad(
+            "a torchscript model needs a [signatures.NAME] for each network: its file, inputs and outputs"
+                .into(),
+        ));
+    }
+    for (name, signature) in &manifest.signatures {
+        if let Some(problem) = signature.problem(&manifest.files) {
+            return Err(bad(format!("signatures.{name}: {problem}")));
+        }
     }
     Ok(Installed {
         manifest,

@@ -149,3 +149,73 @@ fn a_model_loads_once_and_the_least_recently_used_is_dropped_beyond_the_budget()
         "b loaded again after eviction"
     );
 }
+
+#[test]
+fn a_torchscript_model_names_its_entry_point_and_tensors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = Repository::new(tmp.path().join("repo"));
+    let source = model(tmp.path(), "voc", "1", &[("vocoder.pt", b"pt")]);
+    let plain = std::fs::read_to_string(source.join("model.toml")).expect("read");
+    let torchscript = plain.replace(
+        "kind = \"vad\"\nformat = \"onnx\"",
+        "kind = \"vocoder\"\nformat = \"torchscript\"",
+    );
+    let with = |signature: &str| {
+        std::fs::write(
+            source.join("model.toml"),
+            format!("{torchscript}\n{signature}"),
+        )
+        .expect("write");
+        repo.add(&source)
+    };
+
+    let err = with("").expect_err("no signature").to_string();
+    assert!(err.contains("needs a [signatures.NAME]"), "{err}");
+    let cases = [
+        (
+            "file = \"other.pt\"\ninputs = [{ name = \"mel\", dtype = \"f32\", shape = [1] }]\noutputs = [{ name = \"audio\", dtype = \"f32\", shape = [1] }]",
+            "`other.pt` is not among",
+        ),
+        (
+            "file = \"vocoder.pt\"\ninputs = []\noutputs = [{ name = \"audio\", dtype = \"f32\", shape = [1] }]",
+            "at least one input",
+        ),
+        (
+            "file = \"vocoder.pt\"\ninputs = [{ name = \"x\", dtype = \"f32\", shape = [1] }]\noutputs = [{ name = \"x\", dtype = \"f32\", shape = [1] }]",
+            "`x` is named twice",
+        ),
+        (
+            "file = \"vocoder.pt\"\ninputs = [{ name = \"mel\", dtype = \"f32\", shape = [0, 80] }]\noutputs = [{ name = \"audio\", dtype = \"f32\", shape = [1] }]",
+            "dimension `0`",
+        ),
+        (
+            "file = \"vocoder.pt\"\ninputs = [{ name = \"mel\", dtype = \"f16\", shape = [1] }]\noutputs = [{ name = \"audio\", dtype = \"f32\", shape = [1] }]",
+            "f16",
+        ),
+    ];
+    for (signature, expect) in cases {
+        let err = with(&format!("[signatures.vocoder]\n{signature}\n"))
+            .expect_err(expect)
+            .to_string();
+        assert!(
+            err.contains(expect) && err.contains("signatures.vocoder: "),
+            "{expect}: {err}"
+        );
+    }
+    assert!(repo.list().expect("list").is_empty(), "nothing installed");
+
+    let installed = with(
+        "[signatures.vocoder]\nfile = \"vocoder.pt\"\n\
+         inputs = [{ name = \"mel\", dtype = \"f32\", shape = [1, 80, \"frames\"] }]\n\
+         outputs = [{ name = \"audio\", dtype = \"f32\", shape = [1, 1, \"samples\"] }]\n\
+         [parameters]\nhop = 256\n",
+    )
+    .expect("a whole signature installs");
+    let signature = &installed.manifest.signatures["vocoder"];
+    assert_eq!(
+        signature.inputs[0].shape[2],
+        kino_models::Dim::Named("frames".into())
+    );
+    assert_eq!(signature.outputs[0].shape[0], kino_models::Dim::Fixed(1));
+    assert_eq!(installed.manifest.parameters["hop"].as_integer(), Some(256));
+}
