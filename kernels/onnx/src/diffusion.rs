@@ -19,6 +19,10 @@
 //!
 //! Guidance runs the UNet on the unconditional and conditional halves as
 //! one batch of two where its batch is dynamic, else as two runs.
+//!
+//! The networks sit behind [`Networks`], so the same tokenizer, schedule,
+//! samplers and pixel conversion serve another runtime's export of them
+//! (`kino-torch` implements it for TorchScript).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -61,9 +65,51 @@ pub struct Request<'a> {
     pub init: Option<(&'a Frame, f32)>,
 }
 
+/// The networks of a latent diffusion model, in whichever runtime holds
+/// them: ONNX here ([`Diffusion::load`]), TorchScript in `kino-torch`.
+/// [`Diffusion`] does the rest — tokens, schedule, sampling, guidance,
+/// pixels — so every runtime draws the same picture from the same weights.
+pub trait Networks: Send + Sync {
+    /// Tokens per prompt (L).
+    fn text_len(&self) -> usize;
+    /// Latent channels (C).
+    fn channels(&self) -> usize;
+    /// Whether the UNet takes guidance's two halves as one batch of two.
+    fn batch_two(&self) -> bool;
+    /// `L` token ids → `[L, D]` hidden states (row-major) and `D`.
+    fn encode_text(&self, ids: Vec<i64>) -> Result<(Vec<f32>, usize)>;
+    /// The UNet's output for `batch` latents `[batch, C, h, w]` at timestep
+    /// `t` under hidden states `[batch, L, dim]`: the same shape.
+    fn unet(
+        &self,
+        latents: Vec<f32>,
+        batch: usize,
+        t: usize,
+        hw: [usize; 2],
+        states: Vec<f32>,
+        dim: usize,
+    ) -> Result<Vec<f32>>;
+    /// The VAE decoder: latents `[1, C, h, w]` (already divided by the
+    /// scale) → an image `[1, 3, 8h, 8w]` in [-1, 1].
+    fn decode(&self, latents: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>>;
+    /// The VAE encoder: an image `[1, 3, H, W]` in [-1, 1] → latents
+    /// `[1, C, H/8, W/8]` (a distribution's mean and log-variance,
+    /// `[1, 2C, …]`, also do: the mean comes first); `None` where the model
+    /// has no encoder.
+    fn encode(&self, image: Vec<f32>, size: [usize; 2]) -> Option<Result<Vec<f32>>>;
+}
+
 /// A loaded diffusion model.
 pub struct Diffusion {
     tokenizer: ClipTokenizer,
+    networks: Box<dyn Networks>,
+    schedule: Schedule,
+    scale: f32,
+    dir: PathBuf,
+}
+
+/// The networks of an ONNX export.
+struct OnnxNetworks {
     text_encoder: Mutex<Session>,
     /// Whether the text encoder takes int32 ids (else int64).
     ids_i32: bool,
@@ -80,17 +126,14 @@ pub struct Diffusion {
     channels: usize,
     decoder: Mutex<Session>,
     encoder: Option<Mutex<Session>>,
-    schedule: Schedule,
-    scale: f32,
-    dir: PathBuf,
 }
 
 impl std::fmt::Debug for Diffusion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Diffusion")
             .field("dir", &self.dir)
-            .field("channels", &self.channels)
-            .field("text_len", &self.text_len)
+            .field("channels", &self.networks.channels())
+            .field("text_len", &self.networks.text_len())
             .finish_non_exhaustive()
     }
 }
@@ -108,9 +151,28 @@ fn input(session: &Session, name: &str) -> Option<(Vec<i64>, Option<TensorElemen
 }
 
 impl Diffusion {
-    /// Loads the model in `dir`, checking each network's inputs against
-    /// the layout above.
+    /// Loads the ONNX export in `dir`, checking each network's inputs
+    /// against the layout above.
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::with_networks(dir, Box::new(OnnxNetworks::load(dir)?))
+    }
+
+    /// A model whose networks are `networks`, its tokenizer, schedule and
+    /// VAE scale in `dir` as in an ONNX export (`tokenizer/`,
+    /// `scheduler/scheduler_config.json`, `vae_decoder/config.json`).
+    pub fn with_networks(dir: &Path, networks: Box<dyn Networks>) -> Result<Self> {
+        Ok(Self {
+            tokenizer: ClipTokenizer::load(&dir.join("tokenizer"))?,
+            networks,
+            schedule: read_schedule(&dir.join("scheduler/scheduler_config.json"))?,
+            scale: read_scale(&dir.join("vae_decoder/config.json"))?,
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+impl OnnxNetworks {
+    fn load(dir: &Path) -> Result<Self> {
         let opts = SessionOptions::default();
         let part = |name: &str| {
             let path = dir.join(name).join("model.onnx");
@@ -124,8 +186,6 @@ impl Diffusion {
             path: path.to_path_buf(),
             reason,
         };
-        let tokenizer = ClipTokenizer::load(&dir.join("tokenizer"))?;
-
         let text_path = part("text_encoder")?;
         let text_encoder = session(&text_path, &opts)?;
         let (ids_shape, ids_type) = input(&text_encoder, "input_ids")
@@ -191,10 +251,7 @@ impl Diffusion {
             Ok(path) => Some(Mutex::new(session(&path, &opts)?)),
             Err(_) => None,
         };
-        let schedule = read_schedule(&dir.join("scheduler/scheduler_config.json"))?;
-        let scale = read_scale(&dir.join("vae_decoder/config.json"))?;
         Ok(Self {
-            tokenizer,
             text_encoder: Mutex::new(text_encoder),
             ids_i32,
             text_len,
@@ -205,12 +262,11 @@ impl Diffusion {
             channels,
             decoder: Mutex::new(decoder),
             encoder,
-            schedule,
-            scale,
-            dir: dir.to_path_buf(),
         })
     }
+}
 
+impl Diffusion {
     /// The noise schedule the model was trained with.
     pub fn schedule(&self) -> &Schedule {
         &self.schedule
@@ -245,8 +301,9 @@ impl Diffusion {
             ));
         }
         let (lh, lw) = (h / 8, w / 8);
-        let shape = [1, self.channels, lh, lw];
-        let n = self.channels * lh * lw;
+        let channels = self.networks.channels();
+        let shape = [1, channels, lh, lw];
+        let n = channels * lh * lw;
 
         let guided = request.guidance != 1.0;
         let conditional = self.encode_text(request.prompt)?;
@@ -304,7 +361,130 @@ impl Diffusion {
 
     /// The text encoder's hidden states for `text`: `[L, D]` flattened.
     fn encode_text(&self, text: &str) -> Result<(Vec<f32>, usize)> {
-        let ids = self.tokenizer.encode(text, self.text_len)?;
+        let ids = self.tokenizer.encode(text, self.networks.text_len())?;
+        self.networks.encode_text(ids)
+    }
+
+    /// The UNet on one latent.
+    fn unet_one(
+        &self,
+        x: &[f32],
+        t: usize,
+        shape: [usize; 4],
+        text: &(Vec<f32>, usize),
+    ) -> Result<Vec<f32>> {
+        self.unet_run(x.to_vec(), 1, t, shape, text.0.clone(), text.1)
+    }
+
+    /// The UNet on the unconditional and conditional halves: (u, c).
+    fn unet_pair(
+        &self,
+        x: &[f32],
+        t: usize,
+        shape: [usize; 4],
+        uncond: &(Vec<f32>, usize),
+        cond: &(Vec<f32>, usize),
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        if !self.networks.batch_two() {
+            return Ok((
+                self.unet_one(x, t, shape, uncond)?,
+                self.unet_one(x, t, shape, cond)?,
+            ));
+        }
+        let latents = [x, x].concat();
+        let states = [uncond.0.as_slice(), cond.0.as_slice()].concat();
+        let mut out = self.unet_run(latents, 2, t, shape, states, cond.1)?;
+        let c = out.split_off(x.len());
+        Ok((out, c))
+    }
+
+    fn unet_run(
+        &self,
+        latents: Vec<f32>,
+        batch: usize,
+        t: usize,
+        [_, _, h, w]: [usize; 4],
+        states: Vec<f32>,
+        dim: usize,
+    ) -> Result<Vec<f32>> {
+        let n = latents.len();
+        let out = self.networks.unet(latents, batch, t, [h, w], states, dim)?;
+        if out.len() != n {
+            return Err(Error::Inference {
+                model: "unet",
+                reason: format!("returned {} values for {n} latents", out.len()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The VAE decoder's image of `latents`.
+    fn decode(&self, latents: &[f32], [_, _, h, w]: [usize; 4]) -> Result<Frame> {
+        let scaled: Vec<f32> = latents.iter().map(|v| v / self.scale).collect();
+        let image = self.networks.decode(scaled, [h, w])?;
+        let (oh, ow) = (8 * h, 8 * w);
+        let plane = oh * ow;
+        if image.len() != 3 * plane {
+            return Err(Error::Inference {
+                model: "vae decoder",
+                reason: format!("returned {} values for a {ow}x{oh} image", image.len()),
+            });
+        }
+        let mut data = vec![0u8; 3 * plane];
+        for p in 0..plane {
+            for ch in 0..3 {
+                let v = (image[ch * plane + p].clamp(-1.0, 1.0) + 1.0) * 127.5;
+                data[3 * p + ch] = v.round() as u8;
+            }
+        }
+        Ok(Frame {
+            width: ow,
+            height: oh,
+            data,
+        })
+    }
+
+    /// The VAE encoder's latents of `image` resized to `w × h`, scaled.
+    fn encode_image(&self, image: &Frame, w: usize, h: usize) -> Result<Vec<f32>> {
+        let resized = image.resized(w, h);
+        let plane = w * h;
+        let mut planar = vec![0f32; 3 * plane];
+        for p in 0..plane {
+            for ch in 0..3 {
+                planar[ch * plane + p] = f32::from(resized.data[3 * p + ch]) / 127.5 - 1.0;
+            }
+        }
+        let latents =
+            self.networks
+                .encode(planar, [h, w])
+                .ok_or_else(|| Error::ModelMissing {
+                    path: self.dir.join("vae_encoder"),
+                })??;
+        let n = self.networks.channels() * (h / 8) * (w / 8);
+        if latents.len() < n {
+            return Err(Error::Inference {
+                model: "vae encoder",
+                reason: format!("returned {} values for {n} latents", latents.len()),
+            });
+        }
+        Ok(latents[..n].iter().map(|v| v * self.scale).collect())
+    }
+}
+
+impl Networks for OnnxNetworks {
+    fn text_len(&self) -> usize {
+        self.text_len
+    }
+
+    fn channels(&self) -> usize {
+        self.channels
+    }
+
+    fn batch_two(&self) -> bool {
+        self.batch_two
+    }
+
+    fn encode_text(&self, ids: Vec<i64>) -> Result<(Vec<f32>, usize)> {
         let err = inference("text encoder");
         let shape = [1usize, self.text_len];
         let value: SessionInputValue<'_> = if self.ids_i32 {
@@ -330,49 +510,17 @@ impl Diffusion {
         }
     }
 
-    /// The UNet on one latent.
-    fn unet_one(
-        &self,
-        x: &[f32],
-        t: usize,
-        shape: [usize; 4],
-        text: &(Vec<f32>, usize),
-    ) -> Result<Vec<f32>> {
-        self.unet_run(x.to_vec(), 1, t, shape, text.0.clone(), text.1)
-    }
-
-    /// The UNet on the unconditional and conditional halves: (u, c).
-    fn unet_pair(
-        &self,
-        x: &[f32],
-        t: usize,
-        shape: [usize; 4],
-        uncond: &(Vec<f32>, usize),
-        cond: &(Vec<f32>, usize),
-    ) -> Result<(Vec<f32>, Vec<f32>)> {
-        if !self.batch_two {
-            return Ok((
-                self.unet_one(x, t, shape, uncond)?,
-                self.unet_one(x, t, shape, cond)?,
-            ));
-        }
-        let latents = [x, x].concat();
-        let states = [uncond.0.as_slice(), cond.0.as_slice()].concat();
-        let mut out = self.unet_run(latents, 2, t, shape, states, cond.1)?;
-        let c = out.split_off(x.len());
-        Ok((out, c))
-    }
-
-    fn unet_run(
+    fn unet(
         &self,
         latents: Vec<f32>,
         batch: usize,
         t: usize,
-        [_, c, h, w]: [usize; 4],
+        [h, w]: [usize; 2],
         states: Vec<f32>,
         dim: usize,
     ) -> Result<Vec<f32>> {
         let err = inference("unet");
+        let c = self.channels;
         let sample = Tensor::from_array(([batch, c, h, w], latents)).map_err(err)?;
         let t_shape: Vec<usize> = if self.timestep_scalar {
             vec![]
@@ -408,11 +556,9 @@ impl Diffusion {
         Ok(out.to_vec())
     }
 
-    /// The VAE decoder's image of `latents`.
-    fn decode(&self, latents: &[f32], [_, c, h, w]: [usize; 4]) -> Result<Frame> {
+    fn decode(&self, latents: Vec<f32>, [h, w]: [usize; 2]) -> Result<Vec<f32>> {
         let err = inference("vae decoder");
-        let scaled: Vec<f32> = latents.iter().map(|v| v / self.scale).collect();
-        let input = Tensor::from_array(([1, c, h, w], scaled)).map_err(err)?;
+        let input = Tensor::from_array(([1, self.channels, h, w], latents)).map_err(err)?;
         let mut session = self.decoder.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session.run(ort::inputs![input]).map_err(err)?;
         let (shape, image) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
@@ -423,51 +569,28 @@ impl Diffusion {
                 reason: format!("expected [1, 3, {oh}, {ow}], got {:?}", &**shape),
             });
         }
-        let plane = oh * ow;
-        let mut data = vec![0u8; 3 * plane];
-        for p in 0..plane {
-            for ch in 0..3 {
-                let v = (image[ch * plane + p].clamp(-1.0, 1.0) + 1.0) * 127.5;
-                data[3 * p + ch] = v.round() as u8;
-            }
-        }
-        Ok(Frame {
-            width: ow,
-            height: oh,
-            data,
-        })
+        Ok(image.to_vec())
     }
 
-    /// The VAE encoder's latents of `image` resized to `w × h`, scaled.
-    fn encode_image(&self, image: &Frame, w: usize, h: usize) -> Result<Vec<f32>> {
-        let Some(encoder) = &self.encoder else {
-            return Err(Error::ModelMissing {
-                path: self.dir.join("vae_encoder/model.onnx"),
-            });
-        };
-        let err = inference("vae encoder");
-        let resized = image.resized(w, h);
-        let plane = w * h;
-        let mut planar = vec![0f32; 3 * plane];
-        for p in 0..plane {
-            for ch in 0..3 {
-                planar[ch * plane + p] = f32::from(resized.data[3 * p + ch]) / 127.5 - 1.0;
+    fn encode(&self, image: Vec<f32>, [h, w]: [usize; 2]) -> Option<Result<Vec<f32>>> {
+        let encoder = self.encoder.as_ref()?;
+        let run = || {
+            let err = inference("vae encoder");
+            let input = Tensor::from_array(([1, 3, h, w], image)).map_err(err)?;
+            let mut session = encoder.lock().unwrap_or_else(|e| e.into_inner());
+            let outputs = session.run(ort::inputs![input]).map_err(err)?;
+            let (shape, latents) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
+            let (c, lh, lw) = (self.channels as i64, (h / 8) as i64, (w / 8) as i64);
+            // A distribution's parameters (mean, then log-variance): the mean.
+            if **shape != [1, c, lh, lw] && **shape != [1, 2 * c, lh, lw] {
+                return Err(Error::Inference {
+                    model: "vae encoder",
+                    reason: format!("expected [1, {c}, {lh}, {lw}] latents, got {:?}", &**shape),
+                });
             }
-        }
-        let input = Tensor::from_array(([1, 3, h, w], planar)).map_err(err)?;
-        let mut session = encoder.lock().unwrap_or_else(|e| e.into_inner());
-        let outputs = session.run(ort::inputs![input]).map_err(err)?;
-        let (shape, latents) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
-        let (c, lh, lw) = (self.channels as i64, (h / 8) as i64, (w / 8) as i64);
-        // A distribution's parameters (mean, then log-variance): the mean.
-        if **shape != [1, c, lh, lw] && **shape != [1, 2 * c, lh, lw] {
-            return Err(Error::Inference {
-                model: "vae encoder",
-                reason: format!("expected [1, {c}, {lh}, {lw}] latents, got {:?}", &**shape),
-            });
-        }
-        let n = self.channels * (h / 8) * (w / 8);
-        Ok(latents[..n].iter().map(|v| v * self.scale).collect())
+            Ok(latents.to_vec())
+        };
+        Some(run())
     }
 }
 

@@ -34,7 +34,7 @@ mod runtime;
 mod vad;
 
 pub use clip::ClipTokenizer;
-pub use diffusion::{Diffusion, Request as DiffusionRequest};
+pub use diffusion::{Diffusion, Networks as DiffusionNetworks, Request as DiffusionRequest};
 pub use error::{Error, Result};
 pub use lipsync::{FaceBox, LipSync};
 pub use piper::PiperVoice;
