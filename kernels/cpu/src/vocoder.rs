@@ -487,7 +487,9 @@ mod tests {
             frames: 3,
             data: vec![0.0; 192],
         };
-        let err = griffin_lim(&mel, &spec, 4).expect_err("refused").to_string();
+        let err = griffin_lim(&mel, &spec, 4)
+            .expect_err("refused")
+            .to_string();
         assert!(err.contains("64 mel bands, the vocoder takes 80"), "{err}");
         let mut mel = Mel {
             n_mels: 80,
@@ -495,7 +497,9 @@ mod tests {
             data: vec![0.0; 160],
         };
         mel.data[81] = f32::NAN;
-        let err = griffin_lim(&mel, &spec, 4).expect_err("refused").to_string();
+        let err = griffin_lim(&mel, &spec, 4)
+            .expect_err("refused")
+            .to_string();
         assert!(err.contains("band 40, frame 1"), "{err}");
         let bad = MelSpec { hop: 0, ..spec };
         assert!(
@@ -508,7 +512,12 @@ mod tests {
             fmax: 20_000.0,
             ..spec
         };
-        assert!(bad.validate().expect_err("refused").to_string().contains("fmax"));
+        assert!(
+            bad.validate()
+                .expect_err("refused")
+                .to_string()
+                .contains("fmax")
+        );
     }
 
     #[test]
