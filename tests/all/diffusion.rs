@@ -131,3 +131,32 @@ async fn an_installed_diffusion_model_draws_the_ads_keyframes() {
     assert!(!moved.notes.iter().any(|n| n.contains("keyframes drawn")));
     assert_ne!(video_md5(&drawn.video), video_md5(&moved.video));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    any(missing = "ffmpeg", missing = "espeak-ng", missing = "models"),
+    ignore = "needs ffmpeg, espeak-ng and the default models (make setup models)"
+)]
+async fn a_torchscript_diffusion_model_draws_where_the_host_runs_torchscript_and_is_named_where_not()
+ {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let repo = repository(scratch.path(), false);
+    repo.add(&workspace_root().join("kernels/torch/tests/fixtures/tiny-sd"))
+        .expect("the TorchScript export installs");
+    let ad = ad(scratch.path(), repo, 1).await;
+    let drawn = ad
+        .notes
+        .iter()
+        .filter(|n| n.contains("keyframes drawn by the diffusion model tiny-sd"));
+    if kino_torch::ENABLED {
+        assert_eq!(drawn.count(), ad.renders_cached.len(), "{:#?}", ad.notes);
+    } else {
+        assert_eq!(drawn.count(), 0, "{:#?}", ad.notes);
+        let named = ad.notes.iter().filter(|n| {
+            n.contains("the diffusion model `tiny-sd` is TorchScript")
+                && n.contains("--features torch")
+                && n.contains("the scene is its still with the camera's move")
+        });
+        assert_eq!(named.count(), ad.renders_cached.len(), "{:#?}", ad.notes);
+    }
+}

@@ -24,6 +24,7 @@ mod speech;
 mod stage_versions;
 mod truncated_media;
 mod video_tools;
+mod vocode;
 mod voices;
 
 use std::path::Path;

@@ -228,6 +228,21 @@ enum Command {
         #[command(flatten)]
         repo: crate::models::ModelsArg,
     },
+    /// Resynthesise a media file's audio through a vocoder (its mel
+    /// spectrogram, then back to sound): a check that an installed
+    /// TorchScript vocoder works, or Griffin-Lim's rendering where none is.
+    Vocode {
+        /// The media file (any audio FFmpeg reads; resampled to the vocoder's rate).
+        input: PathBuf,
+        /// Where to write the WAV.
+        output: PathBuf,
+        /// The vocoder model (default: the first TorchScript vocoder
+        /// installed, else Griffin-Lim).
+        #[arg(long)]
+        model: Option<String>,
+        #[command(flatten)]
+        repo: crate::models::ModelsArg,
+    },
     /// The model repository: list, add, verify, remove.
     #[command(subcommand)]
     Models(crate::models::ModelsCommand),
@@ -921,6 +936,22 @@ fn run(cli: Cli) -> Result<()> {
             }
             let secs = tools::speak_to_file(&text, &lang, rate, (&output, sample_format))?;
             println!("wrote {} ({secs:.3} s, espeak-ng)", output.display());
+            Ok(())
+        }
+        Command::Vocode {
+            input,
+            output,
+            model,
+            repo,
+        } => {
+            let started = std::time::Instant::now();
+            let (vocoder, secs) =
+                crate::models::vocode_file(&repo.open(), &input, &output, model.as_deref())?;
+            println!(
+                "wrote {} ({secs:.3} s, {vocoder}, {:.1} s)",
+                output.display(),
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Transcribe {

@@ -1,5 +1,5 @@
-//! `kino models`, `kino transcribe` and the neural side of `kino speak`:
-//! the model repository from the command line.
+//! `kino models`, `kino transcribe`, `kino vocode` and the neural side of
+//! `kino speak`: the model repository from the command line.
 
 use std::path::{Path, PathBuf};
 
@@ -211,4 +211,37 @@ pub fn speak_neural(
     };
     write_wav_as(output, &pcm, format).with_context(|| format!("writing {}", output.display()))?;
     Ok(Some((installed.id(), pcm.duration_secs())))
+}
+
+/// `kino vocode`: `input`'s audio (mono, at the vocoder's rate) to its mel
+/// spectrogram and back through the vocoder into a WAV file; returns what
+/// vocoded it and the output's length in seconds.
+pub fn vocode_file(
+    models: &Models,
+    input: &Path,
+    output: &Path,
+    model: Option<&str>,
+) -> Result<(String, f64)> {
+    let (vocoder, note) = kino_torch::vocoder::choose(models, model)?;
+    if let Some(note) = note {
+        eprintln!("kino vocode: {note}");
+    }
+    let spec = vocoder.spec();
+    let pcm = kino_media::decode_audio(input, spec.sample_rate, 1)?;
+    if pcm.samples.is_empty() {
+        bail!("{}: no audio to vocode", input.display());
+    }
+    let mel = spec.analyse(&pcm.samples)?;
+    let samples = progress::with_bar(progress::spinner(), |bar| {
+        bar.set_message(format!("vocoding with {}", vocoder.describe()));
+        vocoder.vocode(&mel)
+    })?;
+    let out = Pcm {
+        sample_rate: spec.sample_rate,
+        channels: 1,
+        samples,
+    };
+    write_wav_as(output, &out, SampleFormat::PCM16)
+        .with_context(|| format!("writing {}", output.display()))?;
+    Ok((vocoder.describe(), out.duration_secs()))
 }

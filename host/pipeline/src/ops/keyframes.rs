@@ -13,16 +13,66 @@
 use anyhow::{Context as _, Result, bail};
 use kino_kernels::diffusion::Sampler;
 use kino_kernels::interpolate::{FlowPair, Frame, Params};
-use kino_models::{Format, Kind, Models};
+use kino_models::{Format, Installed, Kind, Models};
 use kino_onnx::{Diffusion, DiffusionRequest};
 
 use super::OpCx;
 
-/// The host's diffusion model: the first ONNX `diffusion` model of the
-/// repository by name (an `optimum-cli export onnx` folder, see
-/// `kino_onnx::Diffusion`), if there is one.
+/// Whether this host can run a diffusion model stored as `format`: an
+/// ONNX export always (`kino_onnx::Diffusion`), a TorchScript one when it
+/// was built with the `torch` feature (`kino_torch::diffusion`).
+fn runs(format: Format) -> bool {
+    format == Format::Onnx || (format == Format::Torchscript && kino_torch::ENABLED)
+}
+
+/// The diffusion models installed, by name.
+fn installed(models: &Models) -> Vec<Installed> {
+    let mut all: Vec<Installed> = models
+        .repository()
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.manifest.kind == Kind::Diffusion)
+        .collect();
+    all.sort_by(|a, b| a.manifest.name.cmp(&b.manifest.name));
+    all
+}
+
+/// The host's diffusion model: the first `diffusion` model of the
+/// repository by name that this host can run, if there is one.
 pub(crate) fn host_model(models: &Models) -> Option<String> {
-    models.repository().first_of(Kind::Diffusion, Format::Onnx)
+    installed(models)
+        .into_iter()
+        .find(|m| runs(m.manifest.format))
+        .map(|m| m.manifest.name)
+}
+
+/// Why the diffusion models installed can't draw here, when there are some
+/// and none can: for the job's events.
+pub(crate) fn unusable(models: &Models) -> Option<String> {
+    let names: Vec<String> = installed(models)
+        .into_iter()
+        .filter(|m| !runs(m.manifest.format))
+        .map(|m| format!("`{}`", m.manifest.name))
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "the diffusion model {} is TorchScript, and {}",
+            names.join(", "),
+            kino_torch::NOT_BUILT
+        )
+    })
+}
+
+/// Loads the diffusion model `installed` in the runtime of its format.
+fn load(cx: &OpCx, installed: &Installed) -> Result<Diffusion> {
+    match installed.manifest.format {
+        Format::Torchscript => kino_torch::diffusion::load(installed),
+        _ => {
+            super::speech::runtime(&cx.models)?;
+            Ok(Diffusion::load(&installed.dir)?)
+        }
+    }
 }
 
 /// How a scene's keyframes are drawn: the render stage's params
@@ -110,10 +160,9 @@ pub(super) fn draw(
     camera: impl Fn(usize) -> Result<Frame>,
     write: &mut impl FnMut(Frame, usize) -> Result<()>,
 ) -> Result<usize> {
-    super::speech::runtime(&cx.models)?;
     let (model, _) = cx
         .models
-        .load(name, |m| Ok(Diffusion::load(&m.dir)?))
+        .load(name, |m| load(cx, m))
         .with_context(|| format!("loading the diffusion model `{name}`"))?;
     let keyframe = |i: usize| -> Result<Frame> {
         let base = camera(i)?;

@@ -579,10 +579,11 @@ pub(super) fn render_scene_from(
                 let picture = (i == 0 || !once).then(|| camera(&graded, i)).transpose()?;
                 write(picture, i, true)?;
             }
-            cx.note(
-                "no diffusion model is installed: the scene is its still with the camera's move"
-                    .into(),
-            );
+            let why = keyframes::unusable(&cx.models)
+                .unwrap_or_else(|| "no diffusion model is installed".into());
+            cx.note(format!(
+                "{why}: the scene is its still with the camera's move"
+            ));
         }
     }
     writer.finish()?;
