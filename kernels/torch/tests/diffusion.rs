@@ -86,6 +86,10 @@ fn the_torchscript_export_draws_what_the_onnx_export_draws() {
         .generate(&request("a steaming coffee mug"), |_, _| {})
         .expect("generate");
     let (worst, differing) = compare(&drawn, &reference);
+    eprintln!(
+        "text to image: {differing} of {} channel values differ from the ONNX export's, by at most {worst}",
+        drawn.data.len()
+    );
     // The same float arithmetic in two libraries: at most a rounding apart.
     assert!(worst <= 1, "{differing} values differ, by up to {worst}");
     assert!(
@@ -113,7 +117,8 @@ fn the_torchscript_export_draws_what_the_onnx_export_draws() {
             )
             .expect("image to image")
     };
-    let (worst, _) = compare(&img2img(&torch), &img2img(&onnx));
+    let (worst, differing) = compare(&img2img(&torch), &img2img(&onnx));
+    eprintln!("image to image: {differing} channel values differ, by at most {worst}");
     assert!(worst <= 1, "image to image differs by up to {worst}");
 
     // Deterministic, and the prompt matters.

@@ -88,6 +88,7 @@ fn the_torchscript_vocoder_matches_pytorch_and_checks_its_input() {
         .zip(&expected)
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
+    eprintln!("the largest difference from PyTorch's output: {worst:e}");
     assert!(worst < 1e-5, "differs from PyTorch by {worst}");
     assert!(
         expected.iter().any(|&v| v.abs() > 1e-3),
