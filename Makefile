@@ -9,7 +9,7 @@ PLUGIN_DIR := $(PLUGIN_TARGET)/wasm32-wasip2/plugin
 # .kino/models beside its data).
 KINO_MODELS ?= .kino/models
 
-.PHONY: setup models libtorch plugins demo test conformance bench lint fuzz soak s3-venv
+.PHONY: setup models libtorch nvrtc plugins demo test conformance bench lint fuzz soak s3-venv
 
 # What a fresh Debian machine lacks: FFmpeg (CLI and dev libraries), clang for
 # bindgen, espeak-ng for speech, and the wasm32-wasip2 target for plugins.
@@ -44,6 +44,14 @@ LIBTORCH ?= $(CURDIR)/.kino/libtorch
 libtorch: setup
 	python3 models/install_libtorch.py $(LIBTORCH)
 
+# NVRTC, CUDA's run-time compiler (libnvrtc.so.12, from the PyPI wheel pinned
+# by hash in models/nvrtc.txt), in .kino/nvrtc: the `cuda` feature's tests
+# compile every CUDA kernel with it, which needs no GPU. About 110 MB.
+NVRTC ?= $(CURDIR)/.kino/nvrtc
+
+nvrtc: setup
+	python3 models/install_nvrtc.py $(NVRTC)
+
 plugins: setup
 	CARGO_TARGET_DIR=$(PLUGIN_TARGET) cargo build --target wasm32-wasip2 --profile plugin $(PLUGINS:%=-p %)
 
@@ -64,7 +72,8 @@ s3-venv: setup
 	sh scripts/s3-venv.sh
 
 # The workspace, then the CUDA build of the device layer (it runs without a
-# GPU: detection reports why there is none) and the TorchScript build of the
+# GPU: NVRTC, from `make nvrtc`, compiles every kernel; detection and the
+# parity tests' GPU half say why there is no GPU) and the TorchScript build of the
 # torch kernels (against `make libtorch`'s copy). In the release profile, the
 # one `make demo` builds: the later commands reuse the first's build. The
 # distributed tests start their own PostgreSQL (the Debian package) and S3
@@ -74,9 +83,9 @@ s3-venv: setup
 # made from the same source: building `-p kino` on its own resolves other
 # features for shared dependencies (wasmtime, sqlx), so it would compile them,
 # and all that depends on them, a second time.
-test: setup models s3-venv libtorch
+test: setup models s3-venv libtorch nvrtc
 	cargo test --workspace --release
-	cargo test -p kino-cuda --features cuda --release
+	LD_LIBRARY_PATH=$(NVRTC)/lib cargo test -p kino-cuda --features cuda --release
 	LIBTORCH=$(LIBTORCH) cargo test -p kino-torch --features torch --release
 	$(MAKE) conformance CONFORMANCE_BIN=$(or $(CARGO_TARGET_DIR),target)/release/kino-cli
 

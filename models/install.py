@@ -34,7 +34,8 @@ def download(requirements, dest):
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
          "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
          "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_25_x86_64",
-         "--platform", "manylinux_2_17_x86_64", "--require-hashes",
+         "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux_2_12_x86_64",
+         "--require-hashes",
          "-r", str(requirements), "-d", str(dest)],
         check=True,
     )
@@ -46,6 +47,38 @@ def wheel(wheels, package):
     if len(found) != 1:
         sys.exit(f"install.py: expected one wheel for {package}, found {found}")
     return zipfile.ZipFile(found[0])
+
+
+def install_libraries(what, dest, version, requirements, fill, stamp="version"):
+    """Installs a library folder DEST from the wheels pinned in `requirements`.
+
+    `fill(wheels, staging)` copies what is wanted out of the downloaded
+    wheels into a staging folder (with an empty `lib/`), which then replaces
+    DEST whole, with `stamp` holding `version`: an interrupted install leaves
+    DEST as it was. Does nothing while DEST holds this version.
+    """
+    marker = dest / stamp
+    if marker.exists() and marker.read_text().strip() == version:
+        print(f"{what}: {version} is installed in {dest}")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        wheels = Path(tmp)
+        download(requirements, wheels)
+        staging = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "lib").mkdir(parents=True)
+        fill(wheels, staging)
+        (staging / stamp).write_text(version + "\n")
+        shutil.rmtree(dest, ignore_errors=True)
+        staging.rename(dest)
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file()) / 1e6
+    print(f"{what}: installed {version} ({size:.0f} MB) in {dest}")
+
+
+def extract(zf, member, out):
+    """Copies one member of an open wheel to the path `out`."""
+    with zf.open(member) as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def sha256(path):

@@ -155,84 +155,28 @@ impl RgbFrame {
     }
 }
 
-/// Converts packed RGB24 to planar YUV 4:2:0 (BT.601, limited range, the
-/// same matrix swscale uses by default), rows in parallel.
+/// Converts packed RGB24 to planar YUV 4:2:0 in the frame's planes
+/// ([`kino_kernels::yuv`], rows in parallel).
 ///
 /// swscale's legacy entry point converts on one thread, in series with the
-/// encoder; doing it here across cores is what brings encoding to the ffmpeg
+/// encoder; doing it across cores is what brings encoding to the ffmpeg
 /// CLI's speed (which converts in its filter thread, beside the encoder).
 fn rgb24_to_yuv420p(rgb: &[u8], width: usize, height: usize, yuv: &mut frame::Video) {
-    use rayon::prelude::*;
-    let (ys, us, vs) = (yuv.stride(0), yuv.stride(1), yuv.stride(2));
-    // The three planes are separate allocations inside the frame; split them
-    // into per-row-pair chunks so threads never share a row.
-    let (y_plane, rest) = yuv_planes(yuv);
-    let (u_plane, v_plane) = rest;
-    y_plane
-        .par_chunks_mut(2 * ys)
-        .zip(u_plane.par_chunks_mut(us))
-        .zip(v_plane.par_chunks_mut(vs))
-        .enumerate()
-        .for_each(|(pair, ((y_rows, u_row), v_row))| {
-            let top = 2 * pair;
-            if top >= height {
-                return;
-            }
-            let bottom = (top + 1).min(height - 1);
-            let row = |y: usize| &rgb[y * width * 3..(y + 1) * width * 3];
-            let (rt, rb) = (row(top), row(bottom));
-            let (y_top, y_bottom) = y_rows.split_at_mut(ys.min(y_rows.len()));
-            luma_row(rt, &mut y_top[..width]);
-            if top + 1 < height {
-                luma_row(rb, &mut y_bottom[..width]);
-            }
-            chroma_row(
-                rt,
-                rb,
-                &mut u_row[..width.div_ceil(2)],
-                &mut v_row[..width.div_ceil(2)],
-            );
-        });
-}
-
-/// BT.601 limited-range luma of one row of RGB24 pixels. Written over
-/// exact chunks, so the compiler drops the bounds checks and vectorises.
-fn luma_row(rgb: &[u8], y: &mut [u8]) {
-    for (out, px) in y.iter_mut().zip(rgb.chunks_exact(3)) {
-        let (r, g, b) = (u32::from(px[0]), u32::from(px[1]), u32::from(px[2]));
-        *out = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8;
-    }
-}
-
-/// BT.601 limited-range chroma of a pair of RGB24 rows, each sample the
-/// mean of a 2×2 block (an odd last column repeats itself).
-fn chroma_row(top: &[u8], bottom: &[u8], u: &mut [u8], v: &mut [u8]) {
-    let width = top.len() / 3;
-    let pairs = width / 2;
-    let block = |t0: &[u8], t1: &[u8], b0: &[u8], b1: &[u8]| {
-        let sum = |c: usize| {
-            (i32::from(t0[c]) + i32::from(t1[c]) + i32::from(b0[c]) + i32::from(b1[c]) + 2) >> 2
-        };
-        let (r, g, b) = (sum(0), sum(1), sum(2));
-        (
-            (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128) as u8,
-            (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128) as u8,
-        )
-    };
-    for (((t, b), u), v) in top
-        .chunks_exact(6)
-        .zip(bottom.chunks_exact(6))
-        .zip(u.iter_mut())
-        .zip(v.iter_mut())
-        .take(pairs)
-    {
-        (*u, *v) = block(&t[..3], &t[3..], &b[..3], &b[3..]);
-    }
-    if width % 2 == 1 {
-        let last = &top[3 * (width - 1)..];
-        let last_b = &bottom[3 * (width - 1)..];
-        (u[pairs], v[pairs]) = block(last, last, last_b, last_b);
-    }
+    let (y_stride, u_stride, v_stride) = (yuv.stride(0), yuv.stride(1), yuv.stride(2));
+    let (y, (u, v)) = yuv_planes(yuv);
+    kino_kernels::yuv::rgb24_to_yuv420p(
+        rgb,
+        width,
+        height,
+        kino_kernels::yuv::Yuv420Planes {
+            y,
+            y_stride,
+            u,
+            u_stride,
+            v,
+            v_stride,
+        },
+    );
 }
 
 /// The Y, U and V planes of a YUV 4:2:0 frame, borrowed at once.

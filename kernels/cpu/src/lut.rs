@@ -445,6 +445,14 @@ impl CubeLut {
         self.apply_rgb8_with(frame, Rgb8Path::detect())
     }
 
+    /// [`CubeLut::apply_rgb8`] through the portable kernel only, one pixel at
+    /// a time without SIMD: the exact reference for the CUDA twin, which
+    /// computes the same f32 operations (the AVX-512 kernel fuses
+    /// multiply-adds and may land one level away).
+    pub fn apply_rgb8_portable(&self, frame: &mut [u8]) -> Result<(), LutError> {
+        self.apply_rgb8_with(frame, Rgb8Path::Scalar)
+    }
+
     /// [`CubeLut::apply_rgb8`] with the kernel chosen by the caller.
     pub(crate) fn apply_rgb8_with(&self, frame: &mut [u8], path: Rgb8Path) -> Result<(), LutError> {
         if !frame.len().is_multiple_of(3) {
@@ -501,6 +509,28 @@ impl CubeLut {
                 }
             });
         Ok(())
+    }
+
+    /// What the 8-bit kernel looks up, for its GPU twin: for each channel
+    /// and input level, the lattice cell's offset along that channel and the
+    /// fraction within it (the domain and the shaper folded in), and the
+    /// lattice itself. A kernel that interpolates these tetrahedrally, as
+    /// [`CubeLut::apply_rgb8`]'s scalar path does, gives its results.
+    pub fn rgb8_plan(&self) -> Rgb8Plan<'_> {
+        let tables = self.rgb8_tables();
+        let mut plan = Rgb8Plan {
+            offsets: [[0; 256]; 3],
+            fracs: [[0.0; 256]; 3],
+            lattice: &self.lattice,
+            size: self.size,
+        };
+        for c in 0..3 {
+            for (v, axis) in tables.axes[c].iter().enumerate() {
+                plan.offsets[c][v] = axis.offset;
+                plan.fracs[c][v] = axis.frac;
+            }
+        }
+        plan
     }
 
     /// Lattice strides of the red, green and blue indices, in points.
@@ -573,6 +603,21 @@ impl CubeLut {
         }
         tables
     }
+}
+
+/// The 8-bit kernel's inputs ([`CubeLut::rgb8_plan`]).
+#[derive(Debug, Clone)]
+pub struct Rgb8Plan<'a> {
+    /// Per channel (red, green, blue) and input level: the offset, in
+    /// lattice points, of the cell's origin along that channel (at most
+    /// `size - 2` steps, so the far corner is always inside the lattice).
+    pub offsets: [[u32; 256]; 3],
+    /// Per channel and input level: the fraction within the cell, in `[0, 1]`.
+    pub fracs: [[f32; 256]; 3],
+    /// `size³` points, red fastest, each `[r, g, b, 0]`.
+    pub lattice: &'a [[f32; 4]],
+    /// Points along each axis.
+    pub size: usize,
 }
 
 /// The 8-bit kernel's per-level tables, for each channel.

@@ -14,10 +14,12 @@ pub(crate) fn cuda_devices() -> Result<Vec<Device>, String> {
     for ordinal in 0..usize::try_from(count).unwrap_or(0) {
         let context = cudarc::driver::CudaContext::new(ordinal)
             .map_err(|e| format!("cuda:{ordinal} failed to open: {e:?}"))?;
+        let (free_memory, _) = context.mem_get_info().unwrap_or((0, 0));
         gpus.push(Device::Cuda {
             ordinal,
             name: context.name().unwrap_or_else(|_| "unknown".to_owned()),
             total_memory: context.total_mem().unwrap_or(0),
+            free_memory,
             compute_capability: context.compute_capability().unwrap_or((0, 0)),
         });
     }

@@ -13,8 +13,14 @@
 #[cfg_attr(feature = "cuda", path = "enabled.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "disabled.rs")]
 mod driver;
+#[cfg(feature = "cuda")]
+pub mod gpu;
+pub mod kernels;
+pub mod pool;
 
 use std::fmt;
+
+pub use pool::{Choice, Placement, Pool, Ran};
 
 /// A device a kernel can run on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +38,8 @@ pub enum Device {
         name: String,
         /// Total device memory, in bytes.
         total_memory: usize,
+        /// Device memory free when it was detected, in bytes.
+        free_memory: usize,
         /// Compute capability (major, minor).
         compute_capability: (i32, i32),
     },
@@ -45,11 +53,13 @@ impl fmt::Display for Device {
                 ordinal,
                 name,
                 total_memory,
+                free_memory,
                 compute_capability: (major, minor),
             } => write!(
                 f,
-                "cuda:{ordinal} {name} ({} MiB, sm_{major}{minor})",
-                total_memory >> 20
+                "cuda:{ordinal} {name} ({} MiB, {} MiB free, sm_{major}{minor})",
+                total_memory >> 20,
+                free_memory >> 20
             ),
         }
     }

@@ -1,0 +1,293 @@
+//! The kernels on a CUDA GPU, through cudarc: the module compiled once per
+//! process by NVRTC for the device's architecture, loaded once per device.
+//!
+//! Each call uploads its input once, runs its kernels back to back on the
+//! device and downloads the result once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
+};
+use cudarc::nvrtc::{CompileOptions, Ptx};
+use kino_kernels::lut::Rgb8Plan;
+use kino_kernels::yuv::Yuv420Planes;
+
+use crate::kernels::{self, Launch};
+
+/// Why a GPU call failed: the caller falls back to the CPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuError(pub String);
+
+impl std::fmt::Display for GpuError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GpuError {}
+
+fn driver(what: &str) -> impl FnOnce(cudarc::driver::DriverError) -> GpuError + '_ {
+    move |e| GpuError(format!("{what}: {e}"))
+}
+
+/// Compiles every kernel (`kernels::program`) to PTX for `arch` (e.g.
+/// `compute_90`). Needs only NVRTC (`libnvrtc`), not a GPU.
+pub fn compile(arch: &str) -> Result<Ptx, GpuError> {
+    // SAFETY: only tries to dlopen the NVRTC library.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err(GpuError(
+            "no NVRTC library (libnvrtc.so.12) on the library path: install the CUDA toolkit, or `make nvrtc` and add .kino/nvrtc/lib to LD_LIBRARY_PATH".to_owned(),
+        ));
+    }
+    let mut options: Vec<String> = kernels::NVRTC_OPTIONS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    options.push(format!("--gpu-architecture={arch}"));
+    cudarc::nvrtc::compile_ptx_with_opts(
+        kernels::program(),
+        CompileOptions {
+            options,
+            name: Some("kino.cu".to_owned()),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| {
+        GpuError(format!(
+            "NVRTC could not compile Kino's kernels for {arch}: {e}"
+        ))
+    })
+}
+
+/// One GPU with Kino's kernels loaded.
+#[derive(Debug)]
+pub struct Gpu {
+    ordinal: usize,
+    context: Arc<CudaContext>,
+    lut_rgb8: CudaFunction,
+    rgb_to_yuv420: CudaFunction,
+}
+
+impl Gpu {
+    /// The GPU with this ordinal, opened (and its module compiled) on first
+    /// use and kept for the life of the process.
+    pub fn get(ordinal: usize) -> Result<Arc<Gpu>, GpuError> {
+        static OPEN: OnceLock<Mutex<HashMap<usize, Arc<Gpu>>>> = OnceLock::new();
+        let mut open = OPEN
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(gpu) = open.get(&ordinal) {
+            return Ok(gpu.clone());
+        }
+        let gpu = Arc::new(Self::open(ordinal)?);
+        open.insert(ordinal, gpu.clone());
+        Ok(gpu)
+    }
+
+    fn open(ordinal: usize) -> Result<Self, GpuError> {
+        // SAFETY: only tries to dlopen the driver library.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            return Err(GpuError(
+                "no CUDA driver library (libcuda) on this machine".to_owned(),
+            ));
+        }
+        let context = CudaContext::new(ordinal).map_err(driver("opening the device"))?;
+        let (major, minor) = context
+            .compute_capability()
+            .map_err(driver("reading the compute capability"))?;
+        let ptx = compile(&format!("compute_{major}{minor}"))?;
+        let module = context
+            .load_module(ptx)
+            .map_err(driver("loading the kernels"))?;
+        let function = |name: &str| {
+            module
+                .load_function(name)
+                .map_err(|e| GpuError(format!("the module lacks {name}: {e}")))
+        };
+        Ok(Self {
+            ordinal,
+            lut_rgb8: function("kino_lut_rgb8")?,
+            rgb_to_yuv420: function("kino_rgb_to_yuv420")?,
+            context,
+        })
+    }
+
+    /// The device ordinal.
+    pub fn ordinal(&self) -> usize {
+        self.ordinal
+    }
+
+    fn stream(&self) -> Result<Arc<CudaStream>, GpuError> {
+        self.context
+            .new_stream()
+            .map_err(driver("creating a stream"))
+    }
+
+    /// Device bytes [`Gpu::lut_rgb8`] holds for a frame of `pixels` pixels.
+    pub fn lut_rgb8_bytes(pixels: usize, size: usize) -> u64 {
+        (pixels * 3 + size * size * size * 16 + 3 * 256 * 8) as u64
+    }
+
+    /// Applies a LUT to a packed RGB24 frame in place, as
+    /// `CubeLut::apply_rgb8` does on the CPU.
+    pub fn lut_rgb8(&self, plan: &Rgb8Plan<'_>, frame: &mut [u8]) -> Result<(), GpuError> {
+        let stream = self.stream()?;
+        let mut device = upload(&stream, frame)?;
+        self.grade_on_device(&stream, plan, &mut device, frame.len() / 3)?;
+        stream
+            .memcpy_dtoh(&device, frame)
+            .map_err(driver("downloading the frame"))?;
+        stream.synchronize().map_err(driver("finishing"))
+    }
+
+    /// Converts a `width × height` packed RGB24 picture to YUV 4:2:0, as
+    /// `kino_kernels::yuv::rgb24_to_yuv420p` does on the CPU.
+    pub fn rgb_to_yuv420(
+        &self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        planes: Yuv420Planes<'_>,
+    ) -> Result<(), GpuError> {
+        let stream = self.stream()?;
+        let device = upload(&stream, &rgb[..width * height * 3])?;
+        self.yuv_on_device(&stream, &device, width, height, planes)
+    }
+
+    /// Grades a picture with a LUT and converts it to YUV 4:2:0: one upload,
+    /// both kernels on the device, one download of the planes.
+    pub fn grade_to_yuv420(
+        &self,
+        plan: &Rgb8Plan<'_>,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        planes: Yuv420Planes<'_>,
+    ) -> Result<(), GpuError> {
+        let stream = self.stream()?;
+        let mut device = upload(&stream, &rgb[..width * height * 3])?;
+        self.grade_on_device(&stream, plan, &mut device, width * height)?;
+        self.yuv_on_device(&stream, &device, width, height, planes)
+    }
+
+    /// Uploads the LUT's tables and runs `kino_lut_rgb8` over `frame`.
+    fn grade_on_device(
+        &self,
+        stream: &Arc<CudaStream>,
+        plan: &Rgb8Plan<'_>,
+        frame: &mut CudaSlice<u8>,
+        pixels: usize,
+    ) -> Result<(), GpuError> {
+        let tables = Tables::upload(stream, plan)?;
+        let pixels32 = u32::try_from(pixels).map_err(|_| GpuError("frame too large".to_owned()))?;
+        let mut launch = stream.launch_builder(&self.lut_rgb8);
+        launch
+            .arg(frame)
+            .arg(&pixels32)
+            .arg(&tables.offsets)
+            .arg(&tables.fracs)
+            .arg(&tables.lattice)
+            .arg(&tables.size);
+        // SAFETY: the arguments match the kernel's parameters in order and
+        // type; it writes only the first `pixels` pixels of `frame`, and the
+        // plan's offsets keep every lattice read inside size³ points.
+        unsafe { launch.launch(config(kernels::lut_rgb8(pixels))) }
+            .map(drop)
+            .map_err(driver("running kino_lut_rgb8"))
+    }
+
+    fn yuv_on_device(
+        &self,
+        stream: &Arc<CudaStream>,
+        rgb: &CudaSlice<u8>,
+        width: usize,
+        height: usize,
+        planes: Yuv420Planes<'_>,
+    ) -> Result<(), GpuError> {
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        let alloc = |n: usize| {
+            stream
+                .alloc_zeros::<u8>(n)
+                .map_err(driver("allocating a plane"))
+        };
+        let (mut y, mut u, mut v) = (alloc(width * height)?, alloc(cw * ch)?, alloc(cw * ch)?);
+        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("picture too large".to_owned()));
+        let (w32, h32, cw32) = (n(width)?, n(height)?, n(cw)?);
+        let mut launch = stream.launch_builder(&self.rgb_to_yuv420);
+        launch
+            .arg(rgb)
+            .arg(&w32)
+            .arg(&h32)
+            .arg(&mut y)
+            .arg(&w32)
+            .arg(&mut u)
+            .arg(&cw32)
+            .arg(&mut v)
+            .arg(&cw32);
+        // SAFETY: the arguments match the kernel's parameters; the planes
+        // are tight (stride = width) and sized for the picture.
+        unsafe { launch.launch(config(kernels::rgb_to_yuv420(width, height))) }
+            .map_err(driver("running kino_rgb_to_yuv420"))?;
+        let download = |plane: &CudaSlice<u8>| {
+            stream
+                .clone_dtoh(plane)
+                .map_err(driver("downloading a plane"))
+        };
+        let (ys, us, vs) = (download(&y)?, download(&u)?, download(&v)?);
+        stream.synchronize().map_err(driver("finishing"))?;
+        copy_rows(&ys, width, planes.y, planes.y_stride);
+        copy_rows(&us, cw, planes.u, planes.u_stride);
+        copy_rows(&vs, cw, planes.v, planes.v_stride);
+        Ok(())
+    }
+}
+
+/// Copies host bytes to a new device buffer.
+fn upload(stream: &Arc<CudaStream>, bytes: &[u8]) -> Result<CudaSlice<u8>, GpuError> {
+    stream
+        .clone_htod(bytes)
+        .map_err(driver("uploading the picture"))
+}
+
+/// A LUT's tables and lattice on the device.
+struct Tables {
+    offsets: CudaSlice<u32>,
+    fracs: CudaSlice<f32>,
+    lattice: CudaSlice<f32>,
+    size: u32,
+}
+
+impl Tables {
+    fn upload(stream: &Arc<CudaStream>, plan: &Rgb8Plan<'_>) -> Result<Self, GpuError> {
+        let up = |e| GpuError(format!("uploading the LUT: {e}"));
+        Ok(Self {
+            offsets: stream.clone_htod(plan.offsets.as_flattened()).map_err(up)?,
+            fracs: stream.clone_htod(plan.fracs.as_flattened()).map_err(up)?,
+            lattice: stream.clone_htod(plan.lattice.as_flattened()).map_err(up)?,
+            size: plan.size as u32,
+        })
+    }
+}
+
+fn config(launch: Launch) -> LaunchConfig {
+    let [gx, gy, gz] = launch.grid;
+    let [bx, by, bz] = launch.block;
+    LaunchConfig {
+        grid_dim: (gx, gy, gz),
+        block_dim: (bx, by, bz),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Copies a tight plane (`width` bytes a row) into one with `stride`.
+fn copy_rows(tight: &[u8], width: usize, out: &mut [u8], stride: usize) {
+    if width == 0 {
+        return;
+    }
+    for (row, dst) in tight.chunks_exact(width).zip(out.chunks_mut(stride)) {
+        dst[..width].copy_from_slice(row);
+    }
+}

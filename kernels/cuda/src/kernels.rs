@@ -1,0 +1,121 @@
+//! The CUDA kernels' sources and launch geometry, shared by the GPU path
+//! (`gpu.rs`, feature `cuda`) and the CPU emulation the tests check them
+//! with (`kino-cuda-emu`), so both run the same grid over the same code.
+//!
+//! The sources (`cu/*.cu`) compile at run time with NVRTC into one module,
+//! without fused multiply-add, so each kernel computes the f32 operations
+//! of its CPU twin in the same order and agrees with it bit for bit.
+
+/// One kernel source file.
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    /// Its name under `kernels/cuda/cu/`.
+    pub file: &'static str,
+    /// Its text.
+    pub text: &'static str,
+    /// The `extern "C" __global__` functions it defines.
+    pub entries: &'static [&'static str],
+}
+
+/// Every kernel source, in the order they are compiled.
+pub const SOURCES: &[Source] = &[
+    Source {
+        file: "lut.cu",
+        text: include_str!("../cu/lut.cu"),
+        entries: &["kino_lut_rgb8"],
+    },
+    Source {
+        file: "yuv.cu",
+        text: include_str!("../cu/yuv.cu"),
+        entries: &["kino_rgb_to_yuv420"],
+    },
+];
+
+/// NVRTC's options for the module, besides the target architecture.
+/// `--fmad=false` keeps `a * b + c` two roundings, as on the CPU.
+pub const NVRTC_OPTIONS: &[&str] = &["--fmad=false", "--std=c++17"];
+
+/// The whole module: every source, one after another.
+pub fn program() -> String {
+    let mut program = String::new();
+    for source in SOURCES {
+        program.push_str(&format!("// ---- {} ----\n", source.file));
+        program.push_str(source.text);
+        program.push('\n');
+    }
+    program
+}
+
+/// A launch's grid (in blocks) and block (in threads), x, y, z.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Launch {
+    /// Blocks along x, y and z.
+    pub grid: [u32; 3],
+    /// Threads per block along x, y and z.
+    pub block: [u32; 3],
+}
+
+impl Launch {
+    /// One thread per item, `block` threads a block.
+    pub fn linear(items: usize, block: u32) -> Self {
+        let blocks = u32::try_from(items.div_ceil(block as usize)).expect("fewer than 2³² blocks");
+        Self {
+            grid: [blocks.max(1), 1, 1],
+            block: [block, 1, 1],
+        }
+    }
+
+    /// One thread per cell of a `width × height` grid, in `block` tiles.
+    pub fn planar(width: usize, height: usize, block: [u32; 2]) -> Self {
+        let blocks = |n: usize, b: u32| {
+            u32::try_from(n.div_ceil(b as usize).max(1)).expect("fewer than 2³² blocks")
+        };
+        Self {
+            grid: [blocks(width, block[0]), blocks(height, block[1]), 1],
+            block: [block[0], block[1], 1],
+        }
+    }
+}
+
+/// `kino_lut_rgb8` over `pixels` pixels: one thread each.
+pub fn lut_rgb8(pixels: usize) -> Launch {
+    Launch::linear(pixels, 256)
+}
+
+/// `kino_rgb_to_yuv420` over a `width × height` picture: one thread per
+/// 2×2 block.
+pub fn rgb_to_yuv420(width: usize, height: usize) -> Launch {
+    Launch::planar(width.div_ceil(2), height.div_ceil(2), [32, 8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_point_is_defined_in_its_source() {
+        for source in SOURCES {
+            for entry in source.entries {
+                let definition = format!("extern \"C\" __global__ void {entry}(");
+                assert!(
+                    source.text.contains(&definition),
+                    "{} lacks {entry}",
+                    source.file
+                );
+            }
+        }
+        let program = program();
+        assert!(SOURCES.iter().all(|s| program.contains(s.text)));
+    }
+
+    #[test]
+    fn launches_cover_every_item_and_never_an_empty_grid() {
+        let launch = lut_rgb8(3840 * 2160);
+        assert_eq!(launch.grid[0] * launch.block[0], 3840 * 2160);
+        assert_eq!(lut_rgb8(1).grid, [1, 1, 1]);
+        assert_eq!(lut_rgb8(257).grid, [2, 1, 1]);
+        let yuv = rgb_to_yuv420(1919, 1081);
+        assert!(yuv.grid[0] * yuv.block[0] >= 960 && yuv.grid[1] * yuv.block[1] >= 541);
+        assert_eq!(rgb_to_yuv420(0, 0).grid, [1, 1, 1]);
+    }
+}

@@ -1,0 +1,503 @@
+//! The device pool: which device each kernel call runs on.
+//!
+//! Every GPU has a memory budget (its free memory when the pool was made,
+//! less a reserve for the driver's own allocations). A call asks for the
+//! bytes it will hold on the device; the pool hands it the GPU with the most
+//! room that fits, and takes the bytes back when the call's [`Lease`] drops.
+//! Concurrent calls therefore share GPUs without oversubscribing them: one
+//! that does not fit anywhere *now* waits for a lease to end, one that could
+//! never fit (larger than every budget) runs on the CPU. Without a GPU, or
+//! when the operator says `KINO_DEVICE=cpu`, everything runs on the CPU.
+//!
+//! [`Pool::run`] wraps that in the policy every GPU kernel follows: run on
+//! the leased GPU, and if the GPU fails (out of memory, a launch error), run
+//! the CPU twin instead and say why in the returned [`Ran`]. A GPU error is
+//! never fatal to a job.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use crate::Device;
+
+/// Memory kept back on every GPU for the driver, the CUDA context and
+/// compiled modules, which the pool does not see allocated.
+pub const RESERVE_BYTES: u64 = 512 << 20;
+
+/// Where a kernel call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// The host CPU.
+    Cpu,
+    /// The CUDA GPU with this ordinal.
+    Cuda(usize),
+}
+
+impl fmt::Display for Placement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Placement::Cpu => f.write_str("cpu"),
+            Placement::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+/// What the operator asked for (`KINO_DEVICE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Any GPU with room, else the CPU (the default).
+    Auto,
+    /// The CPU only.
+    Cpu,
+    /// This GPU only (calls that could never fit in it run on the CPU).
+    Cuda(usize),
+}
+
+impl Choice {
+    /// Parses `cpu`, `cuda`, `cuda:N` or `auto` (`KINO_DEVICE`'s values).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "" | "auto" => Ok(Choice::Auto),
+            "cpu" => Ok(Choice::Cpu),
+            "cuda" => Ok(Choice::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Choice::Cuda)
+                .ok_or_else(|| {
+                    format!("KINO_DEVICE={other:?} is not a device: say cpu, cuda, cuda:N or auto")
+                }),
+        }
+    }
+}
+
+/// One GPU's budget and what is leased of it.
+#[derive(Debug)]
+struct Budget {
+    ordinal: usize,
+    capacity: u64,
+    leased: u64,
+}
+
+/// Hands kernel calls a device with room for them.
+#[derive(Debug)]
+pub struct Pool {
+    budgets: Mutex<Vec<Budget>>,
+    freed: Condvar,
+    /// Why there is no GPU to lease, when there is none.
+    no_gpu: Option<String>,
+    counters: Counters,
+}
+
+/// Calls per device and fallbacks, for `/metrics`.
+#[derive(Debug, Default)]
+struct Counters {
+    cpu: AtomicU64,
+    gpu: AtomicU64,
+    fallbacks: AtomicU64,
+    waits: AtomicU64,
+}
+
+/// A snapshot of the pool's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Calls that ran on the CPU (including fallbacks).
+    pub cpu_calls: u64,
+    /// Calls that ran on a GPU to the end.
+    pub gpu_calls: u64,
+    /// Calls whose GPU failed and that ran on the CPU instead.
+    pub fallbacks: u64,
+    /// Calls that waited for GPU memory to free up.
+    pub waits: u64,
+}
+
+/// A GPU the pool may lease: its ordinal and the memory free on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gpu {
+    /// The device ordinal.
+    pub ordinal: usize,
+    /// Free memory, in bytes, when the pool was made.
+    pub free_memory: u64,
+}
+
+impl Pool {
+    /// A pool over these GPUs, as the operator chose. `no_gpu` says why
+    /// there are none, for the log, when `gpus` is empty.
+    pub fn new(gpus: &[Gpu], choice: Choice, no_gpu: Option<String>) -> Result<Self, String> {
+        let budget = |gpu: &Gpu| Budget {
+            ordinal: gpu.ordinal,
+            capacity: gpu.free_memory.saturating_sub(RESERVE_BYTES),
+            leased: 0,
+        };
+        let (budgets, no_gpu) = match choice {
+            Choice::Cpu => (Vec::new(), Some("KINO_DEVICE=cpu".to_owned())),
+            Choice::Auto if gpus.is_empty() => (
+                Vec::new(),
+                Some(no_gpu.unwrap_or_else(|| "no GPU".to_owned())),
+            ),
+            Choice::Auto => (gpus.iter().map(budget).collect(), None),
+            Choice::Cuda(n) => match gpus.iter().find(|g| g.ordinal == n) {
+                Some(gpu) => (vec![budget(gpu)], None),
+                None if gpus.is_empty() => {
+                    return Err(format!(
+                        "KINO_DEVICE=cuda:{n}, but this host has no GPU: {}",
+                        no_gpu.unwrap_or_else(|| "none found".to_owned())
+                    ));
+                }
+                None => {
+                    let have: Vec<_> = gpus.iter().map(|g| format!("cuda:{}", g.ordinal)).collect();
+                    return Err(format!(
+                        "KINO_DEVICE=cuda:{n}, but this host has {}",
+                        have.join(", ")
+                    ));
+                }
+            },
+        };
+        Ok(Self {
+            budgets: Mutex::new(budgets),
+            freed: Condvar::new(),
+            no_gpu,
+            counters: Counters::default(),
+        })
+    }
+
+    /// A pool over the GPUs this host has, as `KINO_DEVICE` says.
+    pub fn from_env() -> Result<Self, String> {
+        let choice = Choice::parse(&std::env::var("KINO_DEVICE").unwrap_or_default())?;
+        if choice == Choice::Cpu {
+            return Self::new(&[], choice, None);
+        }
+        let found = crate::detect();
+        let gpus: Vec<Gpu> = found
+            .devices
+            .iter()
+            .filter_map(|d| match d {
+                Device::Cuda {
+                    ordinal,
+                    free_memory,
+                    ..
+                } => Some(Gpu {
+                    ordinal: *ordinal,
+                    free_memory: *free_memory as u64,
+                }),
+                Device::Cpu { .. } => None,
+            })
+            .collect();
+        Self::new(&gpus, choice, found.cuda_unavailable)
+    }
+
+    /// Why every call runs on the CPU, when the pool has no GPU.
+    pub fn no_gpu(&self) -> Option<&str> {
+        self.no_gpu.as_deref()
+    }
+
+    /// The GPUs the pool leases, with their budgets in bytes.
+    pub fn budgets(&self) -> Vec<(usize, u64)> {
+        self.lock()
+            .iter()
+            .map(|b| (b.ordinal, b.capacity))
+            .collect()
+    }
+
+    /// Leases room for `bytes` on the GPU with the most room, waiting while
+    /// every GPU that could hold it is busy; the CPU when none ever could.
+    pub fn acquire(&self, bytes: u64) -> Lease<'_> {
+        let mut budgets = self.lock();
+        if !budgets.iter().any(|b| b.capacity >= bytes) {
+            return Lease {
+                pool: self,
+                placement: Placement::Cpu,
+                bytes: 0,
+            };
+        }
+        let mut waited = false;
+        loop {
+            let roomiest = budgets
+                .iter_mut()
+                .filter(|b| b.capacity - b.leased >= bytes)
+                .max_by_key(|b| b.capacity - b.leased);
+            if let Some(budget) = roomiest {
+                budget.leased += bytes;
+                if waited {
+                    self.counters.waits.fetch_add(1, Ordering::Relaxed);
+                }
+                return Lease {
+                    pool: self,
+                    placement: Placement::Cuda(budget.ordinal),
+                    bytes,
+                };
+            }
+            waited = true;
+            budgets = self
+                .freed
+                .wait(budgets)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Runs one kernel call: `gpu` on a leased GPU when the pool has one
+    /// with room for `bytes`, `cpu` otherwise or when `gpu` fails.
+    pub fn run<T, E: fmt::Display>(
+        &self,
+        bytes: u64,
+        gpu: impl FnOnce(usize) -> Result<T, E>,
+        cpu: impl FnOnce() -> T,
+    ) -> (T, Ran) {
+        let lease = self.acquire(bytes);
+        let ordinal = match lease.placement {
+            Placement::Cuda(n) => n,
+            Placement::Cpu => {
+                drop(lease);
+                self.counters.cpu.fetch_add(1, Ordering::Relaxed);
+                let why = self.no_gpu.clone().unwrap_or_else(|| {
+                    format!("needs {} MiB, more than any GPU's budget", bytes >> 20)
+                });
+                return (
+                    cpu(),
+                    Ran {
+                        placement: Placement::Cpu,
+                        fallback: None,
+                        cpu_because: Some(why),
+                    },
+                );
+            }
+        };
+        let outcome = gpu(ordinal);
+        drop(lease);
+        match outcome {
+            Ok(value) => {
+                self.counters.gpu.fetch_add(1, Ordering::Relaxed);
+                (
+                    value,
+                    Ran {
+                        placement: Placement::Cuda(ordinal),
+                        fallback: None,
+                        cpu_because: None,
+                    },
+                )
+            }
+            Err(error) => {
+                self.counters.fallbacks.fetch_add(1, Ordering::Relaxed);
+                self.counters.cpu.fetch_add(1, Ordering::Relaxed);
+                (
+                    cpu(),
+                    Ran {
+                        placement: Placement::Cpu,
+                        fallback: Some(format!("cuda:{ordinal} failed: {error}")),
+                        cpu_because: None,
+                    },
+                )
+            }
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            cpu_calls: c.cpu.load(Ordering::Relaxed),
+            gpu_calls: c.gpu.load(Ordering::Relaxed),
+            fallbacks: c.fallbacks.load(Ordering::Relaxed),
+            waits: c.waits.load(Ordering::Relaxed),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Budget>> {
+        // A panic while holding the lock leaves the numbers consistent
+        // (they change in single statements), so carry on.
+        self.budgets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn release(&self, placement: Placement, bytes: u64) {
+        if let Placement::Cuda(ordinal) = placement {
+            let mut budgets = self.lock();
+            if let Some(b) = budgets.iter_mut().find(|b| b.ordinal == ordinal) {
+                b.leased -= bytes;
+            }
+            drop(budgets);
+            self.freed.notify_all();
+        }
+    }
+}
+
+/// Room on a device, held until dropped.
+#[derive(Debug)]
+pub struct Lease<'a> {
+    pool: &'a Pool,
+    placement: Placement,
+    bytes: u64,
+}
+
+impl Lease<'_> {
+    /// The device leased.
+    pub fn placement(&self) -> Placement {
+        self.placement
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        self.pool.release(self.placement, self.bytes);
+    }
+}
+
+/// Where a call ran, and why not on a GPU when it did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    /// The device that produced the result.
+    pub placement: Placement,
+    /// The GPU error the CPU stood in for.
+    pub fallback: Option<String>,
+    /// Why the call went to the CPU in the first place.
+    pub cpu_because: Option<String>,
+}
+
+impl fmt::Display for Ran {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.placement)?;
+        if let Some(error) = &self.fallback {
+            write!(f, " (fell back: {error})")?;
+        } else if let Some(why) = &self.cpu_because {
+            write!(f, " ({why})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    const MIB: u64 = 1 << 20;
+
+    fn gpu(ordinal: usize, mib: u64) -> Gpu {
+        Gpu {
+            ordinal,
+            free_memory: RESERVE_BYTES + mib * MIB,
+        }
+    }
+
+    #[test]
+    fn kino_device_values_parse_and_a_bad_one_is_named() {
+        assert_eq!(Choice::parse("cpu"), Ok(Choice::Cpu));
+        assert_eq!(Choice::parse(""), Ok(Choice::Auto));
+        assert_eq!(Choice::parse("auto"), Ok(Choice::Auto));
+        assert_eq!(Choice::parse("cuda"), Ok(Choice::Cuda(0)));
+        assert_eq!(Choice::parse("cuda:3"), Ok(Choice::Cuda(3)));
+        let error = Choice::parse("gpu0").unwrap_err();
+        assert!(
+            error.contains("\"gpu0\"") && error.contains("cuda:N"),
+            "{error}"
+        );
+        assert!(Choice::parse("cuda:x").is_err());
+    }
+
+    #[test]
+    fn without_a_gpu_every_call_runs_on_the_cpu_and_says_why() {
+        let pool = Pool::new(&[], Choice::Auto, Some("no libcuda".to_owned())).unwrap();
+        let (value, ran) = pool.run(MIB, |_| Ok::<_, String>("gpu"), || "cpu");
+        assert_eq!(value, "cpu");
+        assert_eq!(ran.placement, Placement::Cpu);
+        assert_eq!(ran.to_string(), "cpu (no libcuda)");
+        assert_eq!(pool.stats().cpu_calls, 1);
+    }
+
+    #[test]
+    fn kino_device_cpu_keeps_work_off_the_gpus() {
+        let pool = Pool::new(&[gpu(0, 1024)], Choice::Cpu, None).unwrap();
+        let (value, ran) = pool.run(MIB, |_| Ok::<_, String>("gpu"), || "cpu");
+        assert_eq!((value, ran.placement), ("cpu", Placement::Cpu));
+        assert_eq!(pool.no_gpu(), Some("KINO_DEVICE=cpu"));
+    }
+
+    #[test]
+    fn kino_device_naming_a_missing_gpu_is_an_error() {
+        let error = Pool::new(&[gpu(0, 64)], Choice::Cuda(2), None).unwrap_err();
+        assert!(
+            error.contains("cuda:2") && error.contains("cuda:0"),
+            "{error}"
+        );
+        let error = Pool::new(&[], Choice::Cuda(0), Some("no libcuda".into())).unwrap_err();
+        assert!(error.contains("no libcuda"), "{error}");
+        let pool = Pool::new(&[gpu(0, 64), gpu(1, 64)], Choice::Cuda(1), None).unwrap();
+        assert_eq!(pool.acquire(MIB).placement(), Placement::Cuda(1));
+    }
+
+    #[test]
+    fn a_call_goes_to_the_gpu_with_most_room_and_gives_it_back() {
+        let pool = Pool::new(&[gpu(0, 100), gpu(1, 300)], Choice::Auto, None).unwrap();
+        let a = pool.acquire(250 * MIB);
+        assert_eq!(a.placement(), Placement::Cuda(1));
+        let b = pool.acquire(60 * MIB);
+        assert_eq!(b.placement(), Placement::Cuda(0));
+        drop(a);
+        assert_eq!(pool.acquire(250 * MIB).placement(), Placement::Cuda(1));
+    }
+
+    #[test]
+    fn a_call_larger_than_any_gpu_runs_on_the_cpu() {
+        let pool = Pool::new(&[gpu(0, 100)], Choice::Auto, None).unwrap();
+        let (_, ran) = pool.run(101 * MIB, |_| Ok::<_, String>(()), || ());
+        assert_eq!(ran.placement, Placement::Cpu);
+        assert!(ran.to_string().contains("needs 101 MiB"), "{ran}");
+    }
+
+    #[test]
+    fn more_concurrent_calls_than_memory_allows_queue_rather_than_fail() {
+        // Room for two 40 MiB calls at a time; eight threads ask at once.
+        let pool = Arc::new(Pool::new(&[gpu(0, 100)], Choice::Auto, None).unwrap());
+        let resident = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (pool, resident, peak) = (pool.clone(), resident.clone(), peak.clone());
+                std::thread::spawn(move || {
+                    let (_, ran) = pool.run(
+                        40 * MIB,
+                        |_| {
+                            let now = resident.fetch_add(1, Ordering::SeqCst) + 1;
+                            peak.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(20));
+                            resident.fetch_sub(1, Ordering::SeqCst);
+                            Ok::<_, String>(())
+                        },
+                        || panic!("no call may leave the GPU"),
+                    );
+                    ran.placement
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), Placement::Cuda(0));
+        }
+        assert!(
+            peak.load(Ordering::SeqCst) <= 2,
+            "{peak:?} calls were resident at once"
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.gpu_calls, 8);
+        assert!(stats.waits >= 1, "{stats:?}");
+        assert_eq!(pool.acquire(100 * MIB).placement(), Placement::Cuda(0));
+    }
+
+    #[test]
+    fn a_gpu_error_falls_back_to_the_cpu_and_is_reported() {
+        let pool = Pool::new(&[gpu(0, 100)], Choice::Auto, None).unwrap();
+        let (value, ran) = pool.run(MIB, |_| Err("out of memory"), || 7);
+        assert_eq!(value, 7);
+        assert_eq!(ran.placement, Placement::Cpu);
+        assert_eq!(
+            ran.fallback.as_deref(),
+            Some("cuda:0 failed: out of memory")
+        );
+        assert_eq!(pool.stats().fallbacks, 1);
+        // The failed call's memory came back.
+        assert_eq!(pool.acquire(100 * MIB).placement(), Placement::Cuda(0));
+    }
+}

@@ -1,0 +1,256 @@
+//! Each CUDA kernel against its CPU reference in `kino-kernels`, on the same
+//! input: emulated on the CPU (`kino-cuda-emu`, the kernel's own source
+//! compiled as C++) everywhere, and on the GPU too where this is a `cuda`
+//! build on a machine with one (otherwise that half says why it is skipped).
+//!
+//! Bounds, from the GPU issue: LUT within 1 level of `apply_rgb8` (and
+//! bit-exact with its portable kernel), colour conversion bit-exact.
+#![allow(clippy::unwrap_used)]
+
+use kino_kernels::lut::{CubeLut, parse_cube};
+use kino_kernels::yuv::Yuv420;
+
+/// A deterministic picture that holds every level of every channel, with
+/// gradients, hard edges and noise.
+fn picture(width: usize, height: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let mut rgb = Vec::with_capacity(width * height * 3);
+    for y in 0..height {
+        for x in 0..width {
+            let i = y * width + x;
+            let px = match (y * 4 / height.max(1)) % 4 {
+                0 => [
+                    (i % 256) as u8,
+                    ((i / 256) % 256) as u8,
+                    (255 - i % 256) as u8,
+                ],
+                1 => [
+                    (x * 255 / width.max(1)) as u8,
+                    (y * 255 / height.max(1)) as u8,
+                    128,
+                ],
+                2 => {
+                    let on = (x / 8 + y / 8) % 2 == 0;
+                    [if on { 255 } else { 0 }, 0, if on { 0 } else { 255 }]
+                }
+                _ => {
+                    let n = noise();
+                    [n as u8, (n >> 8) as u8, (n >> 16) as u8]
+                }
+            };
+            rgb.extend_from_slice(&px);
+        }
+    }
+    rgb
+}
+
+/// LUTs that exercise what the 8-bit tables fold in: plain, a domain that
+/// is not [0, 1] (with inputs outside it), a shaper, values outside [0, 1]
+/// (out-of-range outputs saturate, and the lattice is too wide for the
+/// 16-bit SIMD copy), and the smallest and a large lattice.
+fn luts() -> Vec<(&'static str, CubeLut)> {
+    let warm = |[r, g, b]: [f32; 3]| [(r * 1.1 + 0.02).powf(0.9), g * 0.95 + 0.01, b * 0.8];
+    let mut luts = vec![
+        ("warm 33", CubeLut::from_fn(33, warm).unwrap()),
+        (
+            "size 2",
+            CubeLut::from_fn(2, |[r, g, b]| [g, b, r]).unwrap(),
+        ),
+        (
+            "wide values 17",
+            // Smooth everywhere but the white corner, which sends the
+            // range past 16.
+            CubeLut::from_fn(17, |[r, g, b]| {
+                if r.min(g).min(b) == 1.0 {
+                    [20.0, -5.0, 20.0]
+                } else {
+                    [(3.0 * r + g).sin() * 0.5 + 0.5, g * g, (b + r) * 0.5]
+                }
+            })
+            .unwrap(),
+        ),
+        ("identity 65", CubeLut::identity(65).unwrap()),
+    ];
+    let mut text = String::from(
+        "TITLE \"domain and shaper\"\nDOMAIN_MIN 0.1 0.0 -0.2\nDOMAIN_MAX 0.9 1.0 1.2\nLUT_1D_SIZE 9\nLUT_3D_SIZE 5\n",
+    );
+    for i in 0..9 {
+        let x = i as f32 / 8.0;
+        text.push_str(&format!("{} {} {}\n", x.powf(2.2), x.sqrt(), x));
+    }
+    for b in 0..5 {
+        for g in 0..5 {
+            for r in 0..5 {
+                let [r, g, b] = [r, g, b].map(|v| v as f32 / 4.0);
+                text.push_str(&format!("{} {} {}\n", (r + g) / 2.0, g * g, 1.0 - b));
+            }
+        }
+    }
+    luts.push(("domain + shaper", parse_cube(&text).unwrap()));
+    luts
+}
+
+/// The largest per-sample difference and how many samples differ.
+fn compare(a: &[u8], b: &[u8]) -> (u8, usize) {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold((0, 0), |(max, n), (&x, &y)| {
+        let d = x.abs_diff(y);
+        (max.max(d), n + usize::from(d != 0))
+    })
+}
+
+#[test]
+fn lut_kernel_matches_the_cpu_lut_within_one_level() {
+    let (width, height) = (321, 179);
+    let input = picture(width, height);
+    for (name, lut) in luts() {
+        let mut reference = input.clone();
+        lut.apply_rgb8(&mut reference).unwrap();
+        let plan = lut.rgb8_plan();
+        let mut emulated = input.clone();
+        let launch = kino_cuda::kernels::lut_rgb8(width * height);
+        kino_cuda_emu::lut_rgb8(
+            launch.grid,
+            launch.block,
+            &mut emulated,
+            &plan.offsets,
+            &plan.fracs,
+            plan.lattice,
+            plan.size,
+        );
+        let (max, differing) = compare(&emulated, &reference);
+        println!(
+            "lut {name}: emulated kernel vs CPU: max diff {max}, {differing}/{} samples differ",
+            input.len()
+        );
+        assert!(
+            max <= 1,
+            "{name}: the kernel is {max} levels from the CPU LUT"
+        );
+        // The portable CPU kernel computes the same f32 operations in the
+        // same order: bit for bit.
+        let mut portable = input.clone();
+        lut.apply_rgb8_portable(&mut portable).unwrap();
+        assert!(
+            emulated == portable,
+            "{name}: the kernel differs from the portable CPU kernel"
+        );
+        gpu::lut(name, &lut, &input, &reference, &portable);
+    }
+}
+
+#[test]
+fn yuv_kernel_matches_the_cpu_conversion_exactly() {
+    for (width, height) in [(320, 180), (321, 179), (1, 1), (2, 3), (67, 2)] {
+        let rgb = picture(width, height);
+        let reference = Yuv420::from_rgb24(&rgb, width, height);
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        // Padded strides, so a kernel writing a row too far would show.
+        let (ys, cs) = (width + 3, cw + 5);
+        let (mut y, mut u, mut v) = (
+            vec![0u8; ys * height],
+            vec![0u8; cs * ch],
+            vec![0u8; cs * ch],
+        );
+        let launch = kino_cuda::kernels::rgb_to_yuv420(width, height);
+        kino_cuda_emu::rgb_to_yuv420(
+            launch.grid,
+            launch.block,
+            &rgb,
+            width,
+            height,
+            (&mut y, ys),
+            (&mut u, cs),
+            (&mut v, cs),
+        );
+        let emulated = Yuv420 {
+            width,
+            height,
+            y: tight(&y, width, ys),
+            u: tight(&u, cw, cs),
+            v: tight(&v, cw, cs),
+        };
+        assert!(
+            emulated == reference,
+            "{width}×{height}: the kernel's planes differ from the CPU's"
+        );
+        for (plane, stride, w) in [(&y, ys, width), (&u, cs, cw), (&v, cs, cw)] {
+            assert!(
+                plane
+                    .chunks(stride)
+                    .all(|row| row[w..].iter().all(|&b| b == 0)),
+                "{width}×{height}: padding written"
+            );
+        }
+        gpu::yuv(&rgb, width, height, &reference);
+    }
+    println!("rgb→yuv420: emulated kernel identical to the CPU conversion at 5 sizes");
+}
+
+fn tight(plane: &[u8], width: usize, stride: usize) -> Vec<u8> {
+    plane
+        .chunks(stride)
+        .flat_map(|row| &row[..width])
+        .copied()
+        .collect()
+}
+
+/// The same checks on a real GPU.
+#[cfg(feature = "cuda")]
+mod gpu {
+    use std::sync::Arc;
+
+    use kino_cuda::gpu::Gpu;
+
+    use super::*;
+
+    /// cuda:0, or why there is none (printed once per check).
+    fn device() -> Option<Arc<Gpu>> {
+        match Gpu::get(0) {
+            Ok(gpu) => Some(gpu),
+            Err(why) => {
+                println!("GPU half skipped: {why}");
+                None
+            }
+        }
+    }
+
+    pub fn lut(name: &str, lut: &CubeLut, input: &[u8], reference: &[u8], portable: &[u8]) {
+        let Some(gpu) = device() else { return };
+        let mut frame = input.to_vec();
+        gpu.lut_rgb8(&lut.rgb8_plan(), &mut frame).unwrap();
+        let (max, differing) = compare(&frame, reference);
+        let (_, off_portable) = compare(&frame, portable);
+        println!(
+            "lut {name}: GPU vs CPU: max diff {max}, {differing} samples differ; {off_portable} differ from the portable kernel"
+        );
+        assert!(max <= 1, "{name}: the GPU is {max} levels from the CPU LUT");
+    }
+
+    pub fn yuv(rgb: &[u8], width: usize, height: usize, reference: &Yuv420) {
+        let Some(gpu) = device() else { return };
+        let mut out = Yuv420::new(width, height);
+        gpu.rgb_to_yuv420(rgb, width, height, out.planes()).unwrap();
+        assert!(
+            out == *reference,
+            "{width}×{height}: the GPU's planes differ from the CPU's"
+        );
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+mod gpu {
+    use super::*;
+
+    pub fn lut(_: &str, _: &CubeLut, _: &[u8], _: &[u8], _: &[u8]) {
+        println!("GPU half skipped: this build has no CUDA (`--features cuda`)");
+    }
+
+    pub fn yuv(_: &[u8], _: usize, _: usize, _: &Yuv420) {}
+}
