@@ -8,7 +8,7 @@ use kino_kernels::{mix, subtitle};
 use kino_media as media;
 use kino_pipeline::local::LocalHost;
 use kino_pipeline::{Executor, JobReport};
-use kino_store::{JobState, NewBinding, StageState};
+use kino_store::{JobEvent, JobState, NewBinding, StageState};
 use kino_tests::{bundled_plugins, ffmpeg, test_video, video_md5, workspace_root, write_brief};
 
 const FRAME_24: f64 = 1.0 / 24.0;
@@ -783,6 +783,33 @@ async fn ad_creative_end_to_end() {
     let pcm = media::decode_audio(ad, 48_000, 2).expect("audio");
     let lufs = mix::integrated_loudness(&pcm).expect("loudness");
     assert!((lufs + 16.0).abs() <= 1.0, "loudness {lufs} LUFS");
+    // Every scene's grade went through the device pool, and each render
+    // node says where it ran: the CPU, as this test binary has no CUDA.
+    let events = fx
+        .executor()
+        .store()
+        .events_since(&fx.host.tenant, &report.job, 0, 10_000)
+        .await
+        .expect("events");
+    let rendered: Vec<Option<String>> = events
+        .iter()
+        .filter_map(|e| e.job_event().ok())
+        .filter_map(|e| match e {
+            JobEvent::StageFinished { stage, device, .. } if stage.starts_with("render[") => {
+                Some(device)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !rendered.is_empty() && rendered.iter().all(|d| d.as_deref() == Some("cpu")),
+        "{rendered:?}"
+    );
+    let stats = fx.executor().devices().stats();
+    assert!(
+        stats.cpu_calls >= rendered.len() as u64 && stats.gpu_calls == 0,
+        "{stats:?}"
+    );
     // Without a track, the cuts sit on the generated bed's beats.
     let played = fx
         .executor()

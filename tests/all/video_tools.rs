@@ -79,12 +79,27 @@ fn lut_apply_grades_every_frame_and_keeps_the_audio() {
     let lut = dir.path().join("no-blue.cube");
     std::fs::write(&lut, cube).expect("write lut");
     let output = dir.path().join("graded.mp4");
-    let written =
-        tools::lut_apply_file(&lut, &input, &output, &ProgressBar::hidden()).expect("lut apply");
+    // A pool with a GPU that cannot be opened (cuda:7, here or on a GPU
+    // machine): every frame's GPU call fails, and the CPU grades it instead.
+    let gpu = kino_cuda::pool::Gpu {
+        ordinal: 7,
+        free_memory: kino_cuda::pool::RESERVE_BYTES + (256 << 20),
+    };
+    let devices = kino_cuda::Pool::new(&[gpu], kino_cuda::Choice::Auto, None).expect("pool");
+    let (written, tally) =
+        tools::lut_apply_file(&lut, &input, &output, &devices, &ProgressBar::hidden())
+            .expect("lut apply");
 
     let before = frames(&input);
     let after = frames(&output);
     assert_eq!(written, before.len());
+    assert_eq!(tally.summary().as_deref(), Some("cpu"));
+    let fallbacks: Vec<&str> = tally.fallbacks().collect();
+    assert!(
+        fallbacks.len() == 1 && fallbacks[0].starts_with("cuda:7 failed"),
+        "{fallbacks:?}"
+    );
+    assert_eq!(devices.stats().fallbacks, written as u64);
     assert_eq!(after.len(), before.len());
     for (b, a) in before.iter().zip(&after) {
         assert!(mean(2, a) < 12.0, "blue removed: {}", mean(2, a));

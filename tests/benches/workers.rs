@@ -137,6 +137,7 @@ async fn queue_cost(store: &Store, nodes: usize) -> f64 {
             stage: name,
             ms: 1,
             plugin: None,
+            device: None,
         };
         store.append_event(&job.id, &event).await.expect("event");
         store.get_node(&node.id).await.expect("poll");

@@ -210,6 +210,64 @@ struct ModelLabels {
     kind: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeviceLabels {
+    device: String,
+}
+
+/// The device pool's counters (kernel calls by device, GPU fallbacks, waits
+/// for GPU memory), fed from its running totals at each scrape.
+#[derive(Clone, Default)]
+struct KernelMetrics {
+    calls: Family<DeviceLabels, Counter>,
+    fallbacks: Counter,
+    waits: Counter,
+    /// The totals already counted, so each scrape adds only what is new.
+    counted: Arc<Mutex<kino_cuda::pool::Stats>>,
+}
+
+impl KernelMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "kernel_calls",
+            "Kernel calls the device pool placed, by the device they ran on (cpu, gpu)",
+            self.calls.clone(),
+        );
+        registry.register(
+            "kernel_gpu_fallbacks",
+            "Kernel calls whose GPU failed (out of memory, a launch error) and that ran on the CPU instead",
+            self.fallbacks.clone(),
+        );
+        registry.register(
+            "kernel_gpu_waits",
+            "Kernel calls that waited for GPU memory held by other calls",
+            self.waits.clone(),
+        );
+        for device in ["cpu", "gpu"] {
+            self.calls
+                .get_or_create(&DeviceLabels {
+                    device: device.to_owned(),
+                })
+                .inc_by(0);
+        }
+    }
+
+    fn update(&self, now: kino_cuda::pool::Stats) {
+        let mut counted = self.counted.lock().unwrap_or_else(PoisonError::into_inner);
+        let calls = |device: &str| {
+            self.calls.get_or_create(&DeviceLabels {
+                device: device.to_owned(),
+            })
+        };
+        calls("cpu").inc_by(now.cpu_calls.saturating_sub(counted.cpu_calls));
+        calls("gpu").inc_by(now.gpu_calls.saturating_sub(counted.gpu_calls));
+        self.fallbacks
+            .inc_by(now.fallbacks.saturating_sub(counted.fallbacks));
+        self.waits.inc_by(now.waits.saturating_sub(counted.waits));
+        *counted = now;
+    }
+}
+
 /// The host's metrics. Cheap to clone: clones share the counters.
 #[derive(Clone)]
 pub struct Metrics {
@@ -220,6 +278,7 @@ pub struct Metrics {
     plugin_calls: Family<OutcomeLabels, Counter>,
     plugin_usage: PluginMetrics,
     models_loaded: Family<ModelLabels, Gauge>,
+    kernels: KernelMetrics,
     sqlite_memory: Gauge,
     workers: WorkerMetrics,
 }
@@ -270,6 +329,8 @@ impl Metrics {
         plugin_usage.register(&mut registry);
         let workers = WorkerMetrics::default();
         workers.register(&mut registry);
+        let kernels = KernelMetrics::default();
+        kernels.register(&mut registry);
         let sqlite_memory = Gauge::default();
         registry.register_with_unit(
             "sqlite_memory",
@@ -293,6 +354,7 @@ impl Metrics {
             plugin_calls,
             plugin_usage,
             models_loaded,
+            kernels,
             sqlite_memory,
             workers,
         }
@@ -385,6 +447,10 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     state
         .metrics
         .set_models(&state.jobs.executor().models().loaded());
+    state
+        .metrics
+        .kernels
+        .update(state.jobs.executor().devices().stats());
     state
         .metrics
         .plugin_usage

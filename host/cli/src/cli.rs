@@ -818,10 +818,18 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Plugin(command) => run_plugin(command),
         Command::Lut(LutCommand::Apply { lut, input, output }) => {
-            let frames = progress::with_bar(progress::frames(0), |bar| {
-                tools::lut_apply_file(&lut, &input, &output, bar)
+            let devices = kino_cuda::Pool::from_env().map_err(anyhow::Error::msg)?;
+            let (frames, tally) = progress::with_bar(progress::frames(0), |bar| {
+                tools::lut_apply_file(&lut, &input, &output, &devices, bar)
             })?;
-            println!("wrote {} ({frames} frames)", output.display());
+            for error in tally.fallbacks() {
+                eprintln!("a GPU kernel fell back to the CPU: {error}");
+            }
+            let graded = tally.summary().unwrap_or_else(|| "nowhere".to_owned());
+            println!(
+                "wrote {} ({frames} frames, graded on {graded})",
+                output.display()
+            );
             Ok(())
         }
         Command::Interpolate {
@@ -910,7 +918,17 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{device}");
             }
             if let Some(why) = found.cuda_unavailable {
-                println!("no CUDA: {why}; kernels run on the CPU");
+                println!("no CUDA: {why}");
+            }
+            // What the pool will do with them, as KINO_DEVICE says.
+            let pool = kino_cuda::Pool::from_env().map_err(anyhow::Error::msg)?;
+            match pool.no_gpu() {
+                Some(why) => println!("kernels run on the CPU ({why})"),
+                None => {
+                    for (ordinal, budget) in pool.budgets() {
+                        println!("kernels may use {} MiB of cuda:{ordinal}", budget >> 20);
+                    }
+                }
             }
             crate::models::summary(&repo)
         }

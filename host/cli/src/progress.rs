@@ -129,9 +129,14 @@ impl State {
                 }
             }
             JobEvent::StageStarted { stage, .. } => self.started(stage),
-            JobEvent::StageFinished { stage, ms, .. } => {
+            JobEvent::StageFinished {
+                stage, ms, device, ..
+            } => {
                 let secs = *ms as f64 / 1000.0;
-                let line = format!("done    {stage} ({secs:.2} s)");
+                let line = match device {
+                    Some(device) => format!("done    {stage} ({secs:.2} s, {device})"),
+                    None => format!("done    {stage} ({secs:.2} s)"),
+                };
                 self.node_line(at, stage, line);
             }
             JobEvent::StageCached { stage } => {
@@ -369,6 +374,7 @@ mod tests {
             stage: stage.into(),
             ms: 10,
             plugin: None,
+            device: None,
         }
     }
 

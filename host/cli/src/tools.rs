@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
+use kino_cuda::Pool;
+use kino_cuda::pool::Tally;
 use kino_kernels::lut::CubeLut;
 use kino_kernels::wav::{Pcm, SampleFormat, read_wav, read_wav_format, write_wav_as};
 use kino_kernels::{interpolate, mix, speech, stretch};
@@ -141,24 +143,32 @@ fn write_with_audio(
     Ok(count)
 }
 
-/// Applies a `.cube` LUT to every frame of a video; the audio is kept.
-/// Returns the number of frames written.
+/// Applies a `.cube` LUT to every frame of a video, each on the device the
+/// pool gives; the audio is kept. Returns the number of frames written and
+/// where they were graded.
 pub fn lut_apply_file(
     lut: &Path,
     input: &Path,
     output: &Path,
+    devices: &Pool,
     progress: &ProgressBar,
-) -> Result<usize> {
+) -> Result<(usize, Tally)> {
     let lut = CubeLut::read(lut).with_context(|| format!("reading LUT {}", lut.display()))?;
     let mut reader = VideoReader::open(input)?;
     let shape = (reader.width(), reader.height(), reader.fps());
-    write_with_audio(input, output, shape, progress, |write| {
+    let mut tally = Tally::default();
+    let frames = write_with_audio(input, output, shape, progress, |write| {
         while let Some(mut frame) = reader.next_frame()? {
-            lut.apply_rgb8(&mut frame.data)?;
+            tally.record(&kino_cuda::placed::lut_rgb8(
+                devices,
+                &lut,
+                &mut frame.data,
+            )?);
             write(&frame)?;
         }
         Ok(())
-    })
+    })?;
+    Ok((frames, tally))
 }
 
 /// How to raise a video's frame rate.

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use super::artifacts::{ArtifactRef, Artifacts, is_sha256};
 use super::catalog::{Catalog, Pipeline};
-use super::ops::{self, Input, Notes, OpCx, OpError, StageOp};
+use super::ops::{self, Input, Notes, OpCx, OpError, Placements, StageOp};
 use super::owner;
 use super::slots::{Resolver, SlotPlugin};
 use super::spec::{InputKind, PipelineSpec, StageSpec, input_name};
@@ -157,6 +157,7 @@ struct Inner {
     cpu: Arc<Semaphore>,
     observer: Option<Observer>,
     models: Arc<Models>,
+    devices: Arc<kino_cuda::Pool>,
     catalog: Catalog,
 }
 
@@ -175,6 +176,14 @@ impl Executor {
     ) -> Result<Self> {
         let artifacts = Artifacts::open(data_dir.join("artifacts"))?;
         sweep(&artifacts);
+        let devices = kino_cuda::Pool::from_env().map_err(|e| anyhow::anyhow!(e))?;
+        match devices.no_gpu() {
+            Some(why) => tracing::info!("kernels run on the CPU: {why}"),
+            None => tracing::info!(
+                "kernels run on the GPUs {:?} (ordinal, budget in bytes)",
+                devices.budgets()
+            ),
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 owner: owner_name(),
@@ -187,6 +196,7 @@ impl Executor {
                 cpu: Arc::new(Semaphore::new(parallel.max(1))),
                 observer,
                 models: Arc::new(Models::for_data_dir(data_dir)),
+                devices: Arc::new(devices),
                 catalog: Catalog::new(
                     Some(data_dir.join("pipelines")),
                     kino_native::NativeKernels::load_dir(&data_dir.join("kernels"))
@@ -203,6 +213,17 @@ impl Executor {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.models = models,
             None => tracing::warn!("with_models on a shared executor: keeping its models"),
+        }
+        self
+    }
+
+    /// Uses `devices` to place kernel calls instead of the pool made from
+    /// this host's GPUs and `KINO_DEVICE`. Call it before the executor is
+    /// shared.
+    pub fn with_devices(mut self, devices: Arc<kino_cuda::Pool>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.devices = devices,
+            None => tracing::warn!("with_devices on a shared executor: keeping its pool"),
         }
         self
     }
@@ -275,6 +296,11 @@ impl Executor {
     /// The models its stages use.
     pub fn models(&self) -> &Arc<Models> {
         &self.inner.models
+    }
+
+    /// The pool that places kernel calls on devices.
+    pub fn devices(&self) -> &Arc<kino_cuda::Pool> {
+        &self.inner.devices
     }
 
     /// The artifact store.
@@ -1118,9 +1144,15 @@ impl Executor {
         .await;
         let started = Instant::now();
         let cx = self.op_cx(job, stage, node, item, inputs, worker, key);
-        let notes = cx.notes.clone();
+        let (notes, placements) = (cx.notes.clone(), cx.placements.clone());
         let result = ops::run(&stage.op, cx).await;
-        let notes = std::mem::take(&mut *notes.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut notes = std::mem::take(&mut *notes.lock().unwrap_or_else(PoisonError::into_inner));
+        let placements =
+            std::mem::take(&mut *placements.lock().unwrap_or_else(PoisonError::into_inner));
+        for error in placements.fallbacks() {
+            notes.push(format!("a GPU kernel fell back to the CPU: {error}"));
+        }
+        let device = placements.summary();
         for note in notes {
             let stage = node.to_owned();
             self.event(&job.id, JobEvent::StageNote { stage, note })
@@ -1169,6 +1201,7 @@ impl Executor {
                         stage: node.to_owned(),
                         ms,
                         plugin: plugin_id,
+                        device,
                     },
                 )
                 .await;
@@ -1297,6 +1330,8 @@ impl Executor {
             artifacts: self.inner.artifacts.clone(),
             models: self.inner.models.clone(),
             notes: Notes::default(),
+            devices: self.inner.devices.clone(),
+            placements: Placements::default(),
             store: self.inner.store.clone(),
             tenant: job.tenant_id.clone(),
             job: job.id.clone(),

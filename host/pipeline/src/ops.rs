@@ -124,6 +124,10 @@ pub struct OpCx {
     /// What the op wants the job's events to say (a fallback it took, the
     /// model it used).
     pub notes: Notes,
+    /// The host's device pool, which places the node's kernel calls.
+    pub devices: Arc<kino_cuda::Pool>,
+    /// Where the node's placed kernel calls ran.
+    pub placements: Placements,
     /// The job store: where remote jobs' tickets are kept.
     pub store: kino_store::Store,
     /// The job's tenant (whose voices a speech stage may name).
@@ -137,6 +141,9 @@ pub struct OpCx {
 
 /// Notes an op leaves for the job's events.
 pub type Notes = Arc<Mutex<Vec<String>>>;
+
+/// Where a node's placed kernel calls ran.
+pub type Placements = Arc<Mutex<kino_cuda::pool::Tally>>;
 
 impl OpCx {
     /// Input `i` as one file.
@@ -192,6 +199,82 @@ impl OpCx {
             Some(v) => serde_json::from_value(v.clone())
                 .with_context(|| format!("param `{name}` has the wrong type")),
         }
+    }
+
+    /// Applies a LUT to a packed RGB24 frame on the device the pool gives
+    /// (the CPU when there is no GPU, or the GPU fails), counting where.
+    pub fn grade(&self, lut: &kino_kernels::lut::CubeLut, frame: &mut Vec<u8>) -> Result<()> {
+        let ran = kino_cuda::placed::lut_rgb8(&self.devices, lut, frame)?;
+        self.placed(&ran);
+        Ok(())
+    }
+
+    /// Frame `t` of `shot` over `still` at `width × height`, drawn on the
+    /// device the pool gives (`scene::ken_burns`).
+    pub fn camera(
+        &self,
+        still: &kino_kernels::scene::Image,
+        shot: kino_kernels::scene::Shot,
+        t: f32,
+        (width, height): (usize, usize),
+    ) -> Result<kino_kernels::interpolate::Frame> {
+        let mut frame = kino_kernels::interpolate::Frame {
+            width,
+            height,
+            data: vec![0; width * height * 3],
+        };
+        let ran = kino_cuda::placed::camera(&self.devices, still, shot, t, &mut frame)?;
+        self.placed(&ran);
+        Ok(frame)
+    }
+
+    /// Composites `img` in a corner of `frame` on the device the pool gives
+    /// (`scene::overlay_corner`).
+    pub fn overlay_corner(
+        &self,
+        frame: &mut kino_kernels::interpolate::Frame,
+        img: &kino_kernels::scene::Image,
+        corner: kino_kernels::scene::Corner,
+        (height_frac, margin_frac): (f32, f32),
+        opacity: f32,
+    ) -> Result<()> {
+        let (x, y, scale) = kino_kernels::scene::corner_placement(
+            frame.width,
+            frame.height,
+            img,
+            corner,
+            height_frac,
+            margin_frac,
+        )?;
+        let ran = kino_cuda::placed::overlay(&self.devices, frame, img, (x, y), scale, opacity)?;
+        if let Some(ran) = ran {
+            self.placed(&ran);
+        }
+        Ok(())
+    }
+
+    /// The frame at time `t` between `a` and `b` (the pair estimated from
+    /// them), warped and blended on the device the pool gives.
+    pub fn interpolate(
+        &self,
+        pair: &kino_kernels::interpolate::FlowPair,
+        a: &kino_kernels::interpolate::Frame,
+        b: &kino_kernels::interpolate::Frame,
+        t: f32,
+    ) -> Result<kino_kernels::interpolate::Frame> {
+        let (frame, ran) = kino_cuda::placed::interpolate(&self.devices, pair, a, b, t)?;
+        if let Some(ran) = ran {
+            self.placed(&ran);
+        }
+        Ok(frame)
+    }
+
+    /// Counts where a placed kernel call ran, for the node's events.
+    fn placed(&self, ran: &kino_cuda::Ran) {
+        self.placements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(ran);
     }
 
     /// Leaves a note for the job's events.

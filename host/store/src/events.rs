@@ -70,6 +70,10 @@ pub enum JobEvent {
         ms: u64,
         /// `name@version` of the plugin serving it, for plugin stages.
         plugin: Option<String>,
+        /// Where its device-placed kernels ran (`cuda:0`, `cpu`, or both
+        /// with their call counts), for nodes that ran any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     /// What a node's op wants said: the model it used, a fallback it took
     /// (e.g. espeak-ng where no neural voice is installed).
@@ -181,11 +185,25 @@ mod tests {
             stage: "render[2]".into(),
             ms: 812,
             plugin: None,
+            device: None,
         };
         assert_eq!(finished.kind(), "stage-finished");
         assert_eq!(
             finished.data(),
             json!({ "stage": "render[2]", "ms": 812, "plugin": null })
+        );
+        // A node's kernels' device, when it has one, is said too, and
+        // events stored before there was one still read.
+        let on_gpu = JobEvent::StageFinished {
+            stage: "render[2]".into(),
+            ms: 812,
+            plugin: None,
+            device: Some("cuda:0".into()),
+        };
+        assert_eq!(on_gpu.data()["device"], "cuda:0");
+        assert_eq!(
+            JobEvent::from_parts("stage-finished", finished.data()).unwrap(),
+            finished
         );
         let failed = JobEvent::StageFailed {
             stage: "translate".into(),

@@ -769,15 +769,37 @@ fn check_pair(a: &Frame, b: &Frame) -> Result<(), InterpolateError> {
 /// Fixed-point precision of the warp weights.
 const FIX_BITS: u32 = 14;
 
-/// A bilinear tap at a constant offset, its four weights premultiplied by a
-/// blend weight, in fixed point.
-struct Tap {
-    ix: isize,
-    iy: isize,
-    w: [u32; 4],
+/// A bilinear tap at a constant offset from the output pixel, its four
+/// weights (top-left, top-right, bottom-left, bottom-right) premultiplied by
+/// a blend weight, in 14-bit fixed point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct WarpTap {
+    /// Column offset of the top-left tap.
+    pub ix: i32,
+    /// Row offset of the top-left tap.
+    pub iy: i32,
+    /// The four weights; with the other frame's four they sum to 2¹⁴.
+    pub w: [u32; 4],
 }
 
-impl Tap {
+/// How [`FlowPair::render`] draws one frame, for its GPU twin: the frame is
+/// cut into 8×8 blocks (row-major, `blocks_x` a row) and every pixel of a
+/// block blends its two taps, one into each source frame: each channel is
+/// `(2¹³ + Σ wᵢ·aᵢ + Σ wᵢ·bᵢ) >> 14`, at most 255, with the taps' positions
+/// clamped to the frame.
+#[derive(Debug, Clone)]
+pub struct WarpPlan {
+    /// Blocks per row.
+    pub blocks_x: usize,
+    /// Per block, its taps into A and into B.
+    pub taps: Vec<[WarpTap; 2]>,
+}
+
+/// The side of a [`WarpPlan`]'s blocks.
+pub const WARP_BLOCK: usize = QUAD;
+
+impl WarpTap {
     fn float(d: [f32; 2], weight: f32) -> (isize, isize, [f32; 4]) {
         let fx = d[0].floor();
         let fy = d[1].floor();
@@ -816,13 +838,13 @@ impl Tap {
         w[big] = (w[big] + (1 << FIX_BITS)).saturating_sub(sum);
         (
             Self {
-                ix: ax,
-                iy: ay,
+                ix: ax as i32,
+                iy: ay as i32,
                 w: [w[0], w[1], w[2], w[3]],
             },
             Self {
-                ix: bx,
-                iy: by,
+                ix: bx as i32,
+                iy: by as i32,
                 w: [w[4], w[5], w[6], w[7]],
             },
         )
@@ -831,7 +853,7 @@ impl Tap {
     /// Pixel offsets of the two source rows for output row `y`.
     #[inline]
     fn rows(&self, y: usize, h: usize, w: usize) -> (usize, usize) {
-        let y0 = y as isize + self.iy;
+        let y0 = y as isize + self.iy as isize;
         let last = h as isize - 1;
         (
             y0.clamp(0, last) as usize * w,
@@ -842,7 +864,7 @@ impl Tap {
     /// The two source columns for output column `x`.
     #[inline]
     fn cols(&self, x: usize, w: usize) -> (usize, usize) {
-        let x0 = x as isize + self.ix;
+        let x0 = x as isize + self.ix as isize;
         let last = w as isize - 1;
         (x0.clamp(0, last) as usize, (x0 + 1).clamp(0, last) as usize)
     }
@@ -890,6 +912,52 @@ impl FlowPair {
         })
     }
 
+    /// The warp [`FlowPair::render`] draws the frame at time `t` with,
+    /// for its GPU twin; `None` where it returns a source frame instead (at
+    /// `t` 0 or 1, on a cut, or for a `t` outside `[0, 1]`).
+    pub fn warp_plan(&self, t: f32) -> Option<WarpPlan> {
+        (t > 0.0 && t < 1.0 && !self.cut).then(|| self.warp(t))
+    }
+
+    /// Each block's taps at time `t` (in (0, 1), no cut): the warp is
+    /// worked out once per block (the flow grid is coarser than that) and
+    /// applied to all its pixels.
+    fn warp(&self, t: f32) -> WarpPlan {
+        let (w, h) = (self.width, self.height);
+        let s = 1.0 - t;
+        let c0a = -s * t;
+        let c0b = t * t;
+        let c1a = s * s;
+        let c1b = -t * s;
+        let inv_sigma2 = 1.0 / (self.consistency_px * self.consistency_px);
+        let centre = (QUAD as f32 - 1.0) * 0.5;
+        let blocks_x = w.div_ceil(QUAD);
+        let taps = (0..h.div_ceil(QUAD) * blocks_x)
+            .into_par_iter()
+            .map(|block| {
+                let (qx, qy) = (block % blocks_x, block / blocks_x);
+                let yc = (QUAD * qy) as f32 + centre;
+                let xc = (QUAD * qx) as f32 + centre;
+                let fab = self.ab.sample_full(xc, yc);
+                let fba = self.ba.sample_full(xc, yc);
+                let d0 = [c0a * fab[0] + c0b * fba[0], c0a * fab[1] + c0b * fba[1]];
+                let d1 = [c1a * fab[0] + c1b * fba[0], c1a * fab[1] + c1b * fba[1]];
+                let (pax, pay) = (xc + d0[0], yc + d0[1]);
+                let (pbx, pby) = (xc + d1[0], yc + d1[1]);
+                let fa = self.ab.sample_full(pax, pay);
+                let fb = self.ba.sample_full(pbx, pby);
+                let ea = (pax + fa[0] - pbx).powi(2) + (pay + fa[1] - pby).powi(2);
+                let eb = (pbx + fb[0] - pax).powi(2) + (pby + fb[1] - pay).powi(2);
+                let wa = s / (1.0 + ea * inv_sigma2) + 1e-6;
+                let wb = t / (1.0 + eb * inv_sigma2) + 1e-6;
+                let norm = 1.0 / (wa + wb);
+                let (ta, tb) = WarpTap::pair(d0, wa * norm, d1, wb * norm);
+                [ta, tb]
+            })
+            .collect();
+        WarpPlan { blocks_x, taps }
+    }
+
     /// Whether the pair was judged to straddle a scene cut.
     pub fn is_cut(&self) -> bool {
         self.cut
@@ -919,46 +987,24 @@ impl FlowPair {
         if self.cut {
             return Ok(if t < 0.5 { a.clone() } else { b.clone() });
         }
+        let plan = self.warp(t);
         let (w, h) = (self.width, self.height);
         let mut data = vec![0u8; w * h * 3];
-        let s = 1.0 - t;
-        let c0a = -s * t;
-        let c0b = t * t;
-        let c1a = s * s;
-        let c1b = -t * s;
-        let inv_sigma2 = 1.0 / (self.consistency_px * self.consistency_px);
-        // The warp is computed once per QUAD x QUAD block (the flow grid is
-        // coarser than that) and applied to all its pixels.
-        let centre = (QUAD as f32 - 1.0) * 0.5;
+        let blocks_x = plan.blocks_x;
         data.par_chunks_mut(w * 3 * QUAD)
             .enumerate()
             .for_each(|(qy, rows)| {
-                let yc = (QUAD * qy) as f32 + centre;
                 let row_count = rows.len() / (w * 3);
-                for qx in 0..w.div_ceil(QUAD) {
-                    let xc = (QUAD * qx) as f32 + centre;
-                    let fab = self.ab.sample_full(xc, yc);
-                    let fba = self.ba.sample_full(xc, yc);
-                    let d0 = [c0a * fab[0] + c0b * fba[0], c0a * fab[1] + c0b * fba[1]];
-                    let d1 = [c1a * fab[0] + c1b * fba[0], c1a * fab[1] + c1b * fba[1]];
-                    let (pax, pay) = (xc + d0[0], yc + d0[1]);
-                    let (pbx, pby) = (xc + d1[0], yc + d1[1]);
-                    let fa = self.ab.sample_full(pax, pay);
-                    let fb = self.ba.sample_full(pbx, pby);
-                    let ea = (pax + fa[0] - pbx).powi(2) + (pay + fa[1] - pby).powi(2);
-                    let eb = (pbx + fb[0] - pax).powi(2) + (pby + fb[1] - pay).powi(2);
-                    let wa = s / (1.0 + ea * inv_sigma2) + 1e-6;
-                    let wb = t / (1.0 + eb * inv_sigma2) + 1e-6;
-                    let norm = 1.0 / (wa + wb);
-                    let (ta, tb) = Tap::pair(d0, wa * norm, d1, wb * norm);
+                for qx in 0..blocks_x {
+                    let [ta, tb] = plan.taps[qy * blocks_x + qx];
                     for dy in 0..row_count {
                         let y = QUAD * qy + dy;
                         let (ra0, ra1) = ta.rows(y, h, w);
                         let (rb0, rb1) = tb.rows(y, h, w);
                         let row = &mut rows[dy * w * 3..(dy + 1) * w * 3];
                         for px in (QUAD * qx..(QUAD * qx + QUAD).min(w)).step_by(2) {
-                            let xa = px as isize + ta.ix;
-                            let xb = px as isize + tb.ix;
+                            let xa = px as isize + ta.ix as isize;
+                            let xb = px as isize + tb.ix as isize;
                             if px + 2 <= w
                                 && xa >= 0
                                 && xb >= 0

@@ -567,6 +567,63 @@ pub fn ken_burns(
 pub fn ken_burns_into(src: &Image, shot: Shot, t: f32, out: &mut Frame) -> Result<(), SceneError> {
     out.validate()?;
     let (out_w, out_h) = (out.width, out.height);
+    let s = sampling(src, shot, t, out_w, out_h)?;
+    let level = s.level;
+    let rows = out.data.par_chunks_mut(out_w * 3).enumerate();
+    if !s.rotated {
+        // Every row samples the same columns (du_dy is 0).
+        let columns = resample::Columns::new(level, s.u_at(s.oy0), s.du_dx, out_w);
+        let max_v = (level.height as i32 - 1) << 16;
+        rows.for_each_init(Vec::new, |tmp, (y, row)| {
+            let cv = ((s.v_at(y as f32 + s.oy0) * FIX) as i32).clamp(0, max_v);
+            let y0 = (cv >> 16) as usize;
+            let y1 = (y0 + 1).min(level.height - 1);
+            columns.sample_row(level, y0, y1, ((cv >> 8) & 0xFF) as u32, row, tmp);
+        });
+    } else {
+        rows.for_each(|(y, row)| {
+            let oy = y as f32 + s.oy0;
+            sample_row_rgb(level, s.u_at(oy), s.v_at(oy), s.du_dx, s.dv_dx, row);
+        });
+    }
+    Ok(())
+}
+
+/// Where a camera frame samples its source: the mip level, and the level
+/// position of output pixel (x, y)'s centre,
+/// `centre + R(angle) * ((x + 0.5 - out_w/2) * scale, (y + 0.5 - out_h/2) * scale)`.
+struct Sampling<'a> {
+    level: &'a Level,
+    cx: f32,
+    cy: f32,
+    ox: f32,
+    oy0: f32,
+    du_dx: f32,
+    dv_dx: f32,
+    du_dy: f32,
+    dv_dy: f32,
+    rotated: bool,
+}
+
+impl Sampling<'_> {
+    // Pixel-centre convention: continuous position p samples around index
+    // p - 0.5.
+    fn u_at(&self, oy: f32) -> f32 {
+        self.cx + self.ox * self.du_dx + oy * self.du_dy - 0.5
+    }
+
+    fn v_at(&self, oy: f32) -> f32 {
+        self.cy + self.ox * self.dv_dx + oy * self.dv_dy - 0.5
+    }
+}
+
+fn sampling(
+    src: &Image,
+    shot: Shot,
+    t: f32,
+    out_w: usize,
+    out_h: usize,
+) -> Result<Sampling<'_>, SceneError> {
     check_size("output", out_w, out_h)?;
     param("t", t, (0.0..=1.0).contains(&t), "0..=1")?;
     let win = window(
@@ -578,37 +635,72 @@ pub fn ken_burns_into(src: &Image, shot: Shot, t: f32, out: &mut Frame) -> Resul
     );
     let scale = win.width / out_w as f32;
     let (level, k) = src.level(scale);
-    // Source position of output pixel (x, y)'s centre, in level pixels:
-    // centre + R(angle) * ((x + 0.5 - out_w/2) * scale, (y + 0.5 - out_h/2) * scale).
     let s = scale * k;
     let (sin, cos) = win.angle.sin_cos();
-    let (du_dx, dv_dx) = (s * cos, s * sin);
-    let (du_dy, dv_dy) = (-s * sin, s * cos);
-    let ox = 0.5 - out_w as f32 / 2.0;
-    let oy0 = 0.5 - out_h as f32 / 2.0;
-    let (cx, cy) = (win.cx * k, win.cy * k);
-    // Pixel-centre convention: continuous position p samples around index
-    // p - 0.5.
-    let u_at = |oy: f32| cx + ox * du_dx + oy * du_dy - 0.5;
-    let v_at = |oy: f32| cy + ox * dv_dx + oy * dv_dy - 0.5;
-    let rows = out.data.par_chunks_mut(out_w * 3).enumerate();
-    if win.angle == 0.0 {
-        // Every row samples the same columns (du_dy is 0).
-        let columns = resample::Columns::new(level, u_at(oy0), du_dx, out_w);
-        let max_v = (level.height as i32 - 1) << 16;
-        rows.for_each_init(Vec::new, |tmp, (y, row)| {
-            let cv = ((v_at(y as f32 + oy0) * FIX) as i32).clamp(0, max_v);
-            let y0 = (cv >> 16) as usize;
-            let y1 = (y0 + 1).min(level.height - 1);
-            columns.sample_row(level, y0, y1, ((cv >> 8) & 0xFF) as u32, row, tmp);
-        });
-    } else {
-        rows.for_each(|(y, row)| {
-            let oy = y as f32 + oy0;
-            sample_row_rgb(level, u_at(oy), v_at(oy), du_dx, dv_dx, row);
-        });
-    }
-    Ok(())
+    Ok(Sampling {
+        level,
+        cx: win.cx * k,
+        cy: win.cy * k,
+        ox: 0.5 - out_w as f32 / 2.0,
+        oy0: 0.5 - out_h as f32 / 2.0,
+        du_dx: s * cos,
+        dv_dx: s * sin,
+        du_dy: -s * sin,
+        dv_dy: s * cos,
+        rotated: win.angle != 0.0,
+    })
+}
+
+/// A frame of a camera move as [`ken_burns_into`] samples it, for its GPU
+/// twin: the mip level (premultiplied RGBA, one little-endian `u32` a
+/// pixel) and, for each output row, the 16.16 fixed-point level position
+/// of its first pixel; each next pixel steps by `(du, dv)`, clamped to the
+/// level. A sample blends its four taps across then down, except where the
+/// window is not rotated (`rows_first`): there the two source rows are
+/// blended first, then the taps across, as the CPU's column path does.
+#[derive(Debug, Clone)]
+pub struct CameraPlan<'a> {
+    /// The level's pixels, row-major.
+    pub level: &'a [u32],
+    /// The level's width.
+    pub level_width: usize,
+    /// The level's height.
+    pub level_height: usize,
+    /// Per output row, `[u, v]` of its first pixel (16.16).
+    pub rows: Vec<[i32; 2]>,
+    /// Step along a row, 16.16.
+    pub du: i32,
+    /// Step along a row, 16.16.
+    pub dv: i32,
+    /// Blend rows before columns.
+    pub rows_first: bool,
+}
+
+/// The plan of frame `t` of `shot` over `src` at `out_w × out_h` (see
+/// [`CameraPlan`]).
+pub fn camera_plan(
+    src: &Image,
+    shot: Shot,
+    t: f32,
+    out_w: usize,
+    out_h: usize,
+) -> Result<CameraPlan<'_>, SceneError> {
+    let s = sampling(src, shot, t, out_w, out_h)?;
+    let rows = (0..out_h)
+        .map(|y| {
+            let oy = y as f32 + s.oy0;
+            [(s.u_at(oy) * FIX) as i32, (s.v_at(oy) * FIX) as i32]
+        })
+        .collect();
+    Ok(CameraPlan {
+        level: &s.level.px,
+        level_width: s.level.width,
+        level_height: s.level.height,
+        rows,
+        du: (s.du_dx * FIX) as i32,
+        dv: (s.dv_dx * FIX) as i32,
+        rows_first: !s.rotated,
+    })
 }
 
 const FIX: f32 = 65536.0;
@@ -749,25 +841,19 @@ pub fn overlay(
     opacity: f32,
 ) -> Result<(), SceneError> {
     frame.validate()?;
-    param("x", x, true, "finite values")?;
-    param("y", y, true, "finite values")?;
-    param("scale", scale, scale > 0.0 && scale <= 64.0, "(0, 64]")?;
-    param("opacity", opacity, (0.0..=1.0).contains(&opacity), "0..=1")?;
-    if opacity == 0.0 {
+    let Some(plan) = overlay_plan(frame.width, frame.height, img, x, y, scale, opacity)? else {
         return Ok(());
-    }
-    let (level, k) = img.level(1.0 / scale);
-    let (lw, lh) = (level.width as i64, level.height as i64);
-    let op = (opacity * 256.0).round() as u32;
-    let x0 = x.floor().max(0.0) as usize;
-    let y0 = y.floor().max(0.0) as usize;
-    let x1 = ((x + img.width() as f32 * scale).ceil().max(0.0) as usize).min(frame.width);
-    let y1 = ((y + img.height() as f32 * scale).ceil().max(0.0) as usize).min(frame.height);
-    if x0 >= x1 || y0 >= y1 {
-        return Ok(());
-    }
-    // Level pixels per frame pixel.
-    let step = k / scale;
+    };
+    let OverlayPlan {
+        level,
+        level_width,
+        level_height,
+        step,
+        opacity: op,
+        region: [x0, y0, x1, y1],
+        ..
+    } = plan;
+    let (lw, lh) = (level_width as i64, level_height as i64);
     let stride = frame.width * 3;
     frame.data[y0 * stride..y1 * stride]
         .par_chunks_mut(stride)
@@ -780,7 +866,7 @@ pub fn overlay(
             // Outside the image is transparent, so edges are anti-aliased.
             let tap = |xx: i64, yy: i64| -> u32 {
                 if xx >= 0 && yy >= 0 && xx < lw && yy < lh {
-                    level.px[(yy * lw + xx) as usize]
+                    level[(yy * lw + xx) as usize]
                 } else {
                     0
                 }
@@ -813,6 +899,68 @@ pub fn overlay(
     Ok(())
 }
 
+/// An [`overlay`] as it composites, for its GPU twin: the mip level it
+/// samples (premultiplied RGBA, one little-endian `u32` a pixel), the
+/// image's top-left corner on the frame, level pixels per frame pixel, the
+/// opacity in 256ths, and the frame region `[x0, y0, x1, y1)` it touches.
+#[derive(Debug, Clone)]
+pub struct OverlayPlan<'a> {
+    /// The level's pixels, row-major.
+    pub level: &'a [u32],
+    /// The level's width.
+    pub level_width: usize,
+    /// The level's height.
+    pub level_height: usize,
+    /// The image's left edge on the frame.
+    pub x: f32,
+    /// The image's top edge on the frame.
+    pub y: f32,
+    /// Level pixels per frame pixel.
+    pub step: f32,
+    /// Opacity, 0..=256.
+    pub opacity: u32,
+    /// The frame pixels touched: columns `x0..x1`, rows `y0..y1`.
+    pub region: [usize; 4],
+}
+
+/// The plan of an [`overlay`] onto a `frame_w × frame_h` frame; `None` when
+/// it touches nothing (fully transparent, or off the frame).
+pub fn overlay_plan(
+    frame_w: usize,
+    frame_h: usize,
+    img: &Image,
+    x: f32,
+    y: f32,
+    scale: f32,
+    opacity: f32,
+) -> Result<Option<OverlayPlan<'_>>, SceneError> {
+    param("x", x, true, "finite values")?;
+    param("y", y, true, "finite values")?;
+    param("scale", scale, scale > 0.0 && scale <= 64.0, "(0, 64]")?;
+    param("opacity", opacity, (0.0..=1.0).contains(&opacity), "0..=1")?;
+    if opacity == 0.0 {
+        return Ok(None);
+    }
+    let (level, k) = img.level(1.0 / scale);
+    let x0 = x.floor().max(0.0) as usize;
+    let y0 = y.floor().max(0.0) as usize;
+    let x1 = ((x + img.width() as f32 * scale).ceil().max(0.0) as usize).min(frame_w);
+    let y1 = ((y + img.height() as f32 * scale).ceil().max(0.0) as usize).min(frame_h);
+    if x0 >= x1 || y0 >= y1 {
+        return Ok(None);
+    }
+    Ok(Some(OverlayPlan {
+        level: &level.px,
+        level_width: level.width,
+        level_height: level.height,
+        x,
+        y,
+        step: k / scale,
+        opacity: (opacity * 256.0).round() as u32,
+        region: [x0, y0, x1, y1],
+    }))
+}
+
 /// Where to put a logo: the frame corner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Corner {
@@ -838,6 +986,27 @@ pub fn overlay_corner(
     margin_frac: f32,
     opacity: f32,
 ) -> Result<(), SceneError> {
+    let (x, y, scale) = corner_placement(
+        frame.width,
+        frame.height,
+        logo,
+        corner,
+        height_frac,
+        margin_frac,
+    )?;
+    overlay(frame, logo, x, y, scale, opacity)
+}
+
+/// Where [`overlay_corner`] puts `logo` on a `frame_w × frame_h` frame: its
+/// top-left corner and scale, for [`overlay`].
+pub fn corner_placement(
+    frame_w: usize,
+    frame_h: usize,
+    logo: &Image,
+    corner: Corner,
+    height_frac: f32,
+    margin_frac: f32,
+) -> Result<(f32, f32, f32), SceneError> {
     param(
         "height_frac",
         height_frac,
@@ -850,17 +1019,17 @@ pub fn overlay_corner(
         (0.0..=0.5).contains(&margin_frac),
         "0..=0.5",
     )?;
-    let fh = frame.height as f32;
+    let fh = frame_h as f32;
     let scale = height_frac * fh / logo.height() as f32;
     let (w, h) = (logo.width() as f32 * scale, logo.height() as f32 * scale);
     let m = (margin_frac * fh).round();
     let (x, y) = match corner {
         Corner::TopLeft => (m, m),
-        Corner::TopRight => (frame.width as f32 - m - w, m),
+        Corner::TopRight => (frame_w as f32 - m - w, m),
         Corner::BottomLeft => (m, fh - m - h),
-        Corner::BottomRight => (frame.width as f32 - m - w, fh - m - h),
+        Corner::BottomRight => (frame_w as f32 - m - w, fh - m - h),
     };
-    overlay(frame, logo, x.round(), y.round(), scale, opacity)
+    Ok((x.round(), y.round(), scale))
 }
 
 /// A product plate: `product` centred on a [`backdrop`] of `palette`,

@@ -5,6 +5,8 @@
 #include "shim.h"
 
 #include "lut.cu"
+#include "scene.cu"
+#include "warp.cu"
 #include "yuv.cu"
 
 namespace kino_emu {
@@ -46,4 +48,31 @@ extern "C" void kino_emu_rgb_to_yuv420(const unsigned int grid[3], const unsigne
 {
     kino_emu::launch(kino_rgb_to_yuv420, grid, block, rgb, width, height, y, y_stride, u, u_stride, v,
                      v_stride);
+}
+
+extern "C" void kino_emu_camera_rgb8(const unsigned int grid[3], const unsigned int block[3],
+                                     const unsigned int* level, unsigned int level_width,
+                                     unsigned int level_height, const int* rows, int du, int dv,
+                                     unsigned int rows_first, unsigned char* out, unsigned int width,
+                                     unsigned int height)
+{
+    kino_emu::launch(kino_camera_rgb8, grid, block, level, level_width, level_height, rows, du, dv, rows_first,
+                     out, width, height);
+}
+
+extern "C" void kino_emu_overlay_rgb8(const unsigned int grid[3], const unsigned int block[3],
+                                      unsigned char* region, unsigned int stride, const unsigned int* level,
+                                      unsigned int level_width, unsigned int level_height, float ox, float oy,
+                                      float step, unsigned int opacity, unsigned int x0, unsigned int y0,
+                                      unsigned int x1, unsigned int y1)
+{
+    kino_emu::launch(kino_overlay_rgb8, grid, block, region, stride, level, level_width, level_height, ox, oy,
+                     step, opacity, x0, y0, x1, y1);
+}
+
+extern "C" void kino_emu_warp_rgb8(const unsigned int grid[3], const unsigned int block[3], const unsigned char* a,
+                                   const unsigned char* b, const KinoWarpTap* taps, unsigned int blocks_x,
+                                   unsigned int side, unsigned char* out, unsigned int width, unsigned int height)
+{
+    kino_emu::launch(kino_warp_rgb8, grid, block, a, b, taps, blocks_x, side, out, width, height);
 }

@@ -22,6 +22,49 @@ mod ffi {
             lattice: *const [f32; 4],
             size: u32,
         );
+        pub fn kino_emu_camera_rgb8(
+            grid: *const u32,
+            block: *const u32,
+            level: *const u32,
+            level_width: u32,
+            level_height: u32,
+            rows: *const [i32; 2],
+            du: i32,
+            dv: i32,
+            rows_first: u32,
+            out: *mut u8,
+            width: u32,
+            height: u32,
+        );
+        pub fn kino_emu_overlay_rgb8(
+            grid: *const u32,
+            block: *const u32,
+            region: *mut u8,
+            stride: u32,
+            level: *const u32,
+            level_width: u32,
+            level_height: u32,
+            ox: f32,
+            oy: f32,
+            step: f32,
+            opacity: u32,
+            x0: u32,
+            y0: u32,
+            x1: u32,
+            y1: u32,
+        );
+        pub fn kino_emu_warp_rgb8(
+            grid: *const u32,
+            block: *const u32,
+            a: *const u8,
+            b: *const u8,
+            taps: *const u32,
+            blocks_x: u32,
+            side: u32,
+            out: *mut u8,
+            width: u32,
+            height: u32,
+        );
         #[allow(clippy::too_many_arguments)]
         pub fn kino_emu_rgb_to_yuv420(
             grid: *const u32,
@@ -134,6 +177,167 @@ pub fn rgb_to_yuv420(
             n(u_stride),
             v.as_mut_ptr(),
             n(v_stride),
+        );
+    }
+}
+
+/// A mip level of an image: premultiplied RGBA words, row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct Level<'a> {
+    /// The pixels.
+    pub px: &'a [u32],
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+}
+
+/// Runs `kino_camera_rgb8`: a `width × height` RGB24 frame (`out`) sampled
+/// from `level`, row `y` starting at `rows[y]` and stepping `(du, dv)`.
+///
+/// # Panics
+/// When the level or `out` is smaller than their sizes say, or `rows` does
+/// not have one entry per output row.
+#[allow(clippy::too_many_arguments)]
+pub fn camera_rgb8(
+    grid: [u32; 3],
+    block: [u32; 3],
+    level: Level<'_>,
+    rows: &[[i32; 2]],
+    (du, dv): (i32, i32),
+    rows_first: bool,
+    out: &mut [u8],
+    (width, height): (usize, usize),
+) {
+    assert!(
+        level.width > 0 && level.height > 0 && level.px.len() >= level.width * level.height,
+        "level too small"
+    );
+    assert!(
+        rows.len() >= height && out.len() >= width * height * 3,
+        "output too small"
+    );
+    // SAFETY: every level read is clamped inside width × height, every
+    // write inside `out`'s width × height pixels, and row starts are read
+    // for the `height` rows checked above.
+    unsafe {
+        ffi::kino_emu_camera_rgb8(
+            grid.as_ptr(),
+            block.as_ptr(),
+            level.px.as_ptr(),
+            level.width as u32,
+            level.height as u32,
+            rows.as_ptr(),
+            du,
+            dv,
+            u32::from(rows_first),
+            out.as_mut_ptr(),
+            width as u32,
+            height as u32,
+        );
+    }
+}
+
+/// Runs `kino_overlay_rgb8`: `level` (top-left at `origin` on the frame,
+/// `step` level pixels per frame pixel) composited at `opacity` / 256 over
+/// the `region` `[x0, y0, x1, y1)` of a packed RGB24 frame `frame_width`
+/// pixels wide.
+///
+/// # Panics
+/// When the region is not inside the frame, or the level is smaller than
+/// its size says.
+#[allow(clippy::too_many_arguments)]
+pub fn overlay_rgb8(
+    grid: [u32; 3],
+    block: [u32; 3],
+    frame: &mut [u8],
+    frame_width: usize,
+    level: Level<'_>,
+    origin: (f32, f32),
+    step: f32,
+    opacity: u32,
+    region: [usize; 4],
+) {
+    let [x0, y0, x1, y1] = region;
+    assert!(
+        x0 <= x1 && y0 <= y1 && x1 <= frame_width && frame.len() >= y1 * frame_width * 3,
+        "region off the frame"
+    );
+    assert!(
+        level.px.len() >= level.width * level.height,
+        "level too small"
+    );
+    // SAFETY: writes stay inside the region, checked to be on the frame;
+    // level reads are bounds-checked by the kernel (outside is transparent).
+    unsafe {
+        ffi::kino_emu_overlay_rgb8(
+            grid.as_ptr(),
+            block.as_ptr(),
+            frame.as_mut_ptr().add((y0 * frame_width + x0) * 3),
+            frame_width as u32,
+            level.px.as_ptr(),
+            level.width as u32,
+            level.height as u32,
+            origin.0,
+            origin.1,
+            step,
+            opacity,
+            x0 as u32,
+            y0 as u32,
+            x1 as u32,
+            y1 as u32,
+        );
+    }
+}
+
+/// One tap of a warp: `[ix, iy, w0, w1, w2, w3]` as the kernel's
+/// `KinoWarpTap` lays it out (offsets as two's-complement words).
+pub type WarpTap = [u32; 6];
+
+/// Runs `kino_warp_rgb8`: `out` (`width × height` RGB24) blended from
+/// frames `a` and `b` through each `side × side` block's two taps.
+///
+/// # Panics
+/// When a frame is smaller than `width × height`, or `taps` lacks a pair
+/// for some block.
+#[allow(clippy::too_many_arguments)]
+pub fn warp_rgb8(
+    grid: [u32; 3],
+    block: [u32; 3],
+    (a, b): (&[u8], &[u8]),
+    taps: &[[WarpTap; 2]],
+    blocks_x: usize,
+    side: usize,
+    out: &mut [u8],
+    (width, height): (usize, usize),
+) {
+    let bytes = width * height * 3;
+    assert!(
+        a.len() >= bytes && b.len() >= bytes && out.len() >= bytes,
+        "frame too small"
+    );
+    assert!(
+        side > 0 && blocks_x >= width.div_ceil(side),
+        "too few blocks a row"
+    );
+    assert!(
+        taps.len() >= blocks_x * height.div_ceil(side),
+        "too few blocks"
+    );
+    // SAFETY: taps are read for every block of the frame (checked above);
+    // source reads are clamped to the frame, writes are its pixels.
+    unsafe {
+        ffi::kino_emu_warp_rgb8(
+            grid.as_ptr(),
+            block.as_ptr(),
+            a.as_ptr(),
+            b.as_ptr(),
+            taps.as_ptr().cast(),
+            blocks_x as u32,
+            side as u32,
+            out.as_mut_ptr(),
+            width as u32,
+            height as u32,
         );
     }
 }

@@ -6,12 +6,15 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx};
+use kino_kernels::interpolate::{WARP_BLOCK, WarpPlan};
 use kino_kernels::lut::Rgb8Plan;
+use kino_kernels::scene::{CameraPlan, OverlayPlan};
 use kino_kernels::yuv::Yuv420Planes;
 
 use crate::kernels::{self, Launch};
@@ -68,6 +71,9 @@ pub struct Gpu {
     context: Arc<CudaContext>,
     lut_rgb8: CudaFunction,
     rgb_to_yuv420: CudaFunction,
+    camera_rgb8: CudaFunction,
+    overlay_rgb8: CudaFunction,
+    warp_rgb8: CudaFunction,
 }
 
 impl Gpu {
@@ -111,6 +117,9 @@ impl Gpu {
             ordinal,
             lut_rgb8: function("kino_lut_rgb8")?,
             rgb_to_yuv420: function("kino_rgb_to_yuv420")?,
+            camera_rgb8: function("kino_camera_rgb8")?,
+            overlay_rgb8: function("kino_overlay_rgb8")?,
+            warp_rgb8: function("kino_warp_rgb8")?,
             context,
         })
     }
@@ -126,21 +135,46 @@ impl Gpu {
             .map_err(driver("creating a stream"))
     }
 
-    /// Device bytes [`Gpu::lut_rgb8`] holds for a frame of `pixels` pixels.
-    pub fn lut_rgb8_bytes(pixels: usize, size: usize) -> u64 {
-        (pixels * 3 + size * size * size * 16 + 3 * 256 * 8) as u64
-    }
-
-    /// Applies a LUT to a packed RGB24 frame in place, as
-    /// `CubeLut::apply_rgb8` does on the CPU.
-    pub fn lut_rgb8(&self, plan: &Rgb8Plan<'_>, frame: &mut [u8]) -> Result<(), GpuError> {
+    /// Applies a LUT to a packed RGB24 frame, as `CubeLut::apply_rgb8`
+    /// does on the CPU, into a new frame.
+    pub fn lut_rgb8(&self, plan: &Rgb8Plan<'_>, frame: &[u8]) -> Result<Vec<u8>, GpuError> {
         let stream = self.stream()?;
         let mut device = upload(&stream, frame)?;
         self.grade_on_device(&stream, plan, &mut device, frame.len() / 3)?;
-        stream
-            .memcpy_dtoh(&device, frame)
+        let graded = stream
+            .clone_dtoh(&device)
             .map_err(driver("downloading the frame"))?;
-        stream.synchronize().map_err(driver("finishing"))
+        stream.synchronize().map_err(driver("finishing"))?;
+        Ok(graded)
+    }
+
+    /// [`Gpu::lut_rgb8`] with each phase waited for and timed (upload of
+    /// the frame and tables, the kernel, download), for benchmarks.
+    pub fn lut_rgb8_timed(
+        &self,
+        plan: &Rgb8Plan<'_>,
+        frame: &[u8],
+    ) -> Result<(Vec<u8>, Phases), GpuError> {
+        let stream = self.stream()?;
+        let sync = |stream: &Arc<CudaStream>| stream.synchronize().map_err(driver("finishing"));
+        let start = Instant::now();
+        let mut device = upload(&stream, frame)?;
+        let tables = Tables::upload(&stream, plan)?;
+        sync(&stream)?;
+        let uploaded = Instant::now();
+        self.launch_lut(&stream, &tables, &mut device, frame.len() / 3)?;
+        sync(&stream)?;
+        let ran = Instant::now();
+        let graded = stream
+            .clone_dtoh(&device)
+            .map_err(driver("downloading the frame"))?;
+        sync(&stream)?;
+        let phases = Phases {
+            upload: uploaded - start,
+            kernels: ran - uploaded,
+            download: ran.elapsed(),
+        };
+        Ok((graded, phases))
     }
 
     /// Converts a `width × height` packed RGB24 picture to YUV 4:2:0, as
@@ -155,6 +189,161 @@ impl Gpu {
         let stream = self.stream()?;
         let device = upload(&stream, &rgb[..width * height * 3])?;
         self.yuv_on_device(&stream, &device, width, height, planes)
+    }
+
+    /// Draws a `width × height` frame of a camera move, as
+    /// `kino_kernels::scene::ken_burns_into` does on the CPU.
+    pub fn camera_rgb8(
+        &self,
+        plan: &CameraPlan<'_>,
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<u8>, GpuError> {
+        let stream = self.stream()?;
+        let up = |e| GpuError(format!("uploading the still: {e}"));
+        let level = stream.clone_htod(plan.level).map_err(up)?;
+        let rows = stream.clone_htod(plan.rows.as_flattened()).map_err(up)?;
+        let mut out = stream
+            .alloc_zeros::<u8>(width * height * 3)
+            .map_err(driver("allocating the frame"))?;
+        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("frame too large".to_owned()));
+        let (lw, lh, w, h) = (
+            n(plan.level_width)?,
+            n(plan.level_height)?,
+            n(width)?,
+            n(height)?,
+        );
+        let rows_first = u32::from(plan.rows_first);
+        let mut launch = stream.launch_builder(&self.camera_rgb8);
+        launch
+            .arg(&level)
+            .arg(&lw)
+            .arg(&lh)
+            .arg(&rows)
+            .arg(&plan.du)
+            .arg(&plan.dv)
+            .arg(&rows_first)
+            .arg(&mut out)
+            .arg(&w)
+            .arg(&h);
+        // SAFETY: the arguments match the kernel's parameters; it reads a
+        // row start for each of `height` rows, level pixels clamped inside
+        // the level, and writes `width × height` pixels of `out`.
+        unsafe { launch.launch(config(kernels::camera_rgb8(width, height))) }
+            .map_err(driver("running kino_camera_rgb8"))?;
+        let frame = stream
+            .clone_dtoh(&out)
+            .map_err(driver("downloading the frame"))?;
+        stream.synchronize().map_err(driver("finishing"))?;
+        Ok(frame)
+    }
+
+    /// Composites an image onto a packed RGB24 frame `frame_width` pixels
+    /// wide, as `kino_kernels::scene::overlay` does on the CPU. Only the
+    /// plan's region goes up and comes back; the frame is written only
+    /// once the GPU has finished.
+    pub fn overlay_rgb8(
+        &self,
+        plan: &OverlayPlan<'_>,
+        frame: &mut [u8],
+        frame_width: usize,
+    ) -> Result<(), GpuError> {
+        let [x0, y0, x1, y1] = plan.region;
+        let (region_w, region_h) = (x1 - x0, y1 - y0);
+        // The region's rows, tight, so the kernel sees a frame of its own.
+        let mut region = Vec::with_capacity(region_w * region_h * 3);
+        for y in y0..y1 {
+            region
+                .extend_from_slice(&frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3]);
+        }
+        let stream = self.stream()?;
+        let mut device = upload(&stream, &region)?;
+        let level = stream
+            .clone_htod(plan.level)
+            .map_err(driver("uploading the image"))?;
+        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("frame too large".to_owned()));
+        let (stride, lw, lh) = (n(region_w)?, n(plan.level_width)?, n(plan.level_height)?);
+        let [rx0, ry0, rx1, ry1] = [n(x0)?, n(y0)?, n(x1)?, n(y1)?];
+        let mut launch = stream.launch_builder(&self.overlay_rgb8);
+        launch
+            .arg(&mut device)
+            .arg(&stride)
+            .arg(&level)
+            .arg(&lw)
+            .arg(&lh)
+            .arg(&plan.x)
+            .arg(&plan.y)
+            .arg(&plan.step)
+            .arg(&plan.opacity)
+            .arg(&rx0)
+            .arg(&ry0)
+            .arg(&rx1)
+            .arg(&ry1);
+        // SAFETY: the arguments match the kernel's parameters; it writes
+        // the region's pixels, which `device` holds tight (stride = region
+        // width), and reads the level only inside its bounds.
+        unsafe { launch.launch(config(kernels::overlay_rgb8(plan.region))) }
+            .map_err(driver("running kino_overlay_rgb8"))?;
+        let composited = stream
+            .clone_dtoh(&device)
+            .map_err(driver("downloading the region"))?;
+        stream.synchronize().map_err(driver("finishing"))?;
+        for (i, y) in (y0..y1).enumerate() {
+            frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3]
+                .copy_from_slice(&composited[i * region_w * 3..(i + 1) * region_w * 3]);
+        }
+        Ok(())
+    }
+
+    /// Draws an in-between frame of two `width × height` frames through a
+    /// warp plan, as `FlowPair::render` does on the CPU.
+    pub fn warp_rgb8(
+        &self,
+        plan: &WarpPlan,
+        a: &[u8],
+        b: &[u8],
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<u8>, GpuError> {
+        let blocks = plan.blocks_x * height.div_ceil(WARP_BLOCK);
+        if plan.blocks_x < width.div_ceil(WARP_BLOCK) || plan.taps.len() < blocks {
+            return Err(GpuError(format!(
+                "the warp plan has {} blocks, {} a row, too few for {width}×{height}",
+                plan.taps.len(),
+                plan.blocks_x
+            )));
+        }
+        let stream = self.stream()?;
+        let bytes = width * height * 3;
+        let (a, b) = (upload(&stream, &a[..bytes])?, upload(&stream, &b[..bytes])?);
+        let taps = stream
+            .clone_htod(&kernels::warp_taps(plan))
+            .map_err(driver("uploading the warp"))?;
+        let mut out = stream
+            .alloc_zeros::<u8>(bytes)
+            .map_err(driver("allocating the frame"))?;
+        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("frame too large".to_owned()));
+        let (blocks_x, side, w, h) = (n(plan.blocks_x)?, n(WARP_BLOCK)?, n(width)?, n(height)?);
+        let mut launch = stream.launch_builder(&self.warp_rgb8);
+        launch
+            .arg(&a)
+            .arg(&b)
+            .arg(&taps)
+            .arg(&blocks_x)
+            .arg(&side)
+            .arg(&mut out)
+            .arg(&w)
+            .arg(&h);
+        // SAFETY: the arguments match the kernel's parameters; the plan has
+        // a pair of taps for every block of the frame, source reads are
+        // clamped to it and writes are its pixels.
+        unsafe { launch.launch(config(kernels::warp_rgb8(width, height))) }
+            .map_err(driver("running kino_warp_rgb8"))?;
+        let frame = stream
+            .clone_dtoh(&out)
+            .map_err(driver("downloading the frame"))?;
+        stream.synchronize().map_err(driver("finishing"))?;
+        Ok(frame)
     }
 
     /// Grades a picture with a LUT and converts it to YUV 4:2:0: one upload,
@@ -182,6 +371,17 @@ impl Gpu {
         pixels: usize,
     ) -> Result<(), GpuError> {
         let tables = Tables::upload(stream, plan)?;
+        self.launch_lut(stream, &tables, frame, pixels)
+    }
+
+    /// Runs `kino_lut_rgb8` over `frame` with tables already on the device.
+    fn launch_lut(
+        &self,
+        stream: &Arc<CudaStream>,
+        tables: &Tables,
+        frame: &mut CudaSlice<u8>,
+        pixels: usize,
+    ) -> Result<(), GpuError> {
         let pixels32 = u32::try_from(pixels).map_err(|_| GpuError("frame too large".to_owned()))?;
         let mut launch = stream.launch_builder(&self.lut_rgb8);
         launch
@@ -250,6 +450,17 @@ fn upload(stream: &Arc<CudaStream>, bytes: &[u8]) -> Result<CudaSlice<u8>, GpuEr
     stream
         .clone_htod(bytes)
         .map_err(driver("uploading the picture"))
+}
+
+/// Where a timed call's time went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// Host to device.
+    pub upload: Duration,
+    /// The kernels.
+    pub kernels: Duration,
+    /// Device to host.
+    pub download: Duration,
 }
 
 /// A LUT's tables and lattice on the device.

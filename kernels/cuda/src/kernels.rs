@@ -25,6 +25,16 @@ pub const SOURCES: &[Source] = &[
         entries: &["kino_lut_rgb8"],
     },
     Source {
+        file: "scene.cu",
+        text: include_str!("../cu/scene.cu"),
+        entries: &["kino_camera_rgb8", "kino_overlay_rgb8"],
+    },
+    Source {
+        file: "warp.cu",
+        text: include_str!("../cu/warp.cu"),
+        entries: &["kino_warp_rgb8"],
+    },
+    Source {
         file: "yuv.cu",
         text: include_str!("../cu/yuv.cu"),
         entries: &["kino_rgb_to_yuv420"],
@@ -80,6 +90,32 @@ impl Launch {
 /// `kino_lut_rgb8` over `pixels` pixels: one thread each.
 pub fn lut_rgb8(pixels: usize) -> Launch {
     Launch::linear(pixels, 256)
+}
+
+/// `kino_camera_rgb8` over a `width × height` frame: one thread a pixel.
+pub fn camera_rgb8(width: usize, height: usize) -> Launch {
+    Launch::planar(width, height, [32, 8])
+}
+
+/// `kino_overlay_rgb8` over the region `[x0, y0, x1, y1)`: one thread a
+/// pixel of it.
+pub fn overlay_rgb8([x0, y0, x1, y1]: [usize; 4]) -> Launch {
+    Launch::planar(x1 - x0, y1 - y0, [32, 8])
+}
+
+/// A warp plan's taps as `kino_warp_rgb8` reads them: per block, the tap
+/// into A then the tap into B, each `ix, iy, w0..w3` as 32-bit words.
+pub fn warp_taps(plan: &kino_kernels::interpolate::WarpPlan) -> Vec<u32> {
+    plan.taps
+        .iter()
+        .flatten()
+        .flat_map(|t| [t.ix as u32, t.iy as u32, t.w[0], t.w[1], t.w[2], t.w[3]])
+        .collect()
+}
+
+/// `kino_warp_rgb8` over a `width × height` frame: one thread a pixel.
+pub fn warp_rgb8(width: usize, height: usize) -> Launch {
+    Launch::planar(width, height, [32, 8])
 }
 
 /// `kino_rgb_to_yuv420` over a `width × height` picture: one thread per

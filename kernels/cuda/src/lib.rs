@@ -16,6 +16,7 @@ mod driver;
 #[cfg(feature = "cuda")]
 pub mod gpu;
 pub mod kernels;
+pub mod placed;
 pub mod pool;
 
 use std::fmt;

@@ -14,6 +14,7 @@
 //! the CPU twin instead and say why in the returned [`Ran`]. A GPU error is
 //! never fatal to a job.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -243,6 +244,20 @@ impl Pool {
         gpu: impl FnOnce(usize) -> Result<T, E>,
         cpu: impl FnOnce() -> T,
     ) -> (T, Ran) {
+        match self.on_gpu(bytes, gpu) {
+            Ok(done) => done,
+            Err(ran) => (cpu(), ran),
+        }
+    }
+
+    /// The GPU half of [`Pool::run`], for callers whose CPU half needs what
+    /// `gpu` borrows: `Err` says the caller must run the call on the CPU,
+    /// and why (it is counted as a CPU call).
+    pub fn on_gpu<T, E: fmt::Display>(
+        &self,
+        bytes: u64,
+        gpu: impl FnOnce(usize) -> Result<T, E>,
+    ) -> Result<(T, Ran), Ran> {
         let lease = self.acquire(bytes);
         let ordinal = match lease.placement {
             Placement::Cuda(n) => n,
@@ -252,14 +267,11 @@ impl Pool {
                 let why = self.no_gpu.clone().unwrap_or_else(|| {
                     format!("needs {} MiB, more than any GPU's budget", bytes >> 20)
                 });
-                return (
-                    cpu(),
-                    Ran {
-                        placement: Placement::Cpu,
-                        fallback: None,
-                        cpu_because: Some(why),
-                    },
-                );
+                return Err(Ran {
+                    placement: Placement::Cpu,
+                    fallback: None,
+                    cpu_because: Some(why),
+                });
             }
         };
         let outcome = gpu(ordinal);
@@ -267,26 +279,23 @@ impl Pool {
         match outcome {
             Ok(value) => {
                 self.counters.gpu.fetch_add(1, Ordering::Relaxed);
-                (
+                Ok((
                     value,
                     Ran {
                         placement: Placement::Cuda(ordinal),
                         fallback: None,
                         cpu_because: None,
                     },
-                )
+                ))
             }
             Err(error) => {
                 self.counters.fallbacks.fetch_add(1, Ordering::Relaxed);
                 self.counters.cpu.fetch_add(1, Ordering::Relaxed);
-                (
-                    cpu(),
-                    Ran {
-                        placement: Placement::Cpu,
-                        fallback: Some(format!("cuda:{ordinal} failed: {error}")),
-                        cpu_because: None,
-                    },
-                )
+                Err(Ran {
+                    placement: Placement::Cpu,
+                    fallback: Some(format!("cuda:{ordinal} failed: {error}")),
+                    cpu_because: None,
+                })
             }
         }
     }
@@ -363,6 +372,45 @@ impl fmt::Display for Ran {
             write!(f, " ({why})")?;
         }
         Ok(())
+    }
+}
+
+/// A node's (or a command's) placed kernel calls: how many ran on each
+/// device, and why any that should have run on a GPU did not.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally {
+    calls: BTreeMap<String, u64>,
+    fallbacks: BTreeSet<String>,
+}
+
+impl Tally {
+    /// Counts one call.
+    pub fn record(&mut self, ran: &Ran) {
+        *self.calls.entry(ran.placement.to_string()).or_default() += 1;
+        if let Some(error) = &ran.fallback {
+            self.fallbacks.insert(error.clone());
+        }
+    }
+
+    /// `cuda:0` or `cpu` where every call ran on one device, else each
+    /// device with its count (`cuda:0 ×700, cpu ×20`); `None` for no calls.
+    pub fn summary(&self) -> Option<String> {
+        match self.calls.len() {
+            0 => None,
+            1 => self.calls.keys().next().cloned(),
+            _ => Some(
+                self.calls
+                    .iter()
+                    .map(|(device, n)| format!("{device} ×{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        }
+    }
+
+    /// The distinct GPU errors the CPU stood in for.
+    pub fn fallbacks(&self) -> impl Iterator<Item = &str> {
+        self.fallbacks.iter().map(String::as_str)
     }
 }
 
@@ -499,5 +547,26 @@ mod tests {
         assert_eq!(pool.stats().fallbacks, 1);
         // The failed call's memory came back.
         assert_eq!(pool.acquire(100 * MIB).placement(), Placement::Cuda(0));
+    }
+
+    #[test]
+    fn a_tally_names_one_device_alone_and_counts_a_mix() {
+        let mut tally = Tally::default();
+        assert_eq!(tally.summary(), None);
+        let on = |placement, fallback: Option<&str>| Ran {
+            placement,
+            fallback: fallback.map(str::to_owned),
+            cpu_because: None,
+        };
+        tally.record(&on(Placement::Cuda(0), None));
+        tally.record(&on(Placement::Cuda(0), None));
+        assert_eq!(tally.summary().as_deref(), Some("cuda:0"));
+        tally.record(&on(Placement::Cpu, Some("cuda:0 failed: out of memory")));
+        tally.record(&on(Placement::Cpu, Some("cuda:0 failed: out of memory")));
+        assert_eq!(tally.summary().as_deref(), Some("cpu ×2, cuda:0 ×2"));
+        assert_eq!(
+            tally.fallbacks().collect::<Vec<_>>(),
+            ["cuda:0 failed: out of memory"]
+        );
     }
 }

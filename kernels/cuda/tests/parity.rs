@@ -7,7 +7,9 @@
 //! bit-exact with its portable kernel), colour conversion bit-exact.
 #![allow(clippy::unwrap_used)]
 
+use kino_kernels::interpolate::{FlowPair, Frame, Params, WARP_BLOCK, WarpPlan};
 use kino_kernels::lut::{CubeLut, parse_cube};
+use kino_kernels::scene::{self, CameraMove, Image, Shot, ShotSize};
 use kino_kernels::yuv::Yuv420;
 
 /// A deterministic picture that holds every level of every channel, with
@@ -193,6 +195,192 @@ fn yuv_kernel_matches_the_cpu_conversion_exactly() {
     println!("rgb→yuv420: emulated kernel identical to the CPU conversion at 5 sizes");
 }
 
+/// A still with detail at every scale, and an alpha channel that fades
+/// and cuts (so compositing and premultiplication are exercised).
+fn still(width: usize, height: usize) -> Image {
+    let rgb = picture(width, height);
+    let rgba = rgb
+        .chunks_exact(3)
+        .enumerate()
+        .flat_map(|(i, px)| {
+            let (x, y) = (i % width, i / width);
+            let alpha = if x < width / 10 {
+                0
+            } else {
+                ((x + 2 * y) % 256) as u8 | 0x40
+            };
+            [px[0], px[1], px[2], alpha]
+        })
+        .collect();
+    Image::from_rgba(width, height, rgba).unwrap()
+}
+
+const MOVES: [CameraMove; 8] = [
+    CameraMove::Locked,
+    CameraMove::PushIn,
+    CameraMove::PullOut,
+    CameraMove::PanLeft,
+    CameraMove::PanRight,
+    CameraMove::TiltUp,
+    CameraMove::Handheld,
+    CameraMove::Orbit,
+];
+
+#[test]
+fn camera_kernel_matches_the_cpu_camera_exactly() {
+    // A source much larger than the output (mip levels), and one smaller
+    // (magnified); every move, rotated and not, at its start, middle and end.
+    let sources = [
+        (still(1700, 1100), (200, 112)),
+        (still(150, 90), (256, 144)),
+    ];
+    let mut frames = 0;
+    for (src, (width, height)) in &sources {
+        for (m, camera) in MOVES.into_iter().enumerate() {
+            let size = [ShotSize::ExtremeWide, ShotSize::Medium, ShotSize::CloseUp][m % 3];
+            let shot = Shot::new(camera, size);
+            for t in [0.0, 0.37, 1.0] {
+                let reference = scene::ken_burns(src, *width, *height, shot, t).unwrap();
+                let plan = scene::camera_plan(src, shot, t, *width, *height).unwrap();
+                let launch = kino_cuda::kernels::camera_rgb8(*width, *height);
+                let mut emulated = vec![0u8; width * height * 3];
+                kino_cuda_emu::camera_rgb8(
+                    launch.grid,
+                    launch.block,
+                    kino_cuda_emu::Level {
+                        px: plan.level,
+                        width: plan.level_width,
+                        height: plan.level_height,
+                    },
+                    &plan.rows,
+                    (plan.du, plan.dv),
+                    plan.rows_first,
+                    &mut emulated,
+                    (*width, *height),
+                );
+                let (max, differing) = compare(&emulated, &reference.data);
+                assert_eq!(
+                    differing, 0,
+                    "{camera:?} at t={t}: the kernel differs from the CPU in {differing} samples (max {max})"
+                );
+                gpu::camera(src, shot, t, &reference);
+                frames += 1;
+            }
+        }
+    }
+    println!(
+        "camera: emulated kernel identical to the CPU on {frames} frames (8 moves, 3 shot sizes, mips and magnification)"
+    );
+}
+
+#[test]
+fn overlay_kernel_matches_the_cpu_composite_exactly() {
+    let (width, height) = (320, 180);
+    let base = Frame {
+        width,
+        height,
+        data: picture(width, height),
+    };
+    let logo = still(97, 61);
+    // Inside, clipped at every edge, shrunk onto a mip level, enlarged, faded.
+    let cases = [
+        (20.0, 30.0, 1.0, 1.0),
+        (-30.5, -12.25, 1.5, 0.8),
+        (250.0, 140.0, 2.0, 1.0),
+        (100.3, 50.7, 0.2, 0.45),
+        (10.0, 10.0, 3.7, 0.1),
+    ];
+    for (x, y, scale, opacity) in cases {
+        let mut reference = base.clone();
+        scene::overlay(&mut reference, &logo, x, y, scale, opacity).unwrap();
+        let plan = scene::overlay_plan(width, height, &logo, x, y, scale, opacity)
+            .unwrap()
+            .expect("the logo is on the frame");
+        let mut emulated = base.data.clone();
+        let launch = kino_cuda::kernels::overlay_rgb8(plan.region);
+        kino_cuda_emu::overlay_rgb8(
+            launch.grid,
+            launch.block,
+            &mut emulated,
+            width,
+            kino_cuda_emu::Level {
+                px: plan.level,
+                width: plan.level_width,
+                height: plan.level_height,
+            },
+            (plan.x, plan.y),
+            plan.step,
+            plan.opacity,
+            plan.region,
+        );
+        let (max, differing) = compare(&emulated, &reference.data);
+        assert_eq!(
+            differing, 0,
+            "overlay at ({x}, {y}) ×{scale} @{opacity}: {differing} samples differ (max {max})"
+        );
+        assert_ne!(reference.data, base.data, "the case composites something");
+        gpu::overlay(&base, &logo, (x, y, scale, opacity), &reference);
+    }
+    println!(
+        "overlay: emulated kernel identical to the CPU in {} placements",
+        cases.len()
+    );
+}
+
+#[test]
+fn warp_kernel_matches_the_cpu_interpolation_exactly() {
+    // Two frames of a scene moving 3 px right and 2 px down, odd-sized so
+    // the last blocks are partial; the flow is the CPU's, the blend the
+    // kernel's.
+    let (width, height) = (203, 117);
+    let scene = picture(width + 8, height + 8);
+    let crop = |dx: usize, dy: usize| Frame {
+        width,
+        height,
+        data: (0..height)
+            .flat_map(|y| {
+                let start = ((y + dy) * (width + 8) + dx) * 3;
+                scene[start..start + width * 3].to_vec()
+            })
+            .collect(),
+    };
+    let (a, b) = (crop(4, 4), crop(1, 2));
+    let pair = FlowPair::estimate(&a, &b, &Params::default()).unwrap();
+    assert!(!pair.is_cut(), "the pair is one scene");
+    for t in [0.25, 0.5, 0.8] {
+        let reference = pair.render(&a, &b, t).unwrap();
+        let plan = pair.warp_plan(t).expect("a morph");
+        let words = kino_cuda::kernels::warp_taps(&plan);
+        let taps: Vec<[kino_cuda_emu::WarpTap; 2]> = words
+            .chunks_exact(12)
+            .map(|c| {
+                let tap = |o: usize| -> kino_cuda_emu::WarpTap { c[o..o + 6].try_into().unwrap() };
+                [tap(0), tap(6)]
+            })
+            .collect();
+        let launch = kino_cuda::kernels::warp_rgb8(width, height);
+        let mut emulated = vec![0u8; width * height * 3];
+        kino_cuda_emu::warp_rgb8(
+            launch.grid,
+            launch.block,
+            (&a.data, &b.data),
+            &taps,
+            plan.blocks_x,
+            WARP_BLOCK,
+            &mut emulated,
+            (width, height),
+        );
+        let (max, differing) = compare(&emulated, &reference.data);
+        assert_eq!(
+            differing, 0,
+            "t={t}: {differing} samples differ (max {max})"
+        );
+        gpu::warp(&plan, &a, &b, &reference);
+    }
+    assert!(pair.warp_plan(0.0).is_none() && pair.warp_plan(1.0).is_none());
+    println!("warp: emulated kernel identical to the CPU interpolation at t = 0.25, 0.5, 0.8");
+}
+
 fn tight(plane: &[u8], width: usize, stride: usize) -> Vec<u8> {
     plane
         .chunks(stride)
@@ -223,14 +411,57 @@ mod gpu {
 
     pub fn lut(name: &str, lut: &CubeLut, input: &[u8], reference: &[u8], portable: &[u8]) {
         let Some(gpu) = device() else { return };
-        let mut frame = input.to_vec();
-        gpu.lut_rgb8(&lut.rgb8_plan(), &mut frame).unwrap();
+        let frame = gpu.lut_rgb8(&lut.rgb8_plan(), input).unwrap();
         let (max, differing) = compare(&frame, reference);
         let (_, off_portable) = compare(&frame, portable);
         println!(
             "lut {name}: GPU vs CPU: max diff {max}, {differing} samples differ; {off_portable} differ from the portable kernel"
         );
         assert!(max <= 1, "{name}: the GPU is {max} levels from the CPU LUT");
+    }
+
+    pub fn warp(plan: &WarpPlan, a: &Frame, b: &Frame, reference: &Frame) {
+        let Some(gpu) = device() else { return };
+        let frame = gpu
+            .warp_rgb8(plan, &a.data, &b.data, a.width, a.height)
+            .unwrap();
+        let (max, differing) = compare(&frame, &reference.data);
+        assert_eq!(
+            differing, 0,
+            "warp: the GPU differs from the CPU (max {max})"
+        );
+    }
+
+    pub fn camera(src: &Image, shot: Shot, t: f32, reference: &Frame) {
+        let Some(gpu) = device() else { return };
+        let plan = scene::camera_plan(src, shot, t, reference.width, reference.height).unwrap();
+        let frame = gpu
+            .camera_rgb8(&plan, reference.width, reference.height)
+            .unwrap();
+        let (max, differing) = compare(&frame, &reference.data);
+        assert_eq!(
+            differing, 0,
+            "{shot:?} at t={t}: the GPU differs from the CPU (max {max})"
+        );
+    }
+
+    pub fn overlay(
+        base: &Frame,
+        img: &Image,
+        (x, y, scale, opacity): (f32, f32, f32, f32),
+        reference: &Frame,
+    ) {
+        let Some(gpu) = device() else { return };
+        let plan = scene::overlay_plan(base.width, base.height, img, x, y, scale, opacity)
+            .unwrap()
+            .expect("on the frame");
+        let mut frame = base.data.clone();
+        gpu.overlay_rgb8(&plan, &mut frame, base.width).unwrap();
+        let (max, differing) = compare(&frame, &reference.data);
+        assert_eq!(
+            differing, 0,
+            "overlay at ({x}, {y}): the GPU differs from the CPU (max {max})"
+        );
     }
 
     pub fn yuv(rgb: &[u8], width: usize, height: usize, reference: &Yuv420) {
@@ -247,6 +478,12 @@ mod gpu {
 #[cfg(not(feature = "cuda"))]
 mod gpu {
     use super::*;
+
+    pub fn camera(_: &Image, _: Shot, _: f32, _: &Frame) {}
+
+    pub fn warp(_: &WarpPlan, _: &Frame, _: &Frame, _: &Frame) {}
+
+    pub fn overlay(_: &Frame, _: &Image, _: (f32, f32, f32, f32), _: &Frame) {}
 
     pub fn lut(_: &str, _: &CubeLut, _: &[u8], _: &[u8], _: &[u8]) {
         println!("GPU half skipped: this build has no CUDA (`--features cuda`)");

@@ -195,7 +195,7 @@ pub(super) fn draw(
             let flow = FlowPair::estimate(from, &next, &Params::default())?;
             for i in from_at + 1..next_at {
                 let t = (i - from_at) as f32 / span as f32;
-                write(flow.render(from, &next, t)?, i)?;
+                write(cx.interpolate(&flow, from, &next, t)?, i)?;
             }
         }
         previous = (next_at, next);

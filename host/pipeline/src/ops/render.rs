@@ -436,7 +436,7 @@ pub(super) fn render_scene_from(
     // once for the whole scene).
     let overlay = |f: &mut Frame, graded: bool| -> Result<()> {
         if !graded {
-            lut.apply_rgb8(&mut f.data)?;
+            cx.grade(&lut, &mut f.data)?;
         }
         if let Some(title) = &title {
             title.draw_placed(
@@ -447,7 +447,7 @@ pub(super) fn render_scene_from(
             )?;
         }
         if let Some(logo) = &logo {
-            scene::overlay_corner(f, logo, Corner::TopRight, 0.09, 0.04, 0.9)?;
+            cx.overlay_corner(f, logo, Corner::TopRight, (0.09, 0.04), 0.9)?;
         }
         Ok(())
     };
@@ -501,9 +501,16 @@ pub(super) fn render_scene_from(
             _ => None,
         });
     if let Some((pick, clip)) = played {
-        footage(clip, pick, &palette, shot, &format, frames, &mut |f, i| {
-            write(Some(f), i, false)
-        })?;
+        footage(
+            cx,
+            clip,
+            pick,
+            &palette,
+            shot,
+            &format,
+            frames,
+            &mut |f, i| write(Some(f), i, false),
+        )?;
         writer.finish()?;
         return Ok(path);
     }
@@ -534,13 +541,12 @@ pub(super) fn render_scene_from(
     let camera = |still: &Image, i: usize| -> Result<Frame> {
         let ms = i as f32 * 1000.0 / format.fps as f32;
         let t = planned.move_at(ms * pacing).min(1.0);
-        Ok(scene::ken_burns(
+        cx.camera(
             still,
-            format.width as usize,
-            format.height as usize,
             shot,
             t,
-        )?)
+            (format.width as usize, format.height as usize),
+        )
     };
     match keyframes::host_model(&cx.models) {
         // The model draws over the ungraded still; its pictures are graded.
@@ -572,7 +578,7 @@ pub(super) fn render_scene_from(
         // it is drawn and converted once and encoded again for every frame.
         None => {
             let mut graded = still.to_frame();
-            lut.apply_rgb8(&mut graded.data)?;
+            cx.grade(&lut, &mut graded.data)?;
             let graded = Image::from_frame(&graded)?;
             let once = shot.camera_move.is_static();
             for i in 0..frames {
@@ -627,6 +633,7 @@ fn fitted(
 /// clip ends first), framed by the shot's camera move (cover), or shown
 /// whole on the palette's plate (contain).
 fn footage(
+    cx: &OpCx,
     clip: &Path,
     pick: &Pick,
     palette: &[[u8; 3]],
@@ -662,15 +669,14 @@ fn footage(
         let image = current.as_ref().context("the clip has no frames")?;
         let frame = if pick.contain {
             let plate = canvas(image, palette, format.width, format.height, 0)?;
-            scene::ken_burns(
+            cx.camera(
                 &plate,
-                w,
-                h,
                 Shot::new(CameraMove::Locked, ShotSize::Wide),
                 0.0,
+                (w, h),
             )?
         } else {
-            scene::ken_burns(image, w, h, shot, (t / scene_secs.max(1e-3)) as f32)?
+            cx.camera(image, shot, (t / scene_secs.max(1e-3)) as f32, (w, h))?
         };
         write(frame, i)?;
     }

@@ -1,0 +1,336 @@
+//! The CUDA kernels beside their CPU twins on the same frames: 3D LUT
+//! (including upload and download, and where that time goes) and RGB→YUV
+//! 4:2:0 at 1080p and 4K; a camera move over a 4K still and a logo's
+//! composite at 1080p. Each GPU output is checked against the CPU's.
+//!
+//! `cargo bench -p kino-cuda --features cuda --bench gpu` (`scripts/gpu-check.sh`
+//! runs it on a GPU machine). Without the feature or a GPU it prints the CPU
+//! figures and why the GPU column is empty. Each figure is the median of
+//! its runs.
+
+use std::time::{Duration, Instant};
+
+use kino_kernels::interpolate::{FlowPair, Frame, Params};
+use kino_kernels::lut::CubeLut;
+use kino_kernels::scene::{self, CameraMove, Image, Shot, ShotSize};
+use kino_kernels::yuv::Yuv420;
+
+const ROUNDS: usize = 15;
+
+fn main() {
+    let lut = CubeLut::from_fn(33, |[r, g, b]| {
+        let s = |x: f32| x * x * (3.0 - 2.0 * x);
+        [s(r) * 1.04, s(g), s(b) * 0.92 + 0.03]
+    })
+    .expect("a 33³ LUT");
+    println!(
+        "CUDA kernels vs CPU: median of {ROUNDS} runs, {} CPU threads",
+        rayon::current_num_threads()
+    );
+    println!(
+        "{:<28} {:>12} {:>12} {:>10}  notes",
+        "kernel", "CPU fps", "GPU fps", "speed-up"
+    );
+    for (name, width, height) in [("1080p", 1920, 1080), ("4K", 3840, 2160)] {
+        let frame = picture(width, height);
+        let cpu_lut = fps(|| {
+            let mut f = frame.clone();
+            lut.apply_rgb8(&mut f).expect("grade");
+        });
+        let cpu_yuv = fps(|| {
+            Yuv420::from_rgb24(&frame, width, height);
+        });
+        let gpu = gpu::run(&lut, &frame, width, height);
+        row(
+            &format!("lut 33³ rgb8 {name}"),
+            cpu_lut,
+            gpu.lut,
+            &gpu.lut_note,
+        );
+        row(
+            &format!("rgb→yuv420 {name}"),
+            cpu_yuv,
+            gpu.yuv,
+            &gpu.yuv_note,
+        );
+        row(
+            &format!("lut+yuv420 {name}"),
+            1.0 / (1.0 / cpu_lut + 1.0 / cpu_yuv),
+            gpu.chain,
+            "GPU: one upload, one download",
+        );
+    }
+    // The scene renderer: an orbit (rotated) and a push-in (not) over a 4K
+    // still into 1080p, and a 400×400 logo onto a 1080p frame.
+    let still = image(3840, 2160);
+    for (name, camera) in [
+        ("orbit", CameraMove::Orbit),
+        ("push-in", CameraMove::PushIn),
+    ] {
+        let shot = Shot::new(camera, ShotSize::Wide);
+        let cpu = fps(|| {
+            scene::ken_burns(&still, 1920, 1080, shot, 0.4).expect("camera");
+        });
+        let (gpu, note) = gpu::camera(&still, shot);
+        row(&format!("camera {name} 4K→1080p"), cpu, gpu, &note);
+    }
+    let logo = image(400, 400);
+    let base = Frame {
+        width: 1920,
+        height: 1080,
+        data: picture(1920, 1080),
+    };
+    let cpu = fps(|| {
+        let mut f = base.clone();
+        scene::overlay(&mut f, &logo, 1400.0, 80.0, 1.0, 0.9).expect("overlay");
+    });
+    let (gpu, note) = gpu::overlay(&base, &logo);
+    row("overlay 400² logo 1080p", cpu, gpu, &note);
+    // Interpolation: the flow is estimated once on the CPU (timed apart);
+    // each in-between frame is the warp and blend, the GPU's part.
+    for (name, width, height) in [("1080p", 1920, 1080), ("4K", 3840, 2160)] {
+        let wide = picture(width + 8, height + 8);
+        let crop = |dx: usize, dy: usize| Frame {
+            width,
+            height,
+            data: (0..height)
+                .flat_map(|y| {
+                    let start = ((y + dy) * (width + 8) + dx) * 3;
+                    wide[start..start + width * 3].to_vec()
+                })
+                .collect(),
+        };
+        let (a, b) = (crop(4, 4), crop(1, 2));
+        let started = Instant::now();
+        let pair = FlowPair::estimate(&a, &b, &Params::default()).expect("flow");
+        let estimate_ms = started.elapsed().as_secs_f64() * 1e3;
+        let cpu = fps(|| {
+            pair.render(&a, &b, 0.5).expect("render");
+        });
+        let (gpu, note) = gpu::warp(&pair, &a, &b);
+        row(
+            &format!("interpolate warp {name}"),
+            cpu,
+            gpu,
+            &format!("flow estimate on the CPU: {estimate_ms:.0} ms a pair; {note}"),
+        );
+    }
+}
+
+/// A still with alpha.
+fn image(width: usize, height: usize) -> Image {
+    let rgba = picture(width, height)
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], p[0] | 0x80])
+        .collect();
+    Image::from_rgba(width, height, rgba).expect("an image")
+}
+
+fn row(name: &str, cpu: f64, gpu: Option<f64>, note: &str) {
+    let (gpu_fps, speed_up) = match gpu {
+        Some(g) => (format!("{g:.1}"), format!("{:.1}×", g / cpu)),
+        None => ("—".to_owned(), "—".to_owned()),
+    };
+    println!("{name:<28} {cpu:>12.1} {gpu_fps:>12} {speed_up:>10}  {note}");
+}
+
+/// Frames a second: the median of `ROUNDS` timed calls (after one warm-up).
+fn fps(mut f: impl FnMut()) -> f64 {
+    1.0 / median(|| {
+        let start = Instant::now();
+        f();
+        start.elapsed()
+    })
+    .as_secs_f64()
+}
+
+fn median(mut time: impl FnMut() -> Duration) -> Duration {
+    time();
+    let mut runs: Vec<Duration> = (0..ROUNDS).map(|_| time()).collect();
+    runs.sort();
+    runs[ROUNDS / 2]
+}
+
+/// A frame with gradients and noise, so no cache line repeats.
+fn picture(width: usize, height: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_u32;
+    (0..width * height * 3)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            ((i / 3 % width * 255 / width) as u32 ^ (state & 31)) as u8
+        })
+        .collect()
+}
+
+/// The GPU column.
+struct GpuFigures {
+    lut: Option<f64>,
+    lut_note: String,
+    yuv: Option<f64>,
+    yuv_note: String,
+    chain: Option<f64>,
+}
+
+impl GpuFigures {
+    fn absent(why: String) -> Self {
+        Self {
+            lut: None,
+            lut_note: format!("GPU: {why}"),
+            yuv: None,
+            yuv_note: String::new(),
+            chain: None,
+        }
+    }
+}
+
+#[cfg(feature = "cuda")]
+mod gpu {
+    use super::*;
+    use kino_cuda::gpu::{Gpu, Phases};
+
+    pub fn camera(still: &Image, shot: Shot) -> (Option<f64>, String) {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return (None, format!("GPU: {why}")),
+        };
+        let reference = scene::ken_burns(still, 1920, 1080, shot, 0.4).expect("camera");
+        let plan = scene::camera_plan(still, shot, 0.4, 1920, 1080).expect("plan");
+        let exact = gpu.camera_rgb8(&plan, 1920, 1080).expect("GPU camera") == reference.data;
+        let fps = fps(|| {
+            let plan = scene::camera_plan(still, shot, 0.4, 1920, 1080).expect("plan");
+            gpu.camera_rgb8(&plan, 1920, 1080).expect("GPU camera");
+        });
+        (
+            Some(fps),
+            format!("bit-exact: {exact}; uploads the level every frame"),
+        )
+    }
+
+    pub fn overlay(base: &Frame, logo: &Image) -> (Option<f64>, String) {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return (None, format!("GPU: {why}")),
+        };
+        let mut reference = base.clone();
+        scene::overlay(&mut reference, logo, 1400.0, 80.0, 1.0, 0.9).expect("overlay");
+        let plan = scene::overlay_plan(1920, 1080, logo, 1400.0, 80.0, 1.0, 0.9)
+            .expect("plan")
+            .expect("on the frame");
+        let mut frame = base.data.clone();
+        gpu.overlay_rgb8(&plan, &mut frame, 1920)
+            .expect("GPU overlay");
+        let exact = frame == reference.data;
+        let fps = fps(|| {
+            let mut frame = base.data.clone();
+            gpu.overlay_rgb8(&plan, &mut frame, 1920)
+                .expect("GPU overlay");
+        });
+        (Some(fps), format!("bit-exact: {exact}"))
+    }
+
+    pub fn warp(pair: &FlowPair, a: &Frame, b: &Frame) -> (Option<f64>, String) {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return (None, format!("GPU: {why}")),
+        };
+        let reference = pair.render(a, b, 0.5).expect("render");
+        let plan = pair.warp_plan(0.5).expect("a morph");
+        let warped = gpu
+            .warp_rgb8(&plan, &a.data, &b.data, a.width, a.height)
+            .expect("GPU warp");
+        let exact = warped == reference.data;
+        let fps = fps(|| {
+            let plan = pair.warp_plan(0.5).expect("a morph");
+            gpu.warp_rgb8(&plan, &a.data, &b.data, a.width, a.height)
+                .expect("GPU warp");
+        });
+        (
+            Some(fps),
+            format!("bit-exact: {exact}; uploads both frames every call"),
+        )
+    }
+
+    pub fn run(lut: &CubeLut, frame: &[u8], width: usize, height: usize) -> GpuFigures {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return GpuFigures::absent(why.to_string()),
+        };
+        let plan = lut.rgb8_plan();
+        let mut reference = frame.to_vec();
+        lut.apply_rgb8(&mut reference).expect("grade");
+        let graded = gpu.lut_rgb8(&plan, frame).expect("GPU grade");
+        let max_diff = graded
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap_or(0);
+        let lut_fps = fps(|| {
+            gpu.lut_rgb8(&plan, frame).expect("GPU grade");
+        });
+        let mut phases = Vec::new();
+        for _ in 0..ROUNDS {
+            phases.push(gpu.lut_rgb8_timed(&plan, frame).expect("GPU grade").1);
+        }
+        let pick = |f: fn(&Phases) -> Duration| {
+            let mut v: Vec<Duration> = phases.iter().map(f).collect();
+            v.sort();
+            v[v.len() / 2].as_secs_f64() * 1e3
+        };
+        let (up, kernel, down) = (
+            pick(|p| p.upload),
+            pick(|p| p.kernels),
+            pick(|p| p.download),
+        );
+        let transfers = (up + down) / (up + kernel + down) * 100.0;
+        let reference_yuv = Yuv420::from_rgb24(frame, width, height);
+        let mut yuv = Yuv420::new(width, height);
+        gpu.rgb_to_yuv420(frame, width, height, yuv.planes())
+            .expect("GPU yuv");
+        let yuv_exact = yuv == reference_yuv;
+        let yuv_fps = fps(|| {
+            let mut out = Yuv420::new(width, height);
+            gpu.rgb_to_yuv420(frame, width, height, out.planes())
+                .expect("GPU yuv");
+        });
+        let chain = fps(|| {
+            let mut out = Yuv420::new(width, height);
+            gpu.grade_to_yuv420(&plan, frame, width, height, out.planes())
+                .expect("GPU chain");
+        });
+        GpuFigures {
+            lut: Some(lut_fps),
+            lut_note: format!(
+                "max diff {max_diff}; upload {up:.2} ms, kernel {kernel:.3} ms, download {down:.2} ms: {transfers:.0}% in transfers"
+            ),
+            yuv: Some(yuv_fps),
+            yuv_note: format!("bit-exact: {yuv_exact}"),
+            chain: Some(chain),
+        }
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+mod gpu {
+    use super::*;
+
+    const NO_CUDA: &str = "GPU: this build has no CUDA";
+
+    pub fn camera(_: &Image, _: Shot) -> (Option<f64>, String) {
+        (None, NO_CUDA.to_owned())
+    }
+
+    pub fn overlay(_: &Frame, _: &Image) -> (Option<f64>, String) {
+        (None, NO_CUDA.to_owned())
+    }
+
+    pub fn warp(_: &FlowPair, _: &Frame, _: &Frame) -> (Option<f64>, String) {
+        (None, NO_CUDA.to_owned())
+    }
+
+    pub fn run(_: &CubeLut, _: &[u8], _: usize, _: usize) -> GpuFigures {
+        GpuFigures::absent("this build has no CUDA (`--features cuda`)".to_owned())
+    }
+}

@@ -1,0 +1,329 @@
+//! Kernels placed by the pool: each runs on the GPU the pool leases when
+//! there is one (and this build has CUDA), on the CPU otherwise or when the
+//! GPU fails, and returns where it ran. The result is the same either way,
+//! within the bounds the parity tests check.
+
+use kino_kernels::interpolate::{FlowPair, Frame, InterpolateError};
+use kino_kernels::lut::{CubeLut, LutError};
+use kino_kernels::scene::{self, Image, SceneError, Shot};
+
+use crate::pool::{Pool, Ran};
+
+/// Applies `lut` to a packed RGB24 frame. On the GPU the graded frame
+/// replaces `frame` only once it is whole, so a GPU that fails midway leaves
+/// the input for the CPU to grade.
+pub fn lut_rgb8(pool: &Pool, lut: &CubeLut, frame: &mut Vec<u8>) -> Result<Ran, LutError> {
+    if !frame.len().is_multiple_of(3) {
+        return Err(LutError::BufferLength { len: frame.len() });
+    }
+    let bytes = lut_rgb8_device_bytes(frame.len(), lut.size());
+    match pool.on_gpu(bytes, |ordinal| gpu::lut_rgb8(ordinal, lut, frame)) {
+        Ok((graded, ran)) => {
+            *frame = graded;
+            Ok(ran)
+        }
+        Err(ran) => {
+            lut.apply_rgb8(frame)?;
+            Ok(ran)
+        }
+    }
+}
+
+/// Draws frame `t` of `shot` over `src` into `out` (its size is the
+/// output's), as `scene::ken_burns_into`.
+pub fn camera(
+    pool: &Pool,
+    src: &Image,
+    shot: Shot,
+    t: f32,
+    out: &mut Frame,
+) -> Result<Ran, SceneError> {
+    let plan = scene::camera_plan(src, shot, t, out.width, out.height)?;
+    let bytes = (plan.level.len() * 4 + plan.rows.len() * 8 + out.data.len()) as u64;
+    let (width, height) = (out.width, out.height);
+    match pool.on_gpu(bytes, |ordinal| gpu::camera(ordinal, &plan, width, height)) {
+        Ok((drawn, ran)) => {
+            out.data = drawn;
+            Ok(ran)
+        }
+        Err(ran) => {
+            scene::ken_burns_into(src, shot, t, out)?;
+            Ok(ran)
+        }
+    }
+}
+
+/// Composites `img` onto `frame`, as `scene::overlay`; `None` when it
+/// touches nothing (no call is made).
+pub fn overlay(
+    pool: &Pool,
+    frame: &mut Frame,
+    img: &Image,
+    (x, y): (f32, f32),
+    scale: f32,
+    opacity: f32,
+) -> Result<Option<Ran>, SceneError> {
+    let Some(plan) = scene::overlay_plan(frame.width, frame.height, img, x, y, scale, opacity)?
+    else {
+        return Ok(None);
+    };
+    let [x0, y0, x1, y1] = plan.region;
+    let bytes = (plan.level.len() * 4 + (x1 - x0) * (y1 - y0) * 3) as u64;
+    let width = frame.width;
+    // The GPU writes the frame only once it has finished, so a failure
+    // leaves it for the CPU.
+    match pool.on_gpu(bytes, |ordinal| {
+        gpu::overlay(ordinal, &plan, &mut frame.data, width)
+    }) {
+        Ok(((), ran)) => Ok(Some(ran)),
+        Err(ran) => {
+            scene::overlay(frame, img, x, y, scale, opacity)?;
+            Ok(Some(ran))
+        }
+    }
+}
+
+/// The frame at time `t` between `a` and `b`, as `pair.render` draws it (the
+/// pair estimated from them): the flow is the CPU's, the warp and blend run
+/// where the pool says. No device is asked (`None`) where the frame is a
+/// copy of `a` or `b` (at 0 or 1, or across a cut).
+pub fn interpolate(
+    pool: &Pool,
+    pair: &FlowPair,
+    a: &Frame,
+    b: &Frame,
+    t: f32,
+) -> Result<(Frame, Option<Ran>), InterpolateError> {
+    let Some(plan) = pair.warp_plan(t) else {
+        return Ok((pair.render(a, b, t)?, None));
+    };
+    // The CPU twin checks the frames against the pair; so must the GPU.
+    if a.width != b.width || a.height != b.height || a.data.len() != b.data.len() {
+        return pair.render(a, b, t).map(|f| (f, None));
+    }
+    let bytes = (a.data.len() * 3 + plan.taps.len() * 48) as u64;
+    let (width, height) = (a.width, a.height);
+    match pool.on_gpu(bytes, |ordinal| gpu::warp(ordinal, &plan, a, b)) {
+        Ok((data, ran)) => Ok((
+            Frame {
+                width,
+                height,
+                data,
+            },
+            Some(ran),
+        )),
+        Err(ran) => Ok((pair.render(a, b, t)?, Some(ran))),
+    }
+}
+
+/// Device memory a LUT call holds: the frame, the lattice (16 bytes a
+/// point) and the tables.
+fn lut_rgb8_device_bytes(frame_bytes: usize, size: usize) -> u64 {
+    (frame_bytes + size.pow(3) * 16 + 3 * 256 * 8) as u64
+}
+
+#[cfg(feature = "cuda")]
+mod gpu {
+    use kino_kernels::interpolate::{Frame, WarpPlan};
+    use kino_kernels::lut::CubeLut;
+    use kino_kernels::scene::{CameraPlan, OverlayPlan};
+
+    use crate::gpu::{Gpu, GpuError};
+
+    pub(super) fn warp(
+        ordinal: usize,
+        plan: &WarpPlan,
+        a: &Frame,
+        b: &Frame,
+    ) -> Result<Vec<u8>, GpuError> {
+        Gpu::get(ordinal)?.warp_rgb8(plan, &a.data, &b.data, a.width, a.height)
+    }
+
+    pub(super) fn lut_rgb8(
+        ordinal: usize,
+        lut: &CubeLut,
+        frame: &[u8],
+    ) -> Result<Vec<u8>, GpuError> {
+        Gpu::get(ordinal)?.lut_rgb8(&lut.rgb8_plan(), frame)
+    }
+
+    pub(super) fn camera(
+        ordinal: usize,
+        plan: &CameraPlan<'_>,
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<u8>, GpuError> {
+        Gpu::get(ordinal)?.camera_rgb8(plan, width, height)
+    }
+
+    pub(super) fn overlay(
+        ordinal: usize,
+        plan: &OverlayPlan<'_>,
+        frame: &mut [u8],
+        width: usize,
+    ) -> Result<(), GpuError> {
+        Gpu::get(ordinal)?.overlay_rgb8(plan, frame, width)
+    }
+}
+
+/// A build without CUDA has no GPU half: the pool never leases it a GPU
+/// (detection finds none), and a pool made with one anyway falls back.
+#[cfg(not(feature = "cuda"))]
+mod gpu {
+    use kino_kernels::lut::CubeLut;
+    use kino_kernels::scene::{CameraPlan, OverlayPlan};
+
+    use kino_kernels::interpolate::{Frame, WarpPlan};
+
+    const NO_CUDA: &str = "this build has no CUDA";
+
+    pub(super) fn warp(
+        _: usize,
+        _: &WarpPlan,
+        _: &Frame,
+        _: &Frame,
+    ) -> Result<Vec<u8>, &'static str> {
+        Err(NO_CUDA)
+    }
+
+    pub(super) fn lut_rgb8(_: usize, _: &CubeLut, _: &[u8]) -> Result<Vec<u8>, &'static str> {
+        Err(NO_CUDA)
+    }
+
+    pub(super) fn camera(
+        _: usize,
+        _: &CameraPlan<'_>,
+        _: usize,
+        _: usize,
+    ) -> Result<Vec<u8>, &'static str> {
+        Err(NO_CUDA)
+    }
+
+    pub(super) fn overlay(
+        _: usize,
+        _: &OverlayPlan<'_>,
+        _: &mut [u8],
+        _: usize,
+    ) -> Result<(), &'static str> {
+        Err(NO_CUDA)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::pool::{Choice, Gpu, Placement, RESERVE_BYTES};
+
+    fn frame() -> Vec<u8> {
+        (0..90u8).map(|i| i.wrapping_mul(37)).collect()
+    }
+
+    fn lut() -> CubeLut {
+        CubeLut::from_fn(9, |[r, g, b]| [b, r * 0.5, g]).unwrap()
+    }
+
+    #[test]
+    fn without_a_gpu_the_lut_runs_on_the_cpu() {
+        let pool = Pool::new(&[], Choice::Auto, Some("no libcuda".into())).unwrap();
+        let mut placed = frame();
+        let ran = lut_rgb8(&pool, &lut(), &mut placed).unwrap();
+        let mut reference = frame();
+        lut().apply_rgb8(&mut reference).unwrap();
+        assert_eq!(placed, reference);
+        assert_eq!((ran.placement, ran.fallback), (Placement::Cpu, None));
+    }
+
+    /// On a CPU-only build a pool given a GPU leases it, the GPU half fails,
+    /// and the CPU grades the untouched frame; on a GPU machine's `cuda`
+    /// build ordinal 7 does not exist and fails the same way.
+    #[test]
+    fn a_failing_gpu_leaves_the_frame_to_the_cpu_and_says_why() {
+        let gpu = Gpu {
+            ordinal: 7,
+            free_memory: RESERVE_BYTES + (64 << 20),
+        };
+        let pool = Pool::new(&[gpu], Choice::Auto, None).unwrap();
+        let mut placed = frame();
+        let ran = lut_rgb8(&pool, &lut(), &mut placed).unwrap();
+        let mut reference = frame();
+        lut().apply_rgb8(&mut reference).unwrap();
+        assert_eq!(placed, reference);
+        assert_eq!(ran.placement, Placement::Cpu);
+        let why = ran.fallback.unwrap();
+        assert!(why.starts_with("cuda:7 failed: "), "{why}");
+        assert_eq!(pool.stats().fallbacks, 1);
+    }
+
+    #[test]
+    fn a_frame_of_partial_pixels_is_refused_before_any_device_is_asked() {
+        let pool = Pool::new(&[], Choice::Auto, None).unwrap();
+        let mut bad = vec![0u8; 10];
+        assert!(matches!(
+            lut_rgb8(&pool, &lut(), &mut bad),
+            Err(LutError::BufferLength { len: 10 })
+        ));
+        assert_eq!(pool.stats().cpu_calls, 0);
+    }
+
+    #[test]
+    fn the_camera_and_the_overlay_fall_back_to_the_cpu_with_its_result() {
+        let gpu = Gpu {
+            ordinal: 7,
+            free_memory: RESERVE_BYTES + (64 << 20),
+        };
+        let pool = Pool::new(&[gpu], Choice::Auto, None).unwrap();
+        let rgba: Vec<u8> = (0..40 * 30 * 4).map(|i| (i * 7 % 256) as u8).collect();
+        let still = Image::from_rgba(40, 30, rgba).unwrap();
+        let shot = Shot::new(scene::CameraMove::Orbit, scene::ShotSize::Medium);
+        let mut placed = Frame {
+            width: 32,
+            height: 18,
+            data: vec![0; 32 * 18 * 3],
+        };
+        let ran = camera(&pool, &still, shot, 0.5, &mut placed).unwrap();
+        assert_eq!(ran.placement, Placement::Cpu);
+        assert!(ran.fallback.is_some());
+        assert_eq!(placed, scene::ken_burns(&still, 32, 18, shot, 0.5).unwrap());
+
+        let mut reference = placed.clone();
+        scene::overlay(&mut reference, &still, 3.0, -4.0, 0.5, 0.7).unwrap();
+        let ran = overlay(&pool, &mut placed, &still, (3.0, -4.0), 0.5, 0.7).unwrap();
+        assert_eq!(ran.map(|r| r.placement), Some(Placement::Cpu));
+        assert_eq!(placed, reference);
+        // Off the frame: nothing to place.
+        assert_eq!(
+            overlay(&pool, &mut placed, &still, (100.0, 0.0), 1.0, 1.0).unwrap(),
+            None
+        );
+        // A bad parameter is the CPU kernel's error, before any device.
+        assert!(overlay(&pool, &mut placed, &still, (0.0, 0.0), 0.0, 1.0).is_err());
+        assert!(camera(&pool, &still, shot, 1.5, &mut placed).is_err());
+        assert_eq!(pool.stats().fallbacks, 2);
+    }
+
+    #[test]
+    fn interpolation_falls_back_to_the_cpu_and_copies_ask_no_device() {
+        let gpu = Gpu {
+            ordinal: 7,
+            free_memory: RESERVE_BYTES + (64 << 20),
+        };
+        let pool = Pool::new(&[gpu], Choice::Auto, None).unwrap();
+        let frame = |shift: usize| Frame {
+            width: 48,
+            height: 32,
+            data: (0..48 * 32 * 3)
+                .map(|i| ((i / 3 + shift) * 5 % 256) as u8)
+                .collect(),
+        };
+        let (a, b) = (frame(0), frame(2));
+        let pair =
+            FlowPair::estimate(&a, &b, &kino_kernels::interpolate::Params::default()).unwrap();
+        let (mid, ran) = interpolate(&pool, &pair, &a, &b, 0.5).unwrap();
+        assert_eq!(mid, pair.render(&a, &b, 0.5).unwrap());
+        assert!(ran.unwrap().fallback.is_some());
+        let (start, ran) = interpolate(&pool, &pair, &a, &b, 0.0).unwrap();
+        assert_eq!((start, ran), (a.clone(), None));
+        assert_eq!(pool.stats().fallbacks, 1);
+    }
+}
