@@ -72,7 +72,9 @@ run() {
 
     echo
     echo "==== GPU check: $((SECONDS - started)) s"
-    grep -E "^(lut |rgb→yuv|lut\+yuv|compute_|GPU half|test result|nvenc|x264)" "$log" | sort | uniq -c | sed 's/^ *1 //'
+    # The bench's table, then what the tests printed of their comparisons.
+    grep -E "^(kernel |lut |rgb→yuv|lut\+yuv|camera|overlay|interpolate |nvenc|x264)" "$log" || true
+    grep -E "^(compute_|GPU half|warp:|test result)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status
 }

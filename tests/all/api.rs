@@ -730,6 +730,12 @@ async fn metrics_and_openapi_describe_the_api() {
     );
     assert!(text.contains("kino_jobs{state=\"pending\"} 1"), "{text}");
     assert!(text.contains("kino_plugin_calls"), "{text}");
+    // The device pool's counters are there before any kernel call.
+    for device in ["cpu", "gpu"] {
+        let line = format!("kino_kernel_calls_total{{device=\"{device}\"}} 0");
+        assert!(text.contains(&line), "{text}");
+    }
+    assert!(text.contains("kino_kernel_gpu_fallbacks_total 0"), "{text}");
     let sqlite: u64 = text
         .lines()
         .find_map(|l| l.strip_prefix("kino_sqlite_memory_bytes "))

@@ -503,8 +503,7 @@ pub(super) fn render_scene_from(
     if let Some((pick, clip)) = played {
         footage(
             cx,
-            clip,
-            pick,
+            (clip, pick),
             &palette,
             shot,
             &format,
@@ -634,8 +633,7 @@ fn fitted(
 /// whole on the palette's plate (contain).
 fn footage(
     cx: &OpCx,
-    clip: &Path,
-    pick: &Pick,
+    (clip, pick): (&Path, &Pick),
     palette: &[[u8; 3]],
     shot: Shot,
     format: &Format,
