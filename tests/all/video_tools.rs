@@ -115,13 +115,18 @@ fn interpolate_doubles_the_frame_rate() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = fixture(dir.path());
     let output = dir.path().join("x2.mp4");
-    let written = tools::interpolate_file(
+    let devices = kino_cuda::Pool::new(&[], kino_cuda::Choice::Cpu, None).expect("pool");
+    let (written, tally) = tools::interpolate_file(
         &input,
         &output,
         FrameRateTarget::Factor(2),
+        &devices,
         &ProgressBar::hidden(),
     )
     .expect("interpolate");
+    // Every in-between frame's warp went through the pool, to the CPU.
+    assert_eq!(tally.summary().as_deref(), Some("cpu"));
+    assert!(devices.stats().cpu_calls > 0);
     let source = frames(&input).len();
     assert_eq!(written, 2 * source - 1);
     let info = media::probe(&output).expect("probe");
@@ -134,6 +139,7 @@ fn interpolate_doubles_the_frame_rate() {
         &dir.path().join("missing.mp4"),
         &output,
         FrameRateTarget::Factor(2),
+        &devices,
         &ProgressBar::hidden(),
     )
     .expect_err("a missing input");

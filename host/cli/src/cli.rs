@@ -822,9 +822,7 @@ fn run(cli: Cli) -> Result<()> {
             let (frames, tally) = progress::with_bar(progress::frames(0), |bar| {
                 tools::lut_apply_file(&lut, &input, &output, &devices, bar)
             })?;
-            for error in tally.fallbacks() {
-                eprintln!("a GPU kernel fell back to the CPU: {error}");
-            }
+            report_placements(&tally);
             let graded = tally.summary().unwrap_or_else(|| "nowhere".to_owned());
             println!(
                 "wrote {} ({frames} frames, graded on {graded})",
@@ -843,10 +841,18 @@ fn run(cli: Cli) -> Result<()> {
                 (None, Some(fps)) => tools::FrameRateTarget::Fps(fps),
                 (None, None) => anyhow::bail!("give --factor or --fps"),
             };
-            let frames = progress::with_bar(progress::frames(0), |bar| {
-                tools::interpolate_file(&input, &output, target, bar)
+            let devices = kino_cuda::Pool::from_env().map_err(anyhow::Error::msg)?;
+            let (frames, tally) = progress::with_bar(progress::frames(0), |bar| {
+                tools::interpolate_file(&input, &output, target, &devices, bar)
             })?;
-            println!("wrote {} ({frames} frames)", output.display());
+            report_placements(&tally);
+            let warped = tally
+                .summary()
+                .unwrap_or_else(|| "nowhere (no frame needed it)".to_owned());
+            println!(
+                "wrote {} ({frames} frames, warped on {warped})",
+                output.display()
+            );
             Ok(())
         }
         Command::Probe { input } => {
@@ -1039,4 +1045,11 @@ async fn voices(command: VoicesCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Says on stderr which GPU errors a command's kernels fell back from.
+fn report_placements(tally: &kino_cuda::pool::Tally) {
+    for error in tally.fallbacks() {
+        eprintln!("a GPU kernel fell back to the CPU: {error}");
+    }
 }

@@ -181,14 +181,17 @@ pub enum FrameRateTarget {
 }
 
 /// Raises a video's frame rate with optical-flow interpolation (a scene cut
-/// repeats the nearer frame instead of morphing); the audio is kept.
-/// Returns the number of frames written.
+/// repeats the nearer frame instead of morphing); the audio is kept. The
+/// flow is estimated on the CPU; each new frame's warp runs on the device
+/// the pool gives. Returns the number of frames written and where the warps
+/// ran.
 pub fn interpolate_file(
     input: &Path,
     output: &Path,
     target: FrameRateTarget,
+    devices: &Pool,
     progress: &ProgressBar,
-) -> Result<usize> {
+) -> Result<(usize, Tally)> {
     let mut reader = VideoReader::open(input)?;
     let from_fps = reader.fps();
     let to_fps = match target {
@@ -208,7 +211,8 @@ pub fn interpolate_file(
             .map(|()| frame)
             .map_err(anyhow::Error::from)
     };
-    write_with_audio(input, output, (width, height, to_fps), progress, |write| {
+    let mut tally = Tally::default();
+    let frames = write_with_audio(input, output, (width, height, to_fps), progress, |write| {
         let Some(first) = reader.next_frame()? else {
             bail!("{}: no video frames", input.display());
         };
@@ -228,7 +232,11 @@ pub fn interpolate_file(
                 let frame = if t <= 1e-4 {
                     a.clone()
                 } else {
-                    pair.render(&a, &b, t)?
+                    let (frame, ran) = kino_cuda::placed::interpolate(devices, &pair, &a, &b, t)?;
+                    if let Some(ran) = ran {
+                        tally.record(&ran);
+                    }
+                    frame
                 };
                 write(&RgbFrame::from_kernel(frame, out_index as f64 / to_fps))?;
                 out_index += 1;
@@ -238,7 +246,8 @@ pub fn interpolate_file(
         }
         // The last source frame closes the video.
         write(&RgbFrame::from_kernel(a, out_index as f64 / to_fps))
-    })
+    })?;
+    Ok((frames, tally))
 }
 
 /// What `kino probe` prints about a media file.
