@@ -181,10 +181,9 @@ pub enum FrameRateTarget {
 }
 
 /// Raises a video's frame rate with optical-flow interpolation (a scene cut
-/// repeats the nearer frame instead of morphing); the audio is kept. The
-/// flow is estimated on the CPU; each new frame's warp runs on the device
-/// the pool gives. Returns the number of frames written and where the warps
-/// ran.
+/// repeats the nearer frame instead of morphing); the audio is kept. Each
+/// pair's flow and new frames are worked out on the device the pool gives.
+/// Returns the number of frames written and where the pairs ran.
 pub fn interpolate_file(
     input: &Path,
     output: &Path,
@@ -221,23 +220,22 @@ pub fn interpolate_file(
         let mut out_index = 0u64;
         while let Some(next) = reader.next_frame()? {
             let b = to_frame(next)?;
-            let pair = interpolate::FlowPair::estimate(&a, &b, &params)?;
-            // Output frames whose time falls in [a, b): t = position between them.
+            // Output frames whose time falls in [a, b): t = position between
+            // them (a copy of `a` where that is next to nothing).
+            let mut times = Vec::new();
             loop {
-                let source_pos = out_index as f64 * from_fps / to_fps;
+                let source_pos = (out_index + times.len() as u64) as f64 * from_fps / to_fps;
                 if source_pos >= (a_index + 1) as f64 {
                     break;
                 }
                 let t = (source_pos - a_index as f64) as f32;
-                let frame = if t <= 1e-4 {
-                    a.clone()
-                } else {
-                    let (frame, ran) = kino_cuda::placed::interpolate(devices, &pair, &a, &b, t)?;
-                    if let Some(ran) = ran {
-                        tally.record(&ran);
-                    }
-                    frame
-                };
+                times.push(if t <= 1e-4 { 0.0 } else { t });
+            }
+            let (frames, ran) = kino_cuda::placed::interpolate(devices, (&a, &b), &params, &times)?;
+            if let Some(ran) = ran {
+                tally.record(&ran);
+            }
+            for frame in frames {
                 write(&RgbFrame::from_kernel(frame, out_index as f64 / to_fps))?;
                 out_index += 1;
             }

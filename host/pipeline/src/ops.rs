@@ -253,20 +253,22 @@ impl OpCx {
         Ok(())
     }
 
-    /// The frame at time `t` between `a` and `b` (the pair estimated from
-    /// them), warped and blended on the device the pool gives.
+    /// The frames at `times` between `a` and `b`: the flow estimated and
+    /// each frame warped and blended on the device the pool gives.
     pub fn interpolate(
         &self,
-        pair: &kino_kernels::interpolate::FlowPair,
-        a: &kino_kernels::interpolate::Frame,
-        b: &kino_kernels::interpolate::Frame,
-        t: f32,
-    ) -> Result<kino_kernels::interpolate::Frame> {
-        let (frame, ran) = kino_cuda::placed::interpolate(&self.devices, pair, a, b, t)?;
+        (a, b): (
+            &kino_kernels::interpolate::Frame,
+            &kino_kernels::interpolate::Frame,
+        ),
+        times: &[f32],
+    ) -> Result<Vec<kino_kernels::interpolate::Frame>> {
+        let params = kino_kernels::interpolate::Params::default();
+        let (frames, ran) = kino_cuda::placed::interpolate(&self.devices, (a, b), &params, times)?;
         if let Some(ran) = ran {
             self.placed(&ran);
         }
-        Ok(frame)
+        Ok(frames)
     }
 
     /// Counts where a placed kernel call ran, for the node's events.

@@ -41,9 +41,10 @@ use thiserror::Error;
 
 /// Side of the square patch matched for each grid vector, in pixels of the
 /// pyramid level.
-const PATCH: usize = 8;
-/// Luma histogram bins used by the scene-cut test.
-const HIST_BINS: usize = 32;
+pub const FLOW_PATCH: usize = 8;
+const PATCH: usize = FLOW_PATCH;
+/// Luma histogram bins of the scene-cut test.
+pub const CUT_HISTOGRAM_BINS: usize = 32;
 /// Side of the pixel blocks that share one warp when rendering (even; the
 /// flow grid is coarser than this at full resolution).
 const QUAD: usize = 8;
@@ -100,6 +101,26 @@ pub enum InterpolateError {
     FrameRate {
         /// The rate given.
         fps: f64,
+    },
+    /// A flow field that does not fit the frames it is for.
+    #[error(
+        "flow field of {cols}x{rows} cells of {block} px ({vectors} vectors) does not fit: expected {expected_cols}x{expected_rows} cells of {expected_block} px"
+    )]
+    Field {
+        /// Cells a row.
+        cols: usize,
+        /// Rows of cells.
+        rows: usize,
+        /// Cell spacing.
+        block: usize,
+        /// Vectors given.
+        vectors: usize,
+        /// Cells a row expected.
+        expected_cols: usize,
+        /// Rows expected.
+        expected_rows: usize,
+        /// Cell spacing expected.
+        expected_block: usize,
     },
     /// A parameter outside its allowed range.
     #[error("parameter {name} = {value} is outside {allowed}")]
@@ -227,7 +248,8 @@ impl Default for Params {
 }
 
 impl Params {
-    fn validate(&self) -> Result<(), InterpolateError> {
+    /// Checks every parameter is in its range.
+    pub fn validate(&self) -> Result<(), InterpolateError> {
         let check = |name, value: f32, ok: bool, allowed| {
             if ok {
                 Ok(())
@@ -363,29 +385,84 @@ impl Plane {
     }
 }
 
-fn pyramid(base: Plane, max_levels: usize) -> Vec<Plane> {
-    let mut levels = vec![base];
-    while levels.len() < max_levels {
-        let last = &levels[levels.len() - 1];
-        if last.w.min(last.h) < 2 * 2 * PATCH {
+/// One level of the pyramid the flow is estimated on: its plane and the
+/// flow grid over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowLevel {
+    /// Plane width, in level pixels.
+    pub width: usize,
+    /// Plane height, in level pixels.
+    pub height: usize,
+    /// Flow-grid cells a row.
+    pub cols: usize,
+    /// Rows of flow-grid cells.
+    pub rows: usize,
+    /// Integer search radius around the best candidate, in level pixels.
+    pub radius: usize,
+}
+
+/// The levels [`FlowPair::estimate`] works on for `width × height` frames,
+/// finest first: the half-resolution base, then each 2×2 average of the one
+/// before while it is at least four patches across, up to
+/// [`Params::levels`]. The coarsest level searches
+/// [`Params::search_radius`], those in between ±1 around their best
+/// candidate, and the base none (Lucas–Kanade refines it). The GPU twin
+/// runs on the same levels.
+pub fn flow_levels(width: usize, height: usize, params: &Params) -> Vec<FlowLevel> {
+    let mut sizes = vec![(width.div_ceil(2), height.div_ceil(2))];
+    while sizes.len() < params.levels {
+        let (w, h) = sizes[sizes.len() - 1];
+        if w.min(h) < 2 * 2 * FLOW_PATCH {
             break;
         }
-        let next = last.down();
-        levels.push(next);
+        sizes.push((w.div_ceil(2), h.div_ceil(2)));
     }
-    levels
+    let coarsest = sizes.len() - 1;
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(level, &(width, height))| FlowLevel {
+            width,
+            height,
+            cols: width.div_ceil(params.block),
+            rows: height.div_ceil(params.block),
+            radius: if level == coarsest {
+                params.search_radius
+            } else if level > 0 {
+                1
+            } else {
+                0
+            },
+        })
+        .collect()
 }
 
-/// A vector field on a regular grid over one pyramid level.
-#[derive(Debug, Clone)]
-struct Grid {
-    gw: usize,
-    gh: usize,
-    block: usize,
-    v: Vec<[f32; 2]>,
+/// The pyramid over `base` with `levels` levels (`flow_levels`' count).
+fn pyramid(base: Plane, levels: usize) -> Vec<Plane> {
+    let mut planes = vec![base];
+    while planes.len() < levels {
+        let next = planes[planes.len() - 1].down();
+        planes.push(next);
+    }
+    planes
 }
 
-impl Grid {
+/// A flow field: one vector per cell of a regular grid over a pyramid
+/// level, in that level's pixels. A [`FlowPair`]'s fields are over the
+/// half-resolution base level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowGrid {
+    /// Cells a row.
+    pub cols: usize,
+    /// Rows of cells.
+    pub rows: usize,
+    /// Cell spacing, in level pixels ([`Params::block`]).
+    pub block: usize,
+    /// The vectors, row-major: `(dx, dy)`.
+    pub vectors: Vec<[f32; 2]>,
+}
+
+impl FlowGrid {
     /// Centre of cell `g` along one axis, in level pixels.
     #[inline]
     fn centre(&self, g: usize) -> f32 {
@@ -397,18 +474,18 @@ impl Grid {
     fn sample(&self, x: f32, y: f32) -> [f32; 2] {
         let inv = 1.0 / self.block as f32;
         let half = (self.block as f32 - 1.0) * 0.5;
-        let u = ((x - half) * inv).clamp(0.0, (self.gw - 1) as f32);
-        let v = ((y - half) * inv).clamp(0.0, (self.gh - 1) as f32);
+        let u = ((x - half) * inv).clamp(0.0, (self.cols - 1) as f32);
+        let v = ((y - half) * inv).clamp(0.0, (self.rows - 1) as f32);
         let u0 = u as usize;
         let v0 = v as usize;
-        let u1 = (u0 + 1).min(self.gw - 1);
-        let v1 = (v0 + 1).min(self.gh - 1);
+        let u1 = (u0 + 1).min(self.cols - 1);
+        let v1 = (v0 + 1).min(self.rows - 1);
         let fu = u - u0 as f32;
         let fv = v - v0 as f32;
-        let a = self.v[v0 * self.gw + u0];
-        let b = self.v[v0 * self.gw + u1];
-        let c = self.v[v1 * self.gw + u0];
-        let d = self.v[v1 * self.gw + u1];
+        let a = self.vectors[v0 * self.cols + u0];
+        let b = self.vectors[v0 * self.cols + u1];
+        let c = self.vectors[v1 * self.cols + u0];
+        let d = self.vectors[v1 * self.cols + u1];
         let mut out = [0.0; 2];
         for (k, o) in out.iter_mut().enumerate() {
             let top = a[k] + (b[k] - a[k]) * fu;
@@ -428,26 +505,33 @@ impl Grid {
 
     /// 3x3 median of each component.
     fn median3(&self) -> Self {
-        let mut v = vec![[0.0f32; 2]; self.v.len()];
-        v.par_chunks_mut(self.gw).enumerate().for_each(|(gy, row)| {
-            for (gx, o) in row.iter_mut().enumerate() {
-                for (k, ok) in o.iter_mut().enumerate() {
-                    let mut vals = [0.0f32; 9];
-                    let mut n = 0;
-                    for dy in -1isize..=1 {
-                        for dx in -1isize..=1 {
-                            let x = (gx as isize + dx).clamp(0, self.gw as isize - 1) as usize;
-                            let y = (gy as isize + dy).clamp(0, self.gh as isize - 1) as usize;
-                            vals[n] = self.v[y * self.gw + x][k];
-                            n += 1;
+        let mut v = vec![[0.0f32; 2]; self.vectors.len()];
+        v.par_chunks_mut(self.cols)
+            .enumerate()
+            .for_each(|(gy, row)| {
+                for (gx, o) in row.iter_mut().enumerate() {
+                    for (k, ok) in o.iter_mut().enumerate() {
+                        let mut vals = [0.0f32; 9];
+                        let mut n = 0;
+                        for dy in -1isize..=1 {
+                            for dx in -1isize..=1 {
+                                let x =
+                                    (gx as isize + dx).clamp(0, self.cols as isize - 1) as usize;
+                                let y =
+                                    (gy as isize + dy).clamp(0, self.rows as isize - 1) as usize;
+                                vals[n] = self.vectors[y * self.cols + x][k];
+                                n += 1;
+                            }
                         }
+                        vals.sort_unstable_by(f32::total_cmp);
+                        *ok = vals[4];
                     }
-                    vals.sort_unstable_by(f32::total_cmp);
-                    *ok = vals[4];
                 }
-            }
-        });
-        Self { v, ..*self }
+            });
+        Self {
+            vectors: v,
+            ..*self
+        }
     }
 }
 
@@ -642,20 +726,18 @@ fn patch_flow(
 }
 
 /// Flow from `p0` to `p1`, coarse to fine; the grid is over level 0.
-fn estimate_flow(p0: &[Plane], p1: &[Plane], params: &Params) -> Grid {
-    let levels = p0.len();
+fn estimate_flow(p0: &[Plane], p1: &[Plane], levels: &[FlowLevel], params: &Params) -> FlowGrid {
     let block = params.block;
-    let mut coarse: Option<Grid> = None;
-    for lvl in (0..levels).rev() {
+    let mut coarse: Option<FlowGrid> = None;
+    for (lvl, level) in levels.iter().enumerate().rev() {
         let src = &p0[lvl];
         let dst = &p1[lvl];
-        let gw = src.w.div_ceil(block);
-        let gh = src.h.div_ceil(block);
-        let mut grid = Grid {
-            gw,
-            gh,
+        let (gw, gh) = (level.cols, level.rows);
+        let mut grid = FlowGrid {
+            cols: gw,
+            rows: gh,
             block,
-            v: vec![[0.0; 2]; gw * gh],
+            vectors: vec![[0.0; 2]; gw * gh],
         };
         let pred: Vec<[f32; 2]> = match &coarse {
             Some(c) => (0..gw * gh)
@@ -668,88 +750,122 @@ fn estimate_flow(p0: &[Plane], p1: &[Plane], params: &Params) -> Grid {
                 .collect(),
             None => vec![[0.0; 2]; gw * gh],
         };
-        // Full search at the coarsest level, +-1 in between, and none at the
-        // base level, where the Lucas-Kanade steps take over.
-        let radius = if coarse.is_none() {
-            params.search_radius as isize
-        } else if lvl > 0 {
-            1
-        } else {
-            0
-        };
-        let half = (block / 2) as isize - (PATCH / 2) as isize;
-        grid.v.par_chunks_mut(gw).enumerate().for_each(|(gy, row)| {
-            for (gx, out) in row.iter_mut().enumerate() {
-                let i = gy * gw + gx;
-                let mut cands = [[0.0f32; 2]; 6];
-                let mut n = 0;
-                cands[n] = pred[i];
-                n += 1;
-                if gx > 0 {
-                    cands[n] = pred[i - 1];
+        let radius = level.radius as isize;
+        let half = (block / 2) as isize - (FLOW_PATCH / 2) as isize;
+        grid.vectors
+            .par_chunks_mut(gw)
+            .enumerate()
+            .for_each(|(gy, row)| {
+                for (gx, out) in row.iter_mut().enumerate() {
+                    let i = gy * gw + gx;
+                    let mut cands = [[0.0f32; 2]; 6];
+                    let mut n = 0;
+                    cands[n] = pred[i];
                     n += 1;
-                }
-                if gx + 1 < gw {
-                    cands[n] = pred[i + 1];
+                    if gx > 0 {
+                        cands[n] = pred[i - 1];
+                        n += 1;
+                    }
+                    if gx + 1 < gw {
+                        cands[n] = pred[i + 1];
+                        n += 1;
+                    }
+                    if gy > 0 {
+                        cands[n] = pred[i - gw];
+                        n += 1;
+                    }
+                    if gy + 1 < gh {
+                        cands[n] = pred[i + gw];
+                        n += 1;
+                    }
+                    cands[n] = [0.0; 2];
                     n += 1;
+                    let x0 = (gx * block) as isize + half;
+                    let y0 = (gy * block) as isize + half;
+                    *out = patch_flow(src, dst, x0, y0, &cands[..n], radius, params.iterations);
                 }
-                if gy > 0 {
-                    cands[n] = pred[i - gw];
-                    n += 1;
-                }
-                if gy + 1 < gh {
-                    cands[n] = pred[i + gw];
-                    n += 1;
-                }
-                cands[n] = [0.0; 2];
-                n += 1;
-                let x0 = (gx * block) as isize + half;
-                let y0 = (gy * block) as isize + half;
-                *out = patch_flow(src, dst, x0, y0, &cands[..n], radius, params.iterations);
-            }
-        });
+            });
         coarse = Some(grid.median3());
     }
     // `levels >= 1`, so the loop ran at least once.
-    coarse.unwrap_or(Grid {
-        gw: 1,
-        gh: 1,
+    coarse.unwrap_or(FlowGrid {
+        cols: 1,
+        rows: 1,
         block,
-        v: vec![[0.0; 2]],
+        vectors: vec![[0.0; 2]],
     })
 }
 
-fn histogram(p: &Plane) -> [f32; HIST_BINS] {
-    let mut h = [0.0f32; HIST_BINS];
-    for &v in &p.d {
-        let b = ((v * HIST_BINS as f32 / 256.0) as usize).min(HIST_BINS - 1);
-        h[b] += 1.0;
+/// What the scene-cut test reads: the two frames' luma histograms and the
+/// motion-compensated luma difference of A against B, as sums, so the GPU
+/// twin can gather them and the verdict is worked out the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CutEvidence {
+    /// A's half-resolution luma in [`CUT_HISTOGRAM_BINS`] bins of 256 / bins.
+    pub histogram_a: [u32; CUT_HISTOGRAM_BINS],
+    /// B's, likewise.
+    pub histogram_b: [u32; CUT_HISTOGRAM_BINS],
+    /// Per sampled row (every other row of the base level, every other
+    /// pixel along it), the sum of `|B(p + F_ab(p)) - A(p)|`.
+    pub residual_rows: Vec<f64>,
+    /// Pixels sampled along each of those rows.
+    pub samples_per_row: usize,
+}
+
+impl CutEvidence {
+    /// Whether the evidence says the pair straddles a cut: the histograms'
+    /// L1 distance or the mean residual is over its limit in `params`.
+    pub fn is_cut(&self, params: &Params) -> bool {
+        let (na, nb) = (bins_total(&self.histogram_a), bins_total(&self.histogram_b));
+        let distance: f32 = self
+            .histogram_a
+            .iter()
+            .zip(&self.histogram_b)
+            .map(|(&x, &y)| (x as f32 / na - y as f32 / nb).abs())
+            .sum();
+        // Summed in row order, so the verdict does not hang on how threads
+        // split the rows.
+        let sum: f64 = self.residual_rows.iter().sum();
+        let samples = (self.residual_rows.len() * self.samples_per_row).max(1);
+        let residual = (sum / samples as f64) as f32;
+        distance > params.cut_histogram || residual > params.cut_residual
     }
-    let n = p.d.len() as f32;
-    for v in &mut h {
-        *v /= n;
+}
+
+fn bins_total(bins: &[u32]) -> f32 {
+    bins.iter().sum::<u32>().max(1) as f32
+}
+
+fn histogram(p: &Plane) -> [u32; CUT_HISTOGRAM_BINS] {
+    let mut h = [0u32; CUT_HISTOGRAM_BINS];
+    for &v in &p.d {
+        h[histogram_bin(v)] += 1;
     }
     h
 }
 
-/// Mean absolute difference of `p0` and `p1` warped back by `flow`.
-fn residual(p0: &Plane, p1: &Plane, flow: &Grid) -> f32 {
-    let (sum, n) = (0..p0.h)
+/// The bin of a luma value.
+#[inline]
+fn histogram_bin(v: f32) -> usize {
+    ((v * CUT_HISTOGRAM_BINS as f32 / 256.0) as usize).min(CUT_HISTOGRAM_BINS - 1)
+}
+
+/// Per sampled row, the absolute difference of `p0` and `p1` warped back by
+/// `flow`, summed.
+fn residual_rows(p0: &Plane, p1: &Plane, flow: &FlowGrid) -> Vec<f64> {
+    (0..p0.h)
         .into_par_iter()
         .step_by(2)
         .map(|y| {
             let mut s = 0.0f64;
-            let mut n = 0usize;
             for x in (0..p0.w).step_by(2) {
                 let f = flow.sample(x as f32, y as f32);
                 let q = p1.sample(x as f32 + f[0], y as f32 + f[1]);
                 s += f64::from((q - p0.d[y * p0.w + x]).abs());
-                n += 1;
             }
-            (s, n)
+            s
         })
-        .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-    (sum / n.max(1) as f64) as f32
+        .collect()
 }
 
 fn check_pair(a: &Frame, b: &Frame) -> Result<(), InterpolateError> {
@@ -794,6 +910,28 @@ pub struct WarpPlan {
     pub blocks_x: usize,
     /// Per block, its taps into A and into B.
     pub taps: Vec<[WarpTap; 2]>,
+}
+
+/// The coefficients of the warp at time `t`: the flow from the in-between
+/// frame to A is `c0a·F_ab + c0b·F_ba`, to B `c1a·F_ab + c1b·F_ba`; A's
+/// blend weight is `s / (1 + e_a·inv_sigma2)`, B's `t / (1 + e_b·inv_sigma2)`,
+/// with `e` the squared forward-backward inconsistency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WarpTime {
+    /// The time, in (0, 1).
+    pub t: f32,
+    /// `1 - t`.
+    pub s: f32,
+    /// Weight of F_ab in the flow to A.
+    pub c0a: f32,
+    /// Weight of F_ba in the flow to A.
+    pub c0b: f32,
+    /// Weight of F_ab in the flow to B.
+    pub c1a: f32,
+    /// Weight of F_ba in the flow to B.
+    pub c1b: f32,
+    /// `1 / consistency_px²`.
+    pub inv_sigma2: f32,
 }
 
 /// The side of a [`WarpPlan`]'s blocks.
@@ -876,8 +1014,8 @@ impl WarpTap {
 pub struct FlowPair {
     width: usize,
     height: usize,
-    ab: Grid,
-    ba: Grid,
+    ab: FlowGrid,
+    ba: FlowGrid,
     cut: bool,
     consistency_px: f32,
 }
@@ -888,28 +1026,79 @@ impl FlowPair {
     pub fn estimate(a: &Frame, b: &Frame, params: &Params) -> Result<Self, InterpolateError> {
         check_pair(a, b)?;
         params.validate()?;
+        let levels = flow_levels(a.width, a.height, params);
         let (la, lb) = rayon::join(|| Plane::half_luma(a), || Plane::half_luma(b));
-        let hist_dist: f32 = histogram(&la)
-            .iter()
-            .zip(histogram(&lb).iter())
-            .map(|(x, y)| (x - y).abs())
-            .sum();
-        let pa = pyramid(la, params.levels);
-        let pb = pyramid(lb, params.levels);
+        let (histogram_a, histogram_b) = (histogram(&la), histogram(&lb));
+        let pa = pyramid(la, levels.len());
+        let pb = pyramid(lb, levels.len());
         let (ab, ba) = rayon::join(
-            || estimate_flow(&pa, &pb, params),
-            || estimate_flow(&pb, &pa, params),
+            || estimate_flow(&pa, &pb, &levels, params),
+            || estimate_flow(&pb, &pa, &levels, params),
         );
-        let cut =
-            hist_dist > params.cut_histogram || residual(&pa[0], &pb[0], &ab) > params.cut_residual;
+        let evidence = CutEvidence {
+            histogram_a,
+            histogram_b,
+            residual_rows: residual_rows(&pa[0], &pb[0], &ab),
+            samples_per_row: pa[0].w.div_ceil(2),
+        };
         Ok(Self {
             width: a.width,
             height: a.height,
             ab,
             ba,
-            cut,
+            cut: evidence.is_cut(params),
             consistency_px: params.consistency_px,
         })
+    }
+
+    /// A pair from fields estimated elsewhere (the GPU twin of
+    /// [`FlowPair::estimate`]) for `width × height` frames, checked against
+    /// the grid [`flow_levels`] gives the base level.
+    pub fn from_fields(
+        (width, height): (usize, usize),
+        ab: FlowGrid,
+        ba: FlowGrid,
+        evidence: &CutEvidence,
+        params: &Params,
+    ) -> Result<Self, InterpolateError> {
+        params.validate()?;
+        if width == 0 || height == 0 {
+            return Err(InterpolateError::Empty { width, height });
+        }
+        let base = flow_levels(width, height, params)[0];
+        for field in [&ab, &ba] {
+            if (field.cols, field.rows, field.block) != (base.cols, base.rows, params.block)
+                || field.vectors.len() != base.cols * base.rows
+            {
+                return Err(InterpolateError::Field {
+                    cols: field.cols,
+                    rows: field.rows,
+                    block: field.block,
+                    vectors: field.vectors.len(),
+                    expected_cols: base.cols,
+                    expected_rows: base.rows,
+                    expected_block: params.block,
+                });
+            }
+        }
+        Ok(Self {
+            width,
+            height,
+            ab,
+            ba,
+            cut: evidence.is_cut(params),
+            consistency_px: params.consistency_px,
+        })
+    }
+
+    /// The flow from A to B, over the half-resolution base level.
+    pub fn ab(&self) -> &FlowGrid {
+        &self.ab
+    }
+
+    /// The flow from B to A, over the half-resolution base level.
+    pub fn ba(&self) -> &FlowGrid {
+        &self.ba
     }
 
     /// The warp [`FlowPair::render`] draws the frame at time `t` with,
@@ -924,12 +1113,15 @@ impl FlowPair {
     /// applied to all its pixels.
     fn warp(&self, t: f32) -> WarpPlan {
         let (w, h) = (self.width, self.height);
-        let s = 1.0 - t;
-        let c0a = -s * t;
-        let c0b = t * t;
-        let c1a = s * s;
-        let c1b = -t * s;
-        let inv_sigma2 = 1.0 / (self.consistency_px * self.consistency_px);
+        let WarpTime {
+            s,
+            c0a,
+            c0b,
+            c1a,
+            c1b,
+            inv_sigma2,
+            ..
+        } = self.warp_time(t);
         let centre = (QUAD as f32 - 1.0) * 0.5;
         let blocks_x = w.div_ceil(QUAD);
         let taps = (0..h.div_ceil(QUAD) * blocks_x)
@@ -956,6 +1148,20 @@ impl FlowPair {
             })
             .collect();
         WarpPlan { blocks_x, taps }
+    }
+
+    /// The coefficients of the warp at time `t`, for the GPU twin.
+    pub fn warp_time(&self, t: f32) -> WarpTime {
+        let s = 1.0 - t;
+        WarpTime {
+            t,
+            s,
+            c0a: -s * t,
+            c0b: t * t,
+            c1a: s * s,
+            c1b: -t * s,
+            inv_sigma2: 1.0 / (self.consistency_px * self.consistency_px),
+        }
     }
 
     /// Whether the pair was judged to straddle a scene cut.

@@ -4,6 +4,7 @@
 // computes the same result.
 #include "shim.h"
 
+#include "flow.cu"
 #include "lut.cu"
 #include "scene.cu"
 #include "warp.cu"
@@ -75,4 +76,55 @@ extern "C" void kino_emu_warp_rgb8(const unsigned int grid[3], const unsigned in
                                    unsigned int side, unsigned char* out, unsigned int width, unsigned int height)
 {
     kino_emu::launch(kino_warp_rgb8, grid, block, a, b, taps, blocks_x, side, out, width, height);
+}
+
+extern "C" void kino_emu_half_luma(const unsigned int grid[3], const unsigned int block[3], const unsigned char* rgb,
+                                   unsigned int width, unsigned int height, float* out, unsigned int out_width,
+                                   unsigned int out_height)
+{
+    kino_emu::launch(kino_half_luma, grid, block, rgb, width, height, out, out_width, out_height);
+}
+
+extern "C" void kino_emu_down(const unsigned int grid[3], const unsigned int block[3], const float* in,
+                              unsigned int width, unsigned int height, float* out, unsigned int out_width,
+                              unsigned int out_height)
+{
+    kino_emu::launch(kino_down, grid, block, in, width, height, out, out_width, out_height);
+}
+
+extern "C" void kino_emu_flow_cells(const unsigned int grid[3], const unsigned int block[3], const float* src,
+                                    const float* dst, unsigned int width, unsigned int height, const float* coarse,
+                                    unsigned int coarse_cols, unsigned int coarse_rows, unsigned int cell,
+                                    unsigned int cols, unsigned int rows, unsigned int radius,
+                                    unsigned int iterations, float* out)
+{
+    kino_emu::launch(kino_flow_cells, grid, block, src, dst, width, height, coarse, coarse_cols, coarse_rows, cell,
+                     cols, rows, radius, iterations, out);
+}
+
+extern "C" void kino_emu_median3(const unsigned int grid[3], const unsigned int block[3], const float* in,
+                                 unsigned int cols, unsigned int rows, float* out)
+{
+    kino_emu::launch(kino_median3, grid, block, in, cols, rows, out);
+}
+
+extern "C" void kino_emu_luma_histogram(const unsigned int grid[3], const unsigned int block[3],
+                                        const float* plane, unsigned int pixels, unsigned int* bins)
+{
+    kino_emu::launch(kino_luma_histogram, grid, block, plane, pixels, bins);
+}
+
+extern "C" void kino_emu_residual_rows(const unsigned int grid[3], const unsigned int block[3], const float* p0,
+                                       const float* p1, unsigned int width, unsigned int height, const float* flow,
+                                       unsigned int cols, unsigned int rows, unsigned int cell, double* sums)
+{
+    kino_emu::launch(kino_residual_rows, grid, block, p0, p1, width, height, flow, cols, rows, cell, sums);
+}
+
+extern "C" void kino_emu_warp_taps(const unsigned int grid[3], const unsigned int block[3], const float* ab,
+                                   const float* ba, unsigned int cols, unsigned int rows, unsigned int cell,
+                                   unsigned int width, unsigned int height, const float* time, unsigned int* taps)
+{
+    kino_emu::launch(kino_warp_taps, grid, block, ab, ba, cols, rows, cell, width, height, time[0], time[1],
+                     time[2], time[3], time[4], time[5], time[6], taps);
 }

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 struct uint3 {
     unsigned int x, y, z;
@@ -34,3 +35,25 @@ extern thread_local dim3 grid_dim;
 #define __device__
 #define __forceinline__ inline
 #define __restrict__ __restrict
+
+// The emulator runs one thread at a time, so an atomic add is a plain one.
+inline unsigned int atomicAdd(unsigned int* address, unsigned int value)
+{
+    unsigned int old = *address;
+    *address = old + value;
+    return old;
+}
+
+inline int __float_as_int(float v)
+{
+    int bits;
+    memcpy(&bits, &v, sizeof bits);
+    return bits;
+}
+
+inline float __int_as_float(int bits)
+{
+    float v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}

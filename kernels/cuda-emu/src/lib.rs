@@ -79,7 +79,89 @@ mod ffi {
             v: *mut u8,
             v_stride: u32,
         );
+        pub fn kino_emu_half_luma(
+            grid: *const u32,
+            block: *const u32,
+            rgb: *const u8,
+            width: u32,
+            height: u32,
+            out: *mut f32,
+            out_width: u32,
+            out_height: u32,
+        );
+        pub fn kino_emu_down(
+            grid: *const u32,
+            block: *const u32,
+            input: *const f32,
+            width: u32,
+            height: u32,
+            out: *mut f32,
+            out_width: u32,
+            out_height: u32,
+        );
+        pub fn kino_emu_flow_cells(
+            grid: *const u32,
+            block: *const u32,
+            src: *const f32,
+            dst: *const f32,
+            width: u32,
+            height: u32,
+            coarse: *const [f32; 2],
+            coarse_cols: u32,
+            coarse_rows: u32,
+            cell: u32,
+            cols: u32,
+            rows: u32,
+            radius: u32,
+            iterations: u32,
+            out: *mut [f32; 2],
+        );
+        pub fn kino_emu_median3(
+            grid: *const u32,
+            block: *const u32,
+            input: *const [f32; 2],
+            cols: u32,
+            rows: u32,
+            out: *mut [f32; 2],
+        );
+        pub fn kino_emu_luma_histogram(
+            grid: *const u32,
+            block: *const u32,
+            plane: *const f32,
+            pixels: u32,
+            bins: *mut u32,
+        );
+        pub fn kino_emu_residual_rows(
+            grid: *const u32,
+            block: *const u32,
+            p0: *const f32,
+            p1: *const f32,
+            width: u32,
+            height: u32,
+            flow: *const [f32; 2],
+            cols: u32,
+            rows: u32,
+            cell: u32,
+            sums: *mut f64,
+        );
+        pub fn kino_emu_warp_taps(
+            grid: *const u32,
+            block: *const u32,
+            ab: *const [f32; 2],
+            ba: *const [f32; 2],
+            cols: u32,
+            rows: u32,
+            cell: u32,
+            width: u32,
+            height: u32,
+            time: *const f32,
+            taps: *mut u32,
+        );
     }
+}
+
+fn n(x: usize) -> u32 {
+    u32::try_from(x).expect("a size below 2³²")
 }
 
 /// Runs `kino_lut_rgb8` over a packed RGB24 frame, in place.
@@ -338,6 +420,297 @@ pub fn warp_rgb8(
             out.as_mut_ptr(),
             width as u32,
             height as u32,
+        );
+    }
+}
+
+/// A single-channel f32 plane, row-major and tight.
+#[derive(Debug, Clone, Copy)]
+pub struct Plane<'a> {
+    /// The samples.
+    pub d: &'a [f32],
+    /// Width.
+    pub width: usize,
+    /// Height.
+    pub height: usize,
+}
+
+impl Plane<'_> {
+    fn check(&self) {
+        assert!(
+            self.width > 0 && self.height > 0 && self.d.len() >= self.width * self.height,
+            "plane smaller than {}×{}",
+            self.width,
+            self.height
+        );
+    }
+}
+
+/// A flow grid: `cols × rows` cells `cell` pixels apart, a vector each.
+#[derive(Debug, Clone, Copy)]
+pub struct Field<'a> {
+    /// The vectors, row-major.
+    pub v: &'a [[f32; 2]],
+    /// Cells a row.
+    pub cols: usize,
+    /// Rows of cells.
+    pub rows: usize,
+    /// Cell spacing.
+    pub cell: usize,
+}
+
+impl Field<'_> {
+    fn check(&self) {
+        assert!(
+            self.cols > 0
+                && self.rows > 0
+                && self.cell > 0
+                && self.v.len() >= self.cols * self.rows,
+            "field smaller than {}×{}",
+            self.cols,
+            self.rows
+        );
+    }
+}
+
+/// Runs `kino_half_luma`: a `width × height` RGB24 frame's half-resolution
+/// luma into `out` (`out_width × out_height`).
+///
+/// # Panics
+/// When a buffer is smaller than its size, or the output is larger than
+/// half the frame (rounded up).
+pub fn half_luma(
+    grid: [u32; 3],
+    block: [u32; 3],
+    rgb: &[u8],
+    (width, height): (usize, usize),
+    out: &mut [f32],
+    (out_width, out_height): (usize, usize),
+) {
+    assert!(
+        width > 0 && height > 0 && rgb.len() >= width * height * 3,
+        "frame too small"
+    );
+    assert!(
+        out_width <= width.div_ceil(2)
+            && out_height <= height.div_ceil(2)
+            && out.len() >= out_width * out_height,
+        "plane does not fit"
+    );
+    // SAFETY: reads are clamped to the frame, writes are the plane's.
+    unsafe {
+        ffi::kino_emu_half_luma(
+            grid.as_ptr(),
+            block.as_ptr(),
+            rgb.as_ptr(),
+            n(width),
+            n(height),
+            out.as_mut_ptr(),
+            n(out_width),
+            n(out_height),
+        );
+    }
+}
+
+/// Runs `kino_down`: `input`'s 2×2 average into `out`.
+///
+/// # Panics
+/// As [`half_luma`].
+pub fn down(
+    grid: [u32; 3],
+    block: [u32; 3],
+    input: Plane<'_>,
+    out: &mut [f32],
+    (out_width, out_height): (usize, usize),
+) {
+    input.check();
+    assert!(
+        out_width <= input.width.div_ceil(2)
+            && out_height <= input.height.div_ceil(2)
+            && out.len() >= out_width * out_height,
+        "plane does not fit"
+    );
+    // SAFETY: reads are clamped to the input, writes are the output's.
+    unsafe {
+        ffi::kino_emu_down(
+            grid.as_ptr(),
+            block.as_ptr(),
+            input.d.as_ptr(),
+            n(input.width),
+            n(input.height),
+            out.as_mut_ptr(),
+            n(out_width),
+            n(out_height),
+        );
+    }
+}
+
+/// Runs `kino_flow_cells`: the flow of each cell of a `cols × rows` grid
+/// over `src` into `dst` (same size), predicted from `coarse` if any.
+///
+/// # Panics
+/// When a plane or field is smaller than its size.
+#[allow(clippy::too_many_arguments)]
+pub fn flow_cells(
+    grid: [u32; 3],
+    block: [u32; 3],
+    (src, dst): (Plane<'_>, Plane<'_>),
+    coarse: Option<Field<'_>>,
+    cell: usize,
+    (cols, rows): (usize, usize),
+    (radius, iterations): (usize, usize),
+    out: &mut [[f32; 2]],
+) {
+    src.check();
+    dst.check();
+    assert_eq!((src.width, src.height), (dst.width, dst.height));
+    assert!(out.len() >= cols * rows, "field too small");
+    if let Some(c) = coarse {
+        c.check();
+        assert_eq!(c.cell, cell, "the coarse field's cells differ");
+    }
+    let (coarse_ptr, cc, cr) = coarse.map_or((std::ptr::null(), 0, 0), |c| {
+        (c.v.as_ptr(), n(c.cols), n(c.rows))
+    });
+    // SAFETY: plane reads are clamped to them, coarse reads to its grid,
+    // and writes are the `cols × rows` cells of `out`.
+    unsafe {
+        ffi::kino_emu_flow_cells(
+            grid.as_ptr(),
+            block.as_ptr(),
+            src.d.as_ptr(),
+            dst.d.as_ptr(),
+            n(src.width),
+            n(src.height),
+            coarse_ptr,
+            cc,
+            cr,
+            n(cell),
+            n(cols),
+            n(rows),
+            n(radius),
+            n(iterations),
+            out.as_mut_ptr(),
+        );
+    }
+}
+
+/// Runs `kino_median3` over a `cols × rows` field.
+///
+/// # Panics
+/// When a field is smaller than its size.
+pub fn median3(
+    grid: [u32; 3],
+    block: [u32; 3],
+    input: &[[f32; 2]],
+    (cols, rows): (usize, usize),
+    out: &mut [[f32; 2]],
+) {
+    assert!(
+        cols > 0 && rows > 0 && input.len() >= cols * rows && out.len() >= cols * rows,
+        "field too small"
+    );
+    // SAFETY: reads are clamped to the grid, writes are its cells.
+    unsafe {
+        ffi::kino_emu_median3(
+            grid.as_ptr(),
+            block.as_ptr(),
+            input.as_ptr(),
+            n(cols),
+            n(rows),
+            out.as_mut_ptr(),
+        );
+    }
+}
+
+/// Runs `kino_luma_histogram` over a plane, adding into `bins`.
+pub fn luma_histogram(grid: [u32; 3], block: [u32; 3], plane: &[f32], bins: &mut [u32; 32]) {
+    // SAFETY: one read per sample, bins clamped to the 32 there are.
+    unsafe {
+        ffi::kino_emu_luma_histogram(
+            grid.as_ptr(),
+            block.as_ptr(),
+            plane.as_ptr(),
+            n(plane.len()),
+            bins.as_mut_ptr(),
+        );
+    }
+}
+
+/// Runs `kino_residual_rows`: per sampled row of `p0`, the summed
+/// difference to `p1` warped back by `flow`.
+///
+/// # Panics
+/// When a plane or the field is smaller than its size, or `sums` has
+/// fewer than one entry per other row.
+pub fn residual_rows(
+    grid: [u32; 3],
+    block: [u32; 3],
+    (p0, p1): (Plane<'_>, Plane<'_>),
+    flow: Field<'_>,
+    sums: &mut [f64],
+) {
+    p0.check();
+    p1.check();
+    flow.check();
+    assert_eq!((p0.width, p0.height), (p1.width, p1.height));
+    assert!(sums.len() >= p0.height.div_ceil(2), "too few row sums");
+    // SAFETY: reads are clamped to the planes and the grid; one write per
+    // sampled row.
+    unsafe {
+        ffi::kino_emu_residual_rows(
+            grid.as_ptr(),
+            block.as_ptr(),
+            p0.d.as_ptr(),
+            p1.d.as_ptr(),
+            n(p0.width),
+            n(p0.height),
+            flow.v.as_ptr(),
+            n(flow.cols),
+            n(flow.rows),
+            n(flow.cell),
+            sums.as_mut_ptr(),
+        );
+    }
+}
+
+/// Runs `kino_warp_taps`: each 8×8 block's pair of taps for a
+/// `width × height` frame at the warp's `time` (`t, s, c0a, c0b, c1a, c1b,
+/// inv_sigma2`), from the two fields.
+///
+/// # Panics
+/// When a field is smaller than its size, the two differ, or `taps` lacks
+/// a pair for some block.
+pub fn warp_taps(
+    grid: [u32; 3],
+    block: [u32; 3],
+    (ab, ba): (Field<'_>, Field<'_>),
+    (width, height): (usize, usize),
+    time: [f32; 7],
+    taps: &mut [[WarpTap; 2]],
+) {
+    ab.check();
+    ba.check();
+    assert_eq!((ab.cols, ab.rows, ab.cell), (ba.cols, ba.rows, ba.cell));
+    assert!(
+        taps.len() >= width.div_ceil(8) * height.div_ceil(8),
+        "too few blocks"
+    );
+    // SAFETY: field reads are clamped to the grid; one pair of taps is
+    // written per 8×8 block of the frame.
+    unsafe {
+        ffi::kino_emu_warp_taps(
+            grid.as_ptr(),
+            block.as_ptr(),
+            ab.v.as_ptr(),
+            ba.v.as_ptr(),
+            n(ab.cols),
+            n(ab.rows),
+            n(ab.cell),
+            n(width),
+            n(height),
+            time.as_ptr(),
+            taps.as_mut_ptr().cast(),
         );
     }
 }

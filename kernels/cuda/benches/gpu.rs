@@ -1,7 +1,8 @@
 //! The CUDA kernels beside their CPU twins on the same frames: 3D LUT
 //! (including upload and download, and where that time goes) and RGB→YUV
 //! 4:2:0 at 1080p and 4K; a camera move over a 4K still and a logo's
-//! composite at 1080p. Each GPU output is checked against the CPU's.
+//! composite at 1080p; 2× interpolation (flow estimate and in-between
+//! frame) at 1080p and 4K. Each GPU output is checked against the CPU's.
 //!
 //! `cargo bench -p kino-cuda --features cuda --bench gpu` (`scripts/gpu-check.sh`
 //! runs it on a GPU machine). Without the feature or a GPU it prints the CPU
@@ -86,8 +87,8 @@ fn main() {
     });
     let (gpu, note) = gpu::overlay(&base, &logo);
     row("overlay 400² logo 1080p", cpu, gpu, &note);
-    // Interpolation: the flow is estimated once on the CPU (timed apart);
-    // each in-between frame is the warp and blend, the GPU's part.
+    // Interpolation at 2×: per pair of frames, the flow both ways and one
+    // frame between them, on each device.
     for (name, width, height) in [("1080p", 1920, 1080), ("4K", 3840, 2160)] {
         let wide = picture(width + 8, height + 8);
         let crop = |dx: usize, dy: usize| Frame {
@@ -101,18 +102,28 @@ fn main() {
                 .collect(),
         };
         let (a, b) = (crop(4, 4), crop(1, 2));
-        let started = Instant::now();
-        let pair = FlowPair::estimate(&a, &b, &Params::default()).expect("flow");
-        let estimate_ms = started.elapsed().as_secs_f64() * 1e3;
-        let cpu = fps(|| {
-            pair.render(&a, &b, 0.5).expect("render");
-        });
-        let (gpu, note) = gpu::warp(&pair, &a, &b);
+        let params = Params::default();
+        let estimate = median(|| {
+            let start = Instant::now();
+            FlowPair::estimate(&a, &b, &params).expect("flow");
+            start.elapsed()
+        })
+        .as_secs_f64();
+        let pair = FlowPair::estimate(&a, &b, &params).expect("flow");
+        let render = 1.0
+            / fps(|| {
+                pair.render(&a, &b, 0.5).expect("render");
+            });
+        let (gpu, note) = gpu::interpolate(&pair, &a, &b, &params);
         row(
-            &format!("interpolate warp {name}"),
-            cpu,
+            &format!("interpolate 2× {name}"),
+            1.0 / (estimate + render),
             gpu,
-            &format!("flow estimate on the CPU: {estimate_ms:.0} ms a pair; {note}"),
+            &format!(
+                "new frames/s, flow + one frame a pair; CPU: flow {:.1} ms, frame {:.1} ms; {note}",
+                estimate * 1e3,
+                render * 1e3
+            ),
         );
     }
 }
@@ -230,25 +241,43 @@ mod gpu {
         (Some(fps), format!("bit-exact: {exact}"))
     }
 
-    pub fn warp(pair: &FlowPair, a: &Frame, b: &Frame) -> (Option<f64>, String) {
+    /// Both frames up, the flow, one frame at t = 0.5 down, per pair; and
+    /// how the two halves split.
+    pub fn interpolate(
+        pair: &FlowPair,
+        a: &Frame,
+        b: &Frame,
+        params: &Params,
+    ) -> (Option<f64>, String) {
         let gpu = match Gpu::get(0) {
             Ok(gpu) => gpu,
             Err(why) => return (None, format!("GPU: {why}")),
         };
-        let reference = pair.render(a, b, 0.5).expect("render");
-        let plan = pair.warp_plan(0.5).expect("a morph");
-        let warped = gpu
-            .warp_rgb8(&plan, &a.data, &b.data, a.width, a.height)
-            .expect("GPU warp");
-        let exact = warped == reference.data;
-        let fps = fps(|| {
-            let plan = pair.warp_plan(0.5).expect("a morph");
-            gpu.warp_rgb8(&plan, &a.data, &b.data, a.width, a.height)
-                .expect("GPU warp");
-        });
+        let size = (a.width, a.height);
+        let flow = gpu
+            .estimate_flow(&a.data, &b.data, size, params)
+            .expect("GPU flow");
+        let fields_exact = flow.pair().ab() == pair.ab() && flow.pair().ba() == pair.ba();
+        let frame_exact = gpu.render_flow(&flow, 0.5).expect("GPU frame")
+            == pair.render(a, b, 0.5).expect("render").data;
+        let estimate = median(|| {
+            let start = Instant::now();
+            gpu.estimate_flow(&a.data, &b.data, size, params)
+                .expect("GPU flow");
+            start.elapsed()
+        })
+        .as_secs_f64();
+        let render = 1.0
+            / fps(|| {
+                gpu.render_flow(&flow, 0.5).expect("GPU frame");
+            });
         (
-            Some(fps),
-            format!("bit-exact: {exact}; uploads both frames every call"),
+            Some(1.0 / (estimate + render)),
+            format!(
+                "GPU: flow {:.2} ms (both frames up), frame {:.2} ms (taps, blend, download); fields bit-exact: {fields_exact}, frame bit-exact: {frame_exact}",
+                estimate * 1e3,
+                render * 1e3
+            ),
         )
     }
 
@@ -326,7 +355,7 @@ mod gpu {
         (None, NO_CUDA.to_owned())
     }
 
-    pub fn warp(_: &FlowPair, _: &Frame, _: &Frame) -> (Option<f64>, String) {
+    pub fn interpolate(_: &FlowPair, _: &Frame, _: &Frame, _: &Params) -> (Option<f64>, String) {
         (None, NO_CUDA.to_owned())
     }
 

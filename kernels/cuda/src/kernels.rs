@@ -20,6 +20,19 @@ pub struct Source {
 /// Every kernel source, in the order they are compiled.
 pub const SOURCES: &[Source] = &[
     Source {
+        file: "flow.cu",
+        text: include_str!("../cu/flow.cu"),
+        entries: &[
+            "kino_half_luma",
+            "kino_down",
+            "kino_flow_cells",
+            "kino_median3",
+            "kino_luma_histogram",
+            "kino_residual_rows",
+            "kino_warp_taps",
+        ],
+    },
+    Source {
         file: "lut.cu",
         text: include_str!("../cu/lut.cu"),
         entries: &["kino_lut_rgb8"],
@@ -118,6 +131,44 @@ pub fn warp_rgb8(width: usize, height: usize) -> Launch {
     Launch::planar(width, height, [32, 8])
 }
 
+/// `kino_half_luma` or `kino_down` into a `width × height` plane: one
+/// thread a sample.
+pub fn plane(width: usize, height: usize) -> Launch {
+    Launch::planar(width, height, [32, 8])
+}
+
+/// `kino_flow_cells` over a `cols × rows` grid: one thread a cell, each a
+/// patch search and a few Lucas–Kanade steps, so small blocks.
+pub fn flow_cells(cols: usize, rows: usize) -> Launch {
+    Launch::planar(cols, rows, [16, 8])
+}
+
+/// `kino_median3` over a `cols × rows` grid: one thread a cell.
+pub fn median3(cols: usize, rows: usize) -> Launch {
+    Launch::planar(cols, rows, [32, 8])
+}
+
+/// `kino_luma_histogram` over `samples` samples: one thread each.
+pub fn luma_histogram(samples: usize) -> Launch {
+    Launch::linear(samples, 256)
+}
+
+/// `kino_residual_rows` over a plane `height` rows high: one thread per
+/// other row.
+pub fn residual_rows(height: usize) -> Launch {
+    Launch::linear(height.div_ceil(2), 64)
+}
+
+/// `kino_warp_taps` for a `width × height` frame: one thread per 8×8
+/// block.
+pub fn warp_plan(width: usize, height: usize) -> Launch {
+    Launch::planar(
+        width.div_ceil(kino_kernels::interpolate::WARP_BLOCK),
+        height.div_ceil(kino_kernels::interpolate::WARP_BLOCK),
+        [32, 8],
+    )
+}
+
 /// `kino_rgb_to_yuv420` over a `width × height` picture: one thread per
 /// 2×2 block.
 pub fn rgb_to_yuv420(width: usize, height: usize) -> Launch {
@@ -142,6 +193,23 @@ mod tests {
         }
         let program = program();
         assert!(SOURCES.iter().all(|s| program.contains(s.text)));
+    }
+
+    /// The constants `flow.cu` hard-codes are the CPU kernel's.
+    #[test]
+    fn the_flow_kernels_share_the_cpu_constants() {
+        use kino_kernels::interpolate::{CUT_HISTOGRAM_BINS, FLOW_PATCH, WARP_BLOCK};
+        let flow = SOURCES
+            .iter()
+            .find(|s| s.file == "flow.cu")
+            .expect("flow.cu");
+        for define in [
+            format!("#define KINO_FLOW_PATCH {FLOW_PATCH}\n"),
+            format!("#define KINO_CUT_BINS {CUT_HISTOGRAM_BINS}\n"),
+            format!("#define KINO_WARP_BLOCK {WARP_BLOCK}\n"),
+        ] {
+            assert!(flow.text.contains(&define), "flow.cu lacks {define}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 #[cfg_attr(feature = "cuda", path = "enabled.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "disabled.rs")]
 mod driver;
+pub mod flow;
 #[cfg(feature = "cuda")]
 pub mod gpu;
 pub mod kernels;

@@ -3,7 +3,7 @@
 //! GPU fails, and returns where it ran. The result is the same either way,
 //! within the bounds the parity tests check.
 
-use kino_kernels::interpolate::{FlowPair, Frame, InterpolateError};
+use kino_kernels::interpolate::{FlowPair, Frame, InterpolateError, Params};
 use kino_kernels::lut::{CubeLut, LutError};
 use kino_kernels::scene::{self, Image, SceneError, Shot};
 
@@ -83,37 +83,63 @@ pub fn overlay(
     }
 }
 
-/// The frame at time `t` between `a` and `b`, as `pair.render` draws it (the
-/// pair estimated from them): the flow is the CPU's, the warp and blend run
-/// where the pool says. No device is asked (`None`) where the frame is a
-/// copy of `a` or `b` (at 0 or 1, or across a cut).
+/// The frames at `times` (each in [0, 1]) between `a` and `b`, as
+/// `FlowPair::estimate` and `FlowPair::render` draw them. On a GPU the pool
+/// leases, the two frames go up once, the flow is estimated there and each
+/// frame comes back as it is drawn; on the CPU otherwise, or when the GPU
+/// fails (the CPU then estimates afresh). No device is asked (`None`) when
+/// every time is 0 or 1: those frames are copies.
 pub fn interpolate(
     pool: &Pool,
-    pair: &FlowPair,
-    a: &Frame,
-    b: &Frame,
-    t: f32,
-) -> Result<(Frame, Option<Ran>), InterpolateError> {
-    let Some(plan) = pair.warp_plan(t) else {
-        return Ok((pair.render(a, b, t)?, None));
-    };
-    // The CPU twin checks the frames against the pair; so must the GPU.
-    if a.width != b.width || a.height != b.height || a.data.len() != b.data.len() {
-        return pair.render(a, b, t).map(|f| (f, None));
+    (a, b): (&Frame, &Frame),
+    params: &Params,
+    times: &[f32],
+) -> Result<(Vec<Frame>, Option<Ran>), InterpolateError> {
+    a.validate()?;
+    b.validate()?;
+    if (a.width, a.height) != (b.width, b.height) {
+        return Err(InterpolateError::SizeMismatch {
+            a_width: a.width,
+            a_height: a.height,
+            b_width: b.width,
+            b_height: b.height,
+        });
     }
-    let bytes = (a.data.len() * 3 + plan.taps.len() * 48) as u64;
-    let (width, height) = (a.width, a.height);
-    match pool.on_gpu(bytes, |ordinal| gpu::warp(ordinal, &plan, a, b)) {
-        Ok((data, ran)) => Ok((
-            Frame {
-                width,
-                height,
-                data,
-            },
-            Some(ran),
-        )),
-        Err(ran) => Ok((pair.render(a, b, t)?, Some(ran))),
+    params.validate()?;
+    if let Some(&t) = times.iter().find(|t| !(0.0..=1.0).contains(*t)) {
+        return Err(InterpolateError::Time { t });
     }
+    if times.iter().all(|&t| t == 0.0 || t == 1.0) {
+        let copies = times
+            .iter()
+            .map(|&t| if t == 0.0 { a.clone() } else { b.clone() })
+            .collect();
+        return Ok((copies, None));
+    }
+    let bytes = interpolate_device_bytes(a.width, a.height);
+    match pool.on_gpu(bytes, |ordinal| {
+        gpu::interpolate(ordinal, (a, b), params, times)
+    }) {
+        Ok((frames, ran)) => Ok((frames, Some(ran))),
+        Err(ran) => {
+            let pair = FlowPair::estimate(a, b, params)?;
+            let frames = times
+                .iter()
+                .map(|&t| pair.render(a, b, t))
+                .collect::<Result<_, _>>()?;
+            Ok((frames, Some(ran)))
+        }
+    }
+}
+
+/// Device memory an interpolation holds: the two frames and the one being
+/// drawn, both pyramids (a quarter of the pixels as f32, and a third more
+/// for the coarser levels), and the fields and taps, which are small beside
+/// them.
+fn interpolate_device_bytes(width: usize, height: usize) -> u64 {
+    let pixels = (width * height) as u64;
+    let pyramids = 2 * (pixels / 4 * 4) * 4 / 3;
+    3 * pixels * 3 + pyramids + pixels / 2
 }
 
 /// Device memory a LUT call holds: the frame, the lattice (16 bytes a
@@ -124,19 +150,38 @@ fn lut_rgb8_device_bytes(frame_bytes: usize, size: usize) -> u64 {
 
 #[cfg(feature = "cuda")]
 mod gpu {
-    use kino_kernels::interpolate::{Frame, WarpPlan};
+    use kino_kernels::interpolate::{Frame, Params};
     use kino_kernels::lut::CubeLut;
     use kino_kernels::scene::{CameraPlan, OverlayPlan};
 
     use crate::gpu::{Gpu, GpuError};
 
-    pub(super) fn warp(
+    /// The flow on the GPU, then each frame: drawn there, or a copy where
+    /// the CPU would copy (t 0 or 1, or across a cut).
+    pub(super) fn interpolate(
         ordinal: usize,
-        plan: &WarpPlan,
-        a: &Frame,
-        b: &Frame,
-    ) -> Result<Vec<u8>, GpuError> {
-        Gpu::get(ordinal)?.warp_rgb8(plan, &a.data, &b.data, a.width, a.height)
+        (a, b): (&Frame, &Frame),
+        params: &Params,
+        times: &[f32],
+    ) -> Result<Vec<Frame>, GpuError> {
+        let gpu = Gpu::get(ordinal)?;
+        let flow = gpu.estimate_flow(&a.data, &b.data, (a.width, a.height), params)?;
+        times
+            .iter()
+            .map(|&t| {
+                if t > 0.0 && t < 1.0 && !flow.pair().is_cut() {
+                    Ok(Frame {
+                        width: a.width,
+                        height: a.height,
+                        data: gpu.render_flow(&flow, t)?,
+                    })
+                } else {
+                    flow.pair()
+                        .render(a, b, t)
+                        .map_err(|e| GpuError(format!("copying a frame: {e}")))
+                }
+            })
+            .collect()
     }
 
     pub(super) fn lut_rgb8(
@@ -173,16 +218,16 @@ mod gpu {
     use kino_kernels::lut::CubeLut;
     use kino_kernels::scene::{CameraPlan, OverlayPlan};
 
-    use kino_kernels::interpolate::{Frame, WarpPlan};
+    use kino_kernels::interpolate::{Frame, Params};
 
     const NO_CUDA: &str = "this build has no CUDA";
 
-    pub(super) fn warp(
+    pub(super) fn interpolate(
         _: usize,
-        _: &WarpPlan,
-        _: &Frame,
-        _: &Frame,
-    ) -> Result<Vec<u8>, &'static str> {
+        _: (&Frame, &Frame),
+        _: &Params,
+        _: &[f32],
+    ) -> Result<Vec<Frame>, &'static str> {
         Err(NO_CUDA)
     }
 
@@ -317,13 +362,31 @@ mod tests {
                 .collect(),
         };
         let (a, b) = (frame(0), frame(2));
-        let pair =
-            FlowPair::estimate(&a, &b, &kino_kernels::interpolate::Params::default()).unwrap();
-        let (mid, ran) = interpolate(&pool, &pair, &a, &b, 0.5).unwrap();
-        assert_eq!(mid, pair.render(&a, &b, 0.5).unwrap());
+        let params = Params::default();
+        let pair = FlowPair::estimate(&a, &b, &params).unwrap();
+        let (frames, ran) = interpolate(&pool, (&a, &b), &params, &[0.0, 0.25, 0.5, 1.0]).unwrap();
+        assert_eq!(frames[0], a);
+        assert_eq!(frames[1], pair.render(&a, &b, 0.25).unwrap());
+        assert_eq!(frames[2], pair.render(&a, &b, 0.5).unwrap());
+        assert_eq!(frames[3], b);
         assert!(ran.unwrap().fallback.is_some());
-        let (start, ran) = interpolate(&pool, &pair, &a, &b, 0.0).unwrap();
-        assert_eq!((start, ran), (a.clone(), None));
+        let (copies, ran) = interpolate(&pool, (&a, &b), &params, &[1.0, 0.0]).unwrap();
+        assert_eq!((copies, ran), (vec![b.clone(), a.clone()], None));
+        assert_eq!(pool.stats().fallbacks, 1);
+        // Bad input is refused before any device is asked.
+        assert!(matches!(
+            interpolate(&pool, (&a, &b), &params, &[0.5, 1.5]),
+            Err(InterpolateError::Time { t }) if t == 1.5
+        ));
+        let small = Frame {
+            width: 8,
+            height: 8,
+            data: vec![0; 8 * 8 * 3],
+        };
+        assert!(matches!(
+            interpolate(&pool, (&a, &small), &params, &[0.5]),
+            Err(InterpolateError::SizeMismatch { .. })
+        ));
         assert_eq!(pool.stats().fallbacks, 1);
     }
 }

@@ -7,7 +7,11 @@
 //! bit-exact with its portable kernel), colour conversion bit-exact.
 #![allow(clippy::unwrap_used)]
 
-use kino_kernels::interpolate::{FlowPair, Frame, Params, WARP_BLOCK, WarpPlan};
+use kino_cuda::flow::{self, FlowKernels, Side};
+use kino_kernels::interpolate::{
+    CUT_HISTOGRAM_BINS, FlowGrid, FlowLevel, FlowPair, Frame, Params, WARP_BLOCK, WarpPlan,
+    flow_levels,
+};
 use kino_kernels::lut::{CubeLut, parse_cube};
 use kino_kernels::scene::{self, CameraMove, Image, Shot, ShotSize};
 use kino_kernels::yuv::Yuv420;
@@ -381,6 +385,316 @@ fn warp_kernel_matches_the_cpu_interpolation_exactly() {
     println!("warp: emulated kernel identical to the CPU interpolation at t = 0.25, 0.5, 0.8");
 }
 
+/// The flow kernels run by the emulator over a pair of frames, through the
+/// same sequence of launches (`flow::estimate`) the GPU runs.
+struct Emulated<'a> {
+    a: &'a Frame,
+    b: &'a Frame,
+}
+
+impl FlowKernels for Emulated<'_> {
+    type Plane = Vec<f32>;
+    type Field = Vec<[f32; 2]>;
+    type Error = std::convert::Infallible;
+
+    fn half_luma(&mut self, frame: Side, base: &FlowLevel) -> Result<Vec<f32>, Self::Error> {
+        let f = match frame {
+            Side::A => self.a,
+            Side::B => self.b,
+        };
+        let mut out = vec![0.0; base.width * base.height];
+        let l = kino_cuda::kernels::plane(base.width, base.height);
+        kino_cuda_emu::half_luma(
+            l.grid,
+            l.block,
+            &f.data,
+            (f.width, f.height),
+            &mut out,
+            (base.width, base.height),
+        );
+        Ok(out)
+    }
+
+    fn down(
+        &mut self,
+        plane: &Vec<f32>,
+        from: &FlowLevel,
+        to: &FlowLevel,
+    ) -> Result<Vec<f32>, Self::Error> {
+        let mut out = vec![0.0; to.width * to.height];
+        let l = kino_cuda::kernels::plane(to.width, to.height);
+        kino_cuda_emu::down(
+            l.grid,
+            l.block,
+            emu_plane(plane, from),
+            &mut out,
+            (to.width, to.height),
+        );
+        Ok(out)
+    }
+
+    fn histogram(
+        &mut self,
+        plane: &Vec<f32>,
+        _: &FlowLevel,
+    ) -> Result<[u32; CUT_HISTOGRAM_BINS], Self::Error> {
+        let mut bins = [0; CUT_HISTOGRAM_BINS];
+        let l = kino_cuda::kernels::luma_histogram(plane.len());
+        kino_cuda_emu::luma_histogram(l.grid, l.block, plane, &mut bins);
+        Ok(bins)
+    }
+
+    fn cells(
+        &mut self,
+        (src, dst): (&Vec<f32>, &Vec<f32>),
+        coarse: Option<(&Vec<[f32; 2]>, &FlowLevel)>,
+        level: &FlowLevel,
+        params: &Params,
+    ) -> Result<Vec<[f32; 2]>, Self::Error> {
+        let mut out = vec![[0.0; 2]; level.cols * level.rows];
+        let l = kino_cuda::kernels::flow_cells(level.cols, level.rows);
+        kino_cuda_emu::flow_cells(
+            l.grid,
+            l.block,
+            (emu_plane(src, level), emu_plane(dst, level)),
+            coarse.map(|(field, c)| emu_field(field, c, params.block)),
+            params.block,
+            (level.cols, level.rows),
+            (level.radius, params.iterations),
+            &mut out,
+        );
+        Ok(out)
+    }
+
+    fn median(
+        &mut self,
+        raw: &Vec<[f32; 2]>,
+        level: &FlowLevel,
+    ) -> Result<Vec<[f32; 2]>, Self::Error> {
+        let mut out = vec![[0.0; 2]; raw.len()];
+        let l = kino_cuda::kernels::median3(level.cols, level.rows);
+        kino_cuda_emu::median3(l.grid, l.block, raw, (level.cols, level.rows), &mut out);
+        Ok(out)
+    }
+
+    fn residual(
+        &mut self,
+        (p0, p1): (&Vec<f32>, &Vec<f32>),
+        ab: &Vec<[f32; 2]>,
+        base: &FlowLevel,
+        block: usize,
+    ) -> Result<Vec<f64>, Self::Error> {
+        let mut sums = vec![0.0; base.height.div_ceil(2)];
+        let l = kino_cuda::kernels::residual_rows(base.height);
+        kino_cuda_emu::residual_rows(
+            l.grid,
+            l.block,
+            (emu_plane(p0, base), emu_plane(p1, base)),
+            emu_field(ab, base, block),
+            &mut sums,
+        );
+        Ok(sums)
+    }
+}
+
+fn emu_plane<'a>(d: &'a [f32], level: &FlowLevel) -> kino_cuda_emu::Plane<'a> {
+    kino_cuda_emu::Plane {
+        d,
+        width: level.width,
+        height: level.height,
+    }
+}
+
+fn emu_field<'a>(v: &'a [[f32; 2]], level: &FlowLevel, cell: usize) -> kino_cuda_emu::Field<'a> {
+    kino_cuda_emu::Field {
+        v,
+        cols: level.cols,
+        rows: level.rows,
+        cell,
+    }
+}
+
+/// A field's vectors as bits, so -0.0 and 0.0 (or two NaNs) are told apart.
+fn bits(grid: &FlowGrid) -> Vec<[u32; 2]> {
+    grid.vectors
+        .iter()
+        .map(|v| [v[0].to_bits(), v[1].to_bits()])
+        .collect()
+}
+
+/// A smooth texture shifted by `(dx, dy)` with a bright square moving
+/// `(sx, sy)` over it: flow that is fractional, varies across the frame and
+/// occludes.
+fn moving_scene(width: usize, height: usize, (dx, dy): (f32, f32), (sx, sy): (f32, f32)) -> Frame {
+    let mut data = Vec::with_capacity(width * height * 3);
+    for y in 0..height {
+        for x in 0..width {
+            let (u, v) = (x as f32 - dx, y as f32 - dy);
+            let base =
+                128.0 + 60.0 * (u / 7.0).sin() * (v / 5.0).cos() + 40.0 * ((u + v) / 11.0).sin();
+            let (qx, qy) = (
+                x as f32 - sx - width as f32 * 0.4,
+                y as f32 - sy - height as f32 * 0.4,
+            );
+            let inside = (0.0..width as f32 * 0.2).contains(&qx)
+                && (0.0..height as f32 * 0.25).contains(&qy);
+            let l = if inside { 230.0 } else { base };
+            data.extend_from_slice(&[l as u8, (l * 0.8) as u8, (255.0 - l) as u8]);
+        }
+    }
+    Frame {
+        width,
+        height,
+        data,
+    }
+}
+
+/// A warp plan's taps as the emulator's launchers take them.
+fn tap_pairs(words: &[u32]) -> Vec<[kino_cuda_emu::WarpTap; 2]> {
+    words
+        .chunks_exact(12)
+        .map(|c| {
+            let tap = |o: usize| -> kino_cuda_emu::WarpTap { c[o..o + 6].try_into().unwrap() };
+            [tap(0), tap(6)]
+        })
+        .collect()
+}
+
+#[test]
+fn flow_kernels_estimate_the_cpus_fields_and_warp_exactly() {
+    let (width, height) = (203, 117);
+    let scene = picture(width + 8, height + 8);
+    let crop = |dx: usize, dy: usize| Frame {
+        width,
+        height,
+        data: (0..height)
+            .flat_map(|y| {
+                let start = ((y + dy) * (width + 8) + dx) * 3;
+                scene[start..start + width * 3].to_vec()
+            })
+            .collect(),
+    };
+    let single_level = Params {
+        levels: 1,
+        search_radius: 6,
+        iterations: 0,
+        ..Params::default()
+    };
+    let fine = Params {
+        block: 3,
+        iterations: 8,
+        ..Params::default()
+    };
+    let smooth = |d, s| moving_scene(320, 180, d, s);
+    let cases: Vec<(&str, Frame, Frame, Params, bool)> = vec![
+        (
+            "edges and noise",
+            crop(4, 4),
+            crop(1, 2),
+            Params::default(),
+            false,
+        ),
+        (
+            "smooth pan, occluding square",
+            smooth((0.0, 0.0), (0.0, 0.0)),
+            smooth((5.5, -3.25), (-6.0, 4.0)),
+            Params::default(),
+            false,
+        ),
+        (
+            "one level, wide search, no Lucas–Kanade",
+            smooth((0.0, 0.0), (0.0, 0.0)),
+            smooth((3.0, 2.0), (2.0, 0.0)),
+            single_level,
+            false,
+        ),
+        (
+            "fine grid, many steps",
+            smooth((0.0, 0.0), (0.0, 0.0)),
+            smooth((-2.5, 1.5), (4.0, -3.0)),
+            fine,
+            false,
+        ),
+        (
+            "smaller than a patch",
+            smooth((0.0, 0.0), (0.0, 0.0)).resized(9, 7),
+            smooth((1.0, 1.0), (0.0, 0.0)).resized(9, 7),
+            Params::default(),
+            false,
+        ),
+        (
+            "a cut",
+            crop(0, 0),
+            smooth((0.0, 0.0), (0.0, 0.0)).resized(width, height),
+            Params::default(),
+            true,
+        ),
+    ];
+    for (name, a, b, params, cut) in cases {
+        let cpu = FlowPair::estimate(&a, &b, &params).unwrap();
+        assert_eq!(cpu.is_cut(), cut, "{name}: the CPU's cut verdict");
+        let levels = flow_levels(a.width, a.height, &params);
+        let Ok(estimate) = flow::estimate(&mut Emulated { a: &a, b: &b }, &levels, &params);
+        let to_grid = |v: &[[f32; 2]]| flow::grid(v.as_flattened(), &levels[0], params.block);
+        let emulated = FlowPair::from_fields(
+            (a.width, a.height),
+            to_grid(&estimate.ab),
+            to_grid(&estimate.ba),
+            &estimate.evidence,
+            &params,
+        )
+        .unwrap();
+        assert_eq!(bits(emulated.ab()), bits(cpu.ab()), "{name}: A→B differs");
+        assert_eq!(bits(emulated.ba()), bits(cpu.ba()), "{name}: B→A differs");
+        assert_eq!(emulated.is_cut(), cut, "{name}: the kernels' cut verdict");
+        // (A frame smaller than a patch has too little to match.)
+        let moves = cpu.ab().vectors.iter().any(|v| v[0] != 0.0 || v[1] != 0.0);
+        assert!(moves || cut || a.width < 16, "{name}: the case has motion");
+        for t in [0.3, 0.5, 0.7] {
+            let Some(plan) = cpu.warp_plan(t) else {
+                assert!(cut, "{name}: a morph at t={t}");
+                continue;
+            };
+            let mut taps = vec![[[0; 6]; 2]; plan.taps.len()];
+            let l = kino_cuda::kernels::warp_plan(a.width, a.height);
+            kino_cuda_emu::warp_taps(
+                l.grid,
+                l.block,
+                (
+                    emu_field(&estimate.ab, &levels[0], params.block),
+                    emu_field(&estimate.ba, &levels[0], params.block),
+                ),
+                (a.width, a.height),
+                flow::warp_time_args(&emulated.warp_time(t)),
+                &mut taps,
+            );
+            assert_eq!(
+                taps,
+                tap_pairs(&kino_cuda::kernels::warp_taps(&plan)),
+                "{name}: the taps at t={t} differ"
+            );
+            let l = kino_cuda::kernels::warp_rgb8(a.width, a.height);
+            let mut frame = vec![0u8; a.data.len()];
+            kino_cuda_emu::warp_rgb8(
+                l.grid,
+                l.block,
+                (&a.data, &b.data),
+                &taps,
+                plan.blocks_x,
+                WARP_BLOCK,
+                &mut frame,
+                (a.width, a.height),
+            );
+            assert_eq!(frame, cpu.render(&a, &b, t).unwrap().data, "{name}: t={t}");
+        }
+        gpu::flow(name, &a, &b, &params, &cpu);
+        println!(
+            "flow {name}: emulated kernels identical to the CPU ({} levels)",
+            levels.len()
+        );
+    }
+}
+
 fn tight(plane: &[u8], width: usize, stride: usize) -> Vec<u8> {
     plane
         .chunks(stride)
@@ -418,6 +732,46 @@ mod gpu {
             "lut {name}: GPU vs CPU: max diff {max}, {differing} samples differ; {off_portable} differ from the portable kernel"
         );
         assert!(max <= 1, "{name}: the GPU is {max} levels from the CPU LUT");
+    }
+
+    pub fn flow(name: &str, a: &Frame, b: &Frame, params: &Params, cpu: &FlowPair) {
+        let Some(gpu) = device() else { return };
+        let flow = gpu
+            .estimate_flow(&a.data, &b.data, (a.width, a.height), params)
+            .unwrap();
+        let pair = flow.pair();
+        assert_eq!(
+            bits(pair.ab()),
+            bits(cpu.ab()),
+            "{name}: A→B differs on the GPU"
+        );
+        assert_eq!(
+            bits(pair.ba()),
+            bits(cpu.ba()),
+            "{name}: B→A differs on the GPU"
+        );
+        assert_eq!(pair.is_cut(), cpu.is_cut(), "{name}: the GPU's cut verdict");
+        for t in [0.3, 0.5, 0.7] {
+            let Some(plan) = cpu.warp_plan(t) else {
+                assert!(
+                    gpu.render_flow(&flow, t).is_err(),
+                    "{name}: no warp across a cut"
+                );
+                continue;
+            };
+            let taps = gpu.warp_taps(&flow, t).unwrap();
+            assert_eq!(
+                taps,
+                kino_cuda::kernels::warp_taps(&plan),
+                "{name}: GPU taps at t={t}"
+            );
+            let frame = gpu.render_flow(&flow, t).unwrap();
+            let (max, differing) = compare(&frame, &cpu.render(a, b, t).unwrap().data);
+            assert_eq!(
+                differing, 0,
+                "{name}: the GPU's frame at t={t} differs (max {max})"
+            );
+        }
     }
 
     pub fn warp(plan: &WarpPlan, a: &Frame, b: &Frame, reference: &Frame) {
@@ -482,6 +836,8 @@ mod gpu {
     pub fn camera(_: &Image, _: Shot, _: f32, _: &Frame) {}
 
     pub fn warp(_: &WarpPlan, _: &Frame, _: &Frame, _: &Frame) {}
+
+    pub fn flow(_: &str, _: &Frame, _: &Frame, _: &Params, _: &FlowPair) {}
 
     pub fn overlay(_: &Frame, _: &Image, _: (f32, f32, f32, f32), _: &Frame) {}
 

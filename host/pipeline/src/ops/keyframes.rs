@@ -12,7 +12,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use kino_kernels::diffusion::Sampler;
-use kino_kernels::interpolate::{FlowPair, Frame, Params};
+use kino_kernels::interpolate::Frame;
 use kino_models::{Format, Installed, Kind, Models};
 use kino_onnx::{Diffusion, DiffusionRequest};
 
@@ -192,10 +192,13 @@ pub(super) fn draw(
         write(from.clone(), *from_at)?;
         let span = next_at - from_at;
         if span > 1 {
-            let flow = FlowPair::estimate(from, &next, &Params::default())?;
-            for i in from_at + 1..next_at {
-                let t = (i - from_at) as f32 / span as f32;
-                write(cx.interpolate(&flow, from, &next, t)?, i)?;
+            let times: Vec<f32> = (1..span).map(|k| k as f32 / span as f32).collect();
+            for (frame, i) in cx
+                .interpolate((from, &next), &times)?
+                .into_iter()
+                .zip(from_at + 1..)
+            {
+                write(frame, i)?;
             }
         }
         previous = (next_at, next);
