@@ -253,6 +253,21 @@ impl OpCx {
         Ok(())
     }
 
+    /// Composites rasterised text onto `frame` where `placement` puts it,
+    /// on the device the pool gives.
+    pub fn text(
+        &self,
+        frame: &mut kino_kernels::interpolate::Frame,
+        text: &kino_kernels::text::RenderedText,
+        placement: kino_kernels::text::Placement,
+    ) -> Result<()> {
+        let (_, ran) = kino_cuda::placed::text(&self.devices, frame, text, placement)?;
+        if let Some(ran) = ran {
+            self.placed(&ran);
+        }
+        Ok(())
+    }
+
     /// The frames at `times` between `a` and `b`: the flow estimated and
     /// each frame warped and blended on the device the pool gives.
     pub fn interpolate(

@@ -797,6 +797,49 @@ pub struct RenderedText {
     style: TextStyle,
 }
 
+/// How [`RenderedText::draw`] composites text onto a frame
+/// ([`RenderedText::draw_plan`]). Each pixel of `region` under a glyph or
+/// the box is decoded to linear light (`to_linear`), mixed towards the box
+/// colour by its opacity (inside `text_box.rect`), the outline colour by
+/// `outline / 255` and the fill colour by `fill / 255`, in that order (a
+/// zero weight leaves it), and encoded back through `to_srgb` at
+/// `(c · 16383 + 0.5)`; pixels under nothing are left as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct TextPlan<'a> {
+    /// The frame rectangle written: the masks' placement clipped to the
+    /// frame (possibly empty).
+    pub region: PixelRect,
+    /// Where the masks' top-left corner falls on the frame.
+    pub origin: (i32, i32),
+    /// Width of the masks, in pixels.
+    pub mask_width: usize,
+    /// Fill coverage, 0..=255, row-major.
+    pub fill: &'a [u8],
+    /// Outline coverage, when the text has an outline mask.
+    pub outline: Option<&'a [u8]>,
+    /// The fill colour, linear.
+    pub fill_linear: [f32; 3],
+    /// The outline colour, linear, when the style has one.
+    pub outline_linear: Option<[f32; 3]>,
+    /// The background box, when the style has one.
+    pub text_box: Option<PlannedBox>,
+    /// sRGB level → linear light.
+    pub to_linear: &'static [f32; 256],
+    /// Linear light in 16384 steps → the nearest sRGB level.
+    pub to_srgb: &'static [u8],
+}
+
+/// The box behind text, as a [`TextPlan`] composites it.
+#[derive(Debug, Clone, Copy)]
+pub struct PlannedBox {
+    /// Its rectangle on the frame.
+    pub rect: PixelRect,
+    /// Its colour, linear.
+    pub linear: [f32; 3],
+    /// Its opacity, 0..=1.
+    pub opacity: f32,
+}
+
 /// Where text goes in a frame. Anchored placements centre the text
 /// horizontally; all of them position [`RenderedText::bounds`], the box of
 /// everything drawn.
@@ -839,43 +882,70 @@ impl RenderedText {
         place(self.bounds, frame_width, frame_height, placement)
     }
 
+    /// How [`RenderedText::draw`] composites the text with its top-left
+    /// corner at `(x, y)` on a `frame_width × frame_height` frame, for its
+    /// GPU twin: the frame rectangle written, the masks, the colours in
+    /// linear light and the tables between sRGB levels and linear light.
+    pub fn draw_plan(
+        &self,
+        frame_width: usize,
+        frame_height: usize,
+        x: i32,
+        y: i32,
+    ) -> TextPlan<'_> {
+        let (to_linear, to_srgb) = tables();
+        let lin = |c: [u8; 3]| c.map(|v| to_linear[v as usize]);
+        let region = PixelRect {
+            x,
+            y,
+            ..self.bounds
+        }
+        .clip(frame_width, frame_height);
+        TextPlan {
+            region,
+            origin: (x, y),
+            mask_width: self.bounds.width as usize,
+            fill: &self.fill,
+            outline: self.outline.as_deref(),
+            fill_linear: lin(self.style.color),
+            outline_linear: self.style.outline.map(|o| lin(o.color)),
+            text_box: self
+                .style
+                .background
+                .zip(self.box_rect)
+                .map(|(b, r)| PlannedBox {
+                    rect: r.translate(x - self.bounds.x, y - self.bounds.y),
+                    linear: lin(b.color),
+                    opacity: b.opacity,
+                }),
+            to_linear,
+            to_srgb,
+        }
+    }
+
     /// Composites the text with its top-left corner at `(x, y)`; what falls
     /// outside the frame is clipped. Returns the frame rectangle written.
     pub fn draw(&self, frame: &mut Frame, x: i32, y: i32) -> Result<PixelRect, TextError> {
         frame.validate()?;
-        let placed = PixelRect {
-            x,
-            y,
-            ..self.bounds
-        };
-        let clip = placed.clip(frame.width, frame.height);
+        let plan = self.draw_plan(frame.width, frame.height, x, y);
+        let clip = plan.region;
         if clip.width == 0 || clip.height == 0 {
             return Ok(clip);
         }
-        let (to_lin, to_srgb) = tables();
-        let lin = |c: [u8; 3]| c.map(|v| to_lin[v as usize]);
-        let fill_c = lin(self.style.color);
-        let outline_c = self.style.outline.map(|o| lin(o.color));
-        let box_ = self.style.background.zip(self.box_rect).map(|(b, r)| {
-            (
-                lin(b.color),
-                b.opacity,
-                r.translate(x - self.bounds.x, y - self.bounds.y),
-            )
-        });
+        let (to_lin, to_srgb) = (plan.to_linear, plan.to_srgb);
         // Most of a box has no glyph on it: there the result depends only on
         // the level underneath, so it is one table lookup per channel.
-        let box_only: Option<[[u8; 256]; 3]> = box_.map(|(bc, op, _)| {
+        let box_only: Option<[[u8; 256]; 3]> = plan.text_box.map(|b| {
             let mut table = [[0u8; 256]; 3];
             for (k, t) in table.iter_mut().enumerate() {
                 for (v, out) in t.iter_mut().enumerate() {
-                    let l = to_lin[v] + (bc[k] - to_lin[v]) * op;
+                    let l = to_lin[v] + (b.linear[k] - to_lin[v]) * b.opacity;
                     *out = to_srgb[(l * LIN_MAX as f32 + 0.5) as usize];
                 }
             }
             table
         });
-        let mask_w = self.bounds.width as usize;
+        let mask_w = plan.mask_width;
         let stride = frame.width * 3;
         let (cx0, cx1) = (clip.x as usize, clip.x as usize + clip.width as usize);
         let rows = clip.y as usize..clip.y as usize + clip.height as usize;
@@ -888,12 +958,12 @@ impl RenderedText {
                 for fx in cx0..cx1 {
                     let mx = (fx as i32 - x) as usize;
                     let m = my * mask_w + mx;
-                    let box_a = match box_ {
-                        Some((_, op, r)) if r.contains(fx as i32, fy) => op,
+                    let box_a = match plan.text_box {
+                        Some(b) if b.rect.contains(fx as i32, fy) => b.opacity,
                         _ => 0.0,
                     };
-                    let out_a = self.outline.as_ref().map_or(0, |o| o[m]);
-                    let fill_a = self.fill[m];
+                    let out_a = plan.outline.map_or(0, |o| o[m]);
+                    let fill_a = plan.fill[m];
                     if box_a == 0.0 && out_a == 0 && fill_a == 0 {
                         continue;
                     }
@@ -911,13 +981,13 @@ impl RenderedText {
                     for k in 0..3 {
                         c[k] = to_lin[px[k] as usize];
                     }
-                    if let Some((bc, _, _)) = box_ {
-                        mix(&mut c, bc, box_a);
+                    if let Some(b) = plan.text_box {
+                        mix(&mut c, b.linear, box_a);
                     }
-                    if let Some(oc) = outline_c {
+                    if let Some(oc) = plan.outline_linear {
                         mix(&mut c, oc, f32::from(out_a) / 255.0);
                     }
-                    mix(&mut c, fill_c, f32::from(fill_a) / 255.0);
+                    mix(&mut c, plan.fill_linear, f32::from(fill_a) / 255.0);
                     for k in 0..3 {
                         px[k] = to_srgb[(c[k] * LIN_MAX as f32 + 0.5) as usize];
                     }
@@ -971,9 +1041,9 @@ const LIN_MAX: usize = 16383;
 
 /// sRGB level -> linear light, and linear light (quantised to
 /// `LIN_MAX + 1` steps) -> nearest sRGB level.
-fn tables() -> &'static ([f32; 256], Vec<u8>) {
+fn tables() -> (&'static [f32; 256], &'static [u8]) {
     static TABLES: OnceLock<([f32; 256], Vec<u8>)> = OnceLock::new();
-    TABLES.get_or_init(|| {
+    let (to_linear, to_srgb) = TABLES.get_or_init(|| {
         let decode = |v: f64| {
             if v <= 0.04045 {
                 v / 12.92
@@ -997,7 +1067,8 @@ fn tables() -> &'static ([f32; 256], Vec<u8>) {
             })
             .collect();
         (to_lin, to_srgb)
-    })
+    });
+    (to_linear, to_srgb)
 }
 
 /// Lays out, renders and composites `text` in one call; returns the frame

@@ -7,6 +7,7 @@
 #include "flow.cu"
 #include "lut.cu"
 #include "scene.cu"
+#include "text.cu"
 #include "warp.cu"
 #include "yuv.cu"
 
@@ -127,4 +128,15 @@ extern "C" void kino_emu_warp_taps(const unsigned int grid[3], const unsigned in
 {
     kino_emu::launch(kino_warp_taps, grid, block, ab, ba, cols, rows, cell, width, height, time[0], time[1],
                      time[2], time[3], time[4], time[5], time[6], taps);
+}
+
+extern "C" void kino_emu_text_rgb8(const unsigned int grid[3], const unsigned int block[3], unsigned char* region,
+                                   unsigned int stride, const unsigned int rect[4], int ox, int oy,
+                                   unsigned int mask_width, const unsigned char* fill,
+                                   const unsigned char* outline, const float* colours, unsigned int has_outline,
+                                   const int box[4], const float* to_linear, const unsigned char* to_srgb)
+{
+    kino_emu::launch(kino_text_rgb8, grid, block, region, stride, rect[0], rect[1], rect[2], rect[3], ox, oy,
+                     mask_width, fill, outline, colours, has_outline, box[0], box[1], box[2], box[3], to_linear,
+                     to_srgb);
 }

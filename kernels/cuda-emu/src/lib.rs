@@ -79,6 +79,23 @@ mod ffi {
             v: *mut u8,
             v_stride: u32,
         );
+        pub fn kino_emu_text_rgb8(
+            grid: *const u32,
+            block: *const u32,
+            region: *mut u8,
+            stride: u32,
+            rect: *const u32,
+            ox: i32,
+            oy: i32,
+            mask_width: u32,
+            fill: *const u8,
+            outline: *const u8,
+            colours: *const f32,
+            has_outline: u32,
+            text_box: *const i32,
+            to_linear: *const f32,
+            to_srgb: *const u8,
+        );
         pub fn kino_emu_half_luma(
             grid: *const u32,
             block: *const u32,
@@ -711,6 +728,92 @@ pub fn warp_taps(
             n(height),
             time.as_ptr(),
             taps.as_mut_ptr().cast(),
+        );
+    }
+}
+
+/// Text to composite, as `kino_text_rgb8` takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Text<'a> {
+    /// Where the masks' top-left corner falls on the frame.
+    pub origin: (i32, i32),
+    /// Width of the masks.
+    pub mask_width: usize,
+    /// Fill coverage, row-major.
+    pub fill: &'a [u8],
+    /// Outline coverage, if any.
+    pub outline: Option<&'a [u8]>,
+    /// Fill, outline and box colours (linear), then the box's opacity.
+    pub colours: [f32; 10],
+    /// Whether the style has an outline colour.
+    pub has_outline: bool,
+    /// The box, `[x0, y0, x1, y1)` on the frame (empty for none).
+    pub text_box: [i32; 4],
+    /// sRGB level → linear light.
+    pub to_linear: &'a [f32; 256],
+    /// Linear light in 16384 steps → sRGB level.
+    pub to_srgb: &'a [u8],
+}
+
+/// Runs `kino_text_rgb8` over the `region` `[x0, y0, x1, y1)` of a packed
+/// RGB24 frame `frame_width` pixels wide.
+///
+/// # Panics
+/// When the region is off the frame, a mask does not cover the region, or
+/// the sRGB table is not 16384 levels.
+pub fn text_rgb8(
+    grid: [u32; 3],
+    block: [u32; 3],
+    frame: &mut [u8],
+    frame_width: usize,
+    region: [usize; 4],
+    text: &Text<'_>,
+) {
+    let [x0, y0, x1, y1] = region;
+    assert!(
+        x0 <= x1 && y0 <= y1 && x1 <= frame_width && frame.len() >= y1 * frame_width * 3,
+        "region off the frame"
+    );
+    assert_eq!(text.to_srgb.len(), 16384, "the sRGB table");
+    if x0 < x1 && y0 < y1 {
+        let (ox, oy) = text.origin;
+        assert!(
+            ox <= x0 as i32
+                && oy <= y0 as i32
+                && (x1 as i64 - i64::from(ox)) as usize <= text.mask_width,
+            "the masks do not cover the region"
+        );
+        let last = (y1 as i64 - 1 - i64::from(oy)) as usize * text.mask_width
+            + (x1 as i64 - 1 - i64::from(ox)) as usize;
+        assert!(
+            text.fill.len() > last,
+            "the fill mask does not cover the region"
+        );
+        assert!(
+            text.outline.is_none_or(|o| o.len() > last),
+            "the outline mask does not cover the region"
+        );
+    }
+    let rect = [x0, y0, x1, y1].map(n);
+    // SAFETY: writes stay in the region, checked to be on the frame; mask
+    // reads are inside the masks (checked), table reads inside the tables.
+    unsafe {
+        ffi::kino_emu_text_rgb8(
+            grid.as_ptr(),
+            block.as_ptr(),
+            frame.as_mut_ptr().add((y0 * frame_width + x0) * 3),
+            n(frame_width),
+            rect.as_ptr(),
+            text.origin.0,
+            text.origin.1,
+            n(text.mask_width),
+            text.fill.as_ptr(),
+            text.outline.map_or(std::ptr::null(), <[u8]>::as_ptr),
+            text.colours.as_ptr(),
+            u32::from(text.has_outline),
+            text.text_box.as_ptr(),
+            text.to_linear.as_ptr(),
+            text.to_srgb.as_ptr(),
         );
     }
 }

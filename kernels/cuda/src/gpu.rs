@@ -17,6 +17,7 @@ use kino_kernels::interpolate::{
 };
 use kino_kernels::lut::Rgb8Plan;
 use kino_kernels::scene::{CameraPlan, OverlayPlan};
+use kino_kernels::text::TextPlan;
 use kino_kernels::yuv::Yuv420Planes;
 
 use crate::flow::{self, FlowKernels, Side};
@@ -77,6 +78,7 @@ pub struct Gpu {
     camera_rgb8: CudaFunction,
     overlay_rgb8: CudaFunction,
     warp_rgb8: CudaFunction,
+    text_rgb8: CudaFunction,
     flow: FlowFunctions,
 }
 
@@ -136,6 +138,7 @@ impl Gpu {
             camera_rgb8: function("kino_camera_rgb8")?,
             overlay_rgb8: function("kino_overlay_rgb8")?,
             warp_rgb8: function("kino_warp_rgb8")?,
+            text_rgb8: function("kino_text_rgb8")?,
             flow: FlowFunctions {
                 half_luma: function("kino_half_luma")?,
                 down: function("kino_down")?,
@@ -309,6 +312,87 @@ impl Gpu {
         // width), and reads the level only inside its bounds.
         unsafe { launch.launch(config(kernels::overlay_rgb8(plan.region))) }
             .map_err(driver("running kino_overlay_rgb8"))?;
+        let composited = stream
+            .clone_dtoh(&device)
+            .map_err(driver("downloading the region"))?;
+        stream.synchronize().map_err(driver("finishing"))?;
+        for (i, y) in (y0..y1).enumerate() {
+            frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3]
+                .copy_from_slice(&composited[i * region_w * 3..(i + 1) * region_w * 3]);
+        }
+        Ok(())
+    }
+
+    /// Composites rasterised text onto a packed RGB24 frame `frame_width`
+    /// pixels wide, as `RenderedText::draw` does on the CPU. Only the
+    /// plan's region goes up and comes back; the frame is written only once
+    /// the GPU has finished.
+    pub fn text_rgb8(
+        &self,
+        plan: &TextPlan<'_>,
+        frame: &mut [u8],
+        frame_width: usize,
+    ) -> Result<(), GpuError> {
+        let args = kernels::TextArgs::of(plan);
+        let [x0, y0, x1, y1] = args.region;
+        if x0 == x1 || y0 == y1 {
+            return Ok(());
+        }
+        let region_w = x1 - x0;
+        let mut region = Vec::with_capacity(region_w * (y1 - y0) * 3);
+        for y in y0..y1 {
+            region
+                .extend_from_slice(&frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3]);
+        }
+        let stream = self.stream()?;
+        let up = |e| GpuError(format!("uploading the text: {e}"));
+        let mut device = upload(&stream, &region)?;
+        let fill = stream.clone_htod(plan.fill).map_err(up)?;
+        let outline = plan
+            .outline
+            .map(|o| stream.clone_htod(o))
+            .transpose()
+            .map_err(up)?;
+        let colours = stream.clone_htod(&args.colours).map_err(up)?;
+        let to_linear = stream.clone_htod(plan.to_linear).map_err(up)?;
+        let to_srgb = stream.clone_htod(plan.to_srgb).map_err(up)?;
+        let (stride, mask_width) = (size32(region_w)?, size32(plan.mask_width)?);
+        let [rx0, ry0, rx1, ry1] = [size32(x0)?, size32(y0)?, size32(x1)?, size32(y1)?];
+        let has_outline = u32::from(args.has_outline);
+        let [bx0, by0, bx1, by1] = args.text_box;
+        // No outline mask goes as a null pointer: eight zero bytes.
+        let null = 0u64;
+        let mut launch = stream.launch_builder(&self.text_rgb8);
+        launch
+            .arg(&mut device)
+            .arg(&stride)
+            .arg(&rx0)
+            .arg(&ry0)
+            .arg(&rx1)
+            .arg(&ry1)
+            .arg(&plan.origin.0)
+            .arg(&plan.origin.1)
+            .arg(&mask_width)
+            .arg(&fill);
+        match &outline {
+            Some(mask) => launch.arg(mask),
+            None => launch.arg(&null),
+        };
+        launch
+            .arg(&colours)
+            .arg(&has_outline)
+            .arg(&bx0)
+            .arg(&by0)
+            .arg(&bx1)
+            .arg(&by1)
+            .arg(&to_linear)
+            .arg(&to_srgb);
+        // SAFETY: the arguments match the kernel's parameters; it writes the
+        // region's pixels, which `device` holds tight, and reads the masks
+        // at the region's pixels, which the plan's masks cover (the region
+        // is their placement clipped to the frame).
+        unsafe { launch.launch(config(kernels::text_rgb8(args.region))) }
+            .map_err(driver("running kino_text_rgb8"))?;
         let composited = stream
             .clone_dtoh(&device)
             .map_err(driver("downloading the region"))?;

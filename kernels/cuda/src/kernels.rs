@@ -43,6 +43,11 @@ pub const SOURCES: &[Source] = &[
         entries: &["kino_camera_rgb8", "kino_overlay_rgb8"],
     },
     Source {
+        file: "text.cu",
+        text: include_str!("../cu/text.cu"),
+        entries: &["kino_text_rgb8"],
+    },
+    Source {
         file: "warp.cu",
         text: include_str!("../cu/warp.cu"),
         entries: &["kino_warp_rgb8"],
@@ -129,6 +134,65 @@ pub fn warp_taps(plan: &kino_kernels::interpolate::WarpPlan) -> Vec<u32> {
 /// `kino_warp_rgb8` over a `width × height` frame: one thread a pixel.
 pub fn warp_rgb8(width: usize, height: usize) -> Launch {
     Launch::planar(width, height, [32, 8])
+}
+
+/// A text plan's scalars as `kino_text_rgb8` takes them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TextArgs {
+    /// The frame region written, `[x0, y0, x1, y1)`.
+    pub region: [usize; 4],
+    /// Fill, outline and box colours (linear), then the box's opacity.
+    pub colours: [f32; 10],
+    /// Whether the style has an outline colour.
+    pub has_outline: bool,
+    /// The box on the frame, `[x0, y0, x1, y1)`; empty for none.
+    pub text_box: [i32; 4],
+}
+
+impl TextArgs {
+    /// The arguments for `plan`.
+    pub fn of(plan: &kino_kernels::text::TextPlan<'_>) -> Self {
+        let r = plan.region;
+        let (x0, y0) = (r.x.max(0) as usize, r.y.max(0) as usize);
+        let outline = plan.outline_linear.unwrap_or_default();
+        let (box_colour, opacity, text_box) = match plan.text_box {
+            Some(b) => {
+                let x1 = i64::from(b.rect.x) + i64::from(b.rect.width);
+                let y1 = i64::from(b.rect.y) + i64::from(b.rect.height);
+                let edge = |v: i64| v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+                (
+                    b.linear,
+                    b.opacity,
+                    [b.rect.x, b.rect.y, edge(x1), edge(y1)],
+                )
+            }
+            None => ([0.0; 3], 0.0, [0; 4]),
+        };
+        let f = plan.fill_linear;
+        Self {
+            region: [x0, y0, x0 + r.width as usize, y0 + r.height as usize],
+            colours: [
+                f[0],
+                f[1],
+                f[2],
+                outline[0],
+                outline[1],
+                outline[2],
+                box_colour[0],
+                box_colour[1],
+                box_colour[2],
+                opacity,
+            ],
+            has_outline: plan.outline_linear.is_some(),
+            text_box,
+        }
+    }
+}
+
+/// `kino_text_rgb8` over the region `[x0, y0, x1, y1)`: one thread a pixel
+/// of it.
+pub fn text_rgb8([x0, y0, x1, y1]: [usize; 4]) -> Launch {
+    Launch::planar(x1 - x0, y1 - y0, [32, 8])
 }
 
 /// `kino_half_luma` or `kino_down` into a `width × height` plane: one

@@ -6,6 +6,7 @@
 use kino_kernels::interpolate::{FlowPair, Frame, InterpolateError, Params};
 use kino_kernels::lut::{CubeLut, LutError};
 use kino_kernels::scene::{self, Image, SceneError, Shot};
+use kino_kernels::text::{PixelRect, Placement, RenderedText, TextError};
 
 use crate::pool::{Pool, Ran};
 
@@ -83,6 +84,40 @@ pub fn overlay(
     }
 }
 
+/// Composites `text` onto `frame` where `placement` puts it, as
+/// `RenderedText::draw_placed`: returns the frame rectangle written, and
+/// where it ran (`None` when it touches nothing: no call is made).
+pub fn text(
+    pool: &Pool,
+    frame: &mut Frame,
+    text: &RenderedText,
+    placement: Placement,
+) -> Result<(PixelRect, Option<Ran>), TextError> {
+    frame.validate()?;
+    let (x, y) = text.position(frame.width, frame.height, placement);
+    let plan = text.draw_plan(frame.width, frame.height, x, y);
+    let region = plan.region;
+    if region.width == 0 || region.height == 0 {
+        return Ok((region, None));
+    }
+    let masks = plan.fill.len() + plan.outline.map_or(0, <[u8]>::len);
+    let bytes =
+        (region.width as usize * region.height as usize * 3 + masks + plan.to_srgb.len() + 1024)
+            as u64;
+    let width = frame.width;
+    // The GPU writes the frame only once it has finished, so a failure
+    // leaves it for the CPU.
+    match pool.on_gpu(bytes, |ordinal| {
+        gpu::text(ordinal, &plan, &mut frame.data, width)
+    }) {
+        Ok(((), ran)) => Ok((region, Some(ran))),
+        Err(ran) => {
+            text.draw(frame, x, y)?;
+            Ok((region, Some(ran)))
+        }
+    }
+}
+
 /// The frames at `times` (each in [0, 1]) between `a` and `b`, as
 /// `FlowPair::estimate` and `FlowPair::render` draw them. On a GPU the pool
 /// leases, the two frames go up once, the flow is estimated there and each
@@ -156,6 +191,15 @@ mod gpu {
 
     use crate::gpu::{Gpu, GpuError};
 
+    pub(super) fn text(
+        ordinal: usize,
+        plan: &kino_kernels::text::TextPlan<'_>,
+        frame: &mut [u8],
+        width: usize,
+    ) -> Result<(), GpuError> {
+        Gpu::get(ordinal)?.text_rgb8(plan, frame, width)
+    }
+
     /// The flow on the GPU, then each frame: drawn there, or a copy where
     /// the CPU would copy (t 0 or 1, or across a cut).
     pub(super) fn interpolate(
@@ -221,6 +265,15 @@ mod gpu {
     use kino_kernels::interpolate::{Frame, Params};
 
     const NO_CUDA: &str = "this build has no CUDA";
+
+    pub(super) fn text(
+        _: usize,
+        _: &kino_kernels::text::TextPlan<'_>,
+        _: &mut [u8],
+        _: usize,
+    ) -> Result<(), &'static str> {
+        Err(NO_CUDA)
+    }
 
     pub(super) fn interpolate(
         _: usize,
@@ -345,6 +398,38 @@ mod tests {
         assert!(overlay(&pool, &mut placed, &still, (0.0, 0.0), 0.0, 1.0).is_err());
         assert!(camera(&pool, &still, shot, 1.5, &mut placed).is_err());
         assert_eq!(pool.stats().fallbacks, 2);
+    }
+
+    #[test]
+    fn text_falls_back_to_the_cpu_and_text_off_the_frame_asks_no_device() {
+        use kino_kernels::text::{Font, Placement as Where, TextStyle, layout};
+        let gpu = Gpu {
+            ordinal: 7,
+            free_memory: RESERVE_BYTES + (64 << 20),
+        };
+        let pool = Pool::new(&[gpu], Choice::Auto, None).unwrap();
+        let font = Font::system_bold().unwrap();
+        let title = layout(&font, "Kino", &TextStyle::new(24.0))
+            .unwrap()
+            .render();
+        let blank = Frame {
+            width: 96,
+            height: 48,
+            data: vec![40; 96 * 48 * 3],
+        };
+        let mut placed = blank.clone();
+        let (rect, ran) = text(&pool, &mut placed, &title, Where::Center).unwrap();
+        let mut reference = blank.clone();
+        assert_eq!(
+            title.draw_placed(&mut reference, Where::Center).unwrap(),
+            rect
+        );
+        assert_eq!(placed, reference);
+        assert_ne!(placed, blank, "the text is drawn");
+        assert!(ran.unwrap().fallback.is_some());
+        let off = Where::At { x: 500, y: 0 };
+        assert_eq!(text(&pool, &mut placed, &title, off).unwrap().1, None);
+        assert_eq!(pool.stats().fallbacks, 1);
     }
 
     #[test]

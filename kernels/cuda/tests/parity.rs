@@ -14,6 +14,7 @@ use kino_kernels::interpolate::{
 };
 use kino_kernels::lut::{CubeLut, parse_cube};
 use kino_kernels::scene::{self, CameraMove, Image, Shot, ShotSize};
+use kino_kernels::text::{self, Font, Outline, RenderedText, TextBox, TextStyle};
 use kino_kernels::yuv::Yuv420;
 
 /// A deterministic picture that holds every level of every channel, with
@@ -385,6 +386,87 @@ fn warp_kernel_matches_the_cpu_interpolation_exactly() {
     println!("warp: emulated kernel identical to the CPU interpolation at t = 0.25, 0.5, 0.8");
 }
 
+#[test]
+fn text_kernel_composites_exactly_as_the_cpu() {
+    let font = Font::system_bold().unwrap();
+    let (width, height) = (320, 180);
+    let base = Frame {
+        width,
+        height,
+        data: picture(width, height),
+    };
+    let style = |outline: bool, boxed: Option<f32>| TextStyle {
+        color: [250, 214, 40],
+        outline: outline.then_some(Outline {
+            width_px: 3.0,
+            color: [10, 20, 90],
+        }),
+        background: boxed.map(|opacity| TextBox {
+            color: [200, 30, 60],
+            opacity,
+            padding_px: 9.0,
+        }),
+        ..TextStyle::new(40.0)
+    };
+    let render = |s: &TextStyle| -> RenderedText {
+        text::layout(&font, "Kino grades\nin linear light", s)
+            .unwrap()
+            .render()
+    };
+    let cases = [
+        ("fill", render(&style(false, None)), (20, 30)),
+        ("outline", render(&style(true, None)), (40, 60)),
+        ("box", render(&style(false, Some(0.6))), (10, 10)),
+        (
+            "outline and box, off the top left",
+            render(&style(true, Some(0.8))),
+            (-60, -25),
+        ),
+        (
+            "solid box, off the bottom right",
+            render(&style(true, Some(1.0))),
+            (200, 120),
+        ),
+    ];
+    for (name, rendered, (x, y)) in &cases {
+        let mut reference = base.clone();
+        rendered.draw(&mut reference, *x, *y).unwrap();
+        assert_ne!(reference, base, "{name}: the case draws something");
+        let plan = rendered.draw_plan(width, height, *x, *y);
+        let args = kino_cuda::kernels::TextArgs::of(&plan);
+        let launch = kino_cuda::kernels::text_rgb8(args.region);
+        let mut emulated = base.data.clone();
+        kino_cuda_emu::text_rgb8(
+            launch.grid,
+            launch.block,
+            &mut emulated,
+            width,
+            args.region,
+            &kino_cuda_emu::Text {
+                origin: plan.origin,
+                mask_width: plan.mask_width,
+                fill: plan.fill,
+                outline: plan.outline,
+                colours: args.colours,
+                has_outline: args.has_outline,
+                text_box: args.text_box,
+                to_linear: plan.to_linear,
+                to_srgb: plan.to_srgb,
+            },
+        );
+        let (max, differing) = compare(&emulated, &reference.data);
+        assert_eq!(
+            differing, 0,
+            "{name}: {differing} samples differ (max {max})"
+        );
+        gpu::text(name, rendered, (*x, *y), &base, &reference);
+    }
+    println!(
+        "text: emulated kernel identical to the CPU in {} placements",
+        cases.len()
+    );
+}
+
 /// The flow kernels run by the emulator over a pair of frames, through the
 /// same sequence of launches (`flow::estimate`) the GPU runs.
 struct Emulated<'a> {
@@ -734,6 +816,24 @@ mod gpu {
         assert!(max <= 1, "{name}: the GPU is {max} levels from the CPU LUT");
     }
 
+    pub fn text(
+        name: &str,
+        rendered: &RenderedText,
+        (x, y): (i32, i32),
+        base: &Frame,
+        reference: &Frame,
+    ) {
+        let Some(gpu) = device() else { return };
+        let plan = rendered.draw_plan(base.width, base.height, x, y);
+        let mut frame = base.data.clone();
+        gpu.text_rgb8(&plan, &mut frame, base.width).unwrap();
+        let (max, differing) = compare(&frame, &reference.data);
+        assert_eq!(
+            differing, 0,
+            "text {name}: the GPU differs from the CPU (max {max})"
+        );
+    }
+
     pub fn flow(name: &str, a: &Frame, b: &Frame, params: &Params, cpu: &FlowPair) {
         let Some(gpu) = device() else { return };
         let flow = gpu
@@ -838,6 +938,8 @@ mod gpu {
     pub fn warp(_: &WarpPlan, _: &Frame, _: &Frame, _: &Frame) {}
 
     pub fn flow(_: &str, _: &Frame, _: &Frame, _: &Params, _: &FlowPair) {}
+
+    pub fn text(_: &str, _: &RenderedText, _: (i32, i32), _: &Frame, _: &Frame) {}
 
     pub fn overlay(_: &Frame, _: &Image, _: (f32, f32, f32, f32), _: &Frame) {}
 

@@ -145,7 +145,7 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             .find(|(start, end, _)| *start <= ms && ms < *end)
         {
             Some((_, _, Drawn::Still(caption, at))) => {
-                caption.draw_placed(&mut f, *at)?;
+                cx.text(&mut f, caption, *at)?;
             }
             Some((_, _, Drawn::Dynamic(caption))) => {
                 caption.draw(&mut f, ms)?;
@@ -439,12 +439,8 @@ pub(super) fn render_scene_from(
             cx.grade(&lut, &mut f.data)?;
         }
         if let Some(title) = &title {
-            title.draw_placed(
-                f,
-                Placement::Bottom {
-                    margin_px: format.height as f32 * 0.1,
-                },
-            )?;
+            let margin_px = format.height as f32 * 0.1;
+            cx.text(f, title, Placement::Bottom { margin_px })?;
         }
         if let Some(logo) = &logo {
             cx.overlay_corner(f, logo, Corner::TopRight, (0.09, 0.04), 0.9)?;
