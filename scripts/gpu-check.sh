@@ -21,13 +21,25 @@ cd "$(dirname "$0")/.."
 PACK=.kino/gpu-check
 
 pack() {
-    make nvrtc
-    rm -rf "$PACK" && mkdir -p "$PACK/bin"
+    make nvrtc libtorch
+    rm -rf "$PACK" && mkdir -p "$PACK/bin" "$PACK/torch"
     # The test binaries and the bench, as cargo names them.
     {
         LD_LIBRARY_PATH=.kino/nvrtc/lib cargo test -p kino-cuda --features cuda --release --no-run --message-format=json
         cargo bench -p kino-cuda --features cuda --bench gpu --no-run --message-format=json
-    } | python3 -c '
+    } | artifacts "$PACK/bin"
+    # The TorchScript tests, linked against libtorch 2.11 as the GPU
+    # machine's PyTorch is: there they load its CUDA libraries.
+    LIBTORCH="$PWD/.kino/libtorch" cargo test -p kino-torch --features torch --release --no-run --message-format=json \
+        | artifacts "$PACK/torch"
+    tar -cJf "$PACK/nvrtc.tar.xz" -C .kino/nvrtc lib
+    git rev-parse HEAD > "$PACK/commit"
+    du -sh "$PACK" "$PACK"/bin/* "$PACK"/torch/* "$PACK/nvrtc.tar.xz"
+}
+
+# Copies the executables cargo's JSON messages (stdin) name into $1, stripped.
+artifacts() {
+    python3 -c '
 import json, sys
 for line in sys.stdin:
     try:
@@ -37,12 +49,9 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] != ["custom-build"]:
         print(m["target"]["name"], m["executable"])
 ' | while read -r name exe; do
-        cp "$exe" "$PACK/bin/$name"
-        strip "$PACK/bin/$name"
+        cp "$exe" "$1/$name"
+        strip "$1/$name"
     done
-    tar -cJf "$PACK/nvrtc.tar.xz" -C .kino/nvrtc lib
-    git rev-parse HEAD > "$PACK/commit"
-    du -sh "$PACK" "$PACK"/bin/* "$PACK/nvrtc.tar.xz"
 }
 
 run() {
@@ -50,9 +59,10 @@ run() {
     local started=$SECONDS tmp
     tmp=$(mktemp -d)
     tar -xJf "$PACK/nvrtc.tar.xz" -C "$tmp"
-    # Ours first; then a CUDA toolkit's and torch's, should ours not load.
+    # Ours first; then a CUDA toolkit's, should ours not load; and the
+    # driver's folder, where an image mounts it apart (libcuda).
     local libs="$tmp/lib"
-    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
         [ -d "$d" ] && libs="$libs:$d"
     done
     export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -66,6 +76,19 @@ run() {
         echo "== $(basename "$test")"
         "$test" --nocapture --test-threads=1 2>&1 | tee -a "$log" || status=1
     done
+    # TorchScript on the GPU: this machine's PyTorch's libraries (libtorch
+    # 2.11 with CUDA), and only the tests that need no model runtime else.
+    local torch_lib
+    torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null || true)
+    if [ -n "$torch_lib" ] && [ -d "$PACK/torch" ]; then
+        echo "== torch (libraries from $torch_lib)"
+        for filter in "diffusion the_torchscript_export_draws_the_same_on_a_gpu" "kino_torch device"; do
+            set -- $filter
+            KINO_REPO=$PWD LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" "$PACK/torch/$1" "$2" --nocapture 2>&1 | tee -a "$log" || status=1
+        done
+    else
+        echo "torch: no PyTorch here, TorchScript on the GPU not checked" | tee -a "$log"
+    fi
     echo "== bench"
     "$PACK/bin/gpu" --bench 2>&1 | tee -a "$log" || status=1
     encoders "$log"
@@ -74,7 +97,7 @@ run() {
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
     grep -E "^(kernel |lut |rgb→yuv|lut\+yuv|camera|overlay|interpolate |nvenc|x264)" "$log" || true
-    grep -E "^(compute_|GPU half|warp:|flow |test result)" "$log" | sort | uniq -c || true
+    grep -E "^(compute_|GPU half|warp:|flow |text:|diffusion on|torch:|test result)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status
 }

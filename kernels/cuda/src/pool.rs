@@ -192,6 +192,16 @@ impl Pool {
         self.no_gpu.as_deref()
     }
 
+    /// The GPU a model that stays resident should go on: the one with the
+    /// most room now, or `None` where calls run on the CPU. Its weights are
+    /// not leased: the budget counts kernel calls only.
+    pub fn model_gpu(&self) -> Option<usize> {
+        self.lock()
+            .iter()
+            .max_by_key(|b| b.capacity - b.leased)
+            .map(|b| b.ordinal)
+    }
+
     /// The GPUs the pool leases, with their budgets in bytes.
     pub fn budgets(&self) -> Vec<(usize, u64)> {
         self.lock()
@@ -462,6 +472,7 @@ mod tests {
         let (value, ran) = pool.run(MIB, |_| Ok::<_, String>("gpu"), || "cpu");
         assert_eq!((value, ran.placement), ("cpu", Placement::Cpu));
         assert_eq!(pool.no_gpu(), Some("KINO_DEVICE=cpu"));
+        assert_eq!(pool.model_gpu(), None);
     }
 
     #[test]
@@ -474,6 +485,7 @@ mod tests {
         let error = Pool::new(&[], Choice::Cuda(0), Some("no libcuda".into())).unwrap_err();
         assert!(error.contains("no libcuda"), "{error}");
         let pool = Pool::new(&[gpu(0, 64), gpu(1, 64)], Choice::Cuda(1), None).unwrap();
+        assert_eq!(pool.model_gpu(), Some(1));
         assert_eq!(pool.acquire(MIB).placement(), Placement::Cuda(1));
     }
 

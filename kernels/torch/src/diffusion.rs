@@ -20,11 +20,17 @@ use anyhow::{Context as _, Result, bail, ensure};
 use kino_models::{Dim, Dtype, Format, Installed, Kind, Signature};
 use kino_onnx::{Diffusion, DiffusionNetworks};
 
+use crate::device::ModelDevice;
 use crate::script::{Data, Script, Tensor};
 
-/// Loads `installed`, a TorchScript `diffusion` model; without the `torch`
-/// feature, an error saying how to get a host that runs it.
+/// Loads `installed`, a TorchScript `diffusion` model, on the CPU; without
+/// the `torch` feature, an error saying how to get a host that runs it.
 pub fn load(installed: &Installed) -> Result<Diffusion> {
+    load_on(installed, ModelDevice::Cpu)
+}
+
+/// [`load`] with the networks on `device` (`device::resolve`'s).
+pub fn load_on(installed: &Installed, device: ModelDevice) -> Result<Diffusion> {
     let manifest = &installed.manifest;
     let id = installed.id();
     ensure!(
@@ -33,7 +39,8 @@ pub fn load(installed: &Installed) -> Result<Diffusion> {
         manifest.kind,
         manifest.format
     );
-    let networks = TorchNetworks::load(installed).with_context(|| format!("model `{id}`"))?;
+    let networks =
+        TorchNetworks::load(installed, device).with_context(|| format!("model `{id}`"))?;
     Ok(Diffusion::with_networks(
         &installed.dir,
         Box::new(networks),
@@ -77,7 +84,7 @@ fn fixed(dim: Option<&Dim>) -> Option<usize> {
 }
 
 impl TorchNetworks {
-    fn load(installed: &Installed) -> Result<Self> {
+    fn load(installed: &Installed, device: ModelDevice) -> Result<Self> {
         let text = signed(installed, "text_encoder", &["input_ids"])?;
         let ids = &text.inputs[0];
         let text_len = match (ids.dtype, ids.shape.as_slice()) {
@@ -97,13 +104,13 @@ impl TorchNetworks {
         let timestep = unet.inputs[1].dtype;
         signed(installed, "vae_decoder", &[])?;
         let encoder = match installed.manifest.signatures.contains_key("vae_encoder") {
-            true => Some(Script::load(installed, "vae_encoder")?),
+            true => Some(Script::load_on(installed, "vae_encoder", device)?),
             false => None,
         };
         Ok(Self {
-            text_encoder: Script::load(installed, "text_encoder")?,
-            unet: Script::load(installed, "unet")?,
-            decoder: Script::load(installed, "vae_decoder")?,
+            text_encoder: Script::load_on(installed, "text_encoder", device)?,
+            unet: Script::load_on(installed, "unet", device)?,
+            decoder: Script::load_on(installed, "vae_decoder", device)?,
             encoder,
             text_len,
             channels,

@@ -7,6 +7,9 @@
 //! - [`diffusion`]: Stable-Diffusion-class models exported as TorchScript,
 //!   drawn by the same pipeline as their ONNX exports (`kino_onnx::Diffusion`).
 //!
+//! - [`device`]: where models run: the CPU, or a GPU when a CUDA libtorch
+//!   is on the library path.
+//!
 //! libtorch is big (its CPU library alone is 450 MB), so it is behind the
 //! `torch` feature. Without it this crate still builds: the vocoder falls
 //! back to Griffin-Lim, saying why, and loading a TorchScript model is an
@@ -14,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod device;
 pub mod diffusion;
 pub mod script;
 pub mod vocoder;

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use anyhow::{Context as _, Result, bail};
 use kino_models::{Dim, Dtype, Installed, Signature, TensorSpec};
 
+use crate::device::ModelDevice;
+
 /// A tensor crossing into or out of a model: its shape and its elements
 /// (row-major).
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +152,7 @@ pub struct Script {
     id: String,
     model: String,
     signature: Signature,
+    device: ModelDevice,
     #[cfg(feature = "torch")]
     module: tch::CModule,
 }
@@ -159,15 +162,22 @@ impl std::fmt::Debug for Script {
         f.debug_struct("Script")
             .field("id", &self.id)
             .field("signature", &self.signature)
+            .field("device", &self.device)
             .finish_non_exhaustive()
     }
 }
 
 impl Script {
-    /// Loads `installed`'s TorchScript network `network` (on the CPU), as
-    /// its manifest's `[signatures.<network>]` names it; without the `torch`
+    /// Loads `installed`'s TorchScript network `network` on the CPU, as its
+    /// manifest's `[signatures.<network>]` names it; without the `torch`
     /// feature, an error saying how to get a host that can.
     pub fn load(installed: &Installed, network: &str) -> Result<Self> {
+        Self::load_on(installed, network, ModelDevice::Cpu)
+    }
+
+    /// [`Script::load`] onto `device` (`device::resolve`'s): its weights
+    /// live there, and each call's tensors go there and come back.
+    pub fn load_on(installed: &Installed, network: &str, device: ModelDevice) -> Result<Self> {
         let model = installed.id();
         let id = format!("model `{model}` ({network})");
         let signature = installed
@@ -184,19 +194,20 @@ impl Script {
         let path = installed.file(&signature.file)?;
         #[cfg(feature = "torch")]
         {
-            let mut module = tch::CModule::load_on_device(&path, tch::Device::Cpu)
-                .with_context(|| format!("{id}: loading {}", path.display()))?;
+            let mut module = tch::CModule::load_on_device(&path, device.into())
+                .with_context(|| format!("{id}: loading {} on {device}", path.display()))?;
             module.set_eval();
             Ok(Self {
                 id,
                 model,
                 signature,
+                device,
                 module,
             })
         }
         #[cfg(not(feature = "torch"))]
         {
-            let _ = (path, id);
+            let _ = (path, id, device);
             bail!("model `{model}` is TorchScript: {}", crate::NOT_BUILT)
         }
     }
@@ -204,6 +215,11 @@ impl Script {
     /// The model's `name@version`.
     pub fn model(&self) -> &str {
         &self.model
+    }
+
+    /// Where it runs.
+    pub fn device(&self) -> ModelDevice {
+        self.device
     }
 
     /// What it takes and returns.
@@ -234,7 +250,11 @@ impl Script {
                     Data::F32(d) => tch::Tensor::from_slice(d),
                     Data::I64(d) => tch::Tensor::from_slice(d),
                 };
-                IValue::Tensor(tensor.reshape(shape(&t.shape)))
+                IValue::Tensor(
+                    tensor
+                        .reshape(shape(&t.shape))
+                        .to_device(self.device.into()),
+                )
             })
             .collect();
         let result = tch::no_grad(|| self.module.forward_is(&args))
@@ -266,7 +286,7 @@ fn from_torch(t: &tch::Tensor) -> Result<Tensor> {
         .iter()
         .map(|&d| usize::try_from(d))
         .collect::<Result<Vec<usize>, _>>()?;
-    let flat = t.contiguous().view(-1);
+    let flat = t.to_device(tch::Device::Cpu).contiguous().view(-1);
     let data = match t.kind() {
         tch::Kind::Float => Data::F32(Vec::<f32>::try_from(&flat)?),
         tch::Kind::Int64 => Data::I64(Vec::<i64>::try_from(&flat)?),

@@ -13,8 +13,12 @@ use kino_models::Repository;
 use kino_onnx::Diffusion;
 use kino_onnx::DiffusionRequest;
 
+/// The repository: where it was built, or `KINO_REPO` (the GPU check runs
+/// these binaries in a copy of the tree elsewhere).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    std::env::var_os("KINO_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 fn installed(dir: &Path, source: &Path) -> kino_models::Installed {
@@ -130,6 +134,40 @@ fn the_torchscript_export_draws_what_the_onnx_export_draws() {
         .generate(&request("a cold glass of milk"), |_, _| {})
         .expect("generate");
     assert!(compare(&drawn, &other).1 > drawn.data.len() / 10);
+}
+
+/// On a GPU, where this process's libtorch has CUDA (a CUDA libtorch 2.11
+/// on the library path), the networks run there and draw what they draw on
+/// the CPU, within float rounding; elsewhere this says why it is skipped.
+#[cfg(feature = "torch")]
+#[test]
+fn the_torchscript_export_draws_the_same_on_a_gpu() {
+    use kino_torch::device::{self, ModelDevice};
+    let (gpu, why) = device::resolve(Some(0));
+    if gpu == ModelDevice::Cpu {
+        println!(
+            "GPU half skipped: {}",
+            why.unwrap_or_else(|| "no GPU".into())
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = installed(
+        tmp.path(),
+        &root().join("kernels/torch/tests/fixtures/tiny-sd"),
+    );
+    let on_gpu = kino_torch::diffusion::load_on(&model, gpu).expect("loads on the GPU");
+    let on_cpu = kino_torch::diffusion::load(&model).expect("loads on the CPU");
+    let draw = |model: &Diffusion| {
+        model
+            .generate(&request("a steaming coffee mug"), |_, _| {})
+            .expect("generate")
+    };
+    let (worst, differing) = compare(&draw(&on_gpu), &draw(&on_cpu));
+    println!(
+        "diffusion on {gpu}: {differing} channel values differ from the CPU's, by at most {worst}"
+    );
+    assert!(worst <= 4, "the GPU's picture differs by up to {worst}");
 }
 
 #[cfg(feature = "torch")]

@@ -64,10 +64,19 @@ pub(crate) fn unusable(models: &Models) -> Option<String> {
     })
 }
 
-/// Loads the diffusion model `installed` in the runtime of its format.
+/// Loads the diffusion model `installed` in the runtime of its format: a
+/// TorchScript one on the pool's GPU when libtorch can use it (the job's
+/// notes say why not, when the pool has a GPU and libtorch cannot).
 fn load(cx: &OpCx, installed: &Installed) -> Result<Diffusion> {
     match installed.manifest.format {
-        Format::Torchscript => kino_torch::diffusion::load(installed),
+        Format::Torchscript => {
+            let (device, why) = kino_torch::device::resolve(cx.devices.model_gpu());
+            if let Some(why) = why {
+                cx.note(format!("the diffusion model `{}`: {why}", installed.id()));
+            }
+            tracing::info!("diffusion model `{}` on {device}", installed.id());
+            kino_torch::diffusion::load_on(installed, device)
+        }
         _ => {
             super::speech::runtime(&cx.models)?;
             Ok(Diffusion::load(&installed.dir)?)
