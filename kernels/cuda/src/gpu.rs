@@ -742,32 +742,49 @@ impl OnDevice<'_> {
     }
 }
 
+impl OnDevice<'_> {
+    /// Runs `kino_half_luma` or `kino_down`: `input`, `size` pixels, into
+    /// a new plane the size of level `to`.
+    fn resample<T>(
+        &self,
+        function: &CudaFunction,
+        input: &CudaSlice<T>,
+        (width, height): (usize, usize),
+        to: &FlowLevel,
+        name: &str,
+    ) -> Result<CudaSlice<f32>, GpuError> {
+        let mut out = self.alloc::<f32>(to.width * to.height)?;
+        let (w, h) = (size32(width)?, size32(height)?);
+        let (ow, oh) = (size32(to.width)?, size32(to.height)?);
+        let mut launch = self.stream.launch_builder(function);
+        launch
+            .arg(input)
+            .arg(&w)
+            .arg(&h)
+            .arg(&mut out)
+            .arg(&ow)
+            .arg(&oh);
+        // SAFETY: both kernels take (input, width, height, out, out width,
+        // out height); reads are clamped to the input's size, and writes
+        // are the `ow × oh` samples `out` holds.
+        unsafe { launch.launch(config(kernels::plane(to.width, to.height))) }
+            .map_err(|e| GpuError(format!("running {name}: {e}")))?;
+        Ok(out)
+    }
+}
+
 impl FlowKernels for OnDevice<'_> {
     type Plane = CudaSlice<f32>;
     type Field = CudaSlice<f32>;
     type Error = GpuError;
 
     fn half_luma(&mut self, frame: Side, base: &FlowLevel) -> Result<Self::Plane, GpuError> {
-        let mut out = self.alloc::<f32>(base.width * base.height)?;
         let rgb = match frame {
             Side::A => self.frames.0,
             Side::B => self.frames.1,
         };
-        let (w, h) = (size32(self.size.0)?, size32(self.size.1)?);
-        let (ow, oh) = (size32(base.width)?, size32(base.height)?);
-        let mut launch = self.stream.launch_builder(&self.functions.half_luma);
-        launch
-            .arg(rgb)
-            .arg(&w)
-            .arg(&h)
-            .arg(&mut out)
-            .arg(&ow)
-            .arg(&oh);
-        // SAFETY: the arguments match the kernel's; reads are clamped to
-        // the frame, writes are the plane's `ow × oh` samples.
-        unsafe { launch.launch(config(kernels::plane(base.width, base.height))) }
-            .map_err(driver("running kino_half_luma"))?;
-        Ok(out)
+        let function = &self.functions.half_luma;
+        self.resample(function, rgb, self.size, base, "kino_half_luma")
     }
 
     fn down(
@@ -776,21 +793,8 @@ impl FlowKernels for OnDevice<'_> {
         from: &FlowLevel,
         to: &FlowLevel,
     ) -> Result<Self::Plane, GpuError> {
-        let mut out = self.alloc::<f32>(to.width * to.height)?;
-        let (w, h) = (size32(from.width)?, size32(from.height)?);
-        let (ow, oh) = (size32(to.width)?, size32(to.height)?);
-        let mut launch = self.stream.launch_builder(&self.functions.down);
-        launch
-            .arg(plane)
-            .arg(&w)
-            .arg(&h)
-            .arg(&mut out)
-            .arg(&ow)
-            .arg(&oh);
-        // SAFETY: as `half_luma`, over planes.
-        unsafe { launch.launch(config(kernels::plane(to.width, to.height))) }
-            .map_err(driver("running kino_down"))?;
-        Ok(out)
+        let function = &self.functions.down;
+        self.resample(function, plane, (from.width, from.height), to, "kino_down")
     }
 
     fn histogram(

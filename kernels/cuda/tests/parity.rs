@@ -339,16 +339,7 @@ fn warp_kernel_matches_the_cpu_interpolation_exactly() {
     // kernel's.
     let (width, height) = (203, 117);
     let scene = picture(width + 8, height + 8);
-    let crop = |dx: usize, dy: usize| Frame {
-        width,
-        height,
-        data: (0..height)
-            .flat_map(|y| {
-                let start = ((y + dy) * (width + 8) + dx) * 3;
-                scene[start..start + width * 3].to_vec()
-            })
-            .collect(),
-    };
+    let crop = |dx, dy| crop(&scene, width + 8, (width, height), (dx, dy));
     let (a, b) = (crop(4, 4), crop(1, 2));
     let pair = FlowPair::estimate(&a, &b, &Params::default()).unwrap();
     assert!(!pair.is_cut(), "the pair is one scene");
@@ -646,16 +637,7 @@ fn tap_pairs(words: &[u32]) -> Vec<[kino_cuda_emu::WarpTap; 2]> {
 fn flow_kernels_estimate_the_cpus_fields_and_warp_exactly() {
     let (width, height) = (203, 117);
     let scene = picture(width + 8, height + 8);
-    let crop = |dx: usize, dy: usize| Frame {
-        width,
-        height,
-        data: (0..height)
-            .flat_map(|y| {
-                let start = ((y + dy) * (width + 8) + dx) * 3;
-                scene[start..start + width * 3].to_vec()
-            })
-            .collect(),
-    };
+    let crop = |dx, dy| crop(&scene, width + 8, (width, height), (dx, dy));
     let single_level = Params {
         levels: 1,
         search_radius: 6,
@@ -774,6 +756,26 @@ fn flow_kernels_estimate_the_cpus_fields_and_warp_exactly() {
             "flow {name}: emulated kernels identical to the CPU ({} levels)",
             levels.len()
         );
+    }
+}
+
+/// The `width × height` window at `(dx, dy)` of an RGB24 scene
+/// `scene_width` pixels wide: two windows are the scene moving.
+fn crop(
+    scene: &[u8],
+    scene_width: usize,
+    (width, height): (usize, usize),
+    (dx, dy): (usize, usize),
+) -> Frame {
+    Frame {
+        width,
+        height,
+        data: (0..height)
+            .flat_map(|y| {
+                let start = ((y + dy) * scene_width + dx) * 3;
+                scene[start..start + width * 3].to_vec()
+            })
+            .collect(),
     }
 }
 
