@@ -96,7 +96,7 @@ run() {
     echo
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
-    grep -E "^(kernel |lut |rgb→yuv|lut\+yuv|camera|overlay|interpolate |nvenc|x264)" "$log" || true
+    grep -E "^(kernel |lut |rgb→yuv|lut\+yuv|camera|overlay|text |interpolate |nvenc|x264)" "$log" || true
     grep -E "^(compute_|GPU half|warp:|flow |text:|diffusion on|torch:|test result)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status

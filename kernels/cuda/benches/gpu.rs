@@ -1,7 +1,7 @@
 //! The CUDA kernels beside their CPU twins on the same frames: 3D LUT
 //! (including upload and download, and where that time goes) and RGB→YUV
 //! 4:2:0 at 1080p and 4K; a camera move over a 4K still and a logo's
-//! composite at 1080p; 2× interpolation (flow estimate and in-between
+//! composite and a title's text at 1080p; 2× interpolation (flow estimate and in-between
 //! frame) at 1080p and 4K. Each GPU output is checked against the CPU's.
 //!
 //! `cargo bench -p kino-cuda --features cuda --bench gpu` (`scripts/gpu-check.sh`
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use kino_kernels::interpolate::{FlowPair, Frame, Params};
 use kino_kernels::lut::CubeLut;
 use kino_kernels::scene::{self, CameraMove, Image, Shot, ShotSize};
+use kino_kernels::text::{self, Font, Outline, Placement, RenderedText, TextBox, TextStyle};
 use kino_kernels::yuv::Yuv420;
 
 const ROUNDS: usize = 15;
@@ -87,6 +88,33 @@ fn main() {
     });
     let (gpu, note) = gpu::overlay(&base, &logo);
     row("overlay 400² logo 1080p", cpu, gpu, &note);
+    let style = TextStyle {
+        outline: Some(Outline {
+            width_px: 4.0,
+            color: [0, 0, 0],
+        }),
+        background: Some(TextBox {
+            color: [20, 20, 60],
+            opacity: 0.6,
+            padding_px: 16.0,
+        }),
+        ..TextStyle::new(72.0)
+    };
+    let font = Font::system_bold().expect("DejaVu Sans Bold (fonts-dejavu-core)");
+    let title = text::layout(
+        &font,
+        "Kino grades in linear light\nand composites on the GPU",
+        &style,
+    )
+    .expect("layout")
+    .render();
+    let at = title.position(1920, 1080, Placement::Bottom { margin_px: 108.0 });
+    let cpu = fps(|| {
+        let mut f = base.clone();
+        title.draw(&mut f, at.0, at.1).expect("text");
+    });
+    let (gpu, note) = gpu::text(&base, &title, at);
+    row("text title 1080p", cpu, gpu, &note);
     // Interpolation at 2×: per pair of frames, the flow both ways and one
     // frame between them, on each device.
     for (name, width, height) in [("1080p", 1920, 1080), ("4K", 3840, 2160)] {
@@ -241,6 +269,29 @@ mod gpu {
         (Some(fps), format!("bit-exact: {exact}"))
     }
 
+    pub fn text(base: &Frame, title: &RenderedText, (x, y): (i32, i32)) -> (Option<f64>, String) {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return (None, format!("GPU: {why}")),
+        };
+        let mut reference = base.clone();
+        title.draw(&mut reference, x, y).expect("text");
+        let plan = title.draw_plan(base.width, base.height, x, y);
+        let mut frame = base.data.clone();
+        gpu.text_rgb8(&plan, &mut frame, base.width)
+            .expect("GPU text");
+        let exact = frame == reference.data;
+        let fps = fps(|| {
+            let mut frame = base.data.clone();
+            gpu.text_rgb8(&plan, &mut frame, base.width)
+                .expect("GPU text");
+        });
+        (
+            Some(fps),
+            format!("bit-exact: {exact}; uploads the masks every call"),
+        )
+    }
+
     /// Both frames up, the flow, one frame at t = 0.5 down, per pair; and
     /// how the two halves split.
     pub fn interpolate(
@@ -352,6 +403,10 @@ mod gpu {
     }
 
     pub fn overlay(_: &Frame, _: &Image) -> (Option<f64>, String) {
+        (None, NO_CUDA.to_owned())
+    }
+
+    pub fn text(_: &Frame, _: &RenderedText, _: (i32, i32)) -> (Option<f64>, String) {
         (None, NO_CUDA.to_owned())
     }
 
