@@ -255,7 +255,7 @@ impl OpCx {
 
     /// Composites rasterised text onto `frame` where `placement` puts it,
     /// on the device the pool gives.
-    pub fn text(
+    pub fn draw_text(
         &self,
         frame: &mut kino_kernels::interpolate::Frame,
         text: &kino_kernels::text::RenderedText,

@@ -145,7 +145,7 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
             .find(|(start, end, _)| *start <= ms && ms < *end)
         {
             Some((_, _, Drawn::Still(caption, at))) => {
-                cx.text(&mut f, caption, *at)?;
+                cx.draw_text(&mut f, caption, *at)?;
             }
             Some((_, _, Drawn::Dynamic(caption))) => {
                 caption.draw(&mut f, ms)?;
@@ -440,7 +440,7 @@ pub(super) fn render_scene_from(
         }
         if let Some(title) = &title {
             let margin_px = format.height as f32 * 0.1;
-            cx.text(f, title, Placement::Bottom { margin_px })?;
+            cx.draw_text(f, title, Placement::Bottom { margin_px })?;
         }
         if let Some(logo) = &logo {
             cx.overlay_corner(f, logo, Corner::TopRight, (0.09, 0.04), 0.9)?;
