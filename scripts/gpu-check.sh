@@ -82,7 +82,7 @@ run() {
     torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null || true)
     if [ -n "$torch_lib" ] && [ -d "$PACK/torch" ]; then
         echo "== torch (libraries from $torch_lib)"
-        for filter in "diffusion the_torchscript_export_draws_the_same_on_a_gpu" "kino_torch device"; do
+        for filter in "diffusion the_torchscript_export_draws_the_same_on_a_gpu" "vocoder the_torchscript_vocoder_runs_the_same_on_a_gpu" "kino_torch device"; do
             set -- $filter
             KINO_REPO=$PWD LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" "$PACK/torch/$1" "$2" --nocapture 2>&1 | tee -a "$log" || status=1
         done
@@ -97,7 +97,7 @@ run() {
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
     grep -E "^(kernel |lut |rgb→yuv|lut\+yuv|camera|overlay|text |interpolate |nvenc|x264)" "$log" || true
-    grep -E "^(compute_|GPU half|warp:|flow |text:|diffusion on|torch:|test result)" "$log" | sort | uniq -c || true
+    grep -E "^(compute_|GPU half|warp:|flow |text:|diffusion on|vocoder on|torch:|test result)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status
 }

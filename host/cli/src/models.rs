@@ -222,8 +222,12 @@ pub fn vocode_file(
     output: &Path,
     model: Option<&str>,
 ) -> Result<(String, f64)> {
-    let (vocoder, note) = kino_torch::vocoder::choose(models, model)?;
-    if let Some(note) = note {
+    // A model vocoder goes on the GPU the device pool would use, where
+    // libtorch can.
+    let pool = kino_cuda::Pool::from_env().map_err(anyhow::Error::msg)?;
+    let (device, why) = kino_torch::device::resolve(pool.model_gpu());
+    let (vocoder, note) = kino_torch::vocoder::choose_on(models, model, device)?;
+    for note in why.iter().chain(&note) {
         eprintln!("kino vocode: {note}");
     }
     let spec = vocoder.spec();

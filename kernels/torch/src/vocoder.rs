@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result, ensure};
 use kino_kernels::vocoder::{Mel, MelSpec, griffin_lim};
 use kino_models::{Dim, Dtype, Format, Installed, Kind, Models};
 
+use crate::device::ModelDevice;
 use crate::script::{Script, Tensor};
 
 /// The network a vocoder model's manifest signs: `[signatures.vocoder]`.
@@ -49,6 +50,11 @@ impl Vocoder {
     /// parameters give its mel spec and whose signature takes one mel and
     /// returns one waveform.
     pub fn load(installed: &Installed) -> Result<Self> {
+        Self::load_on(installed, ModelDevice::Cpu)
+    }
+
+    /// [`Vocoder::load`] with the network on `device` (`device::resolve`'s).
+    pub fn load_on(installed: &Installed, device: ModelDevice) -> Result<Self> {
         let manifest = &installed.manifest;
         let id = installed.id();
         ensure!(
@@ -79,7 +85,7 @@ impl Vocoder {
                 spec.n_mels
             );
         }
-        let script = Script::load(installed, NETWORK)?;
+        let script = Script::load_on(installed, NETWORK, device)?;
         Ok(Vocoder::TorchScript { script, spec })
     }
 
@@ -94,7 +100,10 @@ impl Vocoder {
     /// `Griffin-Lim`.
     pub fn describe(&self) -> String {
         match self {
-            Vocoder::TorchScript { script, .. } => format!("{} (TorchScript)", script.model()),
+            Vocoder::TorchScript { script, .. } => match script.device() {
+                ModelDevice::Cpu => format!("{} (TorchScript)", script.model()),
+                gpu => format!("{} (TorchScript on {gpu})", script.model()),
+            },
             Vocoder::GriffinLim { rounds, .. } => format!("Griffin-Lim ({rounds} rounds)"),
         }
     }
@@ -167,8 +176,18 @@ fn mel_spec(parameters: &toml::Table) -> Result<MelSpec> {
 /// when that can't be loaded here, Griffin-Lim for HiFi-GAN's usual mels,
 /// with a note saying why.
 pub fn choose(models: &Models, name: Option<&str>) -> Result<(Arc<Vocoder>, Option<String>)> {
+    choose_on(models, name, ModelDevice::Cpu)
+}
+
+/// [`choose`] with a model vocoder on `device` (`device::resolve`'s).
+pub fn choose_on(
+    models: &Models,
+    name: Option<&str>,
+    device: ModelDevice,
+) -> Result<(Arc<Vocoder>, Option<String>)> {
+    let load = |installed: &Installed| Vocoder::load_on(installed, device);
     if let Some(name) = name {
-        let (vocoder, _) = models.load(name, Vocoder::load)?;
+        let (vocoder, _) = models.load(name, load)?;
         return Ok((vocoder, None));
     }
     let fallback = |why: String| {
@@ -190,7 +209,7 @@ pub fn choose(models: &Models, name: Option<&str>) -> Result<(Arc<Vocoder>, Opti
             crate::NOT_BUILT
         ));
     }
-    match models.load(&name, Vocoder::load) {
+    match models.load(&name, load) {
         Ok((vocoder, _)) => Ok((vocoder, None)),
         Err(e) => fallback(format!(
             "vocoder `{name}` could not be loaded ({e:#}): Griffin-Lim"

@@ -9,8 +9,13 @@ use kino_kernels::vocoder::{Mel, MelSpec};
 use kino_models::{Models, Repository};
 use kino_torch::vocoder::{Vocoder, choose};
 
+/// The fixtures: where this was built, or under `KINO_REPO` (the GPU check
+/// runs these binaries in a copy of the tree elsewhere).
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    std::env::var_os("KINO_REPO")
+        .map(|repo| PathBuf::from(repo).join("kernels/torch"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("tests/fixtures")
 }
 
 /// A repository in `dir` holding the fixture vocoder.
@@ -113,6 +118,44 @@ fn the_torchscript_vocoder_matches_pytorch_and_checks_its_input() {
     // Asked for by name, the cached one is shared.
     let (again, _) = choose(&models, Some("tiny-vocoder")).expect("by name");
     assert!(std::sync::Arc::ptr_eq(&vocoder, &again));
+}
+
+/// On a GPU, where this process's libtorch has CUDA, the vocoder runs there
+/// and says so, and sounds as it does on the CPU; elsewhere this says why
+/// it is skipped.
+#[cfg(feature = "torch")]
+#[test]
+fn the_torchscript_vocoder_runs_the_same_on_a_gpu() {
+    use kino_torch::device::{self, ModelDevice};
+    use kino_torch::vocoder::choose_on;
+    let (gpu, why) = device::resolve(Some(0));
+    if gpu == ModelDevice::Cpu {
+        println!(
+            "GPU half skipped: {}",
+            why.unwrap_or_else(|| "no GPU".into())
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (on_gpu, _) =
+        choose_on(&repository_with_fixture(tmp.path()), None, gpu).expect("on the GPU");
+    let (on_cpu, _) =
+        choose(&repository_with_fixture(&tmp.path().join("cpu")), None).expect("on the CPU");
+    assert_eq!(
+        on_gpu.describe(),
+        format!("tiny-vocoder@1 (TorchScript on {gpu})")
+    );
+    let (a, b) = (
+        on_gpu.vocode(&script_mel()).expect("vocode"),
+        on_cpu.vocode(&script_mel()).expect("vocode"),
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    println!("vocoder on {gpu}: the largest difference from the CPU's output is {worst:e}");
+    assert!(worst < 1e-3, "the GPU's audio differs by {worst}");
 }
 
 #[cfg(feature = "torch")]
