@@ -68,7 +68,8 @@ run() {
     export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     echo "commit $(cat "$PACK/commit" 2>/dev/null || echo '?'); LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
     nvidia-smi --query-gpu=name,driver_version,memory.total,memory.free --format=csv 2>&1 || echo "nvidia-smi: not here"
-    ldd --version | head -1
+    # (head closes the pipe early: ldd may die of SIGPIPE, which is no failure)
+    ldd --version | head -1 || true
 
     local log="$tmp/log" status=0
     for test in "$PACK"/bin/*; do
