@@ -14,7 +14,8 @@
 # With the device tool: run(command="bash scripts/gpu-check.sh run",
 # carry=[".kino/gpu-check"]). `run` needs only the NVIDIA driver (libcuda);
 # it brings its own NVRTC (12.8, from `make nvrtc`) and falls back to the
-# machine's CUDA toolkit if that one cannot load. Where there is no GPU, it
+# machine's CUDA toolkit if that one cannot load, and its own FFmpeg for
+# the NVENC/NVDEC checks (see `ffmpeg_nv`). Where there is no GPU, it
 # still runs everything and says why each GPU half was skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +34,70 @@ pack() {
     LIBTORCH="$PWD/.kino/libtorch" cargo test -p kino-torch --features torch --release --no-run --message-format=json \
         | artifacts "$PACK/torch"
     tar -cJf "$PACK/nvrtc.tar.xz" -C .kino/nvrtc lib
+    # NVENC and NVDEC through kino-media, with the FFmpeg it will load there.
+    mkdir -p "$PACK/media"
+    {
+        cargo test -p kino-media --release --test hardware --no-run --message-format=json
+        cargo bench -p kino-media --bench codecs --no-run --message-format=json
+    } | artifacts "$PACK/media"
+    ffmpeg_nv
+    cp -L "$(ldconfig -p | awk '/libx264.so.164 /{print $NF; exit}')" "$FFMPEG_NV/lib/"
+    tar -cJf "$PACK/ffmpeg.tar.xz" -C "$FFMPEG_NV" lib
     git rev-parse HEAD > "$PACK/commit"
-    du -sh "$PACK" "$PACK"/bin/* "$PACK"/torch/* "$PACK/nvrtc.tar.xz"
+    du -sh "$PACK" "$PACK"/bin/* "$PACK"/torch/* "$PACK"/media/* "$PACK"/*.tar.xz
+}
+
+# The GPU machine has no FFmpeg. This builds this machine's libav* version
+# (so the kino-media binaries built here load it) from Debian's source,
+# with only what the media checks use: H.264 through libx264, NVENC and
+# NVDEC, AAC, MP4. About 5 MB; a few minutes, once per FFmpeg version.
+FFMPEG_NV=.kino/ffmpeg-nv
+ffmpeg_nv() {
+    local version upstream src pool
+    version=$(dpkg-query -W -f='${source:Version}' libavcodec-dev)
+    version=${version#*:}
+    upstream=${version%-*}
+    if [ "$(cat "$FFMPEG_NV/version" 2>/dev/null)" = "$version" ]; then
+        return 0
+    fi
+    local need=() p
+    for p in nasm libx264-dev libffmpeg-nvenc-dev curl; do
+        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+    fi
+    src=$(mktemp -d)
+    for pool in debian/pool/main debian-security/pool/updates/main; do
+        curl -fsS -o "$src/ffmpeg.dsc" "http://deb.debian.org/$pool/f/ffmpeg/ffmpeg_$version.dsc" &&
+            curl -fsS -o "$src/orig.tar.xz" "http://deb.debian.org/$pool/f/ffmpeg/ffmpeg_$upstream.orig.tar.xz" &&
+            break
+    done
+    [ -s "$src/orig.tar.xz" ] || { echo "cannot download FFmpeg $version's source from deb.debian.org"; return 1; }
+    # The checksum the source package lists for its upstream tarball.
+    sed -n '/^Checksums-Sha256:/,/^[^ ]/p' "$src/ffmpeg.dsc" |
+        awk -v f="ffmpeg_$upstream.orig.tar.xz" -v p="$src/orig.tar.xz" '$3 == f {print $1 "  " p}' |
+        sha256sum -c --quiet
+    tar -xJf "$src/orig.tar.xz" -C "$src"
+    local prefix="$PWD/$FFMPEG_NV"
+    rm -rf "$prefix"
+    (
+        cd "$src/ffmpeg-$upstream"
+        ./configure --prefix="$prefix" --enable-shared --disable-static --disable-programs --disable-doc \
+            --disable-autodetect --disable-everything --enable-gpl --enable-libx264 \
+            --enable-ffnvcodec --enable-nvenc --enable-nvdec --enable-cuda \
+            --enable-hwaccel=h264_nvdec,hevc_nvdec \
+            --enable-encoder=h264_nvenc,hevc_nvenc,libx264,aac \
+            --enable-decoder=h264,hevc,aac --enable-parser=h264,hevc,aac \
+            --enable-demuxer=mov --enable-muxer=mp4,mov --enable-protocol=file \
+            --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata >/dev/null
+        make -j"$(nproc)" >/dev/null
+        make install >/dev/null
+    )
+    rm -rf "$prefix/include" "$prefix/share" "$prefix/lib/pkgconfig" "$src"
+    echo "$version" > "$FFMPEG_NV/version"
 }
 
 # Copies the executables cargo's JSON messages (stdin) name into $1, stripped.
@@ -59,6 +122,7 @@ run() {
     local started=$SECONDS tmp
     tmp=$(mktemp -d)
     tar -xJf "$PACK/nvrtc.tar.xz" -C "$tmp"
+    mkdir -p "$tmp/ffmpeg" && tar -xJf "$PACK/ffmpeg.tar.xz" -C "$tmp/ffmpeg"
     # Ours first; then a CUDA toolkit's, should ours not load; and the
     # driver's folder, where an image mounts it apart (libcuda).
     local libs="$tmp/lib"
@@ -90,36 +154,22 @@ run() {
     else
         echo "torch: no PyTorch here, TorchScript on the GPU not checked" | tee -a "$log"
     fi
+    # NVENC and NVDEC, on the FFmpeg carried in.
+    echo "== hardware, codecs (FFmpeg from the pack)"
+    {
+        LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" "$PACK/media/hardware" --nocapture --test-threads=1 &&
+            LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" "$PACK/media/codecs"
+    } 2>&1 | tee -a "$log" || status=1
     echo "== bench"
     "$PACK/bin/gpu" --bench 2>&1 | tee -a "$log" || status=1
-    encoders "$log"
 
     echo
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
-    grep -E "^(kernel |lut |rgb→yuv|lut\+yuv|camera|overlay|text |interpolate |nvenc|x264)" "$log" || true
-    grep -E "^(compute_|GPU half|warp:|flow |text:|diffusion on|vocoder on|torch:|test result)" "$log" | sort | uniq -c || true
+    grep -E "^(kernel |lut |rgb→yuv|lut\+yuv|camera|overlay|text |interpolate |nvenc|nvdec|x264|software )" "$log" || true
+    grep -E "^(compute_|GPU half|warp:|flow |text:|diffusion on|vocoder on|torch:|nvenc vs|nvdec vs|test result)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status
-}
-
-# NVENC against x264 veryfast on the same 10 s of 1080p testsrc2, where this
-# machine has the ffmpeg CLI (the bare GPU machine may not).
-encoders() {
-    command -v ffmpeg >/dev/null || { echo "nvenc: no ffmpeg CLI here" | tee -a "$1"; return 0; }
-    local input=(-hide_banner -loglevel error -f lavfi -i testsrc2=size=1920x1080:rate=30 -frames:v 300)
-    local name encoder start ms
-    for name in "x264:libx264 -preset veryfast" "nvenc h264:h264_nvenc -preset p4" "nvenc hevc:hevc_nvenc -preset p4"; do
-        encoder=${name#*:}
-        start=$(date +%s%N)
-        # shellcheck disable=SC2086 # the encoder and its options, split
-        if ffmpeg "${input[@]}" -c:v $encoder -f null - 2>"$1.err"; then
-            ms=$((($(date +%s%N) - start) / 1000000))
-            echo "${name%%:*}: 300 frames of 1080p in $ms ms ($((300000 / (ms > 0 ? ms : 1))) fps)" | tee -a "$1"
-        else
-            echo "${name%%:*}: failed: $(head -c 300 "$1.err")" | tee -a "$1"
-        fi
-    done
 }
 
 case "${1:-}" in

@@ -12,7 +12,7 @@ use kino_kernels::{interpolate, mix, speech, stretch};
 
 use indicatif::ProgressBar;
 use kino_media as media;
-use kino_media::{Mp4Writer, RgbFrame, VideoReader};
+use kino_media::{Mp4Writer, RgbFrame, VideoDevice, VideoReader};
 
 /// How long the stretched audio should be.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +109,7 @@ fn write_with_audio(
     input: &Path,
     output: &Path,
     (width, height, fps): (u32, u32, f64),
+    device: VideoDevice,
     progress: &ProgressBar,
     mut frames: impl FnMut(&mut dyn FnMut(&RgbFrame) -> Result<()>) -> Result<()>,
 ) -> Result<usize> {
@@ -122,13 +123,15 @@ fn write_with_audio(
         )?),
         None => None,
     };
-    let mut writer = Mp4Writer::create(
+    let mut writer = Mp4Writer::create_on(
+        device,
         output,
         width,
         height,
         fps,
         audio.as_ref().map(|pcm| (pcm.sample_rate, pcm.channels)),
     )?;
+    report_video("encode", writer.device(), writer.fallback());
     let mut count = 0;
     frames(&mut |frame| {
         count += 1;
@@ -154,10 +157,12 @@ pub fn lut_apply_file(
     progress: &ProgressBar,
 ) -> Result<(usize, Tally)> {
     let lut = CubeLut::read(lut).with_context(|| format!("reading LUT {}", lut.display()))?;
-    let mut reader = VideoReader::open(input)?;
+    let device = video_device(devices);
+    let mut reader = VideoReader::open_on(device, input)?;
+    report_video("decode", reader.device(), reader.fallback());
     let shape = (reader.width(), reader.height(), reader.fps());
     let mut tally = Tally::default();
-    let frames = write_with_audio(input, output, shape, progress, |write| {
+    let frames = write_with_audio(input, output, shape, device, progress, |write| {
         while let Some(mut frame) = reader.next_frame()? {
             tally.record(&kino_cuda::placed::lut_rgb8(
                 devices,
@@ -169,6 +174,24 @@ pub fn lut_apply_file(
         Ok(())
     })?;
     Ok((frames, tally))
+}
+
+/// Where a tool's video is encoded and decoded: NVENC and NVDEC on the
+/// pool's GPU, libx264 and software where it has none.
+fn video_device(devices: &Pool) -> VideoDevice {
+    devices
+        .video_gpu()
+        .map_or(VideoDevice::Cpu, VideoDevice::Cuda)
+}
+
+/// Says on stderr where a GPU was asked to `what` the video, and where it
+/// could not, why.
+fn report_video(what: &str, device: VideoDevice, fallback: Option<&str>) {
+    match fallback {
+        Some(why) => eprintln!("{why}; the video's {what} runs on the CPU"),
+        None if device != VideoDevice::Cpu => eprintln!("video {what} on {device}"),
+        None => {}
+    }
 }
 
 /// How to raise a video's frame rate.
@@ -191,7 +214,9 @@ pub fn interpolate_file(
     devices: &Pool,
     progress: &ProgressBar,
 ) -> Result<(usize, Tally)> {
-    let mut reader = VideoReader::open(input)?;
+    let device = video_device(devices);
+    let mut reader = VideoReader::open_on(device, input)?;
+    report_video("decode", reader.device(), reader.fallback());
     let from_fps = reader.fps();
     let to_fps = match target {
         FrameRateTarget::Factor(factor) if factor >= 1 => from_fps * f64::from(factor),
@@ -211,7 +236,8 @@ pub fn interpolate_file(
             .map_err(anyhow::Error::from)
     };
     let mut tally = Tally::default();
-    let frames = write_with_audio(input, output, (width, height, to_fps), progress, |write| {
+    let shape = (width, height, to_fps);
+    let frames = write_with_audio(input, output, shape, device, progress, |write| {
         let Some(first) = reader.next_frame()? else {
             bail!("{}: no video frames", input.display());
         };

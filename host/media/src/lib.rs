@@ -25,6 +25,7 @@
 mod demux;
 #[cfg(test)]
 mod fixtures;
+mod hw;
 mod piece;
 
 use std::path::Path;
@@ -35,10 +36,11 @@ use ff::format::Pixel;
 use ff::format::Sample;
 use ff::format::sample::Type as SampleType;
 use ff::software::scaling;
-use ff::{ChannelLayout, Dictionary, Packet, Rational, codec, encoder, format, frame, media};
+use ff::{ChannelLayout, Packet, Rational, codec, encoder, format, frame, media};
 use ffmpeg_next as ff;
 
 use demux::Demuxer;
+pub use hw::{NVENC_CQ, NVENC_PRESET, VideoDevice};
 pub use piece::Piece;
 
 pub use kino_kernels::wav::Pcm;
@@ -290,11 +292,25 @@ pub struct VideoReader {
     fps: f64,
     eof_sent: bool,
     decoded: frame::Video,
+    /// The device asked for, and the one decoding.
+    asked: VideoDevice,
+    device: VideoDevice,
+    /// Why the GPU asked for does not decode, when it does not.
+    fallback: Option<String>,
+    /// A frame decoded on the GPU, downloaded.
+    downloaded: frame::Video,
 }
 
 impl VideoReader {
     /// Opens `path` and its best video stream.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_on(VideoDevice::Cpu, path)
+    }
+
+    /// Opens `path` and its best video stream, to decode on `device`
+    /// (NVDEC on a GPU; FFmpeg's software decoder where that GPU cannot,
+    /// see [`VideoReader::fallback`]).
+    pub fn open_on(device: VideoDevice, path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let demuxer = Demuxer::open(path)?;
         let stream = demuxer
@@ -305,18 +321,28 @@ impl VideoReader {
         let info = stream_info(&stream);
         let stream_index = stream.index();
         let time_base = stream.time_base();
-        let decoder = codec::context::Context::from_parameters(stream.parameters())
-            .and_then(|mut c| {
-                c.set_threading(auto_threads());
-                c.decoder().video()
-            })
-            .map_err(|e| {
-                anyhow!(
-                    "{}: unsupported video codec '{}': {e}",
-                    path.display(),
-                    info.codec
-                )
-            })?;
+        let unsupported = |e: ff::Error| {
+            anyhow!(
+                "{}: unsupported video codec '{}': {e}",
+                path.display(),
+                info.codec
+            )
+        };
+        let mut ctx =
+            codec::context::Context::from_parameters(stream.parameters()).map_err(unsupported)?;
+        let (decoding_on, fallback) = match device {
+            VideoDevice::Cpu => (VideoDevice::Cpu, None),
+            VideoDevice::Cuda(n) => match hw::attach_cuda(&mut ctx, n) {
+                Ok(()) => (device, None),
+                Err(e) => (VideoDevice::Cpu, Some(format!("NVDEC on {device}: {e:#}"))),
+            },
+        };
+        if decoding_on == VideoDevice::Cpu {
+            // NVDEC decodes on the GPU; frame threads would only queue
+            // more surfaces there.
+            ctx.set_threading(auto_threads());
+        }
+        let decoder = ctx.decoder().video().map_err(unsupported)?;
         Ok(Self {
             path: path.display().to_string(),
             demuxer,
@@ -327,7 +353,22 @@ impl VideoReader {
             fps: info.fps,
             eof_sent: false,
             decoded: frame::Video::empty(),
+            asked: device,
+            device: decoding_on,
+            fallback,
+            downloaded: frame::Video::empty(),
         })
+    }
+
+    /// Where the frames are decoded: the device asked for, or the CPU
+    /// where that GPU could not decode this stream.
+    pub fn device(&self) -> VideoDevice {
+        self.device
+    }
+
+    /// Why the GPU asked for does not decode this stream, when it does not.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
     }
 
     /// Frame width in pixels.
@@ -366,7 +407,7 @@ impl VideoReader {
     pub fn seek(&mut self, secs: f64) -> Result<()> {
         if secs <= 0.0 {
             // From the start: reopening is exact where a seek to 0 may not be.
-            *self = Self::open(&self.path)?;
+            *self = Self::open_on(self.asked, &self.path)?;
             return Ok(());
         }
         let ts = (secs * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
@@ -397,11 +438,24 @@ impl VideoReader {
     }
 
     fn convert(&mut self) -> Result<RgbFrame> {
-        let (fmt, w, h) = (
-            self.decoded.format(),
-            self.decoded.width(),
-            self.decoded.height(),
-        );
+        let pts = self.decoded.timestamp().or(self.decoded.pts()).unwrap_or(0);
+        let picture = if hw::on_device(&self.decoded) {
+            hw::download(&self.decoded, &mut self.downloaded)
+                .map_err(|e| anyhow!("{}: {e:#}", self.path))?;
+            &self.downloaded
+        } else {
+            if self.device != VideoDevice::Cpu {
+                // NVDEC took the stream but its hwaccel could not set up
+                // (a profile the GPU lacks): FFmpeg decodes in software.
+                self.fallback = Some(format!(
+                    "NVDEC on {}: this stream's profile is decoded in software",
+                    self.device
+                ));
+                self.device = VideoDevice::Cpu;
+            }
+            &self.decoded
+        };
+        let (fmt, w, h) = (picture.format(), picture.width(), picture.height());
         if w == 0 || h == 0 {
             bail!("{}: decoded a video frame of size {w}x{h}", self.path);
         }
@@ -438,7 +492,7 @@ impl VideoReader {
         // (checked above), the source planes and strides come from the decoded
         // frame, and the destination holds `h` rows of `3 * w` bytes plus slack.
         let lines = unsafe {
-            let src = self.decoded.as_ptr();
+            let src = picture.as_ptr();
             ff::ffi::sws_scale(
                 scaler.as_mut_ptr(),
                 (*src).data.as_ptr() as *const *const u8,
@@ -456,7 +510,6 @@ impl VideoReader {
             );
         }
         data.truncate(len);
-        let pts = self.decoded.timestamp().or(self.decoded.pts()).unwrap_or(0);
         Ok(RgbFrame {
             width: w,
             height: h,
@@ -900,21 +953,23 @@ fn open_output(path: &Path) -> Result<format::context::Output> {
         .map_err(|e| anyhow!("{}: cannot create mp4 file: {e}", path.display()))
 }
 
-/// What an [`Mp4Writer`] opens libx264 with: kept so that it can open a
-/// fresh encoder, with the same parameter sets, after copying packets.
+/// What an [`Mp4Writer`] opens its encoder with: kept so that it can open
+/// a fresh encoder, with the same parameter sets, after copying packets.
 struct H264 {
     width: u32,
     height: u32,
     rate: Rational,
     global: bool,
     b_frames: bool,
+    device: VideoDevice,
 }
 
 impl H264 {
     fn codec(&self, path: &Path) -> Result<ff::Codec> {
-        encoder::find_by_name("libx264").ok_or_else(|| {
+        let name = hw::h264_encoder(self.device);
+        encoder::find_by_name(name).ok_or_else(|| {
             anyhow!(
-                "{}: the libx264 encoder is not available in this ffmpeg",
+                "{}: the {name} encoder is not available in this ffmpeg",
                 path.display()
             )
         })
@@ -922,6 +977,7 @@ impl H264 {
 
     fn open(&self, path: &Path) -> Result<encoder::Video> {
         let codec = self.codec(path)?;
+        let name = hw::h264_encoder(self.device);
         let mut ctx = codec::context::Context::new_with_codec(codec);
         ctx.set_threading(auto_threads());
         let mut enc = ctx
@@ -936,21 +992,32 @@ impl H264 {
         if self.global {
             enc.set_flags(codec::flag::Flags::GLOBAL_HEADER);
         }
-        let mut opts = Dictionary::new();
-        opts.set("preset", X264_PRESET);
-        opts.set("crf", X264_CRF);
-        // A frame sent as an I picture is an IDR: a place to cut or join.
-        opts.set("forced-idr", "1");
-        if !self.b_frames {
-            opts.set("bf", "0");
+        if let VideoDevice::Cuda(n) = self.device {
+            hw::give_device(&mut enc, n)
+                .map_err(|e| anyhow!("{}: cannot open {name} encoder: {e:#}", path.display()))?;
         }
-        enc.open_as_with(codec, opts)
-            .map_err(|e| anyhow!("{}: cannot open libx264 encoder: {e}", path.display()))
+        enc.open_as_with(codec, hw::h264_options(self.device, self.b_frames))
+            .map_err(|e| anyhow!("{}: cannot open {name} encoder: {e}", path.display()))
+    }
+
+    /// Opens the encoder on the device asked for; where that is a GPU
+    /// that cannot encode, opens libx264 instead and answers why.
+    fn open_or_fallback(&mut self, path: &Path) -> Result<(encoder::Video, Option<String>)> {
+        match self.open(path) {
+            Ok(enc) => Ok((enc, None)),
+            Err(e) if self.device != VideoDevice::Cpu => {
+                let why = format!("NVENC on {}: {e:#}", self.device);
+                self.device = VideoDevice::Cpu;
+                Ok((self.open(path)?, Some(why)))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
 /// Writes an MP4 with one H.264 video stream (libx264, yuv420p,
-/// `preset=veryfast`, `crf=20`) and optionally one AAC audio stream.
+/// `preset=veryfast`, `crf=20`; or NVENC, when made `_on` a GPU that has
+/// it) and optionally one AAC audio stream.
 ///
 /// Frames are timed by their index (constant frame rate `fps`); audio
 /// samples are timed by their count. Call [`Mp4Writer::finish`] to flush the
@@ -975,6 +1042,8 @@ pub struct Mp4Writer {
     audio: Option<AudioEncoder>,
     /// The AAC track copied in, when created with one.
     audio_copy: Option<AudioCopy>,
+    /// Why the GPU asked for does not encode, when it does not.
+    fallback: Option<String>,
     finished: bool,
 }
 
@@ -988,15 +1057,41 @@ impl Mp4Writer {
         fps: f64,
         audio: Option<(u32, u16)>,
     ) -> Result<Self> {
+        Self::create_on(VideoDevice::Cpu, path, width, height, fps, audio)
+    }
+
+    /// [`Mp4Writer::create`], encoding on `device` (NVENC on a GPU; libx264
+    /// where that GPU cannot, see [`Mp4Writer::fallback`]).
+    pub fn create_on(
+        device: VideoDevice,
+        path: impl AsRef<Path>,
+        width: u32,
+        height: u32,
+        fps: f64,
+        audio: Option<(u32, u16)>,
+    ) -> Result<Self> {
         let audio = audio.map(|(rate, channels)| AudioTrack::Encode { rate, channels });
-        Self::create_with(path, width, height, fps, audio, true)
+        Self::create_with(device, path, (width, height, fps), audio, true)
     }
 
     /// Creates a video-only piece of a longer video, to be joined to the
     /// others by [`concat_copy`]: no B-frames, so each piece's timestamps
     /// start at 0 and decode in order, and pieces join without re-encoding.
     pub fn create_piece(path: impl AsRef<Path>, width: u32, height: u32, fps: f64) -> Result<Self> {
-        Self::create_with(path, width, height, fps, None, false)
+        Self::create_piece_on(VideoDevice::Cpu, path, width, height, fps)
+    }
+
+    /// [`Mp4Writer::create_piece`], encoding on `device`. Pieces join
+    /// without re-encoding only to a writer on the same kind of encoder
+    /// ([`Mp4Writer::cannot_copy`] says so otherwise).
+    pub fn create_piece_on(
+        device: VideoDevice,
+        path: impl AsRef<Path>,
+        width: u32,
+        height: u32,
+        fps: f64,
+    ) -> Result<Self> {
+        Self::create_with(device, path, (width, height, fps), None, false)
     }
 
     /// Creates a video (optionally with audio) into which whole runs of a
@@ -1010,7 +1105,7 @@ impl Mp4Writer {
         audio: Option<(u32, u16)>,
     ) -> Result<Self> {
         let audio = audio.map(|(rate, channels)| AudioTrack::Encode { rate, channels });
-        Self::create_with(path, width, height, fps, audio, false)
+        Self::create_with(VideoDevice::Cpu, path, (width, height, fps), audio, false)
     }
 
     /// [`Mp4Writer::create_joinable`] with the AAC track of `aac` (written
@@ -1024,14 +1119,26 @@ impl Mp4Writer {
         fps: f64,
         aac: &Path,
     ) -> Result<Self> {
-        Self::create_with(path, width, height, fps, Some(AudioTrack::Copy(aac)), false)
+        Self::create_joinable_with_aac_on(VideoDevice::Cpu, path, width, height, fps, aac)
     }
 
-    fn create_with(
+    /// [`Mp4Writer::create_joinable_with_aac`], encoding on `device`.
+    pub fn create_joinable_with_aac_on(
+        device: VideoDevice,
         path: impl AsRef<Path>,
         width: u32,
         height: u32,
         fps: f64,
+        aac: &Path,
+    ) -> Result<Self> {
+        let audio = Some(AudioTrack::Copy(aac));
+        Self::create_with(device, path, (width, height, fps), audio, false)
+    }
+
+    fn create_with(
+        device: VideoDevice,
+        path: impl AsRef<Path>,
+        (width, height, fps): (u32, u32, f64),
         audio: Option<AudioTrack<'_>>,
         b_frames: bool,
     ) -> Result<Self> {
@@ -1052,7 +1159,7 @@ impl Mp4Writer {
         } else {
             Rational(30, 1)
         };
-        let settings = H264 {
+        let mut settings = H264 {
             width,
             height,
             rate,
@@ -1061,8 +1168,9 @@ impl Mp4Writer {
                 .flags()
                 .contains(format::flag::Flags::GLOBAL_HEADER),
             b_frames,
+            device,
         };
-        let enc = settings.open(path)?;
+        let (enc, fallback) = settings.open_or_fallback(path)?;
         let tb = rate.invert();
         let video_index = {
             let mut stream = octx
@@ -1109,8 +1217,21 @@ impl Mp4Writer {
             frame_index: 0,
             audio,
             audio_copy,
+            fallback,
             finished: false,
         })
+    }
+
+    /// Where the video is encoded: the device asked for, or the CPU where
+    /// that GPU could not encode.
+    pub fn device(&self) -> VideoDevice {
+        self.settings.device
+    }
+
+    /// Why the GPU asked for does not encode this video (no such device,
+    /// no NVENC in this FFmpeg, the driver refusing), when it does not.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
     }
 
     /// Encodes one frame; it must have the writer's size.

@@ -286,6 +286,53 @@ impl OpCx {
         Ok(frames)
     }
 
+    /// Where the node's video is encoded and decoded: NVENC and NVDEC on
+    /// the pool's GPU, libx264 and software decoding where it has none.
+    pub fn video_device(&self) -> kino_media::VideoDevice {
+        self.devices
+            .video_gpu()
+            .map_or(kino_media::VideoDevice::Cpu, kino_media::VideoDevice::Cuda)
+    }
+
+    /// A writer of a piece (`Mp4Writer::create_piece_on`) on the node's
+    /// video device.
+    pub fn piece_writer(
+        &self,
+        path: &Path,
+        (width, height): (u32, u32),
+        fps: f64,
+    ) -> Result<kino_media::Mp4Writer> {
+        let writer =
+            kino_media::Mp4Writer::create_piece_on(self.video_device(), path, width, height, fps)?;
+        self.coded("encoded", writer.device(), writer.fallback());
+        Ok(writer)
+    }
+
+    /// A reader of `path`'s video on the node's video device.
+    pub fn video_reader(&self, path: &Path) -> Result<kino_media::VideoReader> {
+        let reader = kino_media::VideoReader::open_on(self.video_device(), path)?;
+        self.coded("decoded", reader.device(), reader.fallback());
+        Ok(reader)
+    }
+
+    /// Notes, once per node, that its video was `what` on a GPU, or why
+    /// the GPU asked for could not; nothing where the CPU was asked for.
+    pub fn coded(&self, what: &str, device: kino_media::VideoDevice, fallback: Option<&str>) {
+        let note = match fallback {
+            Some(why) => format!("{why}; video {what} on the CPU"),
+            None if device != kino_media::VideoDevice::Cpu => format!("video {what} on {device}"),
+            None => return,
+        };
+        let seen = self
+            .notes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&note);
+        if !seen {
+            self.note(note);
+        }
+    }
+
     /// Counts where a placed kernel call ran, for the node's events.
     fn placed(&self, ran: &kino_cuda::Ran) {
         self.placements

@@ -196,6 +196,18 @@ impl Pool {
     /// most room now, or `None` where calls run on the CPU. Its weights are
     /// not leased: the budget counts kernel calls only.
     pub fn model_gpu(&self) -> Option<usize> {
+        self.roomiest()
+    }
+
+    /// The GPU whose NVENC and NVDEC a node's video should go through: the
+    /// one with the most room now, or `None` where calls run on the CPU
+    /// (libx264 and software decoding). A codec session's few hundred MB
+    /// are not leased either.
+    pub fn video_gpu(&self) -> Option<usize> {
+        self.roomiest()
+    }
+
+    fn roomiest(&self) -> Option<usize> {
         self.lock()
             .iter()
             .max_by_key(|b| b.capacity - b.leased)
@@ -473,6 +485,7 @@ mod tests {
         assert_eq!((value, ran.placement), ("cpu", Placement::Cpu));
         assert_eq!(pool.no_gpu(), Some("KINO_DEVICE=cpu"));
         assert_eq!(pool.model_gpu(), None);
+        assert_eq!(pool.video_gpu(), None);
     }
 
     #[test]
@@ -486,6 +499,7 @@ mod tests {
         assert!(error.contains("no libcuda"), "{error}");
         let pool = Pool::new(&[gpu(0, 64), gpu(1, 64)], Choice::Cuda(1), None).unwrap();
         assert_eq!(pool.model_gpu(), Some(1));
+        assert_eq!(pool.video_gpu(), Some(1));
         assert_eq!(pool.acquire(MIB).placement(), Placement::Cuda(1));
     }
 

@@ -112,13 +112,15 @@ fn synced_by_host(cx: &OpCx, video: &Path, audio: &Path, out: &Path) -> Result<O
     let pcm = media::decode_audio(audio, wav2lip::SAMPLE_RATE, 1)
         .context("reading the audio to sync to")?;
     let mel = wav2lip::mel(&pcm.samples);
-    let mut reader = media::VideoReader::open(video).context("reading the video to sync")?;
+    let mut reader = cx
+        .video_reader(video)
+        .context("reading the video to sync")?;
     let fps = if reader.fps() > 0.0 {
         reader.fps()
     } else {
         25.0
     };
-    let mut writer = media::Mp4Writer::create_piece(out, reader.width(), reader.height(), fps)?;
+    let mut writer = cx.piece_writer(out, (reader.width(), reader.height()), fps)?;
     let (mut total, mut found) = (0usize, 0usize);
     loop {
         let mut frames = Vec::with_capacity(FRAMES_AT_ONCE);

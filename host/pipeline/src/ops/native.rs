@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use kino_kernels::wav::{self, Pcm};
-use kino_media::{Mp4Writer, RgbFrame, VideoReader};
+use kino_media::{Mp4Writer, RgbFrame};
 use kino_native::{AUDIO_BLOCK_FRAMES, Format, KernelHandle, Kind};
 
 use super::{Input, OpCx, OpError};
@@ -23,7 +23,7 @@ pub(super) fn run(cx: &OpCx, dir: &Path) -> Result<PathBuf, OpError> {
     let input = cx.file(0)?;
     let params = serde_json::Value::Object(cx.params.clone()).to_string();
     match kernel.info().input {
-        Kind::Video => video(kernel, input, &params, dir),
+        Kind::Video => video(cx, kernel, input, &params, dir),
         Kind::Audio => audio(kernel, input, &params, dir),
         Kind::Json => json(kernel, input, &params, dir),
     }
@@ -39,12 +39,13 @@ fn failed(e: kino_native::KernelError) -> OpError {
 }
 
 fn video(
+    cx: &OpCx,
     kernel: &KernelHandle,
     input: &Path,
     params: &str,
     dir: &Path,
 ) -> Result<PathBuf, OpError> {
-    let mut reader = VideoReader::open(input)?;
+    let mut reader = cx.video_reader(input)?;
     let (width, height) = (reader.width(), reader.height());
     let fps = if reader.fps() > 0.0 {
         reader.fps()
@@ -55,7 +56,8 @@ fn video(
         .start(&Format::Video { width, height, fps }, params)
         .map_err(failed)?;
     let silent = dir.join("frames.mp4");
-    let mut writer = Mp4Writer::create(&silent, width, height, fps, None)?;
+    let mut writer = Mp4Writer::create_on(cx.video_device(), &silent, width, height, fps, None)?;
+    cx.coded("encoded", writer.device(), writer.fallback());
     let mut out = vec![0u8; width as usize * height as usize * 3];
     let mut index = 0u64;
     while let Some(frame) = reader.next_frame()? {

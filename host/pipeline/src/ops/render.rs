@@ -85,7 +85,7 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         _ => CaptionKind::Boxed,
     };
     let font = Font::system_bold()?;
-    let mut reader = VideoReader::open(video)?;
+    let mut reader = cx.video_reader(video)?;
     let (w, h) = (reader.width(), reader.height());
     let fps = if reader.fps() > 0.0 {
         reader.fps()
@@ -94,7 +94,7 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     };
     reader.seek(f64::from(chunk.start_ms) / 1000.0)?;
     let path = dir.join("captioned-piece.mp4");
-    let mut writer = Mp4Writer::create_piece(&path, w, h, fps)?;
+    let mut writer = cx.piece_writer(&path, (w, h), fps)?;
     // Only the cues this chunk shows are rasterised, each once.
     let (w_px, h_px) = (w as usize, h as usize);
     let shows = |start: u32, end: u32| end > chunk.start_ms && start < chunk.end_ms;
@@ -450,7 +450,7 @@ pub(super) fn render_scene_from(
     let path = dir.join("scene.mp4");
     // A piece (no B-frames) that compose copies between transition windows.
     let mut writer =
-        Mp4Writer::create_piece(&path, format.width, format.height, f64::from(format.fps))?;
+        cx.piece_writer(&path, (format.width, format.height), f64::from(format.fps))?;
     let frames = (format.frames_in(planned.duration_ms)).max(1);
     let outgoing = transition_half(
         directed.transition,
@@ -636,8 +636,9 @@ fn footage(
     frames: usize,
     write: &mut dyn FnMut(Frame, usize) -> Result<()>,
 ) -> Result<()> {
-    let mut reader =
-        VideoReader::open(clip).with_context(|| format!("the clip `{}`", pick.name))?;
+    let mut reader = cx
+        .video_reader(clip)
+        .with_context(|| format!("the clip `{}`", pick.name))?;
     let start = f64::from(pick.in_ms) / 1000.0;
     if start > 0.0 {
         reader.seek(start)?;
@@ -703,8 +704,11 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let v = first.video().context("a scene video has no video stream")?;
     let (w, h, fps) = (v.width, v.height, v.fps);
     let path = dir.join("ad.mp4");
+    let writer =
+        Mp4Writer::create_joinable_with_aac_on(cx.video_device(), &path, w, h, fps, cx.file(2)?)?;
+    cx.coded("encoded", writer.device(), writer.fallback());
     let mut out = Timeline {
-        writer: Mp4Writer::create_joinable_with_aac(&path, w, h, fps, cx.file(2)?)?,
+        writer,
         fps,
         frames: 0,
         copied: 0,
@@ -748,7 +752,7 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         let half = halves[s];
         let in_half = incoming.as_ref().map_or(0, |(_, n, _)| *n);
         let mut copy = copy_run(cx, &out.writer, scene_path, in_half, target - half)?;
-        let mut reader = SceneFrames::open(scene_path)?;
+        let mut reader = SceneFrames::open(cx, scene_path)?;
         let mut k = 0usize;
         let mut last: Option<Frame> = None;
         while k < target {
@@ -762,7 +766,8 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
                     out.copy(&mut piece)?;
                 }
                 k = to;
-                let (rest, before) = SceneFrames::from_frame(scene_path, to, piece.frames(), fps)?;
+                let (rest, before) =
+                    SceneFrames::from_frame(cx, scene_path, to, piece.frames(), fps)?;
                 reader = rest;
                 last = before.or(last);
                 continue;
@@ -902,9 +907,9 @@ struct SceneFrames {
 }
 
 impl SceneFrames {
-    fn open(scene: &Path) -> Result<Self> {
+    fn open(cx: &OpCx, scene: &Path) -> Result<Self> {
         Ok(Self {
-            reader: VideoReader::open(scene)?,
+            reader: cx.video_reader(scene)?,
             pending: None,
         })
     }
@@ -913,12 +918,13 @@ impl SceneFrames {
     /// before `k` when it was decoded on the way: past the end, the next
     /// frame is `None` and that last frame is the one to repeat.
     fn from_frame(
+        cx: &OpCx,
         scene: &Path,
         k: usize,
         frames: usize,
         fps: f64,
     ) -> Result<(Self, Option<Frame>)> {
-        let mut reader = VideoReader::open(scene)?;
+        let mut reader = cx.video_reader(scene)?;
         let want = k.min(frames.saturating_sub(1));
         // A quarter of a frame in, so the seek finds frame `want`'s key frame
         // however its time rounds.

@@ -1,0 +1,111 @@
+//! H.264 encoding and decoding on each device, side by side on the same
+//! 1080p frames: libx264 `veryfast` crf 20 against NVENC, and FFmpeg's
+//! software decoder against NVDEC, each from RGB24 frames in memory to an
+//! MP4 and back (so the RGB↔YUV conversion and the transfers count).
+//! Run with `cargo bench -p kino-media --bench codecs`; where there is no
+//! GPU the NVENC and NVDEC rows say why.
+
+use std::path::Path;
+use std::time::Instant;
+
+use kino_media::{Mp4Writer, RgbFrame, VideoDevice, VideoReader};
+
+const W: u32 = 1920;
+const H: u32 = 1080;
+const FPS: f64 = 30.0;
+/// Frames encoded per run (10 s), drawn from [`DISTINCT`] generated ones.
+const FRAMES: usize = 300;
+const DISTINCT: usize = 30;
+
+/// A camera panning over gradients, squares and fine texture.
+fn frame(i: usize) -> RgbFrame {
+    let mut data = Vec::with_capacity((W * H * 3) as usize);
+    let pan = 7.0 * i as f32;
+    for y in 0..H {
+        for x in 0..W {
+            let (u, v) = (x as f32 + pan, y as f32);
+            let texture = ((u * 0.31).sin() * (v * 0.23).cos() * 18.0) as i32;
+            let square = ((u as i32 / 160) + (v as i32 / 160)) % 2 == 0;
+            let base = [
+                (u * 0.12) as i32 % 256,
+                (v * 0.22) as i32,
+                if square { 200 } else { 60 },
+            ];
+            data.extend(base.map(|c| (c + texture).clamp(0, 255) as u8));
+        }
+    }
+    RgbFrame {
+        width: W,
+        height: H,
+        pts_secs: i as f64 / FPS,
+        data,
+    }
+}
+
+/// Encodes the frames on `device`: frames per second, and why the GPU
+/// could not where it could not.
+fn encode(device: VideoDevice, frames: &[RgbFrame], path: &Path) -> (f64, Option<String>) {
+    let start = Instant::now();
+    let mut writer = Mp4Writer::create_piece_on(device, path, W, H, FPS).expect("writer");
+    let fallback = writer.fallback().map(str::to_owned);
+    for i in 0..FRAMES {
+        writer
+            .write_video_frame(&frames[i % frames.len()])
+            .expect("encode");
+    }
+    writer.finish().expect("finish");
+    (FRAMES as f64 / start.elapsed().as_secs_f64(), fallback)
+}
+
+/// Decodes `path` on `device`: frames per second, and why the GPU could
+/// not where it could not.
+fn decode(device: VideoDevice, path: &Path) -> (f64, Option<String>) {
+    let start = Instant::now();
+    let mut reader = VideoReader::open_on(device, path).expect("reader");
+    let mut n = 0usize;
+    while reader.next_frame().expect("decode").is_some() {
+        n += 1;
+    }
+    assert_eq!(n, FRAMES);
+    (
+        n as f64 / start.elapsed().as_secs_f64(),
+        reader.fallback().map(str::to_owned),
+    )
+}
+
+fn main() {
+    kino_media::init().expect("ffmpeg");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let frames: Vec<RgbFrame> = (0..DISTINCT).map(frame).collect();
+    let gpu = VideoDevice::Cuda(0);
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len()) / 1000;
+
+    let x264 = dir.path().join("x264.mp4");
+    let (cpu_fps, _) = encode(VideoDevice::Cpu, &frames, &x264);
+    println!(
+        "x264 veryfast crf {}, 1080p encode: {cpu_fps:.1} fps ({} kB)",
+        kino_media::X264_CRF,
+        size(&x264)
+    );
+    let nvenc = dir.path().join("nvenc.mp4");
+    match encode(gpu, &frames, &nvenc) {
+        (_, Some(why)) => println!("nvenc 1080p encode: skipped: {why}"),
+        (fps, None) => println!(
+            "nvenc {} cq {}, 1080p encode: {fps:.1} fps, {:.1}× x264 ({} kB)",
+            kino_media::NVENC_PRESET,
+            kino_media::NVENC_CQ,
+            fps / cpu_fps,
+            size(&nvenc)
+        ),
+    }
+
+    let (sw_fps, _) = decode(VideoDevice::Cpu, &x264);
+    println!("software 1080p decode to RGB: {sw_fps:.1} fps");
+    match decode(gpu, &x264) {
+        (_, Some(why)) => println!("nvdec 1080p decode to RGB: skipped: {why}"),
+        (fps, None) => println!(
+            "nvdec 1080p decode to RGB: {fps:.1} fps, {:.1}× software",
+            fps / sw_fps
+        ),
+    }
+}
