@@ -9,6 +9,11 @@
 //! never fit (larger than every budget) runs on the CPU. Without a GPU, or
 //! when the operator says `KINO_DEVICE=cpu`, everything runs on the CPU.
 //!
+//! A model that stays loaded on a GPU holds its room for as long as it is
+//! loaded ([`Pool::hold`], a [`Resident`]): calls then fit in what is left,
+//! and one that no longer could runs on the CPU rather than wait for room
+//! that only an unloaded model would give back.
+//!
 //! [`Pool::run`] wraps that in the policy every GPU kernel follows: run on
 //! the leased GPU, and if the GPU fails (out of memory, a launch error), run
 //! the CPU twin instead and say why in the returned [`Ran`]. A GPU error is
@@ -17,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::Device;
 
@@ -77,7 +82,22 @@ impl Choice {
 struct Budget {
     ordinal: usize,
     capacity: u64,
+    /// Held by resident models, for as long as they stay loaded.
+    resident: u64,
+    /// Leased to kernel calls in flight.
     leased: u64,
+}
+
+impl Budget {
+    /// What calls may lease at all: the capacity less resident models.
+    fn usable(&self) -> u64 {
+        self.capacity.saturating_sub(self.resident)
+    }
+
+    /// What is free now.
+    fn room(&self) -> u64 {
+        self.usable().saturating_sub(self.leased)
+    }
 }
 
 /// Hands kernel calls a device with room for them.
@@ -128,6 +148,7 @@ impl Pool {
         let budget = |gpu: &Gpu| Budget {
             ordinal: gpu.ordinal,
             capacity: gpu.free_memory.saturating_sub(RESERVE_BYTES),
+            resident: 0,
             leased: 0,
         };
         let (budgets, no_gpu) = match choice {
@@ -193,8 +214,8 @@ impl Pool {
     }
 
     /// The GPU a model that stays resident should go on: the one with the
-    /// most room now, or `None` where calls run on the CPU. Its weights are
-    /// not leased: the budget counts kernel calls only.
+    /// most room now, or `None` where calls run on the CPU. Nothing is held:
+    /// for a model the process keeps, [`Pool::hold`] its room.
     pub fn model_gpu(&self) -> Option<usize> {
         self.roomiest()
     }
@@ -210,8 +231,37 @@ impl Pool {
     fn roomiest(&self) -> Option<usize> {
         self.lock()
             .iter()
-            .max_by_key(|b| b.capacity - b.leased)
+            .max_by_key(|b| b.room())
             .map(|b| b.ordinal)
+    }
+
+    /// Holds `bytes` for a model that stays loaded, on the GPU with the
+    /// most room that has them free now, until the [`Resident`] drops;
+    /// `None` where none has (the model then belongs on the CPU).
+    pub fn hold(self: &Arc<Self>, bytes: u64) -> Option<Resident> {
+        let mut budgets = self.lock();
+        let budget = budgets
+            .iter_mut()
+            .filter(|b| b.room() >= bytes)
+            .max_by_key(|b| b.room())?;
+        budget.resident += bytes;
+        let ordinal = budget.ordinal;
+        drop(budgets);
+        // Calls waiting for room that can now never come go to the CPU.
+        self.freed.notify_all();
+        Some(Resident {
+            pool: Arc::clone(self),
+            ordinal,
+            bytes,
+        })
+    }
+
+    /// The bytes resident models hold on each GPU.
+    pub fn resident(&self) -> Vec<(usize, u64)> {
+        self.lock()
+            .iter()
+            .map(|b| (b.ordinal, b.resident))
+            .collect()
     }
 
     /// The GPUs the pool leases, with their budgets in bytes.
@@ -226,19 +276,21 @@ impl Pool {
     /// every GPU that could hold it is busy; the CPU when none ever could.
     pub fn acquire(&self, bytes: u64) -> Lease<'_> {
         let mut budgets = self.lock();
-        if !budgets.iter().any(|b| b.capacity >= bytes) {
-            return Lease {
-                pool: self,
-                placement: Placement::Cpu,
-                bytes: 0,
-            };
-        }
         let mut waited = false;
         loop {
+            // (checked on every wake: a model loaded meanwhile may have
+            // left no GPU that could ever hold the call)
+            if !budgets.iter().any(|b| b.usable() >= bytes) {
+                return Lease {
+                    pool: self,
+                    placement: Placement::Cpu,
+                    bytes: 0,
+                };
+            }
             let roomiest = budgets
                 .iter_mut()
-                .filter(|b| b.capacity - b.leased >= bytes)
-                .max_by_key(|b| b.capacity - b.leased);
+                .filter(|b| b.room() >= bytes)
+                .max_by_key(|b| b.room());
             if let Some(budget) = roomiest {
                 budget.leased += bytes;
                 if waited {
@@ -343,13 +395,45 @@ impl Pool {
 
     fn release(&self, placement: Placement, bytes: u64) {
         if let Placement::Cuda(ordinal) = placement {
-            let mut budgets = self.lock();
-            if let Some(b) = budgets.iter_mut().find(|b| b.ordinal == ordinal) {
-                b.leased -= bytes;
-            }
-            drop(budgets);
-            self.freed.notify_all();
+            self.give_back(ordinal, |b| b.leased -= bytes);
         }
+    }
+
+    fn give_back(&self, ordinal: usize, take: impl FnOnce(&mut Budget)) {
+        let mut budgets = self.lock();
+        if let Some(b) = budgets.iter_mut().find(|b| b.ordinal == ordinal) {
+            take(b);
+        }
+        drop(budgets);
+        self.freed.notify_all();
+    }
+}
+
+/// A resident model's room on a GPU, held until dropped (when the model is
+/// unloaded).
+#[derive(Debug)]
+pub struct Resident {
+    pool: Arc<Pool>,
+    ordinal: usize,
+    bytes: u64,
+}
+
+impl Resident {
+    /// The GPU holding the room.
+    pub fn ordinal(&self) -> usize {
+        self.ordinal
+    }
+
+    /// The bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Drop for Resident {
+    fn drop(&mut self) {
+        let bytes = self.bytes;
+        self.pool.give_back(self.ordinal, |b| b.resident -= bytes);
     }
 }
 
@@ -476,6 +560,58 @@ mod tests {
         assert_eq!(ran.placement, Placement::Cpu);
         assert_eq!(ran.to_string(), "cpu (no libcuda)");
         assert_eq!(pool.stats().cpu_calls, 1);
+    }
+
+    #[test]
+    fn a_resident_model_holds_its_room_until_it_is_unloaded() {
+        let pool = Arc::new(Pool::new(&[gpu(0, 100), gpu(1, 60)], Choice::Auto, None).unwrap());
+        // The model goes where there is most room, and calls fit around it.
+        let model = pool.hold(70 * MIB).unwrap();
+        assert_eq!((model.ordinal(), model.bytes()), (0, 70 * MIB));
+        assert_eq!(pool.resident(), [(0, 70 * MIB), (1, 0)]);
+        assert_eq!(pool.model_gpu(), Some(1));
+        assert_eq!(pool.acquire(50 * MIB).placement(), Placement::Cuda(1));
+        {
+            let on_1 = pool.acquire(60 * MIB);
+            assert_eq!(on_1.placement(), Placement::Cuda(1));
+            assert_eq!(pool.acquire(30 * MIB).placement(), Placement::Cuda(0));
+            // Only what is free now can be held: not 40 MiB on either.
+            assert!(pool.hold(40 * MIB).is_none());
+        }
+        // A call that fits no GPU beside the model runs on the CPU rather
+        // than wait: nothing but unloading the model would make room.
+        let second = pool.hold(60 * MIB).unwrap();
+        assert_eq!(second.ordinal(), 1);
+        assert_eq!(pool.acquire(40 * MIB).placement(), Placement::Cpu);
+        drop(model);
+        assert_eq!(pool.acquire(40 * MIB).placement(), Placement::Cuda(0));
+        drop(second);
+        assert_eq!(pool.resident(), [(0, 0), (1, 0)]);
+    }
+
+    #[test]
+    fn a_call_waiting_for_room_runs_on_the_cpu_once_a_model_takes_it() {
+        let pool = Arc::new(Pool::new(&[gpu(0, 100)], Choice::Auto, None).unwrap());
+        let busy = pool.acquire(80 * MIB);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| pool.acquire(60 * MIB).placement());
+            std::thread::sleep(Duration::from_millis(50));
+            // 20 MiB are free: a model takes them, leaving 80 usable.
+            let model = pool.hold(20 * MIB).unwrap();
+            drop(busy);
+            assert_eq!(waiter.join().unwrap(), Placement::Cuda(0));
+            drop(model);
+        });
+        let busy = pool.acquire(80 * MIB);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| pool.acquire(90 * MIB).placement());
+            std::thread::sleep(Duration::from_millis(50));
+            // Now nothing could ever hold 90 MiB beside the model: the
+            // waiter is woken and goes to the CPU while `busy` still runs.
+            let model = pool.hold(20 * MIB).unwrap();
+            assert_eq!(waiter.join().unwrap(), Placement::Cpu);
+            drop((busy, model));
+        });
     }
 
     #[test]
