@@ -10,6 +10,9 @@ use std::time::Instant;
 
 use kino_media::{Mp4Writer, RgbFrame, VideoDevice, VideoReader};
 
+#[path = "../tests/support/panning.rs"]
+mod support;
+
 const W: u32 = 1920;
 const H: u32 = 1080;
 const FPS: f64 = 30.0;
@@ -17,29 +20,8 @@ const FPS: f64 = 30.0;
 const FRAMES: usize = 300;
 const DISTINCT: usize = 30;
 
-/// A camera panning over gradients, squares and fine texture.
 fn frame(i: usize) -> RgbFrame {
-    let mut data = Vec::with_capacity((W * H * 3) as usize);
-    let pan = 7.0 * i as f32;
-    for y in 0..H {
-        for x in 0..W {
-            let (u, v) = (x as f32 + pan, y as f32);
-            let texture = ((u * 0.31).sin() * (v * 0.23).cos() * 18.0) as i32;
-            let square = ((u as i32 / 160) + (v as i32 / 160)) % 2 == 0;
-            let base = [
-                (u * 0.12) as i32 % 256,
-                (v * 0.22) as i32,
-                if square { 200 } else { 60 },
-            ];
-            data.extend(base.map(|c| (c + texture).clamp(0, 255) as u8));
-        }
-    }
-    RgbFrame {
-        width: W,
-        height: H,
-        pts_secs: i as f64 / FPS,
-        data,
-    }
+    support::frame(i, (W, H), 7.0, 160, FPS)
 }
 
 /// Encodes the frames on `device`: frames per second, and why the GPU

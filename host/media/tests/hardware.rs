@@ -8,36 +8,17 @@ use std::path::Path;
 
 use kino_media::{Mp4Writer, Piece, RgbFrame, VideoDevice, VideoReader};
 
+#[path = "support/panning.rs"]
+mod support;
+
 const W: u32 = 640;
 const H: u32 = 360;
 const FPS: f64 = 24.0;
 const FRAMES: usize = 48;
 const GPU: VideoDevice = VideoDevice::Cuda(0);
 
-/// Frame `i` of a scene a camera pans across: smooth gradients, a few
-/// hard-edged shapes and fine texture, as real footage has.
 fn frame(i: usize) -> RgbFrame {
-    let mut data = Vec::with_capacity((W * H * 3) as usize);
-    let pan = 3.0 * i as f32;
-    for y in 0..H {
-        for x in 0..W {
-            let (u, v) = (x as f32 + pan, y as f32);
-            let texture = ((u * 0.31).sin() * (v * 0.23).cos() * 18.0) as i32;
-            let square = ((u as i32 / 80) + (v as i32 / 80)) % 2 == 0;
-            let base = [
-                (u * 0.25) as i32 % 256,
-                (v * 0.6) as i32,
-                if square { 200 } else { 60 },
-            ];
-            data.extend(base.map(|c| (c + texture).clamp(0, 255) as u8));
-        }
-    }
-    RgbFrame {
-        width: W,
-        height: H,
-        pts_secs: i as f64 / FPS,
-        data,
-    }
+    support::frame(i, (W, H), 3.0, 80, FPS)
 }
 
 fn encode(mut writer: Mp4Writer) -> Mp4Writer {
