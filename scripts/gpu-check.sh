@@ -92,10 +92,9 @@ ffmpeg_nv() {
             --enable-encoder=h264_nvenc,hevc_nvenc,libx264,aac \
             --enable-decoder=h264,hevc,aac --enable-parser=h264,hevc,aac \
             --enable-demuxer=mov --enable-muxer=mp4,mov --enable-protocol=file \
-            --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata >/dev/null
-        make -j"$(nproc)" >/dev/null
-        make install >/dev/null
-    )
+            --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata &&
+            make -j"$(nproc)" && make install
+    ) >"$src/build.log" 2>&1 || { tail -30 "$src/build.log"; echo "building FFmpeg $version failed"; return 1; }
     rm -rf "$prefix/include" "$prefix/share" "$prefix/lib/pkgconfig" "$src"
     echo "$version" > "$FFMPEG_NV/version"
 }
