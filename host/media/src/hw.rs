@@ -153,6 +153,17 @@ fn open_cuda(n: usize) -> Result<Device, String> {
     Ok(Device(device))
 }
 
+/// What the driver lacks for NVENC, when FFmpeg's own error (its log is
+/// silenced) would only say "function not implemented": the encode
+/// library, which a container gets only with the `video` capability.
+pub(crate) fn nvenc_missing() -> Option<String> {
+    // SAFETY: loading the driver's encode library runs its initialisers,
+    // which FFmpeg has just done (or failed to do) itself.
+    unsafe { libloading::Library::new("libnvidia-encode.so.1") }
+        .err()
+        .map(|e| format!("no NVENC library from the driver ({e})"))
+}
+
 /// Whether `decoder` can decode through a CUDA device context.
 fn supports_cuda(decoder: ff::Codec) -> bool {
     (0..)

@@ -445,10 +445,11 @@ impl VideoReader {
             &self.downloaded
         } else {
             if self.device != VideoDevice::Cpu {
-                // NVDEC took the stream but its hwaccel could not set up
-                // (a profile the GPU lacks): FFmpeg decodes in software.
+                // The device opened but NVDEC could not set up for this
+                // stream, and FFmpeg went on in software.
                 self.fallback = Some(format!(
-                    "NVDEC on {}: this stream's profile is decoded in software",
+                    "NVDEC on {}: could not decode this stream (a profile the GPU \
+                     lacks, or no libnvcuvid.so.1 from the driver)",
                     self.device
                 ));
                 self.device = VideoDevice::Cpu;
@@ -1006,7 +1007,10 @@ impl H264 {
         match self.open(path) {
             Ok(enc) => Ok((enc, None)),
             Err(e) if self.device != VideoDevice::Cpu => {
-                let why = format!("NVENC on {}: {e:#}", self.device);
+                let mut why = format!("NVENC on {}: {e:#}", self.device);
+                if let Some(missing) = hw::nvenc_missing() {
+                    why = format!("{why}; {missing}");
+                }
                 self.device = VideoDevice::Cpu;
                 Ok((self.open(path)?, Some(why)))
             }
