@@ -222,6 +222,8 @@ struct KernelMetrics {
     calls: Family<DeviceLabels, Counter>,
     fallbacks: Counter,
     waits: Counter,
+    /// GPU memory held by resident models, by GPU (`cuda:N`).
+    resident: Family<DeviceLabels, Gauge>,
     /// The totals already counted, so each scrape adds only what is new.
     counted: Arc<Mutex<kino_cuda::pool::Stats>>,
 }
@@ -243,6 +245,11 @@ impl KernelMetrics {
             "Kernel calls that waited for GPU memory held by other calls",
             self.waits.clone(),
         );
+        registry.register(
+            "kernel_gpu_resident_bytes",
+            "GPU memory the device pool holds for models that stay loaded, by GPU",
+            self.resident.clone(),
+        );
         for device in ["cpu", "gpu"] {
             self.calls
                 .get_or_create(&DeviceLabels {
@@ -252,7 +259,14 @@ impl KernelMetrics {
         }
     }
 
-    fn update(&self, now: kino_cuda::pool::Stats) {
+    fn update(&self, now: kino_cuda::pool::Stats, resident: &[(usize, u64)]) {
+        for (ordinal, bytes) in resident {
+            self.resident
+                .get_or_create(&DeviceLabels {
+                    device: format!("cuda:{ordinal}"),
+                })
+                .set(i64::try_from(*bytes).unwrap_or(i64::MAX));
+        }
         let mut counted = self.counted.lock().unwrap_or_else(PoisonError::into_inner);
         let calls = |device: &str| {
             self.calls.get_or_create(&DeviceLabels {
@@ -447,10 +461,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     state
         .metrics
         .set_models(&state.jobs.executor().models().loaded());
+    let devices = state.jobs.executor().devices();
     state
         .metrics
         .kernels
-        .update(state.jobs.executor().devices().stats());
+        .update(devices.stats(), &devices.resident());
     state
         .metrics
         .plugin_usage
