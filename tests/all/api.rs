@@ -736,11 +736,6 @@ async fn metrics_and_openapi_describe_the_api() {
         assert!(text.contains(&line), "{text}");
     }
     assert!(text.contains("kino_kernel_gpu_fallbacks_total 0"), "{text}");
-    // Resident models' GPU memory, by GPU (none here: no line yet).
-    assert!(
-        text.contains("# TYPE kino_kernel_gpu_resident_bytes gauge"),
-        "{text}"
-    );
     let sqlite: u64 = text
         .lines()
         .find_map(|l| l.strip_prefix("kino_sqlite_memory_bytes "))

@@ -484,3 +484,30 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     )
         .into_response())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_model_memory_is_a_gauge_per_gpu() {
+        let metrics = Metrics::new();
+        let stats = kino_cuda::pool::Stats::default();
+        metrics.kernels.update(stats, &[(0, 3 << 30), (1, 0)]);
+        let text = metrics.encode().unwrap();
+        for line in [
+            "kino_kernel_gpu_resident_bytes{device=\"cuda:0\"} 3221225472",
+            "kino_kernel_gpu_resident_bytes{device=\"cuda:1\"} 0",
+        ] {
+            assert!(text.contains(line), "{text}");
+        }
+        // A model unloaded gives its room back on the next scrape.
+        metrics.kernels.update(stats, &[(0, 0), (1, 0)]);
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains("kino_kernel_gpu_resident_bytes{device=\"cuda:0\"} 0"),
+            "{text}"
+        );
+    }
+}
