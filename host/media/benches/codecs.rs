@@ -1,11 +1,14 @@
 //! H.264 encoding and decoding on each device, side by side on the same
 //! 1080p frames: libx264 `veryfast` crf 20 against NVENC, and FFmpeg's
 //! software decoder against NVDEC, each from RGB24 frames in memory to an
-//! MP4 and back (so the RGB↔YUV conversion and the transfers count).
+//! MP4 and back (so the RGB↔YUV conversion and the transfers count), and
+//! the ffmpeg CLI decoding the same file to raw RGB24 as the reference.
 //! Run with `cargo bench -p kino-media --bench codecs`; where there is no
-//! GPU the NVENC and NVDEC rows say why.
+//! GPU the NVENC and NVDEC rows say why, and where there is no `ffmpeg` on
+//! the path its row does.
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use kino_media::{Mp4Writer, RgbFrame, VideoDevice, VideoReader};
@@ -55,6 +58,23 @@ fn decode(device: VideoDevice, path: &Path) -> (f64, Option<String>) {
     )
 }
 
+/// The ffmpeg CLI decoding `path` to raw RGB24 (thrown away): frames per
+/// second, or why it could not run.
+fn ffmpeg_decode(path: &Path) -> Result<f64, String> {
+    let start = Instant::now();
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-y", "/dev/null"])
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("no ffmpeg CLI ({e})"))?;
+    if !status.success() {
+        return Err(format!("ffmpeg failed ({status})"));
+    }
+    Ok(FRAMES as f64 / start.elapsed().as_secs_f64())
+}
+
 fn main() {
     kino_media::init().expect("ffmpeg");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -83,6 +103,13 @@ fn main() {
 
     let (sw_fps, _) = decode(VideoDevice::Cpu, &x264);
     println!("software 1080p decode to RGB: {sw_fps:.1} fps");
+    match ffmpeg_decode(&x264) {
+        Ok(fps) => println!(
+            "ffmpeg CLI 1080p decode to rgb24 (reference): {fps:.1} fps, ours {:.2}×",
+            sw_fps / fps
+        ),
+        Err(why) => println!("ffmpeg CLI 1080p decode to rgb24: skipped: {why}"),
+    }
     match decode(gpu, &x264) {
         (_, Some(why)) => println!("nvdec 1080p decode to RGB: skipped: {why}"),
         (fps, None) => println!(

@@ -22,6 +22,7 @@
 //! FFmpeg is initialised once and its own logging is silenced; the errors
 //! carry the information instead.
 
+mod convert;
 mod demux;
 #[cfg(test)]
 mod fixtures;
@@ -35,7 +36,6 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use ff::format::Pixel;
 use ff::format::Sample;
 use ff::format::sample::Type as SampleType;
-use ff::software::scaling;
 use ff::{ChannelLayout, Packet, Rational, codec, encoder, format, frame, media};
 use ffmpeg_next as ff;
 
@@ -288,7 +288,7 @@ pub struct VideoReader {
     stream_index: usize,
     time_base: Rational,
     decoder: ff::decoder::Video,
-    scaler: Option<(scaling::Context, Pixel, u32, u32)>,
+    to_rgb: convert::ToRgb,
     fps: f64,
     eof_sent: bool,
     decoded: frame::Video,
@@ -349,7 +349,7 @@ impl VideoReader {
             stream_index,
             time_base,
             decoder,
-            scaler: None,
+            to_rgb: convert::ToRgb::default(),
             fps: info.fps,
             eof_sent: false,
             decoded: frame::Video::empty(),
@@ -456,61 +456,14 @@ impl VideoReader {
             }
             &self.decoded
         };
-        let (fmt, w, h) = (picture.format(), picture.width(), picture.height());
+        let (w, h) = (picture.width(), picture.height());
         if w == 0 || h == 0 {
             bail!("{}: decoded a video frame of size {w}x{h}", self.path);
         }
-        let rebuild =
-            !matches!(&self.scaler, Some((_, f, sw, sh)) if *f == fmt && *sw == w && *sh == h);
-        if rebuild {
-            let ctx =
-                scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
-                    .map_err(|e| {
-                        anyhow!(
-                            "{}: cannot convert pixel format {fmt:?} to rgb24: {e}",
-                            self.path
-                        )
-                    })?;
-            self.scaler = Some((ctx, fmt, w, h));
-        }
-        let Some((scaler, ..)) = self.scaler.as_mut() else {
-            bail!("{}: no pixel converter", self.path);
-        };
-        // Convert straight into the frame's buffer (packed rows, stride
-        // `3 * w`), sparing a copy out of an FFmpeg frame. Some SIMD paths
-        // write whole blocks of pixels, so the buffer gets slack at the end.
-        let row = w as usize * 3;
-        let len = row * h as usize;
-        let mut data = vec![0u8; len + 64];
-        let dst_ptrs: [*mut u8; 4] = [
-            data.as_mut_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        ];
-        let dst_strides: [std::ffi::c_int; 4] = [row as std::ffi::c_int, 0, 0, 0];
-        // SAFETY: the scaler was built for this frame's format and size
-        // (checked above), the source planes and strides come from the decoded
-        // frame, and the destination holds `h` rows of `3 * w` bytes plus slack.
-        let lines = unsafe {
-            let src = picture.as_ptr();
-            ff::ffi::sws_scale(
-                scaler.as_mut_ptr(),
-                (*src).data.as_ptr() as *const *const u8,
-                (*src).linesize.as_ptr(),
-                0,
-                h as std::ffi::c_int,
-                dst_ptrs.as_ptr(),
-                dst_strides.as_ptr(),
-            )
-        };
-        if lines != h as std::ffi::c_int {
-            bail!(
-                "{}: pixel conversion to rgb24 failed ({lines} of {h} rows)",
-                self.path
-            );
-        }
-        data.truncate(len);
+        let data = self
+            .to_rgb
+            .convert(picture)
+            .map_err(|e| anyhow!("{}: {e:#}", self.path))?;
         Ok(RgbFrame {
             width: w,
             height: h,

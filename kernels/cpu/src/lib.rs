@@ -12,7 +12,7 @@
 //! - [`scene`]: scenes from stills: Ken Burns camera moves, backdrops, alpha overlays, transitions
 //! - [`speech`]: text to speech through espeak-ng
 //! - [`text`]: text with a real font (DejaVu by default): wrapping, kerning, outline and box styles, captions
-//! - [`yuv`]: packed RGB24 to planar YUV 4:2:0 (BT.601 limited range), before every encode
+//! - [`yuv`]: RGB24 to YUV 4:2:0 and back (BT.601 limited range; planar or NV12), around every encode and decode
 //! - [`wav`]: reading and writing WAV files as f32 PCM
 //! - [`subtitle`]: SRT and WebVTT parsing and writing
 //! - [`captions`]: transcript segments to readable caption cues (line length, reading speed)

@@ -1,8 +1,10 @@
-//! Packed RGB24 to planar YUV 4:2:0 (BT.601, limited range, the matrix
-//! swscale uses by default), the conversion before every H.264 encode.
+//! RGB24 and YUV 4:2:0 (BT.601, limited range, the matrix swscale uses by
+//! default), both ways: packed RGB24 to planar YUV before every H.264
+//! encode, and a decoder's YUV (planar, or NV12 as NVDEC leaves it) back to
+//! RGB24 after every decode.
 //!
-//! Integer arithmetic throughout, so the CUDA twin (`kino-cuda`'s
-//! `cu/yuv.cu`) is checked against it bit for bit.
+//! Integer arithmetic throughout, so the CUDA twins (`kino-cuda`'s
+//! `cu/yuv.cu`) are checked against them bit for bit.
 
 use rayon::prelude::*;
 
@@ -127,6 +129,279 @@ pub fn rgb24_to_yuv420p(rgb: &[u8], width: usize, height: usize, planes: Yuv420P
         });
 }
 
+/// A YUV 4:2:0 picture to read, as a decoder leaves it: luma and the two
+/// chroma planes, each with its row stride in bytes (`height` luma rows and
+/// `height.div_ceil(2)` chroma rows of `width.div_ceil(2)` samples).
+#[derive(Debug, Clone, Copy)]
+pub struct Yuv420View<'a> {
+    /// Luma, full size.
+    pub y: &'a [u8],
+    /// Bytes from one luma row to the next.
+    pub y_stride: usize,
+    /// The chroma samples.
+    pub chroma: Chroma<'a>,
+}
+
+/// Where a YUV 4:2:0 picture keeps its chroma.
+#[derive(Debug, Clone, Copy)]
+pub enum Chroma<'a> {
+    /// U and V in planes of their own (`yuv420p`, I420).
+    Planar {
+        /// Blue-difference chroma.
+        u: &'a [u8],
+        /// Bytes from one U row to the next.
+        u_stride: usize,
+        /// Red-difference chroma.
+        v: &'a [u8],
+        /// Bytes from one V row to the next.
+        v_stride: usize,
+    },
+    /// U and V interleaved in one plane, U first (`nv12`, what NVDEC
+    /// decodes to).
+    Interleaved {
+        /// `U V U V …`, `width.div_ceil(2)` pairs a row.
+        uv: &'a [u8],
+        /// Bytes from one row of pairs to the next.
+        stride: usize,
+    },
+}
+
+impl<'a> Chroma<'a> {
+    /// U and V as two sample sequences read every `step` bytes: `(u,
+    /// u_stride, v, v_stride, step)`. This is how the CUDA twin takes them
+    /// (an interleaved plane is U at offset 0 and V at 1, step 2).
+    pub fn strided(self) -> (&'a [u8], usize, &'a [u8], usize, usize) {
+        match self {
+            Chroma::Planar {
+                u,
+                u_stride,
+                v,
+                v_stride,
+            } => (u, u_stride, v, v_stride, 1),
+            Chroma::Interleaved { uv, stride } => {
+                (uv, stride, uv.get(1..).unwrap_or(&[]), stride, 2)
+            }
+        }
+    }
+}
+
+impl Yuv420 {
+    /// The picture, to read.
+    pub fn view(&self) -> Yuv420View<'_> {
+        let chroma_width = self.width.div_ceil(2);
+        Yuv420View {
+            y: &self.y,
+            y_stride: self.width,
+            chroma: Chroma::Planar {
+                u: &self.u,
+                u_stride: chroma_width,
+                v: &self.v,
+                v_stride: chroma_width,
+            },
+        }
+    }
+
+    /// The picture as packed RGB24, `width × height × 3` bytes.
+    pub fn to_rgb24(&self) -> Vec<u8> {
+        let mut rgb = vec![0; self.width * self.height * 3];
+        yuv420_to_rgb24(self.view(), self.width, self.height, &mut rgb);
+        rgb
+    }
+}
+
+/// Converts a `width × height` YUV 4:2:0 picture into packed RGB24 (`rgb`,
+/// rows of exactly `3 * width` bytes), a pair of rows per task on the
+/// current rayon pool. Each chroma sample colours its 2×2 block, as
+/// swscale's unscaled YUV-to-RGB path does.
+///
+/// # Panics
+/// When `rgb` or a plane is too small for the size: the caller (a decoder's
+/// frame) sizes them for it.
+pub fn yuv420_to_rgb24(yuv: Yuv420View<'_>, width: usize, height: usize, rgb: &mut [u8]) {
+    let (u, u_stride, v, v_stride, step) = yuv.chroma.strided();
+    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+    let fits = |plane: &[u8], stride: usize, rows: usize, row_bytes: usize| {
+        stride >= row_bytes && plane.len() >= plane_extent(stride, rows, row_bytes)
+    };
+    let chroma_bytes = if cw == 0 { 0 } else { step * (cw - 1) + 1 };
+    assert!(
+        fits(yuv.y, yuv.y_stride, height, width)
+            && fits(u, u_stride, ch, chroma_bytes)
+            && fits(v, v_stride, ch, chroma_bytes),
+        "a YUV plane is smaller than {width}×{height}"
+    );
+    assert!(
+        rgb.len() >= width * height * 3,
+        "RGB24 output smaller than {width}×{height}"
+    );
+    if width == 0 {
+        return;
+    }
+    rgb[..width * height * 3]
+        .par_chunks_mut(6 * width)
+        .enumerate()
+        .for_each(|(pair, rows)| {
+            let u_row = &u[pair * u_stride..][..chroma_bytes];
+            let v_row = &v[pair * v_stride..][..chroma_bytes];
+            for (i, out) in rows.chunks_exact_mut(3 * width).enumerate() {
+                let start = (2 * pair + i) * yuv.y_stride;
+                let y_row = &yuv.y[start..start + width];
+                if step == 1 {
+                    rgb_row::<1>(y_row, u_row, v_row, out);
+                } else {
+                    rgb_row::<2>(y_row, u_row, v_row, out);
+                }
+            }
+        });
+}
+
+/// The bytes a plane must hold: `rows` rows `stride` apart, the last one
+/// read only through its `row_bytes` (a decoder may end the plane there).
+pub fn plane_extent(stride: usize, rows: usize, row_bytes: usize) -> usize {
+    if rows == 0 || row_bytes == 0 {
+        0
+    } else {
+        stride * (rows - 1) + row_bytes
+    }
+}
+
+/// One row of RGB24 from its luma and its chroma row, U and V read every
+/// `STEP` bytes (a constant, so each layout gets its own loop).
+fn rgb_row<const STEP: usize>(y: &[u8], u: &[u8], v: &[u8], out: &mut [u8]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present, checked just above.
+        done = unsafe { avx2::rgb_row::<STEP>(y, u, v, out) };
+    }
+    // The scalar loop packs RGB24 a byte at a time, several times slower
+    // than swscale's SIMD; it is the reference, and the row's tail.
+    for x in done..y.len() {
+        let c = x / 2 * STEP;
+        out[3 * x..3 * x + 3].copy_from_slice(&rgb_of(y[x], u[c], v[c]));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// [`super::rgb_row`] sixteen pixels (eight chroma pairs) at a time:
+    /// the same 32-bit integer arithmetic in eight lanes, so the same
+    /// bytes. Returns how many pixels it converted, leaving the rest of the
+    /// row to the caller. With `STEP` 2 (NV12), `u` is the interleaved row,
+    /// U first, and `v` is not read.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn rgb_row<const STEP: usize>(
+        y: &[u8],
+        u: &[u8],
+        v: &[u8],
+        out: &mut [u8],
+    ) -> usize {
+        let n = y.len();
+        assert!(out.len() >= 3 * n);
+        let eight = |bytes: &[u8]| {
+            let bytes = &bytes[..8];
+            // SAFETY: `bytes` holds the eight bytes read.
+            _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(bytes.as_ptr().cast()) })
+        };
+        // NV12's sixteen bytes of eight pairs to their U and their V.
+        let (evens, odds) = (
+            _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1),
+            _mm_setr_epi8(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1),
+        );
+        // Each pair's chroma term to both of its pixels: pairs 0–3, 4–7.
+        let halves = [
+            _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3),
+            _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7),
+        ];
+        // After the packs below, each 128-bit half holds four pixels' R,
+        // G and B bytes (and four zeros): to RGB RGB RGB RGB.
+        let interleave = _mm256_setr_epi8(
+            0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11, -1, -1, -1, -1, //
+            0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11, -1, -1, -1, -1,
+        );
+        let k = _mm256_set1_epi32;
+        let (add, mul) = (_mm256_add_epi32, _mm256_mullo_epi32);
+        let mut x = 0;
+        // The last pixels' two 16-byte stores end 4 bytes past their 24:
+        // stop while that is still inside the row.
+        while x + 18 <= n {
+            let c = x / 2 * STEP;
+            let (cb, cr) = if STEP == 1 {
+                (eight(&u[c..]), eight(&v[c..]))
+            } else {
+                let pairs = &u[c..c + 16];
+                // SAFETY: `pairs` holds the sixteen bytes read.
+                let pairs = unsafe { _mm_loadu_si128(pairs.as_ptr().cast()) };
+                (
+                    _mm256_cvtepu8_epi32(_mm_shuffle_epi8(pairs, evens)),
+                    _mm256_cvtepu8_epi32(_mm_shuffle_epi8(pairs, odds)),
+                )
+            };
+            let (cb, cr) = (_mm256_sub_epi32(cb, k(128)), _mm256_sub_epi32(cr, k(128)));
+            // Per pair: R's, G's (to subtract) and B's chroma terms.
+            let red = mul(cr, k(104_597));
+            let green = add(mul(cb, k(25675)), mul(cr, k(53279)));
+            let blue = mul(cb, k(132_201));
+            for (half, lanes) in halves.into_iter().enumerate() {
+                let at = x + 8 * half;
+                let luma = add(
+                    mul(_mm256_sub_epi32(eight(&y[at..]), k(16)), k(76309)),
+                    k(32768),
+                );
+                let term = |t: __m256i| _mm256_permutevar8x32_epi32(t, lanes);
+                let r = _mm256_srai_epi32::<16>(add(luma, term(red)));
+                let g = _mm256_srai_epi32::<16>(_mm256_sub_epi32(luma, term(green)));
+                let b = _mm256_srai_epi32::<16>(add(luma, term(blue)));
+                // Saturating packs are the clamp to 0..=255 (the shifted
+                // values are well inside 16 bits).
+                let rg = _mm256_packs_epi32(r, g);
+                let b0 = _mm256_packs_epi32(b, _mm256_setzero_si256());
+                let rgb = _mm256_shuffle_epi8(_mm256_packus_epi16(rg, b0), interleave);
+                let dst = &mut out[3 * at..3 * at + 28];
+                // SAFETY: `dst` holds the 28 bytes the two stores write;
+                // bytes 24..28 belong to the next pixels, written after.
+                unsafe {
+                    _mm_storeu_si128(dst.as_mut_ptr().cast(), _mm256_castsi256_si128(rgb));
+                    _mm_storeu_si128(
+                        dst.as_mut_ptr().add(12).cast(),
+                        _mm256_extracti128_si256::<1>(rgb),
+                    );
+                }
+            }
+            x += 16;
+        }
+        x
+    }
+}
+
+/// One BT.601 limited-range sample to full-range RGB, in 16.16 fixed point
+/// rounded to nearest (the coefficients are 65536 × 255/219 for luma and
+/// 65536 × 255/224 × the matrix's chroma terms) and clamped.
+#[inline(always)]
+fn rgb_of(y: u8, u: u8, v: u8) -> [u8; 3] {
+    terms(y, u, v).map(channel)
+}
+
+/// The three channels of [`rgb_of`] before the shift and clamp.
+#[inline(always)]
+fn terms(y: u8, u: u8, v: u8) -> [i32; 3] {
+    let luma = 76309 * (i32::from(y) - 16) + 32768;
+    let (cb, cr) = (i32::from(u) - 128, i32::from(v) - 128);
+    [
+        luma + 104597 * cr,
+        luma - 25675 * cb - 53279 * cr,
+        luma + 132201 * cb,
+    ]
+}
+
+/// A 16.16 channel to a byte, clamped.
+#[inline(always)]
+fn channel(x: i32) -> u8 {
+    (x >> 16).clamp(0, 255) as u8
+}
+
 /// BT.601 limited-range luma of one row of RGB24 pixels. Written over
 /// exact chunks, so the compiler drops the bounds checks and vectorises.
 fn luma_row(rgb: &[u8], y: &mut [u8]) {
@@ -225,5 +500,186 @@ mod tests {
         }
         assert_eq!([up[0], up[1], up[4], up[5]], [u[0], u[1], u[2], u[3]]);
         assert_eq!([vp[2], vp[3]], [7, 7]);
+    }
+
+    #[test]
+    fn yuv_to_rgb_is_the_bt601_limited_range_matrix() {
+        // Every third value of each component, against the matrix in f64.
+        let mut off_by_one = 0;
+        for y in (0..=255u8).step_by(3) {
+            for u in (0..=255u8).step_by(3) {
+                for v in (0..=255u8).step_by(3) {
+                    let (l, cb, cr) = (
+                        (f64::from(y) - 16.0) * 255.0 / 219.0,
+                        (f64::from(u) - 128.0) * 255.0 / 224.0,
+                        (f64::from(v) - 128.0) * 255.0 / 224.0,
+                    );
+                    let exact = [
+                        l + 1.402 * cr,
+                        l - 0.114 * 1.772 / 0.587 * cb - 0.299 * 1.402 / 0.587 * cr,
+                        l + 1.772 * cb,
+                    ];
+                    for (got, want) in rgb_of(y, u, v).into_iter().zip(exact) {
+                        let diff = (f64::from(got) - want.round().clamp(0.0, 255.0)).abs();
+                        assert!(diff <= 1.0, "({y}, {u}, {v}): {got} for {want}");
+                        off_by_one += usize::from(diff > 0.0);
+                    }
+                }
+            }
+        }
+        // Only near a rounding boundary, where the 16.16 coefficients'
+        // own rounding tips it: under one sample in a thousand.
+        let samples = 86 * 86 * 86 * 3;
+        assert!(
+            off_by_one * 1000 < samples,
+            "{off_by_one} of {samples} samples off by one"
+        );
+    }
+
+    #[test]
+    fn black_white_and_the_primaries_survive_a_round_trip() {
+        for rgb in [
+            [0, 0, 0],
+            [255, 255, 255],
+            [255, 0, 0],
+            [0, 255, 0],
+            [0, 0, 255],
+        ] {
+            let back = Yuv420::from_rgb24(&rgb.repeat(4), 2, 2).to_rgb24();
+            for px in back.chunks_exact(3) {
+                for (got, want) in px.iter().zip(rgb) {
+                    assert!(got.abs_diff(want) <= 2, "{rgb:?} came back as {px:?}");
+                }
+            }
+        }
+        let grey = Yuv420::from_rgb24(&[0, 0, 0, 255, 255, 255].repeat(2), 2, 2);
+        assert_eq!(grey.view().y, [16, 235, 16, 235]);
+        assert_eq!(grey.to_rgb24(), [0, 0, 0, 255, 255, 255].repeat(2));
+    }
+
+    #[test]
+    fn nv12_planar_odd_sizes_and_strides_give_the_same_pixels() {
+        // Rows long enough for the vector path and its tail, and short ones.
+        for (width, height) in [(67, 5), (7, 5), (1, 1), (6, 4), (2, 3), (34, 2)] {
+            let rgb: Vec<u8> = (0..width * height * 3)
+                .map(|i| (i * 37 % 251) as u8)
+                .collect();
+            let yuv = Yuv420::from_rgb24(&rgb, width, height);
+            let reference = yuv.to_rgb24();
+            // Each 2×2 block shares its chroma; luma is per pixel.
+            let cw = width.div_ceil(2);
+            for (i, px) in reference.chunks_exact(3).enumerate() {
+                let (x, y) = (i % width, i / width);
+                let c = (y / 2) * cw + x / 2;
+                assert_eq!(px, rgb_of(yuv.y[i], yuv.u[c], yuv.v[c]), "({x}, {y})");
+            }
+            // Padded rows, planar and interleaved.
+            let (ys, cs) = (width + 3, 2 * cw + 5);
+            let ch = height.div_ceil(2);
+            let mut y = vec![255u8; ys * height];
+            let (mut u, mut v, mut uv) =
+                (vec![9u8; cs * ch], vec![9u8; cs * ch], vec![9u8; cs * ch]);
+            for row in 0..height {
+                y[row * ys..row * ys + width].copy_from_slice(&yuv.y[row * width..][..width]);
+            }
+            for row in 0..ch {
+                for x in 0..cw {
+                    let (su, sv) = (yuv.u[row * cw + x], yuv.v[row * cw + x]);
+                    (u[row * cs + x], v[row * cs + x]) = (su, sv);
+                    (uv[row * cs + 2 * x], uv[row * cs + 2 * x + 1]) = (su, sv);
+                }
+            }
+            let convert = |chroma| {
+                let mut out = vec![0u8; width * height * 3 + 4];
+                let view = Yuv420View {
+                    y: &y,
+                    y_stride: ys,
+                    chroma,
+                };
+                yuv420_to_rgb24(view, width, height, &mut out);
+                assert_eq!(out[width * height * 3..], [0; 4], "wrote past the picture");
+                out.truncate(width * height * 3);
+                out
+            };
+            let planar = convert(Chroma::Planar {
+                u: &u,
+                u_stride: cs,
+                v: &v,
+                v_stride: cs,
+            });
+            let nv12 = convert(Chroma::Interleaved {
+                uv: &uv,
+                stride: cs,
+            });
+            assert_eq!(planar, reference, "{width}×{height} planar");
+            assert_eq!(nv12, reference, "{width}×{height} nv12");
+        }
+    }
+
+    #[test]
+    fn every_pixel_is_the_scalar_conversion_of_its_samples() {
+        // Arbitrary bytes (foot- and headroom too, so the clamps are
+        // exercised) in rows of every length around the vector width.
+        let mut state = 0x2545_f491_u32;
+        let mut byte = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        };
+        for width in [8_usize, 9, 10, 11, 17, 18, 26, 31, 64, 99] {
+            let height = 3_usize;
+            let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+            let y: Vec<u8> = (0..width * height).map(|_| byte()).collect();
+            let uv: Vec<u8> = (0..2 * cw * ch).map(|_| byte()).collect();
+            let (u, v) = uv.split_at(cw * ch);
+            let convert = |chroma| {
+                let mut rgb = vec![0u8; width * height * 3];
+                let view = Yuv420View {
+                    y: &y,
+                    y_stride: width,
+                    chroma,
+                };
+                yuv420_to_rgb24(view, width, height, &mut rgb);
+                rgb
+            };
+            let planar = convert(Chroma::Planar {
+                u,
+                u_stride: cw,
+                v,
+                v_stride: cw,
+            });
+            let nv12 = convert(Chroma::Interleaved {
+                uv: &uv,
+                stride: 2 * cw,
+            });
+            for i in 0..width * height {
+                let (row, x) = (i / width, i % width);
+                let c = (row / 2) * cw + x / 2;
+                let want = rgb_of(y[i], u[c], v[c]);
+                assert_eq!(
+                    planar[3 * i..3 * i + 3],
+                    want,
+                    "planar {width} wide, ({x}, {row})"
+                );
+                let nv = rgb_of(y[i], uv[2 * c], uv[2 * c + 1]);
+                assert_eq!(
+                    nv12[3 * i..3 * i + 3],
+                    nv,
+                    "nv12 {width} wide, ({x}, {row})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "smaller than 4×4")]
+    fn a_short_plane_is_refused() {
+        let yuv = Yuv420::new(4, 4);
+        let view = Yuv420View {
+            y: &yuv.y[..12],
+            ..yuv.view()
+        };
+        yuv420_to_rgb24(view, 4, 4, &mut [0; 48]);
     }
 }

@@ -22,6 +22,20 @@ mod ffi {
             lattice: *const [f32; 4],
             size: u32,
         );
+        pub fn kino_emu_yuv420_to_rgb(
+            grid: *const u32,
+            block: *const u32,
+            y: *const u8,
+            y_stride: u32,
+            u: *const u8,
+            u_stride: u32,
+            v: *const u8,
+            v_stride: u32,
+            chroma_step: u32,
+            rgb: *mut u8,
+            width: u32,
+            height: u32,
+        );
         pub fn kino_emu_camera_rgb8(
             grid: *const u32,
             block: *const u32,
@@ -276,6 +290,58 @@ pub fn rgb_to_yuv420(
             n(u_stride),
             v.as_mut_ptr(),
             n(v_stride),
+        );
+    }
+}
+
+/// Runs `kino_yuv420_to_rgb`: a `width × height` YUV 4:2:0 picture into
+/// packed RGB24, U and V read every `chroma_step` bytes (1 for planar, 2
+/// for NV12, `v` then being the interleaved plane from its second byte).
+///
+/// # Panics
+/// When a plane or `rgb` is too small for the picture.
+#[allow(clippy::too_many_arguments)]
+pub fn yuv420_to_rgb(
+    grid: [u32; 3],
+    block: [u32; 3],
+    (y, y_stride): (&[u8], usize),
+    (u, u_stride): (&[u8], usize),
+    (v, v_stride): (&[u8], usize),
+    chroma_step: usize,
+    width: usize,
+    height: usize,
+    rgb: &mut [u8],
+) {
+    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+    let fits = |plane: &[u8], stride: usize, rows: usize, row_bytes: usize| {
+        rows == 0 || row_bytes == 0 || plane.len() >= stride * (rows - 1) + row_bytes
+    };
+    let chroma_bytes = if cw == 0 {
+        0
+    } else {
+        chroma_step * (cw - 1) + 1
+    };
+    assert!(fits(y, y_stride, height, width), "Y plane too small");
+    assert!(fits(u, u_stride, ch, chroma_bytes), "U plane too small");
+    assert!(fits(v, v_stride, ch, chroma_bytes), "V plane too small");
+    assert!(rgb.len() >= width * height * 3, "RGB24 output too small");
+    let n = |x: usize| u32::try_from(x).expect("a size below 2³²");
+    // SAFETY: the kernel reads inside each plane's rows and writes the
+    // `width × height` pixels of `rgb`, all checked above.
+    unsafe {
+        ffi::kino_emu_yuv420_to_rgb(
+            grid.as_ptr(),
+            block.as_ptr(),
+            y.as_ptr(),
+            n(y_stride),
+            u.as_ptr(),
+            n(u_stride),
+            v.as_ptr(),
+            n(v_stride),
+            n(chroma_step),
+            rgb.as_mut_ptr(),
+            n(width),
+            n(height),
         );
     }
 }

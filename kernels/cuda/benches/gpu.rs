@@ -1,5 +1,5 @@
 //! The CUDA kernels beside their CPU twins on the same frames: 3D LUT
-//! (including upload and download, and where that time goes) and RGB→YUV
+//! (including upload and download, and where that time goes) and RGB↔YUV
 //! 4:2:0 at 1080p and 4K; a camera move over a 4K still and a logo's
 //! composite and a title's text at 1080p; 2× interpolation (flow estimate and in-between
 //! frame) at 1080p and 4K. Each GPU output is checked against the CPU's.
@@ -55,6 +55,12 @@ fn main() {
             gpu.yuv,
             &gpu.yuv_note,
         );
+        let yuv = Yuv420::from_rgb24(&frame, width, height);
+        let cpu_rgb = fps(|| {
+            yuv.to_rgb24();
+        });
+        let (gpu_rgb, note) = gpu::rgb(&yuv);
+        row(&format!("yuv420→rgb {name}"), cpu_rgb, gpu_rgb, &note);
         row(
             &format!("lut+yuv420 {name}"),
             1.0 / (1.0 / cpu_lut + 1.0 / cpu_yuv),
@@ -229,6 +235,19 @@ mod gpu {
     use super::*;
     use kino_cuda::gpu::{Gpu, Phases};
 
+    pub fn rgb(yuv: &Yuv420) -> (Option<f64>, String) {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return (None, format!("GPU: {why}")),
+        };
+        let (w, h) = (yuv.width, yuv.height);
+        let exact = gpu.yuv420_to_rgb(yuv.view(), w, h).expect("GPU rgb") == yuv.to_rgb24();
+        let fps = fps(|| {
+            gpu.yuv420_to_rgb(yuv.view(), w, h).expect("GPU rgb");
+        });
+        (Some(fps), format!("bit-exact: {exact}"))
+    }
+
     pub fn camera(still: &Image, shot: Shot) -> (Option<f64>, String) {
         let gpu = match Gpu::get(0) {
             Ok(gpu) => gpu,
@@ -399,6 +418,10 @@ mod gpu {
     const NO_CUDA: &str = "GPU: this build has no CUDA";
 
     pub fn camera(_: &Image, _: Shot) -> (Option<f64>, String) {
+        (None, NO_CUDA.to_owned())
+    }
+
+    pub fn rgb(_: &Yuv420) -> (Option<f64>, String) {
         (None, NO_CUDA.to_owned())
     }
 

@@ -49,3 +49,46 @@ extern "C" __global__ void kino_rgb_to_yuv420(
     u_plane[(size_t)cy * u_stride + cx] = (unsigned char)(((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128);
     v_plane[(size_t)cy * v_stride + cx] = (unsigned char)(((112 * r - 94 * g - 18 * b + 128) >> 8) + 128);
 }
+
+// YUV 4:2:0 to packed RGB24, BT.601 limited range to full: the GPU twin of
+// kino_kernels::yuv::yuv420_to_rgb24, integer for integer (bit-exact).
+// U and V are read every `chroma_step` bytes: 1 for planar (yuv420p), 2 for
+// NV12, where `v` is the interleaved plane one byte on from `u`.
+//
+// One thread per 2×2 block: its one chroma pair colours its four pixels.
+
+__device__ __forceinline__ void kino_rgb_of(int y, int cb, int cr, unsigned char* out)
+{
+    int luma = 76309 * (y - 16) + 32768;
+    cb -= 128;
+    cr -= 128;
+    int c[3] = {luma + 104597 * cr, luma - 25675 * cb - 53279 * cr, luma + 132201 * cb};
+    for (int i = 0; i < 3; ++i) {
+        int v = c[i] >> 16;
+        out[i] = (unsigned char)(v < 0 ? 0 : (v > 255 ? 255 : v));
+    }
+}
+
+extern "C" __global__ void kino_yuv420_to_rgb(
+    const unsigned char* __restrict__ y_plane, unsigned int y_stride,
+    const unsigned char* __restrict__ u_plane, unsigned int u_stride,
+    const unsigned char* __restrict__ v_plane, unsigned int v_stride,
+    unsigned int chroma_step,
+    unsigned char* __restrict__ rgb,
+    unsigned int width,
+    unsigned int height)
+{
+    unsigned int cx = blockIdx.x * blockDim.x + threadIdx.x;
+    unsigned int cy = blockIdx.y * blockDim.y + threadIdx.y;
+    unsigned int x0 = 2 * cx, y0 = 2 * cy;
+    if (x0 >= width || y0 >= height) {
+        return;
+    }
+    int cb = u_plane[(size_t)cy * u_stride + (size_t)cx * chroma_step];
+    int cr = v_plane[(size_t)cy * v_stride + (size_t)cx * chroma_step];
+    for (unsigned int y = y0; y < y0 + 2 && y < height; ++y) {
+        for (unsigned int x = x0; x < x0 + 2 && x < width; ++x) {
+            kino_rgb_of(y_plane[(size_t)y * y_stride + x], cb, cr, rgb + 3 * ((size_t)y * width + x));
+        }
+    }
+}

@@ -18,7 +18,7 @@ use kino_kernels::interpolate::{
 use kino_kernels::lut::Rgb8Plan;
 use kino_kernels::scene::{CameraPlan, OverlayPlan};
 use kino_kernels::text::TextPlan;
-use kino_kernels::yuv::Yuv420Planes;
+use kino_kernels::yuv::{Chroma, Yuv420Planes, Yuv420View, plane_extent};
 
 use crate::flow::{self, FlowKernels, Side};
 use crate::kernels::{self, Launch};
@@ -75,6 +75,7 @@ pub struct Gpu {
     context: Arc<CudaContext>,
     lut_rgb8: CudaFunction,
     rgb_to_yuv420: CudaFunction,
+    yuv420_to_rgb: CudaFunction,
     camera_rgb8: CudaFunction,
     overlay_rgb8: CudaFunction,
     warp_rgb8: CudaFunction,
@@ -135,6 +136,7 @@ impl Gpu {
             ordinal,
             lut_rgb8: function("kino_lut_rgb8")?,
             rgb_to_yuv420: function("kino_rgb_to_yuv420")?,
+            yuv420_to_rgb: function("kino_yuv420_to_rgb")?,
             camera_rgb8: function("kino_camera_rgb8")?,
             overlay_rgb8: function("kino_overlay_rgb8")?,
             warp_rgb8: function("kino_warp_rgb8")?,
@@ -217,6 +219,88 @@ impl Gpu {
         let stream = self.stream()?;
         let device = upload(&stream, &rgb[..width * height * 3])?;
         self.yuv_on_device(&stream, &device, width, height, planes)
+    }
+
+    /// Converts a `width × height` YUV 4:2:0 picture (planar, or NV12) to
+    /// packed RGB24, as `kino_kernels::yuv::yuv420_to_rgb24` does on the
+    /// CPU: the planes up as they are (strides kept), one kernel, the
+    /// frame down.
+    pub fn yuv420_to_rgb(
+        &self,
+        yuv: Yuv420View<'_>,
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<u8>, GpuError> {
+        let stream = self.stream()?;
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("picture too large".to_owned()));
+        // Each plane up to the end of its last row's samples, no further.
+        let short = || GpuError(format!("a YUV plane is smaller than {width}×{height}"));
+        fn extent(plane: &[u8], stride: usize, rows: usize, row_bytes: usize) -> Option<&[u8]> {
+            plane.get(..plane_extent(stride, rows, row_bytes).max(1))
+        }
+        let y = upload(
+            &stream,
+            extent(yuv.y, yuv.y_stride, height, width).ok_or_else(short)?,
+        )?;
+        // NV12 goes up once: V is the same plane from its second byte.
+        let (u, v, u_stride, v_stride, step) = match yuv.chroma {
+            Chroma::Planar {
+                u,
+                u_stride,
+                v,
+                v_stride,
+            } => (
+                upload(&stream, extent(u, u_stride, ch, cw).ok_or_else(short)?)?,
+                Some(upload(
+                    &stream,
+                    extent(v, v_stride, ch, cw).ok_or_else(short)?,
+                )?),
+                u_stride,
+                v_stride,
+                1,
+            ),
+            Chroma::Interleaved { uv, stride } => (
+                upload(&stream, extent(uv, stride, ch, 2 * cw).ok_or_else(short)?)?,
+                None,
+                stride,
+                stride,
+                2,
+            ),
+        };
+        let v = match &v {
+            Some(v) => v.slice(..),
+            None => u.slice(1..),
+        };
+        let mut rgb = stream
+            .alloc_zeros::<u8>((width * height * 3).max(1))
+            .map_err(driver("allocating the frame"))?;
+        let (y_stride, u_stride, v_stride, step) =
+            (n(yuv.y_stride)?, n(u_stride)?, n(v_stride)?, n(step)?);
+        let (w32, h32) = (n(width)?, n(height)?);
+        let mut launch = stream.launch_builder(&self.yuv420_to_rgb);
+        launch
+            .arg(&y)
+            .arg(&y_stride)
+            .arg(&u)
+            .arg(&u_stride)
+            .arg(&v)
+            .arg(&v_stride)
+            .arg(&step)
+            .arg(&mut rgb)
+            .arg(&w32)
+            .arg(&h32);
+        // SAFETY: the arguments match the kernel's parameters in order and
+        // type; every plane was uploaded through its last row's samples, and
+        // the kernel writes only the `width × height` pixels of `rgb`.
+        unsafe { launch.launch(config(kernels::yuv420_blocks(width, height))) }
+            .map_err(driver("running kino_yuv420_to_rgb"))?;
+        let mut frame = stream
+            .clone_dtoh(&rgb)
+            .map_err(driver("downloading the frame"))?;
+        stream.synchronize().map_err(driver("finishing"))?;
+        frame.truncate(width * height * 3);
+        Ok(frame)
     }
 
     /// Draws a `width × height` frame of a camera move, as
@@ -687,7 +771,7 @@ impl Gpu {
             .arg(&cw32);
         // SAFETY: the arguments match the kernel's parameters; the planes
         // are tight (stride = width) and sized for the picture.
-        unsafe { launch.launch(config(kernels::rgb_to_yuv420(width, height))) }
+        unsafe { launch.launch(config(kernels::yuv420_blocks(width, height))) }
             .map_err(driver("running kino_rgb_to_yuv420"))?;
         let download = |plane: &CudaSlice<u8>| {
             stream

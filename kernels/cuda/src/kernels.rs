@@ -55,7 +55,7 @@ pub const SOURCES: &[Source] = &[
     Source {
         file: "yuv.cu",
         text: include_str!("../cu/yuv.cu"),
-        entries: &["kino_rgb_to_yuv420"],
+        entries: &["kino_rgb_to_yuv420", "kino_yuv420_to_rgb"],
     },
 ];
 
@@ -233,9 +233,9 @@ pub fn warp_plan(width: usize, height: usize) -> Launch {
     )
 }
 
-/// `kino_rgb_to_yuv420` over a `width × height` picture: one thread per
-/// 2×2 block.
-pub fn rgb_to_yuv420(width: usize, height: usize) -> Launch {
+/// `kino_rgb_to_yuv420` and `kino_yuv420_to_rgb` over a `width × height`
+/// picture: one thread per 2×2 block.
+pub fn yuv420_blocks(width: usize, height: usize) -> Launch {
     Launch::planar(width.div_ceil(2), height.div_ceil(2), [32, 8])
 }
 
@@ -282,8 +282,8 @@ mod tests {
         assert_eq!(launch.grid[0] * launch.block[0], 3840 * 2160);
         assert_eq!(lut_rgb8(1).grid, [1, 1, 1]);
         assert_eq!(lut_rgb8(257).grid, [2, 1, 1]);
-        let yuv = rgb_to_yuv420(1919, 1081);
+        let yuv = yuv420_blocks(1919, 1081);
         assert!(yuv.grid[0] * yuv.block[0] >= 960 && yuv.grid[1] * yuv.block[1] >= 541);
-        assert_eq!(rgb_to_yuv420(0, 0).grid, [1, 1, 1]);
+        assert_eq!(yuv420_blocks(0, 0).grid, [1, 1, 1]);
     }
 }

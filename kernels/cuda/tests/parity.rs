@@ -15,7 +15,7 @@ use kino_kernels::interpolate::{
 use kino_kernels::lut::{CubeLut, parse_cube};
 use kino_kernels::scene::{self, CameraMove, Image, Shot, ShotSize};
 use kino_kernels::text::{self, Font, Outline, RenderedText, TextBox, TextStyle};
-use kino_kernels::yuv::Yuv420;
+use kino_kernels::yuv::{Chroma, Yuv420, Yuv420View, yuv420_to_rgb24};
 
 /// A deterministic picture that holds every level of every channel, with
 /// gradients, hard edges and noise.
@@ -165,7 +165,7 @@ fn yuv_kernel_matches_the_cpu_conversion_exactly() {
             vec![0u8; cs * ch],
             vec![0u8; cs * ch],
         );
-        let launch = kino_cuda::kernels::rgb_to_yuv420(width, height);
+        let launch = kino_cuda::kernels::yuv420_blocks(width, height);
         kino_cuda_emu::rgb_to_yuv420(
             launch.grid,
             launch.block,
@@ -198,6 +198,71 @@ fn yuv_kernel_matches_the_cpu_conversion_exactly() {
         gpu::yuv(&rgb, width, height, &reference);
     }
     println!("rgb→yuv420: emulated kernel identical to the CPU conversion at 5 sizes");
+}
+
+#[test]
+fn yuv_to_rgb_kernel_matches_the_cpu_conversion_exactly() {
+    let sizes: [(usize, usize); 5] = [(320, 180), (321, 179), (1, 1), (2, 3), (67, 2)];
+    for (width, height) in sizes {
+        // Every byte value in every plane (foot- and headroom included, so
+        // the clamps are exercised), with padded rows.
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        let (ys, cs) = (width + 3, 2 * cw + 5);
+        let bytes = picture(ys, height + 3 * ch);
+        let (y, chroma) = bytes.split_at(ys * height);
+        let (u, v) = chroma.split_at(cs * ch);
+        for (layout, view, step) in [
+            (
+                "planar",
+                Chroma::Planar {
+                    u,
+                    u_stride: cs,
+                    v,
+                    v_stride: cs,
+                },
+                1,
+            ),
+            ("nv12", Chroma::Interleaved { uv: u, stride: cs }, 2),
+        ] {
+            let yuv = Yuv420View {
+                y,
+                y_stride: ys,
+                chroma: view,
+            };
+            let mut reference = vec![0u8; width * height * 3];
+            yuv420_to_rgb24(yuv, width, height, &mut reference);
+            let (u_plane, v_plane) = match view {
+                Chroma::Planar { .. } => (u, v),
+                Chroma::Interleaved { .. } => (u, &u[1..]),
+            };
+            let launch = kino_cuda::kernels::yuv420_blocks(width, height);
+            let mut emulated = vec![7u8; width * height * 3 + 5];
+            kino_cuda_emu::yuv420_to_rgb(
+                launch.grid,
+                launch.block,
+                (y, ys),
+                (u_plane, cs),
+                (v_plane, cs),
+                step,
+                width,
+                height,
+                &mut emulated,
+            );
+            assert_eq!(
+                emulated[width * height * 3..],
+                [7; 5],
+                "{width}×{height} {layout}: wrote past the frame"
+            );
+            emulated.truncate(width * height * 3);
+            let (max, differing) = compare(&emulated, &reference);
+            assert_eq!(
+                differing, 0,
+                "{width}×{height} {layout}: the kernel differs from the CPU (max {max})"
+            );
+            gpu::rgb(yuv, width, height, &reference);
+        }
+    }
+    println!("yuv420→rgb (planar and NV12): emulated kernel identical to the CPU at 5 sizes");
 }
 
 /// A still with detail at every scale, and an alpha channel that fades
@@ -920,6 +985,16 @@ mod gpu {
         );
     }
 
+    pub fn rgb(yuv: Yuv420View<'_>, width: usize, height: usize, reference: &[u8]) {
+        let Some(gpu) = device() else { return };
+        let rgb = gpu.yuv420_to_rgb(yuv, width, height).unwrap();
+        let (max, differing) = compare(&rgb, reference);
+        assert_eq!(
+            differing, 0,
+            "{width}×{height}: the GPU's RGB differs from the CPU's (max {max})"
+        );
+    }
+
     pub fn yuv(rgb: &[u8], width: usize, height: usize, reference: &Yuv420) {
         let Some(gpu) = device() else { return };
         let mut out = Yuv420::new(width, height);
@@ -950,4 +1025,6 @@ mod gpu {
     }
 
     pub fn yuv(_: &[u8], _: usize, _: usize, _: &Yuv420) {}
+
+    pub fn rgb(_: Yuv420View<'_>, _: usize, _: usize, _: &[u8]) {}
 }
