@@ -268,6 +268,21 @@ impl OpCx {
         Ok(())
     }
 
+    /// Composites a dynamic caption as it is at `t_ms` onto `frame`, on
+    /// the device the pool gives.
+    pub fn draw_caption(
+        &self,
+        frame: &mut kino_kernels::interpolate::Frame,
+        caption: &kino_kernels::text::DynamicCaption,
+        t_ms: u32,
+    ) -> Result<()> {
+        let (_, ran) = kino_cuda::placed::dynamic_caption(&self.devices, frame, caption, t_ms)?;
+        if let Some(ran) = ran {
+            self.placed(&ran);
+        }
+        Ok(())
+    }
+
     /// The frames at `times` between `a` and `b`: the flow estimated and
     /// each frame warped and blended on the device the pool gives.
     pub fn interpolate(

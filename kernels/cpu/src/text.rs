@@ -928,72 +928,8 @@ impl RenderedText {
     pub fn draw(&self, frame: &mut Frame, x: i32, y: i32) -> Result<PixelRect, TextError> {
         frame.validate()?;
         let plan = self.draw_plan(frame.width, frame.height, x, y);
-        let clip = plan.region;
-        if clip.width == 0 || clip.height == 0 {
-            return Ok(clip);
-        }
-        let (to_lin, to_srgb) = (plan.to_linear, plan.to_srgb);
-        // Most of a box has no glyph on it: there the result depends only on
-        // the level underneath, so it is one table lookup per channel.
-        let box_only: Option<[[u8; 256]; 3]> = plan.text_box.map(|b| {
-            let mut table = [[0u8; 256]; 3];
-            for (k, t) in table.iter_mut().enumerate() {
-                for (v, out) in t.iter_mut().enumerate() {
-                    let l = to_lin[v] + (b.linear[k] - to_lin[v]) * b.opacity;
-                    *out = to_srgb[(l * LIN_MAX as f32 + 0.5) as usize];
-                }
-            }
-            table
-        });
-        let mask_w = plan.mask_width;
-        let stride = frame.width * 3;
-        let (cx0, cx1) = (clip.x as usize, clip.x as usize + clip.width as usize);
-        let rows = clip.y as usize..clip.y as usize + clip.height as usize;
-        frame.data[rows.start * stride..rows.end * stride]
-            .par_chunks_mut(stride)
-            .enumerate()
-            .for_each(|(i, row)| {
-                let fy = (rows.start + i) as i32;
-                let my = (fy - y) as usize;
-                for fx in cx0..cx1 {
-                    let mx = (fx as i32 - x) as usize;
-                    let m = my * mask_w + mx;
-                    let box_a = match plan.text_box {
-                        Some(b) if b.rect.contains(fx as i32, fy) => b.opacity,
-                        _ => 0.0,
-                    };
-                    let out_a = plan.outline.map_or(0, |o| o[m]);
-                    let fill_a = plan.fill[m];
-                    if box_a == 0.0 && out_a == 0 && fill_a == 0 {
-                        continue;
-                    }
-                    let px = &mut row[fx * 3..fx * 3 + 3];
-                    if let Some(table) = &box_only
-                        && out_a == 0
-                        && fill_a == 0
-                    {
-                        for (k, v) in px.iter_mut().enumerate() {
-                            *v = table[k][*v as usize];
-                        }
-                        continue;
-                    }
-                    let mut c = [0.0f32; 3];
-                    for k in 0..3 {
-                        c[k] = to_lin[px[k] as usize];
-                    }
-                    if let Some(b) = plan.text_box {
-                        mix(&mut c, b.linear, box_a);
-                    }
-                    if let Some(oc) = plan.outline_linear {
-                        mix(&mut c, oc, f32::from(out_a) / 255.0);
-                    }
-                    mix(&mut c, plan.fill_linear, f32::from(fill_a) / 255.0);
-                    for k in 0..3 {
-                        px[k] = to_srgb[(c[k] * LIN_MAX as f32 + 0.5) as usize];
-                    }
-                }
-            });
-        Ok(clip)
+        composite(frame, &plan, None, &[PieceState::solid(plan.fill_linear)]);
+        Ok(plan.region)
     }
 
     /// Composites the text where `placement` puts it; returns the frame
@@ -1026,6 +962,104 @@ fn place(
         ),
         Placement::At { x, y } => (x, y),
     }
+}
+
+/// Composites `plan` onto `frame` (checked to be the size it was planned
+/// for): each mask pixel is drawn in the state of the piece `owner` gives
+/// it, the last state where there is no owner map or the index is past
+/// the pieces. `RenderedText` is one piece; the CUDA twin is
+/// `kino_text_rgb8`.
+fn composite(frame: &mut Frame, plan: &TextPlan<'_>, owner: Option<&[u32]>, states: &[PieceState]) {
+    let clip = plan.region;
+    let Some(last) = states.last() else { return };
+    if clip.width == 0 || clip.height == 0 {
+        return;
+    }
+    let (to_lin, to_srgb) = (plan.to_linear, plan.to_srgb);
+    let (x, y) = plan.origin;
+    // Most of a box has no glyph on it: there the result depends only on
+    // the level underneath, so it is one table lookup per channel.
+    let box_only: Option<[[u8; 256]; 3]> = plan.text_box.map(|b| {
+        let mut table = [[0u8; 256]; 3];
+        for (k, t) in table.iter_mut().enumerate() {
+            for (v, out) in t.iter_mut().enumerate() {
+                let l = to_lin[v] + (b.linear[k] - to_lin[v]) * b.opacity;
+                *out = to_srgb[(l * LIN_MAX as f32 + 0.5) as usize];
+            }
+        }
+        table
+    });
+    let mask_w = plan.mask_width;
+    let stride = frame.width * 3;
+    let (cx0, cx1) = (clip.x as usize, clip.x as usize + clip.width as usize);
+    let rows = clip.y as usize..clip.y as usize + clip.height as usize;
+    frame.data[rows.start * stride..rows.end * stride]
+        .par_chunks_mut(stride)
+        .enumerate()
+        .for_each(|(i, row)| {
+            let fy = (rows.start + i) as i32;
+            let my = (fy - y) as usize;
+            for fx in cx0..cx1 {
+                let mx = (fx as i32 - x) as usize;
+                let m = my * mask_w + mx;
+                let box_a = match plan.text_box {
+                    Some(b) if b.rect.contains(fx as i32, fy) => b.opacity,
+                    _ => 0.0,
+                };
+                let st = owner
+                    .and_then(|o| states.get(o[m] as usize))
+                    .unwrap_or(last);
+                let (out_a, fill_a) = if st.alpha > 0.0 {
+                    (plan.outline.map_or(0, |o| o[m]), plan.fill[m])
+                } else {
+                    (0, 0)
+                };
+                if box_a == 0.0 && out_a == 0 && fill_a == 0 {
+                    continue;
+                }
+                let px = &mut row[fx * 3..fx * 3 + 3];
+                if let Some(table) = &box_only
+                    && out_a == 0
+                    && fill_a == 0
+                {
+                    for (k, v) in px.iter_mut().enumerate() {
+                        *v = table[k][*v as usize];
+                    }
+                    continue;
+                }
+                let mut c = [0.0f32; 3];
+                for k in 0..3 {
+                    c[k] = to_lin[px[k] as usize];
+                }
+                if let Some(b) = plan.text_box {
+                    mix(&mut c, b.linear, box_a);
+                }
+                let scale = |a: u8| {
+                    let a = f32::from(a) / 255.0;
+                    if st.alpha == 1.0 { a } else { a * st.alpha }
+                };
+                if let Some(oc) = plan.outline_linear {
+                    mix(&mut c, oc, scale(out_a));
+                }
+                if fill_a > 0 {
+                    // The share of this pixel left of the fill edge.
+                    let left = (st.edge - mx as f32).clamp(0.0, 1.0);
+                    let fill_c = if left >= 1.0 {
+                        st.left
+                    } else if left <= 0.0 {
+                        st.right
+                    } else {
+                        let mut fc = st.right;
+                        mix(&mut fc, st.left, left);
+                        fc
+                    };
+                    mix(&mut c, fill_c, scale(fill_a));
+                }
+                for k in 0..3 {
+                    px[k] = to_srgb[(c[k] * LIN_MAX as f32 + 0.5) as usize];
+                }
+            }
+        });
 }
 
 fn mix(c: &mut [f32; 3], over: [f32; 3], a: f32) {
@@ -1334,15 +1368,82 @@ struct Piece {
     before: f32,
 }
 
-/// How one piece is drawn on one frame: pixels left of `edge` (a mask
-/// column, fractional) get `left`, the rest `right`; glyph and outline
-/// coverage are scaled by `alpha`.
-#[derive(Debug, Clone, Copy)]
-struct PieceState {
-    alpha: f32,
-    left: [f32; 3],
-    right: [f32; 3],
-    edge: f32,
+/// How one piece (a word's glyphs on one line) is drawn on one frame:
+/// pixels left of `edge` (a mask column, fractional) get `left`, the rest
+/// `right`; glyph and outline coverage are scaled by `alpha`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PieceState {
+    /// Coverage scale, 0..=1 (0: not shown yet).
+    pub alpha: f32,
+    /// Fill colour left of the edge, linear.
+    pub left: [f32; 3],
+    /// Fill colour right of the edge, linear.
+    pub right: [f32; 3],
+    /// The fill edge in mask columns (±∞: all one side).
+    pub edge: f32,
+}
+
+impl PieceState {
+    /// One colour all over, fully shown: static text, and caption pixels no
+    /// word owns.
+    pub fn solid(linear: [f32; 3]) -> Self {
+        Self {
+            alpha: 1.0,
+            left: linear,
+            right: linear,
+            edge: f32::INFINITY,
+        }
+    }
+}
+
+/// How [`DynamicCaption::draw`] composites a caption at one time
+/// ([`DynamicCaption::draw_plan`]), for its GPU twin: `text` as
+/// [`TextPlan`] has it, except that each pixel's fill colour and the
+/// scale of its coverage come from the piece owning it.
+///
+/// A pixel under the box, the outline or a glyph is decoded to linear
+/// light, mixed towards the box colour by its opacity, the outline colour
+/// by `outline / 255` (× `alpha` when that is not 1) and the fill colour by
+/// `fill / 255` (likewise), in that order, and encoded back; its fill
+/// colour is the piece's `left` and `right` mixed by the share of the
+/// pixel left of `edge`, `(edge − column)` clamped to 0..=1. A piece whose
+/// `alpha` is 0 hides its glyphs and outline, not the box.
+#[derive(Debug, Clone)]
+pub struct CaptionPlan<'a> {
+    /// The region, masks, outline colour, box and tables (`fill_linear` is
+    /// unused: the pieces give the fill).
+    pub text: TextPlan<'a>,
+    /// The piece owning each mask pixel; any index past the pieces means
+    /// no word (the last state).
+    pub owner: &'a [u32],
+    /// Each piece's state, then the state of pixels no word owns.
+    pub states: Vec<PieceState>,
+    /// The frame size the caption was laid out for.
+    pub frame_size: (usize, usize),
+}
+
+impl CaptionPlan<'_> {
+    /// Composites the plan onto `frame`, which must be the size the
+    /// caption was laid out for; returns the frame rectangle written.
+    pub fn draw(&self, frame: &mut Frame) -> Result<PixelRect, TextError> {
+        self.check_frame(frame)?;
+        composite(frame, &self.text, Some(self.owner), &self.states);
+        Ok(self.text.region)
+    }
+
+    /// Whether `frame` is one the caption was laid out for.
+    pub fn check_frame(&self, frame: &Frame) -> Result<(), TextError> {
+        frame.validate()?;
+        if (frame.width, frame.height) != self.frame_size {
+            return Err(TextError::FrameSize {
+                expected_width: self.frame_size.0,
+                expected_height: self.frame_size.1,
+                width: frame.width,
+                height: frame.height,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A piece index for pixels no word owns.
@@ -1392,12 +1493,9 @@ pub struct DynamicCaption {
     frame_size: (usize, usize),
     /// Frame position of the masks' top-left corner.
     origin: (i32, i32),
-    /// The masks' rectangle relative to the text block.
-    bounds: PixelRect,
-    box_rect: Option<PixelRect>,
-    style: TextStyle,
-    fill: Vec<u8>,
-    outline: Option<Vec<u8>>,
+    /// The masks, their rectangle relative to the text block, the box and
+    /// the style, as `render_caption` would make them.
+    text: RenderedText,
     /// The piece owning each mask pixel, or [`NO_OWNER`].
     owner: Vec<u32>,
     pieces: Vec<Piece>,
@@ -1516,11 +1614,13 @@ impl DynamicCaption {
             look: *look,
             frame_size: (frame_width, frame_height),
             origin,
-            bounds: b,
-            box_rect: laid.box_rect,
-            style,
-            fill,
-            outline,
+            text: RenderedText {
+                bounds: b,
+                box_rect: laid.box_rect,
+                fill,
+                outline,
+                style,
+            },
             owner,
             pieces,
             word_widths,
@@ -1543,7 +1643,7 @@ impl DynamicCaption {
         PixelRect {
             x: self.origin.0,
             y: self.origin.1,
-            ..self.bounds
+            ..self.text.bounds
         }
     }
 
@@ -1641,121 +1741,25 @@ impl DynamicCaption {
     /// showing the cue only while it is on is the caller's job. Returns the
     /// frame rectangle written.
     pub fn draw(&self, frame: &mut Frame, t_ms: u32) -> Result<PixelRect, TextError> {
-        frame.validate()?;
-        if (frame.width, frame.height) != self.frame_size {
-            return Err(TextError::FrameSize {
-                expected_width: self.frame_size.0,
-                expected_height: self.frame_size.1,
-                width: frame.width,
-                height: frame.height,
-            });
-        }
+        self.draw_plan(t_ms).draw(frame)
+    }
+
+    /// How [`DynamicCaption::draw`] composites the caption at `t_ms` on a
+    /// frame of the size it was laid out for, for its GPU twin.
+    pub fn draw_plan(&self, t_ms: u32) -> CaptionPlan<'_> {
         let (x, y) = self.origin;
-        let placed = self.rect();
-        let clip = placed.clip(frame.width, frame.height);
-        if clip.width == 0 || clip.height == 0 {
-            return Ok(clip);
+        let (width, height) = self.frame_size;
+        let mut text = self.text.draw_plan(width, height, x, y);
+        let base = text.to_linear;
+        text.fill_linear = self.look.base.map(|v| base[v as usize]);
+        let mut states = self.piece_states(t_ms);
+        states.push(PieceState::solid(text.fill_linear));
+        CaptionPlan {
+            text,
+            owner: &self.owner,
+            states,
+            frame_size: self.frame_size,
         }
-        let states = self.piece_states(t_ms);
-        let (to_lin, to_srgb) = tables();
-        let lin = |c: [u8; 3]| c.map(|v| to_lin[v as usize]);
-        let unowned = PieceState {
-            alpha: 1.0,
-            left: lin(self.look.base),
-            right: lin(self.look.base),
-            edge: f32::INFINITY,
-        };
-        let outline_c = self.style.outline.map(|o| lin(o.color));
-        let box_ = self.style.background.zip(self.box_rect).map(|(b, r)| {
-            (
-                lin(b.color),
-                b.opacity,
-                r.translate(x - self.bounds.x, y - self.bounds.y),
-            )
-        });
-        let box_only: Option<[[u8; 256]; 3]> = box_.map(|(bc, op, _)| {
-            let mut table = [[0u8; 256]; 3];
-            for (k, t) in table.iter_mut().enumerate() {
-                for (v, out) in t.iter_mut().enumerate() {
-                    let l = to_lin[v] + (bc[k] - to_lin[v]) * op;
-                    *out = to_srgb[(l * LIN_MAX as f32 + 0.5) as usize];
-                }
-            }
-            table
-        });
-        let mask_w = self.bounds.width as usize;
-        let stride = frame.width * 3;
-        let (cx0, cx1) = (clip.x as usize, clip.x as usize + clip.width as usize);
-        let rows = clip.y as usize..clip.y as usize + clip.height as usize;
-        frame.data[rows.start * stride..rows.end * stride]
-            .par_chunks_mut(stride)
-            .enumerate()
-            .for_each(|(i, row)| {
-                let fy = (rows.start + i) as i32;
-                let my = (fy - y) as usize;
-                for fx in cx0..cx1 {
-                    let mx = (fx as i32 - x) as usize;
-                    let m = my * mask_w + mx;
-                    let box_a = match box_ {
-                        Some((_, op, r)) if r.contains(fx as i32, fy) => op,
-                        _ => 0.0,
-                    };
-                    let own = self.owner[m];
-                    let st = if own == NO_OWNER {
-                        &unowned
-                    } else {
-                        &states[own as usize]
-                    };
-                    let (out_a, fill_a) = if st.alpha > 0.0 {
-                        (self.outline.as_ref().map_or(0, |o| o[m]), self.fill[m])
-                    } else {
-                        (0, 0)
-                    };
-                    if box_a == 0.0 && out_a == 0 && fill_a == 0 {
-                        continue;
-                    }
-                    let px = &mut row[fx * 3..fx * 3 + 3];
-                    if let Some(table) = &box_only
-                        && out_a == 0
-                        && fill_a == 0
-                    {
-                        for (k, v) in px.iter_mut().enumerate() {
-                            *v = table[k][*v as usize];
-                        }
-                        continue;
-                    }
-                    let mut c = [0.0f32; 3];
-                    for k in 0..3 {
-                        c[k] = to_lin[px[k] as usize];
-                    }
-                    if let Some((bc, _, _)) = box_ {
-                        mix(&mut c, bc, box_a);
-                    }
-                    let scale = |a: u8| {
-                        let a = f32::from(a) / 255.0;
-                        if st.alpha == 1.0 { a } else { a * st.alpha }
-                    };
-                    if let Some(oc) = outline_c {
-                        mix(&mut c, oc, scale(out_a));
-                    }
-                    // The share of this pixel left of the fill edge.
-                    let left = (st.edge - mx as f32).clamp(0.0, 1.0);
-                    let fill_c = if left >= 1.0 {
-                        st.left
-                    } else if left <= 0.0 {
-                        st.right
-                    } else {
-                        let mut fc = st.right;
-                        mix(&mut fc, st.left, left);
-                        fc
-                    };
-                    mix(&mut c, fill_c, scale(fill_a));
-                    for k in 0..3 {
-                        px[k] = to_srgb[(c[k] * LIN_MAX as f32 + 0.5) as usize];
-                    }
-                }
-            });
-        Ok(clip)
     }
 }
 

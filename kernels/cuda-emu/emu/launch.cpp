@@ -143,10 +143,11 @@ extern "C" void kino_emu_warp_taps(const unsigned int grid[3], const unsigned in
 extern "C" void kino_emu_text_rgb8(const unsigned int grid[3], const unsigned int block[3], unsigned char* region,
                                    unsigned int stride, const unsigned int rect[4], int ox, int oy,
                                    unsigned int mask_width, const unsigned char* fill,
-                                   const unsigned char* outline, const float* colours, unsigned int has_outline,
+                                   const unsigned char* outline, const unsigned int* owner, const float* states,
+                                   unsigned int state_count, const float* colours, unsigned int has_outline,
                                    const int box[4], const float* to_linear, const unsigned char* to_srgb)
 {
     kino_emu::launch(kino_text_rgb8, grid, block, region, stride, rect[0], rect[1], rect[2], rect[3], ox, oy,
-                     mask_width, fill, outline, colours, has_outline, box[0], box[1], box[2], box[3], to_linear,
-                     to_srgb);
+                     mask_width, fill, outline, owner, states, state_count, colours, has_outline, box[0], box[1],
+                     box[2], box[3], to_linear, to_srgb);
 }

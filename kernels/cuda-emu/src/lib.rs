@@ -104,6 +104,9 @@ mod ffi {
             mask_width: u32,
             fill: *const u8,
             outline: *const u8,
+            owner: *const u32,
+            states: *const f32,
+            state_count: u32,
             colours: *const f32,
             has_outline: u32,
             text_box: *const i32,
@@ -809,8 +812,14 @@ pub struct Text<'a> {
     pub fill: &'a [u8],
     /// Outline coverage, if any.
     pub outline: Option<&'a [u8]>,
-    /// Fill, outline and box colours (linear), then the box's opacity.
-    pub colours: [f32; 10],
+    /// The piece owning each mask pixel; `None`: every pixel is the last
+    /// piece's.
+    pub owner: Option<&'a [u32]>,
+    /// The pieces' states, eight floats each: alpha, left and right fill
+    /// colours (linear), edge.
+    pub states: &'a [f32],
+    /// Outline and box colours (linear), then the box's opacity.
+    pub colours: [f32; 7],
     /// Whether the style has an outline colour.
     pub has_outline: bool,
     /// The box, `[x0, y0, x1, y1)` on the frame (empty for none).
@@ -825,8 +834,9 @@ pub struct Text<'a> {
 /// RGB24 frame `frame_width` pixels wide.
 ///
 /// # Panics
-/// When the region is off the frame, a mask does not cover the region, or
-/// the sRGB table is not 16384 levels.
+/// When the region is off the frame, a mask does not cover the region,
+/// there is no state (or a partial one), or the sRGB table is not 16384
+/// levels.
 pub fn text_rgb8(
     grid: [u32; 3],
     block: [u32; 3],
@@ -841,6 +851,10 @@ pub fn text_rgb8(
         "region off the frame"
     );
     assert_eq!(text.to_srgb.len(), 16384, "the sRGB table");
+    assert!(
+        !text.states.is_empty() && text.states.len().is_multiple_of(8),
+        "whole states, at least one"
+    );
     if x0 < x1 && y0 < y1 {
         let (ox, oy) = text.origin;
         assert!(
@@ -859,10 +873,16 @@ pub fn text_rgb8(
             text.outline.is_none_or(|o| o.len() > last),
             "the outline mask does not cover the region"
         );
+        assert!(
+            text.owner.is_none_or(|o| o.len() > last),
+            "the owner map does not cover the region"
+        );
     }
     let rect = [x0, y0, x1, y1].map(n);
     // SAFETY: writes stay in the region, checked to be on the frame; mask
-    // reads are inside the masks (checked), table reads inside the tables.
+    // and owner reads are inside them (checked), state reads inside the
+    // states (an owner past them reads the last), table reads inside the
+    // tables.
     unsafe {
         ffi::kino_emu_text_rgb8(
             grid.as_ptr(),
@@ -875,6 +895,9 @@ pub fn text_rgb8(
             n(text.mask_width),
             text.fill.as_ptr(),
             text.outline.map_or(std::ptr::null(), <[u8]>::as_ptr),
+            text.owner.map_or(std::ptr::null(), <[u32]>::as_ptr),
+            text.states.as_ptr(),
+            n(text.states.len() / 8),
             text.colours.as_ptr(),
             u32::from(text.has_outline),
             text.text_box.as_ptr(),

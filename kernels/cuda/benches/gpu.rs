@@ -1,8 +1,9 @@
 //! The CUDA kernels beside their CPU twins on the same frames: 3D LUT
 //! (including upload and download, and where that time goes) and RGB↔YUV
 //! 4:2:0 at 1080p and 4K; a camera move over a 4K still and a logo's
-//! composite and a title's text at 1080p; 2× interpolation (flow estimate and in-between
-//! frame) at 1080p and 4K. Each GPU output is checked against the CPU's.
+//! composite, a title's text and a karaoke caption at 1080p; 2×
+//! interpolation (flow estimate and in-between frame) at 1080p and 4K.
+//! Each GPU output is checked against the CPU's.
 //!
 //! `cargo bench -p kino-cuda --features cuda --bench gpu` (`scripts/gpu-check.sh`
 //! runs it on a GPU machine). Without the feature or a GPU it prints the CPU
@@ -14,7 +15,12 @@ use std::time::{Duration, Instant};
 use kino_kernels::interpolate::{FlowPair, Frame, Params};
 use kino_kernels::lut::CubeLut;
 use kino_kernels::scene::{self, CameraMove, Image, Shot, ShotSize};
-use kino_kernels::text::{self, Font, Outline, Placement, RenderedText, TextBox, TextStyle};
+use kino_kernels::subtitle::Cue;
+use kino_kernels::text::{
+    self, CaptionKind, DynamicCaption, DynamicLook, DynamicStyle, Font, Outline, Placement,
+    RenderedText, TextBox, TextStyle,
+};
+use kino_kernels::words::DynamicCue;
 use kino_kernels::yuv::Yuv420;
 
 const ROUNDS: usize = 15;
@@ -121,6 +127,16 @@ fn main() {
     });
     let (gpu, note) = gpu::text(&base, &title, at);
     row("text title 1080p", cpu, gpu, &note);
+    // A karaoke caption mid-cue: the edge inside a word, every frame.
+    let cue = DynamicCue::proportional(&Cue::new(0, 3000, "Cold brew, ready when you are"));
+    let look = DynamicLook::new(DynamicStyle::Karaoke, CaptionKind::Outlined);
+    let caption = DynamicCaption::new(&font, &cue, &look, 1920, 1080).expect("caption");
+    let cpu = fps(|| {
+        let mut f = base.clone();
+        caption.draw(&mut f, 1234).expect("caption");
+    });
+    let (gpu, note) = gpu::caption(&base, &caption, 1234);
+    row("karaoke caption 1080p", cpu, gpu, &note);
     // Interpolation at 2×: per pair of frames, the flow both ways and one
     // frame between them, on each device.
     for (name, width, height) in [("1080p", 1920, 1080), ("4K", 3840, 2160)] {
@@ -311,6 +327,28 @@ mod gpu {
         )
     }
 
+    pub fn caption(base: &Frame, caption: &DynamicCaption, t_ms: u32) -> (Option<f64>, String) {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return (None, format!("GPU: {why}")),
+        };
+        let mut reference = base.clone();
+        caption.draw(&mut reference, t_ms).expect("caption");
+        let mut frame = base.data.clone();
+        gpu.caption_rgb8(&caption.draw_plan(t_ms), &mut frame, base.width)
+            .expect("GPU caption");
+        let exact = frame == reference.data;
+        let fps = fps(|| {
+            let mut frame = base.data.clone();
+            gpu.caption_rgb8(&caption.draw_plan(t_ms), &mut frame, base.width)
+                .expect("GPU caption");
+        });
+        (
+            Some(fps),
+            format!("bit-exact: {exact}; uploads the masks and owners every call"),
+        )
+    }
+
     /// Both frames up, the flow, one frame at t = 0.5 down, per pair; and
     /// how the two halves split.
     pub fn interpolate(
@@ -430,6 +468,10 @@ mod gpu {
     }
 
     pub fn text(_: &Frame, _: &RenderedText, _: (i32, i32)) -> (Option<f64>, String) {
+        (None, NO_CUDA.to_owned())
+    }
+
+    pub fn caption(_: &Frame, _: &DynamicCaption, _: u32) -> (Option<f64>, String) {
         (None, NO_CUDA.to_owned())
     }
 

@@ -17,7 +17,7 @@ use kino_kernels::interpolate::{
 };
 use kino_kernels::lut::Rgb8Plan;
 use kino_kernels::scene::{CameraPlan, OverlayPlan};
-use kino_kernels::text::TextPlan;
+use kino_kernels::text::{CaptionPlan, TextPlan};
 use kino_kernels::yuv::{Chroma, Yuv420Planes, Yuv420View, plane_extent};
 
 use crate::flow::{self, FlowKernels, Side};
@@ -361,13 +361,8 @@ impl Gpu {
         frame_width: usize,
     ) -> Result<(), GpuError> {
         let [x0, y0, x1, y1] = plan.region;
-        let (region_w, region_h) = (x1 - x0, y1 - y0);
-        // The region's rows, tight, so the kernel sees a frame of its own.
-        let mut region = Vec::with_capacity(region_w * region_h * 3);
-        for y in y0..y1 {
-            region
-                .extend_from_slice(&frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3]);
-        }
+        let region_w = x1 - x0;
+        let region = cut_region(frame, frame_width, plan.region);
         let stream = self.stream()?;
         let mut device = upload(&stream, &region)?;
         let level = stream
@@ -400,10 +395,7 @@ impl Gpu {
             .clone_dtoh(&device)
             .map_err(driver("downloading the region"))?;
         stream.synchronize().map_err(driver("finishing"))?;
-        for (i, y) in (y0..y1).enumerate() {
-            frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3]
-                .copy_from_slice(&composited[i * region_w * 3..(i + 1) * region_w * 3]);
-        }
+        paste_region(frame, frame_width, [x0, y0, x1, y1], &composited);
         Ok(())
     }
 
@@ -418,16 +410,36 @@ impl Gpu {
         frame_width: usize,
     ) -> Result<(), GpuError> {
         let args = kernels::TextArgs::of(plan);
+        self.composite_text(plan, None, &args, frame, frame_width)
+    }
+
+    /// Composites a dynamic caption at one time onto a packed RGB24 frame
+    /// `frame_width` pixels wide, as `DynamicCaption::draw` does on the CPU;
+    /// as [`Gpu::text_rgb8`], with the word owning each pixel going up too.
+    pub fn caption_rgb8(
+        &self,
+        plan: &CaptionPlan<'_>,
+        frame: &mut [u8],
+        frame_width: usize,
+    ) -> Result<(), GpuError> {
+        let args = kernels::TextArgs::of_caption(plan);
+        self.composite_text(&plan.text, Some(plan.owner), &args, frame, frame_width)
+    }
+
+    fn composite_text(
+        &self,
+        plan: &TextPlan<'_>,
+        owner: Option<&[u32]>,
+        args: &kernels::TextArgs,
+        frame: &mut [u8],
+        frame_width: usize,
+    ) -> Result<(), GpuError> {
         let [x0, y0, x1, y1] = args.region;
         if x0 == x1 || y0 == y1 {
             return Ok(());
         }
         let region_w = x1 - x0;
-        let mut region = Vec::with_capacity(region_w * (y1 - y0) * 3);
-        for y in y0..y1 {
-            region
-                .extend_from_slice(&frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3]);
-        }
+        let region = cut_region(frame, frame_width, args.region);
         let stream = self.stream()?;
         let up = |e| GpuError(format!("uploading the text: {e}"));
         let mut device = upload(&stream, &region)?;
@@ -437,6 +449,12 @@ impl Gpu {
             .map(|o| stream.clone_htod(o))
             .transpose()
             .map_err(up)?;
+        let owner = owner
+            .map(|o| stream.clone_htod(o))
+            .transpose()
+            .map_err(up)?;
+        let states = stream.clone_htod(&args.states).map_err(up)?;
+        let state_count = size32(args.states.len() / 8)?;
         let colours = stream.clone_htod(&args.colours).map_err(up)?;
         let to_linear = stream.clone_htod(plan.to_linear).map_err(up)?;
         let to_srgb = stream.clone_htod(plan.to_srgb).map_err(up)?;
@@ -444,7 +462,8 @@ impl Gpu {
         let [rx0, ry0, rx1, ry1] = [size32(x0)?, size32(y0)?, size32(x1)?, size32(y1)?];
         let has_outline = u32::from(args.has_outline);
         let [bx0, by0, bx1, by1] = args.text_box;
-        // No outline mask goes as a null pointer: eight zero bytes.
+        // No outline mask or owner map goes as a null pointer: eight zero
+        // bytes.
         let null = 0u64;
         let mut launch = stream.launch_builder(&self.text_rgb8);
         launch
@@ -462,7 +481,13 @@ impl Gpu {
             Some(mask) => launch.arg(mask),
             None => launch.arg(&null),
         };
+        match &owner {
+            Some(map) => launch.arg(map),
+            None => launch.arg(&null),
+        };
         launch
+            .arg(&states)
+            .arg(&state_count)
             .arg(&colours)
             .arg(&has_outline)
             .arg(&bx0)
@@ -473,18 +498,17 @@ impl Gpu {
             .arg(&to_srgb);
         // SAFETY: the arguments match the kernel's parameters; it writes the
         // region's pixels, which `device` holds tight, and reads the masks
-        // at the region's pixels, which the plan's masks cover (the region
-        // is their placement clipped to the frame).
+        // and owner map at the region's pixels, which they cover (the region
+        // is their placement clipped to the frame); `states` holds
+        // `state_count` ≥ 1 whole states and an owner past them reads the
+        // last.
         unsafe { launch.launch(config(kernels::text_rgb8(args.region))) }
             .map_err(driver("running kino_text_rgb8"))?;
         let composited = stream
             .clone_dtoh(&device)
             .map_err(driver("downloading the region"))?;
         stream.synchronize().map_err(driver("finishing"))?;
-        for (i, y) in (y0..y1).enumerate() {
-            frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3]
-                .copy_from_slice(&composited[i * region_w * 3..(i + 1) * region_w * 3]);
-        }
+        paste_region(frame, frame_width, [x0, y0, x1, y1], &composited);
         Ok(())
     }
 
@@ -1044,6 +1068,27 @@ fn config(launch: Launch) -> LaunchConfig {
         grid_dim: (gx, gy, gz),
         block_dim: (bx, by, bz),
         shared_mem_bytes: 0,
+    }
+}
+
+/// The rows of the region `[x0, y0, x1, y1)` of a packed RGB24 frame
+/// `frame_width` pixels wide, tight, so a kernel sees a frame of its own.
+fn cut_region(frame: &[u8], frame_width: usize, [x0, y0, x1, y1]: [usize; 4]) -> Vec<u8> {
+    let mut region = Vec::with_capacity((x1 - x0) * (y1 - y0) * 3);
+    for y in y0..y1 {
+        region.extend_from_slice(&frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3]);
+    }
+    region
+}
+
+/// Writes a region [`cut_region`] took back into its frame.
+fn paste_region(frame: &mut [u8], frame_width: usize, [x0, y0, x1, y1]: [usize; 4], tight: &[u8]) {
+    let row = (x1 - x0) * 3;
+    if row == 0 {
+        return;
+    }
+    for (y, src) in (y0..y1).zip(tight.chunks_exact(row)) {
+        frame[(y * frame_width + x0) * 3..(y * frame_width + x1) * 3].copy_from_slice(src);
     }
 }
 

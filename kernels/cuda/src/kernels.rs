@@ -6,6 +6,8 @@
 //! without fused multiply-add, so each kernel computes the f32 operations
 //! of its CPU twin in the same order and agrees with it bit for bit.
 
+use kino_kernels::text::{CaptionPlan, PieceState, TextPlan};
+
 /// One kernel source file.
 #[derive(Debug, Clone, Copy)]
 pub struct Source {
@@ -136,22 +138,34 @@ pub fn warp_rgb8(width: usize, height: usize) -> Launch {
     Launch::planar(width, height, [32, 8])
 }
 
-/// A text plan's scalars as `kino_text_rgb8` takes them.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A text plan's scalars and pieces as `kino_text_rgb8` takes them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TextArgs {
     /// The frame region written, `[x0, y0, x1, y1)`.
     pub region: [usize; 4],
-    /// Fill, outline and box colours (linear), then the box's opacity.
-    pub colours: [f32; 10],
+    /// Outline and box colours (linear), then the box's opacity.
+    pub colours: [f32; 7],
     /// Whether the style has an outline colour.
     pub has_outline: bool,
     /// The box on the frame, `[x0, y0, x1, y1)`; empty for none.
     pub text_box: [i32; 4],
+    /// The pieces' states, eight floats each: alpha, left and right fill
+    /// colours, edge. At least one; the last is for pixels no piece owns.
+    pub states: Vec<f32>,
 }
 
 impl TextArgs {
-    /// The arguments for `plan`.
-    pub fn of(plan: &kino_kernels::text::TextPlan<'_>) -> Self {
+    /// The arguments for static text: one piece, in its fill colour.
+    pub fn of(plan: &TextPlan<'_>) -> Self {
+        Self::with_states(plan, &[PieceState::solid(plan.fill_linear)])
+    }
+
+    /// The arguments for a dynamic caption at one time.
+    pub fn of_caption(plan: &CaptionPlan<'_>) -> Self {
+        Self::with_states(&plan.text, &plan.states)
+    }
+
+    fn with_states(plan: &TextPlan<'_>, states: &[PieceState]) -> Self {
         let r = plan.region;
         let (x0, y0) = (r.x.max(0) as usize, r.y.max(0) as usize);
         let outline = plan.outline_linear.unwrap_or_default();
@@ -168,13 +182,9 @@ impl TextArgs {
             }
             None => ([0.0; 3], 0.0, [0; 4]),
         };
-        let f = plan.fill_linear;
         Self {
             region: [x0, y0, x0 + r.width as usize, y0 + r.height as usize],
             colours: [
-                f[0],
-                f[1],
-                f[2],
                 outline[0],
                 outline[1],
                 outline[2],
@@ -185,6 +195,13 @@ impl TextArgs {
             ],
             has_outline: plan.outline_linear.is_some(),
             text_box,
+            states: states
+                .iter()
+                .flat_map(|s| {
+                    let [l, r] = [s.left, s.right];
+                    [s.alpha, l[0], l[1], l[2], r[0], r[1], r[2], s.edge]
+                })
+                .collect(),
         }
     }
 }

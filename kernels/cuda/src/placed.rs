@@ -6,7 +6,7 @@
 use kino_kernels::interpolate::{FlowPair, Frame, InterpolateError, Params};
 use kino_kernels::lut::{CubeLut, LutError};
 use kino_kernels::scene::{self, Image, SceneError, Shot};
-use kino_kernels::text::{PixelRect, Placement, RenderedText, TextError};
+use kino_kernels::text::{DynamicCaption, PixelRect, Placement, RenderedText, TextError, TextPlan};
 
 use crate::pool::{Pool, Ran};
 
@@ -100,10 +100,7 @@ pub fn text(
     if region.width == 0 || region.height == 0 {
         return Ok((region, None));
     }
-    let masks = plan.fill.len() + plan.outline.map_or(0, <[u8]>::len);
-    let bytes =
-        (region.width as usize * region.height as usize * 3 + masks + plan.to_srgb.len() + 1024)
-            as u64;
+    let bytes = text_device_bytes(&plan);
     let width = frame.width;
     // The GPU writes the frame only once it has finished, so a failure
     // leaves it for the CPU.
@@ -116,6 +113,44 @@ pub fn text(
             Ok((region, Some(ran)))
         }
     }
+}
+
+/// Composites `caption` at `t_ms` onto `frame` where it was laid out, as
+/// `DynamicCaption::draw`: returns the frame rectangle written, and where
+/// it ran (`None` when it touches nothing: no call is made).
+pub fn dynamic_caption(
+    pool: &Pool,
+    frame: &mut Frame,
+    caption: &DynamicCaption,
+    t_ms: u32,
+) -> Result<(PixelRect, Option<Ran>), TextError> {
+    let plan = caption.draw_plan(t_ms);
+    plan.check_frame(frame)?;
+    let region = plan.text.region;
+    if region.width == 0 || region.height == 0 {
+        return Ok((region, None));
+    }
+    let bytes = text_device_bytes(&plan.text) + (plan.owner.len() * 4) as u64;
+    let width = frame.width;
+    // The GPU writes the frame only once it has finished, so a failure
+    // leaves it for the CPU.
+    match pool.on_gpu(bytes, |ordinal| {
+        gpu::caption(ordinal, &plan, &mut frame.data, width)
+    }) {
+        Ok(((), ran)) => Ok((region, Some(ran))),
+        Err(ran) => {
+            plan.draw(frame)?;
+            Ok((region, Some(ran)))
+        }
+    }
+}
+
+/// Device memory text compositing holds: the region, the masks and the
+/// tables.
+fn text_device_bytes(plan: &TextPlan<'_>) -> u64 {
+    let region = plan.region.width as usize * plan.region.height as usize * 3;
+    let masks = plan.fill.len() + plan.outline.map_or(0, <[u8]>::len);
+    (region + masks + plan.to_srgb.len() + 1024) as u64
 }
 
 /// The frames at `times` (each in [0, 1]) between `a` and `b`, as
@@ -200,6 +235,15 @@ mod gpu {
         Gpu::get(ordinal)?.text_rgb8(plan, frame, width)
     }
 
+    pub(super) fn caption(
+        ordinal: usize,
+        plan: &kino_kernels::text::CaptionPlan<'_>,
+        frame: &mut [u8],
+        width: usize,
+    ) -> Result<(), GpuError> {
+        Gpu::get(ordinal)?.caption_rgb8(plan, frame, width)
+    }
+
     /// The flow on the GPU, then each frame: drawn there, or a copy where
     /// the CPU would copy (t 0 or 1, or across a cut).
     pub(super) fn interpolate(
@@ -269,6 +313,15 @@ mod gpu {
     pub(super) fn text(
         _: usize,
         _: &kino_kernels::text::TextPlan<'_>,
+        _: &mut [u8],
+        _: usize,
+    ) -> Result<(), &'static str> {
+        Err(NO_CUDA)
+    }
+
+    pub(super) fn caption(
+        _: usize,
+        _: &kino_kernels::text::CaptionPlan<'_>,
         _: &mut [u8],
         _: usize,
     ) -> Result<(), &'static str> {
@@ -430,6 +483,34 @@ mod tests {
         let off = Where::At { x: 500, y: 0 };
         assert_eq!(text(&pool, &mut placed, &title, off).unwrap().1, None);
         assert_eq!(pool.stats().fallbacks, 1);
+    }
+
+    #[test]
+    fn a_dynamic_caption_falls_back_to_the_cpu_and_a_wrong_frame_is_refused() {
+        use kino_kernels::subtitle::Cue;
+        use kino_kernels::text::{CaptionKind, DynamicLook, DynamicStyle, Font};
+        use kino_kernels::words::DynamicCue;
+        let gpu = Gpu {
+            ordinal: 7,
+            free_memory: RESERVE_BYTES + (64 << 20),
+        };
+        let pool = Pool::new(&[gpu], Choice::Auto, None).unwrap();
+        let font = Font::system_bold().unwrap();
+        let cue = DynamicCue::proportional(&Cue::new(0, 1000, "said word by word"));
+        let look = DynamicLook::new(DynamicStyle::Karaoke, CaptionKind::Outlined);
+        let caption = DynamicCaption::new(&font, &cue, &look, 160, 90).unwrap();
+        let blank = Frame::new(160, 90, vec![30; 160 * 90 * 3]).unwrap();
+        let mut placed = blank.clone();
+        let (rect, ran) = dynamic_caption(&pool, &mut placed, &caption, 420).unwrap();
+        let mut reference = blank.clone();
+        assert_eq!(caption.draw(&mut reference, 420).unwrap(), rect);
+        assert_eq!(placed, reference);
+        assert_ne!(placed, blank, "the caption is drawn");
+        assert!(ran.unwrap().fallback.is_some());
+        let mut other = Frame::new(96, 54, vec![0; 96 * 54 * 3]).unwrap();
+        let refused = dynamic_caption(&pool, &mut other, &caption, 420).unwrap_err();
+        assert!(matches!(refused, TextError::FrameSize { .. }), "{refused}");
+        assert_eq!(pool.stats().fallbacks, 1, "a refused frame asks no device");
     }
 
     #[test]

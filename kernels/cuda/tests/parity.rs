@@ -14,7 +14,12 @@ use kino_kernels::interpolate::{
 };
 use kino_kernels::lut::{CubeLut, parse_cube};
 use kino_kernels::scene::{self, CameraMove, Image, Shot, ShotSize};
-use kino_kernels::text::{self, Font, Outline, RenderedText, TextBox, TextStyle};
+use kino_kernels::subtitle::Cue;
+use kino_kernels::text::{
+    self, CaptionKind, CaptionPlan, DynamicCaption, DynamicLook, DynamicStyle, Font, Outline,
+    RenderedText, TextBox, TextStyle,
+};
+use kino_kernels::words::DynamicCue;
 use kino_kernels::yuv::{Chroma, Yuv420, Yuv420View, yuv420_to_rgb24};
 
 /// A deterministic picture that holds every level of every channel, with
@@ -503,6 +508,8 @@ fn text_kernel_composites_exactly_as_the_cpu() {
                 mask_width: plan.mask_width,
                 fill: plan.fill,
                 outline: plan.outline,
+                owner: None,
+                states: &args.states,
                 colours: args.colours,
                 has_outline: args.has_outline,
                 text_box: args.text_box,
@@ -521,6 +528,86 @@ fn text_kernel_composites_exactly_as_the_cpu() {
         "text: emulated kernel identical to the CPU in {} placements",
         cases.len()
     );
+}
+
+/// Every dynamic style, boxed and outlined, at times before, inside and
+/// after its words (a karaoke edge mid-word, a word popping in, a word
+/// not shown yet), with emphasis: the kernel draws each frame exactly as
+/// `DynamicCaption::draw` does.
+#[test]
+fn caption_kernel_animates_words_exactly_as_the_cpu() {
+    let font = Font::system_bold().unwrap();
+    let (width, height) = (320, 180);
+    let base = Frame {
+        width,
+        height,
+        data: picture(width, height),
+    };
+    let mut cue = DynamicCue::proportional(&Cue::new(0, 2400, "Cold brew, ready when you are"));
+    cue.emphasis = vec![false, true, false, false, false, false];
+    let mut cases = 0;
+    for style in [
+        DynamicStyle::Highlight,
+        DynamicStyle::Pop,
+        DynamicStyle::Karaoke,
+    ] {
+        for kind in [CaptionKind::Boxed, CaptionKind::Outlined] {
+            let look = DynamicLook::new(style, kind);
+            let caption = DynamicCaption::new(&font, &cue, &look, width, height).unwrap();
+            for t_ms in [0, 130, 610, 1250, 1999, 2400] {
+                let name = format!("{style:?} {kind:?} at {t_ms} ms");
+                let mut reference = base.clone();
+                caption.draw(&mut reference, t_ms).unwrap();
+                assert_ne!(reference, base, "{name}: the case draws something");
+                caption_case(&name, &caption.draw_plan(t_ms), &base, &reference);
+                cases += 1;
+            }
+            // No style half-shows a word yet; the kernel scales coverage by
+            // a fractional alpha as the CPU does.
+            let mut plan = caption.draw_plan(700);
+            for (k, state) in plan.states.iter_mut().enumerate() {
+                state.alpha = [0.5, 0.0, 0.25][k % 3];
+            }
+            let mut reference = base.clone();
+            plan.draw(&mut reference).unwrap();
+            caption_case(&format!("{kind:?} half-shown"), &plan, &base, &reference);
+        }
+    }
+    println!("captions: emulated kernel identical to the CPU in {cases} styles × times");
+}
+
+/// The kernel, emulated and on the GPU, draws `plan` over `base` as
+/// `reference`.
+fn caption_case(name: &str, plan: &CaptionPlan<'_>, base: &Frame, reference: &Frame) {
+    let args = kino_cuda::kernels::TextArgs::of_caption(plan);
+    let launch = kino_cuda::kernels::text_rgb8(args.region);
+    let mut emulated = base.data.clone();
+    kino_cuda_emu::text_rgb8(
+        launch.grid,
+        launch.block,
+        &mut emulated,
+        base.width,
+        args.region,
+        &kino_cuda_emu::Text {
+            origin: plan.text.origin,
+            mask_width: plan.text.mask_width,
+            fill: plan.text.fill,
+            outline: plan.text.outline,
+            owner: Some(plan.owner),
+            states: &args.states,
+            colours: args.colours,
+            has_outline: args.has_outline,
+            text_box: args.text_box,
+            to_linear: plan.text.to_linear,
+            to_srgb: plan.text.to_srgb,
+        },
+    );
+    let (max, differing) = compare(&emulated, &reference.data);
+    assert_eq!(
+        differing, 0,
+        "{name}: {differing} samples differ (max {max})"
+    );
+    gpu::caption(name, plan, base, reference);
 }
 
 /// The flow kernels run by the emulator over a pair of frames, through the
@@ -901,6 +988,17 @@ mod gpu {
         );
     }
 
+    pub fn caption(name: &str, plan: &CaptionPlan<'_>, base: &Frame, reference: &Frame) {
+        let Some(gpu) = device() else { return };
+        let mut frame = base.data.clone();
+        gpu.caption_rgb8(plan, &mut frame, base.width).unwrap();
+        let (max, differing) = compare(&frame, &reference.data);
+        assert_eq!(
+            differing, 0,
+            "caption {name}: the GPU differs from the CPU (max {max})"
+        );
+    }
+
     pub fn flow(name: &str, a: &Frame, b: &Frame, params: &Params, cpu: &FlowPair) {
         let Some(gpu) = device() else { return };
         let flow = gpu
@@ -1017,6 +1115,8 @@ mod gpu {
     pub fn flow(_: &str, _: &Frame, _: &Frame, _: &Params, _: &FlowPair) {}
 
     pub fn text(_: &str, _: &RenderedText, _: (i32, i32), _: &Frame, _: &Frame) {}
+
+    pub fn caption(_: &str, _: &CaptionPlan<'_>, _: &Frame, _: &Frame) {}
 
     pub fn overlay(_: &Frame, _: &Image, _: (f32, f32, f32, f32), _: &Frame) {}
 

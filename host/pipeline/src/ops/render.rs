@@ -148,7 +148,7 @@ pub(super) fn burn_captions(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
                 cx.draw_text(&mut f, caption, *at)?;
             }
             Some((_, _, Drawn::Dynamic(caption))) => {
-                caption.draw(&mut f, ms)?;
+                cx.draw_caption(&mut f, caption, ms)?;
             }
             None => {}
         }
