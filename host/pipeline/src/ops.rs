@@ -228,28 +228,42 @@ impl OpCx {
         Ok(frame)
     }
 
-    /// Composites `img` in a corner of `frame` on the device the pool gives
-    /// (`scene::overlay_corner`).
-    pub fn overlay_corner(
+    /// A render node's frames of `size` with `layers` over them, on one
+    /// device for the whole node (`stills`: the images camera moves will be
+    /// drawn over, kept there too).
+    pub fn node_frames<'a>(
+        &'a self,
+        size: (usize, usize),
+        layers: kino_cuda::node::Layers<'a>,
+        stills: &[&kino_kernels::scene::Image],
+    ) -> kino_cuda::node::NodeFrames<'a> {
+        kino_cuda::node::NodeFrames::new(&self.devices, size, layers, stills)
+    }
+
+    /// Frame `t` of `shot` over `still` (one of the node's stills, graded)
+    /// with the node's layers, counting where it was made.
+    pub fn camera_frame<'a>(
         &self,
+        node: &mut kino_cuda::node::NodeFrames<'a>,
+        still: &'a kino_kernels::scene::Image,
+        shot: kino_kernels::scene::Shot,
+        t: f32,
+    ) -> Result<kino_kernels::interpolate::Frame> {
+        let (frame, ran) = node.camera(still, shot, t, true)?;
+        self.placed(&ran);
+        Ok(frame)
+    }
+
+    /// `frame` with the node's layers (graded first unless `graded`),
+    /// counting where it was made.
+    pub fn finish_frame(
+        &self,
+        node: &mut kino_cuda::node::NodeFrames<'_>,
         frame: &mut kino_kernels::interpolate::Frame,
-        img: &kino_kernels::scene::Image,
-        corner: kino_kernels::scene::Corner,
-        (height_frac, margin_frac): (f32, f32),
-        opacity: f32,
+        graded: bool,
     ) -> Result<()> {
-        let (x, y, scale) = kino_kernels::scene::corner_placement(
-            frame.width,
-            frame.height,
-            img,
-            corner,
-            height_frac,
-            margin_frac,
-        )?;
-        let ran = kino_cuda::placed::overlay(&self.devices, frame, img, (x, y), scale, opacity)?;
-        if let Some(ran) = ran {
-            self.placed(&ran);
-        }
+        let ran = node.finish(frame, graded)?;
+        self.placed(&ran);
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! The CUDA kernels beside their CPU twins on the same frames: 3D LUT
 //! (including upload and download, and where that time goes) and RGB↔YUV
 //! 4:2:0 at 1080p and 4K; a camera move over a 4K still and a logo's
-//! composite, a title's text and a karaoke caption at 1080p; 2×
+//! composite, a title's text and a karaoke caption at 1080p, and the three
+//! together as a render node makes a frame (resident on the GPU); 2×
 //! interpolation (flow estimate and in-between frame) at 1080p and 4K.
 //! Each GPU output is checked against the CPU's.
 //!
@@ -137,6 +138,16 @@ fn main() {
     });
     let (gpu, note) = gpu::caption(&base, &caption, 1234);
     row("karaoke caption 1080p", cpu, gpu, &note);
+    // A render node's frame: the camera over the 4K still, the title and
+    // the logo, as the ad's still scenes are drawn.
+    let shot = Shot::new(CameraMove::PushIn, ShotSize::Wide);
+    let cpu = fps(|| {
+        let mut f = scene::ken_burns(&still, 1920, 1080, shot, 0.4).expect("camera");
+        title.draw(&mut f, at.0, at.1).expect("text");
+        scene::overlay(&mut f, &logo, 1400.0, 80.0, 1.0, 0.9).expect("overlay");
+    });
+    let (gpu, note) = gpu::scene_frame(&still, shot, &title, at, &logo);
+    row("scene frame 4K→1080p", cpu, gpu, &note);
     // Interpolation at 2×: per pair of frames, the flow both ways and one
     // frame between them, on each device.
     for (name, width, height) in [("1080p", 1920, 1080), ("4K", 3840, 2160)] {
@@ -349,6 +360,53 @@ mod gpu {
         )
     }
 
+    /// Camera, title and logo with the still, masks and logo resident and
+    /// one download (`DeviceFrames`, as a render node makes its frames),
+    /// beside the same three as separate calls.
+    pub fn scene_frame(
+        still: &Image,
+        shot: Shot,
+        title: &RenderedText,
+        (x, y): (i32, i32),
+        logo: &Image,
+    ) -> (Option<f64>, String) {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return (None, format!("GPU: {why}")),
+        };
+        let (w, h) = (1920, 1080);
+        let camera = scene::camera_plan(still, shot, 0.4, w, h).expect("camera plan");
+        let text = title.draw_plan(w, h, x, y);
+        let overlay = scene::overlay_plan(w, h, logo, 1400.0, 80.0, 1.0, 0.9)
+            .expect("overlay plan")
+            .expect("on the frame");
+        let mut frames = kino_cuda::gpu::DeviceFrames::new(gpu.clone(), (w, h)).expect("frames");
+        let mut out = vec![0; w * h * 3];
+        let mut draw = |out: &mut Vec<u8>| {
+            frames.camera(&camera).expect("camera");
+            frames.text(&text).expect("text");
+            frames.overlay(&overlay).expect("overlay");
+            frames.download(out).expect("download");
+        };
+        draw(&mut out);
+        let mut reference = scene::ken_burns(still, w, h, shot, 0.4).expect("camera");
+        title.draw(&mut reference, x, y).expect("text");
+        scene::overlay(&mut reference, logo, 1400.0, 80.0, 1.0, 0.9).expect("overlay");
+        let exact = out == reference.data;
+        let resident = fps(|| draw(&mut out));
+        let separate = fps(|| {
+            let mut f = gpu.camera_rgb8(&camera, w, h).expect("camera");
+            gpu.text_rgb8(&text, &mut f, w).expect("text");
+            gpu.overlay_rgb8(&overlay, &mut f, w).expect("overlay");
+        });
+        (
+            Some(resident),
+            format!(
+                "bit-exact: {exact}; still, masks and logo resident, one download; as three calls {separate:.1} fps"
+            ),
+        )
+    }
+
     /// Both frames up, the flow, one frame at t = 0.5 down, per pair; and
     /// how the two halves split.
     pub fn interpolate(
@@ -472,6 +530,16 @@ mod gpu {
     }
 
     pub fn caption(_: &Frame, _: &DynamicCaption, _: u32) -> (Option<f64>, String) {
+        (None, NO_CUDA.to_owned())
+    }
+
+    pub fn scene_frame(
+        _: &Image,
+        _: Shot,
+        _: &RenderedText,
+        _: (i32, i32),
+        _: &Image,
+    ) -> (Option<f64>, String) {
         (None, NO_CUDA.to_owned())
     }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
+    CudaContext, CudaFunction, CudaSlice, CudaStream, CudaViewMut, LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx};
 use kino_kernels::interpolate::{
@@ -22,6 +22,10 @@ use kino_kernels::yuv::{Chroma, Yuv420Planes, Yuv420View, plane_extent};
 
 use crate::flow::{self, FlowKernels, Side};
 use crate::kernels::{self, Launch};
+
+mod node;
+
+pub use node::DeviceFrames;
 
 /// Why a GPU call failed: the caller falls back to the CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,42 +316,67 @@ impl Gpu {
         height: usize,
     ) -> Result<Vec<u8>, GpuError> {
         let stream = self.stream()?;
-        let up = |e| GpuError(format!("uploading the still: {e}"));
-        let level = stream.clone_htod(plan.level).map_err(up)?;
-        let rows = stream.clone_htod(plan.rows.as_flattened()).map_err(up)?;
+        let level = stream
+            .clone_htod(plan.level)
+            .map_err(driver("uploading the still"))?;
         let mut out = stream
             .alloc_zeros::<u8>(width * height * 3)
             .map_err(driver("allocating the frame"))?;
-        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("frame too large".to_owned()));
+        self.launch_camera(&stream, plan, &level, &mut out, (width, height))?;
+        let frame = stream
+            .clone_dtoh(&out)
+            .map_err(driver("downloading the frame"))?;
+        stream.synchronize().map_err(driver("finishing"))?;
+        Ok(frame)
+    }
+
+    /// Runs `kino_camera_rgb8` into `out` (`width × height` pixels) from a
+    /// level already on the device.
+    fn launch_camera(
+        &self,
+        stream: &Arc<CudaStream>,
+        plan: &CameraPlan<'_>,
+        level: &CudaSlice<u32>,
+        out: &mut CudaSlice<u8>,
+        (width, height): (usize, usize),
+    ) -> Result<(), GpuError> {
+        if level.len() < plan.level_width * plan.level_height
+            || plan.rows.len() < height
+            || out.len() < width * height * 3
+        {
+            return Err(GpuError(
+                "the camera plan does not fit its buffers".to_owned(),
+            ));
+        }
+        let rows = stream
+            .clone_htod(plan.rows.as_flattened())
+            .map_err(driver("uploading the camera's rows"))?;
         let (lw, lh, w, h) = (
-            n(plan.level_width)?,
-            n(plan.level_height)?,
-            n(width)?,
-            n(height)?,
+            size32(plan.level_width)?,
+            size32(plan.level_height)?,
+            size32(width)?,
+            size32(height)?,
         );
         let rows_first = u32::from(plan.rows_first);
         let mut launch = stream.launch_builder(&self.camera_rgb8);
         launch
-            .arg(&level)
+            .arg(level)
             .arg(&lw)
             .arg(&lh)
             .arg(&rows)
             .arg(&plan.du)
             .arg(&plan.dv)
             .arg(&rows_first)
-            .arg(&mut out)
+            .arg(out)
             .arg(&w)
             .arg(&h);
         // SAFETY: the arguments match the kernel's parameters; it reads a
         // row start for each of `height` rows, level pixels clamped inside
-        // the level, and writes `width × height` pixels of `out`.
+        // the level (both checked above), and writes `width × height`
+        // pixels of `out`, which holds them.
         unsafe { launch.launch(config(kernels::camera_rgb8(width, height))) }
-            .map_err(driver("running kino_camera_rgb8"))?;
-        let frame = stream
-            .clone_dtoh(&out)
-            .map_err(driver("downloading the frame"))?;
-        stream.synchronize().map_err(driver("finishing"))?;
-        Ok(frame)
+            .map(drop)
+            .map_err(driver("running kino_camera_rgb8"))
     }
 
     /// Composites an image onto a packed RGB24 frame `frame_width` pixels
@@ -360,22 +389,61 @@ impl Gpu {
         frame: &mut [u8],
         frame_width: usize,
     ) -> Result<(), GpuError> {
-        let [x0, y0, x1, y1] = plan.region;
-        let region_w = x1 - x0;
-        let region = cut_region(frame, frame_width, plan.region);
+        self.on_region(frame, frame_width, plan.region, |stream, target| {
+            let level = stream
+                .clone_htod(plan.level)
+                .map_err(driver("uploading the image"))?;
+            self.launch_overlay(stream, plan, &level, target)
+        })
+    }
+
+    /// Runs `launch` on a tight copy of the region `[x0, y0, x1, y1)` of a
+    /// packed RGB24 frame `frame_width` pixels wide, and writes the region
+    /// back once the GPU has finished (so a failure leaves the frame as it
+    /// was).
+    fn on_region(
+        &self,
+        frame: &mut [u8],
+        frame_width: usize,
+        region: [usize; 4],
+        launch: impl FnOnce(&Arc<CudaStream>, Target<'_>) -> Result<(), GpuError>,
+    ) -> Result<(), GpuError> {
         let stream = self.stream()?;
-        let mut device = upload(&stream, &region)?;
-        let level = stream
-            .clone_htod(plan.level)
-            .map_err(driver("uploading the image"))?;
-        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("frame too large".to_owned()));
-        let (stride, lw, lh) = (n(region_w)?, n(plan.level_width)?, n(plan.level_height)?);
-        let [rx0, ry0, rx1, ry1] = [n(x0)?, n(y0)?, n(x1)?, n(y1)?];
+        let mut device = upload(&stream, &cut_region(frame, frame_width, region))?;
+        launch(&stream, Target::tight(&mut device, region[2] - region[0]))?;
+        let composited = stream
+            .clone_dtoh(&device)
+            .map_err(driver("downloading the region"))?;
+        stream.synchronize().map_err(driver("finishing"))?;
+        paste_region(frame, frame_width, region, &composited);
+        Ok(())
+    }
+
+    /// Runs `kino_overlay_rgb8` over the plan's region of `target`, from a
+    /// level already on the device.
+    fn launch_overlay(
+        &self,
+        stream: &Arc<CudaStream>,
+        plan: &OverlayPlan<'_>,
+        level: &CudaSlice<u32>,
+        mut target: Target<'_>,
+    ) -> Result<(), GpuError> {
+        if level.len() < plan.level_width * plan.level_height {
+            return Err(GpuError("the overlay's level is short".to_owned()));
+        }
+        let [x0, y0, x1, y1] = plan.region;
+        target.check(plan.region)?;
+        let (stride, lw, lh) = (
+            size32(target.stride)?,
+            size32(plan.level_width)?,
+            size32(plan.level_height)?,
+        );
+        let [rx0, ry0, rx1, ry1] = [size32(x0)?, size32(y0)?, size32(x1)?, size32(y1)?];
         let mut launch = stream.launch_builder(&self.overlay_rgb8);
         launch
-            .arg(&mut device)
+            .arg(&mut target.at)
             .arg(&stride)
-            .arg(&level)
+            .arg(level)
             .arg(&lw)
             .arg(&lh)
             .arg(&plan.x)
@@ -387,16 +455,11 @@ impl Gpu {
             .arg(&rx1)
             .arg(&ry1);
         // SAFETY: the arguments match the kernel's parameters; it writes
-        // the region's pixels, which `device` holds tight (stride = region
-        // width), and reads the level only inside its bounds.
+        // the region's pixels, which `target` holds (checked) at its
+        // stride, and reads the level only inside its bounds.
         unsafe { launch.launch(config(kernels::overlay_rgb8(plan.region))) }
-            .map_err(driver("running kino_overlay_rgb8"))?;
-        let composited = stream
-            .clone_dtoh(&device)
-            .map_err(driver("downloading the region"))?;
-        stream.synchronize().map_err(driver("finishing"))?;
-        paste_region(frame, frame_width, [x0, y0, x1, y1], &composited);
-        Ok(())
+            .map(drop)
+            .map_err(driver("running kino_overlay_rgb8"))
     }
 
     /// Composites rasterised text onto a packed RGB24 frame `frame_width`
@@ -409,8 +472,7 @@ impl Gpu {
         frame: &mut [u8],
         frame_width: usize,
     ) -> Result<(), GpuError> {
-        let args = kernels::TextArgs::of(plan);
-        self.composite_text(plan, None, &args, frame, frame_width)
+        self.composite_text(plan, None, &kernels::TextArgs::of(plan), frame, frame_width)
     }
 
     /// Composites a dynamic caption at one time onto a packed RGB24 frame
@@ -438,27 +500,29 @@ impl Gpu {
         if x0 == x1 || y0 == y1 {
             return Ok(());
         }
-        let region_w = x1 - x0;
-        let region = cut_region(frame, frame_width, args.region);
-        let stream = self.stream()?;
-        let up = |e| GpuError(format!("uploading the text: {e}"));
-        let mut device = upload(&stream, &region)?;
-        let fill = stream.clone_htod(plan.fill).map_err(up)?;
-        let outline = plan
-            .outline
-            .map(|o| stream.clone_htod(o))
-            .transpose()
-            .map_err(up)?;
-        let owner = owner
-            .map(|o| stream.clone_htod(o))
-            .transpose()
-            .map_err(up)?;
+        self.on_region(frame, frame_width, args.region, |stream, target| {
+            let masks = TextMasks::upload(stream, plan, owner)?;
+            self.launch_text(stream, plan, args, &masks, target)
+        })
+    }
+
+    /// Runs `kino_text_rgb8` over the plan's region of `target`, with the
+    /// masks already on the device.
+    fn launch_text(
+        &self,
+        stream: &Arc<CudaStream>,
+        plan: &TextPlan<'_>,
+        args: &kernels::TextArgs,
+        masks: &TextMasks,
+        mut target: Target<'_>,
+    ) -> Result<(), GpuError> {
+        let [x0, y0, x1, y1] = args.region;
+        target.check(args.region)?;
+        let up = |e| GpuError(format!("uploading the text's colours: {e}"));
         let states = stream.clone_htod(&args.states).map_err(up)?;
-        let state_count = size32(args.states.len() / 8)?;
         let colours = stream.clone_htod(&args.colours).map_err(up)?;
-        let to_linear = stream.clone_htod(plan.to_linear).map_err(up)?;
-        let to_srgb = stream.clone_htod(plan.to_srgb).map_err(up)?;
-        let (stride, mask_width) = (size32(region_w)?, size32(plan.mask_width)?);
+        let state_count = size32(args.states.len() / 8)?;
+        let (stride, mask_width) = (size32(target.stride)?, size32(plan.mask_width)?);
         let [rx0, ry0, rx1, ry1] = [size32(x0)?, size32(y0)?, size32(x1)?, size32(y1)?];
         let has_outline = u32::from(args.has_outline);
         let [bx0, by0, bx1, by1] = args.text_box;
@@ -467,7 +531,7 @@ impl Gpu {
         let null = 0u64;
         let mut launch = stream.launch_builder(&self.text_rgb8);
         launch
-            .arg(&mut device)
+            .arg(&mut target.at)
             .arg(&stride)
             .arg(&rx0)
             .arg(&ry0)
@@ -476,12 +540,12 @@ impl Gpu {
             .arg(&plan.origin.0)
             .arg(&plan.origin.1)
             .arg(&mask_width)
-            .arg(&fill);
-        match &outline {
+            .arg(&masks.fill);
+        match &masks.outline {
             Some(mask) => launch.arg(mask),
             None => launch.arg(&null),
         };
-        match &owner {
+        match &masks.owner {
             Some(map) => launch.arg(map),
             None => launch.arg(&null),
         };
@@ -494,22 +558,17 @@ impl Gpu {
             .arg(&by0)
             .arg(&bx1)
             .arg(&by1)
-            .arg(&to_linear)
-            .arg(&to_srgb);
+            .arg(&masks.to_linear)
+            .arg(&masks.to_srgb);
         // SAFETY: the arguments match the kernel's parameters; it writes the
-        // region's pixels, which `device` holds tight, and reads the masks
-        // and owner map at the region's pixels, which they cover (the region
-        // is their placement clipped to the frame); `states` holds
-        // `state_count` ≥ 1 whole states and an owner past them reads the
-        // last.
+        // region's pixels, which `target` holds (checked) at its stride, and
+        // reads the masks and owner map at the region's pixels, which they
+        // cover (the region is their placement clipped to the frame);
+        // `states` holds `state_count` ≥ 1 whole states and an owner past
+        // them reads the last.
         unsafe { launch.launch(config(kernels::text_rgb8(args.region))) }
-            .map_err(driver("running kino_text_rgb8"))?;
-        let composited = stream
-            .clone_dtoh(&device)
-            .map_err(driver("downloading the region"))?;
-        stream.synchronize().map_err(driver("finishing"))?;
-        paste_region(frame, frame_width, [x0, y0, x1, y1], &composited);
-        Ok(())
+            .map(drop)
+            .map_err(driver("running kino_text_rgb8"))
     }
 
     /// Draws an in-between frame of two `width × height` frames through a
@@ -1068,6 +1127,99 @@ fn config(launch: Launch) -> LaunchConfig {
         grid_dim: (gx, gy, gz),
         block_dim: (bx, by, bz),
         shared_mem_bytes: 0,
+    }
+}
+
+/// Where a region kernel writes: the pixel at the region's top-left corner
+/// and the row stride in pixels. A tight copy of the region
+/// ([`Target::tight`]) or the region in place in a whole frame on the
+/// device ([`Target::in_frame`]).
+struct Target<'a> {
+    at: CudaViewMut<'a, u8>,
+    stride: usize,
+    /// Pixels from the region's corner to the end of the buffer.
+    room: usize,
+    /// The region's top-left corner, as the kernels are told it.
+    corner: (usize, usize),
+}
+
+impl<'a> Target<'a> {
+    /// A region held tight in `buffer`, `width` pixels a row; `corner` is
+    /// set by [`Target::check`] from the region itself.
+    fn tight(buffer: &'a mut CudaSlice<u8>, width: usize) -> Self {
+        let room = buffer.len() / 3;
+        Self {
+            at: buffer.slice_mut(..),
+            stride: width,
+            room,
+            corner: (usize::MAX, usize::MAX),
+        }
+    }
+
+    /// The region `[x0, y0, x1, y1)` of a `width`-pixel-wide frame held
+    /// whole in `frame`.
+    fn in_frame(frame: &'a mut CudaSlice<u8>, width: usize, region: [usize; 4]) -> Self {
+        let start = ((region[1] * width + region[0]) * 3).min(frame.len());
+        let room = (frame.len() - start) / 3;
+        Self {
+            at: frame.slice_mut(start..),
+            stride: width,
+            room,
+            corner: (region[0], region[1]),
+        }
+    }
+
+    /// Whether `region` fits: its rows at the stride inside the buffer,
+    /// and (in a frame) its corner where the target was cut.
+    fn check(&mut self, [x0, y0, x1, y1]: [usize; 4]) -> Result<(), GpuError> {
+        if self.corner == (usize::MAX, usize::MAX) {
+            self.corner = (x0, y0);
+        }
+        let (w, h) = (x1 - x0, y1 - y0);
+        let fits = self.corner == (x0, y0)
+            && w <= self.stride
+            && (h == 0 || (h - 1) * self.stride + w <= self.room);
+        if fits {
+            Ok(())
+        } else {
+            Err(GpuError(format!(
+                "the region [{x0}, {y0}, {x1}, {y1}) is not inside its buffer"
+            )))
+        }
+    }
+}
+
+/// A text plan's masks (and a caption's owner map) and the colour tables on
+/// the device.
+struct TextMasks {
+    fill: CudaSlice<u8>,
+    outline: Option<CudaSlice<u8>>,
+    owner: Option<CudaSlice<u32>>,
+    to_linear: CudaSlice<f32>,
+    to_srgb: CudaSlice<u8>,
+}
+
+impl TextMasks {
+    fn upload(
+        stream: &Arc<CudaStream>,
+        plan: &TextPlan<'_>,
+        owner: Option<&[u32]>,
+    ) -> Result<Self, GpuError> {
+        let up = |e| GpuError(format!("uploading the text: {e}"));
+        Ok(Self {
+            fill: stream.clone_htod(plan.fill).map_err(up)?,
+            outline: plan
+                .outline
+                .map(|o| stream.clone_htod(o))
+                .transpose()
+                .map_err(up)?,
+            owner: owner
+                .map(|o| stream.clone_htod(o))
+                .transpose()
+                .map_err(up)?,
+            to_linear: stream.clone_htod(plan.to_linear).map_err(up)?,
+            to_srgb: stream.clone_htod(plan.to_srgb).map_err(up)?,
+        })
     }
 }
 

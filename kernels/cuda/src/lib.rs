@@ -17,6 +17,7 @@ pub mod flow;
 #[cfg(feature = "cuda")]
 pub mod gpu;
 pub mod kernels;
+pub mod node;
 pub mod placed;
 pub mod pool;
 

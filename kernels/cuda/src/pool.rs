@@ -235,9 +235,10 @@ impl Pool {
             .map(|b| b.ordinal)
     }
 
-    /// Holds `bytes` for a model that stays loaded, on the GPU with the
-    /// most room that has them free now, until the [`Resident`] drops;
-    /// `None` where none has (the model then belongs on the CPU).
+    /// Holds `bytes` for a model that stays loaded (or a render node's
+    /// frames and inputs), on the GPU with the most room that has them free
+    /// now, until the [`Resident`] drops; `None` where none has (the work
+    /// then belongs on the CPU).
     pub fn hold(self: &Arc<Self>, bytes: u64) -> Option<Resident> {
         let mut budgets = self.lock();
         let budget = budgets
@@ -337,19 +338,45 @@ impl Pool {
             Placement::Cuda(n) => n,
             Placement::Cpu => {
                 drop(lease);
-                self.counters.cpu.fetch_add(1, Ordering::Relaxed);
                 let why = self.no_gpu.clone().unwrap_or_else(|| {
                     format!("needs {} MiB, more than any GPU's budget", bytes >> 20)
                 });
-                return Err(Ran {
-                    placement: Placement::Cpu,
-                    fallback: None,
-                    cpu_because: Some(why),
-                });
+                return Err(self.on_cpu(why));
             }
         };
         let outcome = gpu(ordinal);
         drop(lease);
+        self.settle(ordinal, outcome)
+    }
+
+    /// [`Pool::on_gpu`] on the GPU where `resident` already holds the
+    /// call's room (a render node's frames and inputs, kept there from frame
+    /// to frame), counted the same way.
+    pub fn on_resident<T, E: fmt::Display>(
+        &self,
+        resident: &Resident,
+        gpu: impl FnOnce(usize) -> Result<T, E>,
+    ) -> Result<(T, Ran), Ran> {
+        self.settle(resident.ordinal, gpu(resident.ordinal))
+    }
+
+    /// Counts a call its caller runs on the CPU from the start, and says
+    /// why.
+    pub fn on_cpu(&self, why: String) -> Ran {
+        self.counters.cpu.fetch_add(1, Ordering::Relaxed);
+        Ran {
+            placement: Placement::Cpu,
+            fallback: None,
+            cpu_because: Some(why),
+        }
+    }
+
+    /// Counts a GPU call's outcome: `Err` when the CPU must stand in.
+    fn settle<T, E: fmt::Display>(
+        &self,
+        ordinal: usize,
+        outcome: Result<T, E>,
+    ) -> Result<(T, Ran), Ran> {
         match outcome {
             Ok(value) => {
                 self.counters.gpu.fetch_add(1, Ordering::Relaxed);
@@ -587,6 +614,36 @@ mod tests {
         assert_eq!(pool.acquire(40 * MIB).placement(), Placement::Cuda(0));
         drop(second);
         assert_eq!(pool.resident(), [(0, 0), (1, 0)]);
+    }
+
+    /// A render node's calls on the room it holds: counted as leased calls
+    /// are, a failure as a fallback naming the GPU.
+    #[test]
+    fn calls_on_held_room_are_counted_and_a_failure_falls_back() {
+        let pool = Arc::new(Pool::new(&[gpu(2, 100)], Choice::Auto, None).unwrap());
+        let node = pool.hold(30 * MIB).unwrap();
+        let (value, ran) = pool
+            .on_resident(&node, |ordinal| Ok::<_, String>(ordinal * 10))
+            .unwrap();
+        assert_eq!((value, ran.placement), (20, Placement::Cuda(2)));
+        let ran = pool
+            .on_resident(&node, |_| Err::<(), _>("launch failed"))
+            .unwrap_err();
+        assert_eq!(ran.placement, Placement::Cpu);
+        assert_eq!(
+            ran.fallback.as_deref(),
+            Some("cuda:2 failed: launch failed")
+        );
+        let ran = pool.on_cpu("the node's GPU failed".into());
+        assert_eq!(ran.cpu_because.as_deref(), Some("the node's GPU failed"));
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.gpu_calls, stats.cpu_calls, stats.fallbacks),
+            (1, 2, 1)
+        );
+        assert_eq!(pool.resident(), [(2, 30 * MIB)], "held until the node ends");
+        drop(node);
+        assert_eq!(pool.resident(), [(2, 0)]);
     }
 
     #[test]

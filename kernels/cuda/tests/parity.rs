@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 use kino_cuda::flow::{self, FlowKernels, Side};
+use kino_cuda::node::{Layers, Logo, NodeFrames};
 use kino_kernels::interpolate::{
     CUT_HISTOGRAM_BINS, FlowGrid, FlowLevel, FlowPair, Frame, Params, WARP_BLOCK, WarpPlan,
     flow_levels,
@@ -608,6 +609,82 @@ fn caption_case(name: &str, plan: &CaptionPlan<'_>, base: &Frame, reference: &Fr
         "{name}: {differing} samples differ (max {max})"
     );
     gpu::caption(name, plan, base, reference);
+}
+
+/// A render node's frames made on the device the pool gives the node (a
+/// GPU where there is one: the still, logo, title and LUT resident, one
+/// download a frame) against the CPU kernels one call at a time: camera
+/// frames of a graded still bit for bit, a given frame graded within a
+/// level (the LUT's bound).
+#[test]
+fn a_render_nodes_frames_match_the_cpu_kernels_one_by_one() {
+    let pool = std::sync::Arc::new(kino_cuda::Pool::from_env().unwrap());
+    let (width, height) = (640, 360);
+    let (still, logo) = (still(1200, 700), still(120, 80));
+    let lut = luts().remove(0).1;
+    let font = Font::system_bold().unwrap();
+    let title = text::layout(&font, "Cold brew, ready", &TextStyle::new(36.0))
+        .unwrap()
+        .render();
+    let placement = text::Placement::Bottom { margin_px: 30.0 };
+    let layers = Layers {
+        lut: Some(&lut),
+        title: Some((&title, placement)),
+        logo: Some(Logo {
+            image: &logo,
+            at: (500.0, 16.0),
+            scale: 0.8,
+            opacity: 0.9,
+        }),
+    };
+    let layered = |frame: &mut Frame, graded: bool| {
+        if !graded {
+            lut.apply_rgb8(&mut frame.data).unwrap();
+        }
+        title.draw_placed(frame, placement).unwrap();
+        scene::overlay(frame, &logo, 500.0, 16.0, 0.8, 0.9).unwrap();
+    };
+    let mut node = NodeFrames::new(&pool, (width, height), layers, &[&still]);
+    let mut placements = Vec::new();
+    for (m, camera) in MOVES.into_iter().enumerate() {
+        let shot = Shot::new(camera, ShotSize::Medium);
+        let t = [0.0, 0.5, 1.0][m % 3];
+        let (frame, ran) = node.camera(&still, shot, t, true).unwrap();
+        let mut reference = scene::ken_burns(&still, width, height, shot, t).unwrap();
+        layered(&mut reference, true);
+        let (max, differing) = compare(&frame.data, &reference.data);
+        assert_eq!(
+            differing, 0,
+            "{camera:?} at t={t} on {}: {differing} samples differ (max {max})",
+            ran.placement
+        );
+        placements.push(ran);
+    }
+    let mut given = Frame {
+        width,
+        height,
+        data: picture(width, height),
+    };
+    let mut reference = given.clone();
+    placements.push(node.finish(&mut given, false).unwrap());
+    layered(&mut reference, false);
+    let (max, differing) = compare(&given.data, &reference.data);
+    assert!(max <= 1, "a given frame is {max} levels from the CPU's");
+    match pool.no_gpu() {
+        Some(why) => println!("node frames: on the CPU ({why}); the GPU half is skipped"),
+        None => {
+            assert!(
+                placements
+                    .iter()
+                    .all(|r| matches!(r.placement, kino_cuda::Placement::Cuda(_))),
+                "every frame on the GPU: {placements:?}"
+            );
+            println!(
+                "node frames on the GPU: {} camera frames identical to the CPU; a graded frame within {max} level ({differing} samples differ)",
+                MOVES.len()
+            );
+        }
+    }
 }
 
 /// The flow kernels run by the emulator over a pair of frames, through the

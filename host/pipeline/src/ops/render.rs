@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
+use kino_cuda::node::{Layers, Logo};
 use kino_kernels::interpolate::Frame;
 use kino_kernels::lut::CubeLut;
 use kino_kernels::scene::{self, CameraMove, Corner, Image, Shot, ShotSize, Transition};
@@ -408,7 +409,7 @@ pub(super) fn render_scene_from(
         cx.file(1)?,
         cx.optional_file(2)?,
     );
-    let logo = cx
+    let logo_image = cx
         .optional_file(2)?
         .map(|p| Image::load(p).context("reading the logo"))
         .transpose()?;
@@ -432,20 +433,29 @@ pub(super) fn render_scene_from(
         None => Font::system_bold()?,
     };
     let title = title(&font, &planned.on_screen_text, &format)?;
-    // `graded`: the grade was applied to the picture already (a still's,
-    // once for the whole scene).
-    let overlay = |f: &mut Frame, graded: bool| -> Result<()> {
-        if !graded {
-            cx.grade(&lut, &mut f.data)?;
+    let size = (format.width as usize, format.height as usize);
+    let logo = match &logo_image {
+        Some(image) => {
+            let (x, y, scale) =
+                scene::corner_placement(size.0, size.1, image, Corner::TopRight, 0.09, 0.04)?;
+            Some(Logo {
+                image,
+                at: (x, y),
+                scale,
+                opacity: 0.9,
+            })
         }
-        if let Some(title) = &title {
+        None => None,
+    };
+    // Over every picture: the grade (unless the picture was graded
+    // already: a still's, once for the whole scene), the text, the logo.
+    let layers = Layers {
+        lut: Some(&lut),
+        title: title.as_ref().map(|t| {
             let margin_px = format.height as f32 * 0.1;
-            cx.draw_text(f, title, Placement::Bottom { margin_px })?;
-        }
-        if let Some(logo) = &logo {
-            cx.overlay_corner(f, logo, Corner::TopRight, (0.09, 0.04), 0.9)?;
-        }
-        Ok(())
+            (t, Placement::Bottom { margin_px })
+        }),
+        logo,
     };
     let path = dir.join("scene.mp4");
     // A piece (no B-frames) that compose copies between transition windows.
@@ -459,14 +469,12 @@ pub(super) fn render_scene_from(
         frames,
         Some(frames),
     );
-    // Frame `i`: a picture to grade (unless `graded`), overlay and encode,
-    // or `None` for the last one again.
-    let mut write = |f: Option<Frame>, i: usize, graded: bool| -> Result<()> {
+    // Encodes frame `i`, finished, or `None` for the last one again.
+    let mut write = |f: Option<Frame>, i: usize| -> Result<()> {
         let key = is_join_point(i, frames, outgoing);
-        let Some(mut f) = f else {
+        let Some(f) = f else {
             return writer.repeat_frame(key);
         };
-        overlay(&mut f, graded)?;
         let f = RgbFrame::from_kernel(f, i as f64 / f64::from(format.fps));
         if key {
             writer.write_key_frame(&f)
@@ -497,6 +505,7 @@ pub(super) fn render_scene_from(
             _ => None,
         });
     if let Some((pick, clip)) = played {
+        let mut node = cx.node_frames(size, layers, &[]);
         footage(
             cx,
             (clip, pick),
@@ -504,7 +513,10 @@ pub(super) fn render_scene_from(
             shot,
             &format,
             frames,
-            &mut |f, i| write(Some(f), i, false),
+            &mut |mut f, i| {
+                cx.finish_frame(&mut node, &mut f, false)?;
+                write(Some(f), i)
+            },
         )?;
         writer.finish()?;
         return Ok(path);
@@ -533,19 +545,14 @@ pub(super) fn render_scene_from(
     };
     // Pacing speeds the camera up or slows it down; the timing stays.
     let pacing = directed.pacing.clamp(0.25, 4.0);
-    let camera = |still: &Image, i: usize| -> Result<Frame> {
+    let move_at = |i: usize| {
         let ms = i as f32 * 1000.0 / format.fps as f32;
-        let t = planned.move_at(ms * pacing).min(1.0);
-        cx.camera(
-            still,
-            shot,
-            t,
-            (format.width as usize, format.height as usize),
-        )
+        planned.move_at(ms * pacing).min(1.0)
     };
     match keyframes::host_model(&cx.models) {
         // The model draws over the ungraded still; its pictures are graded.
         Some(model) => {
+            let mut node = cx.node_frames(size, layers, &[]);
             let settings = keyframes::Settings::of(cx)?;
             let prompt = &directed.styled_prompt;
             let seed = seed_of(&cx.key);
@@ -556,8 +563,11 @@ pub(super) fn render_scene_from(
                 prompt,
                 seed,
                 frames,
-                |i| camera(&still, i),
-                &mut |f, i| write(Some(f), i, false),
+                |i| cx.camera(&still, shot, move_at(i), size),
+                &mut |mut f, i| {
+                    cx.finish_frame(&mut node, &mut f, false)?;
+                    write(Some(f), i)
+                },
             )?;
             cx.note(format!(
                 "{drawn} keyframes drawn by the diffusion model {model} over the camera move, {} frames between them interpolated",
@@ -575,10 +585,15 @@ pub(super) fn render_scene_from(
             let mut graded = still.to_frame();
             cx.grade(&lut, &mut graded.data)?;
             let graded = Image::from_frame(&graded)?;
+            // The still (its levels), the text and the logo stay on the
+            // node's device; each frame comes back once.
+            let mut node = cx.node_frames(size, layers, &[&graded]);
             let once = shot.camera_move.is_static();
             for i in 0..frames {
-                let picture = (i == 0 || !once).then(|| camera(&graded, i)).transpose()?;
-                write(picture, i, true)?;
+                let picture = (i == 0 || !once)
+                    .then(|| cx.camera_frame(&mut node, &graded, shot, move_at(i)))
+                    .transpose()?;
+                write(picture, i)?;
             }
             let why = keyframes::unusable(&cx.models)
                 .unwrap_or_else(|| "no diffusion model is installed".into());

@@ -1,0 +1,523 @@
+//! A render node's frames, each drawn (a camera move over a still) or
+//! given (footage), then graded and overlaid with the node's title and
+//! logo.
+//!
+//! On a GPU the node holds room for its frame and its inputs for as long as
+//! it runs ([`Pool::hold`]): the still's and the logo's levels, the title's
+//! masks and the LUT's tables go up the first time a frame needs them and
+//! stay, and each frame goes up once (or is drawn there) and comes down
+//! once, however many layers it gets. Placed calls one by one
+//! ([`crate::placed`]) would upload the still's level and download the
+//! frame for every kernel. A GPU error runs that frame, and the rest of the
+//! node, on the CPU; either way a frame is what the CPU kernels make of it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use kino_kernels::interpolate::Frame;
+use kino_kernels::lut::{CubeLut, LutError, Rgb8Plan};
+use kino_kernels::scene::{self, CameraPlan, Image, OverlayPlan, SceneError, Shot};
+use kino_kernels::text::{Placement, RenderedText, TextError, TextPlan};
+
+use crate::pool::{Pool, Ran, Resident};
+
+/// What a node draws over each frame's picture, in this order: the grade
+/// (for pictures not graded yet), the title, the logo.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Layers<'a> {
+    /// The grade.
+    pub lut: Option<&'a CubeLut>,
+    /// Text and where it goes.
+    pub title: Option<(&'a RenderedText, Placement)>,
+    /// An image composited over everything.
+    pub logo: Option<Logo<'a>>,
+}
+
+/// An image placed on the frame, as `scene::overlay` takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Logo<'a> {
+    /// The image.
+    pub image: &'a Image,
+    /// Its top-left corner on the frame.
+    pub at: (f32, f32),
+    /// Frame pixels per image pixel.
+    pub scale: f32,
+    /// 0..=1.
+    pub opacity: f32,
+}
+
+/// Why a frame could not be made: bad input, whatever the device.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The camera move or the logo.
+    Scene(SceneError),
+    /// The title.
+    Text(TextError),
+    /// The grade.
+    Lut(LutError),
+    /// A given frame is not the node's size.
+    Size {
+        /// The node's frame size.
+        expected: (usize, usize),
+        /// The frame's.
+        got: (usize, usize),
+    },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Scene(e) => write!(f, "{e}"),
+            FrameError::Text(e) => write!(f, "{e}"),
+            FrameError::Lut(e) => write!(f, "{e}"),
+            FrameError::Size { expected, got } => write!(
+                f,
+                "a {}×{} frame for a {}×{} node",
+                got.0, got.1, expected.0, expected.1
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FrameError::Scene(e) => Some(e),
+            FrameError::Text(e) => Some(e),
+            FrameError::Lut(e) => Some(e),
+            FrameError::Size { .. } => None,
+        }
+    }
+}
+
+impl From<SceneError> for FrameError {
+    fn from(e: SceneError) -> Self {
+        FrameError::Scene(e)
+    }
+}
+
+impl From<TextError> for FrameError {
+    fn from(e: TextError) -> Self {
+        FrameError::Text(e)
+    }
+}
+
+impl From<LutError> for FrameError {
+    fn from(e: LutError) -> Self {
+        FrameError::Lut(e)
+    }
+}
+
+/// A render node's frames of one size, on the device the pool gives it
+/// for the whole node.
+pub struct NodeFrames<'a> {
+    pool: &'a Arc<Pool>,
+    layers: Layers<'a>,
+    size: (usize, usize),
+    /// Room to hold on a GPU: the frame and every input at its largest.
+    bytes: u64,
+    device: Device<'a>,
+}
+
+/// Where the node's frames are made.
+enum Device<'a> {
+    /// Not asked yet (the first frame asks).
+    Unplaced,
+    /// A GPU, with the room held and the frames and inputs on it.
+    Gpu(Resident, Box<gpu::Frames<'a>>),
+    /// The CPU, and why.
+    Cpu(String),
+}
+
+impl fmt::Debug for NodeFrames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let device = match &self.device {
+            Device::Unplaced => "unplaced".to_owned(),
+            Device::Gpu(resident, _) => format!("cuda:{}", resident.ordinal()),
+            Device::Cpu(why) => format!("cpu ({why})"),
+        };
+        f.debug_struct("NodeFrames")
+            .field("size", &self.size)
+            .field("bytes", &self.bytes)
+            .field("device", &device)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a frame's picture comes from.
+enum Source<'a, 'f> {
+    /// A camera move over a still borrowed for the node.
+    Camera(&'a Image, Shot, f32),
+    /// A picture already made, in `frame`.
+    Given(&'f mut Frame),
+}
+
+impl<'a> NodeFrames<'a> {
+    /// Frames of `width × height` with `layers` over them; `stills` are the
+    /// images camera moves will be drawn over (their room is held with the
+    /// frame's). No device is asked until the first frame.
+    pub fn new(
+        pool: &'a Arc<Pool>,
+        (width, height): (usize, usize),
+        layers: Layers<'a>,
+        stills: &[&Image],
+    ) -> Self {
+        // An image's levels: its pixels and a third more for the mipmap.
+        let levels = |img: &Image| (img.width() * img.height() * 4 * 4 / 3) as u64;
+        let frame = (width * height * 3) as u64;
+        let lut = layers
+            .lut
+            .map_or(0, |l| (l.size().pow(3) * 16 + 6144) as u64);
+        let title = layers.title.map_or(0, |(t, _)| {
+            let b = t.bounds;
+            (b.width as usize * b.height as usize * 2 + (16 << 10) + 1024) as u64
+        });
+        let logo = layers.logo.map_or(0, |l| levels(l.image));
+        let stills: u64 = stills.iter().map(|s| levels(s)).sum();
+        Self {
+            pool,
+            layers,
+            size: (width, height),
+            bytes: frame + lut + title + logo + stills,
+            device: Device::Unplaced,
+        }
+    }
+
+    /// Frame `t` of `shot` over `still` (one of the node's stills: its
+    /// levels stay on the GPU), with the layers; `graded` says the still
+    /// has been graded already (the grade is skipped).
+    pub fn camera(
+        &mut self,
+        still: &'a Image,
+        shot: Shot,
+        t: f32,
+        graded: bool,
+    ) -> Result<(Frame, Ran), FrameError> {
+        let (width, height) = self.size;
+        let mut frame = Frame {
+            width,
+            height,
+            data: vec![0; width * height * 3],
+        };
+        let ran = self.make(Source::Camera(still, shot, t), &mut frame, graded)?;
+        Ok((frame, ran))
+    }
+
+    /// `frame` (the node's size) with the layers; `graded` says it has been
+    /// graded already.
+    pub fn finish(&mut self, frame: &mut Frame, graded: bool) -> Result<Ran, FrameError> {
+        frame.validate().map_err(SceneError::from)?;
+        if (frame.width, frame.height) != self.size {
+            return Err(FrameError::Size {
+                expected: self.size,
+                got: (frame.width, frame.height),
+            });
+        }
+        let mut out = Frame {
+            width: frame.width,
+            height: frame.height,
+            data: Vec::new(),
+        };
+        let ran = self.make(Source::Given(frame), &mut out, graded)?;
+        if !out.data.is_empty() {
+            *frame = out;
+        }
+        Ok(ran)
+    }
+
+    /// Makes the frame into `out` on the node's device (a given frame is
+    /// composited in place on the CPU, leaving `out` empty).
+    fn make(
+        &mut self,
+        source: Source<'a, '_>,
+        out: &mut Frame,
+        graded: bool,
+    ) -> Result<Ran, FrameError> {
+        let (width, height) = self.size;
+        // The plans first: bad input is refused before any device is asked.
+        let camera = match &source {
+            Source::Camera(still, shot, t) => {
+                Some(scene::camera_plan(still, *shot, *t, width, height)?)
+            }
+            Source::Given(_) => None,
+        };
+        let lut = self.layers.lut.filter(|_| !graded);
+        let title = self.layers.title.map(|(text, placement)| {
+            let (x, y) = text.position(width, height, placement);
+            (text, (x, y), text.draw_plan(width, height, x, y))
+        });
+        let logo = match self.layers.logo {
+            Some(l) => {
+                scene::overlay_plan(width, height, l.image, l.at.0, l.at.1, l.scale, l.opacity)?
+                    .map(|plan| (l, plan))
+            }
+            None => None,
+        };
+        if matches!(self.device, Device::Unplaced) {
+            self.device = match self.pool.hold(self.bytes) {
+                Some(resident) => match gpu::Frames::open(resident.ordinal(), self.size) {
+                    Ok(frames) => Device::Gpu(resident, Box::new(frames)),
+                    Err(why) => Device::Cpu(format!("cuda:{} failed: {why}", resident.ordinal())),
+                },
+                None => Device::Cpu(self.pool.no_gpu().map_or_else(
+                    || format!("no GPU has {} MiB free for the node", self.bytes >> 20),
+                    str::to_owned,
+                )),
+            };
+        }
+        let fallback = match &mut self.device {
+            Device::Gpu(resident, frames) => {
+                let lut_plan = lut.map(CubeLut::rgb8_plan);
+                let plans = Plans {
+                    camera: camera.as_ref(),
+                    lut: lut_plan.as_ref(),
+                    title: title.as_ref().map(|(_, _, plan)| plan),
+                    logo: logo.as_ref().map(|(_, plan)| plan),
+                };
+                let given = match &source {
+                    Source::Given(frame) => Some(frame.data.as_slice()),
+                    Source::Camera(..) => None,
+                };
+                let mut data = vec![0; width * height * 3];
+                match self
+                    .pool
+                    .on_resident(resident, |_| frames.run(given, &plans, &mut data))
+                {
+                    Ok(((), ran)) => {
+                        out.data = data;
+                        return Ok(ran);
+                    }
+                    Err(ran) => Some(ran),
+                }
+            }
+            Device::Cpu(_) | Device::Unplaced => None,
+        };
+        let ran = match fallback {
+            Some(ran) => {
+                // The rest of the node runs on the CPU; the room goes back.
+                let why = ran.fallback.clone().unwrap_or_default();
+                self.device = Device::Cpu(format!("an earlier frame's GPU failed: {why}"));
+                ran
+            }
+            None => {
+                let why = match &self.device {
+                    Device::Cpu(why) => why.clone(),
+                    _ => String::new(),
+                };
+                self.pool.on_cpu(why)
+            }
+        };
+        let frame = match source {
+            Source::Camera(still, shot, t) => {
+                scene::ken_burns_into(still, shot, t, out)?;
+                out
+            }
+            Source::Given(frame) => frame,
+        };
+        if let Some(lut) = lut {
+            lut.apply_rgb8(&mut frame.data)?;
+        }
+        if let Some((text, (x, y), _)) = title {
+            text.draw(frame, x, y)?;
+        }
+        if let Some((l, _)) = logo {
+            scene::overlay(frame, l.image, l.at.0, l.at.1, l.scale, l.opacity)?;
+        }
+        Ok(ran)
+    }
+}
+
+/// One frame's work, planned on the host, for the GPU.
+// Read only where the GPU half is built.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+struct Plans<'p, 'a> {
+    camera: Option<&'p CameraPlan<'a>>,
+    lut: Option<&'p Rgb8Plan<'a>>,
+    title: Option<&'p TextPlan<'a>>,
+    logo: Option<&'p OverlayPlan<'a>>,
+}
+
+#[cfg(feature = "cuda")]
+mod gpu {
+    use super::Plans;
+    use crate::gpu::{DeviceFrames, Gpu, GpuError};
+
+    pub(super) struct Frames<'a>(DeviceFrames<'a>);
+
+    impl<'a> Frames<'a> {
+        pub fn open(ordinal: usize, size: (usize, usize)) -> Result<Self, GpuError> {
+            DeviceFrames::new(Gpu::get(ordinal)?, size).map(Self)
+        }
+
+        /// The picture (`given` up, or the camera's), the layers, and the
+        /// frame down into `out`.
+        pub fn run(
+            &mut self,
+            given: Option<&[u8]>,
+            plans: &Plans<'_, 'a>,
+            out: &mut [u8],
+        ) -> Result<(), GpuError> {
+            let frames = &mut self.0;
+            match (given, plans.camera) {
+                (Some(data), _) => frames.upload(data)?,
+                (None, Some(camera)) => frames.camera(camera)?,
+                (None, None) => return Err(GpuError("a frame with no picture".to_owned())),
+            }
+            if let Some(lut) = plans.lut {
+                frames.grade(lut)?;
+            }
+            if let Some(title) = plans.title {
+                frames.text(title)?;
+            }
+            if let Some(logo) = plans.logo {
+                frames.overlay(logo)?;
+            }
+            frames.download(out)
+        }
+    }
+}
+
+/// A build without CUDA: the pool never holds a GPU for it (detection
+/// finds none), and a pool made with one anyway is answered with an error.
+#[cfg(not(feature = "cuda"))]
+mod gpu {
+    use std::marker::PhantomData;
+
+    use super::Plans;
+
+    pub(super) struct Frames<'a>(std::convert::Infallible, PhantomData<&'a ()>);
+
+    impl<'a> Frames<'a> {
+        pub fn open(_: usize, _: (usize, usize)) -> Result<Self, &'static str> {
+            Err("this build has no CUDA")
+        }
+
+        pub fn run(
+            &mut self,
+            _: Option<&[u8]>,
+            _: &Plans<'_, 'a>,
+            _: &mut [u8],
+        ) -> Result<(), &'static str> {
+            match self.0 {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use kino_kernels::scene::{CameraMove, ShotSize};
+    use kino_kernels::text::{Font, TextStyle, layout};
+
+    use super::*;
+    use crate::pool::{Choice, Gpu, Placement as Device, RESERVE_BYTES};
+
+    fn image(width: usize, height: usize, seed: u8) -> Image {
+        let rgba = (0..width * height * 4)
+            .map(|i| {
+                if i % 4 == 3 {
+                    if seed == 0 { 255 } else { (i / 4 % 256) as u8 }
+                } else {
+                    ((i * 7 + usize::from(seed) * 31) % 251) as u8
+                }
+            })
+            .collect();
+        Image::from_rgba(width, height, rgba).unwrap()
+    }
+
+    /// The CPU kernels one call at a time: what `render_scene` did before.
+    fn reference(frame: &mut Frame, layers: &Layers<'_>, graded: bool) {
+        if !graded {
+            layers.lut.unwrap().apply_rgb8(&mut frame.data).unwrap();
+        }
+        let (title, placement) = layers.title.unwrap();
+        title.draw_placed(frame, placement).unwrap();
+        let l = layers.logo.unwrap();
+        scene::overlay(frame, l.image, l.at.0, l.at.1, l.scale, l.opacity).unwrap();
+    }
+
+    #[test]
+    fn frames_are_the_cpu_kernels_one_after_another_and_the_room_goes_back() {
+        let gpu = Gpu {
+            ordinal: 7,
+            free_memory: RESERVE_BYTES + (256 << 20),
+        };
+        let pool = Arc::new(Pool::new(&[gpu], Choice::Auto, None).unwrap());
+        let (still, logo) = (image(200, 120, 0), image(40, 20, 9));
+        let lut = CubeLut::from_fn(9, |[r, g, b]| [g, b * 0.8, r]).unwrap();
+        let font = Font::system_bold().unwrap();
+        let title = layout(&font, "Kino", &TextStyle::new(20.0))
+            .unwrap()
+            .render();
+        let layers = Layers {
+            lut: Some(&lut),
+            title: Some((&title, Placement::Bottom { margin_px: 8.0 })),
+            logo: Some(Logo {
+                image: &logo,
+                at: (110.0, 6.0),
+                scale: 0.9,
+                opacity: 0.8,
+            }),
+        };
+        let shot = Shot::new(CameraMove::PushIn, ShotSize::Medium);
+        let mut node = NodeFrames::new(&pool, (160, 90), layers, &[&still]);
+        for (i, t) in [0.0, 0.4, 1.0].into_iter().enumerate() {
+            let (frame, ran) = node.camera(&still, shot, t, i == 1).unwrap();
+            let mut expected = Frame {
+                width: 160,
+                height: 90,
+                data: vec![0; 160 * 90 * 3],
+            };
+            scene::ken_burns_into(&still, shot, t, &mut expected).unwrap();
+            reference(&mut expected, &layers, i == 1);
+            assert_eq!(frame, expected, "camera frame at t = {t}");
+            // This build has no CUDA, or the host no cuda:7: the node asked
+            // once, and runs on the CPU saying why.
+            assert_eq!(ran.placement, Device::Cpu);
+            assert!(ran.cpu_because.unwrap().starts_with("cuda:7 failed"));
+        }
+        assert_eq!(pool.resident(), [(7, 0)], "no room is kept for a CPU node");
+        let mut given = Frame {
+            width: 160,
+            height: 90,
+            data: (0..160 * 90 * 3).map(|i| (i % 253) as u8).collect(),
+        };
+        let mut expected = given.clone();
+        node.finish(&mut given, false).unwrap();
+        reference(&mut expected, &layers, false);
+        assert_eq!(given, expected, "a given frame graded and overlaid");
+        assert_eq!(pool.stats().cpu_calls, 4);
+        assert_eq!(pool.stats().fallbacks, 0);
+    }
+
+    #[test]
+    fn a_frame_of_another_size_is_refused_before_any_device_is_asked() {
+        let pool = Arc::new(Pool::new(&[], Choice::Auto, Some("no libcuda".into())).unwrap());
+        let mut node = NodeFrames::new(&pool, (64, 36), Layers::default(), &[]);
+        let mut wrong = Frame {
+            width: 32,
+            height: 18,
+            data: vec![0; 32 * 18 * 3],
+        };
+        let refused = node.finish(&mut wrong, false).unwrap_err();
+        assert_eq!(refused.to_string(), "a 32×18 frame for a 64×36 node");
+        let mut torn = Frame {
+            width: 64,
+            height: 36,
+            data: vec![0; 100],
+        };
+        assert!(matches!(
+            node.finish(&mut torn, false),
+            Err(FrameError::Scene(_))
+        ));
+        assert_eq!(pool.stats(), Default::default(), "nothing ran");
+        let mut fine = Frame {
+            width: 64,
+            height: 36,
+            data: vec![5; 64 * 36 * 3],
+        };
+        let ran = node.finish(&mut fine, true).unwrap();
+        assert_eq!(ran.cpu_because.as_deref(), Some("no libcuda"));
+        assert_eq!(fine.data, vec![5; 64 * 36 * 3], "no layers: unchanged");
+    }
+}
