@@ -159,6 +159,102 @@ fn encodes_mp4_and_probes_it_back() {
     assert_eq!(n, 50);
 }
 
+/// The first frame of `path` as the ffmpeg CLI decodes it to RGB24 (in
+/// the matrix the stream is tagged with; BT.601 when it has none).
+fn ffmpeg_rgb(dir: &Path, path: &Path) -> Vec<u8> {
+    let raw = dir.join("frame.rgb");
+    ffmpeg(&[
+        "-i",
+        path.to_str().expect("utf-8 path"),
+        "-frames:v",
+        "1",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        raw.to_str().expect("utf-8 path"),
+    ]);
+    std::fs::read(raw).expect("the raw frame")
+}
+
+/// `ffprobe`'s value of a video stream entry.
+fn probe_entry(path: &Path, entry: &str) -> String {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .arg(format!("stream={entry}"))
+        .args(["-of", "default=noprint_wrappers=1:nokey=1"])
+        .arg(path)
+        .output()
+        .expect("running ffprobe");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// HD footage is mostly BT.709: decoded in BT.601 its colours shift by up
+/// to a dozen levels. Frames are read in the matrix the stream is tagged
+/// with (as the ffmpeg CLI reads them), and what Kino encodes says which
+/// matrix it used.
+#[test]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+fn frames_are_read_in_the_streams_matrix_and_written_tagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, matrix) in [
+        ("bt709", Some("bt709")),
+        ("smpte170m", Some("smpte170m")),
+        ("untagged", None),
+    ] {
+        let clip = dir.path().join(format!("{name}.mp4"));
+        let scale = format!(
+            "scale=out_color_matrix={}:out_range=tv,format=yuv420p",
+            matrix.unwrap_or("bt601")
+        );
+        let mut args = vec![
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25",
+            "-t",
+            "0.2",
+            "-vf",
+            &scale,
+            "-c:v",
+            "libx264",
+        ];
+        if let Some(m) = matrix {
+            args.extend(["-colorspace", m]);
+        }
+        args.push(clip.to_str().expect("utf-8 path"));
+        ffmpeg(&args);
+        let theirs = ffmpeg_rgb(dir.path(), &clip);
+        let ours = VideoReader::open(&clip)
+            .expect("open")
+            .next_frame()
+            .expect("decode")
+            .expect("a frame")
+            .data;
+        assert_eq!(ours.len(), theirs.len());
+        let max = ours.iter().zip(&theirs).map(|(a, b)| a.abs_diff(*b)).max();
+        let mean = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| f64::from(a.abs_diff(*b)))
+            .sum::<f64>()
+            / ours.len() as f64;
+        println!("{name}: against the ffmpeg CLI, max {max:?}, mean {mean:.3}");
+        assert!(
+            mean < 1.0 && max <= Some(4),
+            "{name}: max {max:?}, mean {mean}"
+        );
+    }
+    let out = dir.path().join("ours.mp4");
+    let mut w = Mp4Writer::create(&out, 320, 240, FPS, None).expect("create");
+    for i in 0..5 {
+        w.write_video_frame(&gradient(320, 240, i)).expect("frame");
+    }
+    w.finish().expect("finish");
+    assert_eq!(probe_entry(&out, "color_space"), "smpte170m");
+    assert_eq!(probe_entry(&out, "color_range"), "tv");
+}
+
 #[test]
 #[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
 fn cut_and_concat() {

@@ -1,15 +1,18 @@
-//! Decoded pictures to packed RGB24.
+//! Decoded pictures to packed RGB24, in the stream's colour matrix.
 //!
 //! Limited-range YUV 4:2:0, planar or NV12 (what H.264 decodes to in
-//! software and what NVDEC's frames download as), goes through Kino's own
-//! kernel ([`kino_kernels::yuv::yuv420_to_rgb24`], rows in parallel):
-//! swscale's legacy entry point converts on one thread, in series with the
-//! decoder. The kernel uses swscale's default matrix (BT.601, whatever the
-//! stream's tag) and its unscaled path's chroma (each sample colours its
-//! 2×2 block), so the frames are what swscale gave within three levels:
-//! swscale's table-driven path sits up to a level or so under the matrix,
-//! which the kernel rounds to nearest.
-//! Every other format (full range, 4:2:2, 10-bit, …) goes through swscale.
+//! software and what NVDEC's frames download as), in BT.601 (tagged so, or
+//! untagged, which swscale and the ffmpeg CLI read as BT.601 too) goes
+//! through Kino's own kernel ([`kino_kernels::yuv::yuv420_to_rgb24`], rows
+//! in parallel): swscale's legacy entry point converts on one thread, in
+//! series with the decoder. The kernel uses swscale's unscaled path's
+//! chroma (each sample colours its 2×2 block), so the frames are what
+//! swscale gave within three levels: swscale's table-driven path sits up to
+//! a level or so under the matrix, which the kernel rounds to nearest.
+//! Every other picture (BT.709 and other matrices, full range, 4:2:2,
+//! 10-bit, …) goes through swscale, told the frame's matrix and range
+//! (by default it would read every picture as limited-range BT.601, which
+//! shifts the colours of BT.709 footage, most HD cameras' and phones').
 
 use anyhow::{Result, anyhow, bail};
 use ff::format::Pixel;
@@ -23,7 +26,17 @@ use kino_kernels::yuv::{Chroma, Yuv420View, yuv420_to_rgb24};
 /// formats the kernel does not take.
 #[derive(Default)]
 pub(crate) struct ToRgb {
-    scaler: Option<(scaling::Context, Pixel, u32, u32)>,
+    scaler: Option<(scaling::Context, Input)>,
+}
+
+/// What a swscale context was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Input {
+    format: Pixel,
+    width: u32,
+    height: u32,
+    space: color::Space,
+    range: color::Range,
 }
 
 impl ToRgb {
@@ -42,14 +55,41 @@ impl ToRgb {
 
     /// `picture` as tight RGB24 rows, through swscale.
     pub(crate) fn swscale(&mut self, picture: &frame::Video) -> Result<Vec<u8>> {
-        let (fmt, w, h) = (picture.format(), picture.width(), picture.height());
-        let rebuild =
-            !matches!(&self.scaler, Some((_, f, sw, sh)) if *f == fmt && *sw == w && *sh == h);
-        if rebuild {
-            let ctx =
+        let (w, h) = (picture.width(), picture.height());
+        let input = Input {
+            format: picture.format(),
+            width: w,
+            height: h,
+            space: picture.color_space(),
+            range: picture.color_range(),
+        };
+        if !matches!(&self.scaler, Some((_, made)) if *made == input) {
+            let fmt = input.format;
+            let mut ctx =
                 scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
                     .map_err(|e| anyhow!("cannot convert pixel format {fmt:?} to rgb24: {e}"))?;
-            self.scaler = Some((ctx, fmt, w, h));
+            // The frame's matrix and range (an unknown matrix reads as
+            // BT.601, swscale's default); RGB out is full range. swscale
+            // answers -1 for formats without a matrix (RGB, grey), which
+            // keep their default conversion.
+            // SAFETY: the context was just made; the coefficient tables
+            // are swscale's own, for any colour-space value.
+            unsafe {
+                let space = ff::ffi::AVColorSpace::from(input.space) as std::ffi::c_int;
+                let full = std::ffi::c_int::from(input.range == color::Range::JPEG);
+                let rgb = ff::ffi::sws_getCoefficients(ff::ffi::SWS_CS_DEFAULT as std::ffi::c_int);
+                ff::ffi::sws_setColorspaceDetails(
+                    ctx.as_mut_ptr(),
+                    ff::ffi::sws_getCoefficients(space),
+                    full,
+                    rgb,
+                    1,
+                    0,
+                    1 << 16,
+                    1 << 16,
+                );
+            }
+            self.scaler = Some((ctx, input));
         }
         let Some((scaler, ..)) = self.scaler.as_mut() else {
             bail!("no pixel converter");
@@ -90,10 +130,14 @@ impl ToRgb {
     }
 }
 
-/// The picture's planes, when it is limited-range YUV 4:2:0 the kernel
-/// takes.
+/// The picture's planes, when it is limited-range BT.601 YUV 4:2:0 the
+/// kernel takes.
 fn yuv420(picture: &frame::Video) -> Option<Yuv420View<'_>> {
-    if picture.color_range() == color::Range::JPEG {
+    let bt601 = matches!(
+        picture.color_space(),
+        color::Space::Unspecified | color::Space::BT470BG | color::Space::SMPTE170M
+    );
+    if picture.color_range() == color::Range::JPEG || !bt601 {
         return None;
     }
     let chroma = match picture.format() {
@@ -196,6 +240,42 @@ mod tests {
         assert!(max <= 3 && mean < 1.0, "max {max}, mean {mean}");
     }
 
+    /// A picture tagged BT.709 is converted in BT.709, not swscale's
+    /// default BT.601: checked against the matrix in f64.
+    #[test]
+    fn a_bt709_picture_is_converted_in_its_own_matrix() {
+        crate::init().unwrap();
+        let (y, u, v) = (120u8, 80u8, 190u8);
+        let mut hd = picture(Pixel::YUV420P, 16, 8, |plane, _, _| [y, u, v][plane]);
+        hd.set_color_space(color::Space::BT709);
+        assert!(yuv420(&hd).is_none(), "not the BT.601 kernel's");
+        let rgb = ToRgb::default().convert(&hd).unwrap();
+        let matrix = |kr: f64, kb: f64| {
+            let l = (f64::from(y) - 16.0) * 255.0 / 219.0;
+            let (cb, cr) = (
+                (f64::from(u) - 128.0) * 255.0 / 224.0,
+                (f64::from(v) - 128.0) * 255.0 / 224.0,
+            );
+            let kg = 1.0 - kr - kb;
+            let r = l + 2.0 * (1.0 - kr) * cr;
+            let b = l + 2.0 * (1.0 - kb) * cb;
+            let g = (l - kr * r - kb * b) / kg;
+            [r, g, b].map(|c| c.round().clamp(0.0, 255.0) as u8)
+        };
+        let (bt709, bt601) = (matrix(0.2126, 0.0722), matrix(0.299, 0.114));
+        for (k, (&got, want)) in rgb[..3].iter().zip(bt709).enumerate() {
+            assert!(
+                got.abs_diff(want) <= 2,
+                "channel {k}: {got}, BT.709 gives {want}"
+            );
+        }
+        assert!(
+            rgb[..3].iter().zip(bt601).any(|(a, b)| a.abs_diff(b) > 10),
+            "BT.601 would give {bt601:?}, not {:?}",
+            &rgb[..3]
+        );
+    }
+
     #[test]
     fn nv12_is_the_same_picture_as_yuv420p() {
         crate::init().unwrap();
@@ -227,9 +307,11 @@ mod tests {
         assert!(yuv420(&full).is_none());
         let mut convert = ToRgb::default();
         let rgb = convert.convert(&full).unwrap();
-        // Full range: luma 0 is black and 248 is near white, not clipped.
+        // Full range: luma 0 is black, 128 mid grey and 248 near white
+        // (read as limited range, 128 would be 130 and 248 clipped).
         assert_eq!(&rgb[..3], [0, 0, 0]);
-        assert!(rgb[3 * 31] >= 246, "{}", rgb[3 * 31]);
+        assert!(rgb[3 * 16].abs_diff(128) <= 1, "{}", rgb[3 * 16]);
+        assert!((246..255).contains(&rgb[3 * 31]), "{}", rgb[3 * 31]);
         let yuv444 = picture(Pixel::YUV444P, 8, 8, |_, _, _| 128);
         assert!(yuv420(&yuv444).is_none());
         assert_eq!(convert.convert(&yuv444).unwrap().len(), 8 * 8 * 3);

@@ -186,10 +186,15 @@ pub(crate) fn on_device(frame: &frame::Video) -> bool {
 /// Downloads a decoded GPU frame into `host` (NV12 for 8-bit H.264).
 pub(crate) fn download(gpu: &frame::Video, host: &mut frame::Video) -> Result<()> {
     // SAFETY: both frames are valid; `host` is emptied first so FFmpeg
-    // allocates it in the device frames' software format.
+    // allocates it in the device frames' software format. The transfer
+    // moves only the pixels: the properties (the colour matrix and range
+    // the conversion to RGB reads among them) are copied after it.
     let err = unsafe {
         ff::ffi::av_frame_unref(host.as_mut_ptr());
-        ff::ffi::av_hwframe_transfer_data(host.as_mut_ptr(), gpu.as_ptr(), 0)
+        match ff::ffi::av_hwframe_transfer_data(host.as_mut_ptr(), gpu.as_ptr(), 0) {
+            0.. => ff::ffi::av_frame_copy_props(host.as_mut_ptr(), gpu.as_ptr()),
+            err => err,
+        }
     };
     if err < 0 {
         bail!(

@@ -941,6 +941,11 @@ impl H264 {
         enc.set_width(self.width);
         enc.set_height(self.height);
         enc.set_format(Pixel::YUV420P);
+        // The matrix and range the frames are converted with
+        // (`kino_kernels::yuv`), said in the stream: players read an
+        // untagged HD stream as BT.709, which would shift its colours.
+        enc.set_colorspace(ff::util::color::Space::SMPTE170M);
+        enc.set_color_range(ff::util::color::Range::MPEG);
         enc.set_time_base(self.rate.invert());
         enc.set_frame_rate(Some(self.rate));
         if self.global {
