@@ -1,7 +1,7 @@
-//! RGB24 and YUV 4:2:0 (BT.601, limited range, the matrix swscale uses by
-//! default), both ways: packed RGB24 to planar YUV before every H.264
-//! encode, and a decoder's YUV (planar, or NV12 as NVDEC leaves it) back to
-//! RGB24 after every decode.
+//! RGB24 and YUV 4:2:0, limited range, both ways: packed RGB24 to planar
+//! YUV in BT.601 (the matrix swscale uses by default) before every H.264
+//! encode, and a decoder's YUV (planar, or NV12 as NVDEC leaves it, in
+//! BT.601 or BT.709: [`Matrix`]) back to RGB24 after every decode.
 //!
 //! Integer arithmetic throughout, so the CUDA twins (`kino-cuda`'s
 //! `cu/yuv.cu`) are checked against them bit for bit. On x86-64 with AVX2
@@ -11,6 +11,39 @@
 //! one way and 6.4 ms the other on one core, against 1.6 and 1.0 ms).
 
 use rayon::prelude::*;
+
+/// The matrix a limited-range YUV picture was encoded with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Matrix {
+    /// ITU-R BT.601: SD video, what Kino encodes with, and what swscale
+    /// and the ffmpeg CLI assume of an untagged stream.
+    #[default]
+    Bt601,
+    /// ITU-R BT.709: HD video.
+    Bt709,
+}
+
+impl Matrix {
+    /// The luma weights of red and blue, Kr and Kb.
+    pub fn weights(self) -> (f64, f64) {
+        match self {
+            Matrix::Bt601 => (0.299, 0.114),
+            Matrix::Bt709 => (0.2126, 0.0722),
+        }
+    }
+
+    /// YUV to RGB's chroma terms in 16.16 fixed point: red from Cr, green
+    /// from Cb and from Cr (both subtracted), blue from Cb; each 65536 ×
+    /// 255/224 × the matrix's term, rounded (`2(1 − Kr)`, `2(1 − Kb)Kb/Kg`,
+    /// `2(1 − Kr)Kr/Kg`, `2(1 − Kb)`). Luma's scale, 65536 × 255/219, is
+    /// the same for both.
+    pub fn to_rgb(self) -> [i32; 4] {
+        match self {
+            Matrix::Bt601 => [104_597, 25_675, 53_279, 132_201],
+            Matrix::Bt709 => [117_489, 13_975, 34_925, 138_438],
+        }
+    }
+}
 
 /// The three planes of a YUV 4:2:0 picture, each with its row stride in
 /// bytes (at least the plane's width: `width` for Y, `width.div_ceil(2)`
@@ -144,6 +177,8 @@ pub struct Yuv420View<'a> {
     pub y_stride: usize,
     /// The chroma samples.
     pub chroma: Chroma<'a>,
+    /// The matrix the samples were encoded with.
+    pub matrix: Matrix,
 }
 
 /// Where a YUV 4:2:0 picture keeps its chroma.
@@ -202,6 +237,8 @@ impl Yuv420 {
                 v: &self.v,
                 v_stride: chroma_width,
             },
+            // Made by `rgb24_to_yuv420p`.
+            matrix: Matrix::Bt601,
         }
     }
 
@@ -241,6 +278,7 @@ pub fn yuv420_to_rgb24(yuv: Yuv420View<'_>, width: usize, height: usize, rgb: &m
     if width == 0 {
         return;
     }
+    let k = yuv.matrix.to_rgb();
     rgb[..width * height * 3]
         .par_chunks_mut(6 * width)
         .enumerate()
@@ -251,9 +289,9 @@ pub fn yuv420_to_rgb24(yuv: Yuv420View<'_>, width: usize, height: usize, rgb: &m
                 let start = (2 * pair + i) * yuv.y_stride;
                 let y_row = &yuv.y[start..start + width];
                 if step == 1 {
-                    rgb_row::<1>(y_row, u_row, v_row, out);
+                    rgb_row::<1>(y_row, u_row, v_row, k, out);
                 } else {
-                    rgb_row::<2>(y_row, u_row, v_row, out);
+                    rgb_row::<2>(y_row, u_row, v_row, k, out);
                 }
             }
         });
@@ -270,19 +308,20 @@ pub fn plane_extent(stride: usize, rows: usize, row_bytes: usize) -> usize {
 }
 
 /// One row of RGB24 from its luma and its chroma row, U and V read every
-/// `STEP` bytes (a constant, so each layout gets its own loop).
-fn rgb_row<const STEP: usize>(y: &[u8], u: &[u8], v: &[u8], out: &mut [u8]) {
+/// `STEP` bytes (a constant, so each layout gets its own loop), with the
+/// chroma terms `k` ([`Matrix::to_rgb`]).
+fn rgb_row<const STEP: usize>(y: &[u8], u: &[u8], v: &[u8], k: [i32; 4], out: &mut [u8]) {
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present, checked just above.
-        done = unsafe { avx2::rgb_row::<STEP>(y, u, v, out) };
+        done = unsafe { avx2::rgb_row::<STEP>(y, u, v, k, out) };
     }
     // The scalar loop packs RGB24 a byte at a time, several times slower
     // than swscale's SIMD; it is the reference, and the row's tail.
     for x in done..y.len() {
         let c = x / 2 * STEP;
-        out[3 * x..3 * x + 3].copy_from_slice(&rgb_of(y[x], u[c], v[c]));
+        out[3 * x..3 * x + 3].copy_from_slice(&rgb_of(y[x], u[c], v[c], k));
     }
 }
 
@@ -300,6 +339,7 @@ mod avx2 {
         y: &[u8],
         u: &[u8],
         v: &[u8],
+        [r_cr, g_cb, g_cr, b_cb]: [i32; 4],
         out: &mut [u8],
     ) -> usize {
         let n = y.len();
@@ -345,9 +385,9 @@ mod avx2 {
             };
             let (cb, cr) = (_mm256_sub_epi32(cb, k(128)), _mm256_sub_epi32(cr, k(128)));
             // Per pair: R's, G's (to subtract) and B's chroma terms.
-            let red = mul(cr, k(104_597));
-            let green = add(mul(cb, k(25675)), mul(cr, k(53279)));
-            let blue = mul(cb, k(132_201));
+            let red = mul(cr, k(r_cr));
+            let green = add(mul(cb, k(g_cb)), mul(cr, k(g_cr)));
+            let blue = mul(cb, k(b_cb));
             for (half, lanes) in halves.into_iter().enumerate() {
                 let at = x + 8 * half;
                 let luma = add(
@@ -522,23 +562,23 @@ mod avx2 {
     }
 }
 
-/// One BT.601 limited-range sample to full-range RGB, in 16.16 fixed point
-/// rounded to nearest (the coefficients are 65536 × 255/219 for luma and
-/// 65536 × 255/224 × the matrix's chroma terms) and clamped.
+/// One limited-range sample to full-range RGB, in 16.16 fixed point
+/// rounded to nearest (65536 × 255/219 for luma, `k` the matrix's chroma
+/// terms: [`Matrix::to_rgb`]) and clamped.
 #[inline(always)]
-fn rgb_of(y: u8, u: u8, v: u8) -> [u8; 3] {
-    terms(y, u, v).map(channel)
+fn rgb_of(y: u8, u: u8, v: u8, k: [i32; 4]) -> [u8; 3] {
+    terms(y, u, v, k).map(channel)
 }
 
 /// The three channels of [`rgb_of`] before the shift and clamp.
 #[inline(always)]
-fn terms(y: u8, u: u8, v: u8) -> [i32; 3] {
+fn terms(y: u8, u: u8, v: u8, [r_cr, g_cb, g_cr, b_cb]: [i32; 4]) -> [i32; 3] {
     let luma = 76309 * (i32::from(y) - 16) + 32768;
     let (cb, cr) = (i32::from(u) - 128, i32::from(v) - 128);
     [
-        luma + 104597 * cr,
-        luma - 25675 * cb - 53279 * cr,
-        luma + 132201 * cb,
+        luma + r_cr * cr,
+        luma - g_cb * cb - g_cr * cr,
+        luma + b_cb * cb,
     ]
 }
 
@@ -714,37 +754,40 @@ mod tests {
     }
 
     #[test]
-    fn yuv_to_rgb_is_the_bt601_limited_range_matrix() {
-        // Every third value of each component, against the matrix in f64.
-        let mut off_by_one = 0;
-        for y in (0..=255u8).step_by(3) {
-            for u in (0..=255u8).step_by(3) {
-                for v in (0..=255u8).step_by(3) {
-                    let (l, cb, cr) = (
-                        (f64::from(y) - 16.0) * 255.0 / 219.0,
-                        (f64::from(u) - 128.0) * 255.0 / 224.0,
-                        (f64::from(v) - 128.0) * 255.0 / 224.0,
-                    );
-                    let exact = [
-                        l + 1.402 * cr,
-                        l - 0.114 * 1.772 / 0.587 * cb - 0.299 * 1.402 / 0.587 * cr,
-                        l + 1.772 * cb,
-                    ];
-                    for (got, want) in rgb_of(y, u, v).into_iter().zip(exact) {
-                        let diff = (f64::from(got) - want.round().clamp(0.0, 255.0)).abs();
-                        assert!(diff <= 1.0, "({y}, {u}, {v}): {got} for {want}");
-                        off_by_one += usize::from(diff > 0.0);
+    fn yuv_to_rgb_is_the_limited_range_matrix_in_bt601_and_bt709() {
+        for matrix in [Matrix::Bt601, Matrix::Bt709] {
+            let (kr, kb) = matrix.weights();
+            let kg = 1.0 - kr - kb;
+            let k = matrix.to_rgb();
+            // Every third value of each component, against the matrix in
+            // f64.
+            let mut off_by_one = 0;
+            for y in (0..=255u8).step_by(3) {
+                for u in (0..=255u8).step_by(3) {
+                    for v in (0..=255u8).step_by(3) {
+                        let (l, cb, cr) = (
+                            (f64::from(y) - 16.0) * 255.0 / 219.0,
+                            (f64::from(u) - 128.0) * 255.0 / 224.0,
+                            (f64::from(v) - 128.0) * 255.0 / 224.0,
+                        );
+                        let (r, b) = (l + 2.0 * (1.0 - kr) * cr, l + 2.0 * (1.0 - kb) * cb);
+                        let exact = [r, (l - kr * r - kb * b) / kg, b];
+                        for (got, want) in rgb_of(y, u, v, k).into_iter().zip(exact) {
+                            let diff = (f64::from(got) - want.round().clamp(0.0, 255.0)).abs();
+                            assert!(diff <= 1.0, "{matrix:?} ({y}, {u}, {v}): {got} for {want}");
+                            off_by_one += usize::from(diff > 0.0);
+                        }
                     }
                 }
             }
+            // Only near a rounding boundary, where the 16.16 coefficients'
+            // own rounding tips it: under one sample in a thousand.
+            let samples = 86 * 86 * 86 * 3;
+            assert!(
+                off_by_one * 1000 < samples,
+                "{matrix:?}: {off_by_one} of {samples} samples off by one"
+            );
         }
-        // Only near a rounding boundary, where the 16.16 coefficients'
-        // own rounding tips it: under one sample in a thousand.
-        let samples = 86 * 86 * 86 * 3;
-        assert!(
-            off_by_one * 1000 < samples,
-            "{off_by_one} of {samples} samples off by one"
-        );
     }
 
     #[test]
@@ -782,7 +825,8 @@ mod tests {
             for (i, px) in reference.chunks_exact(3).enumerate() {
                 let (x, y) = (i % width, i / width);
                 let c = (y / 2) * cw + x / 2;
-                assert_eq!(px, rgb_of(yuv.y[i], yuv.u[c], yuv.v[c]), "({x}, {y})");
+                let k = Matrix::Bt601.to_rgb();
+                assert_eq!(px, rgb_of(yuv.y[i], yuv.u[c], yuv.v[c], k), "({x}, {y})");
             }
             // Padded rows, planar and interleaved.
             let (ys, cs) = (width + 3, 2 * cw + 5);
@@ -806,6 +850,7 @@ mod tests {
                     y: &y,
                     y_stride: ys,
                     chroma,
+                    matrix: Matrix::Bt601,
                 };
                 yuv420_to_rgb24(view, width, height, &mut out);
                 assert_eq!(out[width * height * 3..], [0; 4], "wrote past the picture");
@@ -844,12 +889,15 @@ mod tests {
             let y: Vec<u8> = (0..width * height).map(|_| byte()).collect();
             let uv: Vec<u8> = (0..2 * cw * ch).map(|_| byte()).collect();
             let (u, v) = uv.split_at(cw * ch);
+            let matrix = [Matrix::Bt601, Matrix::Bt709][width % 2];
+            let k = matrix.to_rgb();
             let convert = |chroma| {
                 let mut rgb = vec![0u8; width * height * 3];
                 let view = Yuv420View {
                     y: &y,
                     y_stride: width,
                     chroma,
+                    matrix,
                 };
                 yuv420_to_rgb24(view, width, height, &mut rgb);
                 rgb
@@ -867,13 +915,13 @@ mod tests {
             for i in 0..width * height {
                 let (row, x) = (i / width, i % width);
                 let c = (row / 2) * cw + x / 2;
-                let want = rgb_of(y[i], u[c], v[c]);
+                let want = rgb_of(y[i], u[c], v[c], k);
                 assert_eq!(
                     planar[3 * i..3 * i + 3],
                     want,
                     "planar {width} wide, ({x}, {row})"
                 );
-                let nv = rgb_of(y[i], uv[2 * c], uv[2 * c + 1]);
+                let nv = rgb_of(y[i], uv[2 * c], uv[2 * c + 1], k);
                 assert_eq!(
                     nv12[3 * i..3 * i + 3],
                     nv,

@@ -55,11 +55,11 @@ extern "C" void kino_emu_rgb_to_yuv420(const unsigned int grid[3], const unsigne
 extern "C" void kino_emu_yuv420_to_rgb(const unsigned int grid[3], const unsigned int block[3],
                                        const unsigned char* y, unsigned int y_stride, const unsigned char* u,
                                        unsigned int u_stride, const unsigned char* v, unsigned int v_stride,
-                                       unsigned int chroma_step, unsigned char* rgb, unsigned int width,
-                                       unsigned int height)
+                                       unsigned int chroma_step, const int k[4], unsigned char* rgb,
+                                       unsigned int width, unsigned int height)
 {
-    kino_emu::launch(kino_yuv420_to_rgb, grid, block, y, y_stride, u, u_stride, v, v_stride, chroma_step, rgb,
-                     width, height);
+    kino_emu::launch(kino_yuv420_to_rgb, grid, block, y, y_stride, u, u_stride, v, v_stride, chroma_step, k[0],
+                     k[1], k[2], k[3], rgb, width, height);
 }
 
 extern "C" void kino_emu_camera_rgb8(const unsigned int grid[3], const unsigned int block[3],

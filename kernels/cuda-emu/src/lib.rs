@@ -32,6 +32,7 @@ mod ffi {
             v: *const u8,
             v_stride: u32,
             chroma_step: u32,
+            k: *const i32,
             rgb: *mut u8,
             width: u32,
             height: u32,
@@ -299,7 +300,8 @@ pub fn rgb_to_yuv420(
 
 /// Runs `kino_yuv420_to_rgb`: a `width × height` YUV 4:2:0 picture into
 /// packed RGB24, U and V read every `chroma_step` bytes (1 for planar, 2
-/// for NV12, `v` then being the interleaved plane from its second byte).
+/// for NV12, `v` then being the interleaved plane from its second byte),
+/// `k` the matrix's chroma terms (`Matrix::to_rgb`).
 ///
 /// # Panics
 /// When a plane or `rgb` is too small for the picture.
@@ -311,6 +313,7 @@ pub fn yuv420_to_rgb(
     (u, u_stride): (&[u8], usize),
     (v, v_stride): (&[u8], usize),
     chroma_step: usize,
+    k: [i32; 4],
     width: usize,
     height: usize,
     rgb: &mut [u8],
@@ -342,6 +345,7 @@ pub fn yuv420_to_rgb(
             v.as_ptr(),
             n(v_stride),
             n(chroma_step),
+            k.as_ptr(),
             rgb.as_mut_ptr(),
             n(width),
             n(height),

@@ -50,19 +50,21 @@ extern "C" __global__ void kino_rgb_to_yuv420(
     v_plane[(size_t)cy * v_stride + cx] = (unsigned char)(((112 * r - 94 * g - 18 * b + 128) >> 8) + 128);
 }
 
-// YUV 4:2:0 to packed RGB24, BT.601 limited range to full: the GPU twin of
+// YUV 4:2:0 to packed RGB24, BT.601 or BT.709 limited range to full: the GPU twin of
 // kino_kernels::yuv::yuv420_to_rgb24, integer for integer (bit-exact).
 // U and V are read every `chroma_step` bytes: 1 for planar (yuv420p), 2 for
 // NV12, where `v` is the interleaved plane one byte on from `u`.
 //
 // One thread per 2×2 block: its one chroma pair colours its four pixels.
 
-__device__ __forceinline__ void kino_rgb_of(int y, int cb, int cr, unsigned char* out)
+// `k`: the matrix's chroma terms in 16.16 (`Matrix::to_rgb`): red from Cr,
+// green from Cb and Cr, blue from Cb.
+__device__ __forceinline__ void kino_rgb_of(int y, int cb, int cr, const int k[4], unsigned char* out)
 {
     int luma = 76309 * (y - 16) + 32768;
     cb -= 128;
     cr -= 128;
-    int c[3] = {luma + 104597 * cr, luma - 25675 * cb - 53279 * cr, luma + 132201 * cb};
+    int c[3] = {luma + k[0] * cr, luma - k[1] * cb - k[2] * cr, luma + k[3] * cb};
     for (int i = 0; i < 3; ++i) {
         int v = c[i] >> 16;
         out[i] = (unsigned char)(v < 0 ? 0 : (v > 255 ? 255 : v));
@@ -74,10 +76,12 @@ extern "C" __global__ void kino_yuv420_to_rgb(
     const unsigned char* __restrict__ u_plane, unsigned int u_stride,
     const unsigned char* __restrict__ v_plane, unsigned int v_stride,
     unsigned int chroma_step,
+    int r_cr, int g_cb, int g_cr, int b_cb,
     unsigned char* __restrict__ rgb,
     unsigned int width,
     unsigned int height)
 {
+    const int k[4] = {r_cr, g_cb, g_cr, b_cb};
     unsigned int cx = blockIdx.x * blockDim.x + threadIdx.x;
     unsigned int cy = blockIdx.y * blockDim.y + threadIdx.y;
     unsigned int x0 = 2 * cx, y0 = 2 * cy;
@@ -88,7 +92,7 @@ extern "C" __global__ void kino_yuv420_to_rgb(
     int cr = v_plane[(size_t)cy * v_stride + (size_t)cx * chroma_step];
     for (unsigned int y = y0; y < y0 + 2 && y < height; ++y) {
         for (unsigned int x = x0; x < x0 + 2 && x < width; ++x) {
-            kino_rgb_of(y_plane[(size_t)y * y_stride + x], cb, cr, rgb + 3 * ((size_t)y * width + x));
+            kino_rgb_of(y_plane[(size_t)y * y_stride + x], cb, cr, k, rgb + 3 * ((size_t)y * width + x));
         }
     }
 }

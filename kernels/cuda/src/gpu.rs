@@ -282,6 +282,7 @@ impl Gpu {
         let (y_stride, u_stride, v_stride, step) =
             (n(yuv.y_stride)?, n(u_stride)?, n(v_stride)?, n(step)?);
         let (w32, h32) = (n(width)?, n(height)?);
+        let [r_cr, g_cb, g_cr, b_cb] = yuv.matrix.to_rgb();
         let mut launch = stream.launch_builder(&self.yuv420_to_rgb);
         launch
             .arg(&y)
@@ -291,6 +292,10 @@ impl Gpu {
             .arg(&v)
             .arg(&v_stride)
             .arg(&step)
+            .arg(&r_cr)
+            .arg(&g_cb)
+            .arg(&g_cr)
+            .arg(&b_cb)
             .arg(&mut rgb)
             .arg(&w32)
             .arg(&h32);

@@ -21,7 +21,7 @@ use kino_kernels::text::{
     RenderedText, TextBox, TextStyle,
 };
 use kino_kernels::words::DynamicCue;
-use kino_kernels::yuv::{Chroma, Yuv420, Yuv420View, yuv420_to_rgb24};
+use kino_kernels::yuv::{Chroma, Matrix, Yuv420, Yuv420View, yuv420_to_rgb24};
 
 /// A deterministic picture that holds every level of every channel, with
 /// gradients, hard edges and noise.
@@ -217,7 +217,7 @@ fn yuv_to_rgb_kernel_matches_the_cpu_conversion_exactly() {
         let bytes = picture(ys, height + 3 * ch);
         let (y, chroma) = bytes.split_at(ys * height);
         let (u, v) = chroma.split_at(cs * ch);
-        for (layout, view, step) in [
+        let layouts = [
             (
                 "planar",
                 Chroma::Planar {
@@ -229,11 +229,17 @@ fn yuv_to_rgb_kernel_matches_the_cpu_conversion_exactly() {
                 1,
             ),
             ("nv12", Chroma::Interleaved { uv: u, stride: cs }, 2),
-        ] {
+        ];
+        for ((layout, view, step), matrix) in layouts
+            .into_iter()
+            .flat_map(|l| [(l, Matrix::Bt601), (l, Matrix::Bt709)])
+        {
+            let layout = format!("{layout} {matrix:?}");
             let yuv = Yuv420View {
                 y,
                 y_stride: ys,
                 chroma: view,
+                matrix,
             };
             let mut reference = vec![0u8; width * height * 3];
             yuv420_to_rgb24(yuv, width, height, &mut reference);
@@ -250,6 +256,7 @@ fn yuv_to_rgb_kernel_matches_the_cpu_conversion_exactly() {
                 (u_plane, cs),
                 (v_plane, cs),
                 step,
+                matrix.to_rgb(),
                 width,
                 height,
                 &mut emulated,
@@ -268,7 +275,9 @@ fn yuv_to_rgb_kernel_matches_the_cpu_conversion_exactly() {
             gpu::rgb(yuv, width, height, &reference);
         }
     }
-    println!("yuv420→rgb (planar and NV12): emulated kernel identical to the CPU at 5 sizes");
+    println!(
+        "yuv420→rgb (planar and NV12, BT.601 and BT.709): emulated kernel identical to the CPU at 5 sizes"
+    );
 }
 
 /// A still with detail at every scale, and an alpha channel that fades
