@@ -3,7 +3,8 @@
 //! logo.
 //!
 //! On a GPU the node holds room for its frame and its inputs for as long as
-//! it runs ([`Pool::hold`]): the still's and the logo's levels, the title's
+//! it runs ([`Pool::hold_node`]: a node waits for room that calls and other
+//! nodes hold, so concurrent nodes queue for the GPU): the still's and the logo's levels, the title's
 //! masks and the LUT's tables go up the first time a frame needs them and
 //! stay, and each frame goes up once (or is drawn there) and comes down
 //! once, however many layers it gets. Placed calls one by one
@@ -254,13 +255,18 @@ impl<'a> NodeFrames<'a> {
             None => None,
         };
         if matches!(self.device, Device::Unplaced) {
-            self.device = match self.pool.hold(self.bytes) {
+            self.device = match self.pool.hold_node(self.bytes) {
                 Some(resident) => match gpu::Frames::open(resident.ordinal(), self.size) {
                     Ok(frames) => Device::Gpu(resident, Box::new(frames)),
                     Err(why) => Device::Cpu(format!("cuda:{} failed: {why}", resident.ordinal())),
                 },
                 None => Device::Cpu(self.pool.no_gpu().map_or_else(
-                    || format!("no GPU has {} MiB free for the node", self.bytes >> 20),
+                    || {
+                        format!(
+                            "no GPU has {} MiB for the node beside its loaded models",
+                            self.bytes >> 20
+                        )
+                    },
                     str::to_owned,
                 )),
             };

@@ -12,7 +12,10 @@
 //! A model that stays loaded on a GPU holds its room for as long as it is
 //! loaded ([`Pool::hold`], a [`Resident`]): calls then fit in what is left,
 //! and one that no longer could runs on the CPU rather than wait for room
-//! that only an unloaded model would give back.
+//! that only an unloaded model would give back. A render node holds its
+//! frames' room for the whole node ([`Pool::hold_node`]); a node that finds
+//! none free waits for calls and other nodes to end, as a call waits for
+//! calls, and runs on the CPU only when loaded models leave it too little.
 //!
 //! [`Pool::run`] wraps that in the policy every GPU kernel follows: run on
 //! the leased GPU, and if the GPU fails (out of memory, a launch error), run
@@ -83,21 +86,49 @@ struct Budget {
     ordinal: usize,
     capacity: u64,
     /// Held by resident models, for as long as they stay loaded.
-    resident: u64,
+    models: u64,
+    /// Held by render nodes in flight, until each node ends.
+    nodes: u64,
     /// Leased to kernel calls in flight.
     leased: u64,
 }
 
 impl Budget {
-    /// What calls may lease at all: the capacity less resident models.
-    fn usable(&self) -> u64 {
-        self.capacity.saturating_sub(self.resident)
-    }
-
     /// What is free now.
     fn room(&self) -> u64 {
-        self.usable().saturating_sub(self.leased)
+        self.capacity
+            .saturating_sub(self.models + self.nodes + self.leased)
     }
+}
+
+/// What a request for room waits for: the room it could have once that
+/// much is given back.
+#[derive(Clone, Copy)]
+enum Waits {
+    /// For calls' leases to end (a call: the node it runs in may hold the
+    /// rest, so waiting for nodes could be waiting for itself).
+    Calls,
+    /// For calls and other nodes to end (a node, which holds nothing else
+    /// while it waits).
+    CallsAndNodes,
+}
+
+impl Waits {
+    /// The room `budget` would have once what this waits for ends.
+    fn eventually(self, budget: &Budget) -> u64 {
+        let lasting = match self {
+            Waits::Calls => budget.models + budget.nodes,
+            Waits::CallsAndNodes => budget.models,
+        };
+        budget.capacity.saturating_sub(lasting)
+    }
+}
+
+/// Who holds a [`Resident`]'s room.
+#[derive(Debug, Clone, Copy)]
+enum Holder {
+    Model,
+    Node,
 }
 
 /// Hands kernel calls a device with room for them.
@@ -128,7 +159,7 @@ pub struct Stats {
     pub gpu_calls: u64,
     /// Calls whose GPU failed and that ran on the CPU instead.
     pub fallbacks: u64,
-    /// Calls that waited for GPU memory to free up.
+    /// Calls and render nodes that waited for GPU memory to free up.
     pub waits: u64,
 }
 
@@ -148,7 +179,8 @@ impl Pool {
         let budget = |gpu: &Gpu| Budget {
             ordinal: gpu.ordinal,
             capacity: gpu.free_memory.saturating_sub(RESERVE_BYTES),
-            resident: 0,
+            models: 0,
+            nodes: 0,
             leased: 0,
         };
         let (budgets, no_gpu) = match choice {
@@ -235,33 +267,79 @@ impl Pool {
             .map(|b| b.ordinal)
     }
 
-    /// Holds `bytes` for a model that stays loaded (or a render node's
-    /// frames and inputs), on the GPU with the most room that has them free
-    /// now, until the [`Resident`] drops; `None` where none has (the work
-    /// then belongs on the CPU).
+    /// Holds `bytes` for a model that stays loaded, on the GPU with the
+    /// most room that has them free now, until the [`Resident`] drops;
+    /// `None` where none has (the model then belongs on the CPU: loading
+    /// never waits, since the thread loading it may hold room itself).
     pub fn hold(self: &Arc<Self>, bytes: u64) -> Option<Resident> {
         let mut budgets = self.lock();
         let budget = budgets
             .iter_mut()
             .filter(|b| b.room() >= bytes)
             .max_by_key(|b| b.room())?;
-        budget.resident += bytes;
+        budget.models += bytes;
         let ordinal = budget.ordinal;
         drop(budgets);
+        Some(self.held_for(ordinal, bytes, Holder::Model))
+    }
+
+    /// Holds `bytes` for a render node's frames and inputs, kept on the GPU
+    /// from frame to frame, until the [`Resident`] drops: on the GPU with
+    /// the most room, waiting while calls and other nodes hold it; `None`
+    /// when loaded models leave no GPU room enough (the node then runs on
+    /// the CPU). The calling thread must hold no other node's room.
+    pub fn hold_node(self: &Arc<Self>, bytes: u64) -> Option<Resident> {
+        let ordinal = self.take_room(bytes, Waits::CallsAndNodes, |b| b.nodes += bytes)?;
+        Some(self.held_for(ordinal, bytes, Holder::Node))
+    }
+
+    fn held_for(self: &Arc<Self>, ordinal: usize, bytes: u64, holder: Holder) -> Resident {
         // Calls waiting for room that can now never come go to the CPU.
         self.freed.notify_all();
-        Some(Resident {
+        Resident {
             pool: Arc::clone(self),
             ordinal,
             bytes,
-        })
+            holder,
+        }
     }
 
-    /// The bytes resident models hold on each GPU.
+    /// Takes `bytes` on the GPU with the most room (`take` says for
+    /// whom), waiting while every GPU that could have them free once
+    /// `waits` ends is short of them now; `None` when none could.
+    fn take_room(&self, bytes: u64, waits: Waits, take: impl FnOnce(&mut Budget)) -> Option<usize> {
+        let mut budgets = self.lock();
+        let mut waited = false;
+        loop {
+            // (checked on every wake: a model loaded meanwhile may have
+            // left no GPU that could ever have the room)
+            if !budgets.iter().any(|b| waits.eventually(b) >= bytes) {
+                return None;
+            }
+            let roomiest = budgets
+                .iter_mut()
+                .filter(|b| b.room() >= bytes)
+                .max_by_key(|b| b.room());
+            if let Some(budget) = roomiest {
+                take(budget);
+                if waited {
+                    self.counters.waits.fetch_add(1, Ordering::Relaxed);
+                }
+                return Some(budget.ordinal);
+            }
+            waited = true;
+            budgets = self
+                .freed
+                .wait(budgets)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// The bytes resident models and nodes hold on each GPU.
     pub fn resident(&self) -> Vec<(usize, u64)> {
         self.lock()
             .iter()
-            .map(|b| (b.ordinal, b.resident))
+            .map(|b| (b.ordinal, b.models + b.nodes))
             .collect()
     }
 
@@ -276,38 +354,17 @@ impl Pool {
     /// Leases room for `bytes` on the GPU with the most room, waiting while
     /// every GPU that could hold it is busy; the CPU when none ever could.
     pub fn acquire(&self, bytes: u64) -> Lease<'_> {
-        let mut budgets = self.lock();
-        let mut waited = false;
-        loop {
-            // (checked on every wake: a model loaded meanwhile may have
-            // left no GPU that could ever hold the call)
-            if !budgets.iter().any(|b| b.usable() >= bytes) {
-                return Lease {
-                    pool: self,
-                    placement: Placement::Cpu,
-                    bytes: 0,
-                };
-            }
-            let roomiest = budgets
-                .iter_mut()
-                .filter(|b| b.room() >= bytes)
-                .max_by_key(|b| b.room());
-            if let Some(budget) = roomiest {
-                budget.leased += bytes;
-                if waited {
-                    self.counters.waits.fetch_add(1, Ordering::Relaxed);
-                }
-                return Lease {
-                    pool: self,
-                    placement: Placement::Cuda(budget.ordinal),
-                    bytes,
-                };
-            }
-            waited = true;
-            budgets = self
-                .freed
-                .wait(budgets)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match self.take_room(bytes, Waits::Calls, |b| b.leased += bytes) {
+            Some(ordinal) => Lease {
+                pool: self,
+                placement: Placement::Cuda(ordinal),
+                bytes,
+            },
+            None => Lease {
+                pool: self,
+                placement: Placement::Cpu,
+                bytes: 0,
+            },
         }
     }
 
@@ -437,12 +494,13 @@ impl Pool {
 }
 
 /// A resident model's room on a GPU, held until dropped (when the model is
-/// unloaded).
+/// unloaded), or a render node's, until the node ends.
 #[derive(Debug)]
 pub struct Resident {
     pool: Arc<Pool>,
     ordinal: usize,
     bytes: u64,
+    holder: Holder,
 }
 
 impl Resident {
@@ -460,7 +518,10 @@ impl Resident {
 impl Drop for Resident {
     fn drop(&mut self) {
         let bytes = self.bytes;
-        self.pool.give_back(self.ordinal, |b| b.resident -= bytes);
+        self.pool.give_back(self.ordinal, |b| match self.holder {
+            Holder::Model => b.models -= bytes,
+            Holder::Node => b.nodes -= bytes,
+        });
     }
 }
 
@@ -669,6 +730,71 @@ mod tests {
             assert_eq!(waiter.join().unwrap(), Placement::Cpu);
             drop((busy, model));
         });
+    }
+
+    #[test]
+    fn more_concurrent_nodes_than_memory_allows_queue_rather_than_fail() {
+        // Room for two 40 MiB nodes at a time; six start at once.
+        let pool = Arc::new(Pool::new(&[gpu(0, 100)], Choice::Auto, None).unwrap());
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let nodes: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        let node = pool.hold_node(40 * MIB)?;
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Some(node.ordinal())
+                    })
+                })
+                .collect();
+            for node in nodes {
+                assert_eq!(node.join().unwrap(), Some(0), "every node ran on the GPU");
+            }
+        });
+        assert!(peak.load(Ordering::SeqCst) <= 2, "{peak:?} nodes at once");
+        assert!(pool.stats().waits >= 1, "{:?}", pool.stats());
+        assert_eq!(pool.resident(), [(0, 0)]);
+    }
+
+    #[test]
+    fn a_node_waits_for_calls_and_nodes_but_not_for_models() {
+        let pool = Arc::new(Pool::new(&[gpu(0, 100)], Choice::Auto, None).unwrap());
+        // A call and a node in flight: a second node waits for both.
+        let call = pool.acquire(30 * MIB);
+        let first = pool.hold_node(50 * MIB).unwrap();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| pool.hold_node(60 * MIB).map(|n| n.ordinal()));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!waiter.is_finished(), "60 MiB are not free yet");
+            drop(call);
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!waiter.is_finished(), "the first node still holds 50");
+            drop(first);
+            assert_eq!(waiter.join().unwrap(), Some(0));
+        });
+        // A call never waits for a node: the node it runs in may be the
+        // one holding the room.
+        let node = pool.hold_node(70 * MIB).unwrap();
+        assert_eq!(pool.acquire(40 * MIB).placement(), Placement::Cpu);
+        drop(node);
+        // A model stays: a node that fits only without it runs on the CPU
+        // at once, and so does one waiting when a model takes the room.
+        let model = pool.hold(50 * MIB).unwrap();
+        assert!(pool.hold_node(60 * MIB).is_none());
+        drop(model);
+        let call = pool.acquire(50 * MIB);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| pool.hold_node(60 * MIB).is_some());
+            std::thread::sleep(Duration::from_millis(50));
+            let model = pool.hold(50 * MIB).unwrap();
+            assert!(!waiter.join().unwrap());
+            drop((call, model));
+        });
+        assert_eq!(pool.resident(), [(0, 0)]);
     }
 
     #[test]
