@@ -16,7 +16,9 @@
 # it brings its own NVRTC (12.8, from `make nvrtc`) and falls back to the
 # machine's CUDA toolkit if that one cannot load, and its own FFmpeg for
 # the NVENC/NVDEC checks (see `ffmpeg_nv`). Where there is no GPU, it
-# still runs everything and says why each GPU half was skipped.
+# still runs everything and says why each GPU half was skipped. Each step
+# has a time limit (a hang costs that step, not the call), and the whole
+# log is written to $OUT/gpu-check.log where the device tool gives $OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACK=.kino/gpu-check
@@ -116,6 +118,18 @@ for line in sys.stdin:
     done
 }
 
+# Runs a step for at most $1 seconds: a step that hangs on the GPU costs
+# its own line in the table, not the device's whole call.
+bounded() {
+    local limit=$1
+    shift
+    timeout -k 5 "$limit" "$@" || {
+        local rc=$?
+        [ $rc = 124 ] && echo "TIMED OUT after ${limit} s: $*"
+        return $rc
+    }
+}
+
 run() {
     [ -d "$PACK/bin" ] || { echo "no $PACK/bin: run \`scripts/gpu-check.sh pack\` first, and carry $PACK"; exit 2; }
     local started=$SECONDS tmp
@@ -134,11 +148,13 @@ run() {
     # (head closes the pipe early: ldd may die of SIGPIPE, which is no failure)
     ldd --version | head -1 || true
 
-    local log="$tmp/log" status=0
+    # The whole log comes back with the device tool's $OUT, beside the
+    # table its output ends with.
+    local log="${OUT:-$tmp}/gpu-check.log" status=0
     for test in "$PACK"/bin/*; do
         [ "$(basename "$test")" = gpu ] && continue
         echo "== $(basename "$test")"
-        "$test" --nocapture --test-threads=1 2>&1 | tee -a "$log" || status=1
+        bounded 100 "$test" --nocapture --test-threads=1 2>&1 | tee -a "$log" || status=1
     done
     # TorchScript on the GPU: this machine's PyTorch's libraries (libtorch
     # 2.11 with CUDA), and only the tests that need no model runtime else.
@@ -148,7 +164,7 @@ run() {
         echo "== torch (libraries from $torch_lib)"
         for filter in "diffusion the_torchscript_export_draws_the_same_on_a_gpu" "vocoder the_torchscript_vocoder_runs_the_same_on_a_gpu" "kino_torch device"; do
             set -- $filter
-            KINO_REPO=$PWD LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" "$PACK/torch/$1" "$2" --nocapture 2>&1 | tee -a "$log" || status=1
+            KINO_REPO=$PWD LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" bounded 60 "$PACK/torch/$1" "$2" --nocapture 2>&1 | tee -a "$log" || status=1
         done
     else
         echo "torch: no PyTorch here, TorchScript on the GPU not checked" | tee -a "$log"
@@ -156,17 +172,17 @@ run() {
     # NVENC and NVDEC, on the FFmpeg carried in.
     echo "== hardware, codecs (FFmpeg from the pack)"
     {
-        LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" "$PACK/media/hardware" --nocapture --test-threads=1 &&
-            LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" "$PACK/media/codecs"
+        LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 100 "$PACK/media/hardware" --nocapture --test-threads=1 &&
+            LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 60 "$PACK/media/codecs"
     } 2>&1 | tee -a "$log" || status=1
     echo "== bench"
-    "$PACK/bin/gpu" --bench 2>&1 | tee -a "$log" || status=1
+    bounded 120 "$PACK/bin/gpu" --bench 2>&1 | tee -a "$log" || status=1
 
     echo
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
     grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|interpolate |nvenc|nvdec|x264|software )" "$log" || true
-    grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|diffusion on|vocoder on|torch:|nvenc vs|nvdec vs|test result)" "$log" | sort | uniq -c || true
+    grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|diffusion on|vocoder on|torch:|nvenc vs|nvdec vs|test result|TIMED OUT)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status
 }
