@@ -3,6 +3,9 @@
 //! software decoder against NVDEC, each from RGB24 frames in memory to an
 //! MP4 and back (so the RGB↔YUV conversion and the transfers count), and
 //! the ffmpeg CLI decoding the same file to raw RGB24 as the reference.
+//! Then HDR: a 10-bit HLG HEVC clip (made by the CLI's libx265) decoded
+//! and tone mapped to BT.709 RGB24, beside the CLI's zscale + tonemap chain
+//! doing the same.
 //! Run with `cargo bench -p kino-media --bench codecs`; where there is no
 //! GPU the NVENC and NVDEC rows say why, and where there is no `ffmpeg` on
 //! the path its row does.
@@ -44,14 +47,14 @@ fn encode(device: VideoDevice, frames: &[RgbFrame], path: &Path) -> (f64, Option
 
 /// Decodes `path` on `device`: frames per second, and why the GPU could
 /// not where it could not.
-fn decode(device: VideoDevice, path: &Path) -> (f64, Option<String>) {
+fn decode(device: VideoDevice, path: &Path, frames: usize) -> (f64, Option<String>) {
     let start = Instant::now();
     let mut reader = VideoReader::open_on(device, path).expect("reader");
     let mut n = 0usize;
     while reader.next_frame().expect("decode").is_some() {
         n += 1;
     }
-    assert_eq!(n, FRAMES);
+    assert_eq!(n, frames);
     (
         n as f64 / start.elapsed().as_secs_f64(),
         reader.fallback().map(str::to_owned),
@@ -60,20 +63,72 @@ fn decode(device: VideoDevice, path: &Path) -> (f64, Option<String>) {
 
 /// The ffmpeg CLI decoding `path` to raw RGB24 (thrown away): frames per
 /// second, or why it could not run.
-fn ffmpeg_decode(path: &Path) -> Result<f64, String> {
+fn ffmpeg_decode(path: &Path, frames: usize, filter: &str) -> Result<f64, String> {
     let start = Instant::now();
+    ffmpeg(&[
+        "-i",
+        path.to_str().ok_or("a path that is not UTF-8")?,
+        "-vf",
+        filter,
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-y",
+        "/dev/null",
+    ])?;
+    Ok(frames as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Runs the ffmpeg CLI quietly.
+fn ffmpeg(args: &[&str]) -> Result<(), String> {
     let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-y", "/dev/null"])
+        .args(["-v", "error"])
+        .args(args)
         .stdin(Stdio::null())
         .status()
         .map_err(|e| format!("no ffmpeg CLI ({e})"))?;
     if !status.success() {
         return Err(format!("ffmpeg failed ({status})"));
     }
-    Ok(FRAMES as f64 / start.elapsed().as_secs_f64())
+    Ok(())
 }
+
+/// HDR frames decoded and tone mapped per run.
+const HDR_FRAMES: usize = 60;
+
+/// A 1080p HLG clip, as a phone records it (10-bit HEVC, BT.2020).
+fn hlg_clip(path: &Path) -> Result<(), String> {
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc2=size={W}x{H}:rate={FPS}"),
+        "-frames:v",
+        &HDR_FRAMES.to_string(),
+        "-vf",
+        "format=yuv420p10le",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
+        "-color_primaries",
+        "bt2020",
+        "-color_trc",
+        "arib-std-b67",
+        "-colorspace",
+        "bt2020nc",
+        "-y",
+        path.to_str().ok_or("a path that is not UTF-8")?,
+    ])
+}
+
+/// The ffmpeg CLI's usual HDR-to-SDR chain, at the peak Kino takes for
+/// HLG (1000 nits).
+const TONE_MAP: &str = "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,\
+                        tonemap=tonemap=hable:desat=0:peak=10,zscale=t=bt709:m=bt709:r=full";
 
 fn main() {
     kino_media::init().expect("ffmpeg");
@@ -101,20 +156,43 @@ fn main() {
         ),
     }
 
-    let (sw_fps, _) = decode(VideoDevice::Cpu, &x264);
+    let (sw_fps, _) = decode(VideoDevice::Cpu, &x264, FRAMES);
     println!("software 1080p decode to RGB: {sw_fps:.1} fps");
-    match ffmpeg_decode(&x264) {
+    match ffmpeg_decode(&x264, FRAMES, "null") {
         Ok(fps) => println!(
             "ffmpeg CLI 1080p decode to rgb24 (reference): {fps:.1} fps, ours {:.2}×",
             sw_fps / fps
         ),
         Err(why) => println!("ffmpeg CLI 1080p decode to rgb24: skipped: {why}"),
     }
-    match decode(gpu, &x264) {
+    match decode(gpu, &x264, FRAMES) {
         (_, Some(why)) => println!("nvdec 1080p decode to RGB: skipped: {why}"),
         (fps, None) => println!(
             "nvdec 1080p decode to RGB: {fps:.1} fps, {:.1}× software",
             fps / sw_fps
+        ),
+    }
+
+    let hlg = dir.path().join("hlg.mp4");
+    if let Err(why) = hlg_clip(&hlg) {
+        println!("software HLG 1080p decode + tone map: skipped: {why}");
+        return;
+    }
+    let (ours, _) = decode(VideoDevice::Cpu, &hlg, HDR_FRAMES);
+    match ffmpeg_decode(&hlg, HDR_FRAMES, TONE_MAP) {
+        Ok(fps) => println!(
+            "software HLG 1080p decode + tone map to RGB: {ours:.1} fps; ffmpeg CLI zscale + tonemap (reference): {fps:.1} fps, ours {:.1}×",
+            ours / fps
+        ),
+        Err(why) => println!(
+            "software HLG 1080p decode + tone map to RGB: {ours:.1} fps; ffmpeg CLI: skipped: {why}"
+        ),
+    }
+    match decode(gpu, &hlg, HDR_FRAMES) {
+        (_, Some(why)) => println!("nvdec HLG 1080p decode + tone map: skipped: {why}"),
+        (fps, None) => println!(
+            "nvdec HLG 1080p decode + tone map to RGB: {fps:.1} fps, {:.1}× software",
+            fps / ours
         ),
     }
 }

@@ -13,6 +13,17 @@
 //! matrices, full range, 4:2:2, 10-bit, …) goes through swscale, told the
 //! frame's matrix and range (by default it reads every picture as
 //! limited-range BT.601).
+//!
+//! BT.2020 pictures — HDR (PQ, HLG), as phones record by default, or SDR
+//! in the wider gamut — go through [`kino_kernels::hdr`]: tone mapped (HDR)
+//! and brought into BT.709, which everything downstream works in. Read as
+//! BT.709 they would come out grey and washed out. 10-bit 4:2:0 (planar,
+//! or P010 as NVDEC's frames download) goes to the kernel as it is; other
+//! BT.2020 layouts are first made 10-bit 4:2:0 by swscale (a change of
+//! layout only). The peak the tone map keeps white is the one the stream
+//! says (its content light level, else its mastering display), else
+//! [`kino_kernels::hdr::DEFAULT_PEAK_NITS`]. Full-range BT.2020, which no
+//! camera we know of writes, goes through swscale as it did.
 
 use anyhow::{Result, anyhow, bail};
 use ff::format::Pixel;
@@ -20,13 +31,18 @@ use ff::frame;
 use ff::software::scaling;
 use ff::util::color;
 use ffmpeg_next as ff;
+use kino_kernels::hdr::{DEFAULT_PEAK_NITS, ToSdr, Transfer, Yuv420View10};
 use kino_kernels::yuv::{Chroma, Matrix, Yuv420View, yuv420_to_rgb24};
 
 /// Converts decoded pictures to RGB24, keeping a swscale context for the
-/// formats the kernel does not take.
+/// formats the kernels do not take.
 #[derive(Default)]
 pub(crate) struct ToRgb {
     scaler: Option<(scaling::Context, Input)>,
+    /// BT.2020 pictures in other layouts, to 10-bit 4:2:0.
+    to_10bit: Option<(scaling::Context, Input)>,
+    /// The stream's tone map, and the transfer and peak it was made for.
+    to_sdr: Option<((Transfer, f32), ToSdr)>,
 }
 
 /// What a swscale context was made for.
@@ -43,6 +59,9 @@ impl ToRgb {
     /// `picture` as tight RGB24 rows (`3 × width` bytes each).
     pub(crate) fn convert(&mut self, picture: &frame::Video) -> Result<Vec<u8>> {
         let (w, h) = (picture.width() as usize, picture.height() as usize);
+        if let Some(transfer) = bt2020(picture) {
+            return self.tone_mapped(picture, transfer);
+        }
         match yuv420(picture) {
             Some(yuv) => {
                 let mut rgb = vec![0; w * h * 3];
@@ -56,13 +75,7 @@ impl ToRgb {
     /// `picture` as tight RGB24 rows, through swscale.
     pub(crate) fn swscale(&mut self, picture: &frame::Video) -> Result<Vec<u8>> {
         let (w, h) = (picture.width(), picture.height());
-        let input = Input {
-            format: picture.format(),
-            width: w,
-            height: h,
-            space: picture.color_space(),
-            range: picture.color_range(),
-        };
+        let input = Input::of(picture);
         if !matches!(&self.scaler, Some((_, made)) if *made == input) {
             let fmt = input.format;
             let mut ctx =
@@ -128,6 +141,159 @@ impl ToRgb {
         data.truncate(len);
         Ok(data)
     }
+}
+
+impl ToRgb {
+    /// A BT.2020 picture as BT.709 RGB24, tone mapped if it is HDR.
+    fn tone_mapped(&mut self, picture: &frame::Video, transfer: Transfer) -> Result<Vec<u8>> {
+        let (w, h) = (picture.width() as usize, picture.height() as usize);
+        let key = (transfer, peak_nits(picture).unwrap_or(DEFAULT_PEAK_NITS));
+        let to_sdr = match &mut self.to_sdr {
+            Some((made, to_sdr)) if *made == key => to_sdr,
+            slot => &mut slot.insert((key, ToSdr::new(key.0, key.1))).1,
+        };
+        let mut rgb = vec![0; w * h * 3];
+        if let Some(view) = yuv420_10bit(picture) {
+            to_sdr.convert(view, w, h, &mut rgb);
+            return Ok(rgb);
+        }
+        let input = Input::of(picture);
+        if !matches!(&self.to_10bit, Some((_, made)) if *made == input) {
+            let (fmt, w, h) = (input.format, input.width, input.height);
+            let ctx = scaling::Context::get(
+                fmt,
+                w,
+                h,
+                Pixel::YUV420P10LE,
+                w,
+                h,
+                scaling::Flags::BILINEAR,
+            )
+            .map_err(|e| anyhow!("cannot convert pixel format {fmt:?} to yuv420p10le: {e}"))?;
+            self.to_10bit = Some((ctx, input));
+        }
+        let Some((scaler, _)) = self.to_10bit.as_mut() else {
+            bail!("no pixel converter");
+        };
+        let mut ten = frame::Video::empty();
+        scaler
+            .run(picture, &mut ten)
+            .map_err(|e| anyhow!("converting {:?} to yuv420p10le: {e}", input.format))?;
+        let view = yuv420_10bit(&ten)
+            .ok_or_else(|| anyhow!("swscale's yuv420p10le planes are not 16-bit words"))?;
+        to_sdr.convert(view, w, h, &mut rgb);
+        Ok(rgb)
+    }
+}
+
+impl Input {
+    fn of(picture: &frame::Video) -> Self {
+        Self {
+            format: picture.format(),
+            width: picture.width(),
+            height: picture.height(),
+            space: picture.color_space(),
+            range: picture.color_range(),
+        }
+    }
+}
+
+/// The transfer of a limited-range BT.2020 YUV picture (HDR when tagged PQ
+/// or HLG, whatever its primaries say; SDR when its primaries and matrix
+/// are BT.2020), in a layout the HDR path takes; `None` for every other
+/// picture.
+fn bt2020(picture: &frame::Video) -> Option<Transfer> {
+    use color::TransferCharacteristic as Trc;
+    if picture.color_range() == color::Range::JPEG || !cfg!(target_endian = "little") {
+        return None;
+    }
+    let layout = matches!(
+        picture.format(),
+        Pixel::YUV420P10LE
+            | Pixel::P010LE
+            | Pixel::YUV422P10LE
+            | Pixel::YUV444P10LE
+            | Pixel::YUV420P12LE
+            | Pixel::YUV422P12LE
+            | Pixel::YUV444P12LE
+            | Pixel::YUV420P
+            | Pixel::NV12
+    );
+    let transfer = match picture.color_transfer_characteristic() {
+        Trc::SMPTE2084 => Transfer::Pq,
+        Trc::ARIB_STD_B67 => Transfer::Hlg,
+        _ if picture.color_primaries() == color::Primaries::BT2020
+            && picture.color_space() == color::Space::BT2020NCL =>
+        {
+            Transfer::Sdr
+        }
+        _ => return None,
+    };
+    layout.then_some(transfer)
+}
+
+/// The brightest light the stream says it holds, in nits: its content
+/// light level (MaxCLL), else its mastering display's peak.
+fn peak_nits(picture: &frame::Video) -> Option<f32> {
+    use frame::side_data::Type;
+    // (FFmpeg's structs, read by offset: AVContentLightMetadata is
+    // `unsigned MaxCLL, MaxFALL`; AVMasteringDisplayMetadata is nine
+    // AVRationals — primaries, white point, min and max luminance — then
+    // `int has_primaries, has_luminance`.)
+    let int_at = |data: &[u8], at: usize| {
+        data.get(at..at + 4)
+            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let cll = picture
+        .side_data(Type::ContentLightLevel)
+        .and_then(|sd| int_at(sd.data(), 0))
+        .map(|max_cll| max_cll as u32)
+        .filter(|&max_cll| max_cll > 0);
+    if let Some(max_cll) = cll {
+        return Some(max_cll as f32);
+    }
+    let mastering = picture.side_data(Type::MasteringDisplayMetadata)?;
+    let data = mastering.data();
+    let (num, den, has) = (int_at(data, 72)?, int_at(data, 76)?, int_at(data, 84)?);
+    (has != 0 && num > 0 && den > 0).then(|| num as f32 / den as f32)
+}
+
+/// The picture's planes as 16-bit words, when it is 10-bit YUV 4:2:0
+/// (`yuv420p10le`, or `p010le`, whose samples sit in the top bits).
+fn yuv420_10bit(picture: &frame::Video) -> Option<Yuv420View10<'_>> {
+    let words = |plane: usize| {
+        // SAFETY: any two bytes are a valid u16; FFmpeg aligns its planes,
+        // and a misaligned one is refused (the head would be non-empty).
+        let (head, words, _) = unsafe { picture.data(plane).align_to::<u16>() };
+        let stride = picture.stride(plane);
+        (head.is_empty() && stride.is_multiple_of(2)).then_some((words, stride / 2))
+    };
+    let (y, y_stride) = words(0)?;
+    let (chroma, shift) = match picture.format() {
+        Pixel::YUV420P10LE => {
+            let ((u, u_stride), (v, v_stride)) = (words(1)?, words(2)?);
+            (
+                Chroma::Planar {
+                    u,
+                    u_stride,
+                    v,
+                    v_stride,
+                },
+                0,
+            )
+        }
+        Pixel::P010LE => {
+            let (uv, stride) = words(1)?;
+            (Chroma::Interleaved { uv, stride }, 6)
+        }
+        _ => return None,
+    };
+    Some(Yuv420View10 {
+        y,
+        y_stride,
+        chroma,
+        shift,
+    })
 }
 
 /// The picture's planes, when it is limited-range YUV 4:2:0 in a matrix
@@ -325,5 +491,134 @@ mod tests {
         let yuv444 = picture(Pixel::YUV444P, 8, 8, |_, _, _| 128);
         assert!(yuv420(&yuv444).is_none());
         assert_eq!(convert.convert(&yuv444).unwrap().len(), 8 * 8 * 3);
+    }
+
+    /// A 16-bit-word picture of this format, tagged BT.2020 with
+    /// `transfer`, every plane filled by `sample(plane, x, y)` (already
+    /// shifted where the format wants it).
+    fn picture16(
+        format: Pixel,
+        (w, h): (u32, u32),
+        transfer: color::TransferCharacteristic,
+        sample: impl Fn(usize, usize, usize) -> u16,
+    ) -> frame::Video {
+        // (each word's bytes, little end first, as `picture` fills bytes)
+        let mut frame = picture(format, w, h, |plane, x, y| {
+            sample(plane, x / 2, y).to_le_bytes()[x % 2]
+        });
+        frame.set_color_primaries(color::Primaries::BT2020);
+        frame.set_color_space(color::Space::BT2020NCL);
+        frame.set_color_transfer_characteristic(transfer);
+        frame
+    }
+
+    /// A picture of noise in the legal 10-bit ranges.
+    fn hdr_sample(plane: usize, x: usize, y: usize) -> u16 {
+        let n = (x * 7919 + y * 104_729 + plane * 31) % 797;
+        if plane == 0 {
+            64 + n as u16
+        } else {
+            64 + (n % 797) as u16 + 100
+        }
+    }
+
+    fn kernel(picture: &frame::Video, transfer: Transfer, peak: f32) -> Vec<u8> {
+        let (w, h) = (picture.width() as usize, picture.height() as usize);
+        let mut rgb = vec![0; w * h * 3];
+        ToSdr::new(transfer, peak).convert(yuv420_10bit(picture).unwrap(), w, h, &mut rgb);
+        rgb
+    }
+
+    #[test]
+    fn an_hdr_picture_is_tone_mapped_to_the_peak_its_stream_says() {
+        use frame::side_data::Type;
+        crate::init().unwrap();
+        let pq = color::TransferCharacteristic::SMPTE2084;
+        let mut hdr = picture16(Pixel::YUV420P10LE, (40, 20), pq, hdr_sample);
+        let mut convert = ToRgb::default();
+        assert_eq!(bt2020(&hdr), Some(Transfer::Pq));
+        // Nothing said: the default peak.
+        let default = convert.convert(&hdr).unwrap();
+        assert_eq!(default, kernel(&hdr, Transfer::Pq, DEFAULT_PEAK_NITS));
+        // A mastering display of 2000 nits (and 0.005 at the bottom).
+        let mut side = hdr
+            .new_side_data(Type::MasteringDisplayMetadata, 88)
+            .unwrap();
+        let mut bytes = [0u8; 88];
+        for (at, value) in [(64, 5), (68, 1000), (72, 2000), (76, 1), (80, 1), (84, 1)] {
+            bytes[at..at + 4].copy_from_slice(&i32::to_ne_bytes(value));
+        }
+        // SAFETY: the side data was just made 88 bytes long.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), (*side.as_mut_ptr()).data, 88);
+        }
+        assert_eq!(peak_nits(&hdr), Some(2000.0));
+        let mastered = convert.convert(&hdr).unwrap();
+        assert_eq!(mastered, kernel(&hdr, Transfer::Pq, 2000.0));
+        assert_ne!(mastered, default);
+        // The content's own light level comes first.
+        let mut side = hdr.new_side_data(Type::ContentLightLevel, 8).unwrap();
+        // SAFETY: as above, 8 bytes.
+        unsafe {
+            let data = (*side.as_mut_ptr()).data;
+            std::ptr::copy_nonoverlapping(3000u32.to_ne_bytes().as_ptr(), data, 4);
+        }
+        assert_eq!(peak_nits(&hdr), Some(3000.0));
+        assert_eq!(
+            convert.convert(&hdr).unwrap(),
+            kernel(&hdr, Transfer::Pq, 3000.0)
+        );
+    }
+
+    #[test]
+    fn p010_and_other_bt2020_layouts_are_the_same_picture() {
+        crate::init().unwrap();
+        let hlg = color::TransferCharacteristic::ARIB_STD_B67;
+        // Chroma that changes across, not down: however swscale filters
+        // 4:2:2's rows into 4:2:0's, the samples stay what they were.
+        let sample =
+            |plane: usize, x: usize, y: usize| hdr_sample(plane, x, if plane == 0 { y } else { 0 });
+        let planar = picture16(Pixel::YUV420P10LE, (64, 32), hlg, sample);
+        let p010 = picture16(Pixel::P010LE, (64, 32), hlg, |plane, x, y| {
+            let s = if plane == 0 {
+                sample(0, x, y)
+            } else {
+                sample(1 + x % 2, x / 2, y)
+            };
+            s << 6
+        });
+        let yuv422 = picture16(Pixel::YUV422P10LE, (64, 32), hlg, sample);
+        let mut convert = ToRgb::default();
+        let want = convert.convert(&planar).unwrap();
+        assert_eq!(want, kernel(&planar, Transfer::Hlg, 1000.0));
+        assert_eq!(convert.convert(&p010).unwrap(), want);
+        let (max, mean) = diff(&convert.convert(&yuv422).unwrap(), &want);
+        assert!(max <= 1 && mean < 0.1, "4:2:2: max {max}, mean {mean}");
+    }
+
+    #[test]
+    fn only_limited_range_bt2020_takes_the_hdr_path() {
+        crate::init().unwrap();
+        let sdr = color::TransferCharacteristic::BT2020_10;
+        let mut picture = picture16(Pixel::YUV420P10LE, (8, 8), sdr, hdr_sample);
+        assert_eq!(bt2020(&picture), Some(Transfer::Sdr));
+        // BT.709 primaries with a BT.2020 curve's tag: not wide gamut.
+        picture.set_color_primaries(color::Primaries::BT709);
+        assert_eq!(bt2020(&picture), None);
+        picture.set_color_transfer_characteristic(color::TransferCharacteristic::ARIB_STD_B67);
+        assert_eq!(bt2020(&picture), Some(Transfer::Hlg));
+        picture.set_color_range(color::Range::JPEG);
+        assert_eq!(bt2020(&picture), None);
+        let mut hd = picture16(
+            Pixel::YUV420P10LE,
+            (8, 8),
+            color::TransferCharacteristic::BT709,
+            hdr_sample,
+        );
+        hd.set_color_primaries(color::Primaries::BT709);
+        hd.set_color_space(color::Space::BT709);
+        assert_eq!(bt2020(&hd), None);
+        // (and 10-bit BT.709 still converts, through swscale)
+        assert_eq!(ToRgb::default().convert(&hd).unwrap().len(), 8 * 8 * 3);
     }
 }

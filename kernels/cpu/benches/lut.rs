@@ -15,7 +15,10 @@ mod common;
 
 use std::time::Instant;
 
-use common::{BenchResult, ffmpeg_run, have_ffmpeg, path_str, print_load, report};
+use common::{
+    BenchResult, ffmpeg_run, have_ffmpeg, path_str, print_diff, print_load, report,
+    rgb24_to_file_and_null,
+};
 use kino_kernels::lut::CubeLut;
 
 const WIDTH: usize = 1920;
@@ -92,16 +95,7 @@ fn run() -> BenchResult<()> {
         "-vf",
         &filter,
     ];
-    let output = [
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-y",
-        path_str(&ff_out)?,
-    ];
-    let to_file: Vec<&str> = common.iter().chain(&output).copied().collect();
-    let to_null: Vec<&str> = common.iter().chain(&["-f", "null", "-"]).copied().collect();
+    let (to_file, to_null) = rgb24_to_file_and_null(&common, path_str(&ff_out)?);
 
     // Ours: the whole clip in memory, graded frame by frame on a 2-thread pool.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -149,35 +143,7 @@ fn run() -> BenchResult<()> {
     );
 
     let theirs = std::fs::read(&ff_out)?;
-    let ours_out = graded.ok_or("no graded output")?;
-    if theirs.len() != ours_out.len() {
-        return Err(format!(
-            "ffmpeg output is {} bytes, ours {}",
-            theirs.len(),
-            ours_out.len()
-        )
-        .into());
-    }
-    let mut sum = 0u64;
-    let mut max = 0u8;
-    let mut differing = 0u64;
-    let mut ours_higher = 0u64;
-    for (a, b) in ours_out.iter().zip(&theirs) {
-        let d = a.abs_diff(*b);
-        sum += u64::from(d);
-        max = max.max(d);
-        differing += u64::from(d != 0);
-        ours_higher += u64::from(a > b);
-    }
-    let n = ours_out.len() as f64;
-    println!(
-        "ours vs ffmpeg output: mean abs diff {:.4} levels, max diff {} levels, {:.2}% of samples differ ({:.2}% ours higher)",
-        sum as f64 / n,
-        max,
-        100.0 * differing as f64 / n,
-        100.0 * ours_higher as f64 / n
-    );
-    Ok(())
+    print_diff(&graded.ok_or("no graded output")?, &theirs)
 }
 
 /// A warm grade: an S-curve on luma-ish contrast, red lifted, blue pulled

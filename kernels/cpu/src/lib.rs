@@ -2,6 +2,7 @@
 //! every faster path is checked against.
 //!
 //! - [`diffusion`]: diffusion samplers (DDIM, DPM-Solver++(2M)), noise schedules, guidance, seeded noise
+//! - [`hdr`]: HDR (PQ, HLG) and wide-gamut BT.2020 video to SDR BT.709, tone mapped as FFmpeg's zscale + tonemap chain
 //! - [`interpolate`]: optical-flow frame interpolation (bidirectional, occlusion-aware, scene-cut aware)
 //! - [`lut`]: `.cube` 3D LUTs (parser, tetrahedral application on 8-bit and float frames)
 //! - [`mel`]: mel spectrograms as models were trained on them (Slaney filters; Wav2Lip's features)
@@ -12,7 +13,7 @@
 //! - [`scene`]: scenes from stills: Ken Burns camera moves, backdrops, alpha overlays, transitions
 //! - [`speech`]: text to speech through espeak-ng
 //! - [`text`]: text with a real font (DejaVu by default): wrapping, kerning, outline and box styles, captions
-//! - [`yuv`]: RGB24 to YUV 4:2:0 and back (BT.601 limited range; planar or NV12), around every encode and decode
+//! - [`yuv`]: RGB24 to YUV 4:2:0 and back (BT.601 or BT.709, limited range; planar or NV12), around every encode and decode
 //! - [`wav`]: reading and writing WAV files as f32 PCM
 //! - [`subtitle`]: SRT and WebVTT parsing and writing
 //! - [`captions`]: transcript segments to readable caption cues (line length, reading speed)
@@ -28,6 +29,7 @@ pub mod beats;
 pub mod captions;
 pub mod diffusion;
 pub mod dub;
+pub mod hdr;
 pub mod interpolate;
 pub mod lut;
 pub mod mel;

@@ -181,35 +181,37 @@ pub struct Yuv420View<'a> {
     pub matrix: Matrix,
 }
 
-/// Where a YUV 4:2:0 picture keeps its chroma.
+/// Where a YUV 4:2:0 picture keeps its chroma: 8-bit samples (`u8`), or
+/// 10-bit ones in 16-bit words (`u16`, [`crate::hdr`]). Strides count
+/// samples (bytes, for 8-bit).
 #[derive(Debug, Clone, Copy)]
-pub enum Chroma<'a> {
-    /// U and V in planes of their own (`yuv420p`, I420).
+pub enum Chroma<'a, T = u8> {
+    /// U and V in planes of their own (`yuv420p`, I420; `yuv420p10le`).
     Planar {
         /// Blue-difference chroma.
-        u: &'a [u8],
-        /// Bytes from one U row to the next.
+        u: &'a [T],
+        /// Samples from one U row to the next.
         u_stride: usize,
         /// Red-difference chroma.
-        v: &'a [u8],
-        /// Bytes from one V row to the next.
+        v: &'a [T],
+        /// Samples from one V row to the next.
         v_stride: usize,
     },
     /// U and V interleaved in one plane, U first (`nv12`, what NVDEC
-    /// decodes to).
+    /// decodes to; `p010le` for 10-bit).
     Interleaved {
         /// `U V U V …`, `width.div_ceil(2)` pairs a row.
-        uv: &'a [u8],
-        /// Bytes from one row of pairs to the next.
+        uv: &'a [T],
+        /// Samples from one row of pairs to the next.
         stride: usize,
     },
 }
 
-impl<'a> Chroma<'a> {
-    /// U and V as two sample sequences read every `step` bytes: `(u,
+impl<'a, T> Chroma<'a, T> {
+    /// U and V as two sample sequences read every `step` samples: `(u,
     /// u_stride, v, v_stride, step)`. This is how the CUDA twin takes them
     /// (an interleaved plane is U at offset 0 and V at 1, step 2).
-    pub fn strided(self) -> (&'a [u8], usize, &'a [u8], usize, usize) {
+    pub fn strided(self) -> (&'a [T], usize, &'a [T], usize, usize) {
         match self {
             Chroma::Planar {
                 u,
@@ -260,21 +262,7 @@ impl Yuv420 {
 /// frame) sizes them for it.
 pub fn yuv420_to_rgb24(yuv: Yuv420View<'_>, width: usize, height: usize, rgb: &mut [u8]) {
     let (u, u_stride, v, v_stride, step) = yuv.chroma.strided();
-    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
-    let fits = |plane: &[u8], stride: usize, rows: usize, row_bytes: usize| {
-        stride >= row_bytes && plane.len() >= plane_extent(stride, rows, row_bytes)
-    };
-    let chroma_bytes = if cw == 0 { 0 } else { step * (cw - 1) + 1 };
-    assert!(
-        fits(yuv.y, yuv.y_stride, height, width)
-            && fits(u, u_stride, ch, chroma_bytes)
-            && fits(v, v_stride, ch, chroma_bytes),
-        "a YUV plane is smaller than {width}×{height}"
-    );
-    assert!(
-        rgb.len() >= width * height * 3,
-        "RGB24 output smaller than {width}×{height}"
-    );
+    let chroma_bytes = check_420(yuv.y, yuv.y_stride, yuv.chroma, (width, height), rgb);
     if width == 0 {
         return;
     }
@@ -295,6 +283,37 @@ pub fn yuv420_to_rgb24(yuv: Yuv420View<'_>, width: usize, height: usize, rgb: &m
                 }
             }
         });
+}
+
+/// Checks that a `width × height` YUV 4:2:0 picture's planes and its RGB24
+/// output hold it, and returns the samples each chroma row is read through.
+///
+/// # Panics
+/// When one does not: the converters' callers size them for the picture.
+pub(crate) fn check_420<T>(
+    y: &[T],
+    y_stride: usize,
+    chroma: Chroma<'_, T>,
+    (width, height): (usize, usize),
+    rgb: &[u8],
+) -> usize {
+    let (u, u_stride, v, v_stride, step) = chroma.strided();
+    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+    let fits = |plane: &[T], stride: usize, rows: usize, row: usize| {
+        stride >= row && plane.len() >= plane_extent(stride, rows, row)
+    };
+    let chroma_row = if cw == 0 { 0 } else { step * (cw - 1) + 1 };
+    assert!(
+        fits(y, y_stride, height, width)
+            && fits(u, u_stride, ch, chroma_row)
+            && fits(v, v_stride, ch, chroma_row),
+        "a YUV plane is smaller than {width}×{height}"
+    );
+    assert!(
+        rgb.len() >= width * height * 3,
+        "RGB24 output smaller than {width}×{height}"
+    );
+    chroma_row
 }
 
 /// The bytes a plane must hold: `rows` rows `stride` apart, the last one

@@ -78,3 +78,43 @@ pub fn report(label: &str, frames: usize, times: &mut [Duration]) -> f64 {
     );
     fps
 }
+
+/// The two ways a bench runs the CLI on `input` (its options up to and
+/// including the filter): writing raw RGB24 to `out` (kept, to compare),
+/// and to `-f null` (FFmpeg's time without the write).
+pub fn rgb24_to_file_and_null<'a>(input: &[&'a str], out: &'a str) -> (Vec<&'a str>, Vec<&'a str>) {
+    let to_file = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-y", out];
+    (
+        input.iter().chain(&to_file).copied().collect(),
+        input.iter().chain(&["-f", "null", "-"]).copied().collect(),
+    )
+}
+
+/// Prints how far our 8-bit output is from FFmpeg's on the same frames.
+pub fn print_diff(ours: &[u8], theirs: &[u8]) -> BenchResult<()> {
+    if theirs.len() != ours.len() {
+        return Err(format!(
+            "ffmpeg output is {} bytes, ours {}",
+            theirs.len(),
+            ours.len()
+        )
+        .into());
+    }
+    let (mut sum, mut max, mut differing, mut ours_higher) = (0u64, 0u8, 0u64, 0u64);
+    for (a, b) in ours.iter().zip(theirs) {
+        let d = a.abs_diff(*b);
+        sum += u64::from(d);
+        max = max.max(d);
+        differing += u64::from(d != 0);
+        ours_higher += u64::from(a > b);
+    }
+    let n = ours.len() as f64;
+    println!(
+        "ours vs ffmpeg output: mean abs diff {:.4} levels, max diff {} levels, {:.2}% of samples differ ({:.2}% ours higher)",
+        sum as f64 / n,
+        max,
+        100.0 * differing as f64 / n,
+        100.0 * ours_higher as f64 / n
+    );
+    Ok(())
+}
