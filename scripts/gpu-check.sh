@@ -42,6 +42,12 @@ pack() {
         cargo test -p kino-media --release --test hardware --no-run --message-format=json
         cargo bench -p kino-media --bench codecs --no-run --message-format=json
     } | artifacts "$PACK/media"
+    # An HLG clip for NVDEC's HDR check and the bench (no ffmpeg CLI there):
+    # 1080p, the bench's 60 frames, under 1 MB.
+    ffmpeg -v error -f lavfi -i testsrc2=size=1920x1080:rate=30 -frames:v 60 -vf format=yuv420p10le \
+        -c:v libx265 -preset ultrafast \
+        -x265-params log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc \
+        -color_primaries bt2020 -color_trc arib-std-b67 -colorspace bt2020nc -y "$PACK/media/hlg.mp4"
     ffmpeg_nv
     cp -L "$(ldconfig -p | awk '/libx264.so.164 /{print $NF; exit}')" "$FFMPEG_NV/lib/"
     tar -cJf "$PACK/ffmpeg.tar.xz" -C "$FFMPEG_NV" lib
@@ -171,6 +177,7 @@ run() {
     fi
     # NVENC and NVDEC, on the FFmpeg carried in.
     echo "== hardware, codecs (FFmpeg from the pack)"
+    export KINO_HLG_CLIP="$PWD/$PACK/media/hlg.mp4"
     {
         LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 100 "$PACK/media/hardware" --nocapture --test-threads=1 &&
             LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 60 "$PACK/media/codecs"
@@ -181,7 +188,7 @@ run() {
     echo
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
-    grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|interpolate |nvenc|nvdec|x264|software )" "$log" || true
+    grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|interpolate |nvenc|nvdec|x264|software |hdr:)" "$log" || true
     grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|diffusion on|vocoder on|torch:|nvenc vs|nvdec vs|test result|TIMED OUT)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status

@@ -16,6 +16,8 @@ use std::time::Instant;
 
 use kino_media::{Mp4Writer, RgbFrame, VideoDevice, VideoReader};
 
+#[path = "../tests/support/hlg.rs"]
+mod hlg;
 #[path = "../tests/support/panning.rs"]
 mod support;
 
@@ -97,34 +99,6 @@ fn ffmpeg(args: &[&str]) -> Result<(), String> {
 /// HDR frames decoded and tone mapped per run.
 const HDR_FRAMES: usize = 60;
 
-/// A 1080p HLG clip, as a phone records it (10-bit HEVC, BT.2020).
-fn hlg_clip(path: &Path) -> Result<(), String> {
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("testsrc2=size={W}x{H}:rate={FPS}"),
-        "-frames:v",
-        &HDR_FRAMES.to_string(),
-        "-vf",
-        "format=yuv420p10le",
-        "-c:v",
-        "libx265",
-        "-preset",
-        "ultrafast",
-        "-x265-params",
-        "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
-        "-color_primaries",
-        "bt2020",
-        "-color_trc",
-        "arib-std-b67",
-        "-colorspace",
-        "bt2020nc",
-        "-y",
-        path.to_str().ok_or("a path that is not UTF-8")?,
-    ])
-}
-
 /// The ffmpeg CLI's usual HDR-to-SDR chain, at the peak Kino takes for
 /// HLG (1000 nits).
 const TONE_MAP: &str = "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,\
@@ -173,11 +147,13 @@ fn main() {
         ),
     }
 
-    let hlg = dir.path().join("hlg.mp4");
-    if let Err(why) = hlg_clip(&hlg) {
-        println!("software HLG 1080p decode + tone map: skipped: {why}");
-        return;
-    }
+    let hlg = match hlg::clip(&dir.path().join("hlg.mp4"), (W, H), HDR_FRAMES) {
+        Ok(clip) => clip,
+        Err(why) => {
+            println!("software HLG 1080p decode + tone map: skipped: {why}");
+            return;
+        }
+    };
     let (ours, _) = decode(VideoDevice::Cpu, &hlg, HDR_FRAMES);
     match ffmpeg_decode(&hlg, HDR_FRAMES, TONE_MAP) {
         Ok(fps) => println!(

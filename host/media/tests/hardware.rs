@@ -8,6 +8,8 @@ use std::path::Path;
 
 use kino_media::{Mp4Writer, Piece, RgbFrame, VideoDevice, VideoReader};
 
+#[path = "support/hlg.rs"]
+mod hlg;
 #[path = "support/panning.rs"]
 mod support;
 
@@ -205,4 +207,39 @@ fn nvdec_decodes_what_the_software_decoder_does_or_says_why_not() {
     reader.seek(0.0).unwrap();
     assert_eq!(reader.device(), GPU);
     assert_eq!(reader.next_frame().unwrap().as_ref(), hardware.first());
+}
+
+/// HDR through NVDEC: HEVC's 10 bits come down as P010 and are tone mapped
+/// as the software decoder's planar 10 bits are, to the same frames.
+#[test]
+fn nvdec_reads_hdr_as_the_software_decoder_does_or_says_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = match hlg::clip(&dir.path().join("hlg.mp4"), (W, H), 12) {
+        Ok(video) => video,
+        Err(why) => {
+            println!("hdr: skipped: {why}");
+            return;
+        }
+    };
+    let (software, _) = decode(VideoDevice::Cpu, &video);
+    let (hardware, reader) = decode(GPU, &video);
+    assert!(!software.is_empty());
+    if let Some(why) = reader.fallback() {
+        assert_eq!(hardware, software);
+        println!("GPU half skipped: {why}");
+        return;
+    }
+    let same = hardware
+        .iter()
+        .zip(&software)
+        .filter(|(h, s)| h == s)
+        .count();
+    println!(
+        "nvdec vs software decoder, HLG: {same} of {} frames the same",
+        hardware.len()
+    );
+    assert_eq!(
+        hardware, software,
+        "HEVC decodes to the same samples anywhere"
+    );
 }
