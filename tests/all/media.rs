@@ -246,6 +246,7 @@ fn frames_are_read_in_the_streams_matrix_and_written_tagged() {
         ffmpeg(&args);
         let theirs = ffmpeg_rgb(dir.path(), &clip);
         let (max, mean) = frame_diff(&first_frame(&clip), &theirs);
+        assert_eq!(VideoReader::open(&clip).expect("open").colour_note(), None);
         println!("{name}: against the ffmpeg CLI, max {max}, mean {mean:.3}");
         assert!(mean < 1.0 && max <= 4, "{name}: max {max}, mean {mean}");
     }
@@ -315,6 +316,12 @@ fn hdr_footage_is_tone_mapped_as_the_ffmpeg_cli_does() {
             "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,\
              tonemap=tonemap=hable:desat=0:peak={},zscale=t=bt709:m=bt709:r=full",
             f64::from(peak) / 100.0
+        );
+        let reader = VideoReader::open(&clip).expect("open");
+        let note = reader.colour_note().expect("a note on the tone map");
+        assert!(
+            note.starts_with("HDR (") && note.contains("SDR BT.709"),
+            "{note}"
         );
         let theirs = ffmpeg_rgb_through(dir.path(), &clip, &tone_map);
         let ours = first_frame(&clip);

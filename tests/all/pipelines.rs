@@ -538,15 +538,24 @@ fn asset_folder(dir: &Path) -> PathBuf {
         "yuv420p",
         &out("pouring.mp4"),
     ]);
+    // Shot on a phone: HDR (HLG, 10-bit HEVC), as phones record.
     ffmpeg(&[
         "-f",
         "lavfi",
         "-i",
         "color=c=magenta:s=640x360:r=24:d=6",
+        "-vf",
+        "format=yuv420p10le",
         "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
+        "libx265",
+        "-x265-params",
+        "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
+        "-color_primaries",
+        "bt2020",
+        "-color_trc",
+        "arib-std-b67",
+        "-colorspace",
+        "bt2020nc",
         &out("commute.mp4"),
     ]);
     std::fs::copy(
@@ -638,6 +647,15 @@ async fn an_ad_from_an_asset_folder_shows_its_assets_as_directed() {
         shown.contains("pouring") || shown.contains("commute"),
         "no footage: {shown:?}"
     );
+    let notes = fx.notes(&report.job).await;
+    if shown.contains("commute") {
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("commute.mp4: HDR (HLG, BT.2020) tone mapped to SDR BT.709")),
+            "the HDR clip's tone map is noted: {notes:#?}"
+        );
+    }
 
     // On the frames: a scene showing the yellow kitchen is yellow, one
     // showing the magenta clip is magenta (graded, so loosely), each at

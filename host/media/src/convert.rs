@@ -203,7 +203,6 @@ impl Input {
 /// are BT.2020), in a layout the HDR path takes; `None` for every other
 /// picture.
 fn bt2020(picture: &frame::Video) -> Option<Transfer> {
-    use color::TransferCharacteristic as Trc;
     if picture.color_range() == color::Range::JPEG || !cfg!(target_endian = "little") {
         return None;
     }
@@ -219,17 +218,30 @@ fn bt2020(picture: &frame::Video) -> Option<Transfer> {
             | Pixel::YUV420P
             | Pixel::NV12
     );
-    let transfer = match picture.color_transfer_characteristic() {
-        Trc::SMPTE2084 => Transfer::Pq,
-        Trc::ARIB_STD_B67 => Transfer::Hlg,
-        _ if picture.color_primaries() == color::Primaries::BT2020
-            && picture.color_space() == color::Space::BT2020NCL =>
-        {
-            Transfer::Sdr
-        }
-        _ => return None,
-    };
+    let transfer = transfer_of(
+        picture.color_transfer_characteristic(),
+        picture.color_primaries(),
+        picture.color_space(),
+    )?;
     layout.then_some(transfer)
+}
+
+/// The HDR path's transfer for pictures tagged so: PQ or HLG whatever the
+/// primaries say, SDR where primaries and matrix are BT.2020.
+pub(crate) fn transfer_of(
+    trc: color::TransferCharacteristic,
+    primaries: color::Primaries,
+    space: color::Space,
+) -> Option<Transfer> {
+    use color::TransferCharacteristic as Trc;
+    match trc {
+        Trc::SMPTE2084 => Some(Transfer::Pq),
+        Trc::ARIB_STD_B67 => Some(Transfer::Hlg),
+        _ if primaries == color::Primaries::BT2020 && space == color::Space::BT2020NCL => {
+            Some(Transfer::Sdr)
+        }
+        _ => None,
+    }
 }
 
 /// The brightest light the stream says it holds, in nits: its content

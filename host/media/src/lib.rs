@@ -360,6 +360,28 @@ impl VideoReader {
         })
     }
 
+    /// What reading the stream does to its colours, where it does more
+    /// than convert them: HDR is tone mapped, BT.2020 brought into BT.709
+    /// (from the stream's tags; a full-range stream is read as it is).
+    pub fn colour_note(&self) -> Option<String> {
+        let d = &self.decoder;
+        let transfer = convert::transfer_of(
+            d.color_transfer_characteristic(),
+            d.color_primaries(),
+            d.color_space(),
+        )?;
+        if d.color_range() == ff::util::color::Range::JPEG {
+            return None;
+        }
+        Some(match transfer {
+            kino_kernels::hdr::Transfer::Pq => "HDR (PQ, BT.2020) tone mapped to SDR BT.709".into(),
+            kino_kernels::hdr::Transfer::Hlg => {
+                "HDR (HLG, BT.2020) tone mapped to SDR BT.709".into()
+            }
+            kino_kernels::hdr::Transfer::Sdr => "BT.2020 colours brought into BT.709".into(),
+        })
+    }
+
     /// Where the frames are decoded: the device asked for, or the CPU
     /// where that GPU could not decode this stream.
     pub fn device(&self) -> VideoDevice {

@@ -341,6 +341,10 @@ impl OpCx {
     pub fn video_reader(&self, path: &Path) -> Result<kino_media::VideoReader> {
         let reader = kino_media::VideoReader::open_on(self.video_device(), path)?;
         self.coded("decoded", reader.device(), reader.fallback());
+        if let Some(colour) = reader.colour_note() {
+            let name = path.file_name().unwrap_or(path.as_os_str());
+            self.note_once(format!("{}: {colour}", name.to_string_lossy()));
+        }
         Ok(reader)
     }
 
@@ -352,6 +356,11 @@ impl OpCx {
             None if device != kino_media::VideoDevice::Cpu => format!("video {what} on {device}"),
             None => return,
         };
+        self.note_once(note);
+    }
+
+    /// Leaves a note for the job's events unless the node has left it.
+    pub fn note_once(&self, note: String) {
         let seen = self
             .notes
             .lock()
