@@ -243,7 +243,7 @@ impl KernelMetrics {
         );
         registry.register(
             "kernel_gpu_waits",
-            "Kernel calls that waited for GPU memory held by other calls",
+            "Kernel calls and render nodes that waited for GPU memory held by other calls and nodes",
             self.waits.clone(),
         );
         registry.register(
