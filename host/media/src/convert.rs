@@ -43,6 +43,10 @@ pub(crate) struct ToRgb {
     to_10bit: Option<(scaling::Context, Input)>,
     /// The stream's tone map, and the transfer and peak it was made for.
     to_sdr: Option<((Transfer, f32), ToSdr)>,
+    /// The peak the stream last said it has: HEVC repeats its light level
+    /// and mastering display with some frames only, and every frame of a
+    /// stream is tone mapped alike.
+    said_peak: Option<f32>,
 }
 
 /// What a swscale context was made for.
@@ -147,7 +151,10 @@ impl ToRgb {
     /// A BT.2020 picture as BT.709 RGB24, tone mapped if it is HDR.
     fn tone_mapped(&mut self, picture: &frame::Video, transfer: Transfer) -> Result<Vec<u8>> {
         let (w, h) = (picture.width() as usize, picture.height() as usize);
-        let key = (transfer, peak_nits(picture).unwrap_or(DEFAULT_PEAK_NITS));
+        if let Some(peak) = peak_nits(picture) {
+            self.said_peak = Some(peak);
+        }
+        let key = (transfer, self.said_peak.unwrap_or(DEFAULT_PEAK_NITS));
         let to_sdr = match &mut self.to_sdr {
             Some((made, to_sdr)) if *made == key => to_sdr,
             slot => &mut slot.insert((key, ToSdr::new(key.0, key.1))).1,
@@ -576,10 +583,13 @@ mod tests {
             std::ptr::copy_nonoverlapping(3000u32.to_ne_bytes().as_ptr(), data, 4);
         }
         assert_eq!(peak_nits(&hdr), Some(3000.0));
-        assert_eq!(
-            convert.convert(&hdr).unwrap(),
-            kernel(&hdr, Transfer::Pq, 3000.0)
-        );
+        let lit = convert.convert(&hdr).unwrap();
+        assert_eq!(lit, kernel(&hdr, Transfer::Pq, 3000.0));
+        // A later frame that does not repeat it is tone mapped alike.
+        hdr.remove_side_data(Type::ContentLightLevel);
+        hdr.remove_side_data(Type::MasteringDisplayMetadata);
+        assert_eq!(peak_nits(&hdr), None);
+        assert_eq!(convert.convert(&hdr).unwrap(), lit);
     }
 
     #[test]
