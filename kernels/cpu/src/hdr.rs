@@ -96,6 +96,57 @@ pub struct ToSdr {
     levels: Box<[u8; Levels::COUNT]>,
 }
 
+/// What [`ToSdr::convert`] computes with, for a twin of it that is to agree
+/// bit for bit. Per pixel, in f32 and in this order:
+///
+/// - chroma: each row's chroma at its chroma columns, `0.75 · near + 0.25
+///   · far` of the two chroma rows about it; across, `0.5 · (left +
+///   right)` of the columns about the pixel (as `convert` says);
+/// - `y = (Y − to_rgb[0]) · to_rgb[1]`, `cb = (Cb − to_rgb[2]) ·
+///   to_rgb[3]` (and `cr`), then `r = y + to_rgb[4] · cr`, `g = y −
+///   to_rgb[5] · cr − to_rgb[6] · cb`, `b = y + to_rgb[7] · cb`;
+/// - each channel's light: `pos = min(e, top) · steps` (0 for `e ≤ 0`),
+///   `i = min(⌊pos⌋, top · steps − 1)`, `light[i] + (pos − i) ·
+///   (light[i + 1] − light[i])`; then `gamut` (rows: `m0 · r + m1 · g +
+///   m2 · b`);
+/// - HDR (`tone_map`): `x = max(max(r, g), b, 1e-6)`, the scale `(x ·
+///   s[0] + s[1]) / ((x · (x · s[2] + s[3]) + s[4]) · hable_peak)` with `s
+///   = tone_scale`, every channel times it;
+/// - each channel's level: light clipped to [0, 1] (0 for `≤ 0`), its
+///   bits less `levels_floor` (0 below) shifted down `levels_shift`,
+///   at most the last index, name a level in `levels`, one more where the
+///   light is at or past that level's entry in `boundaries`.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    /// Light (1.0 = 100 nits) at R'G'B' value `i / steps`.
+    pub light: &'a [f32],
+    /// Entries in `light` for each 1.0 of R'G'B'.
+    pub steps: f32,
+    /// The R'G'B' value of `light`'s last entry.
+    pub top: f32,
+    /// Y'CbCr codes to R'G'B': black, luma's scale, neutral chroma,
+    /// chroma's scale, red from Cr, green from Cr, green from Cb, blue
+    /// from Cb.
+    pub to_rgb: [f32; 8],
+    /// Linear BT.2020 to linear BT.709, by rows.
+    pub gamut: [[f32; 3]; 3],
+    /// Whether the tone curve applies (HDR).
+    pub tone_map: bool,
+    /// The tone curve's terms.
+    pub tone_scale: [f32; 5],
+    /// Hable's curve at the content's peak.
+    pub hable_peak: f32,
+    /// The output level at the start of each interval of light.
+    pub levels: &'a [u8],
+    /// The bits of the light the first interval starts at.
+    pub levels_floor: u32,
+    /// How far the bits above the floor shift down to an interval.
+    pub levels_shift: u32,
+    /// The light at which each output level's successor starts (∞ for
+    /// 255).
+    pub boundaries: &'a [f32; 256],
+}
+
 /// The intervals light in [0, 1] is cut into to find its output level:
 /// [`Levels::OCTAVES`] octaves below 1.0, each in 2^[`Levels::BITS`] equal
 /// steps (adjacent values of the f32's top bits). A step is at most 1/512
@@ -138,6 +189,18 @@ const MAX_LIGHT: f64 = 10_000.0;
 const KR: f32 = 0.2627;
 const KB: f32 = 0.0593;
 const KG: f32 = 1.0 - KR - KB;
+
+/// 10-bit limited-range Y'CbCr to R'G'B': black's and neutral chroma's
+/// codes, each one's scale, and the chroma terms: red from Cr, green from
+/// Cr and Cb, blue from Cb.
+const BLACK: f32 = 64.0;
+const LUMA_SCALE: f32 = 1.0 / 876.0;
+const NEUTRAL: f32 = 512.0;
+const CHROMA_SCALE: f32 = 1.0 / 896.0;
+const R_CR: f32 = 2.0 * (1.0 - KR);
+const G_CR: f32 = 2.0 * KR * (1.0 - KR) / KG;
+const G_CB: f32 = 2.0 * KB * (1.0 - KB) / KG;
+const B_CB: f32 = 2.0 * (1.0 - KB);
 
 /// Linear BT.2020 RGB to linear BT.709 RGB, both D65 (from the primaries'
 /// chromaticities through XYZ; each row sums to 1, so white stays white).
@@ -188,6 +251,35 @@ impl ToSdr {
     /// The peak mapped to white, in nits.
     pub fn peak_nits(&self) -> f32 {
         self.peak_nits
+    }
+
+    /// The tables and constants the conversion computes with, for a twin
+    /// of [`Self::convert`] elsewhere (the GPU's) that is to agree with it
+    /// bit for bit.
+    pub fn plan(&self) -> Plan<'_> {
+        Plan {
+            light: &self.light[..],
+            steps: STEPS as f32,
+            top: TOP as f32,
+            to_rgb: [
+                BLACK,
+                LUMA_SCALE,
+                NEUTRAL,
+                CHROMA_SCALE,
+                R_CR,
+                G_CR,
+                G_CB,
+                B_CB,
+            ],
+            gamut: BT2020_TO_BT709,
+            tone_map: self.transfer.is_hdr(),
+            tone_scale: TONE_SCALE,
+            hable_peak: self.hable_peak,
+            levels: &self.levels[..],
+            levels_floor: Levels::FLOOR,
+            levels_shift: 23 - Levels::BITS,
+            boundaries: &self.boundaries,
+        }
     }
 
     /// Converts a `width × height` picture into packed RGB24 (`rgb`, rows
@@ -254,11 +346,11 @@ impl ToSdr {
     /// A pixel's light in BT.709 primaries (1.0 = 100 nits), from its
     /// 10-bit luma and (upsampled) chroma codes.
     fn light_of(&self, y: f32, cb: f32, cr: f32) -> [f32; 3] {
-        let y = (y - 64.0) * (1.0 / 876.0);
-        let (cb, cr) = ((cb - 512.0) * (1.0 / 896.0), (cr - 512.0) * (1.0 / 896.0));
-        let r = y + 2.0 * (1.0 - KR) * cr;
-        let b = y + 2.0 * (1.0 - KB) * cb;
-        let g = y - (2.0 * KR * (1.0 - KR) / KG) * cr - (2.0 * KB * (1.0 - KB) / KG) * cb;
+        let y = (y - BLACK) * LUMA_SCALE;
+        let (cb, cr) = ((cb - NEUTRAL) * CHROMA_SCALE, (cr - NEUTRAL) * CHROMA_SCALE);
+        let r = y + R_CR * cr;
+        let b = y + B_CB * cb;
+        let g = y - G_CR * cr - G_CB * cb;
         let lin = [self.light(r), self.light(g), self.light(b)];
         BT2020_TO_BT709.map(|m| m[0] * lin[0] + m[1] * lin[1] + m[2] * lin[2])
     }
@@ -267,23 +359,25 @@ impl ToSdr {
     /// is `x`: `hable(x) / (hable(peak) · x)`, which is one division once
     /// `hable`'s constant term, `x`'s factor of it, cancel.
     fn tone_scale(&self, x: f32) -> f32 {
-        let (a, b, c, d, e, f) = HABLE;
+        let [num_x, num_1, den_xx, den_x, den_1] = TONE_SCALE;
         let x = x.max(1e-6);
-        let num = x * (a * (1.0 - e / f)) + b * (c - e / f);
-        let den = (x * (x * a + b) + d * f) * self.hable_peak;
+        let num = x * num_x + num_1;
+        let den = (x * (x * den_xx + den_x) + den_1) * self.hable_peak;
         num / den
     }
 
     /// The output level of `light`: round(light^(1/2.4) × 255), clipped.
     fn level(&self, light: f32) -> u8 {
-        let light = light.clamp(0.0, 1.0);
+        // Not `clamp`, which keeps -0.0 (whose bits index the top level)
+        // and NaN.
+        let light = if light > 0.0 { light.min(1.0) } else { 0.0 };
         let level = self.levels[Levels::index(light)];
         level + u8::from(light >= self.boundaries[usize::from(level)])
     }
 
     /// The light at R'G'B' value `e`, from the table (none below 0).
     fn light(&self, e: f32) -> f32 {
-        let pos = e.clamp(0.0, TOP as f32) * STEPS as f32;
+        let pos = if e > 0.0 { e.min(TOP as f32) } else { 0.0 } * STEPS as f32;
         let i = (pos as usize).min(TOP * STEPS - 1);
         let f = pos - i as f32;
         self.light[i] + f * (self.light[i + 1] - self.light[i])
@@ -324,6 +418,14 @@ fn to_light(transfer: Transfer, e: f64) -> f64 {
 /// The constants of John Hable's filmic curve (Uncharted 2's), as
 /// FFmpeg's `tonemap` filter has them.
 const HABLE: (f32, f32, f32, f32, f32, f32) = (0.15, 0.50, 0.10, 0.20, 0.02, 0.30);
+
+/// `tone_scale`'s terms: its numerator `x · [0] + [1]` (`hable`'s less its
+/// constant term, over `x`), its denominator `x · (x · [2] + [3]) + [4]`
+/// (`hable`'s) before the peak's factor.
+const TONE_SCALE: [f32; 5] = {
+    let (a, b, c, d, e, f) = HABLE;
+    [a * (1.0 - e / f), b * (c - e / f), a, b, d * f]
+};
 
 /// Hable's curve.
 fn hable(x: f32) -> f32 {
@@ -526,6 +628,8 @@ mod tests {
         }
         for (light, level) in [
             (0.0, 0),
+            (-0.0, 0),
+            (f32::NAN, 0),
             (-1.0, 0),
             (1e-30, 0),
             (1.0, 255),

@@ -5,6 +5,7 @@
 #include "shim.h"
 
 #include "flow.cu"
+#include "hdr.cu"
 #include "lut.cu"
 #include "scene.cu"
 #include "text.cu"
@@ -41,6 +42,28 @@ extern "C" void kino_emu_lut_rgb8(const unsigned int grid[3], const unsigned int
                                   const float* fracs, const float4* lattice, unsigned int size)
 {
     kino_emu::launch(kino_lut_rgb8, grid, block, frame, pixels, offsets, fracs, lattice, size);
+}
+
+static_assert(sizeof(KinoToSdr) == 30 * sizeof(unsigned int), "KinoToSdr is 30 words");
+
+extern "C" unsigned int kino_emu_to_sdr_words()
+{
+    return sizeof(KinoToSdr) / sizeof(unsigned int);
+}
+
+extern "C" void kino_emu_to_sdr_rgb8(const unsigned int grid[3], const unsigned int block[3],
+                                     const unsigned short* y, unsigned int y_stride, const unsigned short* u,
+                                     unsigned int u_stride, const unsigned short* v, unsigned int v_stride,
+                                     unsigned int chroma_step, unsigned int shift, const float* light,
+                                     const unsigned char* levels, const float* boundaries,
+                                     const unsigned int* args, unsigned char* rgb, unsigned int width,
+                                     unsigned int height)
+{
+    // The words as the GPU gets them, by value.
+    KinoToSdr k;
+    memcpy(&k, args, sizeof k);
+    kino_emu::launch(kino_to_sdr_rgb8, grid, block, y, y_stride, u, u_stride, v, v_stride, chroma_step, shift,
+                     light, levels, boundaries, k, rgb, width, height);
 }
 
 extern "C" void kino_emu_rgb_to_yuv420(const unsigned int grid[3], const unsigned int block[3],

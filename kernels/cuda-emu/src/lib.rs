@@ -22,6 +22,26 @@ mod ffi {
             lattice: *const [f32; 4],
             size: u32,
         );
+        pub fn kino_emu_to_sdr_words() -> u32;
+        pub fn kino_emu_to_sdr_rgb8(
+            grid: *const u32,
+            block: *const u32,
+            y: *const u16,
+            y_stride: u32,
+            u: *const u16,
+            u_stride: u32,
+            v: *const u16,
+            v_stride: u32,
+            chroma_step: u32,
+            shift: u32,
+            light: *const f32,
+            levels: *const u8,
+            boundaries: *const f32,
+            args: *const u32,
+            rgb: *mut u8,
+            width: u32,
+            height: u32,
+        );
         pub fn kino_emu_yuv420_to_rgb(
             grid: *const u32,
             block: *const u32,
@@ -278,7 +298,6 @@ pub fn rgb_to_yuv420(
         v_stride >= cw && v.len() >= v_stride * ch,
         "V plane too small"
     );
-    let n = |x: usize| u32::try_from(x).expect("a size below 2³²");
     // SAFETY: the kernel reads `width × height` pixels of `rgb` and writes
     // inside each plane's `stride × rows`, all checked above.
     unsafe {
@@ -318,20 +337,12 @@ pub fn yuv420_to_rgb(
     height: usize,
     rgb: &mut [u8],
 ) {
-    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
-    let fits = |plane: &[u8], stride: usize, rows: usize, row_bytes: usize| {
-        rows == 0 || row_bytes == 0 || plane.len() >= stride * (rows - 1) + row_bytes
-    };
-    let chroma_bytes = if cw == 0 {
-        0
-    } else {
-        chroma_step * (cw - 1) + 1
-    };
-    assert!(fits(y, y_stride, height, width), "Y plane too small");
-    assert!(fits(u, u_stride, ch, chroma_bytes), "U plane too small");
-    assert!(fits(v, v_stride, ch, chroma_bytes), "V plane too small");
-    assert!(rgb.len() >= width * height * 3, "RGB24 output too small");
-    let n = |x: usize| u32::try_from(x).expect("a size below 2³²");
+    check_yuv420(
+        [(y, y_stride), (u, u_stride), (v, v_stride)],
+        chroma_step,
+        (width, height),
+        rgb,
+    );
     // SAFETY: the kernel reads inside each plane's rows and writes the
     // `width × height` pixels of `rgb`, all checked above.
     unsafe {
@@ -351,6 +362,99 @@ pub fn yuv420_to_rgb(
             n(height),
         );
     }
+}
+
+/// The tables `kino_to_sdr_rgb8` reads (`ToSdr::plan`'s).
+#[derive(Debug, Clone, Copy)]
+pub struct ToSdrTables<'a> {
+    /// Light at each step of R'G'B'.
+    pub light: &'a [f32],
+    /// The output level at the start of each interval of light.
+    pub levels: &'a [u8],
+    /// Where each output level's successor starts.
+    pub boundaries: &'a [f32; 256],
+}
+
+/// Runs `kino_to_sdr_rgb8`: a `width × height` 10-bit YUV 4:2:0 picture
+/// (samples `shift` bits up their words; U and V read every `chroma_step`
+/// samples: 1 planar, 2 P010, `v` then being the interleaved plane from
+/// its second sample) into packed RGB24, with `args` the kernel's
+/// constants by value (`kino_cuda::kernels::to_sdr_args`).
+///
+/// # Panics
+/// When a plane or `rgb` is too small for the picture, or `args` is not
+/// the kernel's size. The tables are trusted to be a plan's (the light
+/// table's and level table's last indices are in `args`).
+#[allow(clippy::too_many_arguments)]
+pub fn to_sdr_rgb8(
+    grid: [u32; 3],
+    block: [u32; 3],
+    (y, y_stride): (&[u16], usize),
+    (u, u_stride): (&[u16], usize),
+    (v, v_stride): (&[u16], usize),
+    (chroma_step, shift): (usize, u32),
+    tables: ToSdrTables<'_>,
+    args: &[u32],
+    (width, height): (usize, usize),
+    rgb: &mut [u8],
+) {
+    check_yuv420(
+        [(y, y_stride), (u, u_stride), (v, v_stride)],
+        chroma_step,
+        (width, height),
+        rgb,
+    );
+    // SAFETY: reading the size of a C type.
+    let words = unsafe { ffi::kino_emu_to_sdr_words() };
+    assert_eq!(args.len(), words as usize, "KinoToSdr's words");
+    // SAFETY: the kernel reads inside each plane's rows and the plan's
+    // tables, and writes the `width × height` pixels of `rgb`, checked
+    // above; `args` is the kernel's struct's size.
+    unsafe {
+        ffi::kino_emu_to_sdr_rgb8(
+            grid.as_ptr(),
+            block.as_ptr(),
+            y.as_ptr(),
+            n(y_stride),
+            u.as_ptr(),
+            n(u_stride),
+            v.as_ptr(),
+            n(v_stride),
+            n(chroma_step),
+            shift,
+            tables.light.as_ptr(),
+            tables.levels.as_ptr(),
+            tables.boundaries.as_ptr(),
+            args.as_ptr(),
+            rgb.as_mut_ptr(),
+            n(width),
+            n(height),
+        );
+    }
+}
+
+/// Checks that a `width × height` YUV 4:2:0 picture's planes (`[y, u,
+/// v]`, each with its stride in samples; U and V read every
+/// `chroma_step` samples) and its RGB24 output hold it.
+fn check_yuv420<T>(
+    [(y, y_stride), (u, u_stride), (v, v_stride)]: [(&[T], usize); 3],
+    chroma_step: usize,
+    (width, height): (usize, usize),
+    rgb: &[u8],
+) {
+    let fits = |plane: &[T], stride: usize, rows: usize, row: usize| {
+        rows == 0 || row == 0 || plane.len() >= stride * (rows - 1) + row
+    };
+    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+    let chroma = if cw == 0 {
+        0
+    } else {
+        chroma_step * (cw - 1) + 1
+    };
+    assert!(fits(y, y_stride, height, width), "Y plane too small");
+    assert!(fits(u, u_stride, ch, chroma), "U plane too small");
+    assert!(fits(v, v_stride, ch, chroma), "V plane too small");
+    assert!(rgb.len() >= width * height * 3, "RGB24 output too small");
 }
 
 /// A mip level of an image: premultiplied RGBA words, row-major.

@@ -1,6 +1,7 @@
 //! The CUDA kernels beside their CPU twins on the same frames: 3D LUT
 //! (including upload and download, and where that time goes) and RGB↔YUV
-//! 4:2:0 at 1080p and 4K; a camera move over a 4K still and a logo's
+//! 4:2:0 and HLG P010 to SDR RGB (the tone map NVDEC's HDR frames take)
+//! at 1080p and 4K; a camera move over a 4K still and a logo's
 //! composite, a title's text and a karaoke caption at 1080p, and the three
 //! together as a render node makes a frame (resident on the GPU); 2×
 //! interpolation (flow estimate and in-between frame) at 1080p and 4K.
@@ -13,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use kino_kernels::hdr::{ToSdr, Transfer, Yuv420View10};
 use kino_kernels::interpolate::{FlowPair, Frame, Params};
 use kino_kernels::lut::CubeLut;
 use kino_kernels::scene::{self, CameraMove, Image, Shot, ShotSize};
@@ -22,7 +24,7 @@ use kino_kernels::text::{
     RenderedText, TextBox, TextStyle,
 };
 use kino_kernels::words::DynamicCue;
-use kino_kernels::yuv::Yuv420;
+use kino_kernels::yuv::{Chroma, Yuv420};
 
 const ROUNDS: usize = 15;
 
@@ -68,6 +70,13 @@ fn main() {
         });
         let (gpu_rgb, note) = gpu::rgb(&yuv);
         row(&format!("yuv420→rgb {name}"), cpu_rgb, gpu_rgb, &note);
+        let hdr = P010::new(width, height);
+        let to_sdr = ToSdr::new(Transfer::Hlg, 1000.0);
+        let cpu_sdr = fps(|| {
+            hdr.to_sdr(&to_sdr);
+        });
+        let (gpu_sdr, note) = gpu::to_sdr(&to_sdr, &hdr);
+        row(&format!("hlg p010→sdr rgb {name}"), cpu_sdr, gpu_sdr, &note);
         row(
             &format!("lut+yuv420 {name}"),
             1.0 / (1.0 / cpu_lut + 1.0 / cpu_yuv),
@@ -234,6 +243,53 @@ fn picture(width: usize, height: usize) -> Vec<u8> {
             ((i / 3 % width * 255 / width) as u32 ^ (state & 31)) as u8
         })
         .collect()
+}
+
+/// A 10-bit picture as NVDEC decodes one (P010: each sample 6 bits up its
+/// word, U and V interleaved), of in-range codes from a generator.
+struct P010 {
+    width: usize,
+    height: usize,
+    y: Vec<u16>,
+    uv: Vec<u16>,
+}
+
+impl P010 {
+    fn new(width: usize, height: usize) -> Self {
+        let mut state = 0x2545_f491_u32;
+        let mut code = move |lo: u32, span: u32| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            ((lo + state % span) as u16) << 6
+        };
+        Self {
+            width,
+            height,
+            y: (0..width * height).map(|_| code(64, 877)).collect(),
+            uv: (0..width.div_ceil(2) * 2 * height.div_ceil(2))
+                .map(|_| code(64, 897))
+                .collect(),
+        }
+    }
+
+    fn view(&self) -> Yuv420View10<'_> {
+        Yuv420View10 {
+            y: &self.y,
+            y_stride: self.width,
+            chroma: Chroma::Interleaved {
+                uv: &self.uv,
+                stride: 2 * self.width.div_ceil(2),
+            },
+            shift: 6,
+        }
+    }
+
+    fn to_sdr(&self, to_sdr: &ToSdr) -> Vec<u8> {
+        let mut rgb = vec![0; self.width * self.height * 3];
+        to_sdr.convert(self.view(), self.width, self.height, &mut rgb);
+        rgb
+    }
 }
 
 /// The GPU column.
@@ -447,6 +503,48 @@ mod gpu {
         )
     }
 
+    /// The median of each phase over `ROUNDS` timed calls, and the share
+    /// of the whole in transfers.
+    fn phase_note(mut timed: impl FnMut() -> Phases) -> String {
+        let phases: Vec<Phases> = (0..ROUNDS).map(|_| timed()).collect();
+        let pick = |f: fn(&Phases) -> Duration| {
+            let mut v: Vec<Duration> = phases.iter().map(f).collect();
+            v.sort();
+            v[v.len() / 2].as_secs_f64() * 1e3
+        };
+        let (up, kernel, down) = (
+            pick(|p| p.upload),
+            pick(|p| p.kernels),
+            pick(|p| p.download),
+        );
+        let transfers = (up + down) / (up + kernel + down) * 100.0;
+        format!(
+            "upload {up:.2} ms, kernel {kernel:.3} ms, download {down:.2} ms: {transfers:.0}% in transfers"
+        )
+    }
+
+    pub fn to_sdr(to_sdr: &ToSdr, hdr: &P010) -> (Option<f64>, String) {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return (None, format!("GPU: {why}")),
+        };
+        let (w, h) = (hdr.width, hdr.height);
+        let exact = gpu
+            .to_sdr_rgb8(to_sdr, hdr.view(), w, h)
+            .expect("GPU tone map")
+            == hdr.to_sdr(to_sdr);
+        let fps = fps(|| {
+            gpu.to_sdr_rgb8(to_sdr, hdr.view(), w, h)
+                .expect("GPU tone map");
+        });
+        let phases = phase_note(|| {
+            gpu.to_sdr_rgb8_timed(to_sdr, hdr.view(), w, h)
+                .expect("GPU tone map")
+                .1
+        });
+        (Some(fps), format!("bit-exact: {exact}; {phases}"))
+    }
+
     pub fn run(lut: &CubeLut, frame: &[u8], width: usize, height: usize) -> GpuFigures {
         let gpu = match Gpu::get(0) {
             Ok(gpu) => gpu,
@@ -465,21 +563,7 @@ mod gpu {
         let lut_fps = fps(|| {
             gpu.lut_rgb8(&plan, frame).expect("GPU grade");
         });
-        let mut phases = Vec::new();
-        for _ in 0..ROUNDS {
-            phases.push(gpu.lut_rgb8_timed(&plan, frame).expect("GPU grade").1);
-        }
-        let pick = |f: fn(&Phases) -> Duration| {
-            let mut v: Vec<Duration> = phases.iter().map(f).collect();
-            v.sort();
-            v[v.len() / 2].as_secs_f64() * 1e3
-        };
-        let (up, kernel, down) = (
-            pick(|p| p.upload),
-            pick(|p| p.kernels),
-            pick(|p| p.download),
-        );
-        let transfers = (up + down) / (up + kernel + down) * 100.0;
+        let phases = phase_note(|| gpu.lut_rgb8_timed(&plan, frame).expect("GPU grade").1);
         let reference_yuv = Yuv420::from_rgb24(frame, width, height);
         let mut yuv = Yuv420::new(width, height);
         gpu.rgb_to_yuv420(frame, width, height, yuv.planes())
@@ -497,9 +581,7 @@ mod gpu {
         });
         GpuFigures {
             lut: Some(lut_fps),
-            lut_note: format!(
-                "max diff {max_diff}; upload {up:.2} ms, kernel {kernel:.3} ms, download {down:.2} ms: {transfers:.0}% in transfers"
-            ),
+            lut_note: format!("max diff {max_diff}; {phases}"),
             yuv: Some(yuv_fps),
             yuv_note: format!("bit-exact: {yuv_exact}"),
             chain: Some(chain),
@@ -514,6 +596,10 @@ mod gpu {
     const NO_CUDA: &str = "GPU: this build has no CUDA";
 
     pub fn camera(_: &Image, _: Shot) -> (Option<f64>, String) {
+        (None, NO_CUDA.to_owned())
+    }
+
+    pub fn to_sdr(_: &ToSdr, _: &P010) -> (Option<f64>, String) {
         (None, NO_CUDA.to_owned())
     }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, CudaViewMut, LaunchConfig, PushKernelArg,
+    CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DeviceRepr,
+    LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx};
 use kino_kernels::interpolate::{
@@ -24,6 +25,7 @@ use crate::flow::{self, FlowKernels, Side};
 use crate::kernels::{self, Launch};
 
 mod node;
+mod to_sdr;
 
 pub use node::DeviceFrames;
 
@@ -78,6 +80,7 @@ pub struct Gpu {
     ordinal: usize,
     context: Arc<CudaContext>,
     lut_rgb8: CudaFunction,
+    to_sdr_rgb8: CudaFunction,
     rgb_to_yuv420: CudaFunction,
     yuv420_to_rgb: CudaFunction,
     camera_rgb8: CudaFunction,
@@ -139,6 +142,7 @@ impl Gpu {
         Ok(Self {
             ordinal,
             lut_rgb8: function("kino_lut_rgb8")?,
+            to_sdr_rgb8: function("kino_to_sdr_rgb8")?,
             rgb_to_yuv420: function("kino_rgb_to_yuv420")?,
             yuv420_to_rgb: function("kino_yuv420_to_rgb")?,
             camera_rgb8: function("kino_camera_rgb8")?,
@@ -236,62 +240,24 @@ impl Gpu {
         height: usize,
     ) -> Result<Vec<u8>, GpuError> {
         let stream = self.stream()?;
-        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
         let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("picture too large".to_owned()));
-        // Each plane up to the end of its last row's samples, no further.
-        let short = || GpuError(format!("a YUV plane is smaller than {width}×{height}"));
-        fn extent(plane: &[u8], stride: usize, rows: usize, row_bytes: usize) -> Option<&[u8]> {
-            plane.get(..plane_extent(stride, rows, row_bytes).max(1))
-        }
-        let y = upload(
-            &stream,
-            extent(yuv.y, yuv.y_stride, height, width).ok_or_else(short)?,
-        )?;
-        // NV12 goes up once: V is the same plane from its second byte.
-        let (u, v, u_stride, v_stride, step) = match yuv.chroma {
-            Chroma::Planar {
-                u,
-                u_stride,
-                v,
-                v_stride,
-            } => (
-                upload(&stream, extent(u, u_stride, ch, cw).ok_or_else(short)?)?,
-                Some(upload(
-                    &stream,
-                    extent(v, v_stride, ch, cw).ok_or_else(short)?,
-                )?),
-                u_stride,
-                v_stride,
-                1,
-            ),
-            Chroma::Interleaved { uv, stride } => (
-                upload(&stream, extent(uv, stride, ch, 2 * cw).ok_or_else(short)?)?,
-                None,
-                stride,
-                stride,
-                2,
-            ),
-        };
-        let v = match &v {
-            Some(v) => v.slice(..),
-            None => u.slice(1..),
-        };
+        let planes =
+            DevicePlanes::upload(&stream, (yuv.y, yuv.y_stride), yuv.chroma, width, height)?;
         let mut rgb = stream
             .alloc_zeros::<u8>((width * height * 3).max(1))
             .map_err(driver("allocating the frame"))?;
-        let (y_stride, u_stride, v_stride, step) =
-            (n(yuv.y_stride)?, n(u_stride)?, n(v_stride)?, n(step)?);
         let (w32, h32) = (n(width)?, n(height)?);
         let [r_cr, g_cb, g_cr, b_cb] = yuv.matrix.to_rgb();
         let mut launch = stream.launch_builder(&self.yuv420_to_rgb);
+        let v = planes.v();
         launch
-            .arg(&y)
-            .arg(&y_stride)
-            .arg(&u)
-            .arg(&u_stride)
+            .arg(&planes.y)
+            .arg(&planes.strides[0])
+            .arg(&planes.u)
+            .arg(&planes.strides[1])
             .arg(&v)
-            .arg(&v_stride)
-            .arg(&step)
+            .arg(&planes.strides[2])
+            .arg(&planes.step)
             .arg(&r_cr)
             .arg(&g_cb)
             .arg(&g_cr)
@@ -1092,6 +1058,74 @@ fn upload(stream: &Arc<CudaStream>, bytes: &[u8]) -> Result<CudaSlice<u8>, GpuEr
     stream
         .clone_htod(bytes)
         .map_err(driver("uploading the picture"))
+}
+
+/// A YUV 4:2:0 picture's planes on the device, each up to the end of its
+/// last row's samples (no further: a decoder may end a plane there), with
+/// their strides and chroma step as the kernels take them.
+struct DevicePlanes<T> {
+    y: CudaSlice<T>,
+    /// U, or the interleaved chroma plane.
+    u: CudaSlice<T>,
+    /// V, unless it is `u`'s from its second sample.
+    v: Option<CudaSlice<T>>,
+    /// Samples from row to row: Y, U, V.
+    strides: [u32; 3],
+    /// Samples from one U (or V) to the next: 1 planar, 2 interleaved.
+    step: u32,
+}
+
+impl<T: DeviceRepr + Copy> DevicePlanes<T> {
+    /// Uploads a `width × height` picture's planes: interleaved chroma
+    /// (NV12, P010) goes up once.
+    fn upload(
+        stream: &Arc<CudaStream>,
+        (y, y_stride): (&[T], usize),
+        chroma: Chroma<'_, T>,
+        width: usize,
+        height: usize,
+    ) -> Result<Self, GpuError> {
+        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("picture too large".to_owned()));
+        let up = |plane: &[T], stride: usize, rows: usize, row: usize| {
+            let samples = plane
+                .get(..plane_extent(stride, rows, row).max(1))
+                .ok_or_else(|| GpuError(format!("a YUV plane is smaller than {width}×{height}")))?;
+            stream
+                .clone_htod(samples)
+                .map_err(driver("uploading the picture"))
+        };
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        let y_plane = up(y, y_stride, height, width)?;
+        Ok(match chroma {
+            Chroma::Planar {
+                u,
+                u_stride,
+                v,
+                v_stride,
+            } => Self {
+                y: y_plane,
+                u: up(u, u_stride, ch, cw)?,
+                v: Some(up(v, v_stride, ch, cw)?),
+                strides: [n(y_stride)?, n(u_stride)?, n(v_stride)?],
+                step: 1,
+            },
+            Chroma::Interleaved { uv, stride } => Self {
+                y: y_plane,
+                u: up(uv, stride, ch, 2 * cw)?,
+                v: None,
+                strides: [n(y_stride)?, n(stride)?, n(stride)?],
+                step: 2,
+            },
+        })
+    }
+
+    /// V's plane as the kernels read it.
+    fn v(&self) -> CudaView<'_, T> {
+        match &self.v {
+            Some(v) => v.slice(..),
+            None => self.u.slice(1..),
+        }
+    }
 }
 
 /// Where a timed call's time went.

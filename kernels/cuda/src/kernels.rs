@@ -6,6 +6,7 @@
 //! without fused multiply-add, so each kernel computes the f32 operations
 //! of its CPU twin in the same order and agrees with it bit for bit.
 
+use kino_kernels::hdr;
 use kino_kernels::text::{CaptionPlan, PieceState, TextPlan};
 
 /// One kernel source file.
@@ -33,6 +34,11 @@ pub const SOURCES: &[Source] = &[
             "kino_residual_rows",
             "kino_warp_taps",
         ],
+    },
+    Source {
+        file: "hdr.cu",
+        text: include_str!("../cu/hdr.cu"),
+        entries: &["kino_to_sdr_rgb8"],
     },
     Source {
         file: "lut.cu",
@@ -254,6 +260,40 @@ pub fn warp_plan(width: usize, height: usize) -> Launch {
 /// picture: one thread per 2×2 block.
 pub fn yuv420_blocks(width: usize, height: usize) -> Launch {
     Launch::planar(width.div_ceil(2), height.div_ceil(2), [32, 8])
+}
+
+/// 32-bit words in `hdr.cu`'s `KinoToSdr`.
+pub const TO_SDR_WORDS: usize = 30;
+
+/// `kino_to_sdr_rgb8`'s constants, `hdr.cu`'s `KinoToSdr` by value: the
+/// words both the GPU and the emulator are handed, in its field order.
+pub fn to_sdr_args(plan: &hdr::Plan<'_>) -> [u32; TO_SDR_WORDS] {
+    let count = |n: usize| u32::try_from(n).expect("a table below 2³² entries");
+    let scalars = [plan.hable_peak, plan.steps, plan.top];
+    let floats = plan
+        .to_rgb
+        .iter()
+        .chain(plan.gamut.as_flattened())
+        .chain(&plan.tone_scale)
+        .chain(&scalars)
+        .map(|f| f.to_bits());
+    let words = [
+        // The light table's last interval, at `top · steps − 1`.
+        count(plan.light.len() - 2),
+        u32::from(plan.tone_map),
+        plan.levels_floor,
+        plan.levels_shift,
+        count(plan.levels.len() - 1),
+    ];
+    let all: Vec<u32> = floats.chain(words).collect();
+    all.try_into().unwrap_or_else(|all: Vec<u32>| {
+        panic!("KinoToSdr is {TO_SDR_WORDS} words, not {}", all.len())
+    })
+}
+
+/// `kino_to_sdr_rgb8` over a `width × height` picture: one thread a pixel.
+pub fn to_sdr_rgb8(width: usize, height: usize) -> Launch {
+    Launch::planar(width, height, [32, 8])
 }
 
 #[cfg(test)]

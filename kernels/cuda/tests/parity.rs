@@ -9,6 +9,7 @@
 
 use kino_cuda::flow::{self, FlowKernels, Side};
 use kino_cuda::node::{Layers, Logo, NodeFrames};
+use kino_kernels::hdr::{ToSdr, Transfer, Yuv420View10};
 use kino_kernels::interpolate::{
     CUT_HISTOGRAM_BINS, FlowGrid, FlowLevel, FlowPair, Frame, Params, WARP_BLOCK, WarpPlan,
     flow_levels,
@@ -277,6 +278,113 @@ fn yuv_to_rgb_kernel_matches_the_cpu_conversion_exactly() {
     }
     println!(
         "yuv420→rgb (planar and NV12, BT.601 and BT.709): emulated kernel identical to the CPU at 5 sizes"
+    );
+}
+
+/// 10-bit codes from a small deterministic generator, each `shift` bits
+/// up its word: every code, out-of-range ones (below 64, above 940)
+/// included.
+fn codes10(n: usize, seed: u32, shift: u32) -> Vec<u16> {
+    let mut state = seed | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            ((state >> 7) as u16 & 0x3ff) << shift
+        })
+        .collect()
+}
+
+#[test]
+fn tone_map_kernel_matches_the_cpu_conversion_exactly() {
+    let transfers = [
+        (Transfer::Pq, 1000.0),
+        (Transfer::Pq, 4000.0),
+        (Transfer::Hlg, 1000.0),
+        (Transfer::Sdr, 1000.0),
+    ];
+    let sizes: [(usize, usize); 5] = [(64, 36), (37, 23), (1, 1), (2, 3), (67, 2)];
+    for (width, height) in sizes {
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        // Padded rows (strides past the samples, as decoders lay planes
+        // out), the padding's words being garbage the kernel must not read.
+        let (ys, cs) = (width + 5, cw + 3);
+        for shift in [0, 6] {
+            let y = codes10(ys * height, 11, shift);
+            let u = codes10(cs * ch, 12, shift);
+            let v = codes10(cs * ch, 13, shift);
+            // P010: U and V interleaved, one plane.
+            let uv: Vec<u16> = u.iter().zip(&v).flat_map(|(&u, &v)| [u, v]).collect();
+            let layouts = [
+                (
+                    "planar",
+                    Chroma::Planar {
+                        u: &u,
+                        u_stride: cs,
+                        v: &v,
+                        v_stride: cs,
+                    },
+                    (&u[..], &v[..], cs, 1),
+                ),
+                (
+                    "interleaved",
+                    Chroma::Interleaved {
+                        uv: &uv,
+                        stride: 2 * cs,
+                    },
+                    (&uv[..], &uv[1..], 2 * cs, 2),
+                ),
+            ];
+            for ((layout, chroma, (u_plane, v_plane, stride, step)), (transfer, peak)) in
+                layouts.into_iter().flat_map(|l| transfers.map(|t| (l, t)))
+            {
+                let what = format!("{width}×{height} {layout} shift {shift} {transfer:?} {peak}");
+                let yuv = Yuv420View10 {
+                    y: &y,
+                    y_stride: ys,
+                    chroma,
+                    shift,
+                };
+                let to_sdr = ToSdr::new(transfer, peak);
+                let mut reference = vec![0u8; width * height * 3];
+                to_sdr.convert(yuv, width, height, &mut reference);
+                let plan = to_sdr.plan();
+                let launch = kino_cuda::kernels::to_sdr_rgb8(width, height);
+                let mut emulated = vec![7u8; width * height * 3 + 5];
+                kino_cuda_emu::to_sdr_rgb8(
+                    launch.grid,
+                    launch.block,
+                    (&y, ys),
+                    (u_plane, stride),
+                    (v_plane, stride),
+                    (step, shift),
+                    kino_cuda_emu::ToSdrTables {
+                        light: plan.light,
+                        levels: plan.levels,
+                        boundaries: plan.boundaries,
+                    },
+                    &kino_cuda::kernels::to_sdr_args(&plan),
+                    (width, height),
+                    &mut emulated,
+                );
+                assert_eq!(
+                    emulated[width * height * 3..],
+                    [7; 5],
+                    "{what}: wrote past the frame"
+                );
+                emulated.truncate(width * height * 3);
+                let (max, differing) = compare(&emulated, &reference);
+                assert_eq!(
+                    differing, 0,
+                    "{what}: the kernel differs from the CPU (max {max})"
+                );
+                gpu::to_sdr(&to_sdr, yuv, width, height, &reference);
+            }
+        }
+    }
+    println!(
+        "10-bit BT.2020 → SDR RGB (PQ, HLG, SDR; planar and P010): emulated kernel identical to the CPU at 5 sizes"
     );
 }
 
@@ -1169,6 +1277,24 @@ mod gpu {
         );
     }
 
+    pub fn to_sdr(
+        to_sdr: &ToSdr,
+        yuv: Yuv420View10<'_>,
+        width: usize,
+        height: usize,
+        reference: &[u8],
+    ) {
+        let Some(gpu) = device() else { return };
+        let rgb = gpu.to_sdr_rgb8(to_sdr, yuv, width, height).unwrap();
+        let (max, differing) = compare(&rgb, reference);
+        assert_eq!(
+            differing,
+            0,
+            "{width}×{height} {:?}: the GPU's tone map differs from the CPU's (max {max})",
+            to_sdr.transfer()
+        );
+    }
+
     pub fn rgb(yuv: Yuv420View<'_>, width: usize, height: usize, reference: &[u8]) {
         let Some(gpu) = device() else { return };
         let rgb = gpu.yuv420_to_rgb(yuv, width, height).unwrap();
@@ -1195,6 +1321,8 @@ mod gpu {
     use super::*;
 
     pub fn camera(_: &Image, _: Shot, _: f32, _: &Frame) {}
+
+    pub fn to_sdr(_: &ToSdr, _: Yuv420View10<'_>, _: usize, _: usize, _: &[u8]) {}
 
     pub fn warp(_: &WarpPlan, _: &Frame, _: &Frame, _: &Frame) {}
 
