@@ -36,11 +36,12 @@ pack() {
     LIBTORCH="$PWD/.kino/libtorch" cargo test -p kino-torch --features torch --release --no-run --message-format=json \
         | artifacts "$PACK/torch"
     tar -cJf "$PACK/nvrtc.tar.xz" -C .kino/nvrtc lib
-    # NVENC and NVDEC through kino-media, with the FFmpeg it will load there.
+    # NVENC and NVDEC through kino-media, with the FFmpeg it will load there
+    # (and NVDEC's frames made RGB by the CUDA kernels where they are).
     mkdir -p "$PACK/media"
     {
-        cargo test -p kino-media --release --test hardware --no-run --message-format=json
-        cargo bench -p kino-media --bench codecs --no-run --message-format=json
+        cargo test -p kino-media --features cuda --release --test hardware --no-run --message-format=json
+        cargo bench -p kino-media --features cuda --bench codecs --no-run --message-format=json
     } | artifacts "$PACK/media"
     # An HLG clip for NVDEC's HDR check and the bench (no ffmpeg CLI there):
     # 1080p, the bench's 60 frames, under 1 MB.

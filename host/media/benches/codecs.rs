@@ -6,6 +6,8 @@
 //! Then HDR: a 10-bit HLG HEVC clip (made by the CLI's libx265) decoded
 //! and tone mapped to BT.709 RGB24, beside the CLI's zscale + tonemap chain
 //! doing the same.
+//! Built with `--features cuda`, NVDEC's frames are made RGB (and tone
+//! mapped) by the CUDA kernels on the GPU; the NVDEC rows say where.
 //! Run with `cargo bench -p kino-media --bench codecs`; where there is no
 //! GPU the NVENC and NVDEC rows say why, and where there is no `ffmpeg` on
 //! the path its row does.
@@ -61,6 +63,21 @@ fn decode(device: VideoDevice, path: &Path, frames: usize) -> (f64, Option<Strin
         n as f64 / start.elapsed().as_secs_f64(),
         reader.fallback().map(str::to_owned),
     )
+}
+
+/// Where NVDEC's frames of `path` are made RGB: on the GPU (a `cuda`
+/// build), or on the CPU and why. Also opens what a process opens once
+/// (FFmpeg's CUDA device, the kernels' module), so the timed rows do not
+/// count it.
+fn nvdec_made_rgb(gpu: VideoDevice, path: &Path) -> String {
+    let Ok(mut reader) = VideoReader::open_on(gpu, path) else {
+        return String::new();
+    };
+    let _ = reader.next_frame();
+    match reader.conversion_fallback() {
+        None => "made RGB on the GPU".to_owned(),
+        Some(why) => format!("made RGB on the CPU: {why}"),
+    }
 }
 
 /// The ffmpeg CLI decoding `path` to raw RGB24 (thrown away): frames per
@@ -139,10 +156,11 @@ fn main() {
         ),
         Err(why) => println!("ffmpeg CLI 1080p decode to rgb24: skipped: {why}"),
     }
+    let made_rgb = nvdec_made_rgb(gpu, &x264);
     match decode(gpu, &x264, FRAMES) {
         (_, Some(why)) => println!("nvdec 1080p decode to RGB: skipped: {why}"),
         (fps, None) => println!(
-            "nvdec 1080p decode to RGB: {fps:.1} fps, {:.1}× software",
+            "nvdec 1080p decode to RGB: {fps:.1} fps, {:.1}× software ({made_rgb})",
             fps / sw_fps
         ),
     }
@@ -164,10 +182,11 @@ fn main() {
             "software HLG 1080p decode + tone map to RGB: {ours:.1} fps; ffmpeg CLI: skipped: {why}"
         ),
     }
+    let made_rgb = nvdec_made_rgb(gpu, &hlg);
     match decode(gpu, &hlg, HDR_FRAMES) {
         (_, Some(why)) => println!("nvdec HLG 1080p decode + tone map: skipped: {why}"),
         (fps, None) => println!(
-            "nvdec HLG 1080p decode + tone map to RGB: {fps:.1} fps, {:.1}× software",
+            "nvdec HLG 1080p decode + tone map to RGB: {fps:.1} fps, {:.1}× software ({made_rgb})",
             fps / ours
         ),
     }

@@ -151,13 +151,9 @@ impl ToRgb {
     /// A BT.2020 picture as BT.709 RGB24, tone mapped if it is HDR.
     fn tone_mapped(&mut self, picture: &frame::Video, transfer: Transfer) -> Result<Vec<u8>> {
         let (w, h) = (picture.width() as usize, picture.height() as usize);
-        if let Some(peak) = peak_nits(picture) {
-            self.said_peak = Some(peak);
-        }
-        let key = (transfer, self.said_peak.unwrap_or(DEFAULT_PEAK_NITS));
-        let to_sdr = match &mut self.to_sdr {
-            Some((made, to_sdr)) if *made == key => to_sdr,
-            slot => &mut slot.insert((key, ToSdr::new(key.0, key.1))).1,
+        self.tone_map_for(picture, transfer);
+        let Some((_, to_sdr)) = &self.to_sdr else {
+            bail!("no tone map");
         };
         let mut rgb = vec![0; w * h * 3];
         if let Some(view) = yuv420_10bit(picture) {
@@ -191,6 +187,62 @@ impl ToRgb {
         to_sdr.convert(view, w, h, &mut rgb);
         Ok(rgb)
     }
+}
+
+impl ToRgb {
+    /// The stream's tone map for `picture` (of the stream's `transfer`),
+    /// made anew when its transfer or the peak the stream says changes.
+    fn tone_map_for(&mut self, picture: &frame::Video, transfer: Transfer) -> &ToSdr {
+        if let Some(peak) = peak_nits(picture) {
+            self.said_peak = Some(peak);
+        }
+        let key = (transfer, self.said_peak.unwrap_or(DEFAULT_PEAK_NITS));
+        if !matches!(&self.to_sdr, Some((made, _)) if *made == key) {
+            self.to_sdr = None;
+        }
+        &self
+            .to_sdr
+            .get_or_insert_with(|| (key, ToSdr::new(key.0, key.1)))
+            .1
+    }
+
+    /// How a decoded picture whose planes are `layout` (a GPU frame's
+    /// software format) becomes RGB24 by the GPU's kernels, exactly as
+    /// [`ToRgb::convert`] would make it from its download: NV12 in a
+    /// matrix the YUV kernel takes, or P010 in BT.2020 (tone mapped when
+    /// HDR). `None` for every other picture, which is downloaded.
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub(crate) fn device_plan(
+        &mut self,
+        picture: &frame::Video,
+        layout: Pixel,
+    ) -> Option<DevicePlan<'_>> {
+        if picture.color_range() == color::Range::JPEG {
+            return None;
+        }
+        let transfer = transfer_of(
+            picture.color_transfer_characteristic(),
+            picture.color_primaries(),
+            picture.color_space(),
+        );
+        match (layout, transfer) {
+            (Pixel::P010LE, Some(transfer)) => {
+                Some(DevicePlan::ToSdr(self.tone_map_for(picture, transfer)))
+            }
+            (Pixel::NV12, None) => matrix_of(picture).map(DevicePlan::Yuv),
+            _ => None,
+        }
+    }
+}
+
+/// What the GPU's kernels do to a decoded picture ([`ToRgb::device_plan`]).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) enum DevicePlan<'a> {
+    /// NV12 to RGB24 in this matrix.
+    Yuv(Matrix),
+    /// P010 BT.2020 to BT.709 RGB24 by this tone map.
+    ToSdr(&'a ToSdr),
 }
 
 impl Input {
@@ -315,20 +367,26 @@ fn yuv420_10bit(picture: &frame::Video) -> Option<Yuv420View10<'_>> {
     })
 }
 
+/// The picture's matrix, when it is limited range and in one the YUV
+/// kernel takes.
+fn matrix_of(picture: &frame::Video) -> Option<Matrix> {
+    if picture.color_range() == color::Range::JPEG {
+        return None;
+    }
+    match picture.color_space() {
+        color::Space::Unspecified | color::Space::BT470BG | color::Space::SMPTE170M => {
+            Some(Matrix::Bt601)
+        }
+        color::Space::BT709 => Some(Matrix::Bt709),
+        _ => None,
+    }
+}
+
 /// The picture's planes, when it is limited-range YUV 4:2:0 in a matrix
 /// the kernel takes: BT.601 (tagged so, or untagged, as swscale and the
 /// ffmpeg CLI read it) or BT.709.
 fn yuv420(picture: &frame::Video) -> Option<Yuv420View<'_>> {
-    let matrix = match picture.color_space() {
-        color::Space::Unspecified | color::Space::BT470BG | color::Space::SMPTE170M => {
-            Matrix::Bt601
-        }
-        color::Space::BT709 => Matrix::Bt709,
-        _ => return None,
-    };
-    if picture.color_range() == color::Range::JPEG {
-        return None;
-    }
+    let matrix = matrix_of(picture)?;
     let chroma = match picture.format() {
         Pixel::YUV420P => Chroma::Planar {
             u: picture.data(1),
@@ -616,6 +674,60 @@ mod tests {
         assert_eq!(convert.convert(&p010).unwrap(), want);
         let (max, mean) = diff(&convert.convert(&yuv422).unwrap(), &want);
         assert!(max <= 1 && mean < 0.1, "4:2:2: max {max}, mean {mean}");
+    }
+
+    #[test]
+    fn a_gpu_frame_gets_the_conversion_its_download_would() {
+        use frame::side_data::Type;
+        crate::init().unwrap();
+        let hlg = color::TransferCharacteristic::ARIB_STD_B67;
+        let mut p010 = picture16(Pixel::P010LE, (16, 8), hlg, |plane, x, y| {
+            hdr_sample(plane, x, y) << 6
+        });
+        let mut convert = ToRgb::default();
+        let tone_map = |convert: &mut ToRgb, picture: &frame::Video| match convert
+            .device_plan(picture, Pixel::P010LE)
+        {
+            Some(DevicePlan::ToSdr(to_sdr)) => (to_sdr.transfer(), to_sdr.peak_nits()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            tone_map(&mut convert, &p010),
+            (Transfer::Hlg, DEFAULT_PEAK_NITS)
+        );
+        // The peak the stream says, and keeps saying for frames that do not.
+        let mut side = p010.new_side_data(Type::ContentLightLevel, 8).unwrap();
+        // SAFETY: the side data was just made 8 bytes long.
+        unsafe {
+            let data = (*side.as_mut_ptr()).data;
+            std::ptr::copy_nonoverlapping(600u32.to_ne_bytes().as_ptr(), data, 4);
+        }
+        assert_eq!(tone_map(&mut convert, &p010), (Transfer::Hlg, 600.0));
+        p010.remove_side_data(Type::ContentLightLevel);
+        assert_eq!(tone_map(&mut convert, &p010), (Transfer::Hlg, 600.0));
+        // SDR in BT.709 at 10 bits (swscale's), BT.2020 at 8 (swscale's
+        // too), full range: downloaded.
+        let mut hd10 = p010.clone();
+        hd10.set_color_transfer_characteristic(color::TransferCharacteristic::BT709);
+        hd10.set_color_primaries(color::Primaries::BT709);
+        hd10.set_color_space(color::Space::BT709);
+        assert!(convert.device_plan(&hd10, Pixel::P010LE).is_none());
+        assert!(convert.device_plan(&p010, Pixel::NV12).is_none());
+        let mut nv12 = picture(Pixel::NV12, 16, 8, |_, x, y| (16 + x + y) as u8);
+        let matrix = |convert: &mut ToRgb, picture: &frame::Video| match convert
+            .device_plan(picture, Pixel::NV12)
+        {
+            Some(DevicePlan::Yuv(matrix)) => Some(matrix),
+            None => None,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(matrix(&mut convert, &nv12), Some(Matrix::Bt601));
+        nv12.set_color_space(color::Space::BT709);
+        assert_eq!(matrix(&mut convert, &nv12), Some(Matrix::Bt709));
+        nv12.set_color_range(color::Range::JPEG);
+        assert_eq!(matrix(&mut convert, &nv12), None);
+        p010.set_color_range(color::Range::JPEG);
+        assert!(convert.device_plan(&p010, Pixel::P010LE).is_none());
     }
 
     #[test]

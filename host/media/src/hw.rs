@@ -133,6 +133,10 @@ fn open_cuda(n: usize) -> Result<Device, String> {
     }
     let name = std::ffi::CString::new(n.to_string()).map_err(|e| e.to_string())?;
     let mut device: *mut ff::ffi::AVBufferRef = std::ptr::null_mut();
+    // On the GPU's primary context, the one kino-cuda's kernels run in
+    // (cudarc opens it): NVDEC's frames are then addresses those kernels
+    // can read, and the GPU holds one context for both, not two (each
+    // costs device memory).
     // SAFETY: `device` receives a new reference on success (and is left
     // null on failure); `name` outlives the call.
     let err = unsafe {
@@ -141,7 +145,7 @@ fn open_cuda(n: usize) -> Result<Device, String> {
             ff::ffi::AVHWDeviceType::AV_HWDEVICE_TYPE_CUDA,
             name.as_ptr(),
             std::ptr::null_mut(),
-            0,
+            ff::ffi::AV_CUDA_USE_PRIMARY_CONTEXT,
         )
     };
     if err < 0 || device.is_null() {

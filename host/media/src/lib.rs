@@ -27,6 +27,8 @@ mod demux;
 #[cfg(test)]
 mod fixtures;
 mod hw;
+#[cfg(feature = "cuda")]
+mod on_gpu;
 mod piece;
 
 use std::path::Path;
@@ -299,7 +301,21 @@ pub struct VideoReader {
     fallback: Option<String>,
     /// A frame decoded on the GPU, downloaded.
     downloaded: frame::Video,
+    /// The decoding GPU's kernels, which make its frames RGB there;
+    /// `None` where there are none (and `conversion` says why) or they
+    /// failed.
+    #[cfg(feature = "cuda")]
+    on_gpu: Option<on_gpu::OnGpu>,
+    /// Why the frames NVDEC decodes come down to be made RGB on the CPU,
+    /// when they do.
+    conversion: Option<String>,
+    /// Told why, when reading falls back to the CPU after the stream was
+    /// opened.
+    on_fallback: Option<FallbackHook>,
 }
+
+/// What a [`VideoReader`] tells when it falls back to the CPU mid-stream.
+type FallbackHook = Box<dyn Fn(&str) + Send>;
 
 impl VideoReader {
     /// Opens `path` and its best video stream.
@@ -343,6 +359,8 @@ impl VideoReader {
             ctx.set_threading(auto_threads());
         }
         let decoder = ctx.decoder().video().map_err(unsupported)?;
+        #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+        let (on_gpu, conversion) = Self::conversion_on(decoding_on);
         Ok(Self {
             path: path.display().to_string(),
             demuxer,
@@ -357,7 +375,56 @@ impl VideoReader {
             device: decoding_on,
             fallback,
             downloaded: frame::Video::empty(),
+            #[cfg(feature = "cuda")]
+            on_gpu,
+            conversion,
+            on_fallback: None,
         })
+    }
+
+    /// The kernels that make NVDEC's frames RGB on `device`, or why its
+    /// frames are made RGB on the CPU.
+    #[cfg(feature = "cuda")]
+    fn conversion_on(device: VideoDevice) -> (Option<on_gpu::OnGpu>, Option<String>) {
+        match device {
+            VideoDevice::Cpu => (None, None),
+            VideoDevice::Cuda(n) => match on_gpu::OnGpu::open(n) {
+                Ok(kernels) => (Some(kernels), None),
+                Err(why) => (None, Some(format!("no kernels on {device}: {why}"))),
+            },
+        }
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn conversion_on(device: VideoDevice) -> ((), Option<String>) {
+        let why = match device {
+            VideoDevice::Cpu => None,
+            VideoDevice::Cuda(_) => Some("this build has no CUDA kernels (feature `cuda`)".into()),
+        };
+        ((), why)
+    }
+
+    /// Why the frames NVDEC decodes come down to be made RGB on the CPU
+    /// (the kernels could not be had, or failed on a frame), when they do.
+    pub fn conversion_fallback(&self) -> Option<&str> {
+        self.conversion.as_deref()
+    }
+
+    /// Has `tell` told why, each time reading falls back to the CPU after
+    /// the stream was opened: NVDEC setting up for the stream only at its
+    /// first frame and failing, or the GPU's kernels failing on a frame.
+    /// (What [`VideoReader::fallback`] and
+    /// [`VideoReader::conversion_fallback`] say at opening is not told
+    /// again.)
+    pub fn on_fallback(&mut self, tell: impl Fn(&str) + Send + 'static) {
+        self.on_fallback = Some(Box::new(tell));
+    }
+
+    /// Keeps `why` and tells it.
+    fn fell_back(&self, why: &str) {
+        if let Some(tell) = &self.on_fallback {
+            tell(why);
+        }
     }
 
     /// What reading the stream does to its colours, where it does more
@@ -429,7 +496,9 @@ impl VideoReader {
     pub fn seek(&mut self, secs: f64) -> Result<()> {
         if secs <= 0.0 {
             // From the start: reopening is exact where a seek to 0 may not be.
+            let on_fallback = self.on_fallback.take();
             *self = Self::open_on(self.asked, &self.path)?;
+            self.on_fallback = on_fallback;
             return Ok(());
         }
         let ts = (secs * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
@@ -461,6 +530,31 @@ impl VideoReader {
 
     fn convert(&mut self) -> Result<RgbFrame> {
         let pts = self.decoded.timestamp().or(self.decoded.pts()).unwrap_or(0);
+        let pts_secs = pts as f64 * rational_f64(self.time_base);
+        #[cfg(feature = "cuda")]
+        if let Some(kernels) = &self.on_gpu {
+            match kernels.convert(&self.decoded, &mut self.to_rgb) {
+                Ok(Some(data)) => {
+                    return Ok(RgbFrame {
+                        width: self.decoded.width(),
+                        height: self.decoded.height(),
+                        pts_secs,
+                        data,
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let why = format!(
+                        "making NVDEC's frames RGB on {} failed ({e}): they come down and are \
+                         converted on the CPU",
+                        self.device
+                    );
+                    self.fell_back(&why);
+                    self.conversion = Some(why);
+                    self.on_gpu = None;
+                }
+            }
+        }
         let picture = if hw::on_device(&self.decoded) {
             hw::download(&self.decoded, &mut self.downloaded)
                 .map_err(|e| anyhow!("{}: {e:#}", self.path))?;
@@ -469,12 +563,19 @@ impl VideoReader {
             if self.device != VideoDevice::Cpu {
                 // The device opened but NVDEC could not set up for this
                 // stream, and FFmpeg went on in software.
-                self.fallback = Some(format!(
+                let why = format!(
                     "NVDEC on {}: could not decode this stream (a profile the GPU \
-                     lacks, or no libnvcuvid.so.1 from the driver)",
+                     lacks, or no libnvcuvid.so.1 from the driver); video decoded on the CPU",
                     self.device
-                ));
+                );
+                self.fell_back(&why);
+                self.fallback = Some(why);
                 self.device = VideoDevice::Cpu;
+                self.conversion = None;
+                #[cfg(feature = "cuda")]
+                {
+                    self.on_gpu = None;
+                }
             }
             &self.decoded
         };
@@ -489,7 +590,7 @@ impl VideoReader {
         Ok(RgbFrame {
             width: w,
             height: h,
-            pts_secs: pts as f64 * rational_f64(self.time_base),
+            pts_secs,
             data,
         })
     }

@@ -1,7 +1,8 @@
 //! NVENC and NVDEC against libx264 and the software decoder on the same
 //! frames. Where there is no GPU (or no NVENC in this FFmpeg), each test
 //! checks the fallback instead — the CPU's exact output, and the reason —
-//! and prints why its GPU half was skipped.
+//! and prints why its GPU half was skipped. Built with `--features cuda`,
+//! NVDEC's frames are made RGB on the GPU, to the same frames.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -41,6 +42,21 @@ fn decode(device: VideoDevice, path: &Path) -> (Vec<RgbFrame>, VideoReader) {
         frames.push(f);
     }
     (frames, reader)
+}
+
+/// Where a reader decoding on the GPU made its frames RGB. A `cuda` build
+/// makes them RGB on the GPU that decoded them (its kernels are the CPU's
+/// twins, so the frames are the same); any other says why not.
+fn converted(reader: &VideoReader) -> String {
+    match reader.conversion_fallback() {
+        None => "made RGB on the GPU".to_owned(),
+        Some(why) => {
+            if cfg!(feature = "cuda") {
+                panic!("a cuda build made NVDEC's frames RGB on the CPU: {why}");
+            }
+            format!("made RGB on the CPU: {why}")
+        }
+    }
 }
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
@@ -184,8 +200,10 @@ fn nvdec_decodes_what_the_software_decoder_does_or_says_why_not() {
         return;
     }
     assert_eq!(reader.device(), GPU);
+    let made_rgb = converted(&reader);
     // H.264 decodes to the same YUV anywhere; NVDEC hands it over as NV12,
-    // which swscale converts to RGB through another path than planar.
+    // which the YUV kernel (the CPU's, or its GPU twin) converts as it
+    // does planar.
     let mut worst = 0u8;
     for (h, s) in hardware.iter().zip(&software) {
         assert_eq!(
@@ -196,7 +214,7 @@ fn nvdec_decodes_what_the_software_decoder_does_or_says_why_not() {
         worst = worst.max(diff.max().unwrap_or(0));
     }
     println!(
-        "nvdec vs software decoder: {} frames, largest difference {worst}",
+        "nvdec vs software decoder: {} frames, largest difference {worst} ({made_rgb})",
         hardware.len()
     );
     assert!(
@@ -229,13 +247,14 @@ fn nvdec_reads_hdr_as_the_software_decoder_does_or_says_why_not() {
         println!("GPU half skipped: {why}");
         return;
     }
+    let made_rgb = converted(&reader);
     let same = hardware
         .iter()
         .zip(&software)
         .filter(|(h, s)| h == s)
         .count();
     println!(
-        "nvdec vs software decoder, HLG: {same} of {} frames the same",
+        "nvdec vs software decoder, HLG: {same} of {} frames the same ({made_rgb})",
         hardware.len()
     );
     assert_eq!(

@@ -142,6 +142,15 @@ pub struct OpCx {
 /// Notes an op leaves for the job's events.
 pub type Notes = Arc<Mutex<Vec<String>>>;
 
+/// Leaves `note` in a node's `notes` (and the log) unless it is there.
+fn note_once_to(notes: &Notes, stage: &str, note: &str) {
+    let mut notes = notes.lock().unwrap_or_else(PoisonError::into_inner);
+    if !notes.iter().any(|seen| seen == note) {
+        tracing::info!(stage = %stage, "{note}");
+        notes.push(note.to_owned());
+    }
+}
+
 /// Where a node's placed kernel calls ran.
 pub type Placements = Arc<Mutex<kino_cuda::pool::Tally>>;
 
@@ -339,8 +348,15 @@ impl OpCx {
 
     /// A reader of `path`'s video on the node's video device.
     pub fn video_reader(&self, path: &Path) -> Result<kino_media::VideoReader> {
-        let reader = kino_media::VideoReader::open_on(self.video_device(), path)?;
+        let mut reader = kino_media::VideoReader::open_on(self.video_device(), path)?;
         self.coded("decoded", reader.device(), reader.fallback());
+        if let Some(why) = reader.conversion_fallback() {
+            self.note_once(why.to_owned());
+        }
+        // What goes wrong on the GPU after the first frames: the node goes
+        // on on the CPU, and its events say why.
+        let (notes, stage) = (self.notes.clone(), self.stage.clone());
+        reader.on_fallback(move |why| note_once_to(&notes, &stage, why));
         if let Some(colour) = reader.colour_note() {
             let name = path.file_name().unwrap_or(path.as_os_str());
             self.note_once(format!("{}: {colour}", name.to_string_lossy()));
@@ -361,14 +377,7 @@ impl OpCx {
 
     /// Leaves a note for the job's events unless the node has left it.
     pub fn note_once(&self, note: String) {
-        let seen = self
-            .notes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(&note);
-        if !seen {
-            self.note(note);
-        }
+        note_once_to(&self.notes, &self.stage, &note);
     }
 
     /// Counts where a placed kernel call ran, for the node's events.

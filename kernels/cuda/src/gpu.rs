@@ -24,9 +24,11 @@ use kino_kernels::yuv::{Chroma, Yuv420Planes, Yuv420View, plane_extent};
 use crate::flow::{self, FlowKernels, Side};
 use crate::kernels::{self, Launch};
 
+mod decoded;
 mod node;
 mod to_sdr;
 
+pub use decoded::DecodedPicture;
 pub use node::DeviceFrames;
 
 /// Why a GPU call failed: the caller falls back to the CPU.

@@ -1,0 +1,211 @@
+//! Pictures a decoder left in this GPU's memory (NVDEC's, through FFmpeg)
+//! converted to RGB24 where they are: the YUV kernel for 8-bit NV12, the
+//! tone map for 10-bit P010, so only the RGB frame comes down and the CPU
+//! converts nothing.
+//!
+//! The decoder must share this GPU's context (FFmpeg's CUDA device opened
+//! on the primary context, which is the one cudarc opens), and its copy
+//! into the frame may still be running on its own stream: each call first
+//! waits for that stream.
+
+use std::sync::Arc;
+
+use cudarc::driver::{CudaSlice, CudaStream, LaunchArgs, PushKernelArg};
+use kino_kernels::hdr::ToSdr;
+use kino_kernels::yuv::Matrix;
+
+use super::{Gpu, GpuError, config, driver};
+use crate::kernels;
+
+/// A decoded 4:2:0 picture in a GPU's memory: luma, then U and V
+/// interleaved (NV12 with a byte a sample, P010 with two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodedPicture {
+    /// Pixels across.
+    pub width: usize,
+    /// Pixels down.
+    pub height: usize,
+    /// The luma plane's device address.
+    pub luma: u64,
+    /// Bytes from one luma row to the next.
+    pub luma_pitch: usize,
+    /// The interleaved chroma plane's device address.
+    pub chroma: u64,
+    /// Bytes from one chroma row to the next.
+    pub chroma_pitch: usize,
+    /// The CUDA stream the decoder wrote the picture on (0: the legacy
+    /// default stream), waited for before the picture is read.
+    pub stream: u64,
+}
+
+/// A conversion's device state: the stream it runs on, the picture's
+/// planes as the kernels take them.
+struct Conversion {
+    stream: Arc<CudaStream>,
+    /// Y, U and V's addresses (V is U's plane a sample on).
+    planes: [u64; 3],
+    /// Samples from row to row: Y, U, V.
+    strides: [u32; 3],
+    /// Samples from one U (or V) to the next: interleaved, 2.
+    step: u32,
+    size: [u32; 2],
+}
+
+impl Gpu {
+    /// An 8-bit NV12 picture on this GPU to packed RGB24 in `matrix`, as
+    /// `kino_kernels::yuv::yuv420_to_rgb24` does on the CPU.
+    ///
+    /// # Safety
+    /// `picture`'s planes must be device memory in this GPU's primary
+    /// context holding the picture (`height` rows of at least `width`
+    /// samples of luma; `height / 2`, rounded up, of `width / 2`, rounded
+    /// up, U and V pairs), left unchanged until this returns.
+    pub unsafe fn nv12_to_rgb_at(
+        &self,
+        picture: &DecodedPicture,
+        matrix: Matrix,
+    ) -> Result<Vec<u8>, GpuError> {
+        let (c, mut rgb) = self.begin(picture, 1)?;
+        let [r_cr, g_cb, g_cr, b_cb] = matrix.to_rgb();
+        let mut launch = c.stream.launch_builder(&self.yuv420_to_rgb);
+        c.push_planes(&mut launch);
+        launch
+            .arg(&r_cr)
+            .arg(&g_cb)
+            .arg(&g_cr)
+            .arg(&b_cb)
+            .arg(&mut rgb)
+            .arg(&c.size[0])
+            .arg(&c.size[1]);
+        // SAFETY: the arguments match `kino_yuv420_to_rgb`'s parameters in
+        // order and type (a device address for each plane pointer); the
+        // caller vouches for the planes, and the kernel writes only the
+        // `width × height` pixels of `rgb`.
+        unsafe {
+            launch.launch(config(kernels::yuv420_blocks(
+                picture.width,
+                picture.height,
+            )))
+        }
+        .map_err(driver("running kino_yuv420_to_rgb"))?;
+        c.finish(&rgb)
+    }
+
+    /// A 10-bit P010 BT.2020 picture on this GPU to BT.709 RGB24, tone
+    /// mapped as `to_sdr` says, as `ToSdr::convert` does on the CPU.
+    ///
+    /// # Safety
+    /// As [`Gpu::nv12_to_rgb_at`], with two bytes a sample.
+    pub unsafe fn p010_to_sdr_at(
+        &self,
+        picture: &DecodedPicture,
+        to_sdr: &ToSdr,
+    ) -> Result<Vec<u8>, GpuError> {
+        let (c, mut rgb) = self.begin(picture, 2)?;
+        let plan = to_sdr.plan();
+        let light = c
+            .stream
+            .clone_htod(plan.light)
+            .map_err(driver("uploading the transfer table"))?;
+        let levels = c
+            .stream
+            .clone_htod(plan.levels)
+            .map_err(driver("uploading the level table"))?;
+        let boundaries = c
+            .stream
+            .clone_htod(plan.boundaries)
+            .map_err(driver("uploading the level boundaries"))?;
+        let args = kernels::to_sdr_args(&plan);
+        // P010's 10 bits sit at the top of each word.
+        let shift = 6u32;
+        let mut launch = c.stream.launch_builder(&self.to_sdr_rgb8);
+        c.push_planes(&mut launch);
+        launch
+            .arg(&shift)
+            .arg(&light)
+            .arg(&levels)
+            .arg(&boundaries)
+            .arg(&args)
+            .arg(&mut rgb)
+            .arg(&c.size[0])
+            .arg(&c.size[1]);
+        // SAFETY: the arguments match `kino_to_sdr_rgb8`'s parameters in
+        // order and type (a device address for each plane pointer,
+        // `KinoToSdr`'s words by value); the caller vouches for the planes,
+        // the tables went up whole, and the kernel writes only the `width ×
+        // height` pixels of `rgb`.
+        unsafe { launch.launch(config(kernels::to_sdr_rgb8(picture.width, picture.height))) }
+            .map_err(driver("running kino_to_sdr_rgb8"))?;
+        c.finish(&rgb)
+    }
+
+    /// Checks `picture` (samples of `sample` bytes), waits for its
+    /// decoder's stream, and makes the frame the conversion writes.
+    fn begin(
+        &self,
+        picture: &DecodedPicture,
+        sample: usize,
+    ) -> Result<(Conversion, CudaSlice<u8>), GpuError> {
+        let p = picture;
+        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("picture too large".to_owned()));
+        if p.width == 0 || p.height == 0 || p.luma == 0 || p.chroma == 0 {
+            return Err(GpuError(format!(
+                "a decoded picture without pixels ({}×{})",
+                p.width, p.height
+            )));
+        }
+        let row = p.width * sample;
+        let chroma_row = p.width.div_ceil(2) * 2 * sample;
+        if p.luma_pitch < row
+            || p.chroma_pitch < chroma_row
+            || !p.luma_pitch.is_multiple_of(sample)
+            || !p.chroma_pitch.is_multiple_of(sample)
+        {
+            return Err(GpuError(format!(
+                "a decoded {}×{} picture's pitches ({}, {}) do not hold its rows",
+                p.width, p.height, p.luma_pitch, p.chroma_pitch
+            )));
+        }
+        self.context
+            .bind_to_thread()
+            .map_err(driver("binding the context"))?;
+        // SAFETY: the stream is the decoder's, in this context (the
+        // caller's promise); waiting on it reads nothing.
+        unsafe { cudarc::driver::result::stream::synchronize(p.stream as _) }
+            .map_err(driver("waiting for the decoder"))?;
+        let stream = self.stream()?;
+        let rgb = stream
+            .alloc_zeros::<u8>(p.width * p.height * 3)
+            .map_err(driver("allocating the frame"))?;
+        let chroma_stride = n(p.chroma_pitch / sample)?;
+        let conversion = Conversion {
+            stream,
+            planes: [p.luma, p.chroma, p.chroma + sample as u64],
+            strides: [n(p.luma_pitch / sample)?, chroma_stride, chroma_stride],
+            step: 2,
+            size: [n(p.width)?, n(p.height)?],
+        };
+        Ok((conversion, rgb))
+    }
+}
+
+impl Conversion {
+    /// The planes' arguments, which both kernels take first: each plane's
+    /// address and stride, then the chroma step.
+    fn push_planes<'a>(&'a self, launch: &mut LaunchArgs<'a>) {
+        for (plane, stride) in self.planes.iter().zip(&self.strides) {
+            launch.arg(plane).arg(stride);
+        }
+        launch.arg(&self.step);
+    }
+
+    /// Downloads the frame once the kernel is done.
+    fn finish(self, rgb: &CudaSlice<u8>) -> Result<Vec<u8>, GpuError> {
+        let frame = self
+            .stream
+            .clone_dtoh(rgb)
+            .map_err(driver("downloading the frame"))?;
+        self.stream.synchronize().map_err(driver("finishing"))?;
+        Ok(frame)
+    }
+}
