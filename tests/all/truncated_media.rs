@@ -236,7 +236,10 @@ fn what_kino_makes_from_whole_files_decodes_cleanly() {
     let mut pieces = Vec::new();
     for p in 0..3 {
         let piece = path(&format!("piece{p}.mp4"));
-        let mut writer = Mp4Writer::create_piece(&piece, 320, 240, 24.0).expect("piece");
+        let mut writer = Mp4Writer::options(320, 240, 24.0)
+            .joinable()
+            .create(&piece)
+            .expect("piece");
         for _ in 0..48 {
             let frame: RgbFrame = reader.next_frame().expect("frame").expect("a frame");
             writer.write_video_frame(&frame).expect("encode");

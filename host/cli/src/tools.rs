@@ -123,14 +123,13 @@ fn write_with_audio(
         )?),
         None => None,
     };
-    let mut writer = Mp4Writer::create_on(
-        device,
-        output,
-        width,
-        height,
-        fps,
-        audio.as_ref().map(|pcm| (pcm.sample_rate, pcm.channels)),
-    )?;
+    let options = Mp4Writer::options(width, height, fps).on(device);
+    let mut writer = match &audio {
+        Some(pcm) => options
+            .audio(pcm.sample_rate, pcm.channels)
+            .create(output)?,
+        None => options.create(output)?,
+    };
     report_video("encode", writer.device(), writer.fallback());
     let mut count = 0;
     frames(&mut |frame| {

@@ -38,7 +38,11 @@ fn frame(i: usize) -> RgbFrame {
 /// could not where it could not.
 fn encode(device: VideoDevice, frames: &[RgbFrame], path: &Path) -> (f64, Option<String>) {
     let start = Instant::now();
-    let mut writer = Mp4Writer::create_piece_on(device, path, W, H, FPS).expect("writer");
+    let mut writer = Mp4Writer::options(W, H, FPS)
+        .on(device)
+        .joinable()
+        .create(path)
+        .expect("writer");
     let fallback = writer.fallback().map(str::to_owned);
     for i in 0..FRAMES {
         writer

@@ -601,7 +601,10 @@ mod tests {
         let pieces: Vec<PathBuf> = (0..2)
             .map(|p| {
                 let path = dir.join(&format!("piece{p}.mp4"));
-                let mut w = Mp4Writer::create_piece(&path, W, H, FPS).expect("piece");
+                let mut w = Mp4Writer::options(W, H, FPS)
+                    .joinable()
+                    .create(&path)
+                    .expect("piece");
                 for i in 0..FRAMES / 2 {
                     w.write_video_frame(&frame(i)).expect("frame");
                 }

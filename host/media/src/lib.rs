@@ -909,6 +909,7 @@ impl AudioEncoder {
 
 /// A joinable writer's audio: encoded from samples it is given, or copied
 /// from an AAC file.
+#[derive(Debug, Clone, Copy)]
 enum AudioTrack<'a> {
     Encode { rate: u32, channels: u16 },
     Copy(&'a Path),
@@ -1007,7 +1008,7 @@ impl AudioCopy {
 }
 
 /// Encodes `pcm` as AAC (the settings of every video Kino writes) into an
-/// MP4 audio file at `output`, for [`Mp4Writer::create_joinable_with_aac`]
+/// MP4 audio file at `output`, for [`Mp4Options::copying_aac`]
 /// to copy.
 pub fn write_aac(pcm: &Pcm, output: impl AsRef<Path>) -> Result<()> {
     let output = output.as_ref();
@@ -1101,8 +1102,8 @@ impl H264 {
 }
 
 /// Writes an MP4 with one H.264 video stream (libx264, yuv420p,
-/// `preset=veryfast`, `crf=20`; or NVENC, when made `_on` a GPU that has
-/// it) and optionally one AAC audio stream.
+/// `preset=veryfast`, `crf=20`; or NVENC, when made [`Mp4Options::on`] a
+/// GPU that has it) and optionally one AAC audio stream.
 ///
 /// Frames are timed by their index (constant frame rate `fps`); audio
 /// samples are timed by their count. Call [`Mp4Writer::finish`] to flush the
@@ -1132,9 +1133,79 @@ pub struct Mp4Writer {
     finished: bool,
 }
 
+/// How an [`Mp4Writer`] is made ([`Mp4Writer::options`]): the picture,
+/// the device that encodes it, its audio, and whether pieces join it.
+#[derive(Debug, Clone)]
+#[must_use = "options do nothing until `create`"]
+pub struct Mp4Options<'a> {
+    width: u32,
+    height: u32,
+    fps: f64,
+    device: VideoDevice,
+    audio: Option<AudioTrack<'a>>,
+    b_frames: bool,
+}
+
+impl<'a> Mp4Options<'a> {
+    /// Encodes on `device`: NVENC on a GPU, libx264 where that GPU cannot
+    /// ([`Mp4Writer::fallback`] says why). Pieces join without
+    /// re-encoding only to a writer on the same kind of encoder
+    /// ([`Mp4Writer::cannot_copy`] says so otherwise).
+    pub fn on(self, device: VideoDevice) -> Self {
+        Self { device, ..self }
+    }
+
+    /// An AAC track encoded from the interleaved samples, at `rate` with
+    /// `channels`, that [`Mp4Writer::write_audio`] will receive.
+    pub fn audio(self, rate: u32, channels: u16) -> Self {
+        let audio = Some(AudioTrack::Encode { rate, channels });
+        Self { audio, ..self }
+    }
+
+    /// The AAC track of `aac` (written by [`write_aac`]) copied in packet
+    /// by packet as the video is written ([`Mp4Writer::copy_audio_until`]),
+    /// so the soundtrack is encoded once, where it was made, not again
+    /// here.
+    pub fn copying_aac<'b>(self, aac: &'b Path) -> Mp4Options<'b> {
+        Mp4Options {
+            width: self.width,
+            height: self.height,
+            fps: self.fps,
+            device: self.device,
+            audio: Some(AudioTrack::Copy(aac)),
+            b_frames: self.b_frames,
+        }
+    }
+
+    /// No B-frames, so each piece's timestamps start at 0 and decode in
+    /// order: a piece of a longer video, joined to the others by
+    /// [`concat_copy`] without re-encoding, or a video into which whole
+    /// runs of a [`Piece`]'s packets are copied between encoded frames
+    /// ([`Mp4Writer::copy_frame`]).
+    pub fn joinable(self) -> Self {
+        Self {
+            b_frames: false,
+            ..self
+        }
+    }
+
+    /// Creates `path` so.
+    pub fn create(self, path: impl AsRef<Path>) -> Result<Mp4Writer> {
+        Mp4Writer::create_with(
+            self.device,
+            path,
+            (self.width, self.height, self.fps),
+            self.audio,
+            self.b_frames,
+        )
+    }
+}
+
 impl Mp4Writer {
-    /// Creates `path`. `audio` is `(sample_rate, channels)` of the
-    /// interleaved samples that [`Mp4Writer::write_audio`] will receive.
+    /// Creates `path` for libx264 (B-frames and all). `audio` is
+    /// `(sample_rate, channels)` of the interleaved samples that
+    /// [`Mp4Writer::write_audio`] will receive. [`Mp4Writer::options`] for
+    /// the rest.
     pub fn create(
         path: impl AsRef<Path>,
         width: u32,
@@ -1142,82 +1213,24 @@ impl Mp4Writer {
         fps: f64,
         audio: Option<(u32, u16)>,
     ) -> Result<Self> {
-        Self::create_on(VideoDevice::Cpu, path, width, height, fps, audio)
+        let options = Self::options(width, height, fps);
+        match audio {
+            Some((rate, channels)) => options.audio(rate, channels).create(path),
+            None => options.create(path),
+        }
     }
 
-    /// [`Mp4Writer::create`], encoding on `device` (NVENC on a GPU; libx264
-    /// where that GPU cannot, see [`Mp4Writer::fallback`]).
-    pub fn create_on(
-        device: VideoDevice,
-        path: impl AsRef<Path>,
-        width: u32,
-        height: u32,
-        fps: f64,
-        audio: Option<(u32, u16)>,
-    ) -> Result<Self> {
-        let audio = audio.map(|(rate, channels)| AudioTrack::Encode { rate, channels });
-        Self::create_with(device, path, (width, height, fps), audio, true)
-    }
-
-    /// Creates a video-only piece of a longer video, to be joined to the
-    /// others by [`concat_copy`]: no B-frames, so each piece's timestamps
-    /// start at 0 and decode in order, and pieces join without re-encoding.
-    pub fn create_piece(path: impl AsRef<Path>, width: u32, height: u32, fps: f64) -> Result<Self> {
-        Self::create_piece_on(VideoDevice::Cpu, path, width, height, fps)
-    }
-
-    /// [`Mp4Writer::create_piece`], encoding on `device`. Pieces join
-    /// without re-encoding only to a writer on the same kind of encoder
-    /// ([`Mp4Writer::cannot_copy`] says so otherwise).
-    pub fn create_piece_on(
-        device: VideoDevice,
-        path: impl AsRef<Path>,
-        width: u32,
-        height: u32,
-        fps: f64,
-    ) -> Result<Self> {
-        Self::create_with(device, path, (width, height, fps), None, false)
-    }
-
-    /// Creates a video (optionally with audio) into which whole runs of a
-    /// [`Piece`]'s packets can be copied between encoded frames
-    /// ([`Mp4Writer::copy_frame`]): no B-frames, like the pieces themselves.
-    pub fn create_joinable(
-        path: impl AsRef<Path>,
-        width: u32,
-        height: u32,
-        fps: f64,
-        audio: Option<(u32, u16)>,
-    ) -> Result<Self> {
-        let audio = audio.map(|(rate, channels)| AudioTrack::Encode { rate, channels });
-        Self::create_with(VideoDevice::Cpu, path, (width, height, fps), audio, false)
-    }
-
-    /// [`Mp4Writer::create_joinable`] with the AAC track of `aac` (written
-    /// by [`write_aac`]) copied in packet by packet as the video is written
-    /// ([`Mp4Writer::copy_audio_until`]), so the soundtrack is encoded once,
-    /// where it was made, not again here.
-    pub fn create_joinable_with_aac(
-        path: impl AsRef<Path>,
-        width: u32,
-        height: u32,
-        fps: f64,
-        aac: &Path,
-    ) -> Result<Self> {
-        Self::create_joinable_with_aac_on(VideoDevice::Cpu, path, width, height, fps, aac)
-    }
-
-    /// [`Mp4Writer::create_joinable_with_aac`], encoding on `device`.
-    pub fn create_joinable_with_aac_on(
-        device: VideoDevice,
-        path: impl AsRef<Path>,
-        width: u32,
-        height: u32,
-        fps: f64,
-        aac: &Path,
-    ) -> Result<Self> {
-        let audio = Some(AudioTrack::Copy(aac));
-        Self::create_with(device, path, (width, height, fps), audio, false)
+    /// A `width × height` video at `fps`, to make as [`Mp4Options`] says:
+    /// by default libx264 on the CPU, no audio, B-frames allowed.
+    pub fn options(width: u32, height: u32, fps: f64) -> Mp4Options<'static> {
+        Mp4Options {
+            width,
+            height,
+            fps,
+            device: VideoDevice::Cpu,
+            audio: None,
+            b_frames: true,
+        }
     }
 
     fn create_with(
@@ -1580,7 +1593,7 @@ pub fn concat(inputs: &[impl AsRef<Path>], output: impl AsRef<Path>) -> Result<(
     writer.finish()
 }
 
-/// Joins video-only pieces made by [`Mp4Writer::create_piece`] (same size,
+/// Joins video-only pieces made [`Mp4Options::joinable`] (same size,
 /// rate and encoder settings) end to end into `output`, copying their
 /// packets: nothing is decoded or encoded again.
 pub fn concat_copy(inputs: &[impl AsRef<Path>], output: impl AsRef<Path>) -> Result<()> {

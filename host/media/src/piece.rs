@@ -252,10 +252,19 @@ mod tests {
     use crate::fixtures::{FPS, H, Scratch, W, frame};
     use crate::{Mp4Writer, Piece, RgbFrame, VideoReader};
 
+    /// A writer at the tests' size and rate that pieces join (no
+    /// B-frames).
+    fn joinable(path: impl AsRef<Path>) -> Mp4Writer {
+        Mp4Writer::options(W, H, FPS)
+            .joinable()
+            .create(path)
+            .expect("joinable")
+    }
+
     /// A piece of `n` frames from frame `first` of the pattern, with IDRs at
     /// `keys`.
     fn piece(path: &Path, first: usize, n: usize, keys: &[usize]) -> PathBuf {
-        let mut w = Mp4Writer::create_piece(path, W, H, FPS).expect("piece");
+        let mut w = joinable(path);
         for i in 0..n {
             let f = frame(first + i);
             if keys.contains(&i) {
@@ -280,7 +289,7 @@ mod tests {
         // repeated, and written in full each time.
         let write = |name: &str, repeat: bool| {
             let path = dir.join(name);
-            let mut w = Mp4Writer::create_piece(&path, W, H, FPS).expect("piece");
+            let mut w = joinable(&path);
             assert!(w.repeat_frame(false).is_err(), "nothing to repeat yet");
             w.write_key_frame(&frame(3)).expect("key frame");
             for i in 1..6 {
@@ -329,7 +338,11 @@ mod tests {
         crate::write_aac(&pcm, &aac).expect("aac");
 
         let out = dir.join("joined.mp4");
-        let mut w = Mp4Writer::create_joinable_with_aac(&out, W, H, FPS, &aac).expect("joinable");
+        let mut w = Mp4Writer::options(W, H, FPS)
+            .joinable()
+            .copying_aac(&aac)
+            .create(&out)
+            .expect("joinable");
         let frames = (secs * FPS) as usize;
         for i in 0..frames {
             w.write_video_frame(&frame(i)).expect("frame");
@@ -348,12 +361,19 @@ mod tests {
 
         let plain = dir.join("plain.mp4");
         assert!(
-            Mp4Writer::create_joinable_with_aac(&plain, W, H, FPS, &out).is_ok(),
+            Mp4Writer::options(W, H, FPS)
+                .joinable()
+                .copying_aac(&out)
+                .create(&plain)
+                .is_ok(),
             "any file with an AAC track will do"
         );
         let wav = dir.join("soundtrack.wav");
         kino_kernels::wav::write_wav(&wav, &pcm).expect("wav");
-        let err = Mp4Writer::create_joinable_with_aac(&plain, W, H, FPS, &wav)
+        let err = Mp4Writer::options(W, H, FPS)
+            .joinable()
+            .copying_aac(&wav)
+            .create(&plain)
             .err()
             .expect("a WAV is refused");
         assert!(format!("{err:#}").contains("not AAC"), "{err:#}");
@@ -370,7 +390,7 @@ mod tests {
 
         // 3 encoded, a's frames 8..20 copied, 2 encoded, b's 0..12 copied.
         let out = dir.join("joined.mp4");
-        let mut w = Mp4Writer::create_joinable(&out, W, H, FPS, None).expect("joinable");
+        let mut w = joinable(&out);
         let mut b_piece = Piece::open(&b).expect("open b");
         assert_eq!(w.cannot_copy(&scan), None);
         assert_eq!(w.cannot_copy(&b_piece), None);
@@ -424,7 +444,7 @@ mod tests {
     fn pieces_that_would_not_decode_in_the_video_are_refused_saying_why() {
         let dir = Scratch::new("piece-refused");
         let out = dir.join("out.mp4");
-        let w = Mp4Writer::create_joinable(&out, W, H, FPS, None).expect("joinable");
+        let w = joinable(&out);
         let mut bframes = Mp4Writer::create(dir.join("b.mp4"), W, H, FPS, None).expect("writer");
         for i in 0..24 {
             bframes.write_video_frame(&frame(i)).expect("frame");
@@ -435,7 +455,10 @@ mod tests {
             .expect("B-frames refused");
         assert!(why.contains("B-frames"), "{why}");
 
-        let mut small = Mp4Writer::create_piece(dir.join("s.mp4"), W / 2, H / 2, FPS).expect("w");
+        let mut small = Mp4Writer::options(W / 2, H / 2, FPS)
+            .joinable()
+            .create(dir.join("s.mp4"))
+            .expect("w");
         let f = frame(0);
         let half: Vec<u8> = f
             .data
@@ -458,7 +481,10 @@ mod tests {
         assert!(why.contains("80x60") && why.contains("160x120"), "{why}");
 
         piece(&dir.join("r.mp4"), 0, 4, &[0]);
-        let w30 = Mp4Writer::create_joinable(dir.join("o30.mp4"), W, H, 30.0, None).expect("w");
+        let w30 = Mp4Writer::options(W, H, 30.0)
+            .joinable()
+            .create(dir.join("o30.mp4"))
+            .expect("w");
         let why = w30
             .cannot_copy(&Piece::open(dir.join("r.mp4")).expect("open"))
             .expect("another rate refused");

@@ -24,6 +24,15 @@ fn frame(i: usize) -> RgbFrame {
     support::frame(i, (W, H), 3.0, 80, FPS)
 }
 
+/// A writer of a piece (no B-frames, so pieces join) on `device`.
+fn piece_writer(device: VideoDevice, path: &Path) -> Mp4Writer {
+    Mp4Writer::options(W, H, FPS)
+        .on(device)
+        .joinable()
+        .create(path)
+        .unwrap()
+}
+
 fn encode(mut writer: Mp4Writer) -> Mp4Writer {
     for i in 0..FRAMES {
         if i == FRAMES / 2 {
@@ -130,10 +139,10 @@ fn quality(decoded: &[RgbFrame]) -> (f64, f64) {
 fn nvenc_encodes_what_x264_does_or_says_why_not() {
     let dir = tempfile::tempdir().unwrap();
     let (x264, nvenc) = (dir.path().join("x264.mp4"), dir.path().join("nvenc.mp4"));
-    encode(Mp4Writer::create_piece(&x264, W, H, FPS).unwrap())
+    encode(piece_writer(VideoDevice::Cpu, &x264))
         .finish()
         .unwrap();
-    let writer = encode(Mp4Writer::create_piece_on(GPU, &nvenc, W, H, FPS).unwrap());
+    let writer = encode(piece_writer(GPU, &nvenc));
     let (device, fallback) = (writer.device(), writer.fallback().map(str::to_owned));
     writer.finish().unwrap();
 
@@ -176,9 +185,9 @@ fn nvenc_encodes_what_x264_does_or_says_why_not() {
     // video without re-encoding, not a libx264 one.
     let piece = Piece::open(&nvenc).unwrap();
     assert_eq!(piece.key_frames(), [0, FRAMES / 2]);
-    let joined = Mp4Writer::create_piece_on(GPU, dir.path().join("j.mp4"), W, H, FPS).unwrap();
+    let joined = piece_writer(GPU, &dir.path().join("j.mp4"));
     assert_eq!(joined.cannot_copy(&piece), None);
-    let other = Mp4Writer::create_piece(dir.path().join("o.mp4"), W, H, FPS).unwrap();
+    let other = piece_writer(VideoDevice::Cpu, &dir.path().join("o.mp4"));
     assert!(other.cannot_copy(&piece).is_some());
 }
 
@@ -186,7 +195,7 @@ fn nvenc_encodes_what_x264_does_or_says_why_not() {
 fn nvdec_decodes_what_the_software_decoder_does_or_says_why_not() {
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("x264.mp4");
-    encode(Mp4Writer::create_piece(&video, W, H, FPS).unwrap())
+    encode(piece_writer(VideoDevice::Cpu, &video))
         .finish()
         .unwrap();
     let (software, _) = decode(VideoDevice::Cpu, &video);

@@ -332,7 +332,7 @@ impl OpCx {
             .map_or(kino_media::VideoDevice::Cpu, kino_media::VideoDevice::Cuda)
     }
 
-    /// A writer of a piece (`Mp4Writer::create_piece_on`) on the node's
+    /// A writer of a piece (joinable: `Mp4Options::joinable`) on the node's
     /// video device.
     pub fn piece_writer(
         &self,
@@ -340,8 +340,10 @@ impl OpCx {
         (width, height): (u32, u32),
         fps: f64,
     ) -> Result<kino_media::Mp4Writer> {
-        let writer =
-            kino_media::Mp4Writer::create_piece_on(self.video_device(), path, width, height, fps)?;
+        let writer = kino_media::Mp4Writer::options(width, height, fps)
+            .on(self.video_device())
+            .joinable()
+            .create(path)?;
         self.coded("encoded", writer.device(), writer.fallback());
         Ok(writer)
     }

@@ -56,7 +56,9 @@ fn video(
         .start(&Format::Video { width, height, fps }, params)
         .map_err(failed)?;
     let silent = dir.join("frames.mp4");
-    let mut writer = Mp4Writer::create_on(cx.video_device(), &silent, width, height, fps, None)?;
+    let mut writer = Mp4Writer::options(width, height, fps)
+        .on(cx.video_device())
+        .create(&silent)?;
     cx.coded("encoded", writer.device(), writer.fallback());
     let mut out = vec![0u8; width as usize * height as usize * 3];
     let mut index = 0u64;

@@ -719,8 +719,11 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
     let v = first.video().context("a scene video has no video stream")?;
     let (w, h, fps) = (v.width, v.height, v.fps);
     let path = dir.join("ad.mp4");
-    let writer =
-        Mp4Writer::create_joinable_with_aac_on(cx.video_device(), &path, w, h, fps, cx.file(2)?)?;
+    let writer = Mp4Writer::options(w, h, fps)
+        .on(cx.video_device())
+        .joinable()
+        .copying_aac(cx.file(2)?)
+        .create(&path)?;
     cx.coded("encoded", writer.device(), writer.fallback());
     let mut out = Timeline {
         writer,
