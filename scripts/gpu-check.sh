@@ -190,7 +190,7 @@ run() {
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
     grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|interpolate |nvenc|nvdec|x264|software |hdr:|hlg p010)" "$log" || true
-    grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|diffusion on|vocoder on|torch:|nvenc vs|nvdec vs|test result|TIMED OUT)" "$log" | sort | uniq -c || true
+    grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|diffusion on|vocoder on|torch:|nvenc vs|nvdec vs|tone map:|test result|TIMED OUT)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status
 }

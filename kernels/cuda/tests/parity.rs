@@ -384,7 +384,7 @@ fn tone_map_kernel_matches_the_cpu_conversion_exactly() {
         }
     }
     println!(
-        "10-bit BT.2020 → SDR RGB (PQ, HLG, SDR; planar and P010): emulated kernel identical to the CPU at 5 sizes"
+        "tone map: 10-bit BT.2020 → SDR RGB (PQ, HLG, SDR; planar and P010), emulated kernel identical to the CPU at 5 sizes"
     );
 }
 
@@ -1293,6 +1293,7 @@ mod gpu {
             "{width}×{height} {:?}: the GPU's tone map differs from the CPU's (max {max})",
             to_sdr.transfer()
         );
+        println!("tone map: GPU identical to the CPU");
     }
 
     pub fn rgb(yuv: Yuv420View<'_>, width: usize, height: usize, reference: &[u8]) {
