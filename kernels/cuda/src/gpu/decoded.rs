@@ -42,13 +42,64 @@ pub struct DecodedPicture {
 /// planes as the kernels take them.
 struct Conversion {
     stream: Arc<CudaStream>,
+    layout: Layout,
+}
+
+/// A decoded picture's planes as the kernels take them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
     /// Y, U and V's addresses (V is U's plane a sample on).
     planes: [u64; 3],
     /// Samples from row to row: Y, U, V.
     strides: [u32; 3],
     /// Samples from one U (or V) to the next: interleaved, 2.
     step: u32,
+    /// Width and height.
     size: [u32; 2],
+}
+
+impl Layout {
+    /// `picture`'s layout, with samples of `sample` bytes, or why the
+    /// kernels cannot read it so (no pixels, or pitches that do not hold
+    /// a row or split a sample).
+    fn of(picture: &DecodedPicture, sample: usize) -> Result<Self, GpuError> {
+        let p = picture;
+        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("picture too large".to_owned()));
+        if p.width == 0 || p.height == 0 || p.luma == 0 || p.chroma == 0 {
+            return Err(GpuError(format!(
+                "a decoded picture without pixels ({}×{})",
+                p.width, p.height
+            )));
+        }
+        let row = p.width * sample;
+        let chroma_row = p.width.div_ceil(2) * 2 * sample;
+        if p.luma_pitch < row
+            || p.chroma_pitch < chroma_row
+            || !p.luma_pitch.is_multiple_of(sample)
+            || !p.chroma_pitch.is_multiple_of(sample)
+        {
+            return Err(GpuError(format!(
+                "a decoded {}×{} picture's pitches ({}, {}) do not hold its rows",
+                p.width, p.height, p.luma_pitch, p.chroma_pitch
+            )));
+        }
+        let chroma_stride = n(p.chroma_pitch / sample)?;
+        Ok(Self {
+            planes: [p.luma, p.chroma, p.chroma + sample as u64],
+            strides: [n(p.luma_pitch / sample)?, chroma_stride, chroma_stride],
+            step: 2,
+            size: [n(p.width)?, n(p.height)?],
+        })
+    }
+
+    /// The planes' arguments, which both kernels take first: each plane's
+    /// address and stride, then the chroma step.
+    fn push_planes<'a>(&'a self, launch: &mut LaunchArgs<'a>) {
+        for (plane, stride) in self.planes.iter().zip(&self.strides) {
+            launch.arg(plane).arg(stride);
+        }
+        launch.arg(&self.step);
+    }
 }
 
 impl Gpu {
@@ -68,15 +119,15 @@ impl Gpu {
         let (c, mut rgb) = self.begin(picture, 1)?;
         let [r_cr, g_cb, g_cr, b_cb] = matrix.to_rgb();
         let mut launch = c.stream.launch_builder(&self.yuv420_to_rgb);
-        c.push_planes(&mut launch);
+        c.layout.push_planes(&mut launch);
         launch
             .arg(&r_cr)
             .arg(&g_cb)
             .arg(&g_cr)
             .arg(&b_cb)
             .arg(&mut rgb)
-            .arg(&c.size[0])
-            .arg(&c.size[1]);
+            .arg(&c.layout.size[0])
+            .arg(&c.layout.size[1]);
         // SAFETY: the arguments match `kino_yuv420_to_rgb`'s parameters in
         // order and type (a device address for each plane pointer); the
         // caller vouches for the planes, and the kernel writes only the
@@ -119,7 +170,7 @@ impl Gpu {
         // P010's 10 bits sit at the top of each word.
         let shift = 6u32;
         let mut launch = c.stream.launch_builder(&self.to_sdr_rgb8);
-        c.push_planes(&mut launch);
+        c.layout.push_planes(&mut launch);
         launch
             .arg(&shift)
             .arg(&light)
@@ -127,8 +178,8 @@ impl Gpu {
             .arg(&boundaries)
             .arg(&args)
             .arg(&mut rgb)
-            .arg(&c.size[0])
-            .arg(&c.size[1]);
+            .arg(&c.layout.size[0])
+            .arg(&c.layout.size[1]);
         // SAFETY: the arguments match `kino_to_sdr_rgb8`'s parameters in
         // order and type (a device address for each plane pointer,
         // `KinoToSdr`'s words by value); the caller vouches for the planes,
@@ -146,59 +197,23 @@ impl Gpu {
         picture: &DecodedPicture,
         sample: usize,
     ) -> Result<(Conversion, CudaSlice<u8>), GpuError> {
-        let p = picture;
-        let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("picture too large".to_owned()));
-        if p.width == 0 || p.height == 0 || p.luma == 0 || p.chroma == 0 {
-            return Err(GpuError(format!(
-                "a decoded picture without pixels ({}×{})",
-                p.width, p.height
-            )));
-        }
-        let row = p.width * sample;
-        let chroma_row = p.width.div_ceil(2) * 2 * sample;
-        if p.luma_pitch < row
-            || p.chroma_pitch < chroma_row
-            || !p.luma_pitch.is_multiple_of(sample)
-            || !p.chroma_pitch.is_multiple_of(sample)
-        {
-            return Err(GpuError(format!(
-                "a decoded {}×{} picture's pitches ({}, {}) do not hold its rows",
-                p.width, p.height, p.luma_pitch, p.chroma_pitch
-            )));
-        }
+        let layout = Layout::of(picture, sample)?;
         self.context
             .bind_to_thread()
             .map_err(driver("binding the context"))?;
         // SAFETY: the stream is the decoder's, in this context (the
         // caller's promise); waiting on it reads nothing.
-        unsafe { cudarc::driver::result::stream::synchronize(p.stream as _) }
+        unsafe { cudarc::driver::result::stream::synchronize(picture.stream as _) }
             .map_err(driver("waiting for the decoder"))?;
         let stream = self.stream()?;
         let rgb = stream
-            .alloc_zeros::<u8>(p.width * p.height * 3)
+            .alloc_zeros::<u8>(picture.width * picture.height * 3)
             .map_err(driver("allocating the frame"))?;
-        let chroma_stride = n(p.chroma_pitch / sample)?;
-        let conversion = Conversion {
-            stream,
-            planes: [p.luma, p.chroma, p.chroma + sample as u64],
-            strides: [n(p.luma_pitch / sample)?, chroma_stride, chroma_stride],
-            step: 2,
-            size: [n(p.width)?, n(p.height)?],
-        };
-        Ok((conversion, rgb))
+        Ok((Conversion { stream, layout }, rgb))
     }
 }
 
 impl Conversion {
-    /// The planes' arguments, which both kernels take first: each plane's
-    /// address and stride, then the chroma step.
-    fn push_planes<'a>(&'a self, launch: &mut LaunchArgs<'a>) {
-        for (plane, stride) in self.planes.iter().zip(&self.strides) {
-            launch.arg(plane).arg(stride);
-        }
-        launch.arg(&self.step);
-    }
-
     /// Downloads the frame once the kernel is done.
     fn finish(self, rgb: &CudaSlice<u8>) -> Result<Vec<u8>, GpuError> {
         let frame = self
@@ -207,5 +222,93 @@ impl Conversion {
             .map_err(driver("downloading the frame"))?;
         self.stream.synchronize().map_err(driver("finishing"))?;
         Ok(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NV12_1080P: DecodedPicture = DecodedPicture {
+        width: 1920,
+        height: 1080,
+        luma: 0x7000_0000,
+        luma_pitch: 2048,
+        chroma: 0x7021_0000,
+        chroma_pitch: 2048,
+        stream: 0,
+    };
+
+    #[test]
+    fn v_is_the_interleaved_plane_one_sample_on_and_strides_count_samples() {
+        let nv12 = Layout::of(&NV12_1080P, 1).expect("NV12");
+        assert_eq!(nv12.planes, [0x7000_0000, 0x7021_0000, 0x7021_0001]);
+        assert_eq!(nv12.strides, [2048, 2048, 2048]);
+        assert_eq!((nv12.step, nv12.size), (2, [1920, 1080]));
+        let p010 = DecodedPicture {
+            luma_pitch: 4096,
+            chroma_pitch: 4096,
+            ..NV12_1080P
+        };
+        let ten = Layout::of(&p010, 2).expect("P010");
+        assert_eq!(ten.planes, [0x7000_0000, 0x7021_0000, 0x7021_0002]);
+        assert_eq!(ten.strides, [2048, 2048, 2048]);
+    }
+
+    #[test]
+    fn pictures_the_kernels_cannot_read_are_refused() {
+        let odd = DecodedPicture {
+            width: 1919,
+            luma_pitch: 1919,
+            chroma_pitch: 1920,
+            ..NV12_1080P
+        };
+        assert!(Layout::of(&odd, 1).is_ok(), "an odd width's last pair");
+        for (what, picture, sample) in [
+            (
+                "no pixels",
+                DecodedPicture {
+                    height: 0,
+                    ..NV12_1080P
+                },
+                1,
+            ),
+            (
+                "no plane",
+                DecodedPicture {
+                    chroma: 0,
+                    ..NV12_1080P
+                },
+                1,
+            ),
+            (
+                "a luma row past its pitch",
+                DecodedPicture {
+                    luma_pitch: 1918,
+                    ..NV12_1080P
+                },
+                1,
+            ),
+            (
+                "a chroma pair past its pitch",
+                DecodedPicture {
+                    chroma_pitch: 1918,
+                    ..odd
+                },
+                1,
+            ),
+            ("P010 rows of bytes", NV12_1080P, 2),
+            (
+                "a pitch that splits a sample",
+                DecodedPicture {
+                    luma_pitch: 4097,
+                    chroma_pitch: 4096,
+                    ..NV12_1080P
+                },
+                2,
+            ),
+        ] {
+            assert!(Layout::of(&picture, sample).is_err(), "{what}");
+        }
     }
 }
