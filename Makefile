@@ -85,7 +85,7 @@ s3-venv: setup
 # and all that depends on them, a second time.
 test: setup models s3-venv libtorch nvrtc
 	cargo test --workspace --release
-	LD_LIBRARY_PATH=$(NVRTC)/lib cargo test -p kino-cuda --features cuda --release
+	LD_LIBRARY_PATH=$(NVRTC)/lib cargo test -p kino-cuda -p kino-media --features kino-media/cuda --release
 	LIBTORCH=$(LIBTORCH) cargo test -p kino-torch --features torch --release
 	$(MAKE) conformance CONFORMANCE_BIN=$(or $(CARGO_TARGET_DIR),target)/release/kino-cli
 
@@ -124,7 +124,7 @@ soak: setup
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p kino-cuda --features cuda --all-targets -- -D warnings
+	cargo clippy -p kino-cuda -p kino-media --features kino-media/cuda --all-targets -- -D warnings
 	$(MAKE) libtorch
 	LIBTORCH=$(LIBTORCH) cargo clippy -p kino-torch --features torch --release --all-targets -- -D warnings
 
