@@ -100,11 +100,21 @@ pub(crate) fn give_device(ctx: &mut codec::context::Context, n: usize) -> Result
 }
 
 /// FFmpeg's device context for a GPU, kept for the life of the process.
-struct Device(*mut ff::ffi::AVBufferRef);
+struct Device {
+    context: *mut ff::ffi::AVBufferRef,
+    /// Why it is not on the GPU's primary context, when it is not.
+    own_context: Option<String>,
+}
 
 // SAFETY: the device context is only read after creation (references are
 // taken from it, under the lock), which FFmpeg allows from any thread.
 unsafe impl Send for Device {}
+
+/// The FFmpeg devices opened so far, by GPU (or why each could not be).
+fn static_devices() -> &'static Mutex<BTreeMap<usize, Result<Device, String>>> {
+    static DEVICES: Mutex<BTreeMap<usize, Result<Device, String>>> = Mutex::new(BTreeMap::new());
+    &DEVICES
+}
 
 /// A new reference to CUDA device `n`'s context, made on first use and
 /// shared by every encoder and decoder after it: each made afresh would
@@ -112,15 +122,36 @@ unsafe impl Send for Device {}
 /// many readers. A device that cannot be opened says why, every time it is
 /// asked for, without trying again.
 fn cuda_device(n: usize) -> Result<*mut ff::ffi::AVBufferRef, String> {
-    static DEVICES: Mutex<BTreeMap<usize, Result<Device, String>>> = Mutex::new(BTreeMap::new());
-    let mut devices = DEVICES.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut devices = static_devices()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     let device = devices.entry(n).or_insert_with(|| open_cuda(n)).as_ref()?;
-    // SAFETY: `device.0` is a live reference, held for the process's life.
-    let new = unsafe { ff::ffi::av_buffer_ref(device.0) };
+    // SAFETY: `device.context` is a live reference, held for the process's
+    // life.
+    let new = unsafe { ff::ffi::av_buffer_ref(device.context) };
     if new.is_null() {
         return Err(format!("out of memory referencing CUDA device {n}"));
     }
     Ok(new)
+}
+
+/// Why CUDA device `n`'s FFmpeg device (opened already, by a reader or a
+/// writer) does not share the GPU's primary context, so that its frames
+/// are not addresses kino-cuda's kernels can read; `None` when it shares
+/// it.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) fn own_context(n: usize) -> Option<String> {
+    static_devices()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&n)
+        .map_or_else(
+            || Some(format!("no FFmpeg device opened on cuda:{n}")),
+            |device| match device {
+                Ok(device) => device.own_context.clone(),
+                Err(why) => Some(why.clone()),
+            },
+        )
 }
 
 fn open_cuda(n: usize) -> Result<Device, String> {
@@ -132,29 +163,47 @@ fn open_cuda(n: usize) -> Result<Device, String> {
         return Err(format!("no NVIDIA driver ({e})"));
     }
     let name = std::ffi::CString::new(n.to_string()).map_err(|e| e.to_string())?;
-    let mut device: *mut ff::ffi::AVBufferRef = std::ptr::null_mut();
+    let create = |flags: std::ffi::c_int| {
+        let mut device: *mut ff::ffi::AVBufferRef = std::ptr::null_mut();
+        // SAFETY: `device` receives a new reference on success (and is
+        // left null on failure); `name` outlives the call.
+        let err = unsafe {
+            ff::ffi::av_hwdevice_ctx_create(
+                &mut device,
+                ff::ffi::AVHWDeviceType::AV_HWDEVICE_TYPE_CUDA,
+                name.as_ptr(),
+                std::ptr::null_mut(),
+                flags,
+            )
+        };
+        if err < 0 || device.is_null() {
+            Err(format!(
+                "cannot open CUDA device {n}: {}",
+                ff::Error::from(err)
+            ))
+        } else {
+            Ok(device)
+        }
+    };
     // On the GPU's primary context, the one kino-cuda's kernels run in
     // (cudarc opens it): NVDEC's frames are then addresses those kernels
     // can read, and the GPU holds one context for both, not two (each
-    // costs device memory).
-    // SAFETY: `device` receives a new reference on success (and is left
-    // null on failure); `name` outlives the call.
-    let err = unsafe {
-        ff::ffi::av_hwdevice_ctx_create(
-            &mut device,
-            ff::ffi::AVHWDeviceType::AV_HWDEVICE_TYPE_CUDA,
-            name.as_ptr(),
-            std::ptr::null_mut(),
-            ff::ffi::AV_CUDA_USE_PRIMARY_CONTEXT,
-        )
-    };
-    if err < 0 || device.is_null() {
-        return Err(format!(
-            "cannot open CUDA device {n}: {}",
-            ff::Error::from(err)
-        ));
+    // costs device memory). FFmpeg refuses it when another library made
+    // it active with other scheduling flags than FFmpeg's (kino-cuda asks
+    // for FFmpeg's); then a context of its own, as before.
+    match create(ff::ffi::AV_CUDA_USE_PRIMARY_CONTEXT) {
+        Ok(context) => Ok(Device {
+            context,
+            own_context: None,
+        }),
+        Err(shared) => create(0).map(|context| Device {
+            context,
+            own_context: Some(format!(
+                "FFmpeg has a CUDA context of its own on cuda:{n} ({shared} on the primary \
+                 context, active with other scheduling flags)"
+            )),
+        }),
     }
-    Ok(Device(device))
 }
 
 /// What the driver lacks for NVENC, when FFmpeg's own error (its log is

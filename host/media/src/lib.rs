@@ -388,9 +388,12 @@ impl VideoReader {
     fn conversion_on(device: VideoDevice) -> (Option<on_gpu::OnGpu>, Option<String>) {
         match device {
             VideoDevice::Cpu => (None, None),
-            VideoDevice::Cuda(n) => match on_gpu::OnGpu::open(n) {
-                Ok(kernels) => (Some(kernels), None),
-                Err(why) => (None, Some(format!("no kernels on {device}: {why}"))),
+            VideoDevice::Cuda(n) => match hw::own_context(n) {
+                Some(why) => (None, Some(why)),
+                None => match on_gpu::OnGpu::open(n) {
+                    Ok(kernels) => (Some(kernels), None),
+                    Err(why) => (None, Some(format!("no kernels on {device}: {why}"))),
+                },
             },
         }
     }

@@ -6,7 +6,12 @@
 //!
 //! FFmpeg's CUDA device is opened on the GPU's primary context
 //! ([`crate::hw`]), the one cudarc opens, so the decoder's frames are
-//! addresses the kernels can read.
+//! addresses the kernels can read (where it cannot be, FFmpeg has a
+//! context of its own and the frames come down as before). Sharing the
+//! context means a kernel fault that poisons it (an illegal address)
+//! poisons the decoders and encoders on that GPU too: the plane layout
+//! the kernels read is checked against the frame first
+//! (`kino_cuda::gpu::DecodedPicture`).
 
 use std::sync::Arc;
 

@@ -90,6 +90,8 @@ pub struct Gpu {
     warp_rgb8: CudaFunction,
     text_rgb8: CudaFunction,
     flow: FlowFunctions,
+    /// Keeps the context's stream count above zero (see `open`).
+    _idle: Arc<CudaStream>,
 }
 
 /// The flow estimate's kernels (`cu/flow.cu`).
@@ -128,7 +130,14 @@ impl Gpu {
                 "no CUDA driver library (libcuda) on this machine".to_owned(),
             ));
         }
-        let context = CudaContext::new(ordinal).map_err(driver("opening the device"))?;
+        let context =
+            crate::driver::primary_context(ordinal).map_err(driver("opening the device"))?;
+        // A stream held for the Gpu's life: cudarc synchronises the whole
+        // context whenever a new stream takes the count of streams from
+        // none to one, which with the per-call streams below would wait,
+        // call after call, for every NVDEC and NVENC job sharing the
+        // context.
+        let idle = context.new_stream().map_err(driver("creating a stream"))?;
         let (major, minor) = context
             .compute_capability()
             .map_err(driver("reading the compute capability"))?;
@@ -161,6 +170,7 @@ impl Gpu {
                 warp_taps: function("kino_warp_taps")?,
             },
             context,
+            _idle: idle,
         })
     }
 
@@ -1089,6 +1099,12 @@ impl<T: DeviceRepr + Copy> DevicePlanes<T> {
     ) -> Result<Self, GpuError> {
         let n = |x: usize| u32::try_from(x).map_err(|_| GpuError("picture too large".to_owned()));
         let up = |plane: &[T], stride: usize, rows: usize, row: usize| {
+            if rows > 1 && stride < row {
+                return Err(GpuError(format!(
+                    "a YUV plane's rows ({stride} samples apart) are shorter than a \
+                     {width}×{height} picture's"
+                )));
+            }
             let samples = plane
                 .get(..plane_extent(stride, rows, row).max(1))
                 .ok_or_else(|| GpuError(format!("a YUV plane is smaller than {width}×{height}")))?;
