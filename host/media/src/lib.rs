@@ -535,7 +535,7 @@ impl VideoReader {
         let pts = self.decoded.timestamp().or(self.decoded.pts()).unwrap_or(0);
         let pts_secs = pts as f64 * rational_f64(self.time_base);
         #[cfg(feature = "cuda")]
-        if let Some(kernels) = &self.on_gpu {
+        if let Some(kernels) = &mut self.on_gpu {
             match kernels.convert(&self.decoded, &mut self.to_rgb) {
                 Ok(Some(data)) => {
                     return Ok(RgbFrame {

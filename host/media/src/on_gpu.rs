@@ -18,26 +18,30 @@ use std::sync::Arc;
 use ff::format::Pixel;
 use ff::frame;
 use ffmpeg_next as ff;
-use kino_cuda::gpu::{DecodedPicture, Gpu};
+use kino_cuda::gpu::{DecodedPicture, Gpu, ToneMapTables};
 
 use crate::convert::{DevicePlan, ToRgb};
 
 /// A GPU's kernels, for the frames NVDEC decodes there.
 pub(crate) struct OnGpu {
     gpu: Arc<Gpu>,
+    /// The stream's tone map's tables, uploaded once for its frames.
+    tables: Option<ToneMapTables>,
 }
 
 impl OnGpu {
     /// CUDA device `n`'s kernels (compiled once per process), or why not.
     pub(crate) fn open(n: usize) -> Result<Self, String> {
-        Gpu::get(n).map(|gpu| Self { gpu }).map_err(|e| e.0)
+        Gpu::get(n)
+            .map(|gpu| Self { gpu, tables: None })
+            .map_err(|e| e.0)
     }
 
     /// `frame` (in this GPU's memory) as tight RGB24 rows, or `Ok(None)`
     /// where the kernels do not take its layout or colours (the caller
     /// downloads it).
     pub(crate) fn convert(
-        &self,
+        &mut self,
         frame: &frame::Video,
         to_rgb: &mut ToRgb,
     ) -> Result<Option<Vec<u8>>, String> {
@@ -47,14 +51,20 @@ impl OnGpu {
         let Some(plan) = to_rgb.device_plan(frame, layout) else {
             return Ok(None);
         };
-        // SAFETY: the frame's planes are NVDEC's, in the primary context
-        // of the GPU it decoded on (this one: the reader opened both for
-        // the same ordinal), and `frame` holds them until this returns;
-        // `decoded_picture` took their sizes from the frame itself.
-        let rgb = unsafe {
-            match plan {
-                DevicePlan::Yuv(matrix) => self.gpu.nv12_to_rgb_at(&picture, matrix),
-                DevicePlan::ToSdr(to_sdr) => self.gpu.p010_to_sdr_at(&picture, to_sdr),
+        let rgb = match plan {
+            // SAFETY (both): the frame's planes are NVDEC's, in the primary
+            // context of the GPU it decoded on (this one: the reader opened
+            // both for the same ordinal, and FFmpeg's device is on the
+            // primary context), and `frame` holds them until this returns;
+            // `decoded_picture` took their sizes from the frame itself.
+            DevicePlan::Yuv(matrix) => unsafe { self.gpu.nv12_to_rgb_at(&picture, matrix) },
+            DevicePlan::ToSdr(to_sdr) => {
+                let tables = match self.tables.take() {
+                    Some(tables) if tables.are_for(to_sdr) => tables,
+                    _ => self.gpu.tone_map_tables(to_sdr).map_err(|e| e.0)?,
+                };
+                let tables = self.tables.insert(tables);
+                unsafe { self.gpu.p010_to_sdr_at(&picture, tables) }
             }
         };
         rgb.map(Some).map_err(|e| e.0)

@@ -30,6 +30,7 @@ mod to_sdr;
 
 pub use decoded::DecodedPicture;
 pub use node::DeviceFrames;
+pub use to_sdr::ToneMapTables;
 
 /// Why a GPU call failed: the caller falls back to the CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,10 +11,9 @@
 use std::sync::Arc;
 
 use cudarc::driver::{CudaSlice, CudaStream, LaunchArgs, PushKernelArg};
-use kino_kernels::hdr::ToSdr;
 use kino_kernels::yuv::Matrix;
 
-use super::{Gpu, GpuError, config, driver};
+use super::{Gpu, GpuError, ToneMapTables, config, driver};
 use crate::kernels;
 
 /// A decoded 4:2:0 picture in a GPU's memory: luma, then U and V
@@ -143,40 +142,27 @@ impl Gpu {
     }
 
     /// A 10-bit P010 BT.2020 picture on this GPU to BT.709 RGB24, tone
-    /// mapped as `to_sdr` says, as `ToSdr::convert` does on the CPU.
+    /// mapped by `tables` (a `ToSdr`'s, [`Gpu::tone_map_tables`]), as
+    /// `ToSdr::convert` does on the CPU.
     ///
     /// # Safety
     /// As [`Gpu::nv12_to_rgb_at`], with two bytes a sample.
     pub unsafe fn p010_to_sdr_at(
         &self,
         picture: &DecodedPicture,
-        to_sdr: &ToSdr,
+        tables: &ToneMapTables,
     ) -> Result<Vec<u8>, GpuError> {
         let (c, mut rgb) = self.begin(picture, 2)?;
-        let plan = to_sdr.plan();
-        let light = c
-            .stream
-            .clone_htod(plan.light)
-            .map_err(driver("uploading the transfer table"))?;
-        let levels = c
-            .stream
-            .clone_htod(plan.levels)
-            .map_err(driver("uploading the level table"))?;
-        let boundaries = c
-            .stream
-            .clone_htod(plan.boundaries)
-            .map_err(driver("uploading the level boundaries"))?;
-        let args = kernels::to_sdr_args(&plan);
         // P010's 10 bits sit at the top of each word.
         let shift = 6u32;
         let mut launch = c.stream.launch_builder(&self.to_sdr_rgb8);
         c.layout.push_planes(&mut launch);
         launch
             .arg(&shift)
-            .arg(&light)
-            .arg(&levels)
-            .arg(&boundaries)
-            .arg(&args)
+            .arg(&tables.light)
+            .arg(&tables.levels)
+            .arg(&tables.boundaries)
+            .arg(&tables.args)
             .arg(&mut rgb)
             .arg(&c.layout.size[0])
             .arg(&c.layout.size[1]);

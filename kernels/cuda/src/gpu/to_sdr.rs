@@ -3,15 +3,62 @@
 //! up as they are (strides kept; P010's interleaved chroma once), the
 //! conversion's tables beside them, one kernel, the RGB24 frame down.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use cudarc::driver::PushKernelArg;
-use kino_kernels::hdr::{ToSdr, Yuv420View10};
+use cudarc::driver::{CudaSlice, CudaStream, PushKernelArg};
+use kino_kernels::hdr::{ToSdr, Transfer, Yuv420View10};
 
 use super::{DevicePlanes, Gpu, GpuError, Phases, config, driver};
 use crate::kernels;
 
+/// What `kino_to_sdr_rgb8` reads besides the picture, on a GPU: a tone
+/// map's tables and constants. [`Gpu::tone_map_tables`] makes them once
+/// for a stream's frames.
+#[derive(Debug)]
+pub struct ToneMapTables {
+    pub(super) light: CudaSlice<f32>,
+    pub(super) levels: CudaSlice<u8>,
+    pub(super) boundaries: CudaSlice<f32>,
+    pub(super) args: [u32; kernels::TO_SDR_WORDS],
+    made_for: (Transfer, f32),
+}
+
+impl ToneMapTables {
+    /// `to_sdr`'s tables, uploaded on `stream` (and ready once it is).
+    fn upload(stream: &Arc<CudaStream>, to_sdr: &ToSdr) -> Result<Self, GpuError> {
+        let plan = to_sdr.plan();
+        Ok(Self {
+            light: stream
+                .clone_htod(plan.light)
+                .map_err(driver("uploading the transfer table"))?,
+            levels: stream
+                .clone_htod(plan.levels)
+                .map_err(driver("uploading the level table"))?,
+            boundaries: stream
+                .clone_htod(plan.boundaries)
+                .map_err(driver("uploading the level boundaries"))?,
+            args: kernels::to_sdr_args(&plan),
+            made_for: (to_sdr.transfer(), to_sdr.peak_nits()),
+        })
+    }
+
+    /// Whether these are `to_sdr`'s (its transfer and peak make them).
+    pub fn are_for(&self, to_sdr: &ToSdr) -> bool {
+        self.made_for == (to_sdr.transfer(), to_sdr.peak_nits())
+    }
+}
+
 impl Gpu {
+    /// `to_sdr`'s tables on this GPU, for [`Gpu::p010_to_sdr_at`]'s
+    /// frames.
+    pub fn tone_map_tables(&self, to_sdr: &ToSdr) -> Result<ToneMapTables, GpuError> {
+        let stream = self.stream()?;
+        let tables = ToneMapTables::upload(&stream, to_sdr)?;
+        stream.synchronize().map_err(driver("finishing"))?;
+        Ok(tables)
+    }
+
     /// Converts a `width × height` 10-bit BT.2020 picture to BT.709
     /// RGB24, tone mapped as `to_sdr` says, into a new frame.
     pub fn to_sdr_rgb8(
@@ -40,17 +87,7 @@ impl Gpu {
         let start = Instant::now();
         let planes =
             DevicePlanes::upload(&stream, (yuv.y, yuv.y_stride), yuv.chroma, width, height)?;
-        let plan = to_sdr.plan();
-        let light = stream
-            .clone_htod(plan.light)
-            .map_err(driver("uploading the transfer table"))?;
-        let levels = stream
-            .clone_htod(plan.levels)
-            .map_err(driver("uploading the level table"))?;
-        let boundaries = stream
-            .clone_htod(plan.boundaries)
-            .map_err(driver("uploading the level boundaries"))?;
-        let args = kernels::to_sdr_args(&plan);
+        let tables = ToneMapTables::upload(&stream, to_sdr)?;
         let mut rgb = stream
             .alloc_zeros::<u8>((width * height * 3).max(1))
             .map_err(driver("allocating the frame"))?;
@@ -69,10 +106,10 @@ impl Gpu {
             .arg(&planes.strides[2])
             .arg(&planes.step)
             .arg(&yuv.shift)
-            .arg(&light)
-            .arg(&levels)
-            .arg(&boundaries)
-            .arg(&args)
+            .arg(&tables.light)
+            .arg(&tables.levels)
+            .arg(&tables.boundaries)
+            .arg(&tables.args)
             .arg(&mut rgb)
             .arg(&w32)
             .arg(&h32);
