@@ -33,8 +33,10 @@ pack() {
     } | artifacts "$PACK/bin"
     # The TorchScript tests, linked against libtorch 2.11 as the GPU
     # machine's PyTorch is: there they load its CUDA libraries.
-    LIBTORCH="$PWD/.kino/libtorch" cargo test -p kino-torch --features torch --release --no-run --message-format=json \
-        | artifacts "$PACK/torch"
+    {
+        LIBTORCH="$PWD/.kino/libtorch" cargo test -p kino-torch --features torch --release --no-run --message-format=json
+        LIBTORCH="$PWD/.kino/libtorch" cargo bench -p kino-torch --features torch --bench whisper_runtimes --no-run --message-format=json
+    } | artifacts "$PACK/torch"
     tar -cJf "$PACK/nvrtc.tar.xz" -C .kino/nvrtc lib
     # NVENC and NVDEC through kino-media, with the FFmpeg it will load there
     # (and NVDEC's frames made RGB by the CUDA kernels where they are).
@@ -169,10 +171,12 @@ run() {
     torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null || true)
     if [ -n "$torch_lib" ] && [ -d "$PACK/torch" ]; then
         echo "== torch (libraries from $torch_lib)"
-        for filter in "diffusion the_torchscript_export_draws_the_same_on_a_gpu" "vocoder the_torchscript_vocoder_runs_the_same_on_a_gpu" "kino_torch device"; do
+        for filter in "diffusion the_torchscript_export_draws_the_same_on_a_gpu" "vocoder the_torchscript_vocoder_runs_the_same_on_a_gpu" "kino_torch device" "whisper the_torch_network_matches_candles"; do
             set -- $filter
             KINO_REPO=$PWD LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" bounded 60 "$PACK/torch/$1" "$2" --nocapture 2>&1 | tee -a "$log" || status=1
         done
+        # Whisper's network per runtime: candle and libtorch on the CPU, libtorch on the GPU.
+        LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" bounded 120 "$PACK/torch/whisper_runtimes" 2>&1 | tee -a "$log" || status=1
     else
         echo "torch: no PyTorch here, TorchScript on the GPU not checked" | tee -a "$log"
     fi
@@ -189,8 +193,9 @@ run() {
     echo
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
+    grep -E "^(whisper |  candle|  libtorch|\(GPU column)" "$log" || true
     grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|interpolate |nvenc|nvdec|x264|software |hdr:|hlg p010)" "$log" || true
-    grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|diffusion on|vocoder on|torch:|nvenc vs|nvdec vs|tone map:|test result|TIMED OUT)" "$log" | sort | uniq -c || true
+    grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|diffusion on|vocoder on|whisper on|torch:|nvenc vs|nvdec vs|tone map:|test result|TIMED OUT)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status
 }

@@ -2,6 +2,7 @@
 //! `kino speak`: the model repository from the command line.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
@@ -174,11 +175,22 @@ pub fn transcribe_file(
     language: &str,
     model: Option<&str>,
 ) -> Result<(String, usize)> {
+    // Whisper goes on the GPU the device pool would use, where libtorch can.
+    let devices = Arc::new(kino_cuda::Pool::from_env().map_err(anyhow::Error::msg)?);
+    let note = |note: String| eprintln!("kino transcribe: {note}");
     let (language, segments) = progress::with_bar(progress::counted(0, "windows"), |bar| {
-        speech::transcribe_media(models, input, language, model, &|done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        })
+        speech::transcribe_media(
+            models,
+            &devices,
+            input,
+            language,
+            model,
+            &note,
+            &|done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            },
+        )
     })?;
     let cues: Vec<Cue> = segments
         .iter()

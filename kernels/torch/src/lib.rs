@@ -7,6 +7,9 @@
 //! - [`diffusion`]: Stable-Diffusion-class models exported as TorchScript,
 //!   drawn by the same pipeline as their ONNX exports (`kino_onnx::Diffusion`).
 //!
+//! - [`whisper`]: Whisper's network on libtorch, so speech recognition
+//!   runs on a GPU too; decoding is kino-whisper's.
+//!
 //! - [`device`]: where models run: the CPU, or a GPU when a CUDA libtorch
 //!   is on the library path.
 //!
@@ -21,6 +24,7 @@ pub mod device;
 pub mod diffusion;
 pub mod script;
 pub mod vocoder;
+pub mod whisper;
 
 /// Whether this build runs TorchScript (the `torch` feature).
 pub const ENABLED: bool = cfg!(feature = "torch");

@@ -8,9 +8,8 @@
 //! into their segment.
 
 use anyhow::Result;
-use candle_core::Tensor;
 
-use crate::model::Session;
+use crate::network::{Attention, Listening};
 use crate::{Segment, Transcriber, Word};
 
 /// Encoder frames per second (each is 20 ms).
@@ -20,7 +19,7 @@ const MEDIAN_WIDTH: usize = 7;
 
 pub(crate) fn time_words(
     t: &Transcriber,
-    session: &mut Session<'_>,
+    session: &mut dyn Listening,
     language: &str,
     segments: &mut [(Segment, Vec<u32>)],
     samples: usize,
@@ -145,8 +144,14 @@ fn tighten<'a>(segments: impl Iterator<Item = &'a mut Segment>) {
 
 /// One head's weights for `rows` from `first_row`, over `frames`: each
 /// frame's column standardised across the rows, then median-filtered along time.
-fn normalised(head: &Tensor, first_row: usize, rows: usize, frames: usize) -> Result<Vec<f32>> {
-    let all = head.narrow(1, 0, frames)?.to_vec2::<f32>()?;
+fn normalised(head: &Attention, first_row: usize, rows: usize, frames: usize) -> Result<Vec<f32>> {
+    anyhow::ensure!(
+        head.frames >= frames && head.tokens >= first_row + rows,
+        "cross-attention of {} tokens over {} frames, wanted rows {first_row}.. of {rows} over {frames}",
+        head.tokens,
+        head.frames
+    );
+    let all: Vec<&[f32]> = (0..head.tokens).map(|r| &head.row(r)[..frames]).collect();
     let mut w: Vec<f32> = all[first_row..first_row + rows]
         .iter()
         .flat_map(|r| r.iter().copied())

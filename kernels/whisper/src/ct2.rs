@@ -3,7 +3,8 @@
 //! spec revision, u32 variable count, then per variable its name, u8 rank,
 //! rank × u32 dims, u8 dtype, u32 byte count and the bytes; then u32 alias
 //! count and (alias, target) name pairs. Strings are u16-length-prefixed and
-//! NUL-terminated. Weights become f32 tensors (the CPU computes in f32).
+//! NUL-terminated. Weights become f32 arrays (every runtime computes in
+//! f32), which each network turns into its own tensors.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,21 +12,32 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail, ensure};
 use candle_core::{Device, Tensor};
 
-/// The variables of a model: tensors, and the scalars the spec stores
+use crate::network::Dims;
+
+/// The variables of a model: f32 arrays, and the scalars the spec stores
 /// (`decoder/num_heads`, flags).
 pub struct Variables {
-    tensors: HashMap<String, Tensor>,
+    arrays: HashMap<String, Array>,
     scalars: HashMap<String, i64>,
 }
 
+/// One weight: its shape and its values, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    /// The shape.
+    pub dims: Vec<usize>,
+    /// The values, `dims.iter().product()` of them.
+    pub values: std::sync::Arc<[f32]>,
+}
+
 impl Variables {
-    /// Reads `path` onto `device`.
-    pub fn read(path: &Path, device: &Device) -> Result<Self> {
+    /// Reads `path`.
+    pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        Self::parse(&bytes, device).with_context(|| format!("reading {}", path.display()))
+        Self::parse(&bytes).with_context(|| format!("reading {}", path.display()))
     }
 
-    fn parse(bytes: &[u8], device: &Device) -> Result<Self> {
+    fn parse(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader { bytes, at: 0 };
         let version = r.u32()?;
         ensure!(
@@ -39,7 +51,7 @@ impl Variables {
         );
         let _revision = r.u32()?;
         let count = r.u32()?;
-        let mut tensors = HashMap::new();
+        let mut arrays = HashMap::new();
         let mut scalars = HashMap::new();
         for _ in 0..count {
             let name = r.string()?;
@@ -84,27 +96,37 @@ impl Variables {
                     "variable `{name}`: quantized weights (dtype {dtype}) are not supported; convert the model with float16 or float32 weights"
                 ),
             };
-            tensors.insert(name, Tensor::from_vec(values, dims, device)?);
+            let values = values.into();
+            arrays.insert(name, Array { dims, values });
         }
         if r.at < bytes.len() {
             let aliases = r.u32()?;
             for _ in 0..aliases {
                 let alias = r.string()?;
                 let target = r.string()?;
-                if let Some(t) = tensors.get(&target).cloned() {
-                    tensors.insert(alias, t);
+                if let Some(a) = arrays.get(&target).cloned() {
+                    arrays.insert(alias, a);
                 }
             }
         }
-        Ok(Self { tensors, scalars })
+        Ok(Self { arrays, scalars })
     }
 
-    /// A tensor by name.
-    pub fn tensor(&self, name: &str) -> Result<Tensor> {
-        self.tensors
+    /// A weight by name.
+    pub fn array(&self, name: &str) -> Result<&Array> {
+        self.arrays
             .get(name)
-            .cloned()
             .with_context(|| format!("the model has no variable `{name}`"))
+    }
+
+    /// A weight by name as a candle tensor on the CPU.
+    pub fn tensor(&self, name: &str) -> Result<Tensor> {
+        let a = self.array(name)?;
+        Ok(Tensor::from_slice(
+            &a.values,
+            a.dims.as_slice(),
+            &Device::Cpu,
+        )?)
     }
 
     /// A scalar by name.
@@ -114,7 +136,107 @@ impl Variables {
 
     /// Whether a variable exists.
     pub fn has(&self, name: &str) -> bool {
-        self.tensors.contains_key(name)
+        self.arrays.contains_key(name)
+    }
+
+    /// A Whisper of these dimensions with random weights (seeded, so the
+    /// same every time), named as a converted model's are: for tests and
+    /// benchmarks of the networks, which no real weights may reach.
+    /// Weights are small (±0.1 around 0, layer-norm gains around 1), so
+    /// activations stay in the range a trained model's do.
+    pub fn random(dims: &Dims, seed: u64) -> Self {
+        let d = dims.d_model;
+        let mut m = RandomWeights {
+            random: Random(seed),
+            arrays: HashMap::new(),
+            d,
+        };
+        m.add("encoder/conv1/weight", &[d, dims.n_mels, 3], 0.0);
+        m.add("encoder/conv1/bias", &[d], 0.0);
+        m.add("encoder/conv2/weight", &[d, d, 3], 0.0);
+        m.add("encoder/conv2/bias", &[d], 0.0);
+        m.add("encoder/position_encodings/encodings", &[1500, d], 0.0);
+        for i in 0..dims.encoder_layers {
+            let p = format!("encoder/layer_{i}");
+            m.self_attention(&p);
+            m.ffn(&p);
+        }
+        m.norm("encoder/layer_norm");
+        m.add("decoder/embeddings/weight", &[dims.n_vocab, d], 0.0);
+        m.add(
+            "decoder/position_encodings/encodings",
+            &[dims.n_text_ctx, d],
+            0.0,
+        );
+        for i in 0..dims.decoder_layers {
+            let p = format!("decoder/layer_{i}");
+            m.self_attention(&p);
+            m.norm(&format!("{p}/attention/layer_norm"));
+            m.linear(&format!("{p}/attention/linear_0"), d, d);
+            m.linear(&format!("{p}/attention/linear_1"), 2 * d, d);
+            m.linear(&format!("{p}/attention/linear_2"), d, d);
+            m.ffn(&p);
+        }
+        m.norm("decoder/layer_norm");
+        let scalars = HashMap::from([("decoder/num_heads".to_owned(), dims.n_heads as i64)]);
+        Self {
+            arrays: m.arrays,
+            scalars,
+        }
+    }
+}
+
+/// Makes [`Variables::random`]'s weights.
+struct RandomWeights {
+    random: Random,
+    arrays: HashMap<String, Array>,
+    d: usize,
+}
+
+impl RandomWeights {
+    fn add(&mut self, name: &str, shape: &[usize], centre: f32) {
+        let n = shape.iter().product();
+        let values = (0..n).map(|_| centre + 0.1 * self.random.next()).collect();
+        let dims = shape.to_vec();
+        self.arrays.insert(name.to_owned(), Array { dims, values });
+    }
+
+    fn linear(&mut self, p: &str, out: usize, inp: usize) {
+        self.add(&format!("{p}/weight"), &[out, inp], 0.0);
+        self.add(&format!("{p}/bias"), &[out], 0.0);
+    }
+
+    fn norm(&mut self, p: &str) {
+        self.add(&format!("{p}/gamma"), &[self.d], 1.0);
+        self.add(&format!("{p}/beta"), &[self.d], 0.0);
+    }
+
+    fn self_attention(&mut self, layer: &str) {
+        let d = self.d;
+        self.norm(&format!("{layer}/self_attention/layer_norm"));
+        self.linear(&format!("{layer}/self_attention/linear_0"), 3 * d, d);
+        self.linear(&format!("{layer}/self_attention/linear_1"), d, d);
+    }
+
+    fn ffn(&mut self, layer: &str) {
+        let d = self.d;
+        self.norm(&format!("{layer}/ffn/layer_norm"));
+        self.linear(&format!("{layer}/ffn/linear_0"), 4 * d, d);
+        self.linear(&format!("{layer}/ffn/linear_1"), d, 4 * d);
+    }
+}
+
+/// splitmix64, as uniform floats in [-1, 1).
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
     }
 }
 

@@ -31,11 +31,10 @@ const LOGPROB_THRESHOLD: f32 = -1.0;
 pub(crate) fn transcribe(t: &Transcriber, pcm: &[f32], options: &Options) -> Result<Transcript> {
     let v = &t.vocabulary;
     let started = std::time::Instant::now();
-    let mel = mel::log_mel(pcm, t.model.dims.n_mels);
+    let mel = mel::log_mel(pcm, t.network.dims().n_mels);
     let features_ms = started.elapsed().as_millis();
-    let audio = t.model.encode(&mel)?;
+    let mut session = t.network.listen(&mel)?;
     let encode_ms = started.elapsed().as_millis() - features_ms;
-    let mut session = t.model.session(&audio)?;
 
     // The first step sees only <|startoftranscript|>: its logits say which
     // language is spoken and how likely it is that nothing is.
@@ -80,7 +79,7 @@ pub(crate) fn transcribe(t: &Transcriber, pcm: &[f32], options: &Options) -> Res
     let duration = pcm.len() as f32 / mel::SAMPLE_RATE as f32;
     let mut segments = split_segments(t, &tokens, duration);
     if options.word_times {
-        align::time_words(t, &mut session, &language, &mut segments, pcm.len())?;
+        align::time_words(t, session.as_mut(), &language, &mut segments, pcm.len())?;
     }
     tracing::debug!(
         features_ms,

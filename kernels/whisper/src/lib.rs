@@ -1,10 +1,13 @@
-//! Whisper speech recognition on the CPU, in Rust (candle tensors).
+//! Whisper speech recognition in Rust: on the CPU through candle, or on
+//! whatever device another runtime puts a [`network::Network`] on
+//! (`kino_torch::whisper`: libtorch, on the CPU or a GPU).
 //!
 //! - [`ct2`]: reads CTranslate2 `model.bin` weights (what the model
 //!   repository's Whisper models are).
 //! - [`mel`]: the log-mel features the model hears.
-//! - [`model`]: the encoder/decoder network, with a key/value cache and
-//!   cross-attention weights on request.
+//! - [`network`]: what decoding needs of a network, whichever runs it.
+//! - [`model`]: the encoder/decoder network on candle, with a key/value
+//!   cache and cross-attention weights on request.
 //! - [`tokens`]: the vocabulary and its special tokens.
 //! - [`decode`]: greedy decoding of one ≤30 s window with Whisper's
 //!   timestamp rules, language detection, a no-speech check.
@@ -23,6 +26,7 @@ pub mod ct2;
 pub mod decode;
 pub mod mel;
 pub mod model;
+pub mod network;
 pub mod score;
 pub mod tokens;
 pub mod windows;
@@ -30,11 +34,11 @@ pub mod windows;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use candle_core::Device;
 use kino_models::Installed;
 use serde::{Deserialize, Serialize};
 
 pub use decode::Options;
+pub use network::Network;
 
 /// What a window's speech said.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,11 +106,17 @@ pub struct Word {
 
 /// A loaded Whisper model, ready to hear windows (shareable across threads).
 pub struct Transcriber {
-    model: model::Whisper,
+    network: Box<dyn Network>,
     vocabulary: tokens::Vocabulary,
     config: ModelConfig,
     name: String,
     languages: Vec<String>,
+}
+
+/// Builds candle's network on the CPU: [`Transcriber::load_with`]'s
+/// default.
+pub fn candle(variables: &ct2::Variables) -> Result<Box<dyn Network>> {
+    Ok(Box::new(model::Whisper::new(variables)?))
 }
 
 /// The decoding settings CTranslate2 keeps beside the weights.
@@ -125,36 +135,48 @@ pub struct ModelConfig {
 
 impl Transcriber {
     /// Loads an installed Whisper model (`model.bin`, `config.json`,
-    /// `vocabulary.txt`).
+    /// `vocabulary.txt`) on candle, on the CPU.
     pub fn load(installed: &Installed) -> Result<Self> {
+        Self::load_with(installed, candle)
+    }
+
+    /// Loads an installed Whisper model on the network `build` makes of
+    /// its weights.
+    pub fn load_with(
+        installed: &Installed,
+        build: impl FnOnce(&ct2::Variables) -> Result<Box<dyn Network>>,
+    ) -> Result<Self> {
         Self::load_files(
             &installed.file("model.bin")?,
             &installed.file("config.json")?,
             &installed.file("vocabulary.txt")?,
             installed.id(),
             installed.manifest.languages.clone(),
+            build,
         )
     }
 
-    /// Loads a model from its files.
+    /// Loads a model from its files, on the network `build` makes of its
+    /// weights (`Transcriber::candle` for the CPU's).
     pub fn load_files(
         weights: &Path,
         config: &Path,
         vocabulary: &Path,
         name: String,
         languages: Vec<String>,
+        build: impl FnOnce(&ct2::Variables) -> Result<Box<dyn Network>>,
     ) -> Result<Self> {
-        let device = Device::Cpu;
-        let variables = ct2::Variables::read(weights, &device)?;
-        let model = model::Whisper::new(&variables, &device)
+        let variables = ct2::Variables::read(weights)?;
+        let network = build(&variables)
             .with_context(|| format!("building Whisper from {}", weights.display()))?;
+        drop(variables);
+        let n_vocab = network.dims().n_vocab;
         let vocabulary = tokens::Vocabulary::read(vocabulary)?;
-        if vocabulary.len() != model.dims.n_vocab {
+        if vocabulary.len() != n_vocab {
             bail!(
-                "{}: {} tokens, but the model has {}",
+                "{}: {} tokens, but the model has {n_vocab}",
                 weights.display(),
                 vocabulary.len(),
-                model.dims.n_vocab
             );
         }
         let config: ModelConfig = serde_json::from_slice(
@@ -162,7 +184,7 @@ impl Transcriber {
         )
         .with_context(|| format!("parsing {}", config.display()))?;
         Ok(Self {
-            model,
+            network,
             vocabulary,
             config,
             name,
@@ -175,10 +197,15 @@ impl Transcriber {
         &self.name
     }
 
+    /// Where its network runs (`cpu (candle)`, `cuda:0 (libtorch)`).
+    pub fn runs_on(&self) -> String {
+        self.network.runs_on()
+    }
+
     /// Whether it knows more than English (and so detects languages).
     pub fn is_multilingual(&self) -> bool {
         // English-only vocabularies lack one token (51864 vs 51865).
-        self.model.dims.n_vocab >= 51_865
+        self.network.dims().n_vocab >= 51_865
     }
 
     /// The languages it transcribes.

@@ -1,6 +1,6 @@
 //! The Whisper network (an encoder over the log-mel spectrogram, a decoder
-//! over tokens attending to it), on candle tensors, with the weights named
-//! as CTranslate2 stores them. The decoder keeps a key/value cache so each
+//! over tokens attending to it), on candle tensors on the CPU, with the
+//! weights named as CTranslate2 stores them. The decoder keeps a key/value cache so each
 //! greedy step costs one token, and can hand back its cross-attention
 //! weights, which word timing needs.
 
@@ -10,25 +10,7 @@ use candle_nn::ops::softmax_last_dim;
 use candle_nn::{Conv1d, Conv1dConfig, LayerNorm, Linear};
 
 use crate::ct2::Variables;
-
-/// The model's dimensions, read from its weights.
-#[derive(Debug, Clone, Copy)]
-pub struct Dims {
-    /// Mel bands it hears (80; 128 for large-v3).
-    pub n_mels: usize,
-    /// Width of the residual stream.
-    pub d_model: usize,
-    /// Attention heads.
-    pub n_heads: usize,
-    /// Vocabulary size.
-    pub n_vocab: usize,
-    /// Longest token sequence.
-    pub n_text_ctx: usize,
-    /// Encoder layers.
-    pub encoder_layers: usize,
-    /// Decoder layers.
-    pub decoder_layers: usize,
-}
+use crate::network::{self, Attention, Dims, Listening, Network};
 
 /// The network.
 pub struct Whisper {
@@ -41,29 +23,9 @@ pub struct Whisper {
 
 impl Whisper {
     /// Builds the network from CTranslate2 variables.
-    pub fn new(v: &Variables, device: &Device) -> Result<Self> {
-        let conv1 = v.tensor("encoder/conv1/weight")?;
-        let embeddings = v.tensor("decoder/embeddings/weight")?;
-        let (n_vocab, d_model) = embeddings.dims2()?;
-        let n_mels = conv1.dims3()?.1;
-        let count = |prefix: &str| {
-            (0..)
-                .take_while(|i| v.has(&format!("{prefix}/layer_{i}/ffn/linear_0/weight")))
-                .count()
-        };
-        // Whisper's heads are 64 wide; the spec stores the count too.
-        let n_heads = v
-            .scalar("decoder/num_heads")
-            .map_or(d_model / 64, |h| h as usize);
-        let dims = Dims {
-            n_mels,
-            d_model,
-            n_heads,
-            n_vocab,
-            n_text_ctx: v.tensor("decoder/position_encodings/encodings")?.dims2()?.0,
-            encoder_layers: count("encoder"),
-            decoder_layers: count("decoder"),
-        };
+    pub fn new(v: &Variables) -> Result<Self> {
+        let dims = Dims::of(v)?;
+        let n_heads = dims.n_heads;
         let encoder = Encoder {
             conv1: conv(v, "encoder/conv1", 1)?,
             conv2: conv(v, "encoder/conv2", 2)?,
@@ -80,7 +42,7 @@ impl Whisper {
             norm: layer_norm(v, "encoder/layer_norm")?,
         };
         let decoder = Decoder {
-            embeddings,
+            embeddings: v.tensor("decoder/embeddings/weight")?,
             positions: v.tensor("decoder/position_encodings/encodings")?,
             layers: (0..dims.decoder_layers)
                 .map(|i| {
@@ -98,7 +60,7 @@ impl Whisper {
             dims,
             encoder,
             decoder,
-            device: device.clone(),
+            device: Device::Cpu,
         })
     }
 
@@ -123,6 +85,47 @@ impl Whisper {
             cache: vec![None; self.dims.decoder_layers],
             len: 0,
         })
+    }
+}
+
+impl Network for Whisper {
+    fn dims(&self) -> Dims {
+        self.dims
+    }
+
+    fn runs_on(&self) -> String {
+        "cpu (candle)".to_owned()
+    }
+
+    fn listen<'a>(&'a self, mel: &[f32]) -> Result<Box<dyn Listening + 'a>> {
+        network::frames(mel, &self.dims)?;
+        let audio = self.encode(mel)?;
+        Ok(Box::new(self.session(&audio)?))
+    }
+}
+
+impl Listening for Session<'_> {
+    fn next_logits(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        Session::next_logits(self, tokens)
+    }
+
+    fn cross_attention(
+        &mut self,
+        tokens: &[u32],
+        heads: &[(usize, usize)],
+    ) -> Result<Vec<Attention>> {
+        Session::cross_attention(self, tokens, heads)?
+            .into_iter()
+            .map(|w| {
+                let (tokens, frames) = w.dims2()?;
+                let weights = w.flatten_all()?.to_vec1()?;
+                Ok(Attention {
+                    tokens,
+                    frames,
+                    weights,
+                })
+            })
+            .collect()
     }
 }
 
@@ -211,14 +214,9 @@ impl Session<'_> {
 type Capture<'a> = (&'a [(usize, usize)], &'a mut Vec<Tensor>);
 
 fn causal_mask(n: usize, past: usize, device: &Device) -> Result<Option<Tensor>> {
-    if n == 1 {
-        return Ok(None);
-    }
-    let total = past + n;
-    let values: Vec<f32> = (0..n)
-        .flat_map(|i| (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
-    Ok(Some(Tensor::from_vec(values, (n, total), device)?))
+    network::causal_mask(n, past)
+        .map(|values| Ok(Tensor::from_vec(values, (n, past + n), device)?))
+        .transpose()
 }
 
 struct Encoder {

@@ -177,7 +177,7 @@ pub(super) fn transcribe(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
         window.end.saturating_sub(window.start),
     )?;
     let samples = &pcm.samples;
-    let (whisper, installed) = cx.models.load(&model, Transcriber::load)?;
+    let (whisper, installed) = load_whisper(&cx.models, &cx.devices, &model, &|n| cx.note(n))?;
     let options = Options {
         language: (language != "auto").then(|| language.to_owned()),
         word_times: true,
@@ -508,15 +508,95 @@ pub(super) fn runtime(models: &Models) -> Result<()> {
     Ok(())
 }
 
+/// A Whisper model as loaded, and the GPU memory its network holds in the
+/// device pool for as long as the model cache keeps it.
+pub(crate) struct Whisper {
+    transcriber: Transcriber,
+    _room: Option<kino_cuda::pool::Resident>,
+}
+
+impl std::ops::Deref for Whisper {
+    type Target = Transcriber;
+
+    fn deref(&self) -> &Transcriber {
+        &self.transcriber
+    }
+}
+
+/// What a Whisper model is taken to hold on a GPU: its weights as f32
+/// (twice the f16 file), as much again for a window's activations and
+/// libtorch's caching allocator (an estimate: libtorch does not say ahead).
+fn whisper_vram(installed: &Installed) -> u64 {
+    installed.size().saturating_mul(4)
+}
+
+/// Loads Whisper model `name` (once; the model cache shares it) where the
+/// device pool would run it: on a GPU with room through libtorch, holding
+/// that room while the model stays loaded, where this host was built with
+/// TorchScript support and its libtorch has CUDA; else on the CPU through
+/// candle (the faster of the two there). `note` hears why a pool with a
+/// GPU left the model on the CPU.
+fn load_whisper(
+    models: &Models,
+    devices: &Arc<kino_cuda::Pool>,
+    name: &str,
+    note: &dyn Fn(String),
+) -> Result<(Arc<Whisper>, Installed)> {
+    models.load(name, |installed| {
+        let on_cpu = |room| {
+            Ok(Whisper {
+                transcriber: Transcriber::load(installed)?,
+                _room: room,
+            })
+        };
+        let id = installed.id();
+        if devices.model_gpu().is_none() {
+            return on_cpu(None);
+        }
+        if !kino_torch::ENABLED {
+            note(format!(
+                "Whisper `{id}` runs on the CPU (candle): {}",
+                kino_torch::NOT_BUILT
+            ));
+            return on_cpu(None);
+        }
+        let room = devices.hold(whisper_vram(installed));
+        let (device, why) = kino_torch::device::resolve(room.as_ref().map(|r| r.ordinal()));
+        let why = why.or_else(|| {
+            room.is_none().then(|| {
+                format!(
+                    "no GPU has the {} MiB it needs free: it runs on the CPU",
+                    whisper_vram(installed) >> 20
+                )
+            })
+        });
+        if let Some(why) = why {
+            note(format!("Whisper `{id}`: {why}"));
+        }
+        if device == kino_torch::device::ModelDevice::Cpu {
+            return on_cpu(None);
+        }
+        tracing::info!("Whisper `{id}` on {device} (libtorch)");
+        Ok(Whisper {
+            transcriber: kino_torch::whisper::load_on(installed, device)?,
+            _room: room,
+        })
+    })
+}
+
 /// Transcribes a media file's speech outside any job (`kino transcribe`):
 /// voice activity, windows, each window heard on its own thread (as many as
-/// the machine has cores); `on_window` is told as each finishes. Returns the
-/// detected (or given) language and the segments, numbered from 1.
+/// the machine has cores), Whisper on a GPU of `devices` where it can be
+/// (`note` hears why not, where there is one); `on_window` is told as each
+/// finishes. Returns the detected (or given) language and the segments,
+/// numbered from 1.
 pub fn transcribe_media(
     models: &Models,
+    devices: &Arc<kino_cuda::Pool>,
     media_path: &Path,
     language: &str,
     model: Option<&str>,
+    note: &dyn Fn(String),
     on_window: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(String, Vec<Segment>)> {
     let info = media::probe(media_path)?;
@@ -528,7 +608,7 @@ pub fn transcribe_media(
     let regions: Vec<(usize, usize)> = regions.iter().map(|r| (r.start, r.end)).collect();
     let windows = windows::plan(&regions, pcm.samples.len(), WINDOW);
     let name = asr_model(language, model);
-    let (whisper, _) = models.load(&name, Transcriber::load)?;
+    let (whisper, _) = load_whisper(models, devices, &name, note)?;
     whisper.check_language((language != "auto").then_some(language))?;
     let options = Options {
         language: (language != "auto").then(|| language.to_owned()),
@@ -582,4 +662,93 @@ pub fn transcribe_media(
     }
     let language = language_heard.unwrap_or_else(|| language.to_owned());
     Ok((language, segments))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use kino_cuda::pool::{Choice, Gpu, Pool};
+    use kino_models::Repository;
+    use kino_torch::device::{self, ModelDevice};
+
+    use super::*;
+
+    /// The model repository (`make models`); fails, never skips, without it.
+    fn models() -> Models {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        Models::new(
+            Repository::new(kino_tool_probe::models_dir(&root)),
+            kino_models::DEFAULT_BUDGET,
+        )
+    }
+
+    /// Loads tiny.en as a stage would with `pool`; what it ran on, the
+    /// notes, and the room left held once loaded.
+    fn load_with(pool: Pool) -> (String, Vec<String>, Vec<(usize, u64)>) {
+        let pool = Arc::new(pool);
+        let notes = Mutex::new(Vec::new());
+        let note = |n: String| notes.lock().expect("notes").push(n);
+        let (whisper, installed) = load_whisper(&models(), &pool, "whisper-tiny.en", &note)
+            .unwrap_or_else(|e| panic!("{e:#}: run `make models`"));
+        assert!(installed.id().starts_with("whisper-tiny.en@"));
+        let held = pool.resident();
+        (whisper.runs_on(), notes.into_inner().expect("notes"), held)
+    }
+
+    #[test]
+    fn whisper_goes_where_the_pool_and_libtorch_let_it_and_says_why_not() {
+        // No GPU: candle, nothing to say.
+        let cpu = Pool::new(&[], Choice::Auto, Some("no GPU".into())).expect("a CPU pool");
+        assert_eq!(load_with(cpu), ("cpu (candle)".into(), vec![], vec![]));
+
+        // A GPU with room (as the pool sees it): libtorch's network on it
+        // where libtorch has CUDA, holding its room; else candle, holding
+        // nothing, and the note says why.
+        let gpu = || {
+            let gpus = [Gpu {
+                ordinal: 0,
+                free_memory: 16 << 30,
+            }];
+            Pool::new(&gpus, Choice::Auto, None).expect("a GPU pool")
+        };
+        let (runs_on, notes, held) = load_with(gpu());
+        match device::resolve(Some(0)) {
+            (ModelDevice::Cuda(0), _) if kino_torch::ENABLED => {
+                assert_eq!(runs_on, "cuda:0 (libtorch)");
+                assert!(notes.is_empty(), "{notes:?}");
+                assert!(held[0].1 > 0, "{held:?}");
+            }
+            _ => {
+                assert_eq!(runs_on, "cpu (candle)");
+                assert_eq!(notes.len(), 1, "{notes:?}");
+                let why = if kino_torch::ENABLED {
+                    "libtorch"
+                } else {
+                    "--features torch"
+                };
+                assert!(
+                    notes[0].starts_with("Whisper `whisper-tiny.en@"),
+                    "{notes:?}"
+                );
+                assert!(notes[0].contains(why), "{notes:?}");
+                assert_eq!(held, vec![(0, 0)]);
+            }
+        }
+
+        // A GPU too full for it: candle, and the note gives the size.
+        let full = [Gpu {
+            ordinal: 0,
+            free_memory: kino_cuda::pool::RESERVE_BYTES + (1 << 20),
+        }];
+        let (runs_on, notes, _) =
+            load_with(Pool::new(&full, Choice::Auto, None).expect("a full pool"));
+        assert_eq!(runs_on, "cpu (candle)");
+        if kino_torch::ENABLED {
+            assert!(
+                notes.iter().any(|n| n.contains("MiB it needs free")),
+                "{notes:?}"
+            );
+        }
+    }
 }
