@@ -13,6 +13,7 @@ pub mod edit;
 mod keyframes;
 mod lipsync;
 mod native;
+mod placed;
 mod render;
 pub mod speech;
 mod transcript;

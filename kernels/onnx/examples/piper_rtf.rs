@@ -26,7 +26,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let voice = PiperVoice::load_with(
         &onnx,
         &onnx.with_extension("onnx.json"),
-        &SessionOptions { intra_threads: 2 },
+        &SessionOptions {
+            intra_threads: 2,
+            ..SessionOptions::default()
+        },
     )?;
     println!("piper: loaded in {:.2} s", t.elapsed().as_secs_f64());
     let rate = f64::from(voice.sample_rate());

@@ -154,7 +154,13 @@ impl Diffusion {
     /// Loads the ONNX export in `dir`, checking each network's inputs
     /// against the layout above.
     pub fn load(dir: &Path) -> Result<Self> {
-        Self::with_networks(dir, Box::new(OnnxNetworks::load(dir)?))
+        Self::load_on(dir, None)
+    }
+
+    /// [`Diffusion::load`], with the networks on CUDA GPU `gpu` (`None`:
+    /// the CPU); see [`crate::gpu_for`].
+    pub fn load_on(dir: &Path, gpu: Option<usize>) -> Result<Self> {
+        Self::with_networks(dir, Box::new(OnnxNetworks::load(dir, gpu)?))
     }
 
     /// A model whose networks are `networks`, its tokenizer, schedule and
@@ -172,8 +178,11 @@ impl Diffusion {
 }
 
 impl OnnxNetworks {
-    fn load(dir: &Path) -> Result<Self> {
-        let opts = SessionOptions::default();
+    fn load(dir: &Path, gpu: Option<usize>) -> Result<Self> {
+        let opts = SessionOptions {
+            gpu,
+            ..SessionOptions::default()
+        };
         let part = |name: &str| {
             let path = dir.join(name).join("model.onnx");
             if path.is_file() {

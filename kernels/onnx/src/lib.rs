@@ -38,5 +38,5 @@ pub use diffusion::{Diffusion, Networks as DiffusionNetworks, Request as Diffusi
 pub use error::{Error, Result};
 pub use lipsync::{FaceBox, LipSync};
 pub use piper::PiperVoice;
-pub use runtime::{SessionOptions, init_runtime, runtime_library};
+pub use runtime::{SessionOptions, gpu_for, init_runtime, runtime_library};
 pub use vad::{Region, SileroVad, VAD_FRAME, VAD_SAMPLE_RATE, VadOptions};

@@ -83,7 +83,16 @@ impl LipSync {
     /// Loads the face detector and the generator, checking their inputs
     /// against the contract above.
     pub fn load(detector: &Path, generator: &Path) -> Result<Self> {
-        let opts = SessionOptions::default();
+        Self::load_on(detector, generator, None)
+    }
+
+    /// [`LipSync::load`], with both networks on CUDA GPU `gpu` (`None`:
+    /// the CPU); see [`crate::gpu_for`].
+    pub fn load_on(detector: &Path, generator: &Path, gpu: Option<usize>) -> Result<Self> {
+        let opts = SessionOptions {
+            gpu,
+            ..SessionOptions::default()
+        };
         let det = session(detector, &opts)?;
         let signature = |path: &Path, reason: String| Error::ModelSignature {
             path: path.to_path_buf(),

@@ -81,11 +81,49 @@ pub struct SessionOptions {
     /// Kino runs stages in parallel and a single thread keeps results
     /// independent of the machine.
     pub intra_threads: usize,
+    /// The CUDA GPU to run on (its ordinal), through ONNX Runtime's CUDA
+    /// execution provider; `None` (the default), the CPU. Ask
+    /// [`gpu_for`] first: a runtime without the provider is an error here.
+    pub gpu: Option<usize>,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { intra_threads: 1 }
+        Self {
+            intra_threads: 1,
+            gpu: None,
+        }
+    }
+}
+
+/// The GPU ONNX models go on when the host would put work on GPU `gpu`
+/// (`None`: the CPU): `gpu` itself where the loaded ONNX Runtime has a CUDA
+/// execution provider, else the CPU and why. The `onnxruntime` wheel
+/// `make models` installs is the CPU build; the `onnxruntime-gpu` one
+/// (with CUDA 13, cuBLAS and cuDNN 9 on the library path) has the provider.
+pub fn gpu_for(gpu: Option<usize>) -> (Option<usize>, Option<String>) {
+    let Some(ordinal) = gpu else {
+        return (None, None);
+    };
+    match cuda_provider() {
+        Ok(()) => (Some(ordinal), None),
+        Err(why) => (None, Some(format!("{why}: it runs on the CPU"))),
+    }
+}
+
+/// Whether the loaded ONNX Runtime has a CUDA execution provider.
+fn cuda_provider() -> std::result::Result<(), String> {
+    use ort::ep::ExecutionProvider as _;
+    let rt = RUNTIME
+        .get()
+        .ok_or("ONNX Runtime is not loaded".to_owned())?;
+    match ort::ep::CUDA::is_available() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "ONNX Runtime {} has no CUDA execution provider (the onnxruntime-gpu build has)",
+            rt.library.display()
+        )),
+        Err(e) => Err(format!("asking ONNX Runtime for its providers: {e}")),
     }
 }
 
@@ -109,8 +147,17 @@ pub(crate) fn session(model: &Path, opts: &SessionOptions) -> Result<Session> {
         reason,
     };
     catch_unwind(AssertUnwindSafe(|| {
-        Session::builder(&rt.env)
-            .map_err(|e| e.to_string())?
+        let builder = Session::builder(&rt.env).map_err(|e| e.to_string())?;
+        let builder = match opts.gpu {
+            None => builder,
+            Some(n) => builder
+                .with_execution_providers([ort::ep::CUDA::default()
+                    .with_device_id(n as i32)
+                    .build()
+                    .error_on_failure()])
+                .map_err(|e| format!("on cuda:{n}, ONNX Runtime's CUDA execution provider: {e}"))?,
+        };
+        builder
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| e.to_string())?
             .with_intra_threads(opts.intra_threads)
@@ -155,6 +202,17 @@ mod tests {
         assert!(matches!(err, Error::LibraryMissing { .. }), "{err}");
         assert!(err.to_string().contains("nope.so"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn without_the_runtime_models_stay_on_the_cpu_and_say_why() {
+        assert_eq!(gpu_for(None), (None, None));
+        let (gpu, why) = gpu_for(Some(0));
+        assert_eq!(gpu, None);
+        assert_eq!(
+            why.as_deref(),
+            Some("ONNX Runtime is not loaded: it runs on the CPU")
+        );
     }
 
     #[test]

@@ -220,3 +220,54 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The CPU build of ONNX Runtime (`make models`) has no CUDA provider: a
+/// GPU is refused up front with the reason, and a session asked onto one
+/// anyway fails naming the provider and the GPU, not silently on the CPU.
+/// With onnxruntime-gpu and a GPU, the same model draws the same picture
+/// there (within a level: cuDNN may pick other convolution algorithms).
+#[test]
+fn a_gpu_is_used_only_where_onnx_runtime_has_cuda() {
+    common::init_ort();
+    let (gpu, why) = kino_onnx::gpu_for(Some(0));
+    match gpu {
+        None => {
+            let why = why.expect("a reason");
+            println!("GPU half skipped: {why}");
+            assert!(why.contains("no CUDA execution provider"), "{why}");
+            let err =
+                Diffusion::load_on(&fixture(), Some(0)).expect_err("loaded on a GPU without CUDA");
+            assert!(matches!(err, Error::ModelLoad { .. }), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("on cuda:0, ONNX Runtime's CUDA execution provider"),
+                "{err}"
+            );
+        }
+        Some(n) => {
+            let on_gpu = match Diffusion::load_on(&fixture(), Some(n)) {
+                Ok(model) => model,
+                // The provider is built in, but its libraries (cuDNN, cuBLAS) or a GPU are missing.
+                Err(e) => {
+                    println!("GPU half skipped: {e}");
+                    return;
+                }
+            };
+            let want = model()
+                .generate(&request("a red fox"), |_, _| {})
+                .expect("on the CPU");
+            let got = on_gpu
+                .generate(&request("a red fox"), |_, _| {})
+                .expect("on the GPU");
+            let worst = want
+                .data
+                .iter()
+                .zip(&got.data)
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap_or(0);
+            println!("onnx diffusion on cuda:{n}: at most {worst} levels from the CPU's");
+            assert!(worst <= 1, "the GPU's picture differs by {worst} levels");
+        }
+    }
+}

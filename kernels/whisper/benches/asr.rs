@@ -374,6 +374,7 @@ fn piper_table(voice: &PiperVoice, onnx: &Path, json: &Path, text: &str) -> Resu
         } else {
             let opts = SessionOptions {
                 intra_threads: threads,
+                ..SessionOptions::default()
             };
             Some(PiperVoice::load_with(onnx, json, &opts)?.with_noise(0.0, 0.0)?)
         };

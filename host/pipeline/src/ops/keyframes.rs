@@ -17,6 +17,8 @@ use kino_models::{Format, Installed, Kind, Models};
 use kino_onnx::{Diffusion, DiffusionRequest};
 
 use super::OpCx;
+use super::placed::{self, Placed};
+use kino_torch::device::ModelDevice;
 
 /// Whether this host can run a diffusion model stored as `format`: an
 /// ONNX export always (`kino_onnx::Diffusion`), a TorchScript one when it
@@ -64,55 +66,38 @@ pub(crate) fn unusable(models: &Models) -> Option<String> {
     })
 }
 
-/// A diffusion model as loaded, and the GPU memory it holds in the pool for
-/// as long as the model cache keeps it.
-struct Loaded {
-    model: Diffusion,
-    _room: Option<kino_cuda::pool::Resident>,
-}
-
 /// What a diffusion model is taken to hold on a GPU: its weights, and as
-/// much again for a 512² sample's activations and libtorch's caching
-/// allocator (an estimate: libtorch does not say ahead).
+/// much again for a 512² sample's activations and the runtime's caching
+/// allocator (an estimate: neither runtime says ahead).
 fn vram_estimate(installed: &Installed) -> u64 {
     installed.size().saturating_mul(2)
 }
 
-/// Loads the diffusion model `installed` in the runtime of its format: a
-/// TorchScript one on the pool's GPU when one has room for it (held until
-/// the model is unloaded) and libtorch can use it; the job's notes say why
-/// not, where the pool has a GPU.
-fn load(cx: &OpCx, installed: &Installed) -> Result<Loaded> {
+/// Loads the diffusion model `installed` in the runtime of its format, on
+/// the pool's GPU where one has room for it and the runtime can use it
+/// (held until the model is unloaded); the job's notes say why not, where
+/// the pool has a GPU.
+fn load(cx: &OpCx, installed: &Installed) -> Result<Placed<Diffusion>> {
+    let what = format!("the diffusion model `{}`", installed.id());
+    let bytes = vram_estimate(installed);
+    let note = |n| cx.note(n);
     match installed.manifest.format {
         Format::Torchscript => {
-            let mut room = cx.devices.hold(vram_estimate(installed));
-            let (device, why) = kino_torch::device::resolve(room.as_ref().map(|r| r.ordinal()));
-            let why = why.or_else(|| {
-                (room.is_none() && cx.devices.no_gpu().is_none()).then(|| {
-                    format!(
-                        "no GPU has the {} MiB it needs free: it runs on the CPU",
-                        vram_estimate(installed) >> 20
-                    )
-                })
-            });
-            if let Some(why) = why {
-                cx.note(format!("the diffusion model `{}`: {why}", installed.id()));
-            }
-            if device == kino_torch::device::ModelDevice::Cpu {
-                room = None;
-            }
-            tracing::info!("diffusion model `{}` on {device}", installed.id());
-            Ok(Loaded {
-                model: kino_torch::diffusion::load_on(installed, device)?,
-                _room: room,
+            placed::load(&cx.devices, &what, bytes, placed::libtorch, &note, |gpu| {
+                let device = gpu.map_or(ModelDevice::Cpu, ModelDevice::Cuda);
+                kino_torch::diffusion::load_on(installed, device)
             })
         }
         _ => {
             super::speech::runtime(&cx.models)?;
-            Ok(Loaded {
-                model: Diffusion::load(&installed.dir)?,
-                _room: None,
-            })
+            placed::load(
+                &cx.devices,
+                &what,
+                bytes,
+                placed::onnx_runtime,
+                &note,
+                |gpu| Ok(Diffusion::load_on(&installed.dir, gpu)?),
+            )
         }
     }
 }
@@ -222,7 +207,6 @@ pub(super) fn draw(
             init: Some((&init, settings.strength)),
         };
         let drawn = model
-            .model
             .generate(&request, |_, _| {})
             .with_context(|| format!("drawing keyframe {i}"))?;
         Ok(drawn.resized(base.width, base.height))

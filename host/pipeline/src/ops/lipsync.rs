@@ -17,6 +17,7 @@ use kino_runtime::MediaSink;
 use kino_runtime::types::BriefMode;
 
 use super::edit::ScenePlan;
+use super::placed;
 use super::{OpCx, OpError};
 
 /// The most a lipsync plugin may write: a long video at a high bitrate.
@@ -104,10 +105,18 @@ fn synced_by_host(cx: &OpCx, video: &Path, audio: &Path, out: &Path) -> Result<O
     };
     super::speech::runtime(&cx.models)?;
     let (model, installed) = cx.models.load(&name, |m| {
-        Ok(LipSync::load(
-            &m.file("face.onnx")?,
-            &m.file("lipsync.onnx")?,
-        )?)
+        let (face, lips) = (m.file("face.onnx")?, m.file("lipsync.onnx")?);
+        // Its weights and as much again for a batch's activations.
+        let bytes = m.size().saturating_mul(2);
+        let what = format!("the lip-sync model `{}`", m.id());
+        placed::load(
+            &cx.devices,
+            &what,
+            bytes,
+            placed::onnx_runtime,
+            &|n| cx.note(n),
+            |gpu| Ok(LipSync::load_on(&face, &lips, gpu)?),
+        )
     })?;
     let pcm = media::decode_audio(audio, wav2lip::SAMPLE_RATE, 1)
         .context("reading the audio to sync to")?;

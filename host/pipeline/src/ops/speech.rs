@@ -20,10 +20,12 @@ use kino_whisper::windows::{self, Window};
 use kino_whisper::{Options, Transcriber};
 use serde::{Deserialize, Serialize};
 
+use super::placed::{self, Placed};
 use super::transcript::read_transcript;
 use super::{Input, Op, OpCx, write_json};
 use kino_media as media;
 use kino_runtime::types::Segment;
+use kino_torch::device::ModelDevice;
 
 /// The rate models hear at.
 const SPEECH_RATE: u32 = 16_000;
@@ -508,21 +510,6 @@ pub(super) fn runtime(models: &Models) -> Result<()> {
     Ok(())
 }
 
-/// A Whisper model as loaded, and the GPU memory its network holds in the
-/// device pool for as long as the model cache keeps it.
-pub(crate) struct Whisper {
-    transcriber: Transcriber,
-    _room: Option<kino_cuda::pool::Resident>,
-}
-
-impl std::ops::Deref for Whisper {
-    type Target = Transcriber;
-
-    fn deref(&self) -> &Transcriber {
-        &self.transcriber
-    }
-}
-
 /// What a Whisper model is taken to hold on a GPU: its weights as f32
 /// (twice the f16 file), as much again for a window's activations and
 /// libtorch's caching allocator (an estimate: libtorch does not say ahead).
@@ -541,46 +528,21 @@ fn load_whisper(
     devices: &Arc<kino_cuda::Pool>,
     name: &str,
     note: &dyn Fn(String),
-) -> Result<(Arc<Whisper>, Installed)> {
+) -> Result<(Arc<Placed<Transcriber>>, Installed)> {
     models.load(name, |installed| {
-        let on_cpu = |room| {
-            Ok(Whisper {
-                transcriber: Transcriber::load(installed)?,
-                _room: room,
-            })
-        };
-        let id = installed.id();
-        if devices.model_gpu().is_none() {
-            return on_cpu(None);
-        }
-        if !kino_torch::ENABLED {
-            note(format!(
-                "Whisper `{id}` runs on the CPU (candle): {}",
-                kino_torch::NOT_BUILT
-            ));
-            return on_cpu(None);
-        }
-        let room = devices.hold(whisper_vram(installed));
-        let (device, why) = kino_torch::device::resolve(room.as_ref().map(|r| r.ordinal()));
-        let why = why.or_else(|| {
-            room.is_none().then(|| {
-                format!(
-                    "no GPU has the {} MiB it needs free: it runs on the CPU",
-                    whisper_vram(installed) >> 20
-                )
-            })
-        });
-        if let Some(why) = why {
-            note(format!("Whisper `{id}`: {why}"));
-        }
-        if device == kino_torch::device::ModelDevice::Cpu {
-            return on_cpu(None);
-        }
-        tracing::info!("Whisper `{id}` on {device} (libtorch)");
-        Ok(Whisper {
-            transcriber: kino_torch::whisper::load_on(installed, device)?,
-            _room: room,
-        })
+        let what = format!("Whisper `{}`", installed.id());
+        let bytes = whisper_vram(installed);
+        placed::load(
+            devices,
+            &what,
+            bytes,
+            placed::libtorch,
+            note,
+            |gpu| match gpu {
+                Some(n) => kino_torch::whisper::load_on(installed, ModelDevice::Cuda(n)),
+                None => Transcriber::load(installed),
+            },
+        )
     })
 }
 
@@ -670,7 +632,7 @@ mod tests {
 
     use kino_cuda::pool::{Choice, Gpu, Pool};
     use kino_models::Repository;
-    use kino_torch::device::{self, ModelDevice};
+    use kino_torch::device;
 
     use super::*;
 
