@@ -153,6 +153,13 @@ pub(crate) fn session(model: &Path, opts: &SessionOptions) -> Result<Session> {
             Some(n) => builder
                 .with_execution_providers([ort::ep::CUDA::default()
                     .with_device_id(n as i32)
+                    // f32 as on the CPU (the provider's default is TF32),
+                    // the same convolution algorithms from run to run,
+                    // and an arena that grows by what is asked, not by
+                    // doubling past the room the pool lent.
+                    .with_tf32(false)
+                    .with_conv_algorithm_search(ort::ep::cuda::ConvAlgorithmSearch::Heuristic)
+                    .with_arena_extend_strategy(ort::ep::ArenaExtendStrategy::SameAsRequested)
                     .build()
                     .error_on_failure()])
                 .map_err(|e| format!("on cuda:{n}, ONNX Runtime's CUDA execution provider: {e}"))?,

@@ -3,8 +3,13 @@
 //! libtorch does — on a GPU when [`crate::device::resolve`] finds one.
 //! Decoding (the timestamp rules, language detection, word times) is
 //! kino-whisper's, over [`kino_whisper::network::Network`]; only the
-//! tensors differ. The weights stay f32 on every device, so a GPU's
-//! transcript is the CPU's.
+//! tensors differ. The weights stay f32 on every device and nothing runs
+//! in TF32, so a GPU's logits differ from the CPU's only by the order of
+//! their sums.
+//!
+//! A GPU runs one window at a time per model: concurrent windows would
+//! each hold an encoder's attention scores (`heads × 1500 × 1500` f32 a
+//! layer) and gain little, sharing one stream.
 //!
 //! candle's CUDA backend would need nvcc when Kino is built; libtorch's
 //! comes with a CUDA libtorch at run time, as the diffusion models' does.
@@ -37,6 +42,8 @@ pub fn network(variables: &Variables, device: ModelDevice) -> Result<Box<dyn Net
 
 #[cfg(feature = "torch")]
 mod on_torch {
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+
     use anyhow::{Context as _, Result};
     use kino_whisper::ct2::Variables;
     use kino_whisper::network::{self, Attention, Dims, Listening, Network};
@@ -50,6 +57,8 @@ mod on_torch {
         device: ModelDevice,
         encoder: Encoder,
         decoder: Decoder,
+        /// Held by a GPU's session for its window (the CPU's run side by side).
+        one_window: Mutex<()>,
     }
 
     // SAFETY: `tch::Tensor` is not `Sync` only because libtorch's tensors
@@ -137,6 +146,7 @@ mod on_torch {
                 device,
                 encoder,
                 decoder,
+                one_window: Mutex::new(()),
             })
         }
 
@@ -155,6 +165,14 @@ mod on_torch {
         }
 
         fn listen<'a>(&'a self, mel: &[f32]) -> Result<Box<dyn Listening + 'a>> {
+            let turn = match self.device {
+                ModelDevice::Cuda(_) => Some(
+                    self.one_window
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner),
+                ),
+                ModelDevice::Cpu => None,
+            };
             let _no_grad = tch::no_grad_guard();
             let frames = network::frames(mel, &self.dims)?;
             let mel = Tensor::f_from_slice(mel)?
@@ -169,6 +187,7 @@ mod on_torch {
                 .collect::<Result<_>>()?;
             Ok(Box::new(Session {
                 model: self,
+                _turn: turn,
                 cross,
                 cache: (0..self.dims.decoder_layers).map(|_| None).collect(),
                 len: 0,
@@ -180,6 +199,8 @@ mod on_torch {
     /// cross-attention, and the self-attention cache of the tokens seen.
     struct Session<'m> {
         model: &'m Whisper,
+        /// On a GPU, this window's turn.
+        _turn: Option<MutexGuard<'m, ()>>,
         cross: Vec<(Tensor, Tensor)>,
         cache: Vec<Option<(Tensor, Tensor)>>,
         len: usize,
@@ -301,9 +322,26 @@ mod on_torch {
             Ok(x.f_linear(&self.weight, Some(&self.bias))?)
         }
 
-        /// As a 1-D convolution of width 3, padded by 1.
+        /// As a 1-D convolution of width 3, padded by 1. Never in TF32:
+        /// cuDNN may use it for convolutions by default, which would put
+        /// ~1e-3 of error into everything the encoder hears.
         fn conv(&self, x: &Tensor, stride: i64) -> Result<Tensor> {
-            Ok(x.f_conv1d(&self.weight, Some(&self.bias), [stride], [1], [1], 1)?)
+            let (transposed, output_padding, groups) = (false, [0], 1);
+            let (benchmark, deterministic, cudnn, tf32) = (false, false, true, false);
+            Ok(x.f_internal_convolution(
+                &self.weight,
+                Some(&self.bias),
+                [stride],
+                [1],
+                [1],
+                transposed,
+                output_padding,
+                groups,
+                benchmark,
+                deterministic,
+                cudnn,
+                tf32,
+            )?)
         }
     }
 

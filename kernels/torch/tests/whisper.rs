@@ -108,8 +108,9 @@ fn the_torch_network_matches_candles_on_the_cpu() {
     assert!(attention < 1e-5, "cross-attention differs by {attention}");
 }
 
-/// On a GPU libtorch's convolutions may use TF32 (cuDNN's default), so
-/// the bound is wider than the CPU's; a wrong operation is off by far more.
+/// On a GPU nothing runs in TF32 (the convolutions say so; cuBLAS's
+/// matrix products don't by default), so only the order of the sums
+/// differs: a bound ten times the CPU's.
 #[test]
 #[cfg_attr(not(feature = "torch"), ignore = "needs the `torch` feature")]
 fn the_torch_network_matches_candles_on_a_gpu() {
@@ -125,8 +126,8 @@ fn the_torch_network_matches_candles_on_a_gpu() {
     println!(
         "whisper on {gpu} (libtorch): logits within {logits:e} of candle's, attention {attention:e}"
     );
-    assert!(logits < 1e-2, "logits differ by {logits} of their range");
-    assert!(attention < 1e-3, "cross-attention differs by {attention}");
+    assert!(logits < 1e-3, "logits differ by {logits} of their range");
+    assert!(attention < 1e-4, "cross-attention differs by {attention}");
 }
 
 #[test]

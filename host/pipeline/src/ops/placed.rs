@@ -64,7 +64,13 @@ pub(crate) fn load<T>(
             _room: None,
         })
     };
-    if devices.model_gpu().is_none() {
+    let Some(roomiest) = devices.model_gpu() else {
+        return on_cpu();
+    };
+    // The runtime first: holding room, even briefly, tells calls waiting
+    // for room that less may ever come, and some then go to the CPU.
+    if let Err(why) = runtime(roomiest) {
+        note(format!("{what}: {why}"));
         return on_cpu();
     }
     let Some(room) = devices.hold(bytes) else {
