@@ -222,8 +222,8 @@ struct KernelMetrics {
     calls: Family<DeviceLabels, Counter>,
     fallbacks: Counter,
     waits: Counter,
-    /// GPU memory held by resident models and running render nodes, by GPU
-    /// (`cuda:N`).
+    /// GPU memory held by resident models, running render nodes and what
+    /// runtimes keep of unloaded models, by GPU (`cuda:N`).
     resident: Family<DeviceLabels, Gauge>,
     /// The totals already counted, so each scrape adds only what is new.
     counted: Arc<Mutex<kino_cuda::pool::Stats>>,
@@ -248,7 +248,7 @@ impl KernelMetrics {
         );
         registry.register(
             "kernel_gpu_resident_bytes",
-            "GPU memory the device pool holds for models that stay loaded and render nodes running, by GPU",
+            "GPU memory the device pool holds for models that stay loaded, render nodes running and what model runtimes keep of unloaded models (libtorch's cache), by GPU",
             self.resident.clone(),
         );
         for device in ["cpu", "gpu"] {

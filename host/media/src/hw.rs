@@ -241,11 +241,19 @@ pub(crate) fn download(gpu: &frame::Video, host: &mut frame::Video) -> Result<()
     // SAFETY: both frames are valid; `host` is emptied first so FFmpeg
     // allocates it in the device frames' software format. The transfer
     // moves only the pixels: the properties (the colour matrix and range
-    // the conversion to RGB reads among them) are copied after it.
+    // the conversion to RGB reads among them, and the top and left crop,
+    // which FFmpeg cannot apply to a device frame) are copied after it,
+    // and the crop applied to the host's planes, exactly.
     let err = unsafe {
         ff::ffi::av_frame_unref(host.as_mut_ptr());
         match ff::ffi::av_hwframe_transfer_data(host.as_mut_ptr(), gpu.as_ptr(), 0) {
-            0.. => ff::ffi::av_frame_copy_props(host.as_mut_ptr(), gpu.as_ptr()),
+            0.. => match ff::ffi::av_frame_copy_props(host.as_mut_ptr(), gpu.as_ptr()) {
+                0.. => ff::ffi::av_frame_apply_cropping(
+                    host.as_mut_ptr(),
+                    ff::ffi::AV_FRAME_CROP_UNALIGNED as i32,
+                ),
+                err => err,
+            },
             err => err,
         }
     };

@@ -537,10 +537,10 @@ impl VideoReader {
         #[cfg(feature = "cuda")]
         if let Some(kernels) = &mut self.on_gpu {
             match kernels.convert(&self.decoded, &mut self.to_rgb) {
-                Ok(Some(data)) => {
+                Ok(Some((width, height, data))) => {
                     return Ok(RgbFrame {
-                        width: self.decoded.width(),
-                        height: self.decoded.height(),
+                        width,
+                        height,
                         pts_secs,
                         data,
                     });

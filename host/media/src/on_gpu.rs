@@ -37,17 +37,21 @@ impl OnGpu {
             .map_err(|e| e.0)
     }
 
-    /// `frame` (in this GPU's memory) as tight RGB24 rows, or `Ok(None)`
-    /// where the kernels do not take its layout or colours (the caller
-    /// downloads it).
+    /// `frame` (in this GPU's memory), its top and left crop applied, as
+    /// its width, height and tight RGB24 rows, or `Ok(None)` where the
+    /// kernels do not take its layout or colours (the caller downloads it).
     pub(crate) fn convert(
         &mut self,
         frame: &frame::Video,
         to_rgb: &mut ToRgb,
-    ) -> Result<Option<Vec<u8>>, String> {
+    ) -> Result<Option<(u32, u32, Vec<u8>)>, String> {
         let Some((layout, picture)) = decoded_picture(frame) else {
             return Ok(None);
         };
+        let sample = if layout == Pixel::P010LE { 2 } else { 1 };
+        // SAFETY: `frame` is a live frame; its crop fields are plain numbers.
+        let (top, left) = unsafe { ((*frame.as_ptr()).crop_top, (*frame.as_ptr()).crop_left) };
+        let picture = picture.cropped(top, left, sample).map_err(|e| e.0)?;
         let Some(plan) = to_rgb.device_plan(frame, layout) else {
             return Ok(None);
         };
@@ -67,7 +71,9 @@ impl OnGpu {
                 unsafe { self.gpu.p010_to_sdr_at(&picture, tables) }
             }
         };
-        rgb.map(Some).map_err(|e| e.0)
+        let (width, height) = (picture.width, picture.height);
+        let size = |n: usize| u32::try_from(n).map_err(|_| "picture too large".to_owned());
+        Ok(Some((size(width)?, size(height)?, rgb.map_err(|e| e.0)?)))
     }
 }
 

@@ -264,6 +264,21 @@ impl OpCx {
         Ok(frame)
     }
 
+    /// Frame `t` of `shot` over `picture`, a picture of this frame alone (a
+    /// clip's frame), graded, with the node's layers, counting where it was
+    /// made.
+    pub fn passing_frame(
+        &self,
+        node: &mut kino_cuda::node::NodeFrames<'_>,
+        picture: &kino_kernels::scene::Image,
+        shot: kino_kernels::scene::Shot,
+        t: f32,
+    ) -> Result<kino_kernels::interpolate::Frame> {
+        let (frame, ran) = node.camera_over(picture, shot, t, false)?;
+        self.placed(&ran);
+        Ok(frame)
+    }
+
     /// `frame` with the node's layers (graded first unless `graded`),
     /// counting where it was made.
     pub fn finish_frame(

@@ -1,13 +1,14 @@
-//! A render node's frames, each drawn (a camera move over a still) or
-//! given (footage), then graded and overlaid with the node's title and
-//! logo.
+//! A render node's frames, each drawn (a camera move over a still, or over
+//! a footage frame passing through) or given, then graded and overlaid
+//! with the node's title and logo.
 //!
 //! On a GPU the node holds room for its frame and its inputs for as long as
 //! it runs ([`Pool::hold_node`]: a node waits for room that calls and other
 //! nodes hold, so concurrent nodes queue for the GPU): the still's and the logo's levels, the title's
 //! masks and the LUT's tables go up the first time a frame needs them and
 //! stay, and each frame goes up once (or is drawn there) and comes down
-//! once, however many layers it gets. Placed calls one by one
+//! once, however many layers it gets; a footage frame's picture goes up
+//! once and is framed there by the camera. Placed calls one by one
 //! ([`crate::placed`]) would upload the still's level and download the
 //! frame for every kernel. A GPU error runs that frame, and the rest of the
 //! node, on the CPU; either way a frame is what the CPU kernels make of it.
@@ -117,6 +118,8 @@ pub struct NodeFrames<'a> {
     size: (usize, usize),
     /// Room to hold on a GPU: the frame and every input at its largest.
     bytes: u64,
+    /// Of which for a picture passing through (a footage frame), in bytes.
+    passing: u64,
     device: Device<'a>,
 }
 
@@ -149,6 +152,8 @@ impl fmt::Debug for NodeFrames<'_> {
 enum Source<'a, 'f> {
     /// A camera move over a still borrowed for the node.
     Camera(&'a Image, Shot, f32),
+    /// A camera move over a picture of this frame alone.
+    Passing(&'f Image, Shot, f32),
     /// A picture already made, in `frame`.
     Given(&'f mut Frame),
 }
@@ -180,8 +185,18 @@ impl<'a> NodeFrames<'a> {
             layers,
             size: (width, height),
             bytes: frame + lut + title + logo + stills,
+            passing: 0,
             device: Device::Unplaced,
         }
+    }
+
+    /// Room for pictures of up to `width × height` passing through the node
+    /// a frame at a time ([`NodeFrames::camera_over`]: a clip's frames).
+    pub fn with_passing(mut self, (width, height): (usize, usize)) -> Self {
+        let level = (width * height * 4) as u64;
+        self.bytes += level - self.passing.min(level);
+        self.passing = self.passing.max(level);
+        self
     }
 
     /// Frame `t` of `shot` over `still` (one of the node's stills: its
@@ -194,13 +209,33 @@ impl<'a> NodeFrames<'a> {
         t: f32,
         graded: bool,
     ) -> Result<(Frame, Ran), FrameError> {
+        self.drawn(Source::Camera(still, shot, t), graded)
+    }
+
+    /// Frame `t` of `shot` over `picture`, a picture of this frame alone (a
+    /// footage frame: on a GPU it goes up for this frame and is not kept),
+    /// with the layers; `graded` says the picture has been graded already.
+    /// A picture larger than the node's room for one
+    /// ([`NodeFrames::with_passing`]) is framed on the CPU.
+    pub fn camera_over(
+        &mut self,
+        picture: &Image,
+        shot: Shot,
+        t: f32,
+        graded: bool,
+    ) -> Result<(Frame, Ran), FrameError> {
+        self.drawn(Source::Passing(picture, shot, t), graded)
+    }
+
+    /// A new frame the camera draws from `source`, with the layers.
+    fn drawn(&mut self, source: Source<'a, '_>, graded: bool) -> Result<(Frame, Ran), FrameError> {
         let (width, height) = self.size;
         let mut frame = Frame {
             width,
             height,
             data: vec![0; width * height * 3],
         };
-        let ran = self.make(Source::Camera(still, shot, t), &mut frame, graded)?;
+        let ran = self.make(source, &mut frame, graded)?;
         Ok((frame, ran))
     }
 
@@ -240,8 +275,20 @@ impl<'a> NodeFrames<'a> {
             Source::Camera(still, shot, t) => {
                 Some(scene::camera_plan(still, *shot, *t, width, height)?)
             }
-            Source::Given(_) => None,
+            Source::Passing(..) | Source::Given(_) => None,
         };
+        let passing = match &source {
+            Source::Passing(picture, shot, t) => {
+                Some(scene::camera_plan(picture, *shot, *t, width, height)?)
+            }
+            Source::Camera(..) | Source::Given(_) => None,
+        };
+        // A picture the node has no room for is framed on the CPU (the
+        // node keeps its device for the next).
+        let too_large = passing
+            .as_ref()
+            .map(|p| (p.level.len() * 4) as u64)
+            .filter(|&bytes| bytes > self.passing);
         let lut = self.layers.lut.filter(|_| !graded);
         let title = self.layers.title.map(|(text, placement)| {
             let (x, y) = text.position(width, height, placement);
@@ -272,17 +319,18 @@ impl<'a> NodeFrames<'a> {
             };
         }
         let fallback = match &mut self.device {
-            Device::Gpu(resident, frames) => {
+            Device::Gpu(resident, frames) if too_large.is_none() => {
                 let lut_plan = lut.map(CubeLut::rgb8_plan);
                 let plans = Plans {
                     camera: camera.as_ref(),
+                    passing: passing.as_ref(),
                     lut: lut_plan.as_ref(),
                     title: title.as_ref().map(|(_, _, plan)| plan),
                     logo: logo.as_ref().map(|(_, plan)| plan),
                 };
                 let given = match &source {
                     Source::Given(frame) => Some(frame.data.as_slice()),
-                    Source::Camera(..) => None,
+                    Source::Camera(..) | Source::Passing(..) => None,
                 };
                 let mut data = vec![0; width * height * 3];
                 match self
@@ -296,7 +344,7 @@ impl<'a> NodeFrames<'a> {
                     Err(ran) => Some(ran),
                 }
             }
-            Device::Cpu(_) | Device::Unplaced => None,
+            Device::Gpu(..) | Device::Cpu(_) | Device::Unplaced => None,
         };
         let ran = match fallback {
             Some(ran) => {
@@ -306,8 +354,13 @@ impl<'a> NodeFrames<'a> {
                 ran
             }
             None => {
-                let why = match &self.device {
-                    Device::Cpu(why) => why.clone(),
+                let why = match (&self.device, too_large) {
+                    (Device::Gpu(..), Some(bytes)) => format!(
+                        "a picture of {:.1} MiB passing through a node with room for {:.1} MiB",
+                        bytes as f64 / f64::from(1 << 20),
+                        self.passing as f64 / f64::from(1 << 20)
+                    ),
+                    (Device::Cpu(why), _) => why.clone(),
                     _ => String::new(),
                 };
                 self.pool.on_cpu(why)
@@ -316,6 +369,10 @@ impl<'a> NodeFrames<'a> {
         let frame = match source {
             Source::Camera(still, shot, t) => {
                 scene::ken_burns_into(still, shot, t, out)?;
+                out
+            }
+            Source::Passing(picture, shot, t) => {
+                scene::ken_burns_into(picture, shot, t, out)?;
                 out
             }
             Source::Given(frame) => frame,
@@ -338,6 +395,8 @@ impl<'a> NodeFrames<'a> {
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 struct Plans<'p, 'a> {
     camera: Option<&'p CameraPlan<'a>>,
+    /// A camera move over a picture of this frame alone.
+    passing: Option<&'p CameraPlan<'p>>,
     lut: Option<&'p Rgb8Plan<'a>>,
     title: Option<&'p TextPlan<'a>>,
     logo: Option<&'p OverlayPlan<'a>>,
@@ -364,10 +423,13 @@ mod gpu {
             out: &mut [u8],
         ) -> Result<(), GpuError> {
             let frames = &mut self.0;
-            match (given, plans.camera) {
-                (Some(data), _) => frames.upload(data)?,
-                (None, Some(camera)) => frames.camera(camera)?,
-                (None, None) => return Err(GpuError("a frame with no picture".to_owned())),
+            match (given, plans.camera, plans.passing) {
+                (Some(data), ..) => frames.upload(data)?,
+                (None, Some(camera), _) => frames.camera(camera)?,
+                (None, None, Some(passing)) => frames.camera_over(passing)?,
+                (None, None, None) => {
+                    return Err(GpuError("a frame with no picture".to_owned()));
+                }
             }
             if let Some(lut) = plans.lut {
                 frames.grade(lut)?;

@@ -91,13 +91,46 @@ struct Budget {
     nodes: u64,
     /// Leased to kernel calls in flight.
     leased: u64,
+    /// Kept by runtimes that keep what their unloaded models freed for
+    /// their own later use (libtorch's caching allocator), by runtime.
+    kept: Vec<(&'static str, u64)>,
 }
 
 impl Budget {
     /// What is free now.
     fn room(&self) -> u64 {
         self.capacity
-            .saturating_sub(self.models + self.nodes + self.leased)
+            .saturating_sub(self.models + self.nodes + self.leased + self.kept())
+    }
+
+    /// What runtimes keep, in all.
+    fn kept(&self) -> u64 {
+        self.kept.iter().map(|(_, bytes)| bytes).sum()
+    }
+
+    /// What `runtime` keeps here.
+    fn kept_by(&mut self, runtime: &'static str) -> &mut u64 {
+        let at = match self.kept.iter().position(|(r, _)| *r == runtime) {
+            Some(at) => at,
+            None => {
+                self.kept.push((runtime, 0));
+                self.kept.len() - 1
+            }
+        };
+        &mut self.kept[at].1
+    }
+
+    /// What is free now for a model of `runtime` (`None`: one that gives
+    /// back what it frees): the room, and what that runtime keeps.
+    fn room_for(&self, runtime: Option<&'static str>) -> u64 {
+        let kept = runtime.map_or(0, |runtime| {
+            self.kept
+                .iter()
+                .filter(|(r, _)| *r == runtime)
+                .map(|(_, bytes)| bytes)
+                .sum()
+        });
+        self.room() + kept
     }
 }
 
@@ -116,10 +149,11 @@ enum Waits {
 impl Waits {
     /// The room `budget` would have once what this waits for ends.
     fn eventually(self, budget: &Budget) -> u64 {
-        let lasting = match self {
-            Waits::Calls => budget.models + budget.nodes,
-            Waits::CallsAndNodes => budget.models,
-        };
+        let lasting = budget.kept()
+            + match self {
+                Waits::Calls => budget.models + budget.nodes,
+                Waits::CallsAndNodes => budget.models,
+            };
         budget.capacity.saturating_sub(lasting)
     }
 }
@@ -127,7 +161,9 @@ impl Waits {
 /// Who holds a [`Resident`]'s room.
 #[derive(Debug, Clone, Copy)]
 enum Holder {
-    Model,
+    /// A model, and the runtime that keeps its memory once it is unloaded,
+    /// where its runtime does.
+    Model(Option<&'static str>),
     Node,
 }
 
@@ -182,6 +218,7 @@ impl Pool {
             models: 0,
             nodes: 0,
             leased: 0,
+            kept: Vec::new(),
         };
         let (budgets, no_gpu) = match choice {
             Choice::Cpu => (Vec::new(), Some("KINO_DEVICE=cpu".to_owned())),
@@ -272,15 +309,33 @@ impl Pool {
     /// `None` where none has (the model then belongs on the CPU: loading
     /// never waits, since the thread loading it may hold room itself).
     pub fn hold(self: &Arc<Self>, bytes: u64) -> Option<Resident> {
+        self.hold_model(bytes, None)
+    }
+
+    /// Holds `bytes` for a model of a runtime that keeps the device memory
+    /// its models free, for its own later use (`runtime` names it:
+    /// libtorch, whose caching allocator tch cannot empty), as
+    /// [`Pool::hold`] does, but what that runtime keeps on a GPU counts as
+    /// free for it, and when the [`Resident`] drops, its room stays held
+    /// as the runtime's instead of coming back to the pool.
+    pub fn hold_kept(self: &Arc<Self>, runtime: &'static str, bytes: u64) -> Option<Resident> {
+        self.hold_model(bytes, Some(runtime))
+    }
+
+    fn hold_model(self: &Arc<Self>, bytes: u64, runtime: Option<&'static str>) -> Option<Resident> {
         let mut budgets = self.lock();
         let budget = budgets
             .iter_mut()
-            .filter(|b| b.room() >= bytes)
-            .max_by_key(|b| b.room())?;
+            .filter(|b| b.room_for(runtime) >= bytes)
+            .max_by_key(|b| b.room_for(runtime))?;
+        if let Some(runtime) = runtime {
+            let kept = budget.kept_by(runtime);
+            *kept -= bytes.min(*kept);
+        }
         budget.models += bytes;
         let ordinal = budget.ordinal;
         drop(budgets);
-        Some(self.held_for(ordinal, bytes, Holder::Model))
+        Some(self.held_for(ordinal, bytes, Holder::Model(runtime)))
     }
 
     /// Holds `bytes` for a render node's frames and inputs, kept on the GPU
@@ -335,11 +390,12 @@ impl Pool {
         }
     }
 
-    /// The bytes resident models and nodes hold on each GPU.
+    /// The bytes resident models and nodes hold on each GPU, and runtimes
+    /// keep after unloading theirs ([`Pool::hold_kept`]).
     pub fn resident(&self) -> Vec<(usize, u64)> {
         self.lock()
             .iter()
-            .map(|b| (b.ordinal, b.models + b.nodes))
+            .map(|b| (b.ordinal, b.models + b.nodes + b.kept()))
             .collect()
     }
 
@@ -519,7 +575,11 @@ impl Drop for Resident {
     fn drop(&mut self) {
         let bytes = self.bytes;
         self.pool.give_back(self.ordinal, |b| match self.holder {
-            Holder::Model => b.models -= bytes,
+            Holder::Model(None) => b.models -= bytes,
+            Holder::Model(Some(runtime)) => {
+                b.models -= bytes;
+                *b.kept_by(runtime) += bytes;
+            }
             Holder::Node => b.nodes -= bytes,
         });
     }
@@ -675,6 +735,38 @@ mod tests {
         assert_eq!(pool.acquire(40 * MIB).placement(), Placement::Cuda(0));
         drop(second);
         assert_eq!(pool.resident(), [(0, 0), (1, 0)]);
+    }
+
+    #[test]
+    fn a_runtime_that_keeps_freed_memory_keeps_its_room_for_its_own_models() {
+        let pool = Arc::new(Pool::new(&[gpu(0, 100), gpu(1, 60)], Choice::Auto, None).unwrap());
+        let model = pool.hold_kept("libtorch", 70 * MIB).unwrap();
+        assert_eq!(model.ordinal(), 0);
+        drop(model);
+        // libtorch keeps the 70 MiB: still held on cuda:0, and no call or
+        // other runtime's model fits there beside it...
+        assert_eq!(pool.resident(), [(0, 70 * MIB), (1, 0)]);
+        assert_eq!(pool.acquire(40 * MIB).placement(), Placement::Cuda(1));
+        assert_eq!(pool.acquire(61 * MIB).placement(), Placement::Cpu);
+        assert_eq!(pool.hold(40 * MIB).unwrap().ordinal(), 1);
+        // ...but libtorch's next model there is held from what it kept,
+        // with 20 MiB more of the room.
+        let next = pool.hold_kept("libtorch", 90 * MIB).unwrap();
+        assert_eq!(next.ordinal(), 0);
+        assert_eq!(pool.resident(), [(0, 90 * MIB), (1, 0)]);
+        assert_eq!(pool.acquire(11 * MIB).placement(), Placement::Cuda(1));
+        drop(next);
+        assert_eq!(pool.resident(), [(0, 90 * MIB), (1, 0)]);
+        // Another runtime keeps its own.
+        let other = pool.hold_kept("another", 50 * MIB).unwrap();
+        assert_eq!(other.ordinal(), 1);
+        drop(other);
+        assert_eq!(pool.resident(), [(0, 90 * MIB), (1, 50 * MIB)]);
+        assert!(
+            pool.hold_kept("another", 61 * MIB).is_none(),
+            "short on both"
+        );
+        assert_eq!(pool.hold_kept("another", 60 * MIB).unwrap().ordinal(), 1);
     }
 
     /// A render node's calls on the room it holds: counted as leased calls

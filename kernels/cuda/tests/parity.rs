@@ -804,6 +804,71 @@ fn a_render_nodes_frames_match_the_cpu_kernels_one_by_one() {
     }
 }
 
+/// Footage through a render node: each clip frame's picture goes up once,
+/// is framed by the camera and graded there and comes down once, as the
+/// CPU kernels make it one call at a time; a picture larger than the
+/// node's room for one is framed on the CPU, saying so, and the node's
+/// next frame is back on its device.
+#[test]
+fn footage_passing_through_a_node_matches_the_cpu_kernels() {
+    let pool = std::sync::Arc::new(kino_cuda::Pool::from_env().unwrap());
+    let (width, height) = (640, 360);
+    let lut = luts().remove(0).1;
+    let layers = Layers {
+        lut: Some(&lut),
+        ..Layers::default()
+    };
+    let mut node = NodeFrames::new(&pool, (width, height), layers, &[]).with_passing((480, 270));
+    // A clip's frames (each a different picture), and one too large.
+    let clip = |i: usize, (w, h): (usize, usize)| {
+        let mut data = picture(w, h);
+        data.rotate_left(i * 3 * 97);
+        Image::from_frame(&Frame {
+            width: w,
+            height: h,
+            data,
+        })
+        .unwrap()
+    };
+    let sizes = [(480, 270), (480, 270), (720, 405), (480, 270)];
+    let mut worst = 0;
+    for (i, size) in sizes.into_iter().enumerate() {
+        let picture = clip(i, size);
+        let shot = Shot::new(MOVES[i * 2 + 1], ShotSize::Wide);
+        let t = i as f32 / 3.0;
+        let (frame, ran) = node.camera_over(&picture, shot, t, false).unwrap();
+        let mut reference = scene::ken_burns(&picture, width, height, shot, t).unwrap();
+        lut.apply_rgb8(&mut reference.data).unwrap();
+        let (max, differing) = compare(&frame.data, &reference.data);
+        assert!(
+            max <= 1,
+            "a {size:?} picture on {}: {differing} samples differ (max {max})",
+            ran.placement
+        );
+        worst = worst.max(max);
+        let on_gpu = matches!(ran.placement, kino_cuda::Placement::Cuda(_));
+        match pool.no_gpu() {
+            Some(_) => assert!(!on_gpu),
+            None if size == (720, 405) => {
+                assert!(!on_gpu, "a picture past the node's room");
+                let why = ran.cpu_because.unwrap_or_default();
+                assert!(
+                    why.contains("passing through a node with room for"),
+                    "{why}"
+                );
+            }
+            None => assert!(on_gpu, "frame {i} on {}", ran.placement),
+        }
+    }
+    match pool.no_gpu() {
+        Some(why) => println!("footage frames: on the CPU ({why}); the GPU half is skipped"),
+        None => println!(
+            "node frames on the GPU: footage framed and graded within {worst} level of the CPU, \
+             a picture past the node's room on the CPU"
+        ),
+    }
+}
+
 /// The flow kernels run by the emulator over a pair of frames, through the
 /// same sequence of launches (`flow::estimate`) the GPU runs.
 struct Emulated<'a> {

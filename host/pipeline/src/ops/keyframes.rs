@@ -83,7 +83,7 @@ fn load(cx: &OpCx, installed: &Installed) -> Result<Placed<Diffusion>> {
     let note = |n| cx.note(n);
     match installed.manifest.format {
         Format::Torchscript => {
-            placed::load(&cx.devices, &what, bytes, placed::libtorch, &note, |gpu| {
+            placed::load(&cx.devices, &what, bytes, placed::LIBTORCH, &note, |gpu| {
                 let device = gpu.map_or(ModelDevice::Cpu, ModelDevice::Cuda);
                 kino_torch::diffusion::load_on(installed, device)
             })
@@ -94,7 +94,7 @@ fn load(cx: &OpCx, installed: &Installed) -> Result<Placed<Diffusion>> {
                 &cx.devices,
                 &what,
                 bytes,
-                placed::onnx_runtime,
+                placed::ONNX_RUNTIME,
                 &note,
                 |gpu| Ok(Diffusion::load_on(&installed.dir, gpu)?),
             )

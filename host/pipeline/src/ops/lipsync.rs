@@ -113,7 +113,7 @@ fn synced_by_host(cx: &OpCx, video: &Path, audio: &Path, out: &Path) -> Result<O
             &cx.devices,
             &what,
             bytes,
-            placed::onnx_runtime,
+            placed::ONNX_RUNTIME,
             &|n| cx.note(n),
             |gpu| Ok(LipSync::load_on(&face, &lips, gpu)?),
         )

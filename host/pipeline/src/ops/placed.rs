@@ -25,24 +25,36 @@ impl<T> std::ops::Deref for Placed<T> {
     }
 }
 
-/// The GPU a runtime can use when the pool offers GPU `n`, or why not.
-pub(crate) type Runtime = fn(usize) -> Result<usize, String>;
+/// A model runtime, as placing a model asks it.
+#[derive(Clone, Copy)]
+pub(crate) struct Runtime {
+    /// The GPU it can use when the pool offers GPU `n`, or why not.
+    gpu: fn(usize) -> Result<usize, String>,
+    /// Its name, where it keeps the device memory its unloaded models
+    /// freed for its own later use: the pool counts that memory as its.
+    keeps_freed: Option<&'static str>,
+}
 
-/// libtorch's: where it has CUDA (`kino_torch::device::resolve`).
-pub(crate) fn libtorch(n: usize) -> Result<usize, String> {
-    match kino_torch::device::resolve(Some(n)) {
+/// libtorch: on a GPU where it has CUDA (`kino_torch::device::resolve`).
+/// Its caching allocator keeps what a dropped model freed, and tch cannot
+/// empty it.
+pub(crate) const LIBTORCH: Runtime = Runtime {
+    gpu: |n| match kino_torch::device::resolve(Some(n)) {
         (ModelDevice::Cuda(d), _) => Ok(d),
         (ModelDevice::Cpu, why) => Err(why.unwrap_or_else(|| "libtorch has no GPU".into())),
-    }
-}
+    },
+    keeps_freed: Some("libtorch"),
+};
 
-/// ONNX Runtime's: where it has its CUDA provider (`kino_onnx::gpu_for`).
-pub(crate) fn onnx_runtime(n: usize) -> Result<usize, String> {
-    match kino_onnx::gpu_for(Some(n)) {
+/// ONNX Runtime: on a GPU where it has its CUDA provider
+/// (`kino_onnx::gpu_for`). A session's memory arena goes with the session.
+pub(crate) const ONNX_RUNTIME: Runtime = Runtime {
+    gpu: |n| match kino_onnx::gpu_for(Some(n)) {
         (Some(d), _) => Ok(d),
         (None, why) => Err(why.unwrap_or_else(|| "ONNX Runtime has no GPU".into())),
-    }
-}
+    },
+    keeps_freed: None,
+};
 
 /// Loads a model of about `bytes` on the device (`what` names it in
 /// notes): `load(Some(gpu))` on the pool's GPU with the most room that has
@@ -69,18 +81,22 @@ pub(crate) fn load<T>(
     };
     // The runtime first: holding room, even briefly, tells calls waiting
     // for room that less may ever come, and some then go to the CPU.
-    if let Err(why) = runtime(roomiest) {
+    if let Err(why) = (runtime.gpu)(roomiest) {
         note(format!("{what}: {why}"));
         return on_cpu();
     }
-    let Some(room) = devices.hold(bytes) else {
+    let held = match runtime.keeps_freed {
+        Some(name) => devices.hold_kept(name, bytes),
+        None => devices.hold(bytes),
+    };
+    let Some(room) = held else {
         note(format!(
             "{what}: no GPU has the {} MiB it needs free: it runs on the CPU",
             bytes >> 20
         ));
         return on_cpu();
     };
-    let gpu = match runtime(room.ordinal()) {
+    let gpu = match (runtime.gpu)(room.ordinal()) {
         Ok(gpu) => gpu,
         Err(why) => {
             note(format!("{what}: {why}"));
@@ -122,13 +138,16 @@ mod tests {
         Arc::new(Pool::new(&gpus, Choice::Auto, None).expect("a pool"))
     }
 
-    fn can(n: usize) -> Result<usize, String> {
-        Ok(n)
-    }
+    /// A runtime that can use any GPU, and gives back what it frees.
+    const CAN: Runtime = Runtime {
+        gpu: Ok,
+        keeps_freed: None,
+    };
 
-    fn cannot(_: usize) -> Result<usize, String> {
-        Err("no CUDA here".into())
-    }
+    const CANNOT: Runtime = Runtime {
+        gpu: |_| Err("no CUDA here".into()),
+        keeps_freed: None,
+    };
 
     /// Loads a "model" (where it was loaded) as `what`; the notes left.
     fn place(
@@ -153,13 +172,13 @@ mod tests {
     fn a_model_goes_to_a_gpu_with_room_its_runtime_can_use_and_says_why_not() {
         // No GPU: the CPU, nothing to say.
         let cpu = Arc::new(Pool::new(&[], Choice::Auto, None).expect("a pool"));
-        let (placed, notes) = place(&cpu, 1 << 20, can, false);
+        let (placed, notes) = place(&cpu, 1 << 20, CAN, false);
         assert_eq!((*placed, notes.len()), (None, 0));
 
         // Room and a runtime that can: on the GPU, its room held until the
         // model drops.
         let gpu = one_gpu();
-        let (placed, notes) = place(&gpu, 1 << 30, can, false);
+        let (placed, notes) = place(&gpu, 1 << 30, CAN, false);
         assert_eq!(*placed, Some(0));
         assert!(notes.is_empty(), "{notes:?}");
         assert_eq!(gpu.resident(), vec![(0, 1 << 30)]);
@@ -167,13 +186,13 @@ mod tests {
         assert_eq!(gpu.resident(), vec![(0, 0)]);
 
         // A runtime that can't: the CPU, the runtime's reason, no room kept.
-        let (placed, notes) = place(&gpu, 1 << 30, cannot, false);
+        let (placed, notes) = place(&gpu, 1 << 30, CANNOT, false);
         assert_eq!(*placed, None);
         assert_eq!(notes, vec!["the model `m@1`: no CUDA here".to_owned()]);
         assert_eq!(gpu.resident(), vec![(0, 0)]);
 
         // Too big for the room there is.
-        let (placed, notes) = place(&gpu, 5 << 30, can, false);
+        let (placed, notes) = place(&gpu, 5 << 30, CAN, false);
         assert_eq!(*placed, None);
         assert_eq!(
             notes,
@@ -185,7 +204,7 @@ mod tests {
 
         // Loading on the GPU fails: the CPU after all, saying why, and the
         // room given back.
-        let (placed, notes) = place(&gpu, 1 << 30, can, true);
+        let (placed, notes) = place(&gpu, 1 << 30, CAN, true);
         assert_eq!(*placed, None);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
@@ -193,5 +212,25 @@ mod tests {
             "{notes:?}"
         );
         assert_eq!(gpu.resident(), vec![(0, 0)]);
+    }
+
+    #[test]
+    fn a_runtime_that_keeps_what_its_models_free_keeps_their_room() {
+        let gpu = one_gpu();
+        let caching = Runtime {
+            gpu: Ok,
+            keeps_freed: Some("caching"),
+        };
+        let (placed, _) = place(&gpu, 3 << 30, caching, false);
+        assert_eq!(*placed, Some(0));
+        drop(placed);
+        // The runtime kept the 3 GiB: another runtime's model no longer fits...
+        assert_eq!(gpu.resident(), vec![(0, 3 << 30)]);
+        let (placed, notes) = place(&gpu, 2 << 30, CAN, false);
+        assert_eq!(*placed, None, "{notes:?}");
+        // ...but the same runtime's next model does, in what it kept.
+        let (placed, notes) = place(&gpu, 4 << 30, caching, false);
+        assert_eq!(*placed, Some(0), "{notes:?}");
+        assert_eq!(gpu.resident(), vec![(0, 4 << 30)]);
     }
 }

@@ -505,18 +505,14 @@ pub(super) fn render_scene_from(
             _ => None,
         });
     if let Some((pick, clip)) = played {
-        let mut node = cx.node_frames(size, layers, &[]);
         footage(
             cx,
             (clip, pick),
             &palette,
-            shot,
+            (shot, layers),
             &format,
             frames,
-            &mut |mut f, i| {
-                cx.finish_frame(&mut node, &mut f, false)?;
-                write(Some(f), i)
-            },
+            &mut |f, i| write(Some(f), i),
         )?;
         writer.finish()?;
         return Ok(path);
@@ -642,11 +638,14 @@ fn fitted(
 /// output frame the clip's frame at that time (the last one held if the
 /// clip ends first), framed by the shot's camera move (cover), or shown
 /// whole on the palette's plate (contain).
-fn footage(
-    cx: &OpCx,
+/// The scene's frames over a clip: each clip frame framed by the camera
+/// (or, contained, on the palette's plate) with `layers` over it, in one
+/// render node whose room holds a clip frame's picture.
+fn footage<'a>(
+    cx: &'a OpCx,
     (clip, pick): (&Path, &Pick),
     palette: &[[u8; 3]],
-    shot: Shot,
+    (shot, layers): (Shot, Layers<'a>),
     format: &Format,
     frames: usize,
     write: &mut dyn FnMut(Frame, usize) -> Result<()>,
@@ -663,30 +662,33 @@ fn footage(
     let (w, h) = (format.width as usize, format.height as usize);
     let mut current: Option<Image> = None;
     let mut next = reader.next_frame()?;
+    // The pictures the camera frames: the clip's, or the plate's.
+    let passing = match &next {
+        Some(_) if pick.contain => (w, h),
+        Some(f) => (f.width as usize, f.height as usize),
+        None => (0, 0),
+    };
+    let mut node = cx.node_frames((w, h), layers, &[]).with_passing(passing);
     for i in 0..frames {
         let t = i as f64 / f64::from(format.fps);
         // Clip time: the integral of the ramped speed.
         let at = start + v0 * t + (v1 - v0) * t * t / (2.0 * scene_secs.max(1e-3));
         while let Some(f) = next.take_if(|f| f.pts_secs <= at + 1e-6 || current.is_none()) {
-            let rgba: Vec<u8> = f
-                .data
-                .chunks_exact(3)
-                .flat_map(|p| [p[0], p[1], p[2], 255])
-                .collect();
-            current = Some(Image::from_rgba(f.width as usize, f.height as usize, rgba)?);
+            current = Some(Image::from_frame(&Frame {
+                width: f.width as usize,
+                height: f.height as usize,
+                data: f.data,
+            })?);
             next = reader.next_frame()?;
         }
         let image = current.as_ref().context("the clip has no frames")?;
         let frame = if pick.contain {
             let plate = canvas(image, palette, format.width, format.height, 0)?;
-            cx.camera(
-                &plate,
-                Shot::new(CameraMove::Locked, ShotSize::Wide),
-                0.0,
-                (w, h),
-            )?
+            let locked = Shot::new(CameraMove::Locked, ShotSize::Wide);
+            cx.passing_frame(&mut node, &plate, locked, 0.0)?
         } else {
-            cx.camera(image, shot, (t / scene_secs.max(1e-3)) as f32, (w, h))?
+            let t = (t / scene_secs.max(1e-3)) as f32;
+            cx.passing_frame(&mut node, image, shot, t)?
         };
         write(frame, i)?;
     }

@@ -536,7 +536,7 @@ fn load_whisper(
             devices,
             &what,
             bytes,
-            placed::libtorch,
+            placed::LIBTORCH,
             note,
             |gpu| match gpu {
                 Some(n) => kino_torch::whisper::load_on(installed, ModelDevice::Cuda(n)),

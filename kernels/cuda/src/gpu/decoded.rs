@@ -37,6 +37,36 @@ pub struct DecodedPicture {
     pub stream: u64,
 }
 
+impl DecodedPicture {
+    /// The picture less `top` rows and `left` columns, which a decoder
+    /// leaves on a GPU frame (FFmpeg crops its right and bottom by size
+    /// alone, but cannot move a device frame's planes for the top and
+    /// left): the planes' addresses moved to the first shown sample. 4:2:0
+    /// chroma comes in 2×2 blocks, so the crop must be even, as H.264 and
+    /// HEVC crop 4:2:0; `sample` is 1 byte (NV12) or 2 (P010).
+    pub fn cropped(self, top: usize, left: usize, sample: usize) -> Result<Self, GpuError> {
+        if top == 0 && left == 0 {
+            return Ok(self);
+        }
+        if top % 2 == 1 || left % 2 == 1 || top >= self.height || left >= self.width {
+            return Err(GpuError(format!(
+                "a {}×{} picture cropped by {top} rows and {left} columns: 4:2:0 crops by \
+                 even rows and columns within the picture",
+                self.width, self.height
+            )));
+        }
+        let offset = |rows: usize, pitch: usize| (rows * pitch + left * sample) as u64;
+        Ok(Self {
+            width: self.width - left,
+            height: self.height - top,
+            luma: self.luma + offset(top, self.luma_pitch),
+            // A chroma row per two luma rows; a U and V pair per two columns.
+            chroma: self.chroma + offset(top / 2, self.chroma_pitch),
+            ..self
+        })
+    }
+}
+
 /// A conversion's device state: the stream it runs on, the picture's
 /// planes as the kernels take them.
 struct Conversion {
@@ -239,6 +269,35 @@ mod tests {
         let ten = Layout::of(&p010, 2).expect("P010");
         assert_eq!(ten.planes, [0x7000_0000, 0x7021_0000, 0x7021_0002]);
         assert_eq!(ten.strides, [2048, 2048, 2048]);
+    }
+
+    #[test]
+    fn a_crop_moves_each_plane_to_its_first_shown_sample() {
+        let p010 = DecodedPicture {
+            luma_pitch: 4096,
+            chroma_pitch: 4096,
+            ..NV12_1080P
+        };
+        assert_eq!(p010.cropped(0, 0, 2).expect("uncropped"), p010);
+        // 8 rows and 16 columns off the top left: 4 chroma rows, 8 pairs.
+        let cropped = p010.cropped(8, 16, 2).expect("even");
+        assert_eq!((cropped.width, cropped.height), (1904, 1072));
+        assert_eq!(cropped.luma, 0x7000_0000 + 8 * 4096 + 16 * 2);
+        assert_eq!(cropped.chroma, 0x7021_0000 + 4 * 4096 + 16 * 2);
+        assert_eq!(
+            (cropped.luma_pitch, cropped.chroma_pitch, cropped.stream),
+            (4096, 4096, 0)
+        );
+        let nv12 = NV12_1080P.cropped(2, 0, 1).expect("even");
+        assert_eq!(nv12.chroma, 0x7021_0000 + 2048);
+        let layout = Layout::of(&nv12, 1).expect("a cropped picture's layout");
+        assert_eq!(layout.planes[2], nv12.chroma + 1, "V beside U");
+        for (top, left) in [(1, 0), (0, 3), (1080, 0), (0, 1920)] {
+            assert!(
+                NV12_1080P.cropped(top, left, 1).is_err(),
+                "{top} rows, {left} columns"
+            );
+        }
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct DeviceFrames<'a> {
     levels: HashMap<Key, CudaSlice<u32>>,
     luts: HashMap<Key, Tables>,
     texts: HashMap<(Key, Option<Key>), TextMasks>,
+    /// The level of the last picture passing through (a footage frame),
+    /// overwritten by the next.
+    passing: Option<CudaSlice<u32>>,
     resident_bytes: u64,
     inputs: PhantomData<&'a ()>,
 }
@@ -55,6 +58,7 @@ impl<'a> DeviceFrames<'a> {
             levels: HashMap::new(),
             luts: HashMap::new(),
             texts: HashMap::new(),
+            passing: None,
             resident_bytes: (width * height * 3) as u64,
             inputs: PhantomData,
         })
@@ -92,6 +96,30 @@ impl<'a> DeviceFrames<'a> {
             &self.stream,
             plan.level,
         )?;
+        self.gpu
+            .launch_camera(&self.stream, plan, level, &mut self.frame, self.size)
+    }
+
+    /// Draws the frame a camera plan describes over a picture of this frame
+    /// alone: its level goes up into the node's one buffer for such
+    /// pictures (made larger when one is), not into the resident inputs.
+    pub fn camera_over(&mut self, plan: &CameraPlan<'_>) -> Result<(), GpuError> {
+        let n = plan.level.len();
+        let level = match &mut self.passing {
+            Some(level) if level.len() >= n => level,
+            held => {
+                let previous = held.take().map_or(0, |l| l.len());
+                let grown = self
+                    .stream
+                    .alloc_zeros::<u32>(n)
+                    .map_err(driver("allocating a picture's level"))?;
+                self.resident_bytes += ((n - previous) * 4) as u64;
+                held.insert(grown)
+            }
+        };
+        self.stream
+            .memcpy_htod(plan.level, &mut level.slice_mut(..n))
+            .map_err(driver("uploading a picture's level"))?;
         self.gpu
             .launch_camera(&self.stream, plan, level, &mut self.frame, self.size)
     }
