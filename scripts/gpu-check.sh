@@ -7,8 +7,12 @@
 # and carried there:
 #
 #   scripts/gpu-check.sh pack   # here: builds the `cuda` test and bench
-#                               # binaries (release), strips them, and packs
-#                               # them with NVRTC into .kino/gpu-check
+#                               # binaries (release) and the CUDA `kino` with
+#                               # what the example ad needs, strips them, and
+#                               # packs them (xz) with NVRTC and FFmpeg into
+#                               # .kino/gpu-check (about 57 MB; the first
+#                               # pack builds `kino --features cuda` and
+#                               # FFmpeg, ~20 min here)
 #   scripts/gpu-check.sh run    # there (carry .kino/gpu-check): runs them
 #
 # With the device tool: run(command="bash scripts/gpu-check.sh run",
@@ -25,37 +29,53 @@ PACK=.kino/gpu-check
 
 pack() {
     make nvrtc libtorch
-    rm -rf "$PACK" && mkdir -p "$PACK/bin" "$PACK/torch"
+    # Built into a staging folder, then packed with xz: the device tool
+    # carries 64 MiB, and stripped binaries shrink to about a third.
+    local stage="$PACK/stage"
+    rm -rf "$PACK" && mkdir -p "$stage/bin" "$stage/torch" "$stage/media"
     # The test binaries and the bench, as cargo names them.
     {
         LD_LIBRARY_PATH=.kino/nvrtc/lib cargo test -p kino-cuda --features cuda --release --no-run --message-format=json
         cargo bench -p kino-cuda --features cuda --bench gpu --no-run --message-format=json
-    } | artifacts "$PACK/bin"
+    } | artifacts "$stage/bin"
     # The TorchScript tests, linked against libtorch 2.11 as the GPU
     # machine's PyTorch is: there they load its CUDA libraries.
     {
         LIBTORCH="$PWD/.kino/libtorch" cargo test -p kino-torch --features torch --release --no-run --message-format=json
         LIBTORCH="$PWD/.kino/libtorch" cargo bench -p kino-torch --features torch --bench whisper_runtimes --no-run --message-format=json
-    } | artifacts "$PACK/torch"
+    } | artifacts "$stage/torch"
     tar -cJf "$PACK/nvrtc.tar.xz" -C .kino/nvrtc lib
     # NVENC and NVDEC through kino-media, with the FFmpeg it will load there
     # (and NVDEC's frames made RGB by the CUDA kernels where they are).
-    mkdir -p "$PACK/media"
     {
         cargo test -p kino-media --features cuda --release --test hardware --no-run --message-format=json
         cargo bench -p kino-media --features cuda --bench codecs --no-run --message-format=json
-    } | artifacts "$PACK/media"
+    } | artifacts "$stage/media"
     # An HLG clip for NVDEC's HDR check and the bench (no ffmpeg CLI there):
     # 1080p, the bench's 60 frames, under 1 MB.
     ffmpeg -v error -f lavfi -i testsrc2=size=1920x1080:rate=30 -frames:v 60 -vf format=yuv420p10le \
         -c:v libx265 -preset ultrafast \
         -x265-params log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc \
-        -color_primaries bt2020 -color_trc arib-std-b67 -colorspace bt2020nc -y "$PACK/media/hlg.mp4"
+        -color_primaries bt2020 -color_trc arib-std-b67 -colorspace bt2020nc -y "$stage/media/hlg.mp4"
+    # The ad end to end, on the CPU and on the GPU: `kino` built with CUDA,
+    # the bundled plugins, the example brand's asset folder and espeak-ng
+    # (the narration's voice), none of which the GPU machine has.
+    mkdir -p "$stage/ad"
+    cargo build --release -p kino --features cuda --message-format=json | artifacts "$stage/ad"
+    make plugins examples/brightbrew/kino-assets.toml
+    # (where the Makefile's `plugins` puts them: its PLUGIN_DIR)
+    mkdir -p "$stage/ad/plugins"
+    cp "${CARGO_TARGET_DIR:-target}"/wasm-plugins/wasm32-wasip2/plugin/*.wasm "$stage/ad/plugins/"
+    cp -r examples/brightbrew "$stage/ad/brightbrew"
+    espeak_ng "$stage/ad/espeak"
     ffmpeg_nv
     cp -L "$(ldconfig -p | awk '/libx264.so.164 /{print $NF; exit}')" "$FFMPEG_NV/lib/"
     tar -cJf "$PACK/ffmpeg.tar.xz" -C "$FFMPEG_NV" lib
+    du -sh "$stage"/*/*
+    XZ_OPT="-T0" tar -cJf "$PACK/binaries.tar.xz" -C "$stage" bin torch media ad
+    rm -rf "$stage"
     git rev-parse HEAD > "$PACK/commit"
-    du -sh "$PACK" "$PACK"/bin/* "$PACK"/torch/* "$PACK"/media/* "$PACK"/*.tar.xz
+    du -sh "$PACK" "$PACK"/*.tar.xz
 }
 
 # The GPU machine has no FFmpeg. This builds this machine's libav* version
@@ -110,6 +130,29 @@ ffmpeg_nv() {
     echo "$version" > "$FFMPEG_NV/version"
 }
 
+# espeak-ng into $1: the program (libexec), the libraries it loads beyond
+# the C library's own (lib: its audio output's pull in PulseAudio, ALSA and
+# more), its English voice data, and bin/espeak-ng, which runs it with
+# those, leaving the caller's libraries as they are.
+espeak_ng() {
+    local to=$1 program lib data=/usr/lib/x86_64-linux-gnu/espeak-ng-data
+    program=$(command -v espeak-ng)
+    mkdir -p "$to/bin" "$to/libexec" "$to/lib" "$to/espeak-ng-data"
+    cp -L "$program" "$to/libexec/"
+    for lib in $(ldd "$program" | awk '$3 ~ /^\// && $1 !~ /^(libc|libm|libpthread|libdl|librt)\./ {print $3}'); do
+        cp -L "$lib" "$to/lib/"
+    done
+    cp -r "$data"/{phontab,phonindex,phondata,intonations,en_dict,lang,voices} "$to/espeak-ng-data/"
+    cat >"$to/bin/espeak-ng" <<'WRAPPER'
+#!/bin/sh
+# espeak-ng with the libraries and voice data carried beside it.
+here=$(cd "$(dirname "$0")/.." && pwd)
+LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ESPEAK_DATA_PATH="$here" \
+    exec "$here/libexec/espeak-ng" "$@"
+WRAPPER
+    chmod +x "$to/bin/espeak-ng"
+}
+
 # Copies the executables cargo's JSON messages (stdin) name into $1, stripped.
 artifacts() {
     python3 -c '
@@ -140,9 +183,12 @@ bounded() {
 }
 
 run() {
-    [ -d "$PACK/bin" ] || { echo "no $PACK/bin: run \`scripts/gpu-check.sh pack\` first, and carry $PACK"; exit 2; }
-    local started=$SECONDS tmp
+    [ -f "$PACK/binaries.tar.xz" ] || { echo "no $PACK/binaries.tar.xz: run \`scripts/gpu-check.sh pack\` first, and carry $PACK"; exit 2; }
+    local started=$SECONDS tmp b
     tmp=$(mktemp -d)
+    # The test and bench binaries: bin (kino-cuda), torch, media; and ad.
+    b="$tmp/pack"
+    mkdir -p "$b" && tar -xJf "$PACK/binaries.tar.xz" -C "$b"
     tar -xJf "$PACK/nvrtc.tar.xz" -C "$tmp"
     mkdir -p "$tmp/ffmpeg" && tar -xJf "$PACK/ffmpeg.tar.xz" -C "$tmp/ffmpeg"
     # Ours first; then a CUDA toolkit's, should ours not load; and the
@@ -160,7 +206,7 @@ run() {
     # The whole log comes back with the device tool's $OUT, beside the
     # table its output ends with.
     local log="${OUT:-$tmp}/gpu-check.log" status=0
-    for test in "$PACK"/bin/*; do
+    for test in "$b"/bin/*; do
         [ "$(basename "$test")" = gpu ] && continue
         echo "== $(basename "$test")"
         bounded 100 "$test" --nocapture --test-threads=1 2>&1 | tee -a "$log" || status=1
@@ -169,34 +215,65 @@ run() {
     # 2.11 with CUDA), and only the tests that need no model runtime else.
     local torch_lib
     torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null || true)
-    if [ -n "$torch_lib" ] && [ -d "$PACK/torch" ]; then
+    if [ -n "$torch_lib" ] && [ -d "$b/torch" ]; then
         echo "== torch (libraries from $torch_lib)"
         for filter in "diffusion the_torchscript_export_draws_the_same_on_a_gpu" "vocoder the_torchscript_vocoder_runs_the_same_on_a_gpu" "kino_torch device" "whisper the_torch_network_matches_candles"; do
             set -- $filter
-            KINO_REPO=$PWD LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" bounded 60 "$PACK/torch/$1" "$2" --nocapture 2>&1 | tee -a "$log" || status=1
+            KINO_REPO=$PWD LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" bounded 60 "$b/torch/$1" "$2" --nocapture 2>&1 | tee -a "$log" || status=1
         done
         # Whisper's network per runtime: candle and libtorch on the CPU, libtorch on the GPU.
-        LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" bounded 120 "$PACK/torch/whisper_runtimes" 2>&1 | tee -a "$log" || status=1
+        LD_LIBRARY_PATH="$torch_lib:$LD_LIBRARY_PATH" bounded 120 "$b/torch/whisper_runtimes" 2>&1 | tee -a "$log" || status=1
     else
         echo "torch: no PyTorch here, TorchScript on the GPU not checked" | tee -a "$log"
     fi
     # NVENC and NVDEC, on the FFmpeg carried in.
     echo "== hardware, codecs (FFmpeg from the pack)"
-    export KINO_HLG_CLIP="$PWD/$PACK/media/hlg.mp4"
+    export KINO_HLG_CLIP="$b/media/hlg.mp4"
     {
-        LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 100 "$PACK/media/hardware" --nocapture --test-threads=1 &&
-            LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 60 "$PACK/media/codecs"
+        LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 100 "$b/media/hardware" --nocapture --test-threads=1 &&
+            LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 60 "$b/media/codecs"
     } 2>&1 | tee -a "$log" || status=1
     echo "== bench"
-    bounded 120 "$PACK/bin/gpu" --bench 2>&1 | tee -a "$log" || status=1
+    bounded 120 "$b/bin/gpu" --bench 2>&1 | tee -a "$log" || status=1
+    ad "$b/ad" "$tmp" "$log" || status=1
 
     echo
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
     grep -E "^(whisper |  candle|  libtorch|\(GPU column)" "$log" || true
     grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|interpolate |nvenc|nvdec|x264|software |hdr:|hlg p010)" "$log" || true
+    grep -E "^ad (end to end|cpu:|auto:)" "$log" || true
     grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|diffusion on|vocoder on|whisper on|torch:|nvenc vs|nvdec vs|tone map:|test result|TIMED OUT)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
+    return $status
+}
+
+# The example ad (`make demo`'s job) end to end, on the CPU and then as the
+# pool places it (the GPU, where there is one), each from an empty data
+# directory: wall time, and the devices each stage's kernels ran on.
+ad() {
+    local ad=$1 tmp=$2 log=$3 device start ms status=0
+    echo "== ad end to end"
+    for device in cpu auto; do
+        rm -rf "$tmp/ad-$device"
+        start=$(date +%s%N)
+        if PATH="$ad/espeak/bin:$PATH" KINO_DEVICE=$device LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" \
+            bounded 300 "$ad/kino" run ad-creative brief=examples/brief.toml \
+            product=examples/assets/product.png logo=examples/assets/logo.png \
+            assets="$ad/brightbrew" --plugins "$ad/plugins" \
+            --data-dir "$tmp/ad-$device" --out "$tmp/ad-$device/out" >"$tmp/ad-$device.log" 2>&1; then
+            ms=$((($(date +%s%N) - start) / 1000000))
+            cat "$tmp/ad-$device.log" >>"$log"
+            printf 'ad end to end, KINO_DEVICE=%s: %d.%02d s\n' "$device" $((ms / 1000)) $((ms % 1000 / 10)) | tee -a "$log"
+            # Each scene's render: its time, and where its kernels ran.
+            grep -oE "done +render\[[0-9]+\] \(.*\)" "$tmp/ad-$device.log" |
+                sed -E "s/^done +/ad $device: /" | tee -a "$log"
+        else
+            cat "$tmp/ad-$device.log" >>"$log"
+            echo "ad end to end, KINO_DEVICE=$device: FAILED (the log has why)" | tee -a "$log"
+            status=1
+        fi
+    done
     return $status
 }
 
