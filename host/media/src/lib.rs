@@ -43,6 +43,7 @@ use ffmpeg_next as ff;
 
 use demux::Demuxer;
 pub use hw::{NVENC_CQ, NVENC_PRESET, VideoDevice};
+pub use kino_cuda::Picture;
 pub use piece::Piece;
 
 pub use kino_kernels::wav::Pcm;
@@ -480,15 +481,68 @@ impl VideoReader {
 
     /// The next frame, or `None` at the end of the stream.
     pub fn next_frame(&mut self) -> Result<Option<RgbFrame>> {
+        if !self.decode()? {
+            return Ok(None);
+        }
+        let (pts_secs, rgb) = self.convert()?;
+        let (width, height, data) = match rgb {
+            Rgb::Host(width, height, data) => (width, height, data),
+            #[cfg(feature = "cuda")]
+            Rgb::Device(rgb) => {
+                let frame = rgb.download().map_err(|e| {
+                    anyhow!(
+                        "{}: bringing a frame down from {}: {e}",
+                        self.path,
+                        self.device
+                    )
+                })?;
+                (frame.width as u32, frame.height as u32, frame.data)
+            }
+        };
+        Ok(Some(RgbFrame {
+            width,
+            height,
+            pts_secs,
+            data,
+        }))
+    }
+
+    /// The next frame as a picture for a render node
+    /// (`kino_cuda::node::NodeFrames::camera_over`), or `None` at the end
+    /// of the stream: left on the GPU where NVDEC decoded it and the
+    /// kernels made it RGB there (feature `cuda`), else in host memory.
+    pub fn next_picture(&mut self) -> Result<Option<PictureAt>> {
+        if !self.decode()? {
+            return Ok(None);
+        }
+        let (pts_secs, rgb) = self.convert()?;
+        let picture = match rgb {
+            Rgb::Host(width, height, data) => {
+                let frame = kino_kernels::interpolate::Frame {
+                    width: width as usize,
+                    height: height as usize,
+                    data,
+                };
+                Picture::from_frame(&frame).map_err(|e| anyhow!("{}: {e}", self.path))?
+            }
+            #[cfg(feature = "cuda")]
+            Rgb::Device(rgb) => Picture::on_device(rgb),
+        };
+        Ok(Some(PictureAt { pts_secs, picture }))
+    }
+
+    /// Decodes the next frame into `decoded`; `false` at the end of the
+    /// stream.
+    fn decode(&mut self) -> Result<bool> {
         loop {
             match self.decoder.receive_frame(&mut self.decoded) {
-                Ok(()) => return self.convert().map(Some),
-                Err(ff::Error::Eof) => return Ok(None),
+                Ok(()) => return Ok(true),
+                Err(ff::Error::Eof) => return Ok(false),
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {}
                 Err(e) => bail!("{}: video decoding failed: {e}", self.path),
             }
             if self.eof_sent {
-                return Ok(None);
+                return Ok(false);
             }
             self.feed()?;
         }
@@ -531,20 +585,15 @@ impl VideoReader {
             .map_err(|e| anyhow!("{}: video decoding failed: {e}", self.path))
     }
 
-    fn convert(&mut self) -> Result<RgbFrame> {
+    /// The decoded frame's time and its pixels made RGB: on the GPU that
+    /// decoded it, where its kernels take the frame, else on the CPU.
+    fn convert(&mut self) -> Result<(f64, Rgb)> {
         let pts = self.decoded.timestamp().or(self.decoded.pts()).unwrap_or(0);
         let pts_secs = pts as f64 * rational_f64(self.time_base);
         #[cfg(feature = "cuda")]
         if let Some(kernels) = &mut self.on_gpu {
             match kernels.convert(&self.decoded, &mut self.to_rgb) {
-                Ok(Some((width, height, data))) => {
-                    return Ok(RgbFrame {
-                        width,
-                        height,
-                        pts_secs,
-                        data,
-                    });
-                }
+                Ok(Some(rgb)) => return Ok((pts_secs, Rgb::Device(rgb))),
                 Ok(None) => {}
                 Err(e) => {
                     let why = format!(
@@ -590,13 +639,25 @@ impl VideoReader {
             .to_rgb
             .convert(picture)
             .map_err(|e| anyhow!("{}: {e:#}", self.path))?;
-        Ok(RgbFrame {
-            width: w,
-            height: h,
-            pts_secs,
-            data,
-        })
+        Ok((pts_secs, Rgb::Host(w, h, data)))
     }
+}
+
+/// A decoded frame made RGB24: width, height and tight rows in host
+/// memory, or a picture on the GPU that decoded it.
+enum Rgb {
+    Host(u32, u32, Vec<u8>),
+    #[cfg(feature = "cuda")]
+    Device(kino_cuda::gpu::DeviceRgb),
+}
+
+/// A frame of a clip as a render node takes it ([`VideoReader::next_picture`]).
+#[derive(Debug)]
+pub struct PictureAt {
+    /// Presentation time in seconds.
+    pub pts_secs: f64,
+    /// The pixels: in host memory, or on the GPU that decoded them.
+    pub picture: Picture,
 }
 
 fn layout_for(channels: u16) -> ChannelLayout {

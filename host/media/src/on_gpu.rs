@@ -18,7 +18,7 @@ use std::sync::Arc;
 use ff::format::Pixel;
 use ff::frame;
 use ffmpeg_next as ff;
-use kino_cuda::gpu::{DecodedPicture, Gpu, ToneMapTables};
+use kino_cuda::gpu::{DecodedPicture, DeviceRgb, Gpu, ToneMapTables};
 
 use crate::convert::{DevicePlan, ToRgb};
 
@@ -37,14 +37,15 @@ impl OnGpu {
             .map_err(|e| e.0)
     }
 
-    /// `frame` (in this GPU's memory), its top and left crop applied, as
-    /// its width, height and tight RGB24 rows, or `Ok(None)` where the
-    /// kernels do not take its layout or colours (the caller downloads it).
+    /// `frame` (in this GPU's memory), its top and left crop applied, as an
+    /// RGB24 picture left on this GPU, or `Ok(None)` where the kernels do
+    /// not take its layout or colours (the caller downloads it). The
+    /// decoder may reuse the frame's planes once this returns.
     pub(crate) fn convert(
         &mut self,
         frame: &frame::Video,
         to_rgb: &mut ToRgb,
-    ) -> Result<Option<(u32, u32, Vec<u8>)>, String> {
+    ) -> Result<Option<DeviceRgb>, String> {
         let Some((layout, picture)) = decoded_picture(frame) else {
             return Ok(None);
         };
@@ -61,19 +62,17 @@ impl OnGpu {
             // both for the same ordinal, and FFmpeg's device is on the
             // primary context), and `frame` holds them until this returns;
             // `decoded_picture` took their sizes from the frame itself.
-            DevicePlan::Yuv(matrix) => unsafe { self.gpu.nv12_to_rgb_at(&picture, matrix) },
+            DevicePlan::Yuv(matrix) => unsafe { self.gpu.nv12_to_rgb_on_device(&picture, matrix) },
             DevicePlan::ToSdr(to_sdr) => {
                 let tables = match self.tables.take() {
                     Some(tables) if tables.are_for(to_sdr) => tables,
                     _ => self.gpu.tone_map_tables(to_sdr).map_err(|e| e.0)?,
                 };
                 let tables = self.tables.insert(tables);
-                unsafe { self.gpu.p010_to_sdr_at(&picture, tables) }
+                unsafe { self.gpu.p010_to_sdr_on_device(&picture, tables) }
             }
         };
-        let (width, height) = (picture.width, picture.height);
-        let size = |n: usize| u32::try_from(n).map_err(|_| "picture too large".to_owned());
-        Ok(Some((size(width)?, size(height)?, rgb.map_err(|e| e.0)?)))
+        rgb.map(Some).map_err(|e| e.0)
     }
 }
 

@@ -236,6 +236,48 @@ fn nvdec_decodes_what_the_software_decoder_does_or_says_why_not() {
     assert_eq!(reader.next_frame().unwrap().as_ref(), hardware.first());
 }
 
+/// A reader's pictures (what a render node frames) are its frames, and
+/// stay on the GPU where NVDEC decoded them and the kernels made them RGB
+/// there: only a `cuda` build on a GPU keeps them there.
+#[test]
+fn a_readers_pictures_are_its_frames_left_where_they_were_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("x264.mp4");
+    encode(piece_writer(VideoDevice::Cpu, &video))
+        .finish()
+        .unwrap();
+    for device in [VideoDevice::Cpu, GPU] {
+        let (frames, _) = decode(device, &video);
+        let mut reader = VideoReader::open_on(device, &video).unwrap();
+        let kept = cfg!(feature = "cuda")
+            && reader.device() == GPU
+            && reader.conversion_fallback().is_none();
+        let mut on_device = 0;
+        for frame in &frames {
+            let mut at = reader.next_picture().unwrap().expect("a picture a frame");
+            assert_eq!(at.pts_secs, frame.pts_secs);
+            let size = (frame.width as usize, frame.height as usize);
+            assert_eq!(at.picture.size(), size);
+            if at.picture.is_on_device() {
+                on_device += 1;
+            }
+            let image = at.picture.image().unwrap();
+            assert_eq!(image.to_frame().data, frame.data, "at {} s", frame.pts_secs);
+            assert!(!at.picture.is_on_device(), "its pixels came down");
+        }
+        assert!(reader.next_picture().unwrap().is_none(), "the end");
+        assert_eq!(
+            on_device,
+            if kept { frames.len() } else { 0 },
+            "on {device}"
+        );
+        println!(
+            "{device}: {on_device} of {} pictures left on the GPU",
+            frames.len()
+        );
+    }
+}
+
 /// HDR through NVDEC: HEVC's 10 bits come down as P010 and are tone mapped
 /// as the software decoder's planar 10 bits are, to the same frames.
 #[test]

@@ -270,7 +270,7 @@ impl OpCx {
     pub fn passing_frame(
         &self,
         node: &mut kino_cuda::node::NodeFrames<'_>,
-        picture: &kino_kernels::scene::Image,
+        picture: &mut kino_cuda::Picture,
         shot: kino_kernels::scene::Shot,
         t: f32,
     ) -> Result<kino_kernels::interpolate::Frame> {

@@ -421,29 +421,67 @@ impl Image {
     }
 
     /// The level to sample when one output pixel spans `scale` source pixels,
-    /// and that level's size relative to the base: the nearest power of two
-    /// to `scale`, so the sampling scale stays within 0.71..1.41.
+    /// and that level's size relative to the base (see [`mip_level`]).
     fn level(&self, scale: f32) -> (&Level, f32) {
-        if scale < std::f32::consts::SQRT_2 {
-            return (&self.base, 1.0);
+        let k = mip_level(self.width(), self.height(), scale);
+        (self.level_at(k), 1.0 / (1u32 << k) as f32)
+    }
+
+    /// Level `k` of the mipmap (0 is the base), the levels built on first
+    /// use. `k` is at most [`mip_levels`] of the image's size.
+    fn level_at(&self, k: usize) -> &Level {
+        if k == 0 {
+            return &self.base;
         }
         let mips = self.mips.get_or_init(|| {
-            let mut levels: Vec<Level> = Vec::new();
-            let mut next = self.base.half();
-            while next.width > 1 || next.height > 1 {
-                let smaller = next.half();
-                levels.push(next);
-                next = smaller;
+            let mut levels: Vec<Level> = vec![self.base.half()];
+            while let Some(last) = levels.last().filter(|l| l.width > 1 || l.height > 1) {
+                let smaller = last.half();
+                levels.push(smaller);
             }
-            levels.push(next);
             levels
         });
-        let k = (scale.log2().round() as usize).clamp(1, mips.len().max(1));
-        match mips.get(k - 1) {
-            Some(level) => (level, 1.0 / (1u32 << k) as f32),
-            None => (&self.base, 1.0),
+        &mips[k.min(mips.len()) - 1]
+    }
+
+    /// Level `k` of the mipmap (0 is the base): its width, height and
+    /// pixels (premultiplied RGBA, one little-endian `u32` a pixel), as
+    /// the camera samples them; `None` past the 1×1 level.
+    pub fn mip(&self, k: usize) -> Option<(usize, usize, &[u32])> {
+        (k <= mip_levels(self.width(), self.height())).then(|| {
+            let level = self.level_at(k);
+            (level.width, level.height, level.px.as_slice())
+        })
+    }
+}
+
+/// How many levels a `width × height` image's mipmap has below its base:
+/// each halves the last (rounding up) until one is 1×1, and there is at
+/// least one.
+pub fn mip_levels(width: usize, height: usize) -> usize {
+    let (mut w, mut h, mut n) = (width, height, 0);
+    loop {
+        (w, h, n) = (w.div_ceil(2), h.div_ceil(2), n + 1);
+        if w <= 1 && h <= 1 {
+            return n;
         }
     }
+}
+
+/// The size of level `k` of a `width × height` image's mipmap (0 is the
+/// base): halved `k` times, rounding up.
+pub fn mip_size(width: usize, height: usize, k: usize) -> (usize, usize) {
+    (0..k).fold((width, height), |(w, h), _| (w.div_ceil(2), h.div_ceil(2)))
+}
+
+/// The level sampled when one output pixel spans `scale` pixels of a
+/// `width × height` image: the base below √2, else the nearest power of
+/// two to `scale`, so the sampling scale stays within 0.71..1.41.
+fn mip_level(width: usize, height: usize, scale: f32) -> usize {
+    if scale < std::f32::consts::SQRT_2 {
+        return 0;
+    }
+    (scale.log2().round() as usize).clamp(1, mip_levels(width, height))
 }
 
 /// Smoothstep easing: starts and ends at rest.
@@ -567,8 +605,8 @@ pub fn ken_burns(
 pub fn ken_burns_into(src: &Image, shot: Shot, t: f32, out: &mut Frame) -> Result<(), SceneError> {
     out.validate()?;
     let (out_w, out_h) = (out.width, out.height);
-    let s = sampling(src, shot, t, out_w, out_h)?;
-    let level = s.level;
+    let s = sampling((src.width(), src.height()), shot, t, out_w, out_h)?;
+    let level = src.level_at(s.level);
     let rows = out.data.par_chunks_mut(out_w * 3).enumerate();
     if !s.rotated {
         // Every row samples the same columns (du_dy is 0).
@@ -592,8 +630,9 @@ pub fn ken_burns_into(src: &Image, shot: Shot, t: f32, out: &mut Frame) -> Resul
 /// Where a camera frame samples its source: the mip level, and the level
 /// position of output pixel (x, y)'s centre,
 /// `centre + R(angle) * ((x + 0.5 - out_w/2) * scale, (y + 0.5 - out_h/2) * scale)`.
-struct Sampling<'a> {
-    level: &'a Level,
+struct Sampling {
+    /// The mip level (0 is the base).
+    level: usize,
     cx: f32,
     cy: f32,
     ox: f32,
@@ -605,7 +644,7 @@ struct Sampling<'a> {
     rotated: bool,
 }
 
-impl Sampling<'_> {
+impl Sampling {
     // Pixel-centre convention: continuous position p samples around index
     // p - 0.5.
     fn u_at(&self, oy: f32) -> f32 {
@@ -617,24 +656,27 @@ impl Sampling<'_> {
     }
 }
 
+/// How a camera frame samples a `width × height` source: only the source's
+/// size matters, not its pixels.
 fn sampling(
-    src: &Image,
+    (width, height): (usize, usize),
     shot: Shot,
     t: f32,
     out_w: usize,
     out_h: usize,
-) -> Result<Sampling<'_>, SceneError> {
+) -> Result<Sampling, SceneError> {
     check_size("output", out_w, out_h)?;
     param("t", t, (0.0..=1.0).contains(&t), "0..=1")?;
     let win = window(
-        src.width() as f32,
-        src.height() as f32,
+        width as f32,
+        height as f32,
         out_w as f32 / out_h as f32,
         shot,
         t,
     );
     let scale = win.width / out_w as f32;
-    let (level, k) = src.level(scale);
+    let level = mip_level(width, height, scale);
+    let k = 1.0 / (1u32 << level) as f32;
     let s = scale * k;
     let (sin, cos) = win.angle.sin_cos();
     Ok(Sampling {
@@ -652,16 +694,27 @@ fn sampling(
 }
 
 /// A frame of a camera move as [`ken_burns_into`] samples it, for its GPU
-/// twin: the mip level (premultiplied RGBA, one little-endian `u32` a
-/// pixel) and, for each output row, the 16.16 fixed-point level position
-/// of its first pixel; each next pixel steps by `(du, dv)`, clamped to the
-/// level. A sample blends its four taps across then down, except where the
-/// window is not rotated (`rows_first`): there the two source rows are
-/// blended first, then the taps across, as the CPU's column path does.
+/// twin: the mip level's pixels (premultiplied RGBA, one little-endian
+/// `u32` a pixel) and where the frame samples them ([`CameraGeometry`]).
 #[derive(Debug, Clone)]
 pub struct CameraPlan<'a> {
     /// The level's pixels, row-major.
     pub level: &'a [u32],
+    /// Which level, and the 16.16 positions.
+    pub geometry: CameraGeometry,
+}
+
+/// Where a camera frame samples its source's mip level: for each output
+/// row, the 16.16 fixed-point level position of its first pixel; each next
+/// pixel steps by `(du, dv)`, clamped to the level. A sample blends its
+/// four taps across then down, except where the window is not rotated
+/// (`rows_first`): there the two source rows are blended first, then the
+/// taps across, as the CPU's column path does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraGeometry {
+    /// The mip level sampled: 0 is the base, `k` the base halved `k` times
+    /// ([`mip_size`]).
+    pub level: usize,
     /// The level's width.
     pub level_width: usize,
     /// The level's height.
@@ -685,17 +738,36 @@ pub fn camera_plan(
     out_w: usize,
     out_h: usize,
 ) -> Result<CameraPlan<'_>, SceneError> {
-    let s = sampling(src, shot, t, out_w, out_h)?;
+    let geometry = camera_geometry((src.width(), src.height()), shot, t, out_w, out_h)?;
+    Ok(CameraPlan {
+        level: &src.level_at(geometry.level).px,
+        geometry,
+    })
+}
+
+/// Where frame `t` of `shot` at `out_w × out_h` samples a `width × height`
+/// source, whose pixels may be elsewhere (on a GPU; see
+/// [`CameraGeometry`]).
+pub fn camera_geometry(
+    (width, height): (usize, usize),
+    shot: Shot,
+    t: f32,
+    out_w: usize,
+    out_h: usize,
+) -> Result<CameraGeometry, SceneError> {
+    check_size("image", width, height)?;
+    let s = sampling((width, height), shot, t, out_w, out_h)?;
+    let (level_width, level_height) = mip_size(width, height, s.level);
     let rows = (0..out_h)
         .map(|y| {
             let oy = y as f32 + s.oy0;
             [(s.u_at(oy) * FIX) as i32, (s.v_at(oy) * FIX) as i32]
         })
         .collect();
-    Ok(CameraPlan {
-        level: &s.level.px,
-        level_width: s.level.width,
-        level_height: s.level.height,
+    Ok(CameraGeometry {
+        level: s.level,
+        level_width,
+        level_height,
         rows,
         du: (s.du_dx * FIX) as i32,
         dv: (s.dv_dx * FIX) as i32,
@@ -1276,6 +1348,46 @@ mod tests {
             })
             .collect();
         Frame::new(w, h, data).unwrap()
+    }
+
+    #[test]
+    fn a_camera_frame_is_planned_from_its_sources_size_alone() {
+        // Odd sizes, and shots that sample the base and levels 1 to 3.
+        for (w, h, out) in [
+            (640, 360, (320, 180)),
+            (1001, 777, (120, 68)),
+            (33, 9, (16, 8)),
+        ] {
+            let img = Image::from_frame(&noise_frame(w, h, 3)).unwrap();
+            assert_eq!(mip_size(w, h, 0), (w, h));
+            for move_ in [CameraMove::PushIn, CameraMove::Orbit, CameraMove::Locked] {
+                for t in [0.0, 0.5, 1.0] {
+                    let shot = Shot::new(move_, ShotSize::Wide);
+                    let plan = camera_plan(&img, shot, t, out.0, out.1).unwrap();
+                    let sized = camera_geometry((w, h), shot, t, out.0, out.1).unwrap();
+                    assert_eq!(plan.geometry, sized, "{w}×{h} {move_:?} at {t}");
+                    let (lw, lh, px) = img.mip(sized.level).unwrap();
+                    assert_eq!((lw, lh), (sized.level_width, sized.level_height));
+                    assert_eq!(px, plan.level);
+                }
+            }
+            let levels = mip_levels(w, h);
+            assert_eq!(img.mip(levels).map(|(w, h, _)| (w, h)), Some((1, 1)));
+            assert!(img.mip(levels + 1).is_none(), "nothing past 1×1");
+            for k in 1..=levels {
+                let (lw, lh, _) = img.mip(k).unwrap();
+                assert_eq!(mip_size(w, h, k), (lw, lh), "level {k} of {w}×{h}");
+            }
+        }
+        assert_eq!(
+            mip_levels(1, 1),
+            1,
+            "a 1×1 image still has one level below it"
+        );
+        assert!(matches!(
+            camera_geometry((0, 10), Shot::default(), 0.0, 8, 8),
+            Err(SceneError::Size { what: "image", .. })
+        ));
     }
 
     #[test]

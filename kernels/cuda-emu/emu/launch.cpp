@@ -95,6 +95,20 @@ extern "C" void kino_emu_camera_rgb8(const unsigned int grid[3], const unsigned 
                      out, width, height);
 }
 
+extern "C" void kino_emu_level_from_rgb8(const unsigned int grid[3], const unsigned int block[3],
+                                        const unsigned char* rgb, unsigned int width, unsigned int height,
+                                        unsigned int* level)
+{
+    kino_emu::launch(kino_level_from_rgb8, grid, block, rgb, width, height, level);
+}
+
+extern "C" void kino_emu_half_level(const unsigned int grid[3], const unsigned int block[3],
+                                    const unsigned int* src, unsigned int src_width, unsigned int src_height,
+                                    unsigned int* dst, unsigned int width, unsigned int height)
+{
+    kino_emu::launch(kino_half_level, grid, block, src, src_width, src_height, dst, width, height);
+}
+
 extern "C" void kino_emu_overlay_rgb8(const unsigned int grid[3], const unsigned int block[3],
                                       unsigned char* region, unsigned int stride, const unsigned int* level,
                                       unsigned int level_width, unsigned int level_height, float ox, float oy,

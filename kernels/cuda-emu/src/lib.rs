@@ -71,6 +71,24 @@ mod ffi {
             width: u32,
             height: u32,
         );
+        pub fn kino_emu_level_from_rgb8(
+            grid: *const u32,
+            block: *const u32,
+            rgb: *const u8,
+            width: u32,
+            height: u32,
+            level: *mut u32,
+        );
+        pub fn kino_emu_half_level(
+            grid: *const u32,
+            block: *const u32,
+            src: *const u32,
+            src_width: u32,
+            src_height: u32,
+            dst: *mut u32,
+            width: u32,
+            height: u32,
+        );
         pub fn kino_emu_overlay_rgb8(
             grid: *const u32,
             block: *const u32,
@@ -508,6 +526,69 @@ pub fn camera_rgb8(
             dv,
             u32::from(rows_first),
             out.as_mut_ptr(),
+            width as u32,
+            height as u32,
+        );
+    }
+}
+
+/// Runs `kino_level_from_rgb8`: a packed RGB24 picture `width × height`
+/// as an opaque level, into `level`.
+///
+/// # Panics
+/// When `rgb` or `level` is smaller than the size says.
+pub fn level_from_rgb8(
+    grid: [u32; 3],
+    block: [u32; 3],
+    rgb: &[u8],
+    (width, height): (usize, usize),
+    level: &mut [u32],
+) {
+    assert!(
+        rgb.len() >= width * height * 3 && level.len() >= width * height,
+        "buffers too small"
+    );
+    // SAFETY: the kernel reads and writes only the `width × height` pixels
+    // checked above.
+    unsafe {
+        ffi::kino_emu_level_from_rgb8(
+            grid.as_ptr(),
+            block.as_ptr(),
+            rgb.as_ptr(),
+            width as u32,
+            height as u32,
+            level.as_mut_ptr(),
+        );
+    }
+}
+
+/// Runs `kino_half_level`: the next mip level of `src`, `width × height`
+/// (the source halved, rounding up), into `dst`.
+///
+/// # Panics
+/// When `src` or `dst` is smaller than its size says, or `src` is empty.
+pub fn half_level(
+    grid: [u32; 3],
+    block: [u32; 3],
+    src: Level<'_>,
+    dst: &mut [u32],
+    (width, height): (usize, usize),
+) {
+    assert!(
+        src.width > 0 && src.height > 0 && src.px.len() >= src.width * src.height,
+        "source level too small"
+    );
+    assert!(dst.len() >= width * height, "destination too small");
+    // SAFETY: every read is clamped inside the source's width × height, every
+    // write inside the destination's.
+    unsafe {
+        ffi::kino_emu_half_level(
+            grid.as_ptr(),
+            block.as_ptr(),
+            src.px.as_ptr(),
+            src.width as u32,
+            src.height as u32,
+            dst.as_mut_ptr(),
             width as u32,
             height as u32,
         );

@@ -157,6 +157,20 @@ fn main() {
     });
     let (gpu, note) = gpu::scene_frame(&still, shot, &title, at, &logo);
     row("scene frame 4K→1080p", cpu, gpu, &note);
+    // A 4K clip's frame framed into 1080p, as the ad's footage scenes are:
+    // each frame a new picture, so its mip levels are made every time.
+    let clip = Frame {
+        width: 3840,
+        height: 2160,
+        data: picture(3840, 2160),
+    };
+    let shot = Shot::new(CameraMove::PushIn, ShotSize::ExtremeWide);
+    let cpu = fps(|| {
+        let image = Image::from_frame(&clip).expect("picture");
+        scene::ken_burns(&image, 1920, 1080, shot, 0.4).expect("camera");
+    });
+    let (gpu, note) = gpu::footage_frame(&clip, shot);
+    row("footage frame 4K→1080p", cpu, gpu, &note);
     // Interpolation at 2×: per pair of frames, the flow both ways and one
     // frame between them, on each device.
     for (name, width, height) in [("1080p", 1920, 1080), ("4K", 3840, 2160)] {
@@ -463,6 +477,52 @@ mod gpu {
         )
     }
 
+    /// A decoded 4K picture already on the GPU framed into 1080p by a
+    /// node, its levels made there, one download; beside the way it went
+    /// before: down, made an image and its levels on the CPU, the level
+    /// up, framed, down.
+    pub fn footage_frame(clip: &Frame, shot: Shot) -> (Option<f64>, String) {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => return (None, format!("GPU: {why}")),
+        };
+        let (w, h) = (1920, 1080);
+        let rgb = kino_cuda::gpu::DeviceRgb::upload(&gpu, clip).expect("picture up");
+        let geometry = scene::camera_geometry((clip.width, clip.height), shot, 0.4, w, h)
+            .expect("camera geometry");
+        let mut frames = kino_cuda::gpu::DeviceFrames::new(gpu.clone(), (w, h)).expect("frames");
+        let mut out = vec![0; w * h * 3];
+        frames
+            .camera_over_device(&rgb, &geometry)
+            .expect("framed on the GPU");
+        frames.download(&mut out).expect("download");
+        let image = Image::from_frame(clip).expect("picture");
+        let exact = out
+            == scene::ken_burns(&image, w, h, shot, 0.4)
+                .expect("camera")
+                .data;
+        let on_device = fps(|| {
+            frames
+                .camera_over_device(&rgb, &geometry)
+                .expect("framed on the GPU");
+            frames.download(&mut out).expect("download");
+        });
+        let round_trip = fps(|| {
+            let down = rgb.download().expect("picture down");
+            let image = Image::from_frame(&down).expect("picture");
+            let plan = scene::camera_plan(&image, shot, 0.4, w, h).expect("camera plan");
+            frames.camera_over(&plan).expect("framed");
+            frames.download(&mut out).expect("download");
+        });
+        (
+            Some(on_device),
+            format!(
+                "bit-exact: {exact}; level {} made on the GPU, one download; down, levels on the CPU and up: {round_trip:.1} fps",
+                geometry.level
+            ),
+        )
+    }
+
     /// Both frames up, the flow, one frame at t = 0.5 down, per pair; and
     /// how the two halves split.
     pub fn interpolate(
@@ -626,6 +686,10 @@ mod gpu {
         _: (i32, i32),
         _: &Image,
     ) -> (Option<f64>, String) {
+        (None, NO_CUDA.to_owned())
+    }
+
+    pub fn footage_frame(_: &Frame, _: Shot) -> (Option<f64>, String) {
         (None, NO_CUDA.to_owned())
     }
 

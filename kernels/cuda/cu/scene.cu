@@ -110,3 +110,50 @@ extern "C" __global__ void kino_overlay_rgb8(
         px[c] = (unsigned char)(out < 255 ? out : 255);
     }
 }
+
+// One thread per pixel: a packed RGB24 picture (a decoded frame) as the
+// level an opaque image is, alpha 255, as kino_kernels::scene's
+// `Image::from_frame`.
+extern "C" __global__ void kino_level_from_rgb8(
+    const unsigned char* __restrict__ rgb, unsigned int width, unsigned int height,
+    unsigned int* __restrict__ level)
+{
+    unsigned int x = blockIdx.x * blockDim.x + threadIdx.x;
+    unsigned int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= width || y >= height) {
+        return;
+    }
+    size_t i = (size_t)y * width + x;
+    const unsigned char* p = rgb + 3 * i;
+    level[i] = (unsigned int)p[0] | (unsigned int)p[1] << 8 | (unsigned int)p[2] << 16 | 0xFF000000u;
+}
+
+// One thread per pixel of the next mip level (`width × height`, the source
+// halved rounding up): the rounded mean of a 2×2 block per channel, the
+// source's last row or column repeated where its size is odd, as
+// kino_kernels::scene's `Level::half`.
+extern "C" __global__ void kino_half_level(
+    const unsigned int* __restrict__ src, unsigned int src_width, unsigned int src_height,
+    unsigned int* __restrict__ dst, unsigned int width, unsigned int height)
+{
+    unsigned int x = blockIdx.x * blockDim.x + threadIdx.x;
+    unsigned int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= width || y >= height) {
+        return;
+    }
+    unsigned int last_x = src_width - 1, last_y = src_height - 1;
+    unsigned int x0 = 2 * x < last_x ? 2 * x : last_x, x1 = 2 * x + 1 < last_x ? 2 * x + 1 : last_x;
+    unsigned int y0 = 2 * y < last_y ? 2 * y : last_y, y1 = 2 * y + 1 < last_y ? 2 * y + 1 : last_y;
+    const unsigned int* r0 = src + (size_t)y0 * src_width;
+    const unsigned int* r1 = src + (size_t)y1 * src_width;
+    unsigned int taps[4] = {r0[x0], r0[x1], r1[x0], r1[x1]};
+    unsigned int v = 0;
+    for (int c = 0; c < 4; ++c) {
+        unsigned int sum = 0;
+        for (int k = 0; k < 4; ++k) {
+            sum += (taps[k] >> (8 * c)) & 0xFF;
+        }
+        v |= ((sum + 2) / 4) << (8 * c);
+    }
+    dst[(size_t)y * width + x] = v;
+}

@@ -17,7 +17,7 @@ use kino_kernels::interpolate::{
     CUT_HISTOGRAM_BINS, FlowLevel, FlowPair, Params, WARP_BLOCK, WarpPlan, flow_levels,
 };
 use kino_kernels::lut::Rgb8Plan;
-use kino_kernels::scene::{CameraPlan, OverlayPlan};
+use kino_kernels::scene::{CameraGeometry, CameraPlan, OverlayPlan};
 use kino_kernels::text::{CaptionPlan, TextPlan};
 use kino_kernels::yuv::{Chroma, Yuv420Planes, Yuv420View, plane_extent};
 
@@ -26,10 +26,12 @@ use crate::kernels::{self, Launch};
 
 mod decoded;
 mod node;
+mod picture;
 mod to_sdr;
 
 pub use decoded::DecodedPicture;
 pub use node::DeviceFrames;
+pub use picture::DeviceRgb;
 pub use to_sdr::ToneMapTables;
 
 /// Why a GPU call failed: the caller falls back to the CPU.
@@ -87,6 +89,8 @@ pub struct Gpu {
     rgb_to_yuv420: CudaFunction,
     yuv420_to_rgb: CudaFunction,
     camera_rgb8: CudaFunction,
+    level_from_rgb8: CudaFunction,
+    half_level: CudaFunction,
     overlay_rgb8: CudaFunction,
     warp_rgb8: CudaFunction,
     text_rgb8: CudaFunction,
@@ -158,6 +162,8 @@ impl Gpu {
             rgb_to_yuv420: function("kino_rgb_to_yuv420")?,
             yuv420_to_rgb: function("kino_yuv420_to_rgb")?,
             camera_rgb8: function("kino_camera_rgb8")?,
+            level_from_rgb8: function("kino_level_from_rgb8")?,
+            half_level: function("kino_half_level")?,
             overlay_rgb8: function("kino_overlay_rgb8")?,
             warp_rgb8: function("kino_warp_rgb8")?,
             text_rgb8: function("kino_text_rgb8")?,
@@ -306,7 +312,7 @@ impl Gpu {
         let mut out = stream
             .alloc_zeros::<u8>(width * height * 3)
             .map_err(driver("allocating the frame"))?;
-        self.launch_camera(&stream, plan, &level, &mut out, (width, height))?;
+        self.launch_camera(&stream, &plan.geometry, &level, &mut out, (width, height))?;
         let frame = stream
             .clone_dtoh(&out)
             .map_err(driver("downloading the frame"))?;
@@ -319,7 +325,7 @@ impl Gpu {
     fn launch_camera(
         &self,
         stream: &Arc<CudaStream>,
-        plan: &CameraPlan<'_>,
+        plan: &CameraGeometry,
         level: &CudaSlice<u32>,
         out: &mut CudaSlice<u8>,
         (width, height): (usize, usize),

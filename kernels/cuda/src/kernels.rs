@@ -48,7 +48,12 @@ pub const SOURCES: &[Source] = &[
     Source {
         file: "scene.cu",
         text: include_str!("../cu/scene.cu"),
-        entries: &["kino_camera_rgb8", "kino_overlay_rgb8"],
+        entries: &[
+            "kino_camera_rgb8",
+            "kino_overlay_rgb8",
+            "kino_level_from_rgb8",
+            "kino_half_level",
+        ],
     },
     Source {
         file: "text.cu",
@@ -120,6 +125,12 @@ pub fn lut_rgb8(pixels: usize) -> Launch {
 
 /// `kino_camera_rgb8` over a `width × height` frame: one thread a pixel.
 pub fn camera_rgb8(width: usize, height: usize) -> Launch {
+    Launch::planar(width, height, [32, 8])
+}
+
+/// `kino_level_from_rgb8` and `kino_half_level` making a `width × height`
+/// level: one thread a pixel of it.
+pub fn level(width: usize, height: usize) -> Launch {
     Launch::planar(width, height, [32, 8])
 }
 

@@ -18,11 +18,13 @@ pub mod flow;
 pub mod gpu;
 pub mod kernels;
 pub mod node;
+mod picture;
 pub mod placed;
 pub mod pool;
 
 use std::fmt;
 
+pub use picture::{Picture, PictureError};
 pub use pool::{Choice, Placement, Pool, Ran};
 
 /// A device a kernel can run on.

@@ -18,9 +18,10 @@ use std::sync::Arc;
 
 use kino_kernels::interpolate::Frame;
 use kino_kernels::lut::{CubeLut, LutError, Rgb8Plan};
-use kino_kernels::scene::{self, CameraPlan, Image, OverlayPlan, SceneError, Shot};
+use kino_kernels::scene::{self, CameraGeometry, CameraPlan, Image, OverlayPlan, SceneError, Shot};
 use kino_kernels::text::{Placement, RenderedText, TextError, TextPlan};
 
+use crate::picture::{Picture, PictureError};
 use crate::pool::{Pool, Ran, Resident};
 
 /// What a node draws over each frame's picture, in this order: the grade
@@ -57,6 +58,8 @@ pub enum FrameError {
     Text(TextError),
     /// The grade.
     Lut(LutError),
+    /// A picture on a GPU that could not come down for the CPU.
+    Picture(PictureError),
     /// A given frame is not the node's size.
     Size {
         /// The node's frame size.
@@ -72,6 +75,7 @@ impl fmt::Display for FrameError {
             FrameError::Scene(e) => write!(f, "{e}"),
             FrameError::Text(e) => write!(f, "{e}"),
             FrameError::Lut(e) => write!(f, "{e}"),
+            FrameError::Picture(e) => write!(f, "{e}"),
             FrameError::Size { expected, got } => write!(
                 f,
                 "a {}×{} frame for a {}×{} node",
@@ -87,6 +91,7 @@ impl std::error::Error for FrameError {
             FrameError::Scene(e) => Some(e),
             FrameError::Text(e) => Some(e),
             FrameError::Lut(e) => Some(e),
+            FrameError::Picture(e) => Some(e),
             FrameError::Size { .. } => None,
         }
     }
@@ -104,6 +109,12 @@ impl From<TextError> for FrameError {
     }
 }
 
+impl From<PictureError> for FrameError {
+    fn from(e: PictureError) -> Self {
+        FrameError::Picture(e)
+    }
+}
+
 impl From<LutError> for FrameError {
     fn from(e: LutError) -> Self {
         FrameError::Lut(e)
@@ -118,8 +129,9 @@ pub struct NodeFrames<'a> {
     size: (usize, usize),
     /// Room to hold on a GPU: the frame and every input at its largest.
     bytes: u64,
-    /// Of which for a picture passing through (a footage frame), in bytes.
-    passing: u64,
+    /// Of which for pictures passing through (a footage frame): the most
+    /// pixels one may have, and the bytes held for them.
+    passing: (usize, u64),
     device: Device<'a>,
 }
 
@@ -154,6 +166,8 @@ enum Source<'a, 'f> {
     Camera(&'a Image, Shot, f32),
     /// A camera move over a picture of this frame alone.
     Passing(&'f Image, Shot, f32),
+    /// A camera move over a picture of this frame alone, on the node's GPU.
+    OnDevice(&'f mut Picture, Shot, f32, CameraGeometry),
     /// A picture already made, in `frame`.
     Given(&'f mut Frame),
 }
@@ -185,17 +199,25 @@ impl<'a> NodeFrames<'a> {
             layers,
             size: (width, height),
             bytes: frame + lut + title + logo + stills,
-            passing: 0,
+            passing: (0, 0),
             device: Device::Unplaced,
         }
     }
 
     /// Room for pictures of up to `width × height` passing through the node
-    /// a frame at a time ([`NodeFrames::camera_over`]: a clip's frames).
+    /// a frame at a time ([`NodeFrames::camera_over`]: a clip's frames):
+    /// on a GPU, the level the camera samples, or for a picture decoded
+    /// there its base level and the one below (the rest are made in
+    /// their place), and two RGB24 pictures as the decoder leaves them
+    /// (the one framed and the next).
     pub fn with_passing(mut self, (width, height): (usize, usize)) -> Self {
-        let level = (width * height * 4) as u64;
-        self.bytes += level - self.passing.min(level);
-        self.passing = self.passing.max(level);
+        let pixels = width * height;
+        if pixels > self.passing.0 {
+            let (half_width, half_height) = scene::mip_size(width, height, 1);
+            let bytes = (pixels * 4 + half_width * half_height * 4 + 2 * pixels * 3) as u64;
+            self.bytes += bytes - self.passing.1;
+            self.passing = (pixels, bytes);
+        }
         self
     }
 
@@ -213,18 +235,62 @@ impl<'a> NodeFrames<'a> {
     }
 
     /// Frame `t` of `shot` over `picture`, a picture of this frame alone (a
-    /// footage frame: on a GPU it goes up for this frame and is not kept),
-    /// with the layers; `graded` says the picture has been graded already.
-    /// A picture larger than the node's room for one
+    /// footage frame), with the layers; `graded` says the picture has been
+    /// graded already. On a GPU, a picture in host memory goes up for this
+    /// frame and is not kept; one on the node's GPU is framed there (its
+    /// mip levels made there too), and one on another GPU comes down
+    /// first. A picture larger than the node's room for one
     /// ([`NodeFrames::with_passing`]) is framed on the CPU.
     pub fn camera_over(
         &mut self,
-        picture: &Image,
+        picture: &mut Picture,
         shot: Shot,
         t: f32,
         graded: bool,
     ) -> Result<(Frame, Ran), FrameError> {
-        self.drawn(Source::Passing(picture, shot, t), graded)
+        if picture.is_on_device() {
+            let (width, height) = picture.size();
+            let geometry =
+                scene::camera_geometry((width, height), shot, t, self.size.0, self.size.1)?;
+            self.place();
+            if self.frames_on_gpu_of(picture) && width * height <= self.passing.0 {
+                return self.drawn(Source::OnDevice(picture, shot, t, geometry), graded);
+            }
+        }
+        let image = picture.image()?;
+        self.drawn(Source::Passing(image, shot, t), graded)
+    }
+
+    /// Whether the node's frames are on the GPU `picture` is on.
+    fn frames_on_gpu_of(&self, picture: &Picture) -> bool {
+        #[cfg(feature = "cuda")]
+        if let (Device::Gpu(resident, _), Some(rgb)) = (&self.device, picture.device()) {
+            return resident.ordinal() == rgb.ordinal();
+        }
+        let _ = picture;
+        false
+    }
+
+    /// Asks the pool for the node's device, the first time.
+    fn place(&mut self) {
+        if !matches!(self.device, Device::Unplaced) {
+            return;
+        }
+        self.device = match self.pool.hold_node(self.bytes) {
+            Some(resident) => match gpu::Frames::open(resident.ordinal(), self.size) {
+                Ok(frames) => Device::Gpu(resident, Box::new(frames)),
+                Err(why) => Device::Cpu(format!("cuda:{} failed: {why}", resident.ordinal())),
+            },
+            None => Device::Cpu(self.pool.no_gpu().map_or_else(
+                || {
+                    format!(
+                        "no GPU has {} MiB for the node beside its loaded models",
+                        self.bytes >> 20
+                    )
+                },
+                str::to_owned,
+            )),
+        };
     }
 
     /// A new frame the camera draws from `source`, with the layers.
@@ -275,20 +341,20 @@ impl<'a> NodeFrames<'a> {
             Source::Camera(still, shot, t) => {
                 Some(scene::camera_plan(still, *shot, *t, width, height)?)
             }
-            Source::Passing(..) | Source::Given(_) => None,
+            Source::Passing(..) | Source::OnDevice(..) | Source::Given(_) => None,
         };
         let passing = match &source {
             Source::Passing(picture, shot, t) => {
                 Some(scene::camera_plan(picture, *shot, *t, width, height)?)
             }
-            Source::Camera(..) | Source::Given(_) => None,
+            Source::Camera(..) | Source::OnDevice(..) | Source::Given(_) => None,
         };
         // A picture the node has no room for is framed on the CPU (the
         // node keeps its device for the next).
         let too_large = passing
             .as_ref()
-            .map(|p| (p.level.len() * 4) as u64)
-            .filter(|&bytes| bytes > self.passing);
+            .map(|p| p.level.len())
+            .filter(|&pixels| pixels > self.passing.0);
         let lut = self.layers.lut.filter(|_| !graded);
         let title = self.layers.title.map(|(text, placement)| {
             let (x, y) = text.position(width, height, placement);
@@ -301,23 +367,7 @@ impl<'a> NodeFrames<'a> {
             }
             None => None,
         };
-        if matches!(self.device, Device::Unplaced) {
-            self.device = match self.pool.hold_node(self.bytes) {
-                Some(resident) => match gpu::Frames::open(resident.ordinal(), self.size) {
-                    Ok(frames) => Device::Gpu(resident, Box::new(frames)),
-                    Err(why) => Device::Cpu(format!("cuda:{} failed: {why}", resident.ordinal())),
-                },
-                None => Device::Cpu(self.pool.no_gpu().map_or_else(
-                    || {
-                        format!(
-                            "no GPU has {} MiB for the node beside its loaded models",
-                            self.bytes >> 20
-                        )
-                    },
-                    str::to_owned,
-                )),
-            };
-        }
+        self.place();
         let fallback = match &mut self.device {
             Device::Gpu(resident, frames) if too_large.is_none() => {
                 let lut_plan = lut.map(CubeLut::rgb8_plan);
@@ -328,14 +378,15 @@ impl<'a> NodeFrames<'a> {
                     title: title.as_ref().map(|(_, _, plan)| plan),
                     logo: logo.as_ref().map(|(_, plan)| plan),
                 };
-                let given = match &source {
-                    Source::Given(frame) => Some(frame.data.as_slice()),
-                    Source::Camera(..) | Source::Passing(..) => None,
+                let input = match &source {
+                    Source::Given(frame) => Input::Given(frame.data.as_slice()),
+                    Source::OnDevice(picture, _, _, geometry) => Input::OnDevice(picture, geometry),
+                    Source::Camera(..) | Source::Passing(..) => Input::Planned,
                 };
                 let mut data = vec![0; width * height * 3];
                 match self
                     .pool
-                    .on_resident(resident, |_| frames.run(given, &plans, &mut data))
+                    .on_resident(resident, |_| frames.run(input, &plans, &mut data))
                 {
                     Ok(((), ran)) => {
                         out.data = data;
@@ -355,10 +406,10 @@ impl<'a> NodeFrames<'a> {
             }
             None => {
                 let why = match (&self.device, too_large) {
-                    (Device::Gpu(..), Some(bytes)) => format!(
+                    (Device::Gpu(..), Some(pixels)) => format!(
                         "a picture of {:.1} MiB passing through a node with room for {:.1} MiB",
-                        bytes as f64 / f64::from(1 << 20),
-                        self.passing as f64 / f64::from(1 << 20)
+                        (pixels * 4) as f64 / f64::from(1 << 20),
+                        (self.passing.0 * 4) as f64 / f64::from(1 << 20)
                     ),
                     (Device::Cpu(why), _) => why.clone(),
                     _ => String::new(),
@@ -373,6 +424,10 @@ impl<'a> NodeFrames<'a> {
             }
             Source::Passing(picture, shot, t) => {
                 scene::ken_burns_into(picture, shot, t, out)?;
+                out
+            }
+            Source::OnDevice(picture, shot, t, _) => {
+                scene::ken_burns_into(picture.image()?, shot, t, out)?;
                 out
             }
             Source::Given(frame) => frame,
@@ -390,6 +445,16 @@ impl<'a> NodeFrames<'a> {
     }
 }
 
+/// Where a frame's picture is, for the GPU: planned by the camera (see
+/// [`Plans`]), given in host memory, or on the node's GPU.
+// Read only where the GPU half is built.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+enum Input<'p> {
+    Planned,
+    Given(&'p [u8]),
+    OnDevice(&'p Picture, &'p CameraGeometry),
+}
+
 /// One frame's work, planned on the host, for the GPU.
 // Read only where the GPU half is built.
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
@@ -404,7 +469,7 @@ struct Plans<'p, 'a> {
 
 #[cfg(feature = "cuda")]
 mod gpu {
-    use super::Plans;
+    use super::{Input, Plans};
     use crate::gpu::{DeviceFrames, Gpu, GpuError};
 
     pub(super) struct Frames<'a>(DeviceFrames<'a>);
@@ -414,20 +479,26 @@ mod gpu {
             DeviceFrames::new(Gpu::get(ordinal)?, size).map(Self)
         }
 
-        /// The picture (`given` up, or the camera's), the layers, and the
-        /// frame down into `out`.
+        /// The picture (`given` up, the camera's, or one on this GPU
+        /// framed), the layers, and the frame down into `out`.
         pub fn run(
             &mut self,
-            given: Option<&[u8]>,
+            input: Input<'_>,
             plans: &Plans<'_, 'a>,
             out: &mut [u8],
         ) -> Result<(), GpuError> {
             let frames = &mut self.0;
-            match (given, plans.camera, plans.passing) {
-                (Some(data), ..) => frames.upload(data)?,
-                (None, Some(camera), _) => frames.camera(camera)?,
-                (None, None, Some(passing)) => frames.camera_over(passing)?,
-                (None, None, None) => {
+            match (input, plans.camera, plans.passing) {
+                (Input::Given(data), ..) => frames.upload(data)?,
+                (Input::OnDevice(picture, geometry), ..) => {
+                    let rgb = picture
+                        .device()
+                        .ok_or_else(|| GpuError("a picture not on a GPU".to_owned()))?;
+                    frames.camera_over_device(rgb, geometry)?;
+                }
+                (Input::Planned, Some(camera), _) => frames.camera(camera)?,
+                (Input::Planned, None, Some(passing)) => frames.camera_over(passing)?,
+                (Input::Planned, None, None) => {
                     return Err(GpuError("a frame with no picture".to_owned()));
                 }
             }
@@ -451,7 +522,7 @@ mod gpu {
 mod gpu {
     use std::marker::PhantomData;
 
-    use super::Plans;
+    use super::{Input, Plans};
 
     pub(super) struct Frames<'a>(std::convert::Infallible, PhantomData<&'a ()>);
 
@@ -462,7 +533,7 @@ mod gpu {
 
         pub fn run(
             &mut self,
-            _: Option<&[u8]>,
+            _: Input<'_>,
             _: &Plans<'_, 'a>,
             _: &mut [u8],
         ) -> Result<(), &'static str> {

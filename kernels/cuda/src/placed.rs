@@ -40,7 +40,7 @@ pub fn camera(
     out: &mut Frame,
 ) -> Result<Ran, SceneError> {
     let plan = scene::camera_plan(src, shot, t, out.width, out.height)?;
-    let bytes = (plan.level.len() * 4 + plan.rows.len() * 8 + out.data.len()) as u64;
+    let bytes = (plan.level.len() * 4 + plan.geometry.rows.len() * 8 + out.data.len()) as u64;
     let (width, height) = (out.width, out.height);
     match pool.on_gpu(bytes, |ordinal| gpu::camera(ordinal, &plan, width, height)) {
         Ok((drawn, ran)) => {

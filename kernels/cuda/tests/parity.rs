@@ -7,6 +7,7 @@
 //! bit-exact with its portable kernel), colour conversion bit-exact.
 #![allow(clippy::unwrap_used)]
 
+use kino_cuda::Picture;
 use kino_cuda::flow::{self, FlowKernels, Side};
 use kino_cuda::node::{Layers, Logo, NodeFrames};
 use kino_kernels::hdr::{ToSdr, Transfer, Yuv420View10};
@@ -435,22 +436,7 @@ fn camera_kernel_matches_the_cpu_camera_exactly() {
             for t in [0.0, 0.37, 1.0] {
                 let reference = scene::ken_burns(src, *width, *height, shot, t).unwrap();
                 let plan = scene::camera_plan(src, shot, t, *width, *height).unwrap();
-                let launch = kino_cuda::kernels::camera_rgb8(*width, *height);
-                let mut emulated = vec![0u8; width * height * 3];
-                kino_cuda_emu::camera_rgb8(
-                    launch.grid,
-                    launch.block,
-                    kino_cuda_emu::Level {
-                        px: plan.level,
-                        width: plan.level_width,
-                        height: plan.level_height,
-                    },
-                    &plan.rows,
-                    (plan.du, plan.dv),
-                    plan.rows_first,
-                    &mut emulated,
-                    (*width, *height),
-                );
+                let emulated = emulated_camera(plan.level, &plan.geometry, (*width, *height));
                 let (max, differing) = compare(&emulated, &reference.data);
                 assert_eq!(
                     differing, 0,
@@ -463,6 +449,93 @@ fn camera_kernel_matches_the_cpu_camera_exactly() {
     }
     println!(
         "camera: emulated kernel identical to the CPU on {frames} frames (8 moves, 3 shot sizes, mips and magnification)"
+    );
+}
+
+/// The camera kernel emulated over `level` as `geometry` samples it.
+fn emulated_camera(
+    level: &[u32],
+    geometry: &scene::CameraGeometry,
+    (width, height): (usize, usize),
+) -> Vec<u8> {
+    let launch = kino_cuda::kernels::camera_rgb8(width, height);
+    let mut emulated = vec![0u8; width * height * 3];
+    kino_cuda_emu::camera_rgb8(
+        launch.grid,
+        launch.block,
+        kino_cuda_emu::Level {
+            px: level,
+            width: geometry.level_width,
+            height: geometry.level_height,
+        },
+        &geometry.rows,
+        (geometry.du, geometry.dv),
+        geometry.rows_first,
+        &mut emulated,
+        (width, height),
+    );
+    emulated
+}
+
+#[test]
+fn a_decoded_pictures_levels_made_on_the_device_are_the_cpus() {
+    // Odd sizes and even, framed at the base and down to level 4; each
+    // picture's levels made by the kernels as a node on a GPU makes them,
+    // and the camera framing the level it samples.
+    let cases = [
+        ((1001, 577), (200, 112)),
+        ((150, 90), (256, 144)),
+        ((1920, 1080), (112, 64)),
+        ((3, 1), (16, 9)),
+    ];
+    let mut levels = 0;
+    for ((w, h), out) in cases {
+        let frame = Frame {
+            width: w,
+            height: h,
+            data: picture(w, h),
+        };
+        let image = Image::from_frame(&frame).unwrap();
+        let launch = kino_cuda::kernels::level(w, h);
+        let mut level = vec![0u32; w * h];
+        kino_cuda_emu::level_from_rgb8(launch.grid, launch.block, &frame.data, (w, h), &mut level);
+        let mut size = (w, h);
+        assert_eq!(Some((w, h, level.as_slice())), image.mip(0), "{w}×{h}");
+        let mut made = vec![level];
+        for k in 1..=scene::mip_levels(w, h) {
+            let half = scene::mip_size(w, h, k);
+            let mut next = vec![0u32; half.0 * half.1];
+            let launch = kino_cuda::kernels::level(half.0, half.1);
+            let src = kino_cuda_emu::Level {
+                px: &made[k - 1],
+                width: size.0,
+                height: size.1,
+            };
+            kino_cuda_emu::half_level(launch.grid, launch.block, src, &mut next, half);
+            assert_eq!(
+                Some((half.0, half.1, next.as_slice())),
+                image.mip(k),
+                "level {k} of {w}×{h}"
+            );
+            made.push(next);
+            size = half;
+            levels += 1;
+        }
+        for (m, camera) in MOVES.into_iter().enumerate() {
+            let shot = Shot::new(camera, [ShotSize::Wide, ShotSize::CloseUp][m % 2]);
+            let t = m as f32 / 7.0;
+            let geometry = scene::camera_geometry((w, h), shot, t, out.0, out.1).unwrap();
+            let emulated = emulated_camera(&made[geometry.level], &geometry, out);
+            let reference = scene::ken_burns(&image, out.0, out.1, shot, t).unwrap();
+            let (max, differing) = compare(&emulated, &reference.data);
+            assert_eq!(
+                differing, 0,
+                "{w}×{h} {camera:?}: the kernels differ from the CPU in {differing} samples (max {max})"
+            );
+        }
+    }
+    println!(
+        "decoded pictures: {levels} mip levels made by the kernels identical to the CPU's, and framed identically"
     );
 }
 
@@ -836,7 +909,8 @@ fn footage_passing_through_a_node_matches_the_cpu_kernels() {
         let picture = clip(i, size);
         let shot = Shot::new(MOVES[i * 2 + 1], ShotSize::Wide);
         let t = i as f32 / 3.0;
-        let (frame, ran) = node.camera_over(&picture, shot, t, false).unwrap();
+        let mut passing = Picture::from(picture.clone());
+        let (frame, ran) = node.camera_over(&mut passing, shot, t, false).unwrap();
         let mut reference = scene::ken_burns(&picture, width, height, shot, t).unwrap();
         lut.apply_rgb8(&mut reference.data).unwrap();
         let (max, differing) = compare(&frame.data, &reference.data);
@@ -867,6 +941,7 @@ fn footage_passing_through_a_node_matches_the_cpu_kernels() {
              a picture past the node's room on the CPU"
         ),
     }
+    gpu::footage_on_device(&lut);
 }
 
 /// The flow kernels run by the emulator over a pair of frames, through the
@@ -1203,7 +1278,7 @@ fn tight(plane: &[u8], width: usize, stride: usize) -> Vec<u8> {
 mod gpu {
     use std::sync::Arc;
 
-    use kino_cuda::gpu::Gpu;
+    use kino_cuda::gpu::{DeviceRgb, Gpu};
 
     use super::*;
 
@@ -1216,6 +1291,65 @@ mod gpu {
                 None
             }
         }
+    }
+
+    /// Footage a decoder left on the GPU: framed by a node there (its
+    /// levels made there), within a level of the CPU (the grade), nothing
+    /// coming down; one past the node's room comes down first.
+    pub fn footage_on_device(lut: &CubeLut) {
+        let Some(gpu) = device() else { return };
+        let pool = Arc::new(kino_cuda::Pool::from_env().unwrap());
+        let layers = Layers {
+            lut: Some(lut),
+            ..Layers::default()
+        };
+        let (width, height) = (640, 360);
+        let mut node =
+            NodeFrames::new(&pool, (width, height), layers, &[]).with_passing((1280, 720));
+        // The base level, levels 1 and 2 of odd sizes, and one too large.
+        let cases = [
+            ((1280, 720), ShotSize::Wide),
+            ((1001, 577), ShotSize::ExtremeWide),
+            ((1280, 720), ShotSize::ExtremeWide),
+            ((2560, 1440), ShotSize::Wide),
+        ];
+        for (i, ((w, h), size)) in cases.into_iter().enumerate() {
+            let mut data = picture(w, h);
+            data.rotate_left(i * 3 * 89);
+            let frame = Frame {
+                width: w,
+                height: h,
+                data,
+            };
+            let mut passing = Picture::on_device(DeviceRgb::upload(&gpu, &frame).unwrap());
+            let shot = Shot::new(MOVES[i * 2], size);
+            let t = i as f32 / 3.0;
+            let (out, ran) = node.camera_over(&mut passing, shot, t, false).unwrap();
+            let image = Image::from_frame(&frame).unwrap();
+            let mut reference = scene::ken_burns(&image, width, height, shot, t).unwrap();
+            lut.apply_rgb8(&mut reference.data).unwrap();
+            let (max, differing) = compare(&out.data, &reference.data);
+            assert!(
+                max <= 1,
+                "a {w}×{h} picture on the GPU, framed on {}: {differing} samples differ (max {max})",
+                ran.placement
+            );
+            assert_eq!(
+                ran.placement,
+                kino_cuda::Placement::Cuda(0),
+                "{:?}",
+                ran.cpu_because
+            );
+            assert_eq!(
+                passing.is_on_device(),
+                w * h <= 1280 * 720,
+                "only a picture past the node's room comes down ({w}×{h})"
+            );
+        }
+        println!(
+            "footage on the GPU: framed (levels 0 to 2 made there) and graded within 1 level of the CPU, \
+             a picture past the node's room brought down"
+        );
     }
 
     pub fn lut(name: &str, lut: &CubeLut, input: &[u8], reference: &[u8], portable: &[u8]) {
@@ -1387,6 +1521,8 @@ mod gpu {
     use super::*;
 
     pub fn camera(_: &Image, _: Shot, _: f32, _: &Frame) {}
+
+    pub fn footage_on_device(_: &CubeLut) {}
 
     pub fn to_sdr(_: &ToSdr, _: Yuv420View10<'_>, _: usize, _: usize, _: &[u8]) {}
 

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
+use kino_cuda::Picture;
 use kino_cuda::node::{Layers, Logo};
 use kino_kernels::interpolate::Frame;
 use kino_kernels::lut::CubeLut;
@@ -660,12 +661,14 @@ fn footage<'a>(
     let [v0, v1] = pick.speed.map(|v| f64::from(v.clamp(0.25, 4.0)));
     let scene_secs = frames as f64 / f64::from(format.fps);
     let (w, h) = (format.width as usize, format.height as usize);
-    let mut current: Option<Image> = None;
-    let mut next = reader.next_frame()?;
+    // A clip frame stays where it was decoded (on the GPU, where NVDEC and
+    // the node share one) until something on the CPU needs its pixels.
+    let mut current: Option<Picture> = None;
+    let mut next = reader.next_picture()?;
     // The pictures the camera frames: the clip's, or the plate's.
     let passing = match &next {
         Some(_) if pick.contain => (w, h),
-        Some(f) => (f.width as usize, f.height as usize),
+        Some(f) => f.picture.size(),
         None => (0, 0),
     };
     let mut node = cx.node_frames((w, h), layers, &[]).with_passing(passing);
@@ -674,21 +677,17 @@ fn footage<'a>(
         // Clip time: the integral of the ramped speed.
         let at = start + v0 * t + (v1 - v0) * t * t / (2.0 * scene_secs.max(1e-3));
         while let Some(f) = next.take_if(|f| f.pts_secs <= at + 1e-6 || current.is_none()) {
-            current = Some(Image::from_frame(&Frame {
-                width: f.width as usize,
-                height: f.height as usize,
-                data: f.data,
-            })?);
-            next = reader.next_frame()?;
+            current = Some(f.picture);
+            next = reader.next_picture()?;
         }
-        let image = current.as_ref().context("the clip has no frames")?;
+        let picture = current.as_mut().context("the clip has no frames")?;
         let frame = if pick.contain {
-            let plate = canvas(image, palette, format.width, format.height, 0)?;
+            let plate = canvas(picture.image()?, palette, format.width, format.height, 0)?;
             let locked = Shot::new(CameraMove::Locked, ShotSize::Wide);
-            cx.passing_frame(&mut node, &plate, locked, 0.0)?
+            cx.passing_frame(&mut node, &mut Picture::from(plate), locked, 0.0)?
         } else {
             let t = (t / scene_secs.max(1e-3)) as f32;
-            cx.passing_frame(&mut node, image, shot, t)?
+            cx.passing_frame(&mut node, picture, shot, t)?
         };
         write(frame, i)?;
     }

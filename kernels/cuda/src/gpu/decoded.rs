@@ -13,7 +13,7 @@ use std::sync::Arc;
 use cudarc::driver::{CudaSlice, CudaStream, LaunchArgs, PushKernelArg};
 use kino_kernels::yuv::Matrix;
 
-use super::{Gpu, GpuError, ToneMapTables, config, driver};
+use super::{DeviceRgb, Gpu, GpuError, ToneMapTables, config, driver};
 use crate::kernels;
 
 /// A decoded 4:2:0 picture in a GPU's memory: luma, then U and V
@@ -145,6 +145,21 @@ impl Gpu {
         picture: &DecodedPicture,
         matrix: Matrix,
     ) -> Result<Vec<u8>, GpuError> {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.nv12_to_rgb_on_device(picture, matrix) }?
+            .download()
+            .map(|frame| frame.data)
+    }
+
+    /// [`Gpu::nv12_to_rgb_at`], the RGB24 picture left on this GPU.
+    ///
+    /// # Safety
+    /// As [`Gpu::nv12_to_rgb_at`].
+    pub unsafe fn nv12_to_rgb_on_device(
+        &self,
+        picture: &DecodedPicture,
+        matrix: Matrix,
+    ) -> Result<DeviceRgb, GpuError> {
         let (c, mut rgb) = self.begin(picture, 1)?;
         let [r_cr, g_cb, g_cr, b_cb] = matrix.to_rgb();
         let mut launch = c.stream.launch_builder(&self.yuv420_to_rgb);
@@ -168,7 +183,7 @@ impl Gpu {
             )))
         }
         .map_err(driver("running kino_yuv420_to_rgb"))?;
-        c.finish(&rgb)
+        c.finish(self, rgb, picture)
     }
 
     /// A 10-bit P010 BT.2020 picture on this GPU to BT.709 RGB24, tone
@@ -182,6 +197,21 @@ impl Gpu {
         picture: &DecodedPicture,
         tables: &ToneMapTables,
     ) -> Result<Vec<u8>, GpuError> {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.p010_to_sdr_on_device(picture, tables) }?
+            .download()
+            .map(|frame| frame.data)
+    }
+
+    /// [`Gpu::p010_to_sdr_at`], the RGB24 picture left on this GPU.
+    ///
+    /// # Safety
+    /// As [`Gpu::nv12_to_rgb_at`], with two bytes a sample.
+    pub unsafe fn p010_to_sdr_on_device(
+        &self,
+        picture: &DecodedPicture,
+        tables: &ToneMapTables,
+    ) -> Result<DeviceRgb, GpuError> {
         let (c, mut rgb) = self.begin(picture, 2)?;
         // P010's 10 bits sit at the top of each word.
         let shift = 6u32;
@@ -203,7 +233,7 @@ impl Gpu {
         // height` pixels of `rgb`.
         unsafe { launch.launch(config(kernels::to_sdr_rgb8(picture.width, picture.height))) }
             .map_err(driver("running kino_to_sdr_rgb8"))?;
-        c.finish(&rgb)
+        c.finish(self, rgb, picture)
     }
 
     /// Checks `picture` (samples of `sample` bytes), waits for its
@@ -230,14 +260,15 @@ impl Gpu {
 }
 
 impl Conversion {
-    /// Downloads the frame once the kernel is done.
-    fn finish(self, rgb: &CudaSlice<u8>) -> Result<Vec<u8>, GpuError> {
-        let frame = self
-            .stream
-            .clone_dtoh(rgb)
-            .map_err(driver("downloading the frame"))?;
-        self.stream.synchronize().map_err(driver("finishing"))?;
-        Ok(frame)
+    /// The picture, once the kernel is done: the decoder may reuse its
+    /// planes when this returns.
+    fn finish(
+        self,
+        gpu: &Gpu,
+        rgb: CudaSlice<u8>,
+        picture: &DecodedPicture,
+    ) -> Result<DeviceRgb, GpuError> {
+        DeviceRgb::finished(gpu, self.stream, rgb, (picture.width, picture.height))
     }
 }
 

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaSlice, CudaStream};
 use kino_kernels::lut::Rgb8Plan;
-use kino_kernels::scene::{CameraPlan, OverlayPlan};
+use kino_kernels::scene::{CameraGeometry, CameraPlan, OverlayPlan, mip_size};
 use kino_kernels::text::{CaptionPlan, TextPlan};
 
-use super::{Gpu, GpuError, Tables, Target, TextMasks, driver};
+use super::{DeviceRgb, Gpu, GpuError, Tables, Target, TextMasks, driver};
 use crate::kernels::TextArgs;
 
 /// A host slice borrowed for the node's life, known by its address and
@@ -36,9 +36,10 @@ pub struct DeviceFrames<'a> {
     levels: HashMap<Key, CudaSlice<u32>>,
     luts: HashMap<Key, Tables>,
     texts: HashMap<(Key, Option<Key>), TextMasks>,
-    /// The level of the last picture passing through (a footage frame),
-    /// overwritten by the next.
-    passing: Option<CudaSlice<u32>>,
+    /// The levels of the last picture passing through (a footage frame),
+    /// overwritten by the next: the one sampled, or for a picture already
+    /// on the GPU its even levels in the first and odd in the second.
+    passing: [Option<CudaSlice<u32>>; 2],
     resident_bytes: u64,
     inputs: PhantomData<&'a ()>,
 }
@@ -58,7 +59,7 @@ impl<'a> DeviceFrames<'a> {
             levels: HashMap::new(),
             luts: HashMap::new(),
             texts: HashMap::new(),
-            passing: None,
+            passing: [None, None],
             resident_bytes: (width * height * 3) as u64,
             inputs: PhantomData,
         })
@@ -96,8 +97,13 @@ impl<'a> DeviceFrames<'a> {
             &self.stream,
             plan.level,
         )?;
-        self.gpu
-            .launch_camera(&self.stream, plan, level, &mut self.frame, self.size)
+        self.gpu.launch_camera(
+            &self.stream,
+            &plan.geometry,
+            level,
+            &mut self.frame,
+            self.size,
+        )
     }
 
     /// Draws the frame a camera plan describes over a picture of this frame
@@ -105,23 +111,73 @@ impl<'a> DeviceFrames<'a> {
     /// pictures (made larger when one is), not into the resident inputs.
     pub fn camera_over(&mut self, plan: &CameraPlan<'_>) -> Result<(), GpuError> {
         let n = plan.level.len();
-        let level = match &mut self.passing {
-            Some(level) if level.len() >= n => level,
-            held => {
-                let previous = held.take().map_or(0, |l| l.len());
-                let grown = self
-                    .stream
-                    .alloc_zeros::<u32>(n)
-                    .map_err(driver("allocating a picture's level"))?;
-                self.resident_bytes += ((n - previous) * 4) as u64;
-                held.insert(grown)
-            }
-        };
+        let level = grown(
+            &mut self.passing[0],
+            n,
+            &self.stream,
+            &mut self.resident_bytes,
+        )?;
         self.stream
             .memcpy_htod(plan.level, &mut level.slice_mut(..n))
             .map_err(driver("uploading a picture's level"))?;
+        self.gpu.launch_camera(
+            &self.stream,
+            &plan.geometry,
+            level,
+            &mut self.frame,
+            self.size,
+        )
+    }
+
+    /// Draws the frame `geometry` describes over a picture already on this
+    /// GPU (a decoded frame made RGB here): the picture becomes an opaque
+    /// image's base level and is halved down to the level the camera
+    /// samples, in the node's buffers for passing pictures, so nothing
+    /// goes up.
+    pub fn camera_over_device(
+        &mut self,
+        picture: &DeviceRgb,
+        geometry: &CameraGeometry,
+    ) -> Result<(), GpuError> {
+        let size = (picture.width(), picture.height());
+        let k = geometry.level;
+        if mip_size(size.0, size.1, k) != (geometry.level_width, geometry.level_height) {
+            return Err(GpuError(format!(
+                "a camera sampling a {}×{} level {k} of a {}×{} picture",
+                geometry.level_width, geometry.level_height, size.0, size.1
+            )));
+        }
+        let (half_width, half_height) = mip_size(size.0, size.1, 1);
+        let [even, odd] = &mut self.passing;
+        let even = grown(
+            even,
+            size.0 * size.1,
+            &self.stream,
+            &mut self.resident_bytes,
+        )?;
         self.gpu
-            .launch_camera(&self.stream, plan, level, &mut self.frame, self.size)
+            .launch_level_from_rgb8(&self.stream, picture, even)?;
+        let level = if k == 0 {
+            even
+        } else {
+            let odd = grown(
+                odd,
+                half_width * half_height,
+                &self.stream,
+                &mut self.resident_bytes,
+            )?;
+            let mut at = size;
+            for step in 1..=k {
+                at = if step % 2 == 1 {
+                    self.gpu.launch_half_level(&self.stream, even, at, odd)?
+                } else {
+                    self.gpu.launch_half_level(&self.stream, odd, at, even)?
+                };
+            }
+            if k % 2 == 1 { odd } else { even }
+        };
+        self.gpu
+            .launch_camera(&self.stream, geometry, level, &mut self.frame, self.size)
     }
 
     /// Grades the frame with a LUT whose tables stay resident.
@@ -195,6 +251,25 @@ impl<'a> DeviceFrames<'a> {
             .map_err(driver("downloading the frame"))?;
         self.stream.synchronize().map_err(driver("finishing"))
     }
+}
+
+/// The buffer in `slot`, made (or remade larger) to hold `n` pixels; the
+/// bytes it adds are counted in `bytes`.
+fn grown<'s>(
+    slot: &'s mut Option<CudaSlice<u32>>,
+    n: usize,
+    stream: &Arc<CudaStream>,
+    bytes: &mut u64,
+) -> Result<&'s mut CudaSlice<u32>, GpuError> {
+    if slot.as_ref().is_some_and(|held| held.len() >= n) {
+        return Ok(slot.as_mut().expect("held"));
+    }
+    let previous = slot.take().map_or(0, |held| held.len());
+    let made = stream
+        .alloc_zeros::<u32>(n)
+        .map_err(driver("allocating a picture's level"))?;
+    *bytes += ((n - previous) * 4) as u64;
+    Ok(slot.insert(made))
 }
 
 /// `level` on the device: uploaded the first time, found by address after.
