@@ -17,6 +17,7 @@ pub mod flow;
 #[cfg(feature = "cuda")]
 pub mod gpu;
 pub mod kernels;
+pub mod mips;
 pub mod node;
 mod picture;
 pub mod placed;

@@ -207,14 +207,14 @@ impl<'a> NodeFrames<'a> {
     /// Room for pictures of up to `width × height` passing through the node
     /// a frame at a time ([`NodeFrames::camera_over`]: a clip's frames):
     /// on a GPU, the level the camera samples, or for a picture decoded
-    /// there its base level and the one below (the rest are made in
-    /// their place), and two RGB24 pictures as the decoder leaves them
-    /// (the one framed and the next).
+    /// there the two buffers its levels are made in ([`crate::mips`]),
+    /// and two RGB24 pictures as the decoder leaves them (the one framed
+    /// and the next).
     pub fn with_passing(mut self, (width, height): (usize, usize)) -> Self {
         let pixels = width * height;
         if pixels > self.passing.0 {
-            let (half_width, half_height) = scene::mip_size(width, height, 1);
-            let bytes = (pixels * 4 + half_width * half_height * 4 + 2 * pixels * 3) as u64;
+            let [even, odd] = crate::mips::room((width, height));
+            let bytes = ((even + odd) * 4 + 2 * pixels * 3) as u64;
             self.bytes += bytes - self.passing.1;
             self.passing = (pixels, bytes);
         }

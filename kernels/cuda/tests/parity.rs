@@ -9,6 +9,7 @@
 
 use kino_cuda::Picture;
 use kino_cuda::flow::{self, FlowKernels, Side};
+use kino_cuda::mips::{self, Buffer, LevelKernels};
 use kino_cuda::node::{Layers, Logo, NodeFrames};
 use kino_kernels::hdr::{ToSdr, Transfer, Yuv420View10};
 use kino_kernels::interpolate::{
@@ -477,6 +478,57 @@ fn emulated_camera(
     emulated
 }
 
+/// The level kernels emulated over a picture, in two buffers as a node's.
+struct EmulatedLevels<'a> {
+    picture: &'a Frame,
+    buffers: [Vec<u32>; 2],
+}
+
+impl<'a> EmulatedLevels<'a> {
+    fn new(picture: &'a Frame) -> Self {
+        let room = mips::room((picture.width, picture.height));
+        Self {
+            picture,
+            buffers: room.map(|pixels| vec![0; pixels]),
+        }
+    }
+
+    /// The first `pixels` of `buffer`.
+    fn level(&self, buffer: Buffer, pixels: usize) -> Vec<u32> {
+        let i = usize::from(buffer == Buffer::Odd);
+        self.buffers[i][..pixels].to_vec()
+    }
+}
+
+impl LevelKernels for EmulatedLevels<'_> {
+    type Error = std::convert::Infallible;
+
+    fn base(&mut self) -> Result<(), Self::Error> {
+        let (w, h) = (self.picture.width, self.picture.height);
+        let launch = kino_cuda::kernels::level(w, h);
+        let [even, _] = &mut self.buffers;
+        kino_cuda_emu::level_from_rgb8(launch.grid, launch.block, &self.picture.data, (w, h), even);
+        Ok(())
+    }
+
+    fn half(&mut self, from: Buffer, (w, h): (usize, usize)) -> Result<(), Self::Error> {
+        let [even, odd] = &mut self.buffers;
+        let (src, dst) = match from {
+            Buffer::Even => (even, odd),
+            Buffer::Odd => (odd, even),
+        };
+        let half = (w.div_ceil(2), h.div_ceil(2));
+        let launch = kino_cuda::kernels::level(half.0, half.1);
+        let src = kino_cuda_emu::Level {
+            px: src,
+            width: w,
+            height: h,
+        };
+        kino_cuda_emu::half_level(launch.grid, launch.block, src, dst, half);
+        Ok(())
+    }
+}
+
 #[test]
 fn a_decoded_pictures_levels_made_on_the_device_are_the_cpus() {
     // Odd sizes and even, framed at the base and down to level 4; each
@@ -496,29 +548,18 @@ fn a_decoded_pictures_levels_made_on_the_device_are_the_cpus() {
             data: picture(w, h),
         };
         let image = Image::from_frame(&frame).unwrap();
-        let launch = kino_cuda::kernels::level(w, h);
-        let mut level = vec![0u32; w * h];
-        kino_cuda_emu::level_from_rgb8(launch.grid, launch.block, &frame.data, (w, h), &mut level);
-        let mut size = (w, h);
-        assert_eq!(Some((w, h, level.as_slice())), image.mip(0), "{w}×{h}");
-        let mut made = vec![level];
-        for k in 1..=scene::mip_levels(w, h) {
-            let half = scene::mip_size(w, h, k);
-            let mut next = vec![0u32; half.0 * half.1];
-            let launch = kino_cuda::kernels::level(half.0, half.1);
-            let src = kino_cuda_emu::Level {
-                px: &made[k - 1],
-                width: size.0,
-                height: size.1,
-            };
-            kino_cuda_emu::half_level(launch.grid, launch.block, src, &mut next, half);
+        let mut made = Vec::new();
+        for k in 0..=scene::mip_levels(w, h) {
+            let mut kernels = EmulatedLevels::new(&frame);
+            let buffer = mips::make(&mut kernels, (w, h), k).unwrap();
+            let (lw, lh) = scene::mip_size(w, h, k);
+            let level = kernels.level(buffer, lw * lh);
             assert_eq!(
-                Some((half.0, half.1, next.as_slice())),
+                Some((lw, lh, level.as_slice())),
                 image.mip(k),
                 "level {k} of {w}×{h}"
             );
-            made.push(next);
-            size = half;
+            made.push(level);
             levels += 1;
         }
         for (m, camera) in MOVES.into_iter().enumerate() {

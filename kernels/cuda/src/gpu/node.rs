@@ -15,6 +15,7 @@ use kino_kernels::text::{CaptionPlan, TextPlan};
 
 use super::{DeviceRgb, Gpu, GpuError, Tables, Target, TextMasks, driver};
 use crate::kernels::TextArgs;
+use crate::mips::{self, Buffer, LevelKernels};
 
 /// A host slice borrowed for the node's life, known by its address and
 /// length: while the borrow lasts it can be neither freed nor changed, so
@@ -147,34 +148,21 @@ impl<'a> DeviceFrames<'a> {
                 geometry.level_width, geometry.level_height, size.0, size.1
             )));
         }
-        let (half_width, half_height) = mip_size(size.0, size.1, 1);
+        let [even_room, odd_room] = mips::room(size);
         let [even, odd] = &mut self.passing;
-        let even = grown(
-            even,
-            size.0 * size.1,
-            &self.stream,
-            &mut self.resident_bytes,
-        )?;
-        self.gpu
-            .launch_level_from_rgb8(&self.stream, picture, even)?;
-        let level = if k == 0 {
-            even
-        } else {
-            let odd = grown(
-                odd,
-                half_width * half_height,
-                &self.stream,
-                &mut self.resident_bytes,
-            )?;
-            let mut at = size;
-            for step in 1..=k {
-                at = if step % 2 == 1 {
-                    self.gpu.launch_half_level(&self.stream, even, at, odd)?
-                } else {
-                    self.gpu.launch_half_level(&self.stream, odd, at, even)?
-                };
-            }
-            if k % 2 == 1 { odd } else { even }
+        let even = grown(even, even_room, &self.stream, &mut self.resident_bytes)?;
+        let odd = grown(odd, odd_room, &self.stream, &mut self.resident_bytes)?;
+        let mut kernels = Levels {
+            gpu: &self.gpu,
+            stream: &self.stream,
+            picture,
+            buffers: [even, odd],
+        };
+        let made = mips::make(&mut kernels, size, k)?;
+        let [even, odd] = kernels.buffers;
+        let level = match made {
+            Buffer::Even => even,
+            Buffer::Odd => odd,
         };
         self.gpu
             .launch_camera(&self.stream, geometry, level, &mut self.frame, self.size)
@@ -250,6 +238,34 @@ impl<'a> DeviceFrames<'a> {
             .memcpy_dtoh(&self.frame, out)
             .map_err(driver("downloading the frame"))?;
         self.stream.synchronize().map_err(driver("finishing"))
+    }
+}
+
+/// A picture's levels made on the node's GPU, in its two buffers.
+struct Levels<'n> {
+    gpu: &'n Gpu,
+    stream: &'n Arc<CudaStream>,
+    picture: &'n DeviceRgb,
+    buffers: [&'n mut CudaSlice<u32>; 2],
+}
+
+impl LevelKernels for Levels<'_> {
+    type Error = GpuError;
+
+    fn base(&mut self) -> Result<(), GpuError> {
+        self.gpu
+            .launch_level_from_rgb8(self.stream, self.picture, self.buffers[0])
+    }
+
+    fn half(&mut self, from: Buffer, size: (usize, usize)) -> Result<(), GpuError> {
+        let [even, odd] = &mut self.buffers;
+        let (src, dst) = match from {
+            Buffer::Even => (even, odd),
+            Buffer::Odd => (odd, even),
+        };
+        self.gpu
+            .launch_half_level(self.stream, src, size, dst)
+            .map(drop)
     }
 }
 
