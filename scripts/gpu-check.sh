@@ -241,9 +241,9 @@ run() {
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
     grep -E "^(whisper |  candle|  libtorch|\(GPU column)" "$log" || true
-    grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|interpolate |nvenc|nvdec|x264|software |hdr:|hlg p010)" "$log" || true
+    grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|footage frame|interpolate |nvenc|nvdec|x264|software |hdr:|hlg p010)" "$log" || true
     grep -E "^ad (end to end|cpu:|auto:)" "$log" || true
-    grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|diffusion on|vocoder on|whisper on|torch:|nvenc vs|nvdec vs|tone map:|test result|TIMED OUT)" "$log" | sort | uniq -c || true
+    grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|footage on|decoded pictures|pictures read on|diffusion on|vocoder on|whisper on|torch:|nvenc vs|nvdec vs|tone map:|test result|TIMED OUT)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status
 }
