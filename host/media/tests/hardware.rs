@@ -272,7 +272,7 @@ fn a_readers_pictures_are_its_frames_left_where_they_were_made() {
             "on {device}"
         );
         println!(
-            "{device}: {on_device} of {} pictures left on the GPU",
+            "pictures read on {device}: {on_device} of {} left on the GPU",
             frames.len()
         );
     }
