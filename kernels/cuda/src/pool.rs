@@ -163,8 +163,16 @@ impl Waits {
 enum Holder {
     /// A model, and the runtime that keeps its memory once it is unloaded,
     /// where its runtime does.
-    Model(Option<&'static str>),
+    Model(Option<Kept>),
     Node,
+}
+
+/// A model's runtime that keeps the memory its models free, and how much
+/// of the model's room came from what it kept.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    runtime: &'static str,
+    drawn: u64,
 }
 
 /// Hands kernel calls a device with room for them.
@@ -328,14 +336,16 @@ impl Pool {
             .iter_mut()
             .filter(|b| b.room_for(runtime) >= bytes)
             .max_by_key(|b| b.room_for(runtime))?;
-        if let Some(runtime) = runtime {
+        let kept = runtime.map(|runtime| {
             let kept = budget.kept_by(runtime);
-            *kept -= bytes.min(*kept);
-        }
+            let drawn = bytes.min(*kept);
+            *kept -= drawn;
+            Kept { runtime, drawn }
+        });
         budget.models += bytes;
         let ordinal = budget.ordinal;
         drop(budgets);
-        Some(self.held_for(ordinal, bytes, Holder::Model(runtime)))
+        Some(self.held_for(ordinal, bytes, Holder::Model(kept)))
     }
 
     /// Holds `bytes` for a render node's frames and inputs, kept on the GPU
@@ -569,6 +579,25 @@ impl Resident {
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
+
+    /// Gives the room back for a model that was never loaded, so its
+    /// runtime allocated none of it: what the room drew from the memory
+    /// its runtime keeps goes back to that runtime, and the rest to the
+    /// pool. (Dropping it instead would count all of it as kept by a
+    /// runtime that keeps what its models free.)
+    pub fn unused(mut self) {
+        if let Holder::Model(kept) = &mut self.holder {
+            let bytes = self.bytes;
+            let kept = kept.take();
+            self.pool.give_back(self.ordinal, |b| {
+                b.models -= bytes;
+                if let Some(Kept { runtime, drawn }) = kept {
+                    *b.kept_by(runtime) += drawn;
+                }
+            });
+            self.bytes = 0;
+        }
+    }
 }
 
 impl Drop for Resident {
@@ -576,7 +605,7 @@ impl Drop for Resident {
         let bytes = self.bytes;
         self.pool.give_back(self.ordinal, |b| match self.holder {
             Holder::Model(None) => b.models -= bytes,
-            Holder::Model(Some(runtime)) => {
+            Holder::Model(Some(Kept { runtime, .. })) => {
                 b.models -= bytes;
                 *b.kept_by(runtime) += bytes;
             }
@@ -767,6 +796,26 @@ mod tests {
             "short on both"
         );
         assert_eq!(pool.hold_kept("another", 60 * MIB).unwrap().ordinal(), 1);
+    }
+
+    #[test]
+    fn room_held_for_a_model_never_loaded_is_given_back_as_it_was() {
+        let pool = Arc::new(Pool::new(&[gpu(0, 100)], Choice::Auto, None).unwrap());
+        drop(pool.hold_kept("libtorch", 30 * MIB).unwrap());
+        assert_eq!(pool.resident(), [(0, 30 * MIB)]);
+        // A model drawing the 30 MiB libtorch keeps and 20 more, whose
+        // runtime then fails before loading: libtorch still keeps its 30,
+        // and the 20 it never allocated are free for anyone.
+        pool.hold_kept("libtorch", 50 * MIB).unwrap().unused();
+        assert_eq!(pool.resident(), [(0, 30 * MIB)]);
+        assert_eq!(pool.acquire(70 * MIB).placement(), Placement::Cuda(0));
+        assert_eq!(pool.acquire(71 * MIB).placement(), Placement::Cpu);
+        // A model of a runtime that gives back what it frees.
+        pool.hold(60 * MIB).unwrap().unused();
+        assert_eq!(pool.resident(), [(0, 30 * MIB)]);
+        // A node's room is a node's: it is given back whole either way.
+        pool.hold_node(40 * MIB).unwrap().unused();
+        assert_eq!(pool.resident(), [(0, 30 * MIB)]);
     }
 
     /// A render node's calls on the room it holds: counted as leased calls

@@ -99,6 +99,8 @@ pub(crate) fn load<T>(
     let gpu = match (runtime.gpu)(room.ordinal()) {
         Ok(gpu) => gpu,
         Err(why) => {
+            // Nothing was loaded there: the runtime keeps none of it.
+            room.unused();
             note(format!("{what}: {why}"));
             return on_cpu();
         }
@@ -232,5 +234,37 @@ mod tests {
         let (placed, notes) = place(&gpu, 4 << 30, caching, false);
         assert_eq!(*placed, Some(0), "{notes:?}");
         assert_eq!(gpu.resident(), vec![(0, 4 << 30)]);
+    }
+
+    #[test]
+    fn room_held_on_a_gpu_the_runtime_then_refuses_is_not_counted_as_kept() {
+        let mib = |n: u64| kino_cuda::pool::RESERVE_BYTES + (n << 20);
+        let gpus = [
+            Gpu {
+                ordinal: 0,
+                free_memory: mib(400),
+            },
+            Gpu {
+                ordinal: 1,
+                free_memory: mib(300),
+            },
+        ];
+        let pool = Arc::new(Pool::new(&gpus, Choice::Auto, None).expect("a pool"));
+        // The runtime keeps 200 MiB on cuda:0, so cuda:1 has the most room,
+        // but cuda:0 the most for this runtime's next model...
+        drop(pool.hold_kept("caching", 200 << 20).expect("room"));
+        let only_cuda1 = Runtime {
+            gpu: |n| match n {
+                1 => Ok(1),
+                _ => Err(format!("cuda:{n} is not this runtime's")),
+            },
+            keeps_freed: Some("caching"),
+        };
+        // ...where it then cannot load: the CPU, and cuda:0 holds what
+        // the runtime kept before, not the 300 MiB it never allocated.
+        let (placed, notes) = place(&pool, 300 << 20, only_cuda1, false);
+        assert_eq!(*placed, None);
+        assert_eq!(notes, ["the model `m@1`: cuda:0 is not this runtime's"]);
+        assert_eq!(pool.resident(), vec![(0, 200 << 20), (1, 0)]);
     }
 }
