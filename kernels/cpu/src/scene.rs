@@ -21,7 +21,7 @@
 //! a bilinear sample in 16.16 fixed point, the two channel pairs filtered at
 //! once in one register (8-bit weights). When the window is much larger than
 //! the output, sampling the full image would alias, so the sample is taken
-//! from a mipmap level (2x2 box-filtered halvings, built on first use and
+//! from a mipmap level (2x2 box-filtered halvings, each built on first use and
 //! kept with the image) chosen to bring the scale near 1. Rows are rendered
 //! in parallel on the current rayon pool. A window that is not rotated
 //! reads the same source columns on every row: those are worked out once
@@ -265,29 +265,19 @@ struct Level {
 }
 
 impl Level {
-    /// The next mipmap level: each pixel the mean of a 2x2 block (the last
-    /// row or column repeated when the size is odd).
+    /// The next mipmap level: each pixel the mean of a 2x2 block, each
+    /// channel rounded half up (the last row or column repeated when the
+    /// size is odd).
     fn half(&self) -> Level {
         let (w, h) = (self.width.div_ceil(2), self.height.div_ceil(2));
         let mut px = vec![0u32; w * h];
         px.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-            let y0 = (2 * y).min(self.height - 1);
-            let y1 = (2 * y + 1).min(self.height - 1);
+            let top = &self.px[(2 * y).min(self.height - 1) * self.width..][..self.width];
+            let bottom = &self.px[(2 * y + 1).min(self.height - 1) * self.width..][..self.width];
             for (x, out) in row.iter_mut().enumerate() {
-                let x0 = (2 * x).min(self.width - 1);
-                let x1 = (2 * x + 1).min(self.width - 1);
-                let taps = [
-                    self.px[y0 * self.width + x0],
-                    self.px[y0 * self.width + x1],
-                    self.px[y1 * self.width + x0],
-                    self.px[y1 * self.width + x1],
-                ];
-                let mut v = 0u32;
-                for c in 0..4 {
-                    let sum: u32 = taps.iter().map(|p| (p >> (8 * c)) & 0xFF).sum();
-                    v |= ((sum + 2) / 4) << (8 * c);
-                }
-                *out = v;
+                let x0 = 2 * x;
+                let x1 = (x0 + 1).min(self.width - 1);
+                *out = mean4([top[x0], top[x1], bottom[x0], bottom[x1]]);
             }
         });
         Level {
@@ -298,14 +288,30 @@ impl Level {
     }
 }
 
+/// The per-channel mean of four RGBA pixels, each rounded half up:
+/// `(a + b + c + d + 2) / 4` for every byte. Two channels are summed at
+/// once in 16-bit lanes (four bytes sum to at most 1020, so no lane
+/// carries into the next).
+fn mean4(taps: [u32; 4]) -> u32 {
+    const LANES: u32 = 0x00FF_00FF;
+    const HALF: u32 = 0x0002_0002;
+    let (mut even, mut odd) = (HALF, HALF);
+    for p in taps {
+        even += p & LANES;
+        odd += (p >> 8) & LANES;
+    }
+    ((even >> 2) & LANES) | (((odd >> 2) & LANES) << 8)
+}
+
 /// An RGBA8 still (a product shot, a logo, a rendered backdrop), held
 /// premultiplied for filtering.
 #[derive(Debug, Clone)]
 pub struct Image {
     base: Level,
     opaque: bool,
-    /// Levels 1.. of the mipmap, built on first use.
-    mips: OnceLock<Vec<Level>>,
+    /// Levels 1.. of the mipmap, each built on first use (from the one
+    /// above it), so a camera sampling level 1 makes no others.
+    mips: Box<[OnceLock<Level>]>,
 }
 
 impl Image {
@@ -356,7 +362,7 @@ impl Image {
         check_size("image", frame.width, frame.height)?;
         let px = frame
             .data
-            .chunks_exact(3)
+            .par_chunks_exact(3)
             .map(|p| u32::from(p[0]) | u32::from(p[1]) << 8 | u32::from(p[2]) << 16 | 0xFF << 24)
             .collect();
         Ok(Self::from_level(
@@ -389,10 +395,11 @@ impl Image {
     }
 
     fn from_level(base: Level, opaque: bool) -> Self {
+        let levels = mip_levels(base.width, base.height);
         Self {
             base,
             opaque,
-            mips: OnceLock::new(),
+            mips: (0..levels).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -430,18 +437,10 @@ impl Image {
     /// Level `k` of the mipmap (0 is the base), the levels built on first
     /// use. `k` is at most [`mip_levels`] of the image's size.
     fn level_at(&self, k: usize) -> &Level {
-        if k == 0 {
-            return &self.base;
+        match k.min(self.mips.len()) {
+            0 => &self.base,
+            k => self.mips[k - 1].get_or_init(|| self.level_at(k - 1).half()),
         }
-        let mips = self.mips.get_or_init(|| {
-            let mut levels: Vec<Level> = vec![self.base.half()];
-            while let Some(last) = levels.last().filter(|l| l.width > 1 || l.height > 1) {
-                let smaller = last.half();
-                levels.push(smaller);
-            }
-            levels
-        });
-        &mips[k.min(mips.len()) - 1]
     }
 
     /// Level `k` of the mipmap (0 is the base): its width, height and
@@ -1504,6 +1503,54 @@ mod tests {
             at(&frame, 30, 16)[..],
             src.premultiplied(30, 16).unwrap()[..3]
         );
+    }
+
+    #[test]
+    fn a_mip_pixel_is_each_channels_mean_rounded_half_up() {
+        let naive = |taps: [u32; 4]| {
+            (0..4).fold(0u32, |v, c| {
+                let sum: u32 = taps.iter().map(|p| (p >> (8 * c)) & 0xFF).sum();
+                v | ((sum + 2) / 4) << (8 * c)
+            })
+        };
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u32
+        };
+        let extremes = [
+            [u32::MAX; 4],
+            [0; 4],
+            [u32::MAX, 0, u32::MAX, 0],
+            [0x0201_0302; 4],
+        ];
+        for taps in extremes
+            .into_iter()
+            .chain((0..100_000).map(|_| [next(), next(), next(), next()]))
+        {
+            assert_eq!(mean4(taps), naive(taps), "{taps:08x?}");
+        }
+    }
+
+    #[test]
+    fn mip_levels_are_made_only_down_to_the_one_asked_for() {
+        let frame = Frame {
+            width: 37,
+            height: 21,
+            data: (0..37 * 21 * 3).map(|i| (i * 7 % 251) as u8).collect(),
+        };
+        let lazy = Image::from_frame(&frame).expect("image");
+        assert_eq!(lazy.mip(2).map(|(w, h, _)| (w, h)), Some((10, 6)));
+        let made: Vec<bool> = lazy.mips.iter().map(|l| l.get().is_some()).collect();
+        assert_eq!(made, [true, true, false, false, false, false]);
+        // Each level is the one below it halved, whichever is asked first.
+        let eager = Image::from_frame(&frame).expect("image");
+        for k in (0..=mip_levels(37, 21)).rev() {
+            assert_eq!(lazy.mip(k), eager.mip(k), "level {k}");
+        }
+        assert_eq!(lazy.mip(7), None);
     }
 
     #[test]

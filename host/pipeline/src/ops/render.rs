@@ -638,10 +638,8 @@ fn fitted(
 /// linearly from the pick's first speed to its last across the scene, each
 /// output frame the clip's frame at that time (the last one held if the
 /// clip ends first), framed by the shot's camera move (cover), or shown
-/// whole on the palette's plate (contain).
-/// The scene's frames over a clip: each clip frame framed by the camera
-/// (or, contained, on the palette's plate) with `layers` over it, in one
-/// render node whose room holds a clip frame's picture.
+/// whole on the palette's plate (contain), with `layers` over it. One
+/// render node draws them all; its room holds a clip frame's picture.
 fn footage<'a>(
     cx: &'a OpCx,
     (clip, pick): (&Path, &Pick),
