@@ -10,7 +10,7 @@
 #                               # binaries (release) and the CUDA `kino` with
 #                               # what the example ad needs, strips them, and
 #                               # packs them (xz) with NVRTC and FFmpeg into
-#                               # .kino/gpu-check (about 57 MB; the first
+#                               # .kino/gpu-check (about 58 MB; the first
 #                               # pack builds `kino --features cuda` and
 #                               # FFmpeg, ~20 min here)
 #   scripts/gpu-check.sh run    # there (carry .kino/gpu-check): runs them
@@ -70,7 +70,7 @@ pack() {
     espeak_ng "$stage/ad/espeak"
     ffmpeg_nv
     cp -L "$(ldconfig -p | awk '/libx264.so.164 /{print $NF; exit}')" "$FFMPEG_NV/lib/"
-    tar -cJf "$PACK/ffmpeg.tar.xz" -C "$FFMPEG_NV" lib
+    tar -cJf "$PACK/ffmpeg.tar.xz" -C "$FFMPEG_NV" lib bin
     du -sh "$stage"/*/*
     XZ_OPT="-T0" tar -cJf "$PACK/binaries.tar.xz" -C "$stage" bin torch media ad
     rm -rf "$stage"
@@ -81,18 +81,22 @@ pack() {
 # The GPU machine has no FFmpeg. This builds this machine's libav* version
 # (so the kino-media binaries built here load it) from Debian's source,
 # with only what the media checks use: H.264 through libx264, NVENC and
-# NVDEC, AAC, MP4. About 5 MB; a few minutes, once per FFmpeg version.
+# NVDEC, AAC, MP4; and the ffmpeg CLI with the CUDA filters the bench sets
+# beside our kernels (scale_cuda, overlay_cuda: their CUDA compiled to PTX
+# by clang, so no CUDA toolkit is needed). About 8 MB; a few minutes, once
+# per FFmpeg version and RECIPE.
 FFMPEG_NV=.kino/ffmpeg-nv
+FFMPEG_NV_RECIPE="cli+cuda-filters"
 ffmpeg_nv() {
     local version upstream src pool
     version=$(dpkg-query -W -f='${source:Version}' libavcodec-dev)
     version=${version#*:}
     upstream=${version%-*}
-    if [ "$(cat "$FFMPEG_NV/version" 2>/dev/null)" = "$version" ]; then
+    if [ "$(cat "$FFMPEG_NV/version" 2>/dev/null)" = "$version $FFMPEG_NV_RECIPE" ]; then
         return 0
     fi
     local need=() p
-    for p in nasm libx264-dev libffmpeg-nvenc-dev curl; do
+    for p in nasm libx264-dev libffmpeg-nvenc-dev curl clang; do
         dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
     done
     if [ ${#need[@]} -gt 0 ]; then
@@ -116,18 +120,20 @@ ffmpeg_nv() {
     rm -rf "$prefix"
     (
         cd "$src/ffmpeg-$upstream"
-        ./configure --prefix="$prefix" --enable-shared --disable-static --disable-programs --disable-doc \
+        ./configure --prefix="$prefix" --enable-shared --disable-static --disable-doc \
+            --disable-ffplay --disable-ffprobe \
             --disable-autodetect --disable-everything --enable-gpl --enable-libx264 \
-            --enable-ffnvcodec --enable-nvenc --enable-nvdec --enable-cuda \
+            --enable-ffnvcodec --enable-nvenc --enable-nvdec --enable-cuda --enable-cuda-llvm \
             --enable-hwaccel=h264_nvdec,hevc_nvdec \
-            --enable-encoder=h264_nvenc,hevc_nvenc,libx264,aac \
+            --enable-encoder=h264_nvenc,hevc_nvenc,libx264,aac,wrapped_avframe \
             --enable-decoder=h264,hevc,aac --enable-parser=h264,hevc,aac \
-            --enable-demuxer=mov --enable-muxer=mp4,mov --enable-protocol=file \
-            --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata &&
+            --enable-demuxer=mov --enable-muxer=mp4,mov,null --enable-protocol=file,pipe \
+            --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata \
+            --enable-indev=lavfi --enable-filter=scale_cuda,overlay_cuda,hwupload,hwdownload,format,null,testsrc2,loop,scale &&
             make -j"$(nproc)" && make install
     ) >"$src/build.log" 2>&1 || { tail -30 "$src/build.log"; echo "building FFmpeg $version failed"; return 1; }
     rm -rf "$prefix/include" "$prefix/share" "$prefix/lib/pkgconfig" "$src"
-    echo "$version" > "$FFMPEG_NV/version"
+    echo "$version $FFMPEG_NV_RECIPE" > "$FFMPEG_NV/version"
 }
 
 # espeak-ng into $1: the program (libexec), the libraries it loads beyond
@@ -233,15 +239,17 @@ run() {
         LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 100 "$b/media/hardware" --nocapture --test-threads=1 &&
             LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" bounded 60 "$b/media/codecs"
     } 2>&1 | tee -a "$log" || status=1
+    # (with the ffmpeg CLI carried in, for FFmpeg's CUDA filters beside ours)
     echo "== bench"
-    bounded 120 "$b/bin/gpu" --bench 2>&1 | tee -a "$log" || status=1
+    PATH="$tmp/ffmpeg/bin:$PATH" LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" \
+        bounded 180 "$b/bin/gpu" --bench 2>&1 | tee -a "$log" || status=1
     ad "$b/ad" "$tmp" "$log" || status=1
 
     echo
     echo "==== GPU check: $((SECONDS - started)) s"
     # The bench's table, then what the tests printed of their comparisons.
     grep -E "^(whisper |  candle|  libtorch|\(GPU column)" "$log" || true
-    grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|footage frame|interpolate |nvenc|nvdec|x264|software |hdr:|hlg p010)" "$log" || true
+    grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|footage frame|interpolate |FFmpeg's CUDA|ffmpeg |  not measured|nvenc|nvdec|x264|software |hdr:|hlg p010)" "$log" || true
     grep -E "^ad (end to end|cpu:|auto:)" "$log" || true
     grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|footage on|decoded pictures|pictures read on|diffusion on|vocoder on|whisper on|torch:|nvenc vs|nvdec vs|tone map:|test result|TIMED OUT)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"

@@ -5,7 +5,8 @@
 //! composite, a title's text and a karaoke caption at 1080p, and the three
 //! together as a render node makes a frame (resident on the GPU); 2×
 //! interpolation (flow estimate and in-between frame) at 1080p and 4K.
-//! Each GPU output is checked against the CPU's.
+//! Each GPU output is checked against the CPU's. Then FFmpeg's CUDA
+//! filters where one does a kernel's work (`ffmpeg_cuda`).
 //!
 //! `cargo bench -p kino-cuda --features cuda --bench gpu` (`scripts/gpu-check.sh`
 //! runs it on a GPU machine). Without the feature or a GPU it prints the CPU
@@ -13,6 +14,8 @@
 //! its runs.
 
 use std::time::{Duration, Instant};
+
+mod ffmpeg_cuda;
 
 use kino_kernels::hdr::{ToSdr, Transfer, Yuv420View10};
 use kino_kernels::interpolate::{FlowPair, Frame, Params};
@@ -210,6 +213,7 @@ fn main() {
             ),
         );
     }
+    ffmpeg_cuda::rows();
 }
 
 /// A still with alpha.
