@@ -129,10 +129,38 @@ pub struct NodeFrames<'a> {
     size: (usize, usize),
     /// Room to hold on a GPU: the frame and every input at its largest.
     bytes: u64,
-    /// Of which for pictures passing through (a footage frame): the most
-    /// pixels one may have, and the bytes held for them.
-    passing: (usize, u64),
+    /// Of which for pictures passing through (a footage frame).
+    passing: Passing,
     device: Device<'a>,
+}
+
+/// The room a node holds for pictures passing through it, a frame at a
+/// time: the pixels of the largest decoded picture, and the two buffers its
+/// levels are made in ([`crate::mips::room`], which depends on the shape,
+/// not only the pixels).
+#[derive(Debug, Default, Clone, Copy)]
+struct Passing {
+    pixels: usize,
+    levels: [usize; 2],
+    /// The bytes held for them: the level buffers, and two RGB24 pictures
+    /// as the decoder leaves them (the one framed and the next).
+    bytes: u64,
+}
+
+impl Passing {
+    /// Whether a `width × height` picture's levels fit the room.
+    fn holds(&self, (width, height): (usize, usize)) -> bool {
+        let [even, odd] = crate::mips::room((width, height));
+        width * height <= self.pixels && even <= self.levels[0] && odd <= self.levels[1]
+    }
+
+    /// Grows the room to hold a `width × height` picture too.
+    fn make_room(&mut self, (width, height): (usize, usize)) {
+        let [even, odd] = crate::mips::room((width, height));
+        self.pixels = self.pixels.max(width * height);
+        self.levels = [self.levels[0].max(even), self.levels[1].max(odd)];
+        self.bytes = ((self.levels[0] + self.levels[1]) * 4 + 2 * self.pixels * 3) as u64;
+    }
 }
 
 /// Where the node's frames are made.
@@ -199,7 +227,7 @@ impl<'a> NodeFrames<'a> {
             layers,
             size: (width, height),
             bytes: frame + lut + title + logo + stills,
-            passing: (0, 0),
+            passing: Passing::default(),
             device: Device::Unplaced,
         }
     }
@@ -210,14 +238,10 @@ impl<'a> NodeFrames<'a> {
     /// there the two buffers its levels are made in ([`crate::mips`]),
     /// and two RGB24 pictures as the decoder leaves them (the one framed
     /// and the next).
-    pub fn with_passing(mut self, (width, height): (usize, usize)) -> Self {
-        let pixels = width * height;
-        if pixels > self.passing.0 {
-            let [even, odd] = crate::mips::room((width, height));
-            let bytes = ((even + odd) * 4 + 2 * pixels * 3) as u64;
-            self.bytes += bytes - self.passing.1;
-            self.passing = (pixels, bytes);
-        }
+    pub fn with_passing(mut self, size: (usize, usize)) -> Self {
+        let held = self.passing.bytes;
+        self.passing.make_room(size);
+        self.bytes += self.passing.bytes - held;
         self
     }
 
@@ -253,7 +277,7 @@ impl<'a> NodeFrames<'a> {
             let geometry =
                 scene::camera_geometry((width, height), shot, t, self.size.0, self.size.1)?;
             self.place();
-            if self.frames_on_gpu_of(picture) && width * height <= self.passing.0 {
+            if self.frames_on_gpu_of(picture) && self.passing.holds((width, height)) {
                 return self.drawn(Source::OnDevice(picture, shot, t, geometry), graded);
             }
         }
@@ -354,7 +378,7 @@ impl<'a> NodeFrames<'a> {
         let too_large = passing
             .as_ref()
             .map(|p| p.level.len())
-            .filter(|&pixels| pixels > self.passing.0);
+            .filter(|&pixels| pixels > self.passing.levels[0]);
         let lut = self.layers.lut.filter(|_| !graded);
         let title = self.layers.title.map(|(text, placement)| {
             let (x, y) = text.position(width, height, placement);
@@ -409,7 +433,7 @@ impl<'a> NodeFrames<'a> {
                     (Device::Gpu(..), Some(pixels)) => format!(
                         "a picture of {:.1} MiB passing through a node with room for {:.1} MiB",
                         (pixels * 4) as f64 / f64::from(1 << 20),
-                        (self.passing.0 * 4) as f64 / f64::from(1 << 20)
+                        (self.passing.levels[0] * 4) as f64 / f64::from(1 << 20)
                     ),
                     (Device::Cpu(why), _) => why.clone(),
                     _ => String::new(),
@@ -573,6 +597,24 @@ mod tests {
         title.draw_placed(frame, placement).unwrap();
         let l = layers.logo.unwrap();
         scene::overlay(frame, l.image, l.at.0, l.at.1, l.scale, l.opacity).unwrap();
+    }
+
+    #[test]
+    fn passing_room_is_held_for_a_pictures_shape_not_only_its_pixels() {
+        let mut room = Passing::default();
+        room.make_room((3, 2));
+        assert!(room.holds((3, 2)) && room.holds((2, 3)) && room.holds((1, 1)));
+        // As many pixels, but its first level (3×1) is larger than 3×2's
+        // (2×1): the odd buffer would be short.
+        assert!(!room.holds((6, 1)));
+        let held = room.bytes;
+        room.make_room((6, 1));
+        assert!(room.holds((6, 1)) && room.holds((3, 2)));
+        assert_eq!(room.levels, [6, 3]);
+        assert_eq!(room.bytes, held + 4);
+        // A smaller picture changes nothing.
+        room.make_room((2, 2));
+        assert_eq!(room.bytes, held + 4);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaSlice, CudaStream, LaunchArgs, PushKernelArg};
+use cudarc::driver::{CudaSlice, CudaStream, DriverError, LaunchArgs, PushKernelArg};
 use kino_kernels::yuv::Matrix;
 
 use super::{DeviceRgb, Gpu, GpuError, ToneMapTables, config, driver};
@@ -176,13 +176,13 @@ impl Gpu {
         // order and type (a device address for each plane pointer); the
         // caller vouches for the planes, and the kernel writes only the
         // `width × height` pixels of `rgb`.
-        unsafe {
+        let launched = unsafe {
             launch.launch(config(kernels::yuv420_blocks(
                 picture.width,
                 picture.height,
             )))
-        }
-        .map_err(driver("running kino_yuv420_to_rgb"))?;
+        };
+        c.launched(launched, "running kino_yuv420_to_rgb")?;
         c.finish(self, rgb, picture)
     }
 
@@ -231,8 +231,9 @@ impl Gpu {
         // `KinoToSdr`'s words by value); the caller vouches for the planes,
         // the tables went up whole, and the kernel writes only the `width ×
         // height` pixels of `rgb`.
-        unsafe { launch.launch(config(kernels::to_sdr_rgb8(picture.width, picture.height))) }
-            .map_err(driver("running kino_to_sdr_rgb8"))?;
+        let launched =
+            unsafe { launch.launch(config(kernels::to_sdr_rgb8(picture.width, picture.height))) };
+        c.launched(launched, "running kino_to_sdr_rgb8")?;
         c.finish(self, rgb, picture)
     }
 
@@ -260,6 +261,18 @@ impl Gpu {
 }
 
 impl Conversion {
+    /// A launch's outcome. A launch can fail after its kernel is queued
+    /// (cudarc records the buffers' events after queueing it), and the
+    /// decoder may reuse the planes the kernel reads once the conversion
+    /// returns: on failure the stream is waited for first.
+    fn launched<T>(&self, launch: Result<T, DriverError>, what: &str) -> Result<(), GpuError> {
+        launch.map(drop).map_err(|e| {
+            // (its own failure says no more than the launch's)
+            let _ = self.stream.synchronize();
+            driver(what)(e)
+        })
+    }
+
     /// The picture, once the kernel is done: the decoder may reuse its
     /// planes when this returns.
     fn finish(

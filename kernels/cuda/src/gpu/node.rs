@@ -134,8 +134,25 @@ impl<'a> DeviceFrames<'a> {
     /// GPU (a decoded frame made RGB here): the picture becomes an opaque
     /// image's base level and is halved down to the level the camera
     /// samples, in the node's buffers for passing pictures, so nothing
-    /// goes up.
+    /// goes up. Nothing of the node reads the picture once this returns.
     pub fn camera_over_device(
+        &mut self,
+        picture: &DeviceRgb,
+        geometry: &CameraGeometry,
+    ) -> Result<(), GpuError> {
+        let framed = self.frame_picture(picture, geometry);
+        // The picture belongs to the stream that made it, which brings it
+        // down (a fallback after a failed launch here) and frees it; cudarc
+        // keeps one read event a buffer, so a later read there would hide
+        // this stream's. Waiting here leaves no read of it in flight.
+        let read = self
+            .stream
+            .synchronize()
+            .map_err(driver("finishing the camera"));
+        framed.and(read)
+    }
+
+    fn frame_picture(
         &mut self,
         picture: &DeviceRgb,
         geometry: &CameraGeometry,
