@@ -2,7 +2,8 @@
 //! 1080p frames: libx264 `veryfast` crf 20 against NVENC, and FFmpeg's
 //! software decoder against NVDEC, each from RGB24 frames in memory to an
 //! MP4 and back (so the RGB↔YUV conversion and the transfers count), and
-//! the ffmpeg CLI decoding the same file to raw RGB24 as the reference.
+//! the ffmpeg CLI decoding the same file to RGB24 as the reference, in
+//! software and through NVDEC.
 //! Then HDR: a 10-bit HLG HEVC clip (made by the CLI's libx265) decoded
 //! and tone mapped to BT.709 RGB24, beside the CLI's zscale + tonemap chain
 //! doing the same.
@@ -84,35 +85,42 @@ fn nvdec_made_rgb(gpu: VideoDevice, path: &Path) -> String {
     }
 }
 
-/// The ffmpeg CLI decoding `path` to raw RGB24 (thrown away): frames per
-/// second, or why it could not run.
-fn ffmpeg_decode(path: &Path, frames: usize, filter: &str) -> Result<f64, String> {
+/// The ffmpeg CLI decoding `path` to RGB24 (thrown away: the null muxer)
+/// through `filter`, in software or through NVDEC (`-hwaccel cuda`,
+/// whose frames come down for the conversion): frames per second, or why
+/// it could not run.
+fn ffmpeg_decode(path: &Path, frames: usize, filter: &str, nvdec: bool) -> Result<f64, String> {
+    let path = path.to_str().ok_or("a path that is not UTF-8")?;
+    let hwaccel: &[&str] = if nvdec { &["-hwaccel", "cuda"] } else { &[] };
     let start = Instant::now();
-    ffmpeg(&[
-        "-i",
-        path.to_str().ok_or("a path that is not UTF-8")?,
-        "-vf",
-        filter,
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-y",
-        "/dev/null",
-    ])?;
+    ffmpeg(
+        &[
+            hwaccel,
+            &[
+                "-i", path, "-vf", filter, "-pix_fmt", "rgb24", "-f", "null", "-",
+            ],
+        ]
+        .concat(),
+    )?;
     Ok(frames as f64 / start.elapsed().as_secs_f64())
 }
 
-/// Runs the ffmpeg CLI quietly.
+/// Runs the ffmpeg CLI quietly; where it fails, its first words say why.
 fn ffmpeg(args: &[&str]) -> Result<(), String> {
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error"])
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin"])
         .args(args)
         .stdin(Stdio::null())
-        .status()
+        .output()
         .map_err(|e| format!("no ffmpeg CLI ({e})"))?;
-    if !status.success() {
-        return Err(format!("ffmpeg failed ({status})"));
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = said.lines().take(3).collect();
+        return Err(format!(
+            "ffmpeg failed ({}): {}",
+            out.status,
+            lines.join(" / ")
+        ));
     }
     Ok(())
 }
@@ -153,7 +161,7 @@ fn main() {
 
     let (sw_fps, _) = decode(VideoDevice::Cpu, &x264, FRAMES);
     println!("software 1080p decode to RGB: {sw_fps:.1} fps");
-    match ffmpeg_decode(&x264, FRAMES, "null") {
+    match ffmpeg_decode(&x264, FRAMES, "null", false) {
         Ok(fps) => println!(
             "ffmpeg CLI 1080p decode to rgb24 (reference): {fps:.1} fps, ours {:.2}×",
             sw_fps / fps
@@ -161,12 +169,29 @@ fn main() {
         Err(why) => println!("ffmpeg CLI 1080p decode to rgb24: skipped: {why}"),
     }
     let made_rgb = nvdec_made_rgb(gpu, &x264);
-    match decode(gpu, &x264, FRAMES) {
-        (_, Some(why)) => println!("nvdec 1080p decode to RGB: skipped: {why}"),
-        (fps, None) => println!(
-            "nvdec 1080p decode to RGB: {fps:.1} fps, {:.1}× software ({made_rgb})",
-            fps / sw_fps
+    let nvdec = match decode(gpu, &x264, FRAMES) {
+        (_, Some(why)) => {
+            println!("nvdec 1080p decode to RGB: skipped: {why}");
+            None
+        }
+        (fps, None) => {
+            println!(
+                "nvdec 1080p decode to RGB: {fps:.1} fps, {:.1}× software ({made_rgb})",
+                fps / sw_fps
+            );
+            Some(fps)
+        }
+    };
+    // FFmpeg's own way: NVDEC, each frame down as NV12, swscale to RGB24.
+    match (ffmpeg_decode(&x264, FRAMES, "null", true), nvdec) {
+        (Ok(fps), Some(ours)) => println!(
+            "ffmpeg CLI nvdec 1080p decode to rgb24 (frames down, swscale): {fps:.1} fps, ours {:.2}×",
+            ours / fps
         ),
+        (Ok(fps), None) => {
+            println!("ffmpeg CLI nvdec 1080p decode to rgb24 (frames down, swscale): {fps:.1} fps")
+        }
+        (Err(why), _) => println!("ffmpeg CLI nvdec 1080p decode to rgb24: skipped: {why}"),
     }
 
     let hlg = match hlg::clip(&dir.path().join("hlg.mp4"), (W, H), HDR_FRAMES) {
@@ -177,7 +202,7 @@ fn main() {
         }
     };
     let (ours, _) = decode(VideoDevice::Cpu, &hlg, HDR_FRAMES);
-    match ffmpeg_decode(&hlg, HDR_FRAMES, TONE_MAP) {
+    match ffmpeg_decode(&hlg, HDR_FRAMES, TONE_MAP, false) {
         Ok(fps) => println!(
             "software HLG 1080p decode + tone map to RGB: {ours:.1} fps; ffmpeg CLI zscale + tonemap (reference): {fps:.1} fps, ours {:.1}×",
             ours / fps
