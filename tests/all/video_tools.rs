@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
 use indicatif::ProgressBar;
 use kino::tools::{self, FrameRateTarget};
@@ -80,12 +81,13 @@ fn lut_apply_grades_every_frame_and_keeps_the_audio() {
     std::fs::write(&lut, cube).expect("write lut");
     let output = dir.path().join("graded.mp4");
     // A pool with a GPU that cannot be opened (cuda:7, here or on a GPU
-    // machine): every frame's GPU call fails, and the CPU grades it instead.
+    // machine): the run's GPU fails to open, and the CPU grades every frame.
     let gpu = kino_cuda::pool::Gpu {
         ordinal: 7,
         free_memory: kino_cuda::pool::RESERVE_BYTES + (256 << 20),
     };
-    let devices = kino_cuda::Pool::new(&[gpu], kino_cuda::Choice::Auto, None).expect("pool");
+    let devices =
+        Arc::new(kino_cuda::Pool::new(&[gpu], kino_cuda::Choice::Auto, None).expect("pool"));
     let (written, tally) =
         tools::lut_apply_file(&lut, &input, &output, &devices, &ProgressBar::hidden())
             .expect("lut apply");
@@ -99,7 +101,8 @@ fn lut_apply_grades_every_frame_and_keeps_the_audio() {
         fallbacks.len() == 1 && fallbacks[0].starts_with("cuda:7 failed"),
         "{fallbacks:?}"
     );
-    assert_eq!(devices.stats().fallbacks, written as u64);
+    let stats = devices.stats();
+    assert_eq!((stats.fallbacks, stats.cpu_calls), (1, written as u64));
     assert_eq!(after.len(), before.len());
     for (b, a) in before.iter().zip(&after) {
         assert!(mean(2, a) < 12.0, "blue removed: {}", mean(2, a));

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::progress::{self, JobProgress};
 use crate::tools::{self, StretchTarget};
@@ -818,7 +819,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Plugin(command) => run_plugin(command),
         Command::Lut(LutCommand::Apply { lut, input, output }) => {
-            let devices = kino_cuda::Pool::from_env().map_err(anyhow::Error::msg)?;
+            let devices = Arc::new(kino_cuda::Pool::from_env().map_err(anyhow::Error::msg)?);
             let (frames, tally) = progress::with_bar(progress::frames(0), |bar| {
                 tools::lut_apply_file(&lut, &input, &output, &devices, bar)
             })?;

@@ -1,10 +1,13 @@
 //! Kernel tools on plain files, behind `kino lut apply`, `kino interpolate`,
 //! `kino stretch`, `kino loudness`, `kino normalize`, `kino speak` and `kino probe`.
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use kino_cuda::Pool;
+use kino_cuda::grading::{Graded, Grading};
 use kino_cuda::pool::Tally;
 use kino_kernels::lut::CubeLut;
 use kino_kernels::wav::{Pcm, SampleFormat, read_wav, read_wav_format, write_wav_as};
@@ -145,14 +148,15 @@ fn write_with_audio(
     Ok(count)
 }
 
-/// Applies a `.cube` LUT to every frame of a video, each on the device the
-/// pool gives; the audio is kept. Returns the number of frames written and
-/// where they were graded.
+/// Applies a `.cube` LUT to every frame of a video, on the device the pool
+/// gives the run (on a GPU, a few frames in flight: `kino_cuda::grading`);
+/// the audio is kept. Returns the number of frames written and where they
+/// were graded.
 pub fn lut_apply_file(
     lut: &Path,
     input: &Path,
     output: &Path,
-    devices: &Pool,
+    devices: &Arc<Pool>,
     progress: &ProgressBar,
 ) -> Result<(usize, Tally)> {
     let lut = CubeLut::read(lut).with_context(|| format!("reading LUT {}", lut.display()))?;
@@ -162,13 +166,39 @@ pub fn lut_apply_file(
     let shape = (reader.width(), reader.height(), reader.fps());
     let mut tally = Tally::default();
     let frames = write_with_audio(input, output, shape, device, progress, |write| {
-        while let Some(mut frame) = reader.next_frame()? {
-            tally.record(&kino_cuda::placed::lut_rgb8(
-                devices,
-                &lut,
-                &mut frame.data,
-            )?);
-            write(&frame)?;
+        // The frames on the GPU, oldest first, less their pixels.
+        let mut times: VecDeque<(u32, u32, f64)> = VecDeque::new();
+        let mut written = |graded: Vec<Graded>, times: &mut VecDeque<_>| -> Result<()> {
+            for (data, ran) in graded {
+                let (width, height, pts_secs) = times
+                    .pop_front()
+                    .context("a graded frame that was not pushed")?;
+                tally.record(&ran);
+                write(&RgbFrame {
+                    width,
+                    height,
+                    pts_secs,
+                    data,
+                })?;
+            }
+            Ok(())
+        };
+        let mut run: Option<Grading<'_>> = None;
+        while let Some(frame) = reader.next_frame()? {
+            // A stream that changes size mid-way starts a run of the new size.
+            if run
+                .as_ref()
+                .is_some_and(|r| r.frame_bytes() != frame.data.len())
+            {
+                let ended = run.take().map(Grading::finish).transpose()?;
+                written(ended.unwrap_or_default(), &mut times)?;
+            }
+            let run = run.get_or_insert_with(|| Grading::new(devices, &lut, frame.data.len()));
+            times.push_back((frame.width, frame.height, frame.pts_secs));
+            written(run.push(frame.data)?, &mut times)?;
+        }
+        if let Some(run) = run {
+            written(run.finish()?, &mut times)?;
         }
         Ok(())
     })?;

@@ -61,6 +61,18 @@ fn main() {
             gpu.lut,
             &gpu.lut_note,
         );
+        // A run of frames, three in flight: from and to pageable memory
+        // (each frame copied into and out of page-locked memory on every
+        // core, as `kino lut apply` does), and from and to page-locked
+        // memory (a producer and consumer that use it directly).
+        for (how, (gpu_fps, note)) in gpu::lut_run(&lut, &frame) {
+            row(
+                &format!("lut 33³ {name} run {how}"),
+                cpu_lut,
+                gpu_fps,
+                &note,
+            );
+        }
         row(
             &format!("rgb→yuv420 {name}"),
             cpu_yuv,
@@ -334,7 +346,8 @@ impl GpuFigures {
 #[cfg(feature = "cuda")]
 mod gpu {
     use super::*;
-    use kino_cuda::gpu::{Gpu, Phases};
+    use kino_cuda::gpu::{Gpu, LutRun, Phases};
+    use kino_cuda::grading::copy_into;
 
     pub fn rgb(yuv: &Yuv420) -> (Option<f64>, String) {
         let gpu = match Gpu::get(0) {
@@ -609,6 +622,61 @@ mod gpu {
         (Some(fps), format!("bit-exact: {exact}; {phases}"))
     }
 
+    /// Frames of a run to time.
+    const RUN_FRAMES: usize = 60;
+
+    pub fn lut_run(lut: &CubeLut, frame: &[u8]) -> [(&'static str, (Option<f64>, String)); 2] {
+        let gpu = match Gpu::get(0) {
+            Ok(gpu) => gpu,
+            Err(why) => {
+                let why = format!("GPU: {why}");
+                return [("pageable", (None, why.clone())), ("pinned", (None, why))];
+            }
+        };
+        let plan = lut.rgb8_plan();
+        let mut reference = frame.to_vec();
+        lut.apply_rgb8(&mut reference).expect("grade");
+        let mut run =
+            LutRun::new(gpu, &plan, frame.len(), kino_cuda::grading::DEPTH).expect("a GPU run");
+        let mut out = vec![0u8; frame.len()];
+        let mut max_diff = 0;
+        for _ in 0..2 {
+            run.push(frame, |_| {}).expect("GPU run");
+        }
+        run.finish(|graded| {
+            max_diff = graded
+                .iter()
+                .zip(&reference)
+                .map(|(a, b)| a.abs_diff(*b))
+                .fold(max_diff, u8::max);
+        })
+        .expect("GPU run");
+        let pageable = fps(|| {
+            for _ in 0..RUN_FRAMES {
+                run.push(frame, |graded| copy_into(&mut out, graded))
+                    .expect("GPU run");
+            }
+            run.finish(|graded| copy_into(&mut out, graded))
+                .expect("GPU run");
+        }) * RUN_FRAMES as f64;
+        // Every slot holds the frame now: each push sends it up again as
+        // it is, and the graded frames are left where they came down.
+        let locked = fps(|| {
+            for _ in 0..RUN_FRAMES {
+                run.push_with(|_| {}, |_| {}).expect("GPU run");
+            }
+            run.finish(|_| {}).expect("GPU run");
+        }) * RUN_FRAMES as f64;
+        let note = format!(
+            "max diff {max_diff}; {} in flight, {RUN_FRAMES} a run",
+            kino_cuda::grading::DEPTH
+        );
+        [
+            ("pageable", (Some(pageable), note.clone())),
+            ("pinned", (Some(locked), note)),
+        ]
+    }
+
     pub fn run(lut: &CubeLut, frame: &[u8], width: usize, height: usize) -> GpuFigures {
         let gpu = match Gpu::get(0) {
             Ok(gpu) => gpu,
@@ -658,6 +726,13 @@ mod gpu {
     use super::*;
 
     const NO_CUDA: &str = "GPU: this build has no CUDA";
+
+    pub fn lut_run(_: &CubeLut, _: &[u8]) -> [(&'static str, (Option<f64>, String)); 2] {
+        [
+            ("pageable", (None, NO_CUDA.to_owned())),
+            ("pinned", (None, NO_CUDA.to_owned())),
+        ]
+    }
 
     pub fn camera(_: &Image, _: Shot) -> (Option<f64>, String) {
         (None, NO_CUDA.to_owned())

@@ -22,12 +22,14 @@ use crate::kernels::{self, Launch};
 
 mod decoded;
 mod interpolate;
+mod lut_run;
 mod node;
 mod picture;
 mod to_sdr;
 
 pub use decoded::DecodedPicture;
 pub use interpolate::DeviceFlow;
+pub use lut_run::LutRun;
 pub use node::DeviceFrames;
 pub use picture::DeviceRgb;
 pub use to_sdr::ToneMapTables;

@@ -16,6 +16,7 @@ mod driver;
 pub mod flow;
 #[cfg(feature = "cuda")]
 pub mod gpu;
+pub mod grading;
 pub mod kernels;
 pub mod mips;
 pub mod node;

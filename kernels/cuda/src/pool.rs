@@ -512,15 +512,19 @@ impl Pool {
                     },
                 ))
             }
-            Err(error) => {
-                self.counters.fallbacks.fetch_add(1, Ordering::Relaxed);
-                self.counters.cpu.fetch_add(1, Ordering::Relaxed);
-                Err(Ran {
-                    placement: Placement::Cpu,
-                    fallback: Some(format!("cuda:{ordinal} failed: {error}")),
-                    cpu_because: None,
-                })
-            }
+            Err(error) => Err(self.gpu_failed(ordinal, error)),
+        }
+    }
+
+    /// Counts a call the CPU runs because GPU `ordinal` failed it with
+    /// `error` (a caller that opens its own GPU state: a run's), and says so.
+    pub fn gpu_failed(&self, ordinal: usize, error: impl fmt::Display) -> Ran {
+        self.counters.fallbacks.fetch_add(1, Ordering::Relaxed);
+        self.counters.cpu.fetch_add(1, Ordering::Relaxed);
+        Ran {
+            placement: Placement::Cpu,
+            fallback: Some(format!("cuda:{ordinal} failed: {error}")),
+            cpu_because: None,
         }
     }
 

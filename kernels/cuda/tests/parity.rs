@@ -161,6 +161,46 @@ fn lut_kernel_matches_the_cpu_lut_within_one_level() {
     }
 }
 
+/// A run of frames graded with frames in flight (`kino_cuda::grading`):
+/// every frame comes back once, in order, within a level of the CPU LUT.
+#[test]
+fn a_graded_run_hands_back_every_frame_in_order_within_one_level() {
+    let (width, height) = (160, 90);
+    let lut = CubeLut::from_fn(17, |[r, g, b]| [g, (b * 1.3).min(1.0), r * r]).unwrap();
+    let frames: Vec<Vec<u8>> = (0..7)
+        .map(|i| {
+            let mut data = picture(width, height);
+            data.rotate_left(i * 3 * 17);
+            data
+        })
+        .collect();
+    let references: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| {
+            let mut graded = f.clone();
+            lut.apply_rgb8(&mut graded).unwrap();
+            graded
+        })
+        .collect();
+    let pool = std::sync::Arc::new(kino_cuda::Pool::from_env().unwrap());
+    let mut grading = kino_cuda::grading::Grading::new(&pool, &lut, width * height * 3);
+    let mut out = Vec::new();
+    for frame in &frames {
+        out.extend(grading.push(frame.clone()).unwrap());
+    }
+    out.extend(grading.finish().unwrap());
+    assert_eq!(out.len(), frames.len());
+    for (i, ((graded, ran), reference)) in out.iter().zip(&references).enumerate() {
+        let (max, differing) = compare(graded, reference);
+        assert!(
+            max <= 1,
+            "frame {i}, graded on {ran}: {differing} samples differ (max {max})"
+        );
+    }
+    println!("graded run: {}", out[0].1);
+    gpu::lut_run(&lut, &frames, &references, &out);
+}
+
 #[test]
 fn yuv_kernel_matches_the_cpu_conversion_exactly() {
     for (width, height) in [(320, 180), (321, 179), (1, 1), (2, 3), (67, 2)] {
@@ -1319,7 +1359,7 @@ fn tight(plane: &[u8], width: usize, stride: usize) -> Vec<u8> {
 mod gpu {
     use std::sync::Arc;
 
-    use kino_cuda::gpu::{DeviceRgb, Gpu};
+    use kino_cuda::gpu::{DeviceRgb, Gpu, LutRun};
 
     use super::*;
 
@@ -1402,6 +1442,59 @@ mod gpu {
             "lut {name}: GPU vs CPU: max diff {max}, {differing} samples differ; {off_portable} differ from the portable kernel"
         );
         assert!(max <= 1, "{name}: the GPU is {max} levels from the CPU LUT");
+    }
+
+    /// The run on the GPU where there is one (what the pool chose), and
+    /// `LutRun` itself at each depth, with frames written straight into
+    /// its page-locked memory too.
+    pub fn lut_run(
+        lut: &CubeLut,
+        frames: &[Vec<u8>],
+        references: &[Vec<u8>],
+        pooled: &[kino_cuda::grading::Graded],
+    ) {
+        let Some(gpu) = device() else { return };
+        for (_, ran) in pooled {
+            assert_eq!(ran.placement, kino_cuda::Placement::Cuda(0), "{ran}");
+        }
+        let bytes = frames[0].len();
+        for depth in 1..=4 {
+            let mut run = LutRun::new(gpu.clone(), &lut.rgb8_plan(), bytes, depth).unwrap();
+            let mut back: Vec<Vec<u8>> = Vec::new();
+            for (i, frame) in frames.iter().enumerate() {
+                let keep = |graded: &[u8]| back.push(graded.to_vec());
+                if i % 2 == 0 {
+                    run.push(frame, keep).unwrap();
+                } else {
+                    run.push_with(|input| input.copy_from_slice(frame), keep)
+                        .unwrap();
+                }
+                assert_eq!(
+                    run.in_flight(),
+                    (i + 1).min(depth),
+                    "depth {depth}, frame {i}"
+                );
+            }
+            run.finish(|graded| back.push(graded.to_vec())).unwrap();
+            assert_eq!(run.in_flight(), 0);
+            assert_eq!(back.len(), frames.len(), "depth {depth}");
+            for (i, (graded, reference)) in back.iter().zip(references).enumerate() {
+                let (max, differing) = compare(graded, reference);
+                assert!(
+                    max <= 1,
+                    "depth {depth}, frame {i}: {differing} samples differ (max {max})"
+                );
+            }
+            // A frame of another size is refused, and the run goes on.
+            assert!(run.push(&frames[0][3..], |_| {}).is_err());
+            run.push(&frames[0], |_| {}).unwrap();
+            let mut last = Vec::new();
+            run.finish(|graded| last = graded.to_vec()).unwrap();
+            assert!(compare(&last, &references[0]).0 <= 1);
+        }
+        println!(
+            "graded run on the GPU: every frame back in order at depths 1 to 4, within 1 level"
+        );
     }
 
     pub fn text(
@@ -1580,6 +1673,8 @@ mod gpu {
     pub fn lut(_: &str, _: &CubeLut, _: &[u8], _: &[u8], _: &[u8]) {
         println!("GPU half skipped: this build has no CUDA (`--features cuda`)");
     }
+
+    pub fn lut_run(_: &CubeLut, _: &[Vec<u8>], _: &[Vec<u8>], _: &[kino_cuda::grading::Graded]) {}
 
     pub fn yuv(_: &[u8], _: usize, _: usize, _: &Yuv420) {}
 
