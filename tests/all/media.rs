@@ -86,6 +86,69 @@ fn decodes_video_frames_and_audio() {
     assert!(peak > 0.05, "silent audio, peak {peak}");
 }
 
+/// Every frame left in `reader`.
+fn rest(reader: &mut VideoReader) -> Vec<RgbFrame> {
+    std::iter::from_fn(|| reader.next_frame().expect("frame")).collect()
+}
+
+#[test]
+#[cfg_attr(missing = "ffmpeg", ignore = "needs ffmpeg (apt-get install ffmpeg)")]
+fn a_reader_reread_on_the_cpu_goes_on_from_that_frame_none_lost_or_repeated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A key frame every 7 frames: rereading a frame between them decodes
+    // up to it from the one before.
+    let clip = dir.path().join("gop7.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=96x64:rate=25",
+        "-frames:v",
+        "24",
+        "-g",
+        "7",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        clip.to_str().expect("utf-8 path"),
+    ]);
+    let all = rest(&mut VideoReader::open(&clip).expect("open"));
+    assert_eq!(all.len(), 24);
+    for k in [0, 4, 7, 11, 23] {
+        let mut reader = VideoReader::open(&clip).expect("open");
+        let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tell = told.clone();
+        reader.on_fallback(move |why| tell.lock().unwrap().push(why.to_owned()));
+        for _ in 0..=k {
+            reader.next_frame().expect("frame").expect("a frame");
+        }
+        reader
+            .reread_on_cpu_from(all[k].pts_secs, "cuda:0 was lost")
+            .expect("reread");
+        assert_eq!(reader.fallback(), Some("cuda:0 was lost"));
+        assert_eq!(*told.lock().unwrap(), ["cuda:0 was lost"]);
+        let again = rest(&mut reader);
+        assert_eq!(again.len(), 24 - k, "from frame {k}");
+        for (i, (a, b)) in again.iter().zip(&all[k..]).enumerate() {
+            assert_eq!(a.pts_secs, b.pts_secs, "frame {}", k + i);
+            assert!(a.data == b.data, "frame {}'s pixels", k + i);
+        }
+    }
+    // After a seek, before any frame: the seek's first frame again.
+    let mut reader = VideoReader::open(&clip).expect("open");
+    reader.seek(0.5).expect("seek");
+    let first = reader.next_frame().expect("frame").expect("a frame");
+    reader
+        .reread_on_cpu_from(first.pts_secs, "lost")
+        .expect("reread");
+    let again = reader.next_frame().expect("frame").expect("a frame");
+    assert_eq!(
+        (again.pts_secs, again.data == first.data),
+        (first.pts_secs, true)
+    );
+}
+
 fn gradient(w: u32, h: u32, i: u32) -> RgbFrame {
     let mut data = Vec::with_capacity((w * h * 3) as usize);
     for y in 0..h {

@@ -313,6 +313,23 @@ pub struct VideoReader {
     /// Told why, when reading falls back to the CPU after the stream was
     /// opened.
     on_fallback: Option<FallbackHook>,
+    /// `decoded` holds a frame not handed out yet (the first a resumed
+    /// reader found).
+    held: bool,
+    /// Where a reader reopened on the CPU would go on from: after the
+    /// last frame handed out, or where the last seek went.
+    resume: Resume,
+}
+
+/// Where a reader reopened on the CPU goes on from (times in seconds).
+#[derive(Debug, Clone, Copy)]
+enum Resume {
+    /// The first frame at or after this time.
+    At(f64),
+    /// The first frame after this time.
+    After(f64),
+    /// The first frame a seek to this time gives (its key frame's).
+    Sought(f64),
 }
 
 /// What a [`VideoReader`] tells when it falls back to the CPU mid-stream.
@@ -380,6 +397,8 @@ impl VideoReader {
             on_gpu,
             conversion,
             on_fallback: None,
+            held: false,
+            resume: Resume::At(f64::NEG_INFINITY),
         })
     }
 
@@ -481,23 +500,25 @@ impl VideoReader {
 
     /// The next frame, or `None` at the end of the stream.
     pub fn next_frame(&mut self) -> Result<Option<RgbFrame>> {
-        if !self.decode()? {
+        let Some((pts_secs, rgb)) = self.next_rgb()? else {
             return Ok(None);
-        }
-        let (pts_secs, rgb) = self.convert()?;
+        };
         let (width, height, data) = match rgb {
             Rgb::Host(width, height, data) => (width, height, data),
             #[cfg(feature = "cuda")]
-            Rgb::Device(rgb) => {
-                let frame = rgb.download().map_err(|e| {
-                    anyhow!(
-                        "{}: bringing a frame down from {}: {e}",
-                        self.path,
-                        self.device
-                    )
-                })?;
-                (frame.width as u32, frame.height as u32, frame.data)
-            }
+            Rgb::Device(rgb) => match rgb.download() {
+                Ok(frame) => (frame.width as u32, frame.height as u32, frame.data),
+                Err(e) => {
+                    // The frame is lost with its GPU: read it again.
+                    let why = format!(
+                        "{}: bringing a frame down from {} failed ({e}): the rest is decoded on \
+                         the CPU",
+                        self.path, self.device
+                    );
+                    self.reread_on_cpu_from(pts_secs, &why)?;
+                    return self.next_frame();
+                }
+            },
         };
         Ok(Some(RgbFrame {
             width,
@@ -512,10 +533,9 @@ impl VideoReader {
     /// of the stream: left on the GPU where NVDEC decoded it and the
     /// kernels made it RGB there (feature `cuda`), else in host memory.
     pub fn next_picture(&mut self) -> Result<Option<PictureAt>> {
-        if !self.decode()? {
+        let Some((pts_secs, rgb)) = self.next_rgb()? else {
             return Ok(None);
-        }
-        let (pts_secs, rgb) = self.convert()?;
+        };
         let picture = match rgb {
             Rgb::Host(width, height, data) => {
                 let frame = kino_kernels::interpolate::Frame {
@@ -529,6 +549,83 @@ impl VideoReader {
             Rgb::Device(rgb) => Picture::on_device(rgb),
         };
         Ok(Some(PictureAt { pts_secs, picture }))
+    }
+
+    /// Goes back to the frame at `pts_secs` (one read already) and reads
+    /// on from there on the CPU: the stream reopened for the software
+    /// decoder, sought to the key frame before and decoded up to it. For a
+    /// GPU that failed mid-stream, taking with it the frames it held (a
+    /// picture a render node could not bring down): no frame is lost or
+    /// repeated. `why` is kept ([`VideoReader::fallback`]) and told.
+    pub fn reread_on_cpu_from(&mut self, pts_secs: f64, why: &str) -> Result<()> {
+        self.resume_on_cpu(Resume::At(pts_secs), why)
+    }
+
+    /// The next frame decoded and made RGB, or `None` at the end. Where
+    /// decoding on a GPU fails mid-stream (NVDEC, the kernels or a frame's
+    /// download failing: a lost context fails them all), reading goes on on
+    /// the CPU from the frame after the last one handed out, and says why;
+    /// what fails there too is the error.
+    fn next_rgb(&mut self) -> Result<Option<(f64, Rgb)>> {
+        let next = match self.decode_rgb() {
+            Err(e) if self.device != VideoDevice::Cpu => {
+                let why = format!(
+                    "decoding on {} failed mid-stream ({e:#}): the rest is decoded on the CPU",
+                    self.device
+                );
+                self.resume_on_cpu(self.resume, &why)?;
+                self.decode_rgb()
+            }
+            next => next,
+        }?;
+        if let Some((pts, _)) = &next {
+            self.resume = Resume::After(*pts);
+        }
+        Ok(next)
+    }
+
+    /// The next frame (the one held, or the next decoded) made RGB.
+    fn decode_rgb(&mut self) -> Result<Option<(f64, Rgb)>> {
+        if !std::mem::take(&mut self.held) && !self.decode()? {
+            return Ok(None);
+        }
+        self.convert().map(Some)
+    }
+
+    /// Reopens the stream on the CPU and decodes up to `from`, which is
+    /// held for the next read.
+    fn resume_on_cpu(&mut self, from: Resume, why: &str) -> Result<()> {
+        // Half a frame: times of one stream's frames are far further apart.
+        const SAME: f64 = 1e-4;
+        let mut cpu = Self::open_on(VideoDevice::Cpu, &self.path)?;
+        let (Resume::At(secs) | Resume::After(secs) | Resume::Sought(secs)) = from;
+        if secs > 0.0 {
+            cpu.seek(secs)?;
+        }
+        while cpu.decode()? {
+            let pts = cpu.decoded_secs();
+            let reached = match from {
+                Resume::At(secs) => pts >= secs - SAME,
+                Resume::After(secs) => pts > secs + SAME,
+                Resume::Sought(_) => true,
+            };
+            if reached {
+                cpu.held = true;
+                break;
+            }
+        }
+        cpu.on_fallback = self.on_fallback.take();
+        cpu.fallback = Some(why.to_owned());
+        cpu.resume = self.resume;
+        *self = cpu;
+        self.fell_back(why);
+        Ok(())
+    }
+
+    /// The decoded frame's time, in seconds.
+    fn decoded_secs(&self) -> f64 {
+        let pts = self.decoded.timestamp().or(self.decoded.pts()).unwrap_or(0);
+        pts as f64 * rational_f64(self.time_base)
     }
 
     /// Decodes the next frame into `decoded`; `false` at the end of the
@@ -564,6 +661,8 @@ impl VideoReader {
             .map_err(|e| anyhow!("{}: cannot seek to {secs:.3} s: {e}", self.path))?;
         self.decoder.flush();
         self.eof_sent = false;
+        self.held = false;
+        self.resume = Resume::Sought(secs);
         Ok(())
     }
 
@@ -588,8 +687,7 @@ impl VideoReader {
     /// The decoded frame's time and its pixels made RGB: on the GPU that
     /// decoded it, where its kernels take the frame, else on the CPU.
     fn convert(&mut self) -> Result<(f64, Rgb)> {
-        let pts = self.decoded.timestamp().or(self.decoded.pts()).unwrap_or(0);
-        let pts_secs = pts as f64 * rational_f64(self.time_base);
+        let pts_secs = self.decoded_secs();
         #[cfg(feature = "cuda")]
         if let Some(kernels) = &mut self.on_gpu {
             match kernels.convert(&self.decoded, &mut self.to_rgb) {

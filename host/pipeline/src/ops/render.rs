@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use kino_cuda::Picture;
-use kino_cuda::node::{Layers, Logo};
+use kino_cuda::node::{FrameError, Layers, Logo, NodeFrames};
+use kino_cuda::{Picture, PictureError};
 use kino_kernels::interpolate::Frame;
 use kino_kernels::lut::CubeLut;
 use kino_kernels::scene::{self, CameraMove, Corner, Image, Shot, ShotSize, Transition};
@@ -670,26 +670,62 @@ fn footage<'a>(
         None => (0, 0),
     };
     let mut node = cx.node_frames((w, h), layers, &[]).with_passing(passing);
+    let mut current_pts = 0.0;
     for i in 0..frames {
         let t = i as f64 / f64::from(format.fps);
         // Clip time: the integral of the ramped speed.
         let at = start + v0 * t + (v1 - v0) * t * t / (2.0 * scene_secs.max(1e-3));
         while let Some(f) = next.take_if(|f| f.pts_secs <= at + 1e-6 || current.is_none()) {
-            current = Some(f.picture);
+            (current, current_pts) = (Some(f.picture), f.pts_secs);
             next = reader.next_picture()?;
         }
+        let t = (t / scene_secs.max(1e-3)) as f32;
         let picture = current.as_mut().context("the clip has no frames")?;
-        let frame = if pick.contain {
-            let plate = canvas(picture.image()?, palette, format.width, format.height, 0)?;
-            let locked = Shot::new(CameraMove::Locked, ShotSize::Wide);
-            cx.passing_frame(&mut node, &mut Picture::from(plate), locked, 0.0)?
-        } else {
-            let t = (t / scene_secs.max(1e-3)) as f32;
-            cx.passing_frame(&mut node, picture, shot, t)?
+        let frame = match footage_frame(cx, &mut node, picture, (pick, palette, format), (shot, t))
+        {
+            // The GPU holding the picture failed and took it along: the
+            // clip is read again from it on the CPU, and the node (on the
+            // CPU now) frames that.
+            Err(e) if lost_with_its_gpu(&e) => {
+                reader.reread_on_cpu_from(current_pts, &format!("{e:#}"))?;
+                let again = reader
+                    .next_picture()?
+                    .context("the clip's frame could not be read again")?;
+                let picture = current.insert(again.picture);
+                next = reader.next_picture()?;
+                footage_frame(cx, &mut node, picture, (pick, palette, format), (shot, t))?
+            }
+            frame => frame?,
         };
         write(frame, i)?;
     }
     Ok(())
+}
+
+/// A footage frame over `picture`: framed by the shot's camera move
+/// (cover), or shown whole on the palette's plate (contain).
+fn footage_frame(
+    cx: &OpCx,
+    node: &mut NodeFrames<'_>,
+    picture: &mut Picture,
+    (pick, palette, format): (&Pick, &[[u8; 3]], &Format),
+    (shot, t): (Shot, f32),
+) -> Result<Frame> {
+    if pick.contain {
+        let plate = canvas(picture.image()?, palette, format.width, format.height, 0)?;
+        let locked = Shot::new(CameraMove::Locked, ShotSize::Wide);
+        cx.passing_frame(node, &mut Picture::from(plate), locked, 0.0)
+    } else {
+        cx.passing_frame(node, picture, shot, t)
+    }
+}
+
+/// Whether `e` is a picture on a GPU that could not come down (its GPU
+/// failed, and its context with it).
+fn lost_with_its_gpu(e: &anyhow::Error) -> bool {
+    let lost = |p: &PictureError| matches!(p, PictureError::Download(_));
+    e.downcast_ref::<PictureError>().is_some_and(lost)
+        || matches!(e.downcast_ref::<FrameError>(), Some(FrameError::Picture(p)) if lost(p))
 }
 
 pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
@@ -968,5 +1004,33 @@ impl SceneFrames {
             Some(f) => Ok(Some(f)),
             None => Ok(self.reader.next_frame()?.map(RgbFrame::into_kernel)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_picture_that_could_not_come_down_is_lost_with_its_gpu() {
+        let download = || PictureError::Download("cuda:0: an illegal address".to_owned());
+        assert!(lost_with_its_gpu(&anyhow::Error::from(download())));
+        let framed = anyhow::Error::from(FrameError::Picture(download()));
+        assert!(lost_with_its_gpu(&framed));
+        assert!(lost_with_its_gpu(&framed.context("scene 2")));
+        let size = FrameError::Size {
+            expected: (4, 4),
+            got: (2, 2),
+        };
+        assert!(!lost_with_its_gpu(&anyhow::Error::from(size)));
+        let empty = scene::SceneError::Size {
+            what: "image",
+            width: 0,
+            height: 0,
+        };
+        assert!(!lost_with_its_gpu(&anyhow::Error::from(
+            FrameError::Picture(PictureError::Scene(empty))
+        )));
+        assert!(!lost_with_its_gpu(&anyhow::anyhow!("a clip that ends")));
     }
 }
