@@ -119,7 +119,7 @@ fn a_reader_reread_on_the_cpu_goes_on_from_that_frame_none_lost_or_repeated() {
         let mut reader = VideoReader::open(&clip).expect("open");
         let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let tell = told.clone();
-        reader.on_fallback(move |why| tell.lock().unwrap().push(why.to_owned()));
+        reader.on_fallback(move |why| tell.lock().expect("lock").push(why.to_owned()));
         for _ in 0..=k {
             reader.next_frame().expect("frame").expect("a frame");
         }
@@ -127,7 +127,7 @@ fn a_reader_reread_on_the_cpu_goes_on_from_that_frame_none_lost_or_repeated() {
             .reread_on_cpu_from(all[k].pts_secs, "cuda:0 was lost")
             .expect("reread");
         assert_eq!(reader.fallback(), Some("cuda:0 was lost"));
-        assert_eq!(*told.lock().unwrap(), ["cuda:0 was lost"]);
+        assert_eq!(*told.lock().expect("lock"), ["cuda:0 was lost"]);
         let again = rest(&mut reader);
         assert_eq!(again.len(), 24 - k, "from frame {k}");
         for (i, (a, b)) in again.iter().zip(&all[k..]).enumerate() {

@@ -30,6 +30,8 @@ mod hw;
 #[cfg(feature = "cuda")]
 mod on_gpu;
 mod piece;
+#[cfg(test)]
+mod resume_tests;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -319,6 +321,9 @@ pub struct VideoReader {
     /// Where a reader reopened on the CPU would go on from: after the
     /// last frame handed out, or where the last seek went.
     resume: Resume,
+    /// A test's stand-in for the decoding GPU failing on the next frame.
+    #[cfg(test)]
+    fail_next: bool,
 }
 
 /// Where a reader reopened on the CPU goes on from (times in seconds).
@@ -399,6 +404,8 @@ impl VideoReader {
             on_fallback: None,
             held: false,
             resume: Resume::At(f64::NEG_INFINITY),
+            #[cfg(test)]
+            fail_next: false,
         })
     }
 
@@ -586,6 +593,10 @@ impl VideoReader {
 
     /// The next frame (the one held, or the next decoded) made RGB.
     fn decode_rgb(&mut self) -> Result<Option<(f64, Rgb)>> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_next) {
+            bail!("{}: decoding failed (injected)", self.path);
+        }
         if !std::mem::take(&mut self.held) && !self.decode()? {
             return Ok(None);
         }
@@ -595,7 +606,8 @@ impl VideoReader {
     /// Reopens the stream on the CPU and decodes up to `from`, which is
     /// held for the next read.
     fn resume_on_cpu(&mut self, from: Resume, why: &str) -> Result<()> {
-        // Half a frame: times of one stream's frames are far further apart.
+        // Times this close are one frame's: far below any frame interval,
+        // far above rounding.
         const SAME: f64 = 1e-4;
         let mut cpu = Self::open_on(VideoDevice::Cpu, &self.path)?;
         let (Resume::At(secs) | Resume::After(secs) | Resume::Sought(secs)) = from;
