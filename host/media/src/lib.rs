@@ -31,7 +31,7 @@ mod hw;
 mod on_gpu;
 mod piece;
 #[cfg(test)]
-mod resume_tests;
+mod reader_tests;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -326,6 +326,10 @@ pub struct VideoReader {
     fail_next: bool,
 }
 
+/// Times this close are one frame's: far below any frame interval, far
+/// above rounding.
+const SAME_FRAME_SECS: f64 = 1e-4;
+
 /// Where a reader reopened on the CPU goes on from (times in seconds).
 #[derive(Debug, Clone, Copy)]
 enum Resume {
@@ -606,9 +610,6 @@ impl VideoReader {
     /// Reopens the stream on the CPU and decodes up to `from`, which is
     /// held for the next read.
     fn resume_on_cpu(&mut self, from: Resume, why: &str) -> Result<()> {
-        // Times this close are one frame's: far below any frame interval,
-        // far above rounding.
-        const SAME: f64 = 1e-4;
         let mut cpu = Self::open_on(VideoDevice::Cpu, &self.path)?;
         let (Resume::At(secs) | Resume::After(secs) | Resume::Sought(secs)) = from;
         if secs > 0.0 {
@@ -617,8 +618,8 @@ impl VideoReader {
         while cpu.decode()? {
             let pts = cpu.decoded_secs();
             let reached = match from {
-                Resume::At(secs) => pts >= secs - SAME,
-                Resume::After(secs) => pts > secs + SAME,
+                Resume::At(secs) => pts >= secs - SAME_FRAME_SECS,
+                Resume::After(secs) => pts > secs + SAME_FRAME_SECS,
                 Resume::Sought(_) => true,
             };
             if reached {
@@ -657,16 +658,37 @@ impl VideoReader {
         }
     }
 
-    /// Moves to the key frame at or before `secs`: the frames that follow
-    /// start there, so a caller wanting `secs` exactly skips the earlier ones.
+    /// Moves to a key frame before `secs`: the frames that follow start
+    /// there, so a caller wanting `secs` exactly skips the earlier ones.
+    ///
+    /// It is the key frame before the one at or before `secs`: a key frame
+    /// may be an I picture with a recovery point rather than an IDR (x264
+    /// makes them at scene cuts), and FFmpeg's H.264 decoder, starting
+    /// there, drops frames that follow it; starting one key frame earlier,
+    /// it decodes through it and drops none that count.
     pub fn seek(&mut self, secs: f64) -> Result<()> {
-        if secs <= 0.0 {
-            // From the start: reopening is exact where a seek to 0 may not be.
-            let on_fallback = self.on_fallback.take();
-            *self = Self::open_on(self.asked, &self.path)?;
-            self.on_fallback = on_fallback;
-            return Ok(());
+        if secs > 0.0 {
+            self.seek_key(secs)?;
+            let key = if self.decode()? {
+                self.decoded_secs()
+            } else {
+                secs
+            };
+            if key > SAME_FRAME_SECS {
+                self.seek_key(key - SAME_FRAME_SECS)?;
+                self.resume = Resume::Sought(secs);
+                return Ok(());
+            }
         }
+        // From the start: reopening is exact where a seek to 0 may not be.
+        let on_fallback = self.on_fallback.take();
+        *self = Self::open_on(self.asked, &self.path)?;
+        self.on_fallback = on_fallback;
+        Ok(())
+    }
+
+    /// Moves the demuxer to the key frame at or before `secs`.
+    fn seek_key(&mut self, secs: f64) -> Result<()> {
         let ts = (secs * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
         self.demuxer
             .seek_back_to(ts)
@@ -674,7 +696,6 @@ impl VideoReader {
         self.decoder.flush();
         self.eof_sent = false;
         self.held = false;
-        self.resume = Resume::Sought(secs);
         Ok(())
     }
 

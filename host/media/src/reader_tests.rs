@@ -1,7 +1,8 @@
-//! A reader whose decoding GPU fails mid-stream goes on on the CPU. No GPU
-//! is needed: a reader opened on the CPU is told it decodes on `cuda:0`
-//! and then fails once (`fail_next`), as NVDEC does when its context is
-//! lost; what follows is the real reopening, seeking and decoding.
+//! Where a reader goes on from: after a seek, and on the CPU when its
+//! decoding GPU fails mid-stream. No GPU is needed: a reader opened on the
+//! CPU is told it decodes on `cuda:0` and then fails once (`fail_next`),
+//! as NVDEC does when its context is lost; what follows is the real
+//! reopening, seeking and decoding.
 
 use crate::fixtures::{FPS, H, Scratch, W, frame};
 use crate::{Mp4Writer, RgbFrame, VideoDevice, VideoReader};
@@ -35,6 +36,29 @@ fn assert_same(got: &[RgbFrame], want: &[RgbFrame], from: &str) {
     for (i, (a, b)) in got.iter().zip(want).enumerate() {
         assert_eq!(a.pts_secs, b.pts_secs, "{from}: frame {i}'s time");
         assert!(a.data == b.data, "{from}: frame {i}'s pixels");
+    }
+}
+
+#[test]
+fn a_seek_anywhere_gives_every_frame_from_a_key_frame_before_it_on() {
+    let dir = Scratch::new("seek");
+    let path = clip(&dir);
+    let all = rest(&mut VideoReader::open(&path).expect("open"));
+    // The clip's noise makes x264 put an I picture with a recovery point
+    // (not an IDR) late in it: a seek landing on it lost the last frame.
+    let mut reader = VideoReader::open(&path).expect("open");
+    for i in 0..2 * FRAMES {
+        let secs = i as f64 / (2.0 * FPS);
+        reader.seek(secs).expect("seek");
+        let got = rest(&mut reader);
+        let first = got.first().expect("frames after the seek");
+        assert!(
+            first.pts_secs <= secs,
+            "a seek to {secs} s starts at {} s",
+            first.pts_secs
+        );
+        let from = all.len() - got.len();
+        assert_same(&got, &all[from..], &format!("a seek to {secs} s"));
     }
 }
 
