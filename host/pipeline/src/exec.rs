@@ -184,6 +184,7 @@ impl Executor {
                 devices.budgets()
             ),
         }
+        devices.warm_up();
         Ok(Self {
             inner: Arc::new(Inner {
                 owner: owner_name(),

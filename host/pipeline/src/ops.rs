@@ -366,7 +366,17 @@ impl OpCx {
 
     /// A reader of `path`'s video on the node's video device.
     pub fn video_reader(&self, path: &Path) -> Result<kino_media::VideoReader> {
-        let mut reader = kino_media::VideoReader::open_on(self.video_device(), path)?;
+        self.video_reader_on(self.video_device(), path)
+    }
+
+    /// A reader of `path`'s video on `device` (the CPU, for a node whose
+    /// frames are all wanted on the CPU).
+    pub fn video_reader_on(
+        &self,
+        device: kino_media::VideoDevice,
+        path: &Path,
+    ) -> Result<kino_media::VideoReader> {
+        let mut reader = kino_media::VideoReader::open_on(device, path)?;
         self.coded("decoded", reader.device(), reader.fallback());
         if let Some(why) = reader.conversion_fallback() {
             self.note_once(why.to_owned());

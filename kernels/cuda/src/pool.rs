@@ -417,6 +417,26 @@ impl Pool {
             .collect()
     }
 
+    /// Opens each of the pool's GPUs on a thread of its own, compiling
+    /// Kino's kernels for it (or reading them from the cache), so that a
+    /// job's first kernel call, which would wait for that, finds them
+    /// ready: a job's early stages (script, narration, grading plans) run
+    /// meanwhile. A GPU that fails to open here fails again at its first
+    /// call, which falls back to the CPU and says why.
+    pub fn warm_up(&self) {
+        #[cfg(feature = "cuda")]
+        {
+            let ordinals: Vec<usize> = self.lock().iter().map(|b| b.ordinal).collect();
+            if !ordinals.is_empty() {
+                std::thread::spawn(move || {
+                    for ordinal in ordinals {
+                        let _ = crate::gpu::Gpu::get(ordinal);
+                    }
+                });
+            }
+        }
+    }
+
     /// Leases room for `bytes` on the GPU with the most room, waiting while
     /// every GPU that could hold it is busy; the CPU when none ever could.
     pub fn acquire(&self, bytes: u64) -> Lease<'_> {
