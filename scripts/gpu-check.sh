@@ -90,7 +90,7 @@ pack() {
 # decoding. About 8 MB; a few minutes, once
 # per FFmpeg version and RECIPE.
 FFMPEG_NV=.kino/ffmpeg-nv
-FFMPEG_NV_RECIPE="cli+cuda-filters"
+FFMPEG_NV_RECIPE="cli+cuda-filters+rawvideo"
 ffmpeg_nv() {
     local version upstream src pool
     version=$(dpkg-query -W -f='${source:Version}' libavcodec-dev)
@@ -130,7 +130,7 @@ ffmpeg_nv() {
             --enable-ffnvcodec --enable-nvenc --enable-nvdec --enable-cuda --enable-cuda-llvm \
             --enable-hwaccel=h264_nvdec,hevc_nvdec \
             --enable-encoder=h264_nvenc,hevc_nvenc,libx264,aac,wrapped_avframe \
-            --enable-decoder=h264,hevc,aac --enable-parser=h264,hevc,aac \
+            --enable-decoder=h264,hevc,aac,rawvideo --enable-parser=h264,hevc,aac \
             --enable-demuxer=mov --enable-muxer=mp4,mov,null --enable-protocol=file,pipe \
             --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata \
             --enable-indev=lavfi --enable-filter=scale_cuda,overlay_cuda,hwupload,hwdownload,format,null,testsrc2,loop,scale &&
@@ -256,7 +256,7 @@ run() {
     # The bench's table, then what the tests printed of their comparisons.
     grep -E "^(whisper |  candle|  libtorch|\(GPU column)" "$log" || true
     grep -E "^(kernel |lut |rgb→yuv|yuv420→rgb|lut\+yuv|camera|overlay|text |karaoke |scene frame|footage frame|interpolate |FFmpeg's CUDA|ffmpeg |  not measured|nvenc|nvdec|x264|software |hdr:|hlg p010)" "$log" || true
-    grep -E "^ad (end to end|cpu:|auto-cold:|auto-cached:)" "$log" || true
+    grep -E "^ad (end to end|cpu:|auto-first:|auto-again:)" "$log" || true
     grep -E "^(compute_|GPU half|warp:|flow |text:|captions:|node frames|footage on|graded run|decoded pictures|pictures read on|diffusion on|vocoder on|whisper on|torch:|nvenc vs|nvdec vs|tone map:|test result|TIMED OUT)" "$log" | sort | uniq -c || true
     [ $status = 0 ] && echo "all passed" || echo "FAILURES above"
     return $status
@@ -268,14 +268,13 @@ run() {
 ad() {
     local ad=$1 tmp=$2 log=$3 run device start ms status=0
     echo "== ad end to end"
-    # On the GPU twice: first with no kernels compiled yet (a fresh
-    # machine's first job pays NVRTC), then with them in the cache.
-    rm -rf "$tmp/kernel-cache"
-    for run in cpu auto-cold auto-cached; do
+    # On the GPU twice: the second run finds NVRTC's and the driver's
+    # libraries in memory, as a server's later jobs do.
+    for run in cpu auto-first auto-again; do
         device=${run%%-*}
         rm -rf "$tmp/ad-$run"
         start=$(date +%s%N)
-        if PATH="$ad/espeak/bin:$PATH" KINO_DEVICE=$device KINO_KERNEL_CACHE="$tmp/kernel-cache" \
+        if PATH="$ad/espeak/bin:$PATH" KINO_DEVICE=$device \
             LD_LIBRARY_PATH="$tmp/ffmpeg/lib:$LD_LIBRARY_PATH" \
             bounded 300 "$ad/kino" run ad-creative brief=examples/brief.toml \
             product=examples/assets/product.png logo=examples/assets/logo.png \

@@ -23,7 +23,6 @@ use crate::kernels::{self, Launch};
 mod decoded;
 mod interpolate;
 mod lut_run;
-pub mod module;
 mod node;
 mod picture;
 mod to_sdr;
@@ -51,14 +50,14 @@ fn driver(what: &str) -> impl FnOnce(cudarc::driver::DriverError) -> GpuError + 
     move |e| GpuError(format!("{what}: {e}"))
 }
 
-const NO_NVRTC: &str = "no NVRTC library (libnvrtc.so.12) on the library path: install the CUDA toolkit, or `make nvrtc` and add .kino/nvrtc/lib to LD_LIBRARY_PATH";
-
 /// Compiles every kernel (`kernels::program`) to PTX for `arch` (e.g.
 /// `compute_90`). Needs only NVRTC (`libnvrtc`), not a GPU.
 pub fn compile(arch: &str) -> Result<Ptx, GpuError> {
     // SAFETY: only tries to dlopen the NVRTC library.
     if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-        return Err(GpuError(NO_NVRTC.to_owned()));
+        return Err(GpuError(
+            "no NVRTC library (libnvrtc.so.12) on the library path: install the CUDA toolkit, or `make nvrtc` and add .kino/nvrtc/lib to LD_LIBRARY_PATH".to_owned(),
+        ));
     }
     let mut options: Vec<String> = kernels::NVRTC_OPTIONS
         .iter()
@@ -148,35 +147,16 @@ impl Gpu {
             .compute_capability()
             .map_err(driver("reading the compute capability"))?;
         let arch = format!("compute_{major}{minor}");
-        let cache = module::cache_dir();
-        let mut kernels = module::kernels_for(&arch, cache.as_deref())?;
-        let loading = Instant::now();
-        let module = match context.load_module(kernels.ptx.clone()) {
-            Ok(module) => module,
-            // A cached file the driver refuses: compiled afresh, once.
-            Err(e) if matches!(kernels.origin, module::Origin::Cached(_)) => {
-                tracing::warn!(
-                    "cuda:{ordinal}: the cached kernels would not load ({e}): compiling them again"
-                );
-                module::forget(&kernels.origin);
-                kernels = module::kernels_for(&arch, cache.as_deref())?;
-                context
-                    .load_module(kernels.ptx.clone())
-                    .map_err(driver("loading the kernels"))?
-            }
-            Err(e) => return Err(driver("loading the kernels")(e)),
-        };
-        let got = match &kernels.origin {
-            module::Origin::Compiled(Some(file)) => {
-                format!("compiled by NVRTC (kept in {})", file.display())
-            }
-            module::Origin::Compiled(None) => "compiled by NVRTC (no cache)".to_owned(),
-            module::Origin::Cached(file) => format!("read from {}", file.display()),
-        };
+        let compiling = Instant::now();
+        let ptx = compile(&arch)?;
+        let compiled = compiling.elapsed();
+        let module = context
+            .load_module(ptx)
+            .map_err(driver("loading the kernels"))?;
         tracing::info!(
-            "cuda:{ordinal}: Kino's kernels for {arch} {got} in {:.0} ms, loaded in {:.0} ms",
-            kernels.took.as_secs_f64() * 1e3,
-            loading.elapsed().as_secs_f64() * 1e3
+            "cuda:{ordinal}: Kino's kernels for {arch} compiled by NVRTC in {:.0} ms, loaded in {:.0} ms",
+            compiled.as_secs_f64() * 1e3,
+            (compiling.elapsed() - compiled).as_secs_f64() * 1e3
         );
         let function = |name: &str| {
             module
