@@ -77,18 +77,22 @@ fn graphs() -> Vec<(Graph, Graph)> {
                 name: "ffmpeg overlay_cuda 1080p",
                 sources: HD_AND_LOGO,
                 filters: format!(
-                    "{};{};[main][logo]overlay_cuda=x=1400:y=80,hwdownload,format=nv12",
-                    uploaded(0, "nv12", "main"),
+                    "{};{};[main][logo]overlay_cuda=x=1400:y=80,hwdownload,format=yuv420p",
+                    uploaded(0, "yuv420p", "main"),
                     uploaded(1, "yuva420p", "logo")
                 ),
-                note: "nv12 frame, yuva420p 400² logo, both up and the frame down; ours: overlay 400² logo 1080p"
+                // (overlay_cuda puts an alpha logo only on planar 4:2:0)
+                note: "yuv420p frame, yuva420p 400² logo, both up and the frame down; ours: overlay 400² logo 1080p"
                     .to_owned(),
             },
             Graph {
                 name: "",
                 sources: &["testsrc2=size=1920x1080:rate=30"],
-                filters: format!("{};[main]hwdownload,format=nv12", uploaded(0, "nv12", "main")),
-                note: "the 1080p nv12 frame up and down".to_owned(),
+                filters: format!(
+                    "{};[main]hwdownload,format=yuv420p",
+                    uploaded(0, "yuv420p", "main")
+                ),
+                note: "the 1080p yuv420p frame up and down".to_owned(),
             },
         ),
     ]
