@@ -1564,6 +1564,38 @@ mod gpu {
                 "{name}: the GPU's frame at t={t} differs (max {max})"
             );
         }
+        // The same pair from pictures already on the GPU, the frame left
+        // there: the same fields and frame.
+        let (da, db) = (
+            DeviceRgb::upload(&gpu, a).unwrap(),
+            DeviceRgb::upload(&gpu, b).unwrap(),
+        );
+        let between = gpu.estimate_flow_between(&da, &db, params).unwrap();
+        assert_eq!(
+            (bits(between.pair().ab()), bits(between.pair().ba())),
+            (bits(cpu.ab()), bits(cpu.ba())),
+            "{name}: the flow between pictures on the GPU"
+        );
+        if !cpu.is_cut() {
+            let frame = gpu.render_flow_to_device(&between, 0.5).unwrap();
+            assert_eq!(
+                frame.download().unwrap().data,
+                cpu.render(a, b, 0.5).unwrap().data,
+                "{name}: the frame left on the GPU"
+            );
+        }
+        // A pair of two sizes is refused before any kernel runs.
+        let small = DeviceRgb::upload(
+            &gpu,
+            &Frame {
+                width: 2,
+                height: 2,
+                data: vec![0; 12],
+            },
+        )
+        .unwrap();
+        let refused = gpu.estimate_flow_between(&da, &small, params).unwrap_err();
+        assert!(refused.0.contains("one size"), "{refused}");
     }
 
     pub fn warp(plan: &WarpPlan, a: &Frame, b: &Frame, reference: &Frame) {

@@ -9,7 +9,7 @@ use kino_kernels::interpolate::{
     CUT_HISTOGRAM_BINS, FlowLevel, FlowPair, Params, WARP_BLOCK, WarpPlan, flow_levels,
 };
 
-use super::{FlowFunctions, Gpu, GpuError, config, driver, size32, upload};
+use super::{DeviceRgb, FlowFunctions, Gpu, GpuError, config, driver, size32, upload};
 use crate::flow::{self, FlowKernels, Side};
 use crate::kernels;
 
@@ -38,7 +38,8 @@ impl Gpu {
         let taps = stream
             .clone_htod(&kernels::warp_taps(plan))
             .map_err(driver("uploading the warp"))?;
-        self.warp((&a, &b), &taps, plan.blocks_x, &stream, (width, height))
+        let frame = self.warp((&a, &b), &taps, plan.blocks_x, &stream, (width, height))?;
+        download(&stream, &frame)
     }
 
     /// Uploads two `width × height` RGB24 frames and estimates the flow
@@ -61,6 +62,56 @@ impl Gpu {
         }
         let stream = self.stream()?;
         let (a, b) = (upload(&stream, &a[..bytes])?, upload(&stream, &b[..bytes])?);
+        self.estimate_flow_of(stream, (a, b), (width, height), params)
+    }
+
+    /// Estimates the flow between two pictures already on this GPU (a
+    /// decoder's, or an earlier pair's second frame), as
+    /// [`Gpu::estimate_flow`] does with frames from the host: the pictures
+    /// are copied on the device, nothing goes up.
+    pub fn estimate_flow_between(
+        &self,
+        a: &DeviceRgb,
+        b: &DeviceRgb,
+        params: &Params,
+    ) -> Result<DeviceFlow, GpuError> {
+        let size = (a.width(), a.height());
+        if (b.width(), b.height()) != size {
+            return Err(GpuError(format!(
+                "pictures of {}×{} and {}×{}: a pair must be one size",
+                size.0,
+                size.1,
+                b.width(),
+                b.height()
+            )));
+        }
+        for picture in [a, b] {
+            if picture.ordinal() != self.ordinal {
+                return Err(GpuError(format!(
+                    "a picture on cuda:{} handed to cuda:{}",
+                    picture.ordinal(),
+                    self.ordinal
+                )));
+            }
+        }
+        let stream = self.stream()?;
+        let copy = |picture: &DeviceRgb| {
+            stream
+                .clone_dtod(picture.data())
+                .map_err(driver("copying a picture on the device"))
+        };
+        let frames = (copy(a)?, copy(b)?);
+        self.estimate_flow_of(stream, frames, size, params)
+    }
+
+    /// The flow between two `width × height` RGB24 frames on `stream`.
+    fn estimate_flow_of(
+        &self,
+        stream: Arc<CudaStream>,
+        (a, b): (CudaSlice<u8>, CudaSlice<u8>),
+        (width, height): (usize, usize),
+        params: &Params,
+    ) -> Result<DeviceFlow, GpuError> {
         let levels = flow_levels(width, height, params);
         let estimate = flow::estimate(
             &mut OnDevice {
@@ -151,6 +202,18 @@ impl Gpu {
     /// `FlowPair::render` draws it where the pair is no cut: the taps and
     /// the blend on the device, one download.
     pub fn render_flow(&self, flow: &DeviceFlow, t: f32) -> Result<Vec<u8>, GpuError> {
+        let frame = self.render_flow_on_device(flow, t)?;
+        download(&flow.stream, &frame)
+    }
+
+    /// The frame at time `t`, as [`Gpu::render_flow`] draws it, left on the
+    /// GPU (for an encoder or kernel that reads it there).
+    pub fn render_flow_to_device(&self, flow: &DeviceFlow, t: f32) -> Result<DeviceRgb, GpuError> {
+        let frame = self.render_flow_on_device(flow, t)?;
+        DeviceRgb::finished(self, flow.stream.clone(), frame, flow.size)
+    }
+
+    fn render_flow_on_device(&self, flow: &DeviceFlow, t: f32) -> Result<CudaSlice<u8>, GpuError> {
         if !(t > 0.0 && t < 1.0) || flow.pair.is_cut() {
             return Err(GpuError(format!(
                 "no warp to draw at t = {t}{}",
@@ -175,8 +238,8 @@ impl Gpu {
     }
 
     /// Runs `kino_warp_rgb8` over frames `a` and `b` on `stream` through
-    /// `taps` (a pair for each block, `blocks_x` a row) and brings the
-    /// `width × height` frame down.
+    /// `taps` (a pair for each block, `blocks_x` a row) into a new
+    /// `width × height` frame on the device.
     fn warp(
         &self,
         (a, b): (&CudaSlice<u8>, &CudaSlice<u8>),
@@ -184,7 +247,7 @@ impl Gpu {
         blocks_x: usize,
         stream: &Arc<CudaStream>,
         (width, height): (usize, usize),
-    ) -> Result<Vec<u8>, GpuError> {
+    ) -> Result<CudaSlice<u8>, GpuError> {
         let mut out = stream
             .alloc_zeros::<u8>(width * height * 3)
             .map_err(driver("allocating the frame"))?;
@@ -205,11 +268,7 @@ impl Gpu {
         // source reads are clamped to it and writes are its pixels.
         unsafe { launch.launch(config(kernels::warp_rgb8(width, height))) }
             .map_err(driver("running kino_warp_rgb8"))?;
-        let frame = stream
-            .clone_dtoh(&out)
-            .map_err(driver("downloading the frame"))?;
-        stream.synchronize().map_err(driver("finishing"))?;
-        Ok(frame)
+        Ok(out)
     }
 }
 
@@ -419,4 +478,13 @@ impl FlowKernels for OnDevice<'_> {
         rows.truncate(base.height.div_ceil(2));
         Ok(rows)
     }
+}
+
+/// Brings a frame made on `stream` down, once the stream has finished.
+fn download(stream: &Arc<CudaStream>, frame: &CudaSlice<u8>) -> Result<Vec<u8>, GpuError> {
+    let frame = stream
+        .clone_dtoh(frame)
+        .map_err(driver("downloading the frame"))?;
+    stream.synchronize().map_err(driver("finishing"))?;
+    Ok(frame)
 }

@@ -74,6 +74,11 @@ impl DeviceRgb {
         self.height
     }
 
+    /// Its pixels, on its stream.
+    pub(super) fn data(&self) -> &CudaSlice<u8> {
+        &self.data
+    }
+
     /// Brings the picture down.
     pub fn download(&self) -> Result<Frame, GpuError> {
         let data = self
