@@ -27,6 +27,7 @@ mod demux;
 #[cfg(test)]
 mod fixtures;
 mod hw;
+mod idr;
 #[cfg(feature = "cuda")]
 mod on_gpu;
 mod piece;
@@ -661,7 +662,8 @@ impl VideoReader {
     /// Moves to a key frame before `secs`: the frames that follow start
     /// there, so a caller wanting `secs` exactly skips the earlier ones.
     ///
-    /// It is the key frame before the one at or before `secs`: a key frame
+    /// It is the key frame at or before `secs` where that is an IDR
+    /// picture (H.264 or HEVC), else the key frame before it: a key frame
     /// may be an I picture with a recovery point rather than an IDR (x264
     /// makes them at scene cuts), and FFmpeg's H.264 decoder, starting
     /// there, drops frames that follow it; starting one key frame earlier,
@@ -669,6 +671,14 @@ impl VideoReader {
     pub fn seek(&mut self, secs: f64) -> Result<()> {
         if secs > 0.0 {
             self.seek_key(secs)?;
+            // An IDR picture needs nothing before it: decoding starts
+            // there (after the peek, from its packet again).
+            let idr = self.next_is_idr()?;
+            self.seek_key(secs)?;
+            if idr {
+                self.resume = Resume::Sought(secs);
+                return Ok(());
+            }
             let key = if self.decode()? {
                 self.decoded_secs()
             } else {
@@ -685,6 +695,21 @@ impl VideoReader {
         *self = Self::open_on(self.asked, &self.path)?;
         self.on_fallback = on_fallback;
         Ok(())
+    }
+
+    /// Whether the video stream's next packet is an IDR picture (read, so
+    /// the caller seeks back to it).
+    fn next_is_idr(&mut self) -> Result<bool> {
+        let Some(codec) = idr::Codec::of(self.decoder.id()) else {
+            return Ok(false);
+        };
+        let mut packet = Packet::empty();
+        while self.demuxer.read(&mut packet)? {
+            if packet.stream() == self.stream_index {
+                return Ok(packet.data().is_some_and(|d| idr::is_idr(codec, d)));
+            }
+        }
+        Ok(false)
     }
 
     /// Moves the demuxer to the key frame at or before `secs`.

@@ -63,6 +63,34 @@ fn a_seek_anywhere_gives_every_frame_from_a_key_frame_before_it_on() {
 }
 
 #[test]
+fn a_seek_starts_at_an_idr_picture_at_or_before_it() {
+    let dir = Scratch::new("seek-idr");
+    let path = dir.join("joinable.mp4");
+    let mut w = Mp4Writer::options(W, H, FPS)
+        .joinable()
+        .create(&path)
+        .expect("writer");
+    const KEYS: [usize; 2] = [10, 20];
+    for i in 0..FRAMES {
+        if KEYS.contains(&i) {
+            w.write_key_frame(&frame(i)).expect("key frame");
+        } else {
+            w.write_video_frame(&frame(i)).expect("frame");
+        }
+    }
+    w.finish().expect("finish");
+    let all = rest(&mut VideoReader::open(&path).expect("open"));
+    let mut reader = VideoReader::open(&path).expect("open");
+    // Just past each forced key frame (an IDR), and between them.
+    for (at, starts) in [(10.25, 10), (15.5, 10), (20.25, 20), (29.0, 20)] {
+        let secs = at / FPS;
+        reader.seek(secs).expect("seek");
+        let got = rest(&mut reader);
+        assert_same(&got, &all[starts..], &format!("a seek to frame {at}"));
+    }
+}
+
+#[test]
 fn a_gpu_failing_mid_stream_leaves_the_rest_to_the_cpu_none_lost_or_repeated() {
     let dir = Scratch::new("resume");
     let path = clip(&dir);

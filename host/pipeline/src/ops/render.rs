@@ -819,13 +819,12 @@ pub(super) fn compose(cx: &OpCx, dir: &Path) -> Result<PathBuf> {
                     out.copy(&mut piece)?;
                 }
                 k = to;
-                // The frames after the run: this reader goes on from the
-                // run's start, a key frame; a new one seeking to `to` would
-                // start a key frame before the last at or before it
-                // (`VideoReader::seek`), so it saves decoding only where
-                // the run holds two more.
+                // The frames after the run: a new reader seeking to `to`
+                // starts at the last key frame at or before it (the render
+                // puts an IDR picture there, `is_join_point`), where this
+                // one would decode the whole run first.
                 let keys_in_run = piece.key_frames().iter().filter(|&&f| f > from && f <= to);
-                let before = if keys_in_run.count() >= 2 {
+                let before = if keys_in_run.count() > 0 {
                     let (rest, before) =
                         SceneFrames::from_frame(cx, scene_path, to, piece.frames(), fps)?;
                     reader = rest;
